@@ -1,0 +1,1 @@
+//! qapi-codegen: filled in by its issue.

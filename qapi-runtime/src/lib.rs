@@ -1,0 +1,1 @@
+//! qapi-runtime: filled in by its issue.

@@ -1,0 +1,1 @@
+//! qga-agent: a Linux guest agent compatible with QEMU's qemu-ga.

@@ -1,0 +1,3 @@
+//! The qga-agent binary.
+
+fn main() {}

@@ -1,0 +1,1 @@
+//! qga-types: filled in by its issue.
