@@ -1,1 +1,2 @@
 //! qga-agent: a Linux guest agent compatible with QEMU's qemu-ga.
+pub mod sys;

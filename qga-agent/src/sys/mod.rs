@@ -1,0 +1,12 @@
+//! Linux system layer: what each guest-agent command does to the system.
+//!
+//! Every operation is a plain function or a method on a small state object and returns
+//! `Result<T, SysError>`; the error's `Display` is exactly the `desc` text qemu-ga 10.0.2
+//! reports for that failure (class `GenericError`). Filesystem roots and file paths are
+//! parameters (with `*_default`/`Default` conveniences) so tests can use fake trees.
+
+pub mod base64;
+pub mod error;
+pub mod file;
+
+pub use error::{strerror, SysError};
