@@ -2,8 +2,12 @@
 //!
 //! Tasks:
 //! - `ci`: everything CI checks; the one test command of the README.
+//! - `setup`: installs what the VM tests need (run as root; idempotent).
+//! - `vm-test`: end-to-end tests of the guest agent in a real VM (see `vm/mod.rs`).
 
 mod ci;
+mod setup;
+mod vm;
 
 use anyhow::{bail, Result};
 
@@ -14,6 +18,8 @@ fn main() -> Result<()> {
     };
     match task.as_str() {
         "ci" => ci::run(rest),
+        "setup" => setup::run(rest),
+        "vm-test" => vm::run(rest),
         other => bail!("unknown task '{other}'"),
     }
 }

@@ -1,0 +1,68 @@
+//! What the test VM looks like from inside: the facts the initramfs sets up and the checks
+//! expect back from the agent. One place, so setup and expectations cannot drift apart.
+
+/// Host name set by /init from /etc/hostname.
+pub const HOSTNAME: &str = "qga-test-vm";
+
+/// Name of the virtio-serial port the agent talks on (`/dev/virtio-ports/<name>`).
+pub const AGENT_PORT: &str = "org.qemu.guest_agent.0";
+
+/// The agent's state directory (`-t`); /var/run is a symlink to /run.
+pub const STATE_DIR: &str = "/var/run";
+
+/// Where the ext4 data disk is mounted, and its device in the guest.
+pub const DATA_MOUNT: &str = "/mnt/data";
+pub const DATA_DEVICE: &str = "/dev/vda";
+/// `name` the agent reports for the data disk (basename of its sysfs device).
+pub const DATA_DEVICE_NAME: &str = "vda";
+/// Size of the data disk image.
+pub const DATA_DISK_MIB: u64 = 64;
+
+/// Files placed on the data disk by `mkfs.ext4 -d` (paths relative to [`DATA_MOUNT`]).
+pub const DATA_FILES: &[(&str, &[u8])] = &[
+    ("hello.txt", b"Hello from the qga test data disk.\n"),
+    (
+        "nested/binary.bin",
+        &[0, 1, 2, 0x7f, 0x80, 0xfe, 0xff, b'\n', 0],
+    ),
+];
+
+/// Modules /init loads (their dependencies are added in order). crc32c_generic provides the
+/// crc32c that ext4 checksums need; ext4 asks for it only through a soft dependency.
+pub const MODULES: &[&str] = &[
+    "virtio_pci",
+    "virtio_console",
+    "virtio_blk",
+    "crc32c_generic",
+    "ext4",
+];
+
+/// /etc/os-release of the guest; quoting and escapes exercise the agent's parser.
+pub const OS_RELEASE: &str = r#"# os-release of the qga test VM
+NAME="QGA Test Linux"
+ID=qgatest
+PRETTY_NAME="QGA Test Linux 1 (\"initramfs\")"
+VERSION="1 (initramfs)"
+VERSION_ID=1
+VARIANT="Agent test VM"
+VARIANT_ID=agent-vm
+"#;
+
+/// What `guest-get-osinfo` must report from [`OS_RELEASE`]: (member, value).
+pub const OS_INFO: &[(&str, &str)] = &[
+    ("id", "qgatest"),
+    ("name", "QGA Test Linux"),
+    ("pretty-name", "QGA Test Linux 1 (\"initramfs\")"),
+    ("version", "1 (initramfs)"),
+    ("version-id", "1"),
+    ("variant", "Agent test VM"),
+    ("variant-id", "agent-vm"),
+];
+
+/// Other small files of the guest's /etc.
+pub const ETC_FILES: &[(&str, &str)] = &[
+    ("etc/passwd", "root:x:0:0:root:/root:/bin/sh\n"),
+    ("etc/group", "root:x:0:\n"),
+    // The RTC keeps UTC; busybox hwclock reads this when given neither -u nor -l.
+    ("etc/adjtime", "0.0 0 0.0\n0\nUTC\n"),
+];

@@ -1,0 +1,227 @@
+//! Boots and controls one test VM: qemu-system-x86_64 under TCG with the agent's
+//! virtio-serial port on a host unix socket and the serial console in a log file.
+
+use super::guest;
+use super::qga::QgaConnection;
+use anyhow::{bail, Context, Result};
+use std::fs;
+use std::path::{Path, PathBuf};
+use std::process::{Child, Command, ExitStatus, Stdio};
+use std::time::{Duration, Instant};
+
+/// How to boot a VM.
+#[derive(Debug, Clone)]
+pub struct VmConfig {
+    /// `-kernel`: an uncompressed vmlinux (PVH entry, faster) or a bzImage.
+    pub kernel: PathBuf,
+    /// `-initrd`: the initramfs.
+    pub initrd: PathBuf,
+    /// A raw disk image attached as the first virtio disk (`/dev/vda` in the guest).
+    pub data_disk: Option<PathBuf>,
+    /// Directory for the agent socket, the console log and QEMU's own stderr.
+    pub run_dir: PathBuf,
+    pub memory_mib: u32,
+    /// Appended to the kernel command line.
+    pub extra_cmdline: String,
+}
+
+impl VmConfig {
+    pub fn new(kernel: &Path, initrd: &Path, run_dir: &Path) -> Self {
+        VmConfig {
+            kernel: kernel.to_path_buf(),
+            initrd: initrd.to_path_buf(),
+            data_disk: None,
+            run_dir: run_dir.to_path_buf(),
+            memory_mib: 512,
+            extra_cmdline: String::new(),
+        }
+    }
+}
+
+/// A running VM; killed when dropped.
+pub struct Vm {
+    child: Child,
+    agent_socket: PathBuf,
+    console_log: PathBuf,
+    qemu_log: PathBuf,
+    /// A directory made only because `run_dir` was too long for a socket path.
+    socket_dir: Option<PathBuf>,
+    started: Instant,
+}
+
+/// Longest unix socket path (sun_path is 108 bytes including the NUL).
+const MAX_SOCKET_PATH: usize = 107;
+
+impl Vm {
+    pub fn boot(config: &VmConfig) -> Result<Vm> {
+        fs::create_dir_all(&config.run_dir)
+            .with_context(|| format!("cannot create {}", config.run_dir.display()))?;
+        let mut socket_dir = None;
+        let mut agent_socket = config.run_dir.join("qga.sock");
+        if agent_socket.as_os_str().len() > MAX_SOCKET_PATH {
+            let dir = std::env::temp_dir().join(format!("qga-vm-{}", std::process::id()));
+            fs::create_dir_all(&dir)?;
+            agent_socket = dir.join("qga.sock");
+            socket_dir = Some(dir);
+        }
+        let _ = fs::remove_file(&agent_socket);
+        let console_log = config.run_dir.join("console.log");
+        let qemu_log = config.run_dir.join("qemu.log");
+        let _ = fs::remove_file(&console_log);
+
+        let mut cmdline = "console=ttyS0 quiet panic=-1".to_string();
+        if !config.extra_cmdline.is_empty() {
+            cmdline.push(' ');
+            cmdline.push_str(&config.extra_cmdline);
+        }
+        let mut qemu = Command::new("qemu-system-x86_64");
+        qemu.args([
+            "-accel", "tcg", "-machine", "q35", "-cpu", "max", "-smp", "1",
+        ])
+        .args(["-m", &format!("{}M", config.memory_mib)])
+        .args([
+            "-display",
+            "none",
+            "-nodefaults",
+            "-no-user-config",
+            "-no-reboot",
+        ])
+        .arg("-kernel")
+        .arg(&config.kernel)
+        .arg("-initrd")
+        .arg(&config.initrd)
+        .args(["-append", &cmdline])
+        .arg("-serial")
+        .arg(format!("file:{}", console_log.display()))
+        .args(["-device", "virtio-serial-pci"])
+        .arg("-chardev")
+        .arg(format!(
+            "socket,id=qga0,path={},server=on,wait=off",
+            agent_socket.display()
+        ))
+        .args([
+            "-device",
+            &format!("virtserialport,chardev=qga0,name={}", guest::AGENT_PORT),
+        ]);
+        if let Some(disk) = &config.data_disk {
+            qemu.arg("-drive")
+                .arg(format!("file={},if=virtio,format=raw", disk.display()));
+        }
+        let log = fs::File::create(&qemu_log)?;
+        let child = qemu
+            .stdin(Stdio::null())
+            .stdout(log.try_clone()?)
+            .stderr(log)
+            .spawn()
+            .context("cannot start qemu-system-x86_64 (run `cargo xtask setup` as root)")?;
+        Ok(Vm {
+            child,
+            agent_socket,
+            console_log,
+            qemu_log,
+            socket_dir,
+            started: Instant::now(),
+        })
+    }
+
+    /// Host end of the guest agent's virtio-serial port.
+    pub fn agent_socket(&self) -> &Path {
+        &self.agent_socket
+    }
+
+    /// File receiving the guest's serial console.
+    pub fn console_log(&self) -> &Path {
+        &self.console_log
+    }
+
+    /// What the guest printed on its console so far.
+    pub fn console(&self) -> String {
+        fs::read_to_string(&self.console_log).unwrap_or_default()
+    }
+
+    /// Time since QEMU was started.
+    pub fn uptime(&self) -> Duration {
+        self.started.elapsed()
+    }
+
+    /// Connects to the agent socket and repeats the sync handshake until the agent answers.
+    pub fn wait_for_agent(&mut self, timeout: Duration) -> Result<QgaConnection> {
+        let deadline = Instant::now() + timeout;
+        let mut connection = None;
+        loop {
+            if let Some(status) = self.child.try_wait()? {
+                bail!(
+                    "QEMU exited ({status}) before the agent answered{}",
+                    self.diagnostics()
+                );
+            }
+            if Instant::now() >= deadline {
+                bail!(
+                    "no answer from the agent within {timeout:?}{}",
+                    self.diagnostics()
+                );
+            }
+            if connection.is_none() {
+                connection = QgaConnection::connect(&self.agent_socket).ok();
+            }
+            match connection.as_mut() {
+                None => std::thread::sleep(Duration::from_millis(20)),
+                Some(conn) => match conn.sync(Duration::from_millis(500)) {
+                    Ok(()) => return connection.context("connection vanished"),
+                    Err(err) if err.downcast_ref::<super::qga::TimedOut>().is_some() => {}
+                    Err(err) => return Err(err.context(self.diagnostics())),
+                },
+            }
+        }
+    }
+
+    /// Waits for QEMU to exit by itself (the guest powered off).
+    pub fn wait_for_exit(&mut self, timeout: Duration) -> Result<ExitStatus> {
+        let deadline = Instant::now() + timeout;
+        loop {
+            if let Some(status) = self.child.try_wait()? {
+                return Ok(status);
+            }
+            if Instant::now() >= deadline {
+                bail!(
+                    "the VM was still running after {timeout:?}{}",
+                    self.diagnostics()
+                );
+            }
+            std::thread::sleep(Duration::from_millis(20));
+        }
+    }
+
+    /// Stops the VM at once (the guest gets no chance to shut down).
+    pub fn shutdown(&mut self) -> Result<()> {
+        if self.child.try_wait()?.is_none() {
+            self.child.kill().context("cannot kill QEMU")?;
+        }
+        self.child.wait()?;
+        Ok(())
+    }
+
+    /// The end of the console log and QEMU's own messages, for error reports.
+    pub fn diagnostics(&self) -> String {
+        let tail = |path: &Path| {
+            let text = fs::read_to_string(path).unwrap_or_default();
+            let lines: Vec<&str> = text.lines().collect();
+            lines[lines.len().saturating_sub(30)..].join("\n")
+        };
+        format!(
+            "\n--- console ({}) ---\n{}\n--- qemu ---\n{}",
+            self.console_log.display(),
+            tail(&self.console_log),
+            tail(&self.qemu_log)
+        )
+    }
+}
+
+impl Drop for Vm {
+    fn drop(&mut self) {
+        let _ = self.shutdown();
+        if let Some(dir) = &self.socket_dir {
+            let _ = fs::remove_dir_all(dir);
+        }
+    }
+}
