@@ -8,5 +8,8 @@
 pub mod base64;
 pub mod error;
 pub mod file;
+pub mod host;
+pub mod process;
+pub mod time;
 
 pub use error::{strerror, SysError};
