@@ -8,7 +8,11 @@
 pub mod base64;
 pub mod error;
 pub mod file;
+pub mod freeze;
+pub mod fsioctl;
+pub mod fstrim;
 pub mod host;
+pub mod mount;
 pub mod process;
 pub mod time;
 
