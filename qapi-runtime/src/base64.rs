@@ -1,0 +1,180 @@
+//! Bytes carried as base64 text (standard alphabet, padded), encoded on the fly.
+//!
+//! [`Base64Bytes`] serialises through `collect_str`, so with the streaming writer of this crate
+//! a large buffer goes to the socket without a base64 `String` ever existing.
+
+use super::decode::{Decode, DecodeError, Decoder};
+use serde_json::Value;
+use std::fmt;
+
+const ALPHABET: &[u8; 64] = b"ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789+/";
+
+/// Raw bytes whose wire form is a base64 string.
+#[derive(Debug, Clone, Default, PartialEq, Eq, Hash)]
+pub struct Base64Bytes(pub Vec<u8>);
+
+impl Base64Bytes {
+    pub fn into_vec(self) -> Vec<u8> {
+        self.0
+    }
+}
+
+impl From<Vec<u8>> for Base64Bytes {
+    fn from(bytes: Vec<u8>) -> Self {
+        Base64Bytes(bytes)
+    }
+}
+
+impl std::ops::Deref for Base64Bytes {
+    type Target = [u8];
+    fn deref(&self) -> &[u8] {
+        &self.0
+    }
+}
+
+impl AsRef<[u8]> for Base64Bytes {
+    fn as_ref(&self) -> &[u8] {
+        &self.0
+    }
+}
+
+impl serde::Serialize for Base64Bytes {
+    fn serialize<S: serde::Serializer>(&self, serializer: S) -> Result<S::Ok, S::Error> {
+        serializer.collect_str(&Display(&self.0))
+    }
+}
+
+impl Decode for Base64Bytes {
+    fn decode(value: &Value, decoder: &mut Decoder) -> Result<Self, DecodeError> {
+        let text = value
+            .as_str()
+            .ok_or_else(|| decoder.invalid_type("string"))?;
+        decode(text).map(Base64Bytes).map_err(|e| {
+            DecodeError::new(format!(
+                "Parameter '{}' expects base64 data: {e}",
+                decoder.full_name()
+            ))
+        })
+    }
+}
+
+impl<'de> serde::Deserialize<'de> for Base64Bytes {
+    fn deserialize<D: serde::Deserializer<'de>>(deserializer: D) -> Result<Self, D::Error> {
+        super::decode::deserialize(deserializer)
+    }
+}
+
+/// Formats bytes as base64, in chunks, without building the whole text.
+#[derive(Debug, Clone, Copy)]
+pub struct Display<'a>(pub &'a [u8]);
+
+impl fmt::Display for Display<'_> {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        // 3 KiB of input -> 4 KiB of text per write.
+        let mut buf = [0u8; 4096];
+        for chunk in self.0.chunks(3072) {
+            let mut len = 0;
+            for group in chunk.chunks(3) {
+                let b = [
+                    group[0],
+                    group.get(1).copied().unwrap_or(0),
+                    group.get(2).copied().unwrap_or(0),
+                ];
+                let n = (u32::from(b[0]) << 16) | (u32::from(b[1]) << 8) | u32::from(b[2]);
+                buf[len] = ALPHABET[(n >> 18) as usize & 63];
+                buf[len + 1] = ALPHABET[(n >> 12) as usize & 63];
+                buf[len + 2] = if group.len() > 1 {
+                    ALPHABET[(n >> 6) as usize & 63]
+                } else {
+                    b'='
+                };
+                buf[len + 3] = if group.len() > 2 {
+                    ALPHABET[n as usize & 63]
+                } else {
+                    b'='
+                };
+                len += 4;
+            }
+            // The alphabet is ASCII, so this cannot fail.
+            f.write_str(std::str::from_utf8(&buf[..len]).map_err(|_| fmt::Error)?)?;
+        }
+        Ok(())
+    }
+}
+
+/// Encodes bytes as padded standard base64.
+pub fn encode(bytes: &[u8]) -> String {
+    Display(bytes).to_string()
+}
+
+/// Why a text is not base64.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum Base64Error {
+    /// A character outside the alphabet, at a byte offset.
+    InvalidCharacter { offset: usize, character: char },
+    /// The length (without line breaks) is not a multiple of 4.
+    BadLength(usize),
+    /// `=` somewhere other than the end.
+    BadPadding,
+}
+
+impl fmt::Display for Base64Error {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        match self {
+            Base64Error::InvalidCharacter { offset, character } => {
+                write!(f, "invalid character {character:?} at offset {offset}")
+            }
+            Base64Error::BadLength(n) => write!(f, "length {n} is not a multiple of 4"),
+            Base64Error::BadPadding => f.write_str("misplaced '=' padding"),
+        }
+    }
+}
+
+impl std::error::Error for Base64Error {}
+
+fn sextet(c: u8) -> Option<u8> {
+    match c {
+        b'A'..=b'Z' => Some(c - b'A'),
+        b'a'..=b'z' => Some(c - b'a' + 26),
+        b'0'..=b'9' => Some(c - b'0' + 52),
+        b'+' => Some(62),
+        b'/' => Some(63),
+        _ => None,
+    }
+}
+
+/// Decodes padded standard base64; line breaks are skipped (QEMU accepts them too).
+pub fn decode(text: &str) -> Result<Vec<u8>, Base64Error> {
+    let mut symbols = Vec::with_capacity(text.len());
+    for (offset, &c) in text.as_bytes().iter().enumerate() {
+        match c {
+            b'\n' | b'\r' => {}
+            b'=' => symbols.push(64),
+            _ => match sextet(c) {
+                Some(v) => symbols.push(v),
+                None => {
+                    let character = text[offset..].chars().next().unwrap_or('\u{fffd}');
+                    return Err(Base64Error::InvalidCharacter { offset, character });
+                }
+            },
+        }
+    }
+    if symbols.len() % 4 != 0 {
+        return Err(Base64Error::BadLength(symbols.len()));
+    }
+    let mut out = Vec::with_capacity(symbols.len() / 4 * 3);
+    let groups = symbols.len() / 4;
+    for (i, group) in symbols.chunks(4).enumerate() {
+        let pad = group.iter().rev().take_while(|&&s| s == 64).count();
+        let last = i + 1 == groups;
+        if group[..4 - pad].contains(&64) || pad > 2 || (pad > 0 && !last) {
+            return Err(Base64Error::BadPadding);
+        }
+        let n = group
+            .iter()
+            .fold(0u32, |n, &s| (n << 6) | u32::from(s & 63));
+        let bytes = [(n >> 16) as u8, (n >> 8) as u8, n as u8];
+        out.extend_from_slice(&bytes[..3 - pad]);
+    }
+    Ok(out)
+}

@@ -1,0 +1,436 @@
+//! Decoding JSON values into generated types with the rules and messages of QEMU's QObject
+//! input visitor.
+//!
+//! Members are visited in schema order and the first failure wins; after all members, the first
+//! leftover key (in the order QEMU's visitor finds it) is reported as unexpected. Messages name
+//! values by full path (`vcpus[0].online`) where QEMU does and by bare name where QEMU does
+//! (range and enum errors, alternates; `null` for array elements).
+//!
+//! A [`Decoder`] is strict (a server checking requests) or lenient (a client reading replies of
+//! a possibly newer peer): lenient decoding ignores unknown members and keeps unknown enum
+//! values in the enum's `Unrecognized` variant instead of failing.
+
+use super::error::QapiError;
+use super::qdict::{qdict_order, StrSet};
+use serde_json::{Map, Value};
+use std::fmt;
+
+/// A decoding failure, carrying QEMU's message.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct DecodeError {
+    message: String,
+}
+
+impl DecodeError {
+    pub fn new(message: impl Into<String>) -> DecodeError {
+        DecodeError {
+            message: message.into(),
+        }
+    }
+
+    pub fn message(&self) -> &str {
+        &self.message
+    }
+}
+
+impl fmt::Display for DecodeError {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str(&self.message)
+    }
+}
+
+impl std::error::Error for DecodeError {}
+
+impl From<DecodeError> for QapiError {
+    fn from(e: DecodeError) -> QapiError {
+        QapiError::generic(e.message)
+    }
+}
+
+/// A type that decodes from a JSON value.
+pub trait Decode: Sized {
+    fn decode(value: &Value, decoder: &mut Decoder) -> Result<Self, DecodeError>;
+}
+
+/// An object type, whose members can be read from an object shared with other types (a union's
+/// base and branch members live in one JSON object).
+pub trait DecodeMembers: Sized {
+    fn decode_members(members: &mut Members<'_, '_>) -> Result<Self, DecodeError>;
+}
+
+/// Decodes `value` strictly, as a server checks requests.
+pub fn from_value<T: Decode>(value: &Value) -> Result<T, DecodeError> {
+    T::decode(value, &mut Decoder::strict())
+}
+
+/// Decodes `value` leniently: unknown members are ignored, unknown enum values kept.
+pub fn from_value_lenient<T: Decode>(value: &Value) -> Result<T, DecodeError> {
+    T::decode(value, &mut Decoder::lenient())
+}
+
+/// Decodes an object type from an object's members (`None` stands for `{}`), strictly.
+pub fn from_members<T: DecodeMembers>(map: Option<&Map<String, Value>>) -> Result<T, DecodeError> {
+    let empty = Map::new();
+    Decoder::strict().members(map.unwrap_or(&empty), T::decode_members)
+}
+
+/// Decodes an object type with QEMU's rules; generated `Decode` impls of object types call this.
+pub fn decode_object<T: DecodeMembers>(
+    value: &Value,
+    decoder: &mut Decoder,
+) -> Result<T, DecodeError> {
+    let map = decoder.object(value)?;
+    decoder.members(map, T::decode_members)
+}
+
+/// Implements serde's `Deserialize` through [`Decode`] (strict): generated types use this, so
+/// `serde_json::from_str::<T>(..)` works and reports QEMU's messages.
+pub fn deserialize<'de, D, T>(deserializer: D) -> Result<T, D::Error>
+where
+    D: serde::Deserializer<'de>,
+    T: Decode,
+{
+    let value = <Value as serde::Deserialize>::deserialize(deserializer)?;
+    from_value(&value).map_err(serde::de::Error::custom)
+}
+
+#[derive(Debug, Clone, Copy)]
+enum Segment {
+    Key(&'static str),
+    Index(usize),
+}
+
+/// Decoding state: strictness and the path to the value being decoded.
+#[derive(Debug, Clone, Default)]
+pub struct Decoder {
+    lenient: bool,
+    path: Vec<Segment>,
+}
+
+impl Decoder {
+    pub fn strict() -> Decoder {
+        Decoder::default()
+    }
+
+    pub fn lenient() -> Decoder {
+        Decoder {
+            lenient: true,
+            path: Vec::new(),
+        }
+    }
+
+    pub fn is_lenient(&self) -> bool {
+        self.lenient
+    }
+
+    /// The full name of the current value as QEMU prints it (`a.b[2].c`).
+    pub fn full_name(&self) -> String {
+        let mut name = String::new();
+        for segment in &self.path {
+            match segment {
+                Segment::Key(key) => {
+                    if !name.is_empty() {
+                        name.push('.');
+                    }
+                    name.push_str(key);
+                }
+                Segment::Index(i) => {
+                    name.push('[');
+                    name.push_str(&i.to_string());
+                    name.push(']');
+                }
+            }
+        }
+        if name.is_empty() {
+            name.push_str("<anonymous>");
+        }
+        name
+    }
+
+    /// The bare name of the current value: its member name, or `null` for array elements and
+    /// the top level (QEMU's wording).
+    pub fn bare_name(&self) -> &'static str {
+        match self.path.last() {
+            Some(Segment::Key(key)) => key,
+            _ => "null",
+        }
+    }
+
+    /// `Invalid parameter type for '<full name>', expected: <expected>`.
+    pub fn invalid_type(&self, expected: &str) -> DecodeError {
+        DecodeError::new(format!(
+            "Invalid parameter type for '{}', expected: {expected}",
+            self.full_name()
+        ))
+    }
+
+    /// `Parameter '<bare name>' expects <what>` (QEMU's range errors).
+    pub fn out_of_range(&self, what: &str) -> DecodeError {
+        DecodeError::new(format!("Parameter '{}' expects {what}", self.bare_name()))
+    }
+
+    /// An alternate got a JSON type none of its branches takes.
+    pub fn alternate_mismatch(&self, alternate: &str) -> DecodeError {
+        DecodeError::new(format!(
+            "Invalid parameter type for '{}', expected: {alternate}",
+            self.bare_name()
+        ))
+    }
+
+    /// Decodes `value` as member `name` of the current object.
+    pub fn member<T: Decode>(&mut self, name: &'static str, value: &Value) -> Result<T, DecodeError> {
+        self.path.push(Segment::Key(name));
+        let result = T::decode(value, self);
+        self.path.pop();
+        result
+    }
+
+    /// Decodes `value` as element `index` of the current array.
+    pub fn element<T: Decode>(&mut self, index: usize, value: &Value) -> Result<T, DecodeError> {
+        self.path.push(Segment::Index(index));
+        let result = T::decode(value, self);
+        self.path.pop();
+        result
+    }
+
+    /// The value as an object, or QEMU's type error.
+    pub fn object<'v>(&self, value: &'v Value) -> Result<&'v Map<String, Value>, DecodeError> {
+        value.as_object().ok_or_else(|| self.invalid_type("object"))
+    }
+
+    /// Runs `visit` over the members of `map`, then checks for unexpected members.
+    pub fn members<'v, T>(
+        &mut self,
+        map: &'v Map<String, Value>,
+        visit: impl FnOnce(&mut Members<'v, '_>) -> Result<T, DecodeError>,
+    ) -> Result<T, DecodeError> {
+        let mut members = Members {
+            map,
+            decoder: self,
+            visited: Vec::new(),
+        };
+        let value = visit(&mut members)?;
+        members.finish()?;
+        Ok(value)
+    }
+
+    /// The value as a string for an enum, or QEMU's type error.
+    pub fn enum_str<'v>(&self, value: &'v Value) -> Result<&'v str, DecodeError> {
+        value.as_str().ok_or_else(|| self.invalid_type("string"))
+    }
+
+    /// A string that is not a value of the enum: kept when lenient, else QEMU's error.
+    pub fn unknown_enum_value(&self, text: &str) -> Result<String, DecodeError> {
+        if self.lenient {
+            Ok(text.to_owned())
+        } else {
+            Err(DecodeError::new(format!(
+                "Parameter '{}' does not accept value '{text}'",
+                self.bare_name()
+            )))
+        }
+    }
+}
+
+/// The members of one JSON object being decoded, shared by a type and its branches.
+pub struct Members<'v, 'd> {
+    map: &'v Map<String, Value>,
+    decoder: &'d mut Decoder,
+    /// Members found, in visit order (QEMU removes them from its set in this order).
+    visited: Vec<&'static str>,
+}
+
+impl Members<'_, '_> {
+    /// A required member: QEMU's "is missing" error when absent.
+    pub fn required<T: Decode>(&mut self, name: &'static str) -> Result<T, DecodeError> {
+        match self.map.get(name) {
+            Some(value) => {
+                self.visited.push(name);
+                self.decoder.member(name, value)
+            }
+            None => {
+                self.decoder.path.push(Segment::Key(name));
+                let full = self.decoder.full_name();
+                self.decoder.path.pop();
+                Err(DecodeError::new(format!("Parameter '{full}' is missing")))
+            }
+        }
+    }
+
+    /// An optional member: `None` when absent (a JSON `null` is a value, not absence).
+    pub fn optional<T: Decode>(&mut self, name: &'static str) -> Result<Option<T>, DecodeError> {
+        match self.map.get(name) {
+            Some(value) => {
+                self.visited.push(name);
+                self.decoder.member(name, value).map(Some)
+            }
+            None => Ok(None),
+        }
+    }
+
+    /// The decoder, for its strictness and error helpers.
+    pub fn decoder(&mut self) -> &mut Decoder {
+        self.decoder
+    }
+
+    fn finish(self) -> Result<(), DecodeError> {
+        if self.decoder.lenient || self.visited.len() == self.map.len() {
+            return Ok(());
+        }
+        // Replay QEMU: every key goes into a GLib hash set in QDict order, visited members are
+        // removed in visit order, and the first key left is the one reported.
+        let keys: Vec<&str> = self.map.keys().map(String::as_str).collect();
+        let mut set = StrSet::new();
+        for i in qdict_order(keys.iter().copied()) {
+            set.insert(keys[i]);
+        }
+        for name in &self.visited {
+            set.remove(name);
+        }
+        let first = set.iter().next();
+        match first {
+            Some(key) => {
+                let mut full = self.decoder.full_name();
+                if self.decoder.path.is_empty() {
+                    full.clear();
+                } else {
+                    full.push('.');
+                }
+                full.push_str(key);
+                Err(DecodeError::new(format!("Parameter '{full}' is unexpected")))
+            }
+            None => Ok(()),
+        }
+    }
+}
+
+/// The schema type `null`: only JSON `null`.
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq, Hash, PartialOrd, Ord)]
+pub struct Null;
+
+impl serde::Serialize for Null {
+    fn serialize<S: serde::Serializer>(&self, serializer: S) -> Result<S::Ok, S::Error> {
+        serializer.serialize_unit()
+    }
+}
+
+impl Decode for Null {
+    fn decode(value: &Value, decoder: &mut Decoder) -> Result<Self, DecodeError> {
+        if value.is_null() {
+            Ok(Null)
+        } else {
+            Err(decoder.invalid_type("null"))
+        }
+    }
+}
+
+/// The empty object, what commands without `returns` return.
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq, Hash)]
+pub struct Empty;
+
+impl serde::Serialize for Empty {
+    fn serialize<S: serde::Serializer>(&self, serializer: S) -> Result<S::Ok, S::Error> {
+        serde::ser::SerializeMap::end(serializer.serialize_map(Some(0))?)
+    }
+}
+
+impl DecodeMembers for Empty {
+    fn decode_members(_members: &mut Members<'_, '_>) -> Result<Self, DecodeError> {
+        Ok(Empty)
+    }
+}
+
+impl Decode for Empty {
+    fn decode(value: &Value, decoder: &mut Decoder) -> Result<Self, DecodeError> {
+        decode_object(value, decoder)
+    }
+}
+
+impl Decode for String {
+    fn decode(value: &Value, decoder: &mut Decoder) -> Result<Self, DecodeError> {
+        match value.as_str() {
+            Some(s) => Ok(s.to_owned()),
+            None => Err(decoder.invalid_type("string")),
+        }
+    }
+}
+
+impl Decode for bool {
+    fn decode(value: &Value, decoder: &mut Decoder) -> Result<Self, DecodeError> {
+        value.as_bool().ok_or_else(|| decoder.invalid_type("boolean"))
+    }
+}
+
+impl Decode for f64 {
+    /// `number` takes integers too.
+    fn decode(value: &Value, decoder: &mut Decoder) -> Result<Self, DecodeError> {
+        value.as_f64().ok_or_else(|| decoder.invalid_type("number"))
+    }
+}
+
+impl Decode for i64 {
+    fn decode(value: &Value, decoder: &mut Decoder) -> Result<Self, DecodeError> {
+        value.as_i64().ok_or_else(|| decoder.invalid_type("integer"))
+    }
+}
+
+impl Decode for u64 {
+    /// Negative integers are accepted and wrap, as in QEMU.
+    fn decode(value: &Value, decoder: &mut Decoder) -> Result<Self, DecodeError> {
+        if let Some(v) = value.as_u64() {
+            return Ok(v);
+        }
+        if let Some(v) = value.as_i64() {
+            return Ok(v as u64);
+        }
+        Err(DecodeError::new(format!(
+            "Parameter '{}' expects uint64",
+            decoder.full_name()
+        )))
+    }
+}
+
+macro_rules! decode_sized_int {
+    ($($ty:ty => $wide:ty, $c_name:literal;)*) => {$(
+        impl Decode for $ty {
+            fn decode(value: &Value, decoder: &mut Decoder) -> Result<Self, DecodeError> {
+                let wide = <$wide>::decode(value, decoder)?;
+                <$ty>::try_from(wide).map_err(|_| decoder.out_of_range($c_name))
+            }
+        }
+    )*};
+}
+
+decode_sized_int! {
+    i8 => i64, "int8_t";
+    i16 => i64, "int16_t";
+    i32 => i64, "int32_t";
+    u8 => u64, "uint8_t";
+    u16 => u64, "uint16_t";
+    u32 => u64, "uint32_t";
+}
+
+impl Decode for Value {
+    fn decode(value: &Value, _decoder: &mut Decoder) -> Result<Self, DecodeError> {
+        Ok(value.clone())
+    }
+}
+
+impl<T: Decode> Decode for Vec<T> {
+    fn decode(value: &Value, decoder: &mut Decoder) -> Result<Self, DecodeError> {
+        let items = value
+            .as_array()
+            .ok_or_else(|| decoder.invalid_type("array"))?;
+        items
+            .iter()
+            .enumerate()
+            .map(|(i, item)| decoder.element(i, item))
+            .collect()
+    }
+}
+
+impl<T: Decode> Decode for Box<T> {
+    fn decode(value: &Value, decoder: &mut Decoder) -> Result<Self, DecodeError> {
+        T::decode(value, decoder).map(Box::new)
+    }
+}
