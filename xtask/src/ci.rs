@@ -26,6 +26,8 @@ pub fn cargo(args: &[&str]) -> Result<()> {
 }
 
 pub fn run(_args: &[String]) -> Result<()> {
+    // Installs QEMU, the reference agent and the guest kernel when missing (fast when present).
+    crate::setup::run(&[])?;
     cargo(&["fmt", "--all", "--", "--check"])?;
     cargo(&[
         "clippy",
@@ -36,6 +38,9 @@ pub fn run(_args: &[String]) -> Result<()> {
         "warnings",
     ])?;
     cargo(&["test", "--workspace"])?;
+    // End-to-end in a real VM. Runs QEMU's reference qemu-ga until qga-agent serves the
+    // protocol; then drop "--reference" so the same checks run against our agent.
+    crate::vm::run(&["--reference".to_string()])?;
     eprintln!("ci: all checks passed");
     Ok(())
 }

@@ -72,7 +72,19 @@ pub fn build(kernel: &Kernel, agent: &Path, agent_args: &[String], out: &Path) -
         archive.file(&path, 0o644, module.data);
     }
 
-    add_program(&mut archive, agent, &agent_guest_path(agent)?)?;
+    // Without debug info a dev-profile agent shrinks several-fold, and so does the unpacking
+    // time in the guest; the symbol table stays for backtraces.
+    let stripped = out.with_extension("agent");
+    let agent_copy = match host::which("strip") {
+        Some(strip) => {
+            let mut cmd = Command::new(strip);
+            host::run(cmd.arg("--strip-debug").arg("-o").arg(&stripped).arg(agent))?;
+            stripped.as_path()
+        }
+        None => agent,
+    };
+    add_program(&mut archive, agent_copy, &agent_guest_path(agent)?)?;
+    let _ = fs::remove_file(&stripped);
     let command = agent_command(agent, agent_args)?;
     if let Some(bad) = command
         .iter()
