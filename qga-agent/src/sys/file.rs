@@ -127,19 +127,26 @@ pub fn open_file(path: &str, mode: Option<&str>) -> Result<File, SysError> {
 /// FIFO) is the error `failed to read file: Resource temporarily unavailable`; if some bytes
 /// were read before `EAGAIN` they are returned with `eof: false` (stdio would report the error
 /// and lose them).
-pub fn read_file(file: &File, count: usize) -> Result<FileRead, SysError> {
-    // Reserve, not fill: pages the kernel does not write into are never touched.
-    let mut data = Vec::with_capacity(count);
-    match file.take(count as u64).read_to_end(&mut data) {
-        Ok(n) => Ok(FileRead {
-            eof: n < count,
-            data,
-        }),
-        Err(err) if err.kind() == io::ErrorKind::WouldBlock && !data.is_empty() => {
-            Ok(FileRead { data, eof: false })
+pub fn read_file(mut file: &File, count: usize) -> Result<FileRead, SysError> {
+    // Zeroed allocation: large ones come straight from mmap, so pages the kernel does not
+    // write into are never touched, and the bytes land in the buffer that is returned.
+    let mut data = vec![0u8; count];
+    let mut filled = 0;
+    let mut eof = false;
+    while filled < count {
+        match file.read(&mut data[filled..]) {
+            Ok(0) => {
+                eof = true;
+                break;
+            }
+            Ok(n) => filled += n,
+            Err(err) if err.kind() == io::ErrorKind::Interrupted => {}
+            Err(err) if err.kind() == io::ErrorKind::WouldBlock && filled > 0 => break,
+            Err(err) => return Err(SysError::with_io("failed to read file", &err)),
         }
-        Err(err) => Err(SysError::with_io("failed to read file", &err)),
     }
+    data.truncate(filled);
+    Ok(FileRead { data, eof })
 }
 
 /// Writes `data` to `file` completely, as `fwrite` does (retrying short writes).

@@ -13,6 +13,7 @@ pub mod fsioctl;
 pub mod fstrim;
 pub mod host;
 pub mod mount;
+pub mod net;
 pub mod process;
 pub mod time;
 
