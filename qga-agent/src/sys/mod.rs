@@ -12,9 +12,11 @@ pub mod freeze;
 pub mod fsioctl;
 pub mod fstrim;
 pub mod host;
+pub mod memory;
 pub mod mount;
 pub mod net;
 pub mod process;
 pub mod time;
+pub mod vcpu;
 
 pub use error::{strerror, SysError};
