@@ -1,7 +1,7 @@
 //! The end-to-end checks. Each drives one agent feature through the host socket and compares
 //! the result with what the VM was set up with ([`guest`]), so any agent that claims to be a
 //! drop-in for qemu-ga 10.0.2 must pass the same list. Add a check by writing a
-//! `fn(&mut Ctx) -> Result<()>` and listing it in [`CHECKS`].
+//! [`CheckFn`] and listing it in [`CHECKS`].
 
 use super::kernel::Kernel;
 use super::machine::Vm;
@@ -18,82 +18,39 @@ pub struct Ctx<'a> {
     pub kernel: &'a Kernel,
 }
 
-/// One named check.
-pub struct Check {
-    pub name: &'static str,
-    pub run: fn(&mut Ctx) -> Result<()>,
-}
+/// A check: drives the agent and fails with a message saying what differed.
+pub type CheckFn = fn(&mut Ctx) -> Result<()>;
 
-/// All checks, in the order they run. `guest-shutdown` ends the VM, so it comes last.
-pub const CHECKS: &[Check] = &[
-    Check {
-        name: "guest-sync",
-        run: sync,
-    },
-    Check {
-        name: "guest-ping",
-        run: ping,
-    },
-    Check {
-        name: "guest-info",
-        run: info,
-    },
-    Check {
-        name: "unknown command",
-        run: unknown_command,
-    },
-    Check {
-        name: "guest-get-host-name",
-        run: host_name,
-    },
-    Check {
-        name: "guest-get-osinfo",
-        run: osinfo,
-    },
-    Check {
-        name: "guest-get-time",
-        run: get_time,
-    },
-    Check {
-        name: "guest-get-timezone",
-        run: timezone,
-    },
-    Check {
-        name: "guest-get-load",
-        run: load,
-    },
-    Check {
-        name: "guest-file-* read",
-        run: file_read,
-    },
-    Check {
-        name: "guest-file-* write/seek/flush",
-        run: file_write,
-    },
-    Check {
-        name: "guest-exec",
-        run: exec,
-    },
-    Check {
-        name: "guest-set-time",
-        run: set_time,
-    },
-    Check {
-        name: "guest-network-get-interfaces",
-        run: network,
-    },
-    Check {
-        name: "guest-get-fsinfo",
-        run: fsinfo,
-    },
-    Check {
-        name: "guest-fsfreeze-*",
-        run: fsfreeze,
-    },
-    Check {
-        name: "guest-shutdown",
-        run: shutdown,
-    },
+/// All checks as (name, function), in the order they run. `guest-shutdown` ends the VM, so
+/// it comes last.
+pub const CHECKS: &[(&str, CheckFn)] = &[
+    ("guest-sync", sync),
+    ("guest-ping", ping),
+    ("guest-info", info),
+    ("unknown command", unknown_command),
+    ("guest-get-host-name", host_name),
+    ("guest-get-osinfo", osinfo),
+    ("guest-get-time", get_time),
+    ("guest-get-timezone", timezone),
+    ("guest-get-load", load),
+    ("guest-file-* read", file_read),
+    ("guest-file-* write/seek/flush", file_write),
+    ("guest-exec", exec),
+    ("guest-set-time", set_time),
+    ("guest-network-get-interfaces", network),
+    ("guest-network-get-route", routes),
+    ("guest-get-users", users),
+    ("guest-get-vcpus", vcpus),
+    ("guest-get-cpustats", cpustats),
+    ("guest-get-memory-block*", memory_blocks),
+    ("guest-get-disks", disks),
+    ("guest-get-diskstats", diskstats),
+    ("guest-ssh-*-authorized-keys", ssh_keys),
+    ("guest-set-user-password", user_password),
+    ("guest-get-fsinfo", fsinfo),
+    ("guest-fstrim", fstrim),
+    ("guest-fsfreeze-*", fsfreeze),
+    ("guest-shutdown", shutdown),
 ];
 
 /// The outcome of one check.
@@ -107,19 +64,15 @@ pub struct Outcome {
 pub fn run_all(ctx: &mut Ctx) -> Vec<Outcome> {
     CHECKS
         .iter()
-        .map(|check| {
+        .map(|&(name, check)| {
             let start = Instant::now();
-            let result = (check.run)(ctx);
+            let result = check(ctx);
             let took = start.elapsed();
             match &result {
-                Ok(()) => eprintln!("  ok    {} ({} ms)", check.name, took.as_millis()),
-                Err(err) => eprintln!("  FAIL  {}: {err:#}", check.name),
+                Ok(()) => eprintln!("  ok    {name} ({} ms)", took.as_millis()),
+                Err(err) => eprintln!("  FAIL  {name}: {err:#}"),
             }
-            Outcome {
-                name: check.name,
-                result,
-                took,
-            }
+            Outcome { name, result, took }
         })
         .collect()
 }
@@ -461,6 +414,249 @@ fn network(ctx: &mut Ctx) -> Result<()> {
         lo["hardware-address"] == "00:00:00:00:00:00",
         "lo hardware address {}",
         lo["hardware-address"]
+    );
+    Ok(())
+}
+
+fn routes(ctx: &mut Ctx) -> Result<()> {
+    // Only lo is up: no IPv4 routes, and the IPv6 host route for ::1 through lo.
+    let got = ctx.agent.call("guest-network-get-route", None)?;
+    let list = got
+        .as_array()
+        .with_context(|| format!("not a list: {got}"))?;
+    ensure!(
+        list.iter().all(|r| r["version"] == 6),
+        "unexpected IPv4 routes in {got}"
+    );
+    let local = list
+        .iter()
+        .find(|r| r["destination"] == "::1")
+        .with_context(|| format!("no route to ::1 in {got}"))?;
+    ensure!(
+        local["iface"] == "lo" && local["desprefixlen"] == "128",
+        "route {local}"
+    );
+    Ok(())
+}
+
+fn users(ctx: &mut Ctx) -> Result<()> {
+    // Nobody logs in: the guest has no utmp records.
+    let got = ctx.agent.call("guest-get-users", None)?;
+    ensure!(got == json!([]), "got {got}");
+    Ok(())
+}
+
+fn vcpus(ctx: &mut Ctx) -> Result<()> {
+    // One vCPU (-smp 1); cpu0 has no `online` file, so it cannot be offlined.
+    let got = ctx.agent.call("guest-get-vcpus", None)?;
+    let want = json!([{"logical-id": 0, "online": true, "can-offline": false}]);
+    ensure!(got == want, "got {got}");
+    Ok(())
+}
+
+fn cpustats(ctx: &mut Ctx) -> Result<()> {
+    let got = ctx.agent.call("guest-get-cpustats", None)?;
+    let list = got
+        .as_array()
+        .with_context(|| format!("not a list: {got}"))?;
+    ensure!(list.len() == 1, "expected one CPU, got {got}");
+    let cpu = &list[0];
+    ensure!(cpu["type"] == "linux" && cpu["cpu"] == 0, "entry {cpu}");
+    let busy = cpu["user"].as_u64().unwrap_or(0) + cpu["system"].as_u64().unwrap_or(0);
+    ensure!(busy > 0, "no user or system time in {cpu}");
+    Ok(())
+}
+
+fn memory_blocks(ctx: &mut Ctx) -> Result<()> {
+    let sysfs = read_file(ctx.agent, "/sys/devices/system/memory/block_size_bytes")?;
+    let text = String::from_utf8_lossy(&sysfs);
+    let size =
+        u64::from_str_radix(text.trim(), 16).with_context(|| format!("block size {text:?}"))?;
+    let info = ctx.agent.call("guest-get-memory-block-info", None)?;
+    ensure!(
+        info == json!({"size": size}),
+        "got {info}, sysfs says {size}"
+    );
+    // All of the guest's RAM lies below the PCI hole: blocks 0..n are present and online.
+    let count = (u64::from(ctx.vm.memory_mib()) << 20) / size;
+    let blocks = ctx.agent.call("guest-get-memory-blocks", None)?;
+    let list = blocks
+        .as_array()
+        .with_context(|| format!("not a list: {blocks}"))?;
+    let mut indexes: Vec<u64> = list
+        .iter()
+        .filter_map(|b| b["phys-index"].as_u64())
+        .collect();
+    indexes.sort_unstable();
+    ensure!(indexes == (0..count).collect::<Vec<_>>(), "blocks {blocks}");
+    ensure!(
+        list.iter().all(|b| b["online"] == true),
+        "offline blocks in {blocks}"
+    );
+    Ok(())
+}
+
+fn disks(ctx: &mut Ctx) -> Result<()> {
+    let got = ctx.agent.call("guest-get-disks", None)?;
+    let list = got
+        .as_array()
+        .with_context(|| format!("not a list: {got}"))?;
+    let disk = list
+        .iter()
+        .find(|d| d["name"] == guest::DATA_DEVICE)
+        .with_context(|| format!("no {} in {got}", guest::DATA_DEVICE))?;
+    ensure!(disk["partition"] == false, "entry {disk}");
+    ensure!(
+        disk["address"]["bus-type"] == "virtio",
+        "address {}",
+        disk["address"]
+    );
+    Ok(())
+}
+
+fn diskstats(ctx: &mut Ctx) -> Result<()> {
+    let dev = read_file(
+        ctx.agent,
+        &format!("/sys/block/{}/dev", guest::DATA_DEVICE_NAME),
+    )?;
+    let dev = String::from_utf8_lossy(&dev);
+    let (major, minor) = dev.trim().split_once(':').context("bad sysfs dev")?;
+    let (major, minor): (u64, u64) = (major.parse()?, minor.parse()?);
+    let got = ctx.agent.call("guest-get-diskstats", None)?;
+    let list = got
+        .as_array()
+        .with_context(|| format!("not a list: {got}"))?;
+    let entry = list
+        .iter()
+        .find(|d| d["name"] == guest::DATA_DEVICE_NAME)
+        .with_context(|| format!("no {} in {got}", guest::DATA_DEVICE_NAME))?;
+    ensure!(
+        entry["major"] == major && entry["minor"] == minor,
+        "entry {entry}, sysfs {dev}"
+    );
+    ensure!(
+        entry["stats"]["read-ios"].as_u64().unwrap_or(0) > 0,
+        "no reads counted: {entry}"
+    );
+    Ok(())
+}
+
+fn ssh_keys(ctx: &mut Ctx) -> Result<()> {
+    let agent = &mut *ctx.agent;
+    let (one, two, three) = (
+        "ssh-ed25519 AAAAone one@host",
+        "ssh-rsa AAAAtwo two@host",
+        "ssh-ed25519 AAAAthree",
+    );
+    let file = "/root/.ssh/authorized_keys";
+    ensure_empty(agent.call(
+        "guest-ssh-add-authorized-keys",
+        Some(json!({"username": "root", "keys": [one, two]})),
+    )?)?;
+    // Adding a key that is already there changes nothing.
+    ensure_empty(agent.call(
+        "guest-ssh-add-authorized-keys",
+        Some(json!({"username": "root", "keys": [one]})),
+    )?)?;
+    let content = read_file(agent, file)?;
+    ensure!(
+        content == format!("{one}\n{two}").as_bytes(),
+        "{file} holds {:?}",
+        String::from_utf8_lossy(&content)
+    );
+    let got = agent.call(
+        "guest-ssh-get-authorized-keys",
+        Some(json!({"username": "root"})),
+    )?;
+    ensure!(got == json!({"keys": [two, one]}), "get returned {got}");
+    ensure_empty(agent.call(
+        "guest-ssh-remove-authorized-keys",
+        Some(json!({"username": "root", "keys": [one]})),
+    )?)?;
+    let got = agent.call(
+        "guest-ssh-get-authorized-keys",
+        Some(json!({"username": "root"})),
+    )?;
+    ensure!(got == json!({"keys": [two]}), "after remove: {got}");
+    let args = json!({"username": "root", "keys": [three], "reset": true});
+    ensure_empty(agent.call("guest-ssh-add-authorized-keys", Some(args))?)?;
+    let got = agent.call(
+        "guest-ssh-get-authorized-keys",
+        Some(json!({"username": "root"})),
+    )?;
+    ensure!(got == json!({"keys": [three]}), "after reset: {got}");
+    match agent.execute(
+        "guest-ssh-get-authorized-keys",
+        Some(json!({"username": "nosuchuser"})),
+    )? {
+        Reply::Error { desc, .. } => ensure!(desc.contains("nosuchuser"), "error {desc:?}"),
+        Reply::Return(v) => bail!("an unknown user returned {v}"),
+    }
+    Ok(())
+}
+
+/// root's password hash in the guest's /etc/shadow.
+fn root_hash(agent: &mut QgaConnection) -> Result<String> {
+    let shadow = String::from_utf8(read_file(agent, "/etc/shadow")?)?;
+    let line = shadow
+        .lines()
+        .find(|l| l.starts_with("root:"))
+        .context("no root in /etc/shadow")?;
+    Ok(line.split(':').nth(1).unwrap_or_default().to_string())
+}
+
+fn user_password(ctx: &mut Ctx) -> Result<()> {
+    let agent = &mut *ctx.agent;
+    // A ready-made hash is stored as it is (`chpasswd -e`).
+    let hash = "$6$abcdefgh$ltjgWl6579NluT/Vi1nwEvcil.G5Nbc4NiXZaNGStk8PSwGfQv72N2CKPPrVACtLtip/cZ/1GM/O6IND4WQhG.";
+    let args =
+        json!({"username": "root", "password": base64::encode(hash.as_bytes()), "crypted": true});
+    ensure_empty(agent.call("guest-set-user-password", Some(args))?)?;
+    let stored = root_hash(agent)?;
+    ensure!(stored == hash, "stored hash {stored:?}");
+    // A plain password is hashed in the guest: hashing it again with the stored salt must agree.
+    let args =
+        json!({"username": "root", "password": base64::encode(b"s3cret pass"), "crypted": false});
+    ensure_empty(agent.call("guest-set-user-password", Some(args))?)?;
+    let stored = root_hash(agent)?;
+    let salt = stored
+        .split('$')
+        .nth(2)
+        .with_context(|| format!("stored hash {stored:?}"))?;
+    let (code, out) = exec_wait(
+        agent,
+        "/usr/bin/mkpasswd",
+        &["-m", "sha512", "s3cret pass", salt],
+    )?;
+    ensure!(
+        code == 0 && String::from_utf8_lossy(&out).trim() == stored,
+        "rehash gave {code} {out:?}"
+    );
+    let args = json!({"username": "root", "password": base64::encode(b"a\nb"), "crypted": false});
+    match agent.execute("guest-set-user-password", Some(args))? {
+        Reply::Error { desc, .. } => {
+            ensure!(desc.contains("forbidden characters"), "error {desc:?}")
+        }
+        Reply::Return(v) => bail!("a password with a newline returned {v}"),
+    }
+    Ok(())
+}
+
+fn fstrim(ctx: &mut Ctx) -> Result<()> {
+    // virtio-blk passes discards to the raw image: the data disk trims.
+    let got = ctx.agent.call("guest-fstrim", None)?;
+    let paths = got["paths"]
+        .as_array()
+        .with_context(|| format!("no paths in {got}"))?;
+    ensure!(paths.len() == 1, "expected only the data disk: {got}");
+    let entry = &paths[0];
+    ensure!(
+        entry["path"] == guest::DATA_MOUNT && entry["minimum"] == 0,
+        "entry {entry}"
+    );
+    ensure!(
+        entry.get("error").is_none() && entry["trimmed"].is_u64(),
+        "entry {entry}"
     );
     Ok(())
 }

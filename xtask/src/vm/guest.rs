@@ -59,6 +59,9 @@ pub const OS_INFO: &[(&str, &str)] = &[
     ("variant-id", "agent-vm"),
 ];
 
+/// /etc/shadow: root starts without a password; /usr/sbin/chpasswd (a script) changes it.
+pub const SHADOW: &str = "root:*:19000:0:99999:7:::\n";
+
 /// Other small files of the guest's /etc.
 pub const ETC_FILES: &[(&str, &str)] = &[
     ("etc/passwd", "root:x:0:0:root:/root:/bin/sh\n"),

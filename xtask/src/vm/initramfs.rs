@@ -12,6 +12,7 @@ use std::process::Command;
 
 const INIT: &str = include_str!("../../vm/init");
 const SHUTDOWN: &str = include_str!("../../vm/shutdown");
+const CHPASSWD: &str = include_str!("../../vm/chpasswd");
 
 /// Where the agent binary lands inside the guest: `/usr/bin/<file name on the host>`.
 pub fn agent_guest_path(agent: &Path) -> Result<String> {
@@ -53,12 +54,14 @@ pub fn build(kernel: &Kernel, agent: &Path, agent_args: &[String], out: &Path) -
     add_busybox(&mut archive)?;
     archive.file("init", 0o755, INIT);
     archive.file("sbin/shutdown", 0o755, SHUTDOWN);
+    archive.file("usr/sbin/chpasswd", 0o755, CHPASSWD);
 
     archive.file("etc/hostname", 0o644, format!("{}\n", guest::HOSTNAME));
     archive.file("etc/os-release", 0o644, guest::OS_RELEASE);
     for (path, text) in guest::ETC_FILES {
         archive.file(path, 0o644, *text);
     }
+    archive.file("etc/shadow", 0o600, guest::SHADOW);
     archive.symlink("etc/mtab", "/proc/self/mounts");
 
     let modules = modules::resolve(&kernel.modules_dir(), guest::MODULES)?;

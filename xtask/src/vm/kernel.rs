@@ -89,10 +89,17 @@ pub fn ensure(cache: &Path) -> Result<Kernel> {
     let release = package.trim_start_matches("linux-image-").to_string();
     let dir = cache.join(format!("{package}_{version}"));
     let root = dir.join("root");
-    let unpacked = dir.join("unpacked.ok");
-    if !unpacked.exists() {
-        unpack(&package, &version, &dir, &root)?;
-        fs::write(&unpacked, "")?;
+    if !dir.join(UNPACKED).exists() {
+        // Unpack beside the cache entry and rename, so a concurrent run never sees half of it.
+        let tmp = cache.join(format!(".unpack-{}", std::process::id()));
+        unpack(&package, &version, &tmp)?;
+        if dir.exists() && !dir.join(UNPACKED).exists() {
+            fs::remove_dir_all(&dir).with_context(|| format!("cannot clear {}", dir.display()))?;
+        }
+        if fs::rename(&tmp, &dir).is_err() && !dir.join(UNPACKED).exists() {
+            bail!("cannot move the unpacked kernel to {}", dir.display());
+        }
+        let _ = fs::remove_dir_all(&tmp);
     }
     let vmlinuz = root.join("boot").join(format!("vmlinuz-{release}"));
     if !vmlinuz.is_file() {
@@ -113,7 +120,7 @@ fn newest_cached(cache: &Path) -> Option<(String, String)> {
     let mut found: Vec<(String, String)> = fs::read_dir(cache)
         .ok()?
         .flatten()
-        .filter(|e| e.path().join("unpacked.ok").exists())
+        .filter(|e| e.path().join(UNPACKED).exists())
         .filter_map(|e| {
             let name = e.file_name().into_string().ok()?;
             let (package, version) = name.split_once('_')?;
@@ -130,13 +137,16 @@ fn newest_cached(cache: &Path) -> Option<(String, String)> {
     found.pop()
 }
 
-/// `apt-get download` + `dpkg -x`; the package is never installed.
-fn unpack(package: &str, version: &str, dir: &Path, root: &Path) -> Result<()> {
+/// Marks a completely unpacked cache entry.
+const UNPACKED: &str = "unpacked.ok";
+
+/// `apt-get download` + `dpkg -x` into `dir/root`; the package is never installed.
+fn unpack(package: &str, version: &str, dir: &Path) -> Result<()> {
     eprintln!("vm: fetching {package} {version} (unpacked, not installed)");
-    let download = dir.join("download");
     if dir.exists() {
         fs::remove_dir_all(dir).with_context(|| format!("cannot clear {}", dir.display()))?;
     }
+    let download = dir.join("download");
     fs::create_dir_all(&download)?;
     host::run(
         Command::new("apt-get")
@@ -148,8 +158,14 @@ fn unpack(package: &str, version: &str, dir: &Path, root: &Path) -> Result<()> {
         .map(|e| e.path())
         .find(|p| p.extension().is_some_and(|e| e == "deb"))
         .context("apt-get download left no .deb")?;
-    host::run(Command::new("dpkg").arg("-x").arg(&deb).arg(root))?;
+    host::run(
+        Command::new("dpkg")
+            .arg("-x")
+            .arg(&deb)
+            .arg(dir.join("root")),
+    )?;
     fs::remove_dir_all(&download)?;
+    fs::write(dir.join(UNPACKED), "")?;
     Ok(())
 }
 
@@ -223,7 +239,7 @@ fn extract_vmlinux(vmlinuz: &Path, vmlinux: &Path) -> Result<()> {
     if !has_pvh {
         bail!("the decompressed kernel has no PVH entry note");
     }
-    let tmp = vmlinux.with_extension("tmp");
+    let tmp = vmlinux.with_extension(format!("tmp-{}", std::process::id()));
     fs::write(&tmp, &out.stdout)?;
     fs::rename(&tmp, vmlinux)?;
     Ok(())

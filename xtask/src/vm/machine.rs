@@ -47,6 +47,7 @@ pub struct Vm {
     /// A directory made only because `run_dir` was too long for a socket path.
     socket_dir: Option<PathBuf>,
     started: Instant,
+    memory_mib: u32,
 }
 
 /// Longest unix socket path (sun_path is 108 bytes including the NUL).
@@ -122,6 +123,7 @@ impl Vm {
             qemu_log,
             socket_dir,
             started: Instant::now(),
+            memory_mib: config.memory_mib,
         })
     }
 
@@ -138,6 +140,11 @@ impl Vm {
     /// What the guest printed on its console so far.
     pub fn console(&self) -> String {
         fs::read_to_string(&self.console_log).unwrap_or_default()
+    }
+
+    /// The guest's RAM size.
+    pub fn memory_mib(&self) -> u32 {
+        self.memory_mib
     }
 
     /// Time since QEMU was started.

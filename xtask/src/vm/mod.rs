@@ -90,12 +90,7 @@ pub struct SuiteOptions {
 /// Builds the initramfs and disk for `agent`, boots, runs every check; Err if any failed.
 pub fn run_suite(kernel: &Kernel, agent: &AgentUnderTest, options: &SuiteOptions) -> Result<()> {
     let total = Instant::now();
-    let work = vm_dir().join(format!("run-{}", agent.label));
-    if work.exists() {
-        std::fs::remove_dir_all(&work)
-            .with_context(|| format!("cannot clear {}", work.display()))?;
-    }
-    std::fs::create_dir_all(&work)?;
+    let work = fresh_work_dir(&agent.label)?;
 
     let step = Instant::now();
     let initrd = work.join("initramfs.cpio");
@@ -169,6 +164,26 @@ pub fn run_suite(kernel: &Kernel, agent: &AgentUnderTest, options: &SuiteOptions
         let _ = std::fs::remove_dir_all(&work);
     }
     Ok(())
+}
+
+/// `target/vm/run-<label>-<pid>`: one per process, so concurrent runs do not collide.
+/// Directories left by earlier runs that are no longer alive (failed or kept) are removed.
+fn fresh_work_dir(label: &str) -> Result<PathBuf> {
+    let prefix = format!("run-{label}-");
+    if let Ok(entries) = std::fs::read_dir(vm_dir()) {
+        for entry in entries.flatten() {
+            let name = entry.file_name().to_string_lossy().into_owned();
+            let Some(pid) = name.strip_prefix(&prefix) else {
+                continue;
+            };
+            if !Path::new("/proc").join(pid).exists() {
+                let _ = std::fs::remove_dir_all(entry.path());
+            }
+        }
+    }
+    let work = vm_dir().join(format!("{prefix}{}", std::process::id()));
+    std::fs::create_dir_all(&work).with_context(|| format!("cannot create {}", work.display()))?;
+    Ok(work)
 }
 
 fn file_name(path: &Path) -> String {
