@@ -76,6 +76,8 @@ impl Vm {
             cmdline.push(' ');
             cmdline.push_str(&config.extra_cmdline);
         }
+        // TCG (nested KVM fails here). q35 and pc boot equally fast; -cpu max gives the guest
+        // RDRAND, so its random pool is ready at once. No network, no default devices.
         let mut qemu = Command::new("qemu-system-x86_64");
         qemu.args([
             "-accel", "tcg", "-machine", "q35", "-cpu", "max", "-smp", "1",
