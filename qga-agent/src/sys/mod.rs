@@ -16,7 +16,9 @@ pub mod memory;
 pub mod mount;
 pub mod net;
 pub mod process;
+pub mod stats;
 pub mod time;
+pub mod users;
 pub mod vcpu;
 
 pub use error::{strerror, SysError};
