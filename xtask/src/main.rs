@@ -10,8 +10,20 @@ mod setup;
 mod vm;
 
 use anyhow::{bail, Result};
+use std::process::ExitCode;
 
-fn main() -> Result<()> {
+fn main() -> ExitCode {
+    // Print the error chain plainly: a backtrace of xtask itself helps nobody.
+    match run() {
+        Ok(()) => ExitCode::SUCCESS,
+        Err(err) => {
+            eprintln!("error: {err:#}");
+            ExitCode::FAILURE
+        }
+    }
+}
+
+fn run() -> Result<()> {
     let args: Vec<String> = std::env::args().skip(1).collect();
     let Some((task, rest)) = args.split_first() else {
         bail!("usage: cargo xtask <ci> [ARGS...]");
