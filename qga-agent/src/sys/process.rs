@@ -28,7 +28,8 @@ pub struct Finished {
 /// waited for. A program that cannot be executed looks like qemu-ga's forked child that failed
 /// `execvp`: output `failed to exec '<argv0>': <strerror>\n` and exit status 1.
 ///
-/// Failing to write `input` is `<action>: cannot write to stdin pipe: <strerror>`.
+/// Failing to write `input` is `<action>: cannot write to stdin pipe: <strerror>`, except
+/// `EPIPE` (the child closed its stdin or already exited), which is left to the exit status.
 pub fn run<S: AsRef<OsStr>>(
     argv: &[S],
     input: Option<&[u8]>,
@@ -95,10 +96,10 @@ pub fn run<S: AsRef<OsStr>>(
             "failed to read output of child process",
             &err,
         )),
-        (Ok(_), Some(Ok(Err(err)))) => Err(SysError::with_io(
-            format!("{action}: cannot write to stdin pipe"),
-            &err,
-        )),
+        // A child that exits without reading all its input is judged by its exit status.
+        (Ok(_), Some(Ok(Err(err)))) if err.kind() != std::io::ErrorKind::BrokenPipe => Err(
+            SysError::with_io(format!("{action}: cannot write to stdin pipe"), &err),
+        ),
         _ => Ok(Finished { status, output }),
     }
 }
