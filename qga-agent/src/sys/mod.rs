@@ -19,6 +19,7 @@ pub mod password;
 pub mod process;
 pub mod ssh;
 pub mod stats;
+pub mod suspend;
 pub mod time;
 pub mod users;
 pub mod vcpu;
