@@ -100,8 +100,8 @@ impl BuiltinKind {
         BuiltinKind::Uint64,
         BuiltinKind::Size,
         BuiltinKind::Bool,
-        BuiltinKind::Null,
         BuiltinKind::Any,
+        BuiltinKind::Null,
     ];
 
     /// The schema name (`str`, `int8`, ...).

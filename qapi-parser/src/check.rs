@@ -1,0 +1,809 @@
+//! Schema checks (QEMU's `QAPISchema.check`): per entity in creation order, type resolution,
+//! bases, member clashes, union and alternate rules, command and event rules, then the
+//! connection of doc comments; afterwards the stale-doc check and the feature limit.
+
+use std::collections::HashMap;
+
+use crate::build::{describe, Built};
+use crate::diag::Diag;
+use crate::doc::DocBlock;
+use crate::error::Error;
+use crate::model::*;
+use crate::names::c_name;
+use crate::source::Loc;
+
+#[derive(Clone, Copy, PartialEq, Eq)]
+enum State {
+    Unchecked,
+    InProgress,
+    Complete,
+}
+
+/// A member of an object type: owning entity and index in its `members`.
+#[derive(Clone, Copy)]
+struct MemberRef {
+    owner: usize,
+    index: usize,
+}
+
+/// Names seen so far in a clash check, by C name.
+#[derive(Clone, Default)]
+struct Seen {
+    order: Vec<(String, Described)>,
+    by_cname: HashMap<String, usize>,
+}
+
+/// Enough about a member to describe it in a message.
+#[derive(Clone)]
+struct Described {
+    role: &'static str,
+    name: String,
+    defined_in: String,
+    member: Option<MemberRef>,
+}
+
+impl Seen {
+    fn get(&self, cname: &str) -> Option<&Described> {
+        self.by_cname.get(cname).map(|&i| &self.order[i].1)
+    }
+}
+
+pub(crate) struct Checker<'c, 'a> {
+    b: &'c mut Built,
+    docs: &'c mut [DocBlock],
+    diag: &'c Diag<'a>,
+    pragmas: &'c Pragmas,
+    legacy: bool,
+    state: Vec<State>,
+    /// All members (base chain first) of each checked object type.
+    all_members: Vec<Vec<MemberRef>>,
+}
+
+/// Runs every schema check; on success the entities are final.
+pub(crate) fn check(
+    b: &mut Built,
+    docs: &mut [DocBlock],
+    diag: &Diag<'_>,
+    pragmas: &Pragmas,
+    legacy: bool,
+) -> Result<(), Error> {
+    let n = b.entities.len();
+    let mut c = Checker {
+        b,
+        docs,
+        diag,
+        pragmas,
+        legacy,
+        state: vec![State::Unchecked; n],
+        all_members: vec![Vec::new(); n],
+    };
+    for i in 0..n {
+        c.check_entity(i)?;
+        c.connect_doc(i)?;
+    }
+    c.set_array_modules();
+    c.check_docs()?;
+    if let Some(loc) = c.b.feature_overflow {
+        return Err(c
+            .diag
+            .error(loc, "Maximum of 64 schema features is permitted".into()));
+    }
+    Ok(())
+}
+
+impl Checker<'_, '_> {
+    fn loc(&self, i: usize) -> Loc {
+        // Only predefined entities lack a location, and they never fail a check.
+        self.b.locs[i].unwrap_or(Loc { file: 0, line: 0 })
+    }
+
+    fn err(&self, i: usize, msg: String) -> Error {
+        self.diag.error(self.loc(i), msg)
+    }
+
+    fn name(&self, i: usize) -> &str {
+        self.b.entities[i].name()
+    }
+
+    /// QEMU's `lookup_type`: the entity, if it is a type.
+    fn lookup_type(&self, name: &str) -> Option<usize> {
+        self.b
+            .index
+            .get(name)
+            .copied()
+            .filter(|&i| self.b.entities[i].is_type())
+    }
+
+    fn object(&self, i: usize) -> Option<&ObjectType> {
+        match &self.b.entities[i] {
+            Entity::Object(o) => Some(o),
+            _ => None,
+        }
+    }
+
+    fn is_union(&self, i: usize) -> bool {
+        self.object(i).is_some_and(|o| o.variants.is_some())
+    }
+
+    /// QEMU's `QAPISchemaMember.describe(info)`.
+    fn describe_member(&self, d: &Described, at: Loc) -> String {
+        let mut role = d.role.to_string();
+        let mut meta = "type";
+        let mut defined_in = d.defined_in.as_str();
+        if let Some(rest) = defined_in.strip_prefix("q_obj_") {
+            defined_in = rest;
+            if let Some(owner) = rest.strip_suffix("-arg") {
+                role = "parameter".into();
+                meta = "command";
+                defined_in = owner;
+            } else if let Some(owner) = rest.strip_suffix("-base") {
+                role = format!("base {role}");
+                defined_in = owner;
+            } else if let Some(owner) = rest.strip_suffix("-wrapper") {
+                role = "branch".into();
+                defined_in = owner;
+            }
+        }
+        if Some(defined_in) != self.diag.defn_name(at) {
+            format!("{role} '{}' of {meta} '{defined_in}'", d.name)
+        } else {
+            format!("{role} '{}'", d.name)
+        }
+    }
+
+    fn member_described(&self, m: MemberRef) -> Described {
+        let owner = self.name(m.owner).to_string();
+        let name = match &self.b.entities[m.owner] {
+            Entity::Object(o) => o.members[m.index].name.clone(),
+            _ => String::new(),
+        };
+        Described {
+            role: "member",
+            name,
+            defined_in: owner,
+            member: Some(m),
+        }
+    }
+
+    /// QEMU's `check_clash`: adds `d` to `seen`, failing if its C name is taken.
+    fn clash(&self, d: Described, at: Loc, seen: &mut Seen) -> Result<(), Error> {
+        let cname = c_name(&d.name);
+        if let Some(prev) = seen.get(&cname) {
+            return Err(self.diag.error(
+                at,
+                format!(
+                    "{} collides with {}",
+                    self.describe_member(&d, at),
+                    self.describe_member(prev, at)
+                ),
+            ));
+        }
+        seen.by_cname.insert(cname.clone(), seen.order.len());
+        seen.order.push((cname, d));
+        Ok(())
+    }
+
+    fn features_clash(&self, features: &[Feature], defined_in: &str, at: Loc) -> Result<(), Error> {
+        let mut seen = Seen::default();
+        for f in features {
+            let d = Described {
+                role: "feature",
+                name: f.name.clone(),
+                defined_in: defined_in.to_string(),
+                member: None,
+            };
+            self.clash(d, at, &mut seen)?;
+        }
+        Ok(())
+    }
+
+    /// What every definition checks first: feature clashes, and for types no special
+    /// features.
+    fn definition_common(&self, i: usize) -> Result<(), Error> {
+        let e = &self.b.entities[i];
+        let c = e.common();
+        self.features_clash(&c.features, &c.name, self.loc(i))?;
+        if matches!(
+            e,
+            Entity::Enum(_) | Entity::Object(_) | Entity::Alternate(_) | Entity::Array(_)
+        ) {
+            if let Some(f) = c.features.iter().find(|f| f.is_special()) {
+                return Err(self.err(
+                    i,
+                    format!("feature '{}' is not supported for types", f.name),
+                ));
+            }
+        }
+        Ok(())
+    }
+
+    fn check_entity(&mut self, i: usize) -> Result<(), Error> {
+        match &self.b.entities[i] {
+            Entity::Builtin(_) | Entity::Include(_) => Ok(()),
+            Entity::Enum(e) => {
+                self.definition_common(i)?;
+                let mut seen = Seen::default();
+                for v in &e.values {
+                    let d = Described {
+                        role: "value",
+                        name: v.name.clone(),
+                        defined_in: e.common.name.clone(),
+                        member: None,
+                    };
+                    self.clash(d, self.loc(i), &mut seen)?;
+                }
+                Ok(())
+            }
+            Entity::Array(a) => {
+                let Some(element) = self.lookup_type(&a.element) else {
+                    let meta = self.diag.defn_meta(self.loc(i)).unwrap_or("None");
+                    return Err(self.err(
+                        i,
+                        format!("{meta} uses unknown type '{}'", a.element),
+                    ));
+                };
+                if let Entity::Array(inner) = &self.b.entities[element] {
+                    // QEMU cannot represent arrays of arrays (it asserts).
+                    return Err(self.err(
+                        i,
+                        format!("array of {} is not supported", describe_array(inner)),
+                    ));
+                }
+                Ok(())
+            }
+            Entity::Object(_) => self.check_object(i),
+            Entity::Alternate(_) => self.check_alternate(i),
+            Entity::Command(_) | Entity::Event(_) => self.check_routine(i),
+        }
+    }
+
+    /// QEMU's `QAPISchemaObjectType.check`.
+    fn check_object(&mut self, i: usize) -> Result<(), Error> {
+        match self.state[i] {
+            State::Complete => return Ok(()),
+            State::InProgress => {
+                return Err(self.err(i, format!("object {} contains itself", self.name(i))))
+            }
+            State::Unchecked => {}
+        }
+        self.state[i] = State::InProgress;
+        self.definition_common(i)?;
+        let at = self.loc(i);
+        let mut seen = Seen::default();
+        let (base, nmembers, owner_name) = {
+            let o = self.object(i).ok_or_else(|| self.err(i, "internal: not an object".into()))?;
+            (o.base.clone(), o.members.len(), o.common.name.clone())
+        };
+        if let Some(base) = base {
+            let Some(b) = self.lookup_type(&base) else {
+                return Err(self.err(i, format!("'base' uses unknown type '{base}'")));
+            };
+            if self.object(b).is_none() || self.is_union(b) {
+                return Err(self.err(
+                    i,
+                    format!(
+                        "'base' requires a struct type, {} isn't",
+                        describe(&self.b.entities[b])
+                    ),
+                ));
+            }
+            self.check_object(b)?;
+            self.object_clash(b, at, &mut seen)?;
+        }
+        for k in 0..nmembers {
+            let (ty, features, mname) = {
+                let m = &self.object(i).map(|o| &o.members[k]).ok_or_else(|| {
+                    self.err(i, "internal: member vanished".into())
+                })?;
+                (m.ty.clone(), m.features.clone(), m.name.clone())
+            };
+            let d = self.member_described(MemberRef { owner: i, index: k });
+            if self.lookup_type(&ty).is_none() {
+                return Err(self.diag.error(
+                    at,
+                    format!("{} uses unknown type '{ty}'", self.describe_member(&d, at)),
+                ));
+            }
+            self.features_clash(&features, &mname, at)?;
+            self.clash(d, at, &mut seen)?;
+        }
+        self.all_members[i] = seen.order.iter().filter_map(|(_, d)| d.member).collect();
+        if self.is_union(i) {
+            self.check_branches(i, &owner_name, &seen)?;
+            let variants: Vec<String> = self
+                .object(i)
+                .and_then(|o| o.variants.as_ref())
+                .map(|v| v.variants.iter().map(|v| v.ty.clone()).collect())
+                .unwrap_or_default();
+            for ty in variants {
+                if let Some(t) = self.lookup_type(&ty) {
+                    self.object_clash(t, at, &mut seen.clone())?;
+                }
+            }
+        }
+        self.state[i] = State::Complete;
+        Ok(())
+    }
+
+    /// QEMU's `QAPISchemaObjectType.check_clash`: all members of `t`, then each branch.
+    fn object_clash(&self, t: usize, at: Loc, seen: &mut Seen) -> Result<(), Error> {
+        for &m in &self.all_members[t] {
+            self.clash(self.member_described(m), at, seen)?;
+        }
+        if let Some(v) = self.object(t).and_then(|o| o.variants.as_ref()) {
+            for variant in &v.variants {
+                if let Some(vt) = self.lookup_type(&variant.ty) {
+                    self.object_clash(vt, at, &mut seen.clone())?;
+                }
+            }
+        }
+        Ok(())
+    }
+
+    /// QEMU's `QAPISchemaBranches.check`.
+    fn check_branches(&mut self, i: usize, union: &str, seen: &Seen) -> Result<(), Error> {
+        let at = self.loc(i);
+        let tag = match self.object(i).and_then(|o| o.variants.as_ref()) {
+            Some(v) => v.tag.clone(),
+            None => return Ok(()),
+        };
+        let tag_member = match seen.get(&c_name(&tag)) {
+            Some(d) if d.name == tag => d.clone(),
+            _ => {
+                return Err(self.err(
+                    i,
+                    format!("discriminator '{tag}' is not a member of 'base'"),
+                ))
+            }
+        };
+        let base_desc = if tag_member.defined_in.starts_with("q_") {
+            "'base'".to_string()
+        } else {
+            format!("base type '{}'", tag_member.defined_in)
+        };
+        let Some(mref) = tag_member.member else {
+            return Err(self.err(i, "internal: discriminator is not a member".into()));
+        };
+        let (tag_ty, optional, conditional) = match &self.b.entities[mref.owner] {
+            Entity::Object(o) => {
+                let m = &o.members[mref.index];
+                (m.ty.clone(), m.optional, m.ifcond.is_some())
+            }
+            _ => return Err(self.err(i, "internal: discriminator owner".into())),
+        };
+        let enum_index = self
+            .lookup_type(&tag_ty)
+            .filter(|&t| matches!(self.b.entities[t], Entity::Enum(_)));
+        let Some(enum_index) = enum_index else {
+            return Err(self.err(
+                i,
+                format!("discriminator member '{tag}' of {base_desc} must be of enum type"),
+            ));
+        };
+        if optional {
+            return Err(self.err(
+                i,
+                format!("discriminator member '{tag}' of {base_desc} must not be optional"),
+            ));
+        }
+        if conditional {
+            return Err(self.err(
+                i,
+                format!("discriminator member '{tag}' of {base_desc} must not be conditional"),
+            ));
+        }
+        let values: Vec<EnumValue> = match &self.b.entities[enum_index] {
+            Entity::Enum(e) => e.values.clone(),
+            _ => Vec::new(),
+        };
+        // Enum values without a branch get an empty one.
+        let mut implicit = Vec::new();
+        if let Some(Entity::Object(o)) = self.b.entities.get(i) {
+            if let Some(v) = &o.variants {
+                for value in &values {
+                    if !v.variants.iter().any(|b| b.name == value.name) {
+                        implicit.push(Variant {
+                            name: value.name.clone(),
+                            ty: "q_empty".into(),
+                            ifcond: value.ifcond.clone(),
+                        });
+                    }
+                }
+            }
+        }
+        let explicit_count;
+        let variants: Vec<Variant> = {
+            let Some(Entity::Object(o)) = self.b.entities.get_mut(i) else {
+                return Ok(());
+            };
+            let Some(v) = o.variants.as_mut() else {
+                return Ok(());
+            };
+            explicit_count = v.variants.len();
+            v.variants.extend(implicit);
+            v.variants.clone()
+        };
+        if variants.is_empty() {
+            return Err(self.err(i, "union has no branches".into()));
+        }
+        for (k, v) in variants.iter().enumerate() {
+            let defined_in = if k < explicit_count {
+                union.to_string()
+            } else {
+                tag_member.defined_in.clone()
+            };
+            let d = Described {
+                role: "branch",
+                name: v.name.clone(),
+                defined_in,
+                member: None,
+            };
+            let Some(t) = self.lookup_type(&v.ty) else {
+                return Err(self.diag.error(
+                    at,
+                    format!("{} uses unknown type '{}'", self.describe_member(&d, at), v.ty),
+                ));
+            };
+            if !values.iter().any(|e| e.name == v.name) {
+                return Err(self.err(
+                    i,
+                    format!(
+                        "branch '{}' is not a value of {}",
+                        v.name,
+                        describe(&self.b.entities[enum_index])
+                    ),
+                ));
+            }
+            if self.object(t).is_none() {
+                return Err(self.err(
+                    i,
+                    format!(
+                        "{} cannot use {}",
+                        self.describe_member(&d, at),
+                        describe(&self.b.entities[t])
+                    ),
+                ));
+            }
+            self.check_object(t)?;
+        }
+        Ok(())
+    }
+
+    /// QEMU's `QAPISchemaAlternateType.check`.
+    fn check_alternate(&mut self, i: usize) -> Result<(), Error> {
+        self.definition_common(i)?;
+        let at = self.loc(i);
+        let (name, variants) = match &self.b.entities[i] {
+            Entity::Alternate(a) => (a.common.name.clone(), a.variants.clone()),
+            _ => return Ok(()),
+        };
+        let describe_branch = |this: &Self, v: &Variant| {
+            this.describe_member(
+                &Described {
+                    role: "branch",
+                    name: v.name.clone(),
+                    defined_in: name.clone(),
+                    member: None,
+                },
+                at,
+            )
+        };
+        let mut types = Vec::with_capacity(variants.len());
+        for v in &variants {
+            match self.lookup_type(&v.ty) {
+                Some(t) => types.push(t),
+                None => {
+                    return Err(self.diag.error(
+                        at,
+                        format!("{} uses unknown type '{}'", describe_branch(self, v), v.ty),
+                    ))
+                }
+            }
+        }
+        let mut seen = Seen::default();
+        let mut types_seen: Vec<(&'static str, String)> = Vec::new();
+        for (v, &t) in variants.iter().zip(&types) {
+            let d = Described {
+                role: "branch",
+                name: v.name.clone(),
+                defined_in: name.clone(),
+                member: None,
+            };
+            self.clash(d, at, &mut seen)?;
+            let Some(qtype) = self.alternate_qtype(t) else {
+                return Err(self.diag.error(
+                    at,
+                    format!(
+                        "{} cannot use {}",
+                        describe_branch(self, v),
+                        describe(&self.b.entities[t])
+                    ),
+                ));
+            };
+            let mut conflicting = vec![qtype];
+            if qtype == "QTYPE_QSTRING" {
+                if let Entity::Enum(e) = &self.b.entities[t] {
+                    for m in &e.values {
+                        if m.name == "on" || m.name == "off" {
+                            conflicting.push("QTYPE_QBOOL");
+                        }
+                        if m.name.starts_with(['-', '+', '.'])
+                            || m.name.starts_with(|c: char| c.is_ascii_digit())
+                        {
+                            conflicting.push("QTYPE_QNUM");
+                        }
+                    }
+                } else {
+                    conflicting.push("QTYPE_QNUM");
+                    conflicting.push("QTYPE_QBOOL");
+                }
+            }
+            let mut done: Vec<&str> = Vec::new();
+            for qt in conflicting {
+                if done.contains(&qt) {
+                    continue;
+                }
+                done.push(qt);
+                if let Some((_, other)) = types_seen.iter().find(|(q, _)| *q == qt) {
+                    return Err(self.diag.error(
+                        at,
+                        format!(
+                            "{} can't be distinguished from '{other}'",
+                            describe_branch(self, v)
+                        ),
+                    ));
+                }
+                types_seen.push((qt, v.name.clone()));
+            }
+        }
+        Ok(())
+    }
+
+    /// The JSON type class of an alternate branch type (QEMU's `alternate_qtype`).
+    fn alternate_qtype(&self, t: usize) -> Option<&'static str> {
+        Some(match &self.b.entities[t] {
+            Entity::Builtin(b) => match b.kind {
+                BuiltinKind::Str => "QTYPE_QSTRING",
+                BuiltinKind::Bool => "QTYPE_QBOOL",
+                BuiltinKind::Null => "QTYPE_QNULL",
+                BuiltinKind::Any => return None,
+                _ => "QTYPE_QNUM",
+            },
+            Entity::Enum(_) => "QTYPE_QSTRING",
+            Entity::Array(_) => "QTYPE_QLIST",
+            Entity::Object(_) => "QTYPE_QDICT",
+            _ => return None,
+        })
+    }
+
+    /// QEMU's `QAPISchemaCommand.check` and `QAPISchemaEvent.check`.
+    fn check_routine(&mut self, i: usize) -> Result<(), Error> {
+        self.definition_common(i)?;
+        let (what, name, arg, ret, boxed) = match &self.b.entities[i] {
+            Entity::Command(c) => (
+                "command",
+                c.common.name.clone(),
+                c.arg_type.clone(),
+                c.ret_type.clone(),
+                c.boxed,
+            ),
+            Entity::Event(e) => ("event", e.common.name.clone(), e.arg_type.clone(), None, e.boxed),
+            _ => return Ok(()),
+        };
+        if let Some(arg) = arg {
+            let Some(t) = self.lookup_type(&arg) else {
+                return Err(self.err(i, format!("{what}'s 'data' uses unknown type '{arg}'")));
+            };
+            let desc = describe(&self.b.entities[t]);
+            if self.object(t).is_none() {
+                return Err(self.err(i, format!("{what}'s 'data' cannot take {desc}")));
+            }
+            if self.is_union(t) && !boxed {
+                return Err(self.err(
+                    i,
+                    format!("{what}'s 'data' can take {desc} only with 'boxed': true"),
+                ));
+            }
+            self.check_object(t)?;
+            let conditional = self.all_members[t].iter().any(|m| {
+                matches!(&self.b.entities[m.owner], Entity::Object(o) if o.members[m.index].ifcond.is_some())
+            });
+            if conditional && !boxed {
+                return Err(self.err(
+                    i,
+                    format!("conditional {what} arguments require 'boxed': true"),
+                ));
+            }
+        }
+        if let Some(ret) = ret {
+            let Some(t) = self.lookup_type(&ret) else {
+                return Err(self.err(i, format!("command's 'returns' uses unknown type '{ret}'")));
+            };
+            let excepted = self.legacy
+                || self
+                    .pragmas
+                    .command_returns_exceptions
+                    .iter()
+                    .any(|n| *n == name);
+            if !excepted {
+                let mut typ = Some(t);
+                if let Entity::Array(a) = &self.b.entities[t] {
+                    typ = self.lookup_type(&a.element);
+                }
+                if typ.and_then(|t| self.object(t)).is_none() {
+                    return Err(self.err(
+                        i,
+                        format!(
+                            "command's 'returns' cannot take {}",
+                            describe(&self.b.entities[t])
+                        ),
+                    ));
+                }
+            }
+        }
+        Ok(())
+    }
+
+    /// Matches the entity's members and features to its doc block (QEMU's `connect_doc`).
+    fn connect_doc(&mut self, i: usize) -> Result<(), Error> {
+        let Some(d) = self.b.entities[i].common().doc else {
+            return Ok(());
+        };
+        let at = self.loc(i);
+        let mut wanted: Vec<(bool, &'static str, String)> = Vec::new();
+        let e = &self.b.entities[i];
+        for f in &e.common().features {
+            wanted.push((true, "feature", f.name.clone()));
+        }
+        let object_members = |o: &ObjectType, wanted: &mut Vec<(bool, &'static str, String)>| {
+            for m in &o.members {
+                wanted.push((false, "member", m.name.clone()));
+                for f in &m.features {
+                    wanted.push((true, "feature", f.name.clone()));
+                }
+            }
+        };
+        match e {
+            Entity::Enum(en) => {
+                for v in &en.values {
+                    wanted.push((false, "value", v.name.clone()));
+                    for f in &v.features {
+                        wanted.push((true, "feature", f.name.clone()));
+                    }
+                }
+            }
+            Entity::Object(o) => {
+                if let Some(base) = o.base.as_deref().filter(|b| b.starts_with("q_")) {
+                    if let Some(b) = self.lookup_type(base).and_then(|b| self.object(b)) {
+                        object_members(b, &mut wanted);
+                    }
+                }
+                object_members(o, &mut wanted);
+            }
+            Entity::Alternate(a) => {
+                for v in &a.variants {
+                    wanted.push((false, "branch", v.name.clone()));
+                }
+            }
+            Entity::Command(Command { arg_type, .. }) | Entity::Event(Event { arg_type, .. }) => {
+                if let Some(arg) = arg_type.as_deref().filter(|a| a.starts_with("q_")) {
+                    if let Some(o) = self.lookup_type(arg).and_then(|t| self.object(t)) {
+                        object_members(o, &mut wanted);
+                    }
+                }
+            }
+            _ => {}
+        }
+        let excepted = {
+            let doc = &self.docs[d];
+            self.legacy
+                || doc
+                    .symbol
+                    .as_ref()
+                    .is_some_and(|s| self.pragmas.documentation_exceptions.contains(s))
+        };
+        for (feature, role, name) in wanted {
+            let doc = &mut self.docs[d];
+            match doc.find(feature, &name) {
+                Some(s) => doc.sections[s].connected = true,
+                None if feature => {
+                    if !self.legacy {
+                        return Err(self
+                            .diag
+                            .error(at, format!("feature '{name}' lacks documentation")));
+                    }
+                }
+                None => {
+                    if !excepted {
+                        return Err(self
+                            .diag
+                            .error(at, format!("{role} '{name}' lacks documentation")));
+                    }
+                    doc.add_stub(&name);
+                }
+            }
+        }
+        Ok(())
+    }
+
+    /// Arrays live in their element type's module.
+    fn set_array_modules(&mut self) {
+        for i in 0..self.b.entities.len() {
+            let element = match &self.b.entities[i] {
+                Entity::Array(a) => a.element.clone(),
+                _ => continue,
+            };
+            let module = self
+                .lookup_type(&element)
+                .map(|t| self.b.entities[t].common().module.clone());
+            if let (Some(module), Entity::Array(a)) = (module, &mut self.b.entities[i]) {
+                a.common.module = module;
+            }
+        }
+    }
+
+    /// Every description must belong to something (QEMU's `QAPIDoc.check`).
+    fn check_docs(&mut self) -> Result<(), Error> {
+        for doc in self.docs.iter_mut() {
+            for (features, what) in [(false, "member"), (true, "feature")] {
+                let list = if features { &doc.features } else { &doc.args };
+                let bogus: Vec<usize> = list
+                    .iter()
+                    .copied()
+                    .filter(|&s| !doc.sections[s].connected && !doc.sections[s].dropped)
+                    .collect();
+                if bogus.is_empty() {
+                    continue;
+                }
+                if self.legacy {
+                    legacy_stale(doc, features, &bogus);
+                    continue;
+                }
+                let names: Vec<&str> = bogus.iter().map(|&s| doc.sections[s].name.as_str()).collect();
+                let many = names.len() > 1;
+                return Err(self.diag.error(
+                    doc.sections[bogus[0]].loc,
+                    format!(
+                        "documented {what}{} '{}' {} not exist",
+                        if many { "s" } else { "" },
+                        names.join("', '"),
+                        if many { "do" } else { "does" }
+                    ),
+                ));
+            }
+        }
+        Ok(())
+    }
+}
+
+fn describe_array(a: &ArrayType) -> String {
+    format!("array type ['{}']", a.element)
+}
+
+/// Legacy: stale descriptions are dropped, except that a single stale member description
+/// next to a single undocumented member is taken to describe it (a renamed member).
+fn legacy_stale(doc: &mut DocBlock, features: bool, bogus: &[usize]) {
+    let stubs: Vec<usize> = doc
+        .args
+        .iter()
+        .copied()
+        .filter(|&s| doc.sections[s].stub && !doc.sections[s].dropped)
+        .collect();
+    if !features && bogus.len() == 1 && stubs.len() == 1 {
+        let (stale, stub) = (bogus[0], stubs[0]);
+        doc.sections[stale].name = doc.sections[stub].name.clone();
+        doc.sections[stale].connected = true;
+        doc.sections[stub].dropped = true;
+        doc.args.retain(|&s| s != stub);
+        return;
+    }
+    for &s in bogus {
+        doc.sections[s].dropped = true;
+    }
+    let list = if features {
+        &mut doc.features
+    } else {
+        &mut doc.args
+    };
+    list.retain(|s| !bogus.contains(s));
+}

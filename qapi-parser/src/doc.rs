@@ -1,0 +1,596 @@
+//! Documentation blocks (`##` ... `##`): splitting into sections as QEMU's doc parser does,
+//! with its error checks, and the legacy relaxations for pre-10.0 doc comments.
+
+use crate::error::Error;
+use crate::source::{is_py_space, Loc};
+
+/// Kinds of sections in a doc block.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub(crate) enum Kind {
+    Plain,
+    Member,
+    Feature,
+    Returns,
+    Errors,
+    Since,
+    Todo,
+}
+
+impl Kind {
+    /// QEMU's title-cased kind name, as in `text required after 'Member:'`.
+    pub fn title(self) -> &'static str {
+        match self {
+            Kind::Plain => "Plain",
+            Kind::Member => "Member",
+            Kind::Feature => "Feature",
+            Kind::Returns => "Returns",
+            Kind::Errors => "Errors",
+            Kind::Since => "Since",
+            Kind::Todo => "Todo",
+        }
+    }
+}
+
+/// One section of a doc block.
+#[derive(Clone, Debug)]
+pub(crate) struct Section {
+    pub kind: Kind,
+    /// Member or feature name (descriptions only).
+    pub name: String,
+    pub text: String,
+    pub loc: Loc,
+    /// Set when a schema member/feature was matched to this description.
+    pub connected: bool,
+    /// Created for an undocumented member (QEMU's stub), not written in the source.
+    pub stub: bool,
+    /// Removed by a legacy relaxation (stale description, void `Returns`).
+    pub dropped: bool,
+}
+
+impl Section {
+    fn new(kind: Kind, name: &str, loc: Loc) -> Section {
+        Section {
+            kind,
+            name: name.to_string(),
+            text: String::new(),
+            loc,
+            connected: false,
+            stub: false,
+            dropped: false,
+        }
+    }
+}
+
+/// A parsed doc block.
+#[derive(Clone, Debug)]
+pub(crate) struct DocBlock {
+    /// Line of the opening `##`.
+    pub loc: Loc,
+    /// `Some` for definition documentation.
+    pub symbol: Option<String>,
+    /// Legacy: a block without symbol line, parsed as the next definition's documentation.
+    pub inferred: bool,
+    /// All sections in source order; `sections[0]` is the body.
+    pub sections: Vec<Section>,
+    /// Indices of member descriptions, in QEMU's dict order (stubs appended).
+    pub args: Vec<usize>,
+    /// Indices of feature descriptions.
+    pub features: Vec<usize>,
+    returns: Option<usize>,
+    errors: Option<usize>,
+    since: Option<usize>,
+}
+
+/// Where doc lines come from: the parser, which reads comment tokens the way QEMU does.
+pub(crate) trait DocSource<'a> {
+    /// The next line of the block (text after `# `, right-stripped), or `None` at its end.
+    fn next_line(&mut self) -> Result<Option<&'a str>, Error>;
+    /// Line of the current token.
+    fn loc(&self) -> Loc;
+    /// A parse error (with column) at the current token.
+    fn parse_error(&self, msg: String) -> Error;
+    /// A semantic error (line only) at `loc`.
+    fn sem_error(&self, loc: Loc, msg: String) -> Error;
+    fn legacy(&self) -> bool;
+}
+
+/// `@name:` at the start of a line (QEMU's `@([^:]*): *`): the name and the text after it.
+pub(crate) fn at_name_colon(line: &str) -> Option<(&str, &str)> {
+    let rest = line.strip_prefix('@')?;
+    let colon = rest.find(':')?;
+    Some((&rest[..colon], rest[colon + 1..].trim_start_matches(' ')))
+}
+
+/// A tagged section line (QEMU's `(Returns|Errors|Since|Notes?|Examples?|TODO)(?!::): *`):
+/// the tag as written and the text after it.
+fn tagged(line: &str) -> Option<(&str, &str)> {
+    const TAGS: [&str; 8] = [
+        "Returns", "Errors", "Since", "Notes", "Note", "Examples", "Example", "TODO",
+    ];
+    TAGS.iter().find_map(|tag| {
+        let rest = line.strip_prefix(tag)?;
+        if rest.starts_with("::") {
+            return None;
+        }
+        let rest = rest.strip_prefix(':')?;
+        Some((*tag, rest.trim_start_matches(' ')))
+    })
+}
+
+/// Number of leading whitespace characters (QEMU's `\s*`).
+fn indentation(line: &str) -> usize {
+    line.chars().take_while(|&c| is_py_space(c)).count()
+}
+
+impl DocBlock {
+    fn new(loc: Loc, symbol: Option<String>) -> DocBlock {
+        DocBlock {
+            loc,
+            symbol,
+            inferred: false,
+            sections: vec![Section::new(Kind::Plain, "", loc)],
+            args: Vec::new(),
+            features: Vec::new(),
+            returns: None,
+            errors: None,
+            since: None,
+        }
+    }
+
+    pub fn body(&self) -> &Section {
+        &self.sections[0]
+    }
+
+    pub fn returns(&self) -> Option<&Section> {
+        self.returns.map(|i| &self.sections[i])
+    }
+
+    pub fn errors(&self) -> Option<&Section> {
+        self.errors.map(|i| &self.sections[i])
+    }
+
+    /// Sections other than body, descriptions and dropped ones, in source order.
+    pub fn other_sections(&self) -> impl Iterator<Item = &Section> {
+        self.sections.iter().skip(1).filter(|s| {
+            !s.dropped && !s.stub && !matches!(s.kind, Kind::Member | Kind::Feature)
+        })
+    }
+
+    /// Index of the description of `name` among members or features.
+    pub fn find(&self, features: bool, name: &str) -> Option<usize> {
+        let list = if features { &self.features } else { &self.args };
+        list.iter().copied().find(|&i| self.sections[i].name == name)
+    }
+
+    fn append_line(&mut self, line: &str) {
+        if let Some(s) = self.sections.last_mut() {
+            s.text.push_str(line);
+            s.text.push('\n');
+        }
+    }
+
+    /// Continues the trailing plain section or starts a new one.
+    fn ensure_untagged(&mut self, loc: Loc) {
+        if let Some(last) = self.sections.last_mut() {
+            if last.kind == Kind::Plain {
+                if last.text.is_empty() {
+                    last.loc = loc;
+                }
+                last.text.push('\n');
+                return;
+            }
+        }
+        self.sections.push(Section::new(Kind::Plain, "", loc));
+    }
+
+    fn new_tagged<'a>(&mut self, src: &dyn DocSource<'a>, kind: Kind) -> Result<(), Error> {
+        let loc = src.loc();
+        let slot = match kind {
+            Kind::Returns => Some(&mut self.returns),
+            Kind::Errors => Some(&mut self.errors),
+            Kind::Since => Some(&mut self.since),
+            _ => None,
+        };
+        let index = self.sections.len();
+        if let Some(slot) = slot {
+            if slot.is_some() {
+                if !src.legacy() {
+                    return Err(
+                        src.sem_error(loc, format!("duplicated '{}' section", kind.title()))
+                    );
+                }
+            } else {
+                *slot = Some(index);
+            }
+        }
+        self.sections.push(Section::new(kind, "", loc));
+        Ok(())
+    }
+
+    fn new_description<'a>(
+        &mut self,
+        src: &dyn DocSource<'a>,
+        kind: Kind,
+        name: &str,
+    ) -> Result<(), Error> {
+        let loc = src.loc();
+        if name.is_empty() {
+            return Err(src.sem_error(loc, "invalid parameter name".into()));
+        }
+        let features = kind == Kind::Feature;
+        if let Some(existing) = self.find(features, name) {
+            if !src.legacy() {
+                return Err(src.sem_error(loc, format!("'{name}' parameter name duplicated")));
+            }
+            // Legacy: a repeated description becomes a plain paragraph.
+            self.sections.push(Section::new(Kind::Plain, "", loc));
+            return Ok(());
+        }
+        let index = self.sections.len();
+        self.sections.push(Section::new(kind, name, loc));
+        if features {
+            self.features.push(index);
+        } else {
+            self.args.push(index);
+        }
+        Ok(())
+    }
+
+    /// Finishes the block: strips surrounding newlines and requires text in every
+    /// non-plain section.
+    pub fn end<'a>(&mut self, src: &dyn DocSource<'a>) -> Result<(), Error> {
+        let legacy = src.legacy();
+        for section in &mut self.sections {
+            let trimmed = section.text.trim_matches('\n');
+            if trimmed.len() != section.text.len() {
+                section.text = trimmed.to_string();
+            }
+            if legacy && section.kind == Kind::Member {
+                // `#optional` marked optional members; the schema says so itself now.
+                if let Some(rest) = section.text.strip_prefix("#optional") {
+                    section.text = rest.trim_start_matches(' ').to_string();
+                }
+            }
+            if section.kind != Kind::Plain && section.text.is_empty() {
+                if legacy {
+                    if !matches!(section.kind, Kind::Member | Kind::Feature) {
+                        section.dropped = true;
+                    }
+                    continue;
+                }
+                return Err(src.sem_error(
+                    section.loc,
+                    format!("text required after '{}:'", section.kind.title()),
+                ));
+            }
+        }
+        if legacy {
+            for slot in [&mut self.returns, &mut self.errors, &mut self.since] {
+                if slot.is_some_and(|i| self.sections[i].dropped) {
+                    *slot = None;
+                }
+            }
+        }
+        Ok(())
+    }
+
+    /// Legacy: a `Returns:`/`Errors:` section QEMU 10.0.2 would reject here becomes plain
+    /// text, keeping its tag.
+    pub fn demote(&mut self, returns: bool) {
+        let slot = if returns {
+            self.returns.take()
+        } else {
+            self.errors.take()
+        };
+        if let Some(i) = slot {
+            let s = &mut self.sections[i];
+            s.text = format!("{}: {}", s.kind.title(), s.text);
+            s.kind = Kind::Plain;
+        }
+    }
+
+    /// Adds an empty description for an undocumented member.
+    pub fn add_stub(&mut self, name: &str) -> usize {
+        let mut s = Section::new(Kind::Member, name, self.loc);
+        s.stub = true;
+        s.connected = true;
+        self.sections.push(s);
+        let index = self.sections.len() - 1;
+        self.args.push(index);
+        index
+    }
+}
+
+/// Parses a doc block whose opening `##` is the current token. With `inferred`, a block
+/// without symbol line is parsed as definition documentation (legacy only).
+pub(crate) fn parse_block<'a>(
+    src: &mut dyn DocSource<'a>,
+    inferred: bool,
+) -> Result<DocBlock, Error> {
+    let info = src.loc();
+    let legacy = src.legacy();
+    let mut line = src.next_line()?;
+    match line {
+        Some(first) if first.starts_with('@') => {
+            let (symbol, rest) = symbol_line(src, first)?;
+            let mut doc = DocBlock::new(info, Some(symbol));
+            line = src.next_line()?;
+            if let Some(rest) = rest {
+                // Legacy `@name: text` or `@name text`: the text opens the body.
+                doc.ensure_untagged(src.loc());
+                doc.append_line(rest);
+            }
+            definition_sections(src, &mut doc, line)?;
+            Ok(doc)
+        }
+        _ if legacy && inferred => {
+            let mut doc = DocBlock::new(info, None);
+            doc.inferred = true;
+            definition_sections(src, &mut doc, line)?;
+            Ok(doc)
+        }
+        _ => {
+            let mut doc = DocBlock::new(info, None);
+            doc.ensure_untagged(src.loc());
+            let mut first = true;
+            while let Some(l) = line {
+                if !legacy {
+                    if let Some((name, _)) = at_name_colon(l) {
+                        return Err(src.parse_error(format!(
+                            "'@{name}:' not allowed in free-form documentation"
+                        )));
+                    }
+                    if l.starts_with('=') && !first {
+                        return Err(src.parse_error(
+                            "'=' heading must come first in a comment block".into(),
+                        ));
+                    }
+                }
+                doc.append_line(l);
+                line = src.next_line()?;
+                first = false;
+            }
+            Ok(doc)
+        }
+    }
+}
+
+/// The `@symbol:` line. Legacy also takes `@symbol` and `@symbol: text` (returned as the
+/// second value).
+fn symbol_line<'a>(
+    src: &dyn DocSource<'a>,
+    line: &'a str,
+) -> Result<(String, Option<&'a str>), Error> {
+    let body = &line[1..];
+    if src.legacy() {
+        let end = body
+            .find(|c: char| c == ':' || is_py_space(c))
+            .unwrap_or(body.len());
+        let name = &body[..end];
+        let rest = body[end..].strip_prefix(':').unwrap_or(&body[end..]);
+        let rest = rest.trim_start_matches(is_py_space);
+        if !name.is_empty() {
+            return Ok((name.to_string(), (!rest.is_empty()).then_some(rest)));
+        }
+    }
+    if !line.ends_with(':') {
+        return Err(src.parse_error("line should end with ':'".into()));
+    }
+    let symbol = &line[1..line.len() - 1];
+    if symbol.is_empty() {
+        return Err(src.parse_error("name required after '@'".into()));
+    }
+    Ok((symbol.to_string(), None))
+}
+
+/// The sections after the symbol line of a definition doc.
+fn definition_sections<'a>(
+    src: &mut dyn DocSource<'a>,
+    doc: &mut DocBlock,
+    mut line: Option<&'a str>,
+) -> Result<(), Error> {
+    let legacy = src.legacy();
+    let mut no_more_args = false;
+    while let Some(mut l) = line {
+        if l.is_empty() {
+            line = src.next_line()?;
+            continue;
+        }
+        if l == "Features:" {
+            if !doc.features.is_empty() && !legacy {
+                return Err(src.parse_error("duplicated 'Features:' line".into()));
+            }
+            line = src.next_line()?;
+            while line == Some("") {
+                line = src.next_line()?;
+            }
+            let before = doc.features.len();
+            while let Some((name, text)) = line.and_then(at_name_colon) {
+                doc.new_description(src, Kind::Feature, name)?;
+                if !text.is_empty() {
+                    doc.append_line(text);
+                }
+                line = indented(src, doc)?;
+            }
+            if doc.features.len() == before && !legacy {
+                return Err(src.parse_error("feature descriptions expected".into()));
+            }
+            no_more_args = true;
+            continue;
+        }
+        if let Some((name, _)) = at_name_colon(l) {
+            if no_more_args && !legacy {
+                return Err(src.parse_error(format!(
+                    "description of '@{name}:' follows a section"
+                )));
+            }
+            while let Some((name, text)) = line.and_then(at_name_colon) {
+                doc.new_description(src, Kind::Member, name)?;
+                if !text.is_empty() {
+                    doc.append_line(text);
+                }
+                line = indented(src, doc)?;
+            }
+            no_more_args = true;
+            continue;
+        }
+        let mut tag = tagged(l);
+        if legacy && tag.is_none() {
+            tag = legacy_since(l);
+        }
+        if let Some((word, text)) = tag {
+            let kind = match word {
+                "Returns" => Some(Kind::Returns),
+                "Errors" => Some(Kind::Errors),
+                "Since" => Some(Kind::Since),
+                "TODO" => Some(Kind::Todo),
+                "Note" | "Notes" if !legacy => {
+                    return Err(src.parse_error(format!(
+                        "The '{word}' section is no longer supported. Please use rST's \
+                         '.. note::' or '.. admonition:: notes' directives, or another \
+                         suitable admonition instead."
+                    )));
+                }
+                "Example" | "Examples" if !legacy => {
+                    return Err(src.parse_error(format!(
+                        "The '{word}' section is no longer supported. Please use the \
+                         '.. qmp-example::' directive, or other suitable markup instead."
+                    )));
+                }
+                // Legacy: notes and examples are plain paragraphs.
+                _ => None,
+            };
+            if let Some(kind) = kind {
+                doc.new_tagged(src, kind)?;
+                if !text.is_empty() {
+                    doc.append_line(text);
+                }
+                line = indented(src, doc)?;
+                no_more_args = true;
+                continue;
+            }
+        } else if l.starts_with('=') && !legacy {
+            return Err(src.parse_error(
+                "unexpected '=' markup in definition documentation".into(),
+            ));
+        }
+        // A plain paragraph: every line up to a blank line, whatever it contains.
+        doc.ensure_untagged(src.loc());
+        loop {
+            doc.append_line(l);
+            match src.next_line()? {
+                Some(next) if !next.is_empty() => l = next,
+                other => {
+                    line = other;
+                    break;
+                }
+            }
+        }
+    }
+    Ok(())
+}
+
+/// Legacy `Since 1.5` (no colon, version number follows) as a Since section.
+fn legacy_since(line: &str) -> Option<(&'static str, &str)> {
+    let rest = line.strip_prefix("Since ")?;
+    let rest = rest.trim_start_matches(' ');
+    rest.starts_with(|c: char| c.is_ascii_digit())
+        .then_some(("Since", rest))
+}
+
+/// The continuation lines of a description or tagged section (QEMU's indentation rule).
+/// Returns the first line that is not part of it.
+fn indented<'a>(
+    src: &mut dyn DocSource<'a>,
+    doc: &mut DocBlock,
+) -> Result<Option<&'a str>, Error> {
+    let legacy = src.legacy();
+    let mut line = src.next_line()?;
+    let mut skipped_blank = false;
+    while line == Some("") {
+        doc.append_line("");
+        skipped_blank = true;
+        line = src.next_line()?;
+    }
+    let Some(first) = line else {
+        return Ok(None);
+    };
+    let indent = indentation(first);
+    if indent == 0 {
+        if legacy && !skipped_blank && !starts_section(first) {
+            // Old docs wrapped section text without indenting it: the section runs to the
+            // next blank line.
+            let mut l = first;
+            loop {
+                doc.append_line(l);
+                match src.next_line()? {
+                    Some(next) if !next.is_empty() && !starts_section(next) => l = next,
+                    other => return Ok(other),
+                }
+            }
+        }
+        return Ok(line);
+    }
+    doc.append_line(first);
+    // QEMU's flag is set after every line, so only the line right after the first
+    // continuation line can trigger the de-indent error.
+    let mut prev_blank = false;
+    loop {
+        let Some(l) = src.next_line()? else {
+            return Ok(None);
+        };
+        if at_name_colon(l).is_some() {
+            return Ok(Some(l));
+        }
+        if !l.is_empty() && indentation(l) < indent {
+            if prev_blank || legacy {
+                return Ok(Some(l));
+            }
+            return Err(src.parse_error(format!(
+                "unexpected de-indent (expected at least {indent} spaces)"
+            )));
+        }
+        doc.append_line(l);
+        prev_blank = true;
+    }
+}
+
+/// Lines that open a section of their own in a definition doc.
+fn starts_section(line: &str) -> bool {
+    line == "Features:"
+        || at_name_colon(line).is_some()
+        || tagged(line).is_some()
+        || legacy_since(line).is_some()
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn name_colon_matches_like_qemu() {
+        assert_eq!(at_name_colon("@a: text"), Some(("a", "text")));
+        assert_eq!(at_name_colon("@a b:  x"), Some(("a b", "x")));
+        assert_eq!(at_name_colon("@:"), Some(("", "")));
+        assert_eq!(at_name_colon("@a"), None);
+        assert_eq!(at_name_colon(" @a:"), None);
+    }
+
+    #[test]
+    fn tags_need_one_colon() {
+        assert_eq!(tagged("Returns: x"), Some(("Returns", "x")));
+        assert_eq!(tagged("Notes:"), Some(("Notes", "")));
+        assert_eq!(tagged("Note:x"), Some(("Note", "x")));
+        assert_eq!(tagged("Examples::"), None);
+        assert_eq!(tagged("Note::"), None);
+        assert_eq!(tagged("Since 1.5"), None);
+        assert_eq!(tagged("since: 1.5"), None);
+        assert_eq!(tagged("TODO: x"), Some(("TODO", "x")));
+    }
+
+    #[test]
+    fn legacy_since_needs_a_version() {
+        assert_eq!(legacy_since("Since 1.5"), Some(("Since", "1.5")));
+        assert_eq!(legacy_since("Since the dawn"), None);
+    }
+}

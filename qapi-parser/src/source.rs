@@ -1,0 +1,276 @@
+//! Schema files as QEMU reads them: text storage, line and column arithmetic (with QEMU's tab
+//! quirk), include chains, and Python-style path handling (`os.path.join`, `abspath`,
+//! `relpath`), which decides file names in messages and module names in dumps.
+
+use std::cell::OnceCell;
+use std::path::{Path, PathBuf};
+
+/// An append-only store of file texts: texts never move, so parsed values can borrow them
+/// while later includes are still being added.
+#[derive(Default)]
+pub(crate) struct TextArena {
+    first: OnceCell<Box<ArenaNode>>,
+}
+
+struct ArenaNode {
+    text: String,
+    next: OnceCell<Box<ArenaNode>>,
+}
+
+impl TextArena {
+    /// Stores `text` and returns a reference that lives as long as the arena.
+    pub fn alloc(&self, text: String) -> &str {
+        let mut slot = &self.first;
+        while let Some(node) = slot.get() {
+            slot = &node.next;
+        }
+        let node = slot.get_or_init(|| {
+            Box::new(ArenaNode {
+                text,
+                next: OnceCell::new(),
+            })
+        });
+        &node.text
+    }
+}
+
+/// Index of a file in [`Files`].
+pub(crate) type FileId = u32;
+
+/// A position as QEMU's `QAPISourceInfo` knows it: a file and a line.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Hash)]
+pub(crate) struct Loc {
+    pub file: FileId,
+    pub line: u32,
+}
+
+/// One schema file.
+pub(crate) struct SourceFile<'a> {
+    /// The path as QEMU builds it (root as given, includes joined onto the includer's dir).
+    pub name: String,
+    pub text: &'a str,
+    /// Byte offset of the start of every line.
+    line_starts: Vec<u32>,
+    /// The include directive that brought this file in.
+    pub parent: Option<Loc>,
+}
+
+impl<'a> SourceFile<'a> {
+    pub fn new(name: String, text: &'a str, parent: Option<Loc>) -> Self {
+        let mut line_starts = Vec::with_capacity(text.len() / 32 + 1);
+        line_starts.push(0);
+        line_starts.extend(text.match_indices('\n').map(|(i, _)| i as u32 + 1));
+        SourceFile {
+            name,
+            text,
+            line_starts,
+            parent,
+        }
+    }
+
+    /// 1-based line of a byte offset.
+    pub fn line_of(&self, pos: u32) -> u32 {
+        self.line_starts.partition_point(|&s| s <= pos) as u32
+    }
+
+    /// Byte offset where `line` (1-based) starts.
+    pub fn line_start(&self, line: u32) -> usize {
+        let i = (line.max(1) - 1) as usize;
+        self.line_starts.get(i).copied().unwrap_or(0) as usize
+    }
+
+    /// The text of `line` without its newline.
+    pub fn line_text(&self, line: u32) -> &'a str {
+        let start = self.line_start(line);
+        let rest = &self.text[start.min(self.text.len())..];
+        rest.split('\n').next().unwrap_or("")
+    }
+
+    /// QEMU's column of a byte offset: 1 + characters since the line start, where a tab maps
+    /// the running column `c` to `((c - 1) mod 8) + 1` (QEMU's tab handling never advances).
+    pub fn column_of(&self, pos: u32) -> u32 {
+        let line = self.line_of(pos);
+        let start = self.line_start(line);
+        let end = (pos as usize).min(self.text.len());
+        let mut col: u32 = 1;
+        for ch in self.text[start.min(end)..end].chars() {
+            if ch == '\t' {
+                col = (col + 7) % 8 + 1;
+            } else {
+                col += 1;
+            }
+        }
+        col
+    }
+
+    pub fn loc_of(&self, id: FileId, pos: u32) -> Loc {
+        Loc {
+            file: id,
+            line: self.line_of(pos),
+        }
+    }
+}
+
+/// Python's `str.isspace()` for one character.
+pub(crate) fn is_py_space(c: char) -> bool {
+    c.is_whitespace() || ('\u{1c}'..='\u{1f}').contains(&c)
+}
+
+/// Python's universal newlines: `\r\n` and lone `\r` become `\n`; then a final `\n` is
+/// ensured, as QEMU's parser does.
+pub(crate) fn normalize_text(mut text: String) -> String {
+    if text.contains('\r') {
+        text = text.replace("\r\n", "\n").replace('\r', "\n");
+    }
+    if !text.ends_with('\n') {
+        text.push('\n');
+    }
+    text
+}
+
+/// `os.path.dirname`.
+pub(crate) fn py_dirname(path: &str) -> &str {
+    let cut = path.rfind('/').map(|i| i + 1).unwrap_or(0);
+    let head = &path[..cut];
+    if !head.is_empty() && head.chars().any(|c| c != '/') {
+        head.trim_end_matches('/')
+    } else {
+        head
+    }
+}
+
+/// `os.path.join(dir, name)` for two components.
+pub(crate) fn py_join(dir: &str, name: &str) -> String {
+    if name.starts_with('/') || dir.is_empty() {
+        name.to_string()
+    } else if dir.ends_with('/') {
+        format!("{dir}{name}")
+    } else {
+        format!("{dir}/{name}")
+    }
+}
+
+/// `os.path.normpath` for POSIX paths, as a list of components (absolute when `absolute`).
+fn norm_components(path: &str) -> (bool, Vec<&str>) {
+    let absolute = path.starts_with('/');
+    let mut parts: Vec<&str> = Vec::new();
+    for comp in path.split('/') {
+        match comp {
+            "" | "." => {}
+            ".." => {
+                if parts.last().is_some_and(|p| *p != "..") {
+                    parts.pop();
+                } else if !absolute {
+                    parts.push("..");
+                }
+            }
+            c => parts.push(c),
+        }
+    }
+    (absolute, parts)
+}
+
+/// `os.path.abspath`: lexical, relative to the current directory, no symlink resolution.
+pub(crate) fn py_abspath(path: &str) -> String {
+    let joined;
+    let full = if path.starts_with('/') {
+        path
+    } else {
+        let cwd = std::env::current_dir()
+            .map(|p| p.to_string_lossy().into_owned())
+            .unwrap_or_else(|_| "/".to_string());
+        joined = py_join(&cwd, path);
+        &joined
+    };
+    let (_, parts) = norm_components(full);
+    format!("/{}", parts.join("/"))
+}
+
+/// `os.path.relpath(path, start)`.
+pub(crate) fn py_relpath(path: &str, start: &str) -> String {
+    let path = py_abspath(path);
+    let start = py_abspath(start);
+    let (_, p) = norm_components(&path);
+    let (_, s) = norm_components(&start);
+    let common = p.iter().zip(&s).take_while(|(a, b)| a == b).count();
+    let mut out: Vec<&str> = vec![".."; s.len() - common];
+    out.extend(&p[common..]);
+    if out.is_empty() {
+        ".".to_string()
+    } else {
+        out.join("/")
+    }
+}
+
+/// Turns a message-style path back into something to open.
+pub(crate) fn fs_path(name: &str) -> PathBuf {
+    Path::new(name).to_path_buf()
+}
+
+/// The text of an I/O error the way Python's `strerror` gives it.
+pub(crate) fn strerror(err: &std::io::Error) -> String {
+    let text = err.to_string();
+    match text.rfind(" (os error ") {
+        Some(i) if text.ends_with(')') => text[..i].to_string(),
+        _ => text,
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn arena_keeps_earlier_texts_alive() {
+        let arena = TextArena::default();
+        let a = arena.alloc("one".into());
+        let b = arena.alloc("two".into());
+        assert_eq!((a, b), ("one", "two"));
+    }
+
+    #[test]
+    fn lines_and_columns() {
+        let f = SourceFile::new("x".into(), "ab\ncd\n", None);
+        assert_eq!(f.line_of(0), 1);
+        assert_eq!(f.line_of(2), 1);
+        assert_eq!(f.line_of(3), 2);
+        assert_eq!(f.column_of(4), 2);
+        assert_eq!(f.line_text(2), "cd");
+    }
+
+    #[test]
+    fn tab_never_advances_the_column() {
+        // QEMU's quirk: a tab maps column c to ((c - 1) mod 8) + 1.
+        let f = SourceFile::new("x".into(), "\t\tx\n", None);
+        assert_eq!(f.column_of(2), 1);
+        let f = SourceFile::new("x".into(), "abcdefghij\tx\n", None);
+        // Column 11 before the tab wraps to 3.
+        assert_eq!(f.column_of(11), 3);
+    }
+
+    #[test]
+    fn universal_newlines() {
+        assert_eq!(normalize_text("a\r\nb\rc".into()), "a\nb\nc\n");
+        assert_eq!(normalize_text(String::new()), "\n");
+    }
+
+    #[test]
+    fn python_paths() {
+        assert_eq!(py_dirname("cases/x.json"), "cases");
+        assert_eq!(py_dirname("x.json"), "");
+        assert_eq!(py_dirname("/x.json"), "/");
+        assert_eq!(py_join("", "a.json"), "a.json");
+        assert_eq!(py_join("cases/include", "../s.json"), "cases/include/../s.json");
+        assert_eq!(py_join("cases", "/abs.json"), "/abs.json");
+        assert_eq!(py_abspath("/a/b/../c/./d"), "/a/c/d");
+        assert_eq!(py_relpath("/r/include/../s.json", "/r"), "s.json");
+        assert_eq!(py_relpath("/r/include/sub.json", "/r"), "include/sub.json");
+        assert_eq!(py_relpath("/x/y.json", "/r"), "../x/y.json");
+    }
+
+    #[test]
+    fn strerror_drops_the_os_error_suffix() {
+        let err = std::io::Error::from_raw_os_error(2);
+        assert_eq!(strerror(&err), "No such file or directory");
+    }
+}
