@@ -110,20 +110,6 @@ impl<'a> Diag<'a> {
         )
     }
 
-    /// A semantic error raised while parsing (before any definition context exists).
-    pub fn error_no_context(&self, loc: Loc, msg: String) -> Error {
-        Error::located(
-            ErrorKind::Semantic,
-            self.include_chain(loc.file),
-            None,
-            self.file(loc.file).name.clone(),
-            loc.line,
-            None,
-            msg,
-            Some(self.excerpt(loc, None)),
-        )
-    }
-
     /// `loc` rendered as QEMU's `str(info)`: include chain, context, `file:line`.
     pub fn render_loc(&self, loc: Loc) -> String {
         let mut out = String::new();

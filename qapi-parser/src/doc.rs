@@ -218,7 +218,7 @@ impl DocBlock {
             return Err(src.sem_error(loc, "invalid parameter name".into()));
         }
         let features = kind == Kind::Feature;
-        if let Some(existing) = self.find(features, name) {
+        if self.find(features, name).is_some() {
             if !src.legacy() {
                 return Err(src.sem_error(loc, format!("'{name}' parameter name duplicated")));
             }

@@ -128,7 +128,6 @@ pub(crate) enum DefKind {
 /// A checked definition.
 #[derive(Clone, Debug)]
 pub(crate) struct Def {
-    pub meta: Meta,
     pub name: String,
     pub loc: Loc,
     pub start: u32,
@@ -301,17 +300,10 @@ fn check_expr(
             }
         }
     };
-    // A legacy anonymous union is an alternate.
-    let meta_name = meta.as_str();
-    let meta = match (&kind, meta) {
-        (DefKind::Alternate { .. }, Meta::Union) => Meta::Alternate,
-        _ => meta,
-    };
-    let ifcond = cx.ifcond(&dict, meta_name)?;
+    let ifcond = cx.ifcond(&dict, meta.as_str())?;
     let features = cx.features(dict.get("features"))?;
     cx.flags(&dict)?;
     Ok(Def {
-        meta,
         name,
         loc,
         start: expr.start,

@@ -20,6 +20,7 @@
 
 mod build;
 mod check;
+mod construct;
 mod diag;
 mod doc;
 mod dump;

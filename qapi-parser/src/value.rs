@@ -57,13 +57,6 @@ impl<'a> Value<'a> {
         }
     }
 
-    pub fn as_dict(&self) -> Option<&Dict<'a>> {
-        match self {
-            Value::Dict(d) => Some(d),
-            _ => None,
-        }
-    }
-
     /// Python truthiness: `False`, `''`, `[]` and `{}` are false.
     pub fn truthy(&self) -> bool {
         match self {
