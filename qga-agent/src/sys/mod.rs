@@ -7,6 +7,7 @@
 
 pub mod base64;
 pub mod error;
+pub mod exec;
 pub mod file;
 pub mod freeze;
 pub mod fsioctl;
