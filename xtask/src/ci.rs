@@ -38,6 +38,8 @@ pub fn run(_args: &[String]) -> Result<()> {
         "warnings",
     ])?;
     cargo(&["test", "--workspace"])?;
+    // QEMU's QAPI front-end regression cases against qapi-dump.
+    crate::conformance::run(&[])?;
     // End-to-end in a real VM. Runs QEMU's reference qemu-ga until qga-agent serves the
     // protocol; then drop "--reference" so the same checks run against our agent.
     crate::vm::run(&["--reference".to_string()])?;

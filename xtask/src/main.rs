@@ -2,10 +2,12 @@
 //!
 //! Tasks:
 //! - `ci`: everything CI checks; the one test command of the README.
+//! - `conformance [DIR]`: QEMU's QAPI front-end test cases against `qapi-dump`.
 //! - `setup`: installs what the VM tests need (run as root; idempotent).
 //! - `vm-test`: end-to-end tests of the guest agent in a real VM (see `vm/mod.rs`).
 
 mod ci;
+mod conformance;
 mod setup;
 mod vm;
 
@@ -30,6 +32,7 @@ fn run() -> Result<()> {
     };
     match task.as_str() {
         "ci" => ci::run(rest),
+        "conformance" => conformance::run(rest),
         "setup" => setup::run(rest),
         "vm-test" => vm::run(rest),
         other => bail!("unknown task '{other}'"),
