@@ -26,7 +26,10 @@ pub enum ClientError {
     /// The peer sent something that is not a well-formed message.
     Protocol(String),
     /// A message did not decode into the expected type.
-    Decode { what: String, error: DecodeError },
+    Decode {
+        what: String,
+        error: DecodeError,
+    },
     /// The command failed: the error reply's class and description.
     Command(QapiError),
 }
@@ -237,7 +240,11 @@ impl<S: Read + Write, E: EventSet> Connection<S, E> {
     }
 
     /// Runs a command and returns its raw return value.
-    pub fn execute_value<A>(&mut self, command: &str, arguments: Option<&A>) -> Result<Value, ClientError>
+    pub fn execute_value<A>(
+        &mut self,
+        command: &str,
+        arguments: Option<&A>,
+    ) -> Result<Value, ClientError>
     where
         A: Serialize + ?Sized,
     {
@@ -292,7 +299,9 @@ impl<S: Read + Write, E: EventSet> Connection<S, E> {
             if let Some(error) = message.get("error") {
                 return Err(ClientError::Command(error_of(error)));
             }
-            return Err(ClientError::Protocol(format!("unexpected message {message}")));
+            return Err(ClientError::Protocol(format!(
+                "unexpected message {message}"
+            )));
         }
     }
 

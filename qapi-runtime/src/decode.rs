@@ -178,7 +178,11 @@ impl Decoder {
     }
 
     /// Decodes `value` as member `name` of the current object.
-    pub fn member<T: Decode>(&mut self, name: &'static str, value: &Value) -> Result<T, DecodeError> {
+    pub fn member<T: Decode>(
+        &mut self,
+        name: &'static str,
+        value: &Value,
+    ) -> Result<T, DecodeError> {
         self.path.push(Segment::Key(name));
         let result = T::decode(value, self);
         self.path.pop();
@@ -217,6 +221,11 @@ impl Decoder {
     /// The value as a string for an enum, or QEMU's type error.
     pub fn enum_str<'v>(&self, value: &'v Value) -> Result<&'v str, DecodeError> {
         value.as_str().ok_or_else(|| self.invalid_type("string"))
+    }
+
+    /// A union tag value whose branch is compiled out of this build.
+    pub fn branch_unavailable(&self, tag: &str, value: &str) -> DecodeError {
+        DecodeError::new(format!("Parameter '{tag}' does not accept value '{value}'"))
     }
 
     /// A string that is not a value of the enum: kept when lenient, else QEMU's error.
@@ -297,7 +306,9 @@ impl Members<'_, '_> {
                     full.push('.');
                 }
                 full.push_str(key);
-                Err(DecodeError::new(format!("Parameter '{full}' is unexpected")))
+                Err(DecodeError::new(format!(
+                    "Parameter '{full}' is unexpected"
+                )))
             }
             None => Ok(()),
         }
@@ -357,7 +368,9 @@ impl Decode for String {
 
 impl Decode for bool {
     fn decode(value: &Value, decoder: &mut Decoder) -> Result<Self, DecodeError> {
-        value.as_bool().ok_or_else(|| decoder.invalid_type("boolean"))
+        value
+            .as_bool()
+            .ok_or_else(|| decoder.invalid_type("boolean"))
     }
 }
 
@@ -370,7 +383,9 @@ impl Decode for f64 {
 
 impl Decode for i64 {
     fn decode(value: &Value, decoder: &mut Decoder) -> Result<Self, DecodeError> {
-        value.as_i64().ok_or_else(|| decoder.invalid_type("integer"))
+        value
+            .as_i64()
+            .ok_or_else(|| decoder.invalid_type("integer"))
     }
 }
 

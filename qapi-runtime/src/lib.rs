@@ -19,6 +19,7 @@ pub mod event;
 pub mod qdict;
 pub mod reply;
 pub mod request;
+pub mod ser;
 pub mod writer;
 
 pub use base64::Base64Bytes;
@@ -28,6 +29,10 @@ pub use error::{ErrorClass, QapiError};
 pub use event::{EventMessage, EventSet, Timestamp};
 pub use reply::Reply;
 pub use request::{CommandInfo, Disabled, Request};
+
+/// The source of this file, for generators that inline the runtime.
+#[doc(hidden)]
+pub const LIB_SOURCE: &str = include_str!("lib.rs");
 
 /// The source of this crate's modules (name, text), for generators that inline the runtime.
 #[doc(hidden)]
@@ -40,5 +45,6 @@ pub const MODULE_SOURCES: &[(&str, &str)] = &[
     ("qdict", include_str!("qdict.rs")),
     ("reply", include_str!("reply.rs")),
     ("request", include_str!("request.rs")),
+    ("ser", include_str!("ser.rs")),
     ("writer", include_str!("writer.rs")),
 ];

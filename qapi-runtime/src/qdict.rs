@@ -239,3 +239,17 @@ impl<'a> StrSet<'a> {
         self.noccupied = self.nnodes;
     }
 }
+
+/// A list of JSON values serialised with [`Ordered`] objects (for `['any']` members).
+#[derive(Debug, Clone, Copy)]
+pub struct OrderedList<'a>(pub &'a [Value]);
+
+impl Serialize for OrderedList<'_> {
+    fn serialize<S: Serializer>(&self, serializer: S) -> Result<S::Ok, S::Error> {
+        let mut out = serializer.serialize_seq(Some(self.0.len()))?;
+        for item in self.0 {
+            out.serialize_element(&Ordered(item))?;
+        }
+        out.end()
+    }
+}

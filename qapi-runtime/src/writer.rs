@@ -78,7 +78,12 @@ pub fn to_string<T: Serialize + ?Sized>(value: &T) -> Result<String, Error> {
 /// Formats a double as C's `printf("%.17g")` does (including `inf` and `nan`, as QEMU does).
 pub fn format_double(value: f64) -> String {
     if value.is_nan() {
-        return if value.is_sign_negative() { "-nan" } else { "nan" }.to_owned();
+        return if value.is_sign_negative() {
+            "-nan"
+        } else {
+            "nan"
+        }
+        .to_owned();
     }
     if value.is_infinite() {
         return if value < 0.0 { "-inf" } else { "inf" }.to_owned();
@@ -434,7 +439,9 @@ impl<W: Write> ser::SerializeMap for Compound<'_, W> {
     type Error = Error;
     fn serialize_key<T: Serialize + ?Sized>(&mut self, key: &T) -> Result<(), Error> {
         self.separator()?;
-        key.serialize(KeySerializer { ser: &mut *self.ser })?;
+        key.serialize(KeySerializer {
+            ser: &mut *self.ser,
+        })?;
         self.ser.out.write_all(b": ")?;
         Ok(())
     }

@@ -15,7 +15,10 @@ fn qdict_orders_match_qemu_output() {
     assert_eq!(ordered(&["return", "id"]), ["return", "id"]);
     assert_eq!(ordered(&["error", "id"]), ["id", "error"]);
     assert_eq!(ordered(&["class", "desc"]), ["class", "desc"]);
-    assert_eq!(ordered(&["count", "buf-b64", "eof"]), ["count", "buf-b64", "eof"]);
+    assert_eq!(
+        ordered(&["count", "buf-b64", "eof"]),
+        ["count", "buf-b64", "eof"]
+    );
     assert_eq!(ordered(&["position", "eof"]), ["eof", "position"]);
     assert_eq!(
         ordered(&["load1m", "load5m", "load15m"]),
