@@ -6,6 +6,7 @@
 //! parameters (with `*_default`/`Default` conveniences) so tests can use fake trees.
 
 pub mod base64;
+pub mod blockdev;
 pub mod error;
 pub mod exec;
 pub mod file;
