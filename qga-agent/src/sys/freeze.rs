@@ -463,4 +463,59 @@ pub(crate) mod tests {
         );
         assert_eq!(HookArg::Freeze.as_str(), "freeze");
     }
+
+    /// Freezes, trims and thaws a real ext4 filesystem on a loop device, and nothing else.
+    /// Needs root, `mkfs.ext4`, `losetup` and `mount`; runs only with
+    /// `QGA_PRIVILEGED_TESTS=1` (the VM test job).
+    #[test]
+    fn privileged_real_freeze_thaw_and_trim_on_a_loop_mount() {
+        use super::super::fsioctl::Kernel;
+        use std::process::Command;
+        if std::env::var_os("QGA_PRIVILEGED_TESTS").is_none() {
+            return;
+        }
+        let dir = tempfile::tempdir().unwrap();
+        let image = dir.path().join("fs.img");
+        let mnt = dir.path().join("mnt");
+        std::fs::create_dir(&mnt).unwrap();
+        File::create(&image).unwrap().set_len(32 << 20).unwrap();
+        let run = |args: &[&str]| {
+            let out = Command::new(args[0]).args(&args[1..]).output().unwrap();
+            assert!(out.status.success(), "{args:?}: {out:?}");
+            String::from_utf8(out.stdout).unwrap()
+        };
+        let image_s = image.to_str().unwrap();
+        let mnt_s = mnt.to_str().unwrap();
+        run(&["mkfs.ext4", "-q", image_s]);
+        let loopdev = run(&["losetup", "--find", "--show", image_s])
+            .trim()
+            .to_owned();
+        run(&["mount", &loopdev, mnt_s]);
+        let mount = MountTables::default()
+            .list()
+            .unwrap()
+            .into_iter()
+            .find(|m| m.dir == mnt)
+            .expect("the loop mount is listed");
+        let only = std::slice::from_ref(&mount);
+
+        let result = std::panic::catch_unwind(|| {
+            assert_eq!(freeze_mounts(only, None, &Kernel).unwrap(), 1);
+            // Frozen: a second FIFREEZE is EBUSY, skipped and not counted.
+            assert_eq!(freeze_mounts(only, None, &Kernel).unwrap(), 0);
+            assert_eq!(thaw_mounts(only, &Kernel), 1);
+            assert_eq!(thaw_mounts(only, &Kernel), 0, "already thawed");
+            std::fs::write(mnt.join("after-thaw"), b"ok").unwrap();
+            let trim = super::super::fstrim::trim_mounts(only, Some(4096), &Kernel);
+            assert_eq!(trim[0].error, None, "{trim:?}");
+            assert!(trim[0].trimmed.is_some_and(|t| t > 0));
+        });
+        // Whatever happened, never leave the filesystem frozen or mounted.
+        let _ = thaw_mounts(only, &Kernel);
+        run(&["umount", mnt_s]);
+        run(&["losetup", "-d", &loopdev]);
+        if let Err(panic) = result {
+            std::panic::resume_unwind(panic);
+        }
+    }
 }
