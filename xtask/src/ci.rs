@@ -28,7 +28,11 @@ pub fn cargo(args: &[&str]) -> Result<()> {
 pub fn run(_args: &[String]) -> Result<()> {
     // Installs QEMU, the reference agent and the guest kernel when missing (fast when present).
     crate::setup::run(&[])?;
+    // Tests that drive qemu-ga or QEMU fail (instead of skipping) when the program is missing.
+    std::env::set_var("QAPI_REQUIRE_EXTERNAL", "1");
     cargo(&["fmt", "--all", "--", "--check"])?;
+    // The checked-in qga-types must match what the generator produces now.
+    crate::codegen::run(&["--check".to_string()])?;
     cargo(&[
         "clippy",
         "--workspace",
@@ -40,6 +44,9 @@ pub fn run(_args: &[String]) -> Result<()> {
     cargo(&["test", "--workspace"])?;
     // QEMU's QAPI front-end regression cases against qapi-dump.
     crate::conformance::run(&[])?;
+    // Standalone crates generated for qga-1.5, qga, QMP 10.0 and QEMU's test schema build
+    // and pass clippy -D warnings.
+    crate::gen::ci_check()?;
     // End-to-end in a real VM. Runs QEMU's reference qemu-ga until qga-agent serves the
     // protocol; then drop "--reference" so the same checks run against our agent.
     crate::vm::run(&["--reference".to_string()])?;

@@ -2,12 +2,16 @@
 //!
 //! Tasks:
 //! - `ci`: everything CI checks; the one test command of the README.
+//! - `codegen [--check]`: regenerates `qga-types` from the qga schema (or checks it is fresh).
+//! - `gen SCHEMA OUT_DIR [--legacy]`: writes a standalone Rust crate for any schema.
 //! - `conformance [DIR]`: QEMU's QAPI front-end test cases against `qapi-dump`.
 //! - `setup`: installs what the VM tests need (run as root; idempotent).
 //! - `vm-test`: end-to-end tests of the guest agent in a real VM (see `vm/mod.rs`).
 
 mod ci;
+mod codegen;
 mod conformance;
+mod gen;
 mod setup;
 mod vm;
 
@@ -32,6 +36,8 @@ fn run() -> Result<()> {
     };
     match task.as_str() {
         "ci" => ci::run(rest),
+        "codegen" => codegen::run(rest),
+        "gen" => gen::run(rest),
         "conformance" => conformance::run(rest),
         "setup" => setup::run(rest),
         "vm-test" => vm::run(rest),

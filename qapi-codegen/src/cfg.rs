@@ -1,0 +1,172 @@
+//! `if` conditions as `#[cfg(..)]` predicates, through a mapping the user gives.
+
+use proc_macro2::TokenStream;
+use qapi_parser::IfCond;
+use quote::quote;
+use std::cell::RefCell;
+use std::collections::{BTreeMap, BTreeSet};
+
+/// What to do with a condition the mapping does not name.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Default)]
+pub enum UnmappedCfg {
+    /// Fail, naming the condition (the default: every condition is a decision).
+    #[default]
+    Error,
+    /// Map `NAME` to `feature = "name"` (lower case); the features used are reported so a
+    /// generated `Cargo.toml` can declare them.
+    Feature,
+}
+
+/// Translates conditions; remembers the cargo features it invented.
+pub struct CfgMap {
+    predicates: BTreeMap<String, TokenStream>,
+    unmapped: UnmappedCfg,
+    features: RefCell<BTreeSet<String>>,
+}
+
+impl CfgMap {
+    /// `mapping` holds predicate texts such as `target_os = "linux"`, `unix`, `all()`.
+    pub fn new(mapping: &BTreeMap<String, String>, unmapped: UnmappedCfg) -> Result<Self, String> {
+        let mut predicates = BTreeMap::new();
+        for (name, text) in mapping {
+            let meta: syn::Meta = syn::parse_str(text).map_err(|e| {
+                format!("the cfg mapping of '{name}' is not a cfg predicate: '{text}' ({e})")
+            })?;
+            predicates.insert(name.clone(), quote!(#meta));
+        }
+        Ok(CfgMap {
+            predicates,
+            unmapped,
+            features: RefCell::new(BTreeSet::new()),
+        })
+    }
+
+    /// The predicate for a condition; `what` names the definition for the error message.
+    pub fn predicate(&self, cond: &IfCond, what: &str) -> Result<TokenStream, String> {
+        Ok(match cond {
+            IfCond::Name(name) => match self.predicates.get(name) {
+                Some(p) => p.clone(),
+                None => match self.unmapped {
+                    UnmappedCfg::Error => {
+                        return Err(format!(
+                            "condition '{name}' (of {what}) has no cfg mapping; \
+                             map it, e.g. Builder::cfg(\"{name}\", \"feature = \\\"...\\\"\")"
+                        ))
+                    }
+                    UnmappedCfg::Feature => {
+                        let feature = name.to_ascii_lowercase();
+                        self.features.borrow_mut().insert(feature.clone());
+                        quote!(feature = #feature)
+                    }
+                },
+            },
+            IfCond::All(items) => {
+                let items = self.list(items, what)?;
+                quote!(all(#(#items),*))
+            }
+            IfCond::Any(items) => {
+                let items = self.list(items, what)?;
+                quote!(any(#(#items),*))
+            }
+            IfCond::Not(inner) => {
+                let inner = self.predicate(inner, what)?;
+                quote!(not(#inner))
+            }
+        })
+    }
+
+    fn list(&self, items: &[IfCond], what: &str) -> Result<Vec<TokenStream>, String> {
+        items.iter().map(|c| self.predicate(c, what)).collect()
+    }
+
+    /// `#[cfg(..)]` for an optional condition (nothing when unconditional).
+    pub fn attr(&self, cond: Option<&IfCond>, what: &str) -> Result<TokenStream, String> {
+        match cond {
+            None => Ok(TokenStream::new()),
+            Some(c) => {
+                let p = self.predicate(c, what)?;
+                Ok(quote!(#[cfg(#p)]))
+            }
+        }
+    }
+
+    /// `cfg!(..)` as a boolean expression (true when unconditional).
+    pub fn expr(&self, cond: Option<&IfCond>, what: &str) -> Result<TokenStream, String> {
+        match cond {
+            None => Ok(quote!(true)),
+            Some(c) => {
+                let p = self.predicate(c, what)?;
+                Ok(quote!(cfg!(#p)))
+            }
+        }
+    }
+
+    /// The cargo features invented for unmapped conditions so far.
+    pub fn features(&self) -> Vec<String> {
+        self.features.borrow().iter().cloned().collect()
+    }
+}
+
+/// Both conditions must hold (for a member of a conditional type and the like).
+pub fn both(a: Option<&IfCond>, b: Option<&IfCond>) -> Option<IfCond> {
+    match (a, b) {
+        (None, None) => None,
+        (Some(x), None) | (None, Some(x)) => Some(x.clone()),
+        (Some(x), Some(y)) if x == y => Some(x.clone()),
+        (Some(x), Some(y)) => Some(IfCond::All(vec![x.clone(), y.clone()])),
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn name(n: &str) -> IfCond {
+        IfCond::Name(n.to_owned())
+    }
+
+    #[test]
+    fn maps_and_combines() {
+        let mut m = BTreeMap::new();
+        m.insert(
+            "CONFIG_LINUX".to_owned(),
+            "target_os = \"linux\"".to_owned(),
+        );
+        m.insert("CONFIG_WIN32".to_owned(), "windows".to_owned());
+        let map = CfgMap::new(&m, UnmappedCfg::Error).unwrap();
+        let cond = IfCond::Any(vec![
+            name("CONFIG_LINUX"),
+            IfCond::Not(Box::new(name("CONFIG_WIN32"))),
+        ]);
+        let p = map.predicate(&cond, "command 'x'").unwrap();
+        assert_eq!(p.to_string(), "any (target_os = \"linux\" , not (windows))");
+    }
+
+    #[test]
+    fn unmapped_is_an_error_naming_it() {
+        let map = CfgMap::new(&BTreeMap::new(), UnmappedCfg::Error).unwrap();
+        let err = map
+            .predicate(&name("CONFIG_FOO"), "struct 'Foo'")
+            .unwrap_err();
+        assert!(
+            err.starts_with("condition 'CONFIG_FOO' (of struct 'Foo') has no cfg mapping"),
+            "{err}"
+        );
+    }
+
+    #[test]
+    fn unmapped_can_become_features() {
+        let map = CfgMap::new(&BTreeMap::new(), UnmappedCfg::Feature).unwrap();
+        let p = map.predicate(&name("CONFIG_FOO"), "x").unwrap();
+        assert_eq!(p.to_string(), "feature = \"config_foo\"");
+        assert_eq!(map.features(), ["config_foo"]);
+    }
+
+    #[test]
+    fn bad_mapping_is_reported() {
+        let mut m = BTreeMap::new();
+        m.insert("X".to_owned(), "not a (predicate".to_owned());
+        let err = CfgMap::new(&m, UnmappedCfg::Error).err().unwrap();
+        assert!(err.contains("'X'"), "{err}");
+    }
+}

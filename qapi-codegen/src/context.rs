@@ -1,0 +1,600 @@
+//! What emission needs to know about the schema, computed once: Rust names of types, which
+//! references must be boxed, member lists with their Rust fields, and doc lookups.
+
+use crate::cfg::{both, CfgMap};
+use crate::names::{self, Namespace};
+use crate::{MemberOrder, Options};
+use proc_macro2::{Ident, TokenStream};
+use qapi_parser::{
+    BuiltinKind, Doc, Entity, EnumType, Feature, IfCond, Member, ObjectType, Schema,
+};
+use quote::{format_ident, quote};
+use std::collections::{HashMap, HashSet};
+
+/// The JSON type a value of a schema type has (alternates branch on it).
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum JsonClass {
+    Null,
+    String,
+    Number,
+    Bool,
+    Array,
+    Object,
+}
+
+/// A member of an object type as a Rust field.
+pub struct Field<'s> {
+    pub member: &'s Member,
+    pub ident: Ident,
+    /// The Rust type, `Option<..>` included for optional members.
+    pub ty: TokenStream,
+    /// `any` members (and lists of them) are written in QDict order when QEMU order is on.
+    pub any: AnyKind,
+    pub doc: Vec<String>,
+    pub cond: Option<IfCond>,
+}
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum AnyKind {
+    No,
+    Value,
+    List,
+}
+
+/// Where an object type's members are documented.
+pub struct Ctx<'s> {
+    pub schema: &'s Schema,
+    pub opts: &'s Options,
+    pub cfg: CfgMap,
+    /// Rust names of the generated types, by schema name.
+    type_names: HashMap<&'s str, Ident>,
+    /// Rust names of the branch enums of struct-shaped unions.
+    branch_names: HashMap<&'s str, Ident>,
+    /// Implicit types and the definition owning them (`q_obj_foo-arg` -> `foo`).
+    owners: HashMap<&'s str, &'s str>,
+    /// Strongly connected component of each object/alternate type, for boxing.
+    component: HashMap<&'s str, usize>,
+    cyclic: HashSet<usize>,
+    /// Types referenced by members, branches, returns (decides whether `QType` is generated).
+    pub referenced: HashSet<&'s str>,
+    /// The module namespace, shared with the emitters for their own items.
+    pub items: Namespace,
+    overrides: HashMap<(&'s str, &'s str), TokenStream>,
+}
+
+impl<'s> Ctx<'s> {
+    pub fn new(schema: &'s Schema, opts: &'s Options, cfg: CfgMap) -> Result<Self, String> {
+        let mut ctx = Ctx {
+            schema,
+            opts,
+            cfg,
+            type_names: HashMap::new(),
+            branch_names: HashMap::new(),
+            owners: HashMap::new(),
+            component: HashMap::new(),
+            cyclic: HashSet::new(),
+            referenced: HashSet::new(),
+            items: Namespace::new(),
+            overrides: HashMap::new(),
+        };
+        ctx.collect_owners();
+        ctx.collect_references();
+        ctx.name_types()?;
+        ctx.find_cycles();
+        ctx.parse_overrides()?;
+        Ok(ctx)
+    }
+
+    fn collect_owners(&mut self) {
+        for e in &self.schema.entities {
+            let (arg, name) = match e {
+                Entity::Command(c) => (c.arg_type.as_deref(), c.common.name.as_str()),
+                Entity::Event(ev) => (ev.arg_type.as_deref(), ev.common.name.as_str()),
+                Entity::Object(o) => (o.base.as_deref(), o.common.name.as_str()),
+                _ => continue,
+            };
+            if let Some(arg) = arg.filter(|a| a.starts_with("q_obj_")) {
+                self.owners.insert(arg, name);
+            }
+        }
+    }
+
+    fn collect_references(&mut self) {
+        let schema = self.schema;
+        let mut refs: Vec<&'s str> = Vec::new();
+        for e in &schema.entities {
+            match e {
+                Entity::Object(o) => {
+                    refs.extend(o.members.iter().map(|m| m.ty.as_str()));
+                    if let Some(v) = &o.variants {
+                        refs.extend(v.variants.iter().map(|v| v.ty.as_str()));
+                    }
+                }
+                Entity::Alternate(a) => refs.extend(a.variants.iter().map(|v| v.ty.as_str())),
+                Entity::Command(c) => refs.extend(c.ret_type.as_deref()),
+                _ => {}
+            }
+        }
+        for r in refs {
+            let r = match schema.get(r) {
+                Some(Entity::Array(a)) => a.element.as_str(),
+                _ => r,
+            };
+            self.referenced.insert(r);
+        }
+    }
+
+    /// The command or event an implicit argument type belongs to.
+    pub fn owner_of(&self, implicit: &str) -> Option<&'s str> {
+        self.owners.get(implicit).copied()
+    }
+
+    /// Whether a schema type becomes a generated Rust type.
+    pub fn is_generated(&self, e: &Entity) -> bool {
+        match e {
+            Entity::Enum(en) => en.common.name != "QType" || self.referenced.contains("QType"),
+            Entity::Object(o) => {
+                !o.is_implicit()
+                    || (o.common.name.ends_with("-arg")
+                        && self.owners.contains_key(o.common.name.as_str()))
+            }
+            Entity::Alternate(_) => true,
+            _ => false,
+        }
+    }
+
+    fn name_types(&mut self) -> Result<(), String> {
+        let schema = self.schema;
+        // Schema names first: they win over names the generator derives.
+        for e in &schema.entities {
+            if !self.is_generated(e) || e.name().starts_with("q_") {
+                continue;
+            }
+            let rust = names::type_name(e.name());
+            self.items.claim(&rust, &describe(e))?;
+            self.type_names.insert(e.name(), names::ident(&rust));
+        }
+        for e in &schema.entities {
+            if !self.is_generated(e) || !e.name().starts_with("q_") {
+                continue;
+            }
+            let owner = self.owners[e.name()];
+            let derived = match schema.get(owner) {
+                Some(Entity::Event(_)) => format!("{}Event", names::type_name(owner)),
+                _ => format!("{}Args", names::type_name(owner)),
+            };
+            let rust = self
+                .items
+                .claim_derived(&derived, &format!("the arguments of '{owner}'"));
+            self.type_names.insert(e.name(), names::ident(&rust));
+        }
+        for e in &schema.entities {
+            if let Entity::Object(o) = e {
+                if o.variants.is_some() && !self.union_is_enum(o) {
+                    let name = format!("{}Branch", names::type_name(e.name()));
+                    let name = self
+                        .items
+                        .claim_derived(&name, &format!("the branches of '{}'", e.name()));
+                    self.branch_names
+                        .insert(e.name(), format_ident!("{}", name));
+                }
+            }
+        }
+        Ok(())
+    }
+
+    fn parse_overrides(&mut self) -> Result<(), String> {
+        for (key, path) in &self.opts.type_overrides {
+            let (ty, member) = key
+                .split_once('.')
+                .ok_or_else(|| format!("type override '{key}' is not of the form 'Type.member'"))?;
+            let (ty, member) = match self.schema.get(ty) {
+                Some(Entity::Object(o)) => match o.members.iter().find(|m| m.name == member) {
+                    Some(m) => (o.common.name.as_str(), m.name.as_str()),
+                    None => {
+                        return Err(format!(
+                            "type override '{key}': '{ty}' has no member '{member}'"
+                        ))
+                    }
+                },
+                _ => {
+                    return Err(format!(
+                        "type override '{key}': no struct '{ty}' in the schema"
+                    ))
+                }
+            };
+            let path: syn::Type = syn::parse_str(path)
+                .map_err(|e| format!("type override '{key}': '{path}' is not a Rust type ({e})"))?;
+            self.overrides.insert((ty, member), quote!(#path));
+        }
+        Ok(())
+    }
+
+    /// Tarjan's algorithm over "contains without indirection" edges.
+    fn find_cycles(&mut self) {
+        let schema = self.schema;
+        let mut edges: HashMap<&'s str, Vec<&'s str>> = HashMap::new();
+        for e in &schema.entities {
+            let targets: Vec<&'s str> = match e {
+                Entity::Object(o) => {
+                    let mut t: Vec<&'s str> = schema
+                        .all_members(&o.common.name)
+                        .iter()
+                        .map(|m| m.ty.as_str())
+                        .collect();
+                    if let Some(v) = &o.variants {
+                        t.extend(v.variants.iter().map(|v| v.ty.as_str()));
+                    }
+                    t
+                }
+                Entity::Alternate(a) => a.variants.iter().map(|v| v.ty.as_str()).collect(),
+                _ => continue,
+            };
+            let targets = targets
+                .into_iter()
+                .filter(|t| {
+                    matches!(
+                        schema.get(t),
+                        Some(Entity::Object(_)) | Some(Entity::Alternate(_))
+                    )
+                })
+                .collect();
+            edges.insert(e.name(), targets);
+        }
+        let mut index: HashMap<&'s str, usize> = HashMap::new();
+        let mut low: HashMap<&'s str, usize> = HashMap::new();
+        let mut on_stack: HashSet<&'s str> = HashSet::new();
+        let mut stack: Vec<&'s str> = Vec::new();
+        let mut counter = 0;
+        let mut components = 0;
+        let nodes: Vec<&'s str> = schema
+            .entities
+            .iter()
+            .map(Entity::name)
+            .filter(|n| edges.contains_key(n))
+            .collect();
+        // Iterative DFS: (node, next edge position).
+        for &root in &nodes {
+            if index.contains_key(root) {
+                continue;
+            }
+            let mut work: Vec<(&'s str, usize)> = vec![(root, 0)];
+            index.insert(root, counter);
+            low.insert(root, counter);
+            counter += 1;
+            stack.push(root);
+            on_stack.insert(root);
+            while let Some(&mut (node, ref mut pos)) = work.last_mut() {
+                let next = edges.get(node).and_then(|t| t.get(*pos)).copied();
+                *pos += 1;
+                match next {
+                    Some(target) if !index.contains_key(target) => {
+                        index.insert(target, counter);
+                        low.insert(target, counter);
+                        counter += 1;
+                        stack.push(target);
+                        on_stack.insert(target);
+                        work.push((target, 0));
+                    }
+                    Some(target) => {
+                        if on_stack.contains(target) {
+                            let l = low[node].min(index[target]);
+                            low.insert(node, l);
+                        }
+                    }
+                    None => {
+                        work.pop();
+                        if let Some(&(parent, _)) = work.last() {
+                            let l = low[parent].min(low[node]);
+                            low.insert(parent, l);
+                        }
+                        if low[node] == index[node] {
+                            let mut members = Vec::new();
+                            while let Some(top) = stack.pop() {
+                                on_stack.remove(top);
+                                members.push(top);
+                                if top == node {
+                                    break;
+                                }
+                            }
+                            let self_loop = edges.get(node).is_some_and(|t| t.contains(&node));
+                            if members.len() > 1 || self_loop {
+                                self.cyclic.insert(components);
+                            }
+                            for m in members {
+                                self.component.insert(m, components);
+                            }
+                            components += 1;
+                        }
+                    }
+                }
+            }
+        }
+    }
+
+    /// Whether `owner` holding a `target` directly must box it (they are on one cycle).
+    pub fn needs_box(&self, owner: &str, target: &str) -> bool {
+        match (self.component.get(owner), self.component.get(target)) {
+            (Some(a), Some(b)) => a == b && self.cyclic.contains(a),
+            _ => false,
+        }
+    }
+
+    /// The Rust name of a generated type.
+    pub fn type_ident(&self, schema_name: &str) -> Result<&Ident, String> {
+        self.type_names
+            .get(schema_name)
+            .ok_or_else(|| format!("type '{schema_name}' has no Rust type"))
+    }
+
+    /// The Rust type of a schema type reference.
+    pub fn rust_type(&self, ty: &str) -> Result<TokenStream, String> {
+        if let Some(kind) = BuiltinKind::from_name(ty) {
+            return Ok(builtin_type(kind));
+        }
+        match self.schema.get(ty) {
+            Some(Entity::Array(a)) => {
+                let element = self.rust_type(&a.element)?;
+                Ok(quote!(::std::vec::Vec<#element>))
+            }
+            Some(Entity::Object(o)) if o.common.name == "q_empty" => {
+                Ok(quote!(qapi_runtime::Empty))
+            }
+            Some(_) => {
+                let ident = self.type_ident(ty)?;
+                Ok(quote!(#ident))
+            }
+            None => Err(format!("unknown type '{ty}'")),
+        }
+    }
+
+    /// The Rust type of a reference from `owner`, boxed when on a cycle.
+    pub fn held_type(&self, owner: &str, ty: &str) -> Result<TokenStream, String> {
+        let inner = self.rust_type(ty)?;
+        Ok(if self.needs_box(owner, ty) {
+            quote!(::std::boxed::Box<#inner>)
+        } else {
+            inner
+        })
+    }
+
+    pub fn json_class(&self, ty: &str) -> Option<JsonClass> {
+        if let Some(kind) = BuiltinKind::from_name(ty) {
+            return match kind {
+                BuiltinKind::Str => Some(JsonClass::String),
+                BuiltinKind::Bool => Some(JsonClass::Bool),
+                BuiltinKind::Null => Some(JsonClass::Null),
+                BuiltinKind::Any => None,
+                _ => Some(JsonClass::Number),
+            };
+        }
+        match self.schema.get(ty)? {
+            Entity::Enum(_) => Some(JsonClass::String),
+            Entity::Array(_) => Some(JsonClass::Array),
+            Entity::Object(_) => Some(JsonClass::Object),
+            _ => None,
+        }
+    }
+
+    /// The doc block describing the members of an object type.
+    pub fn doc_for_type(&self, name: &str) -> Option<&'s Doc> {
+        let owner = self.owners.get(name).copied().unwrap_or(name);
+        self.schema.get(owner).and_then(|e| self.schema.doc_of(e))
+    }
+
+    /// The object types from the root of `name`'s base chain down to `name`.
+    pub fn base_chain(&self, name: &'s str) -> Vec<&'s ObjectType> {
+        let mut chain = Vec::new();
+        let mut next = Some(name);
+        while let Some(n) = next {
+            match self.schema.get(n) {
+                Some(Entity::Object(o))
+                    if !chain.iter().any(|c: &&ObjectType| c.common.name == n) =>
+                {
+                    chain.push(o);
+                    next = o.base.as_deref();
+                }
+                _ => break,
+            }
+        }
+        chain.reverse();
+        chain
+    }
+
+    /// The fields of an object type: base members first, in schema (visit) order. `skip`
+    /// leaves out a member (a union's tag).
+    pub fn fields(&self, name: &'s str, skip: Option<&str>) -> Result<Vec<Field<'s>>, String> {
+        let mut ns = Namespace::new();
+        let mut out = Vec::new();
+        for object in self.base_chain(name) {
+            let doc = self.doc_for_type(&object.common.name);
+            for member in &object.members {
+                let field = names::field_name(&member.name);
+                ns.claim(
+                    &field,
+                    &format!("member '{}' of '{}'", member.name, object.common.name),
+                )?;
+                if Some(member.name.as_str()) == skip {
+                    continue;
+                }
+                let base = match self
+                    .overrides
+                    .get(&(object.common.name.as_str(), member.name.as_str()))
+                {
+                    Some(path) => path.clone(),
+                    None => self.held_type(name, &member.ty)?,
+                };
+                let ty = if member.optional {
+                    quote!(::std::option::Option<#base>)
+                } else {
+                    base
+                };
+                let any = match member.ty.as_str() {
+                    "any" => AnyKind::Value,
+                    "anyList" => AnyKind::List,
+                    _ => AnyKind::No,
+                };
+                let notes = feature_notes(&member.features);
+                out.push(Field {
+                    member,
+                    ident: names::ident(&field),
+                    ty,
+                    any,
+                    doc: crate::docs::member(doc, &member.name, &notes),
+                    cond: member.ifcond.clone(),
+                });
+            }
+        }
+        Ok(out)
+    }
+
+    /// Positions of `keys` (in visit order) in the configured emission order.
+    pub fn emission_order(&self, keys: &[&str]) -> Vec<usize> {
+        match self.opts.member_order {
+            MemberOrder::Schema => (0..keys.len()).collect(),
+            MemberOrder::Qemu => qapi_runtime::qdict::qdict_order(keys.iter().copied()),
+        }
+    }
+
+    /// `#[deprecated]` (possibly conditional) when `features` say so.
+    pub fn deprecated_attr(&self, features: &[Feature], what: &str) -> Result<TokenStream, String> {
+        let mut out = TokenStream::new();
+        for f in features.iter().filter(|f| f.name == "deprecated") {
+            match &f.ifcond {
+                None => out.extend(quote!(#[deprecated])),
+                Some(c) => {
+                    let p = self.cfg.predicate(c, what)?;
+                    out.extend(quote!(#[cfg_attr(#p, deprecated)]));
+                }
+            }
+        }
+        Ok(out)
+    }
+
+    /// `cfg!(..)` truth of a feature being present (for the command table).
+    pub fn has_feature(
+        &self,
+        features: &[Feature],
+        name: &str,
+        what: &str,
+    ) -> Result<TokenStream, String> {
+        let mut any = Vec::new();
+        for f in features.iter().filter(|f| f.name == name) {
+            any.push(self.cfg.expr(f.ifcond.as_ref(), what)?);
+        }
+        Ok(if any.is_empty() {
+            quote!(false)
+        } else {
+            quote!(#(#any)||*)
+        })
+    }
+
+    /// The enum type of a union's tag member.
+    pub fn tag_enum(&self, union: &'s ObjectType) -> Result<(&'s Member, &'s EnumType), String> {
+        let variants = union
+            .variants
+            .as_ref()
+            .ok_or_else(|| format!("'{}' is not a union", union.common.name))?;
+        let tag = self
+            .schema
+            .all_members(&union.common.name)
+            .into_iter()
+            .find(|m| m.name == variants.tag)
+            .ok_or_else(|| {
+                format!(
+                    "union '{}' has no tag member '{}'",
+                    union.common.name, variants.tag
+                )
+            })?;
+        match self.schema.get(&tag.ty) {
+            Some(Entity::Enum(e)) => Ok((tag, e)),
+            _ => Err(format!(
+                "the tag of union '{}' is not an enum",
+                union.common.name
+            )),
+        }
+    }
+
+    /// A union is emitted as a plain enum when its base holds nothing but the tag.
+    pub fn union_is_enum(&self, union: &ObjectType) -> bool {
+        union
+            .base
+            .as_deref()
+            .is_some_and(|b| self.schema.all_members(b).len() == 1)
+    }
+
+    /// The Rust name of a union's branch enum (struct-shaped unions only).
+    pub fn branch_ident(&self, union: &str) -> Result<&Ident, String> {
+        self.branch_names
+            .get(union)
+            .ok_or_else(|| format!("union '{union}' has no branch enum"))
+    }
+
+    /// Claims a module-level name the generator needs (`Commands`, `Event`, ...).
+    pub fn item_name(&mut self, preferred: &str, what: &str) -> Ident {
+        let name = self.items.claim_derived(preferred, what);
+        format_ident!("{}", name)
+    }
+
+    /// Condition of a union/alternate variant: the branch's own and its tag value's.
+    pub fn variant_cond(&self, branch: Option<&IfCond>, value: Option<&IfCond>) -> Option<IfCond> {
+        both(branch, value)
+    }
+}
+
+/// Describes an entity for messages.
+pub fn describe(e: &Entity) -> String {
+    let kind = match e {
+        Entity::Builtin(_) => "built-in type",
+        Entity::Enum(_) => "enum",
+        Entity::Object(o) if o.variants.is_some() => "union",
+        Entity::Object(_) => "struct",
+        Entity::Alternate(_) => "alternate",
+        Entity::Array(_) => "array",
+        Entity::Command(_) => "command",
+        Entity::Event(_) => "event",
+        Entity::Include(_) => "include",
+    };
+    format!("{kind} '{}'", e.name())
+}
+
+fn builtin_type(kind: BuiltinKind) -> TokenStream {
+    match kind {
+        BuiltinKind::Str => quote!(::std::string::String),
+        BuiltinKind::Number => quote!(f64),
+        BuiltinKind::Int | BuiltinKind::Int64 => quote!(i64),
+        BuiltinKind::Int8 => quote!(i8),
+        BuiltinKind::Int16 => quote!(i16),
+        BuiltinKind::Int32 => quote!(i32),
+        BuiltinKind::Uint8 => quote!(u8),
+        BuiltinKind::Uint16 => quote!(u16),
+        BuiltinKind::Uint32 => quote!(u32),
+        BuiltinKind::Uint64 | BuiltinKind::Size => quote!(u64),
+        BuiltinKind::Bool => quote!(bool),
+        BuiltinKind::Null => quote!(qapi_runtime::Null),
+        BuiltinKind::Any => quote!(::serde_json::Value),
+    }
+}
+
+/// Doc notes for special features (`deprecated` is also an attribute).
+pub fn feature_notes(features: &[Feature]) -> Vec<String> {
+    let mut notes = Vec::new();
+    for f in features {
+        match f.name.as_str() {
+            "deprecated" => notes.push("**Deprecated.**".to_owned()),
+            "unstable" => {
+                notes.push("**Unstable**: may change or disappear without notice.".to_owned())
+            }
+            _ => {}
+        }
+    }
+    let others: Vec<String> = features
+        .iter()
+        .filter(|f| !f.is_special())
+        .map(|f| format!("`{}`", f.name))
+        .collect();
+    if !others.is_empty() {
+        notes.push(format!("Features: {}.", others.join(", ")));
+    }
+    notes
+}
