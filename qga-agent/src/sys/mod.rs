@@ -3,7 +3,29 @@
 //! Every operation is a plain function or a method on a small state object and returns
 //! `Result<T, SysError>`; the error's `Display` is exactly the `desc` text qemu-ga 10.0.2
 //! reports for that failure (class `GenericError`). Filesystem roots and file paths are
-//! parameters (with `*_default`/`Default` conveniences) so tests can use fake trees.
+//! parameters (with `Default`s or `*_in`/`*_from`/`*_with` variants) so tests can use fake
+//! trees. Results mirror the QAPI types with snake_case fields; byte payloads (file reads,
+//! exec output) are raw `Vec<u8>` that the protocol layer base64-encodes.
+//!
+//! | commands | module |
+//! |---|---|
+//! | guest-file-* | [`file::FileTable`] |
+//! | guest-get-time, guest-set-time | [`time`] |
+//! | guest-get-host-name, -timezone, -load, -osinfo, guest-shutdown | [`host`] |
+//! | guest-fsfreeze-freeze(-list), -thaw | [`freeze::FsFreeze`] (+ [`mount`], [`fsioctl`]) |
+//! | guest-fstrim | [`fstrim`] |
+//! | guest-network-get-interfaces, guest-network-get-route | [`net`] |
+//! | guest-get-vcpus, guest-set-vcpus | [`vcpu`] |
+//! | guest-get/set-memory-blocks, guest-get-memory-block-info | [`memory`] |
+//! | guest-get-users | [`users`] |
+//! | guest-get-diskstats, guest-get-cpustats | [`stats`] |
+//! | guest-ssh-*-authorized-keys | [`ssh`] |
+//! | guest-set-user-password | [`password`] |
+//! | guest-suspend-disk, -ram, -hybrid | [`suspend`] |
+//! | guest-get-fsinfo, guest-get-disks | [`blockdev`] |
+//! | guest-exec, guest-exec-status | [`exec::ExecTable`] |
+//!
+//! Helper programs run through [`process`]; base64 input is decoded by [`base64`].
 
 pub mod base64;
 pub mod blockdev;
