@@ -1,3 +1,5 @@
-//! The qga-agent binary.
+//! The qga-agent binary: a drop-in replacement for QEMU's qemu-ga on Linux.
 
-fn main() {}
+fn main() {
+    std::process::exit(qga_agent::run::main(std::env::args_os().collect()));
+}

@@ -237,7 +237,7 @@ impl Lexer {
         let quote = self.quote;
         let stop = input
             .iter()
-            .position(|&c| c == quote || c == b'\\' || c < 0x20 || c >= 0xFE)
+            .position(|&c| c == quote || c == b'\\' || !(0x20..0xFE).contains(&c))
             .unwrap_or(input.len());
         // The opening quote counts towards the token size, so the content byte that makes the
         // content MAX_TOKEN_SIZE bytes long ends the token as oversized.

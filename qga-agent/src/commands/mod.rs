@@ -1,0 +1,395 @@
+//! The generated `Commands` trait implemented for [`Agent`]: thin glue from decoded arguments
+//! to the system layer ([`crate::sys`]) and back to protocol types.
+
+mod convert;
+
+use nix::sys::signal::{pthread_sigmask, SigSet, SigmaskHow, Signal};
+use qga_types::qapi_runtime::{self, CommandInfo, Disabled, QapiError};
+use qga_types::{self as t, Commands};
+
+use crate::agent::Agent;
+use crate::config::QGA_VERSION;
+use crate::log;
+use crate::sys::exec::CaptureMode;
+use crate::sys::file::{Whence, WhenceArg};
+use crate::sys::suspend::SuspendMode;
+use crate::sys::{self, SysError};
+
+type Result<T> = std::result::Result<T, QapiError>;
+
+/// System errors are `GenericError`s whose text is qemu-ga's.
+fn generic(e: SysError) -> QapiError {
+    QapiError::generic(e.desc())
+}
+
+/// Runs `f` with SIGTERM, SIGINT and SIGALRM blocked, so that threads it starts inherit a
+/// mask that leaves those signals to the main thread (whose blocking calls they interrupt).
+fn with_signals_blocked<R>(f: impl FnOnce() -> R) -> R {
+    let mut set = SigSet::empty();
+    set.add(Signal::SIGTERM);
+    set.add(Signal::SIGINT);
+    set.add(Signal::SIGALRM);
+    let mut old = SigSet::empty();
+    let blocked = pthread_sigmask(SigmaskHow::SIG_BLOCK, Some(&set), Some(&mut old)).is_ok();
+    let result = f();
+    if blocked {
+        let _ = pthread_sigmask(SigmaskHow::SIG_SETMASK, Some(&old), None);
+    }
+    result
+}
+
+impl Commands for Agent {
+    fn check_enabled(&self, command: &'static CommandInfo) -> std::result::Result<(), Disabled> {
+        self.check(command)
+    }
+
+    fn guest_sync_delimited(&mut self, args: t::GuestSyncDelimitedArgs) -> Result<i64> {
+        self.delimit = true;
+        Ok(args.id)
+    }
+
+    fn guest_sync(&mut self, args: t::GuestSyncArgs) -> Result<i64> {
+        Ok(args.id)
+    }
+
+    fn guest_ping(&mut self) -> Result<()> {
+        Ok(())
+    }
+
+    fn guest_get_time(&mut self) -> Result<i64> {
+        sys::time::get_time().map_err(generic)
+    }
+
+    fn guest_set_time(&mut self, args: t::GuestSetTimeArgs) -> Result<()> {
+        sys::time::set_time(args.time).map_err(generic)
+    }
+
+    fn guest_info(&mut self) -> Result<t::GuestAgentInfo> {
+        Ok(t::GuestAgentInfo {
+            version: QGA_VERSION.to_owned(),
+            supported_commands: self.command_list(),
+        })
+    }
+
+    fn guest_shutdown(&mut self, args: t::GuestShutdownArgs) -> Result<()> {
+        let mode = args.mode.as_deref();
+        log::syslog(&format!(
+            "guest-shutdown called, mode: {}",
+            mode.unwrap_or("(null)")
+        ));
+        sys::host::shutdown(mode).map_err(generic)
+    }
+
+    fn guest_file_open(&mut self, args: t::GuestFileOpenArgs) -> Result<i64> {
+        let mode = args.mode.as_deref();
+        log::syslog(&format!(
+            "guest-file-open called, filepath: {}, mode: {}",
+            args.path,
+            mode.unwrap_or("r")
+        ));
+        let state = &mut self.state;
+        let handle = self
+            .files
+            .open(&args.path, mode, || {
+                state.next_handle().map_err(|e| {
+                    crate::qlog!(Critical, "failed to write persistent state: {e}");
+                    SysError::new("failed to commit persistent state to disk")
+                })
+            })
+            .map_err(generic)?;
+        log::syslog(&format!("guest-file-open, handle: {handle}"));
+        Ok(handle)
+    }
+
+    fn guest_file_close(&mut self, args: t::GuestFileCloseArgs) -> Result<()> {
+        log::syslog(&format!("guest-file-close called, handle: {}", args.handle));
+        self.files.close(args.handle).map_err(generic)
+    }
+
+    fn guest_file_read(&mut self, args: t::GuestFileReadArgs) -> Result<t::GuestFileRead> {
+        let read = self.files.read(args.handle, args.count).map_err(generic)?;
+        Ok(t::GuestFileRead {
+            count: read.data.len() as i64,
+            buf_b64: qapi_runtime::Base64Bytes(read.data),
+            eof: read.eof,
+        })
+    }
+
+    fn guest_file_write(&mut self, args: t::GuestFileWriteArgs) -> Result<t::GuestFileWrite> {
+        let written = self
+            .files
+            .write(args.handle, &args.buf_b64, args.count)
+            .map_err(generic)?;
+        Ok(t::GuestFileWrite {
+            count: written.count,
+            eof: written.eof,
+        })
+    }
+
+    fn guest_file_seek(&mut self, args: t::GuestFileSeekArgs) -> Result<t::GuestFileSeek> {
+        let whence = match args.whence {
+            t::GuestFileWhence::Value(code) => WhenceArg::Code(code),
+            t::GuestFileWhence::Name(t::QgaSeek::Set) => WhenceArg::Name(Whence::Set),
+            t::GuestFileWhence::Name(t::QgaSeek::Cur) => WhenceArg::Name(Whence::Cur),
+            t::GuestFileWhence::Name(t::QgaSeek::End) => WhenceArg::Name(Whence::End),
+            t::GuestFileWhence::Name(t::QgaSeek::Unrecognized(name)) => {
+                return Err(QapiError::generic(format!(
+                    "Parameter 'whence' does not accept value '{name}'"
+                )))
+            }
+        };
+        let seek = self
+            .files
+            .seek(args.handle, args.offset, whence)
+            .map_err(generic)?;
+        Ok(t::GuestFileSeek {
+            position: seek.position,
+            eof: seek.eof,
+        })
+    }
+
+    fn guest_file_flush(&mut self, args: t::GuestFileFlushArgs) -> Result<()> {
+        self.files.flush(args.handle).map_err(generic)
+    }
+
+    fn guest_fsfreeze_status(&mut self) -> Result<t::GuestFsfreezeStatus> {
+        Ok(if self.core.frozen {
+            t::GuestFsfreezeStatus::Frozen
+        } else {
+            t::GuestFsfreezeStatus::Thawed
+        })
+    }
+
+    fn guest_fsfreeze_freeze(&mut self) -> Result<i64> {
+        log::syslog("guest-fsfreeze called");
+        self.fsfreeze.freeze(None, &mut self.core).map_err(generic)
+    }
+
+    fn guest_fsfreeze_freeze_list(&mut self, args: t::GuestFsfreezeFreezeListArgs) -> Result<i64> {
+        log::syslog("guest-fsfreeze called");
+        self.fsfreeze
+            .freeze(args.mountpoints.as_deref(), &mut self.core)
+            .map_err(generic)
+    }
+
+    fn guest_fsfreeze_thaw(&mut self) -> Result<i64> {
+        self.fsfreeze.thaw(&mut self.core).map_err(generic)
+    }
+
+    fn guest_fstrim(&mut self, args: t::GuestFstrimArgs) -> Result<t::GuestFilesystemTrimResponse> {
+        let results = sys::fstrim::fstrim(args.minimum).map_err(generic)?;
+        Ok(t::GuestFilesystemTrimResponse {
+            paths: results
+                .into_iter()
+                .map(|r| t::GuestFilesystemTrimResult {
+                    path: r.path,
+                    trimmed: r.trimmed,
+                    minimum: r.minimum,
+                    error: r.error,
+                })
+                .collect(),
+        })
+    }
+
+    fn guest_suspend_disk(&mut self) -> Result<()> {
+        sys::suspend::suspend(SuspendMode::Disk).map_err(generic)
+    }
+
+    fn guest_suspend_ram(&mut self) -> Result<()> {
+        sys::suspend::suspend(SuspendMode::Ram).map_err(generic)
+    }
+
+    fn guest_suspend_hybrid(&mut self) -> Result<()> {
+        sys::suspend::suspend(SuspendMode::Hybrid).map_err(generic)
+    }
+
+    fn guest_network_get_interfaces(&mut self) -> Result<Vec<t::GuestNetworkInterface>> {
+        let list = sys::net::network_interfaces().map_err(generic)?;
+        Ok(list.into_iter().map(convert::interface).collect())
+    }
+
+    fn guest_get_vcpus(&mut self) -> Result<Vec<t::GuestLogicalProcessor>> {
+        let list = sys::vcpu::get_vcpus().map_err(generic)?;
+        Ok(list.into_iter().map(convert::vcpu_out).collect())
+    }
+
+    fn guest_set_vcpus(&mut self, args: t::GuestSetVcpusArgs) -> Result<i64> {
+        let vcpus: Vec<_> = args.vcpus.into_iter().map(convert::vcpu_in).collect();
+        sys::vcpu::set_vcpus(&vcpus).map_err(generic)
+    }
+
+    fn guest_get_disks(&mut self) -> Result<Vec<t::GuestDiskInfo>> {
+        let list = sys::blockdev::get_disks().map_err(generic)?;
+        Ok(list.into_iter().map(convert::disk).collect())
+    }
+
+    fn guest_get_fsinfo(&mut self) -> Result<Vec<t::GuestFilesystemInfo>> {
+        let list = sys::blockdev::get_fsinfo().map_err(generic)?;
+        Ok(list.into_iter().map(convert::filesystem).collect())
+    }
+
+    fn guest_set_user_password(&mut self, args: t::GuestSetUserPasswordArgs) -> Result<()> {
+        sys::password::set_user_password(&args.username, &args.password, args.crypted)
+            .map_err(generic)
+    }
+
+    fn guest_get_memory_blocks(&mut self) -> Result<Vec<t::GuestMemoryBlock>> {
+        let list = sys::memory::get_memory_blocks().map_err(generic)?;
+        Ok(list.into_iter().map(convert::memory_block_out).collect())
+    }
+
+    fn guest_set_memory_blocks(
+        &mut self,
+        args: t::GuestSetMemoryBlocksArgs,
+    ) -> Result<Vec<t::GuestMemoryBlockResponse>> {
+        let blocks: Vec<_> = args
+            .mem_blks
+            .into_iter()
+            .map(convert::memory_block_in)
+            .collect();
+        let responses = sys::memory::set_memory_blocks(&blocks);
+        Ok(responses
+            .into_iter()
+            .map(convert::memory_response)
+            .collect())
+    }
+
+    fn guest_get_memory_block_info(&mut self) -> Result<t::GuestMemoryBlockInfo> {
+        let info = sys::memory::get_memory_block_info().map_err(generic)?;
+        Ok(t::GuestMemoryBlockInfo { size: info.size })
+    }
+
+    fn guest_exec_status(&mut self, args: t::GuestExecStatusArgs) -> Result<t::GuestExecStatus> {
+        let status = self.exec.status(args.pid).map_err(generic)?;
+        let base64 = |data: Vec<u8>| qapi_runtime::base64::encode(&data);
+        Ok(t::GuestExecStatus {
+            exited: status.exited,
+            exitcode: status.exitcode,
+            signal: status.signal,
+            out_data: status.out_data.map(base64),
+            err_data: status.err_data.map(base64),
+            out_truncated: status.out_truncated,
+            err_truncated: status.err_truncated,
+        })
+    }
+
+    fn guest_exec(&mut self, args: t::GuestExecArgs) -> Result<t::GuestExec> {
+        use t::GuestExecCaptureOutputMode as M;
+        let capture = match args.capture_output {
+            None => CaptureMode::None,
+            Some(t::GuestExecCaptureOutput::Flag(flag)) => CaptureMode::from_flag(flag),
+            Some(t::GuestExecCaptureOutput::Mode(mode)) => match mode {
+                M::None => CaptureMode::None,
+                M::Stdout => CaptureMode::Stdout,
+                M::Stderr => CaptureMode::Stderr,
+                M::Separated => CaptureMode::Separated,
+                M::Merged => CaptureMode::Merged,
+                M::Unrecognized(name) => {
+                    return Err(QapiError::generic(format!(
+                        "Parameter 'capture-output' does not accept value '{name}'"
+                    )))
+                }
+            },
+        };
+        let exec = &mut self.exec;
+        exec.reap();
+        let pid = with_signals_blocked(|| {
+            exec.exec(
+                &args.path,
+                args.arg.as_deref().unwrap_or_default(),
+                args.env.as_deref(),
+                args.input_data.as_deref(),
+                capture,
+            )
+        })
+        .map_err(generic)?;
+        Ok(t::GuestExec { pid })
+    }
+
+    fn guest_get_host_name(&mut self) -> Result<t::GuestHostName> {
+        let host_name = sys::host::host_name().map_err(generic)?;
+        Ok(t::GuestHostName { host_name })
+    }
+
+    fn guest_get_users(&mut self) -> Result<Vec<t::GuestUser>> {
+        Ok(sys::users::users()
+            .into_iter()
+            .map(|u| t::GuestUser {
+                user: u.user,
+                login_time: u.login_time,
+                domain: None,
+            })
+            .collect())
+    }
+
+    fn guest_get_timezone(&mut self) -> Result<t::GuestTimezone> {
+        let tz = sys::host::timezone();
+        Ok(t::GuestTimezone {
+            zone: tz.zone,
+            offset: tz.offset,
+        })
+    }
+
+    fn guest_get_osinfo(&mut self) -> Result<t::GuestOsInfo> {
+        let os = sys::host::os_info();
+        Ok(t::GuestOsInfo {
+            kernel_release: os.kernel_release,
+            kernel_version: os.kernel_version,
+            machine: os.machine,
+            id: os.id,
+            name: os.name,
+            pretty_name: os.pretty_name,
+            version: os.version,
+            version_id: os.version_id,
+            variant: os.variant,
+            variant_id: os.variant_id,
+        })
+    }
+
+    fn guest_ssh_get_authorized_keys(
+        &mut self,
+        args: t::GuestSshGetAuthorizedKeysArgs,
+    ) -> Result<t::GuestAuthorizedKeys> {
+        let keys = sys::ssh::get_authorized_keys(&args.username).map_err(generic)?;
+        Ok(t::GuestAuthorizedKeys { keys })
+    }
+
+    fn guest_ssh_add_authorized_keys(
+        &mut self,
+        args: t::GuestSshAddAuthorizedKeysArgs,
+    ) -> Result<()> {
+        sys::ssh::add_authorized_keys(&args.username, &args.keys, args.reset.unwrap_or(false))
+            .map_err(generic)
+    }
+
+    fn guest_ssh_remove_authorized_keys(
+        &mut self,
+        args: t::GuestSshRemoveAuthorizedKeysArgs,
+    ) -> Result<()> {
+        sys::ssh::remove_authorized_keys(&args.username, &args.keys).map_err(generic)
+    }
+
+    fn guest_get_diskstats(&mut self) -> Result<Vec<t::GuestDiskStatsInfo>> {
+        let list = sys::stats::disk_stats().map_err(generic)?;
+        Ok(list.into_iter().map(convert::disk_stats).collect())
+    }
+
+    fn guest_get_cpustats(&mut self) -> Result<Vec<t::GuestCpuStats>> {
+        let list = sys::stats::cpu_stats().map_err(generic)?;
+        Ok(list.into_iter().map(convert::cpu_stats).collect())
+    }
+
+    fn guest_get_load(&mut self) -> Result<t::GuestLoadAverage> {
+        let load = sys::host::load_average().map_err(generic)?;
+        Ok(t::GuestLoadAverage {
+            load1m: load.load1m,
+            load5m: load.load5m,
+            load15m: load.load15m,
+        })
+    }
+
+    fn guest_network_get_route(&mut self) -> Result<Vec<t::GuestNetworkRoute>> {
+        let list = sys::net::network_routes().map_err(generic)?;
+        Ok(list.into_iter().map(convert::route).collect())
+    }
+}

@@ -1,0 +1,174 @@
+//! The main loop: one blocking read, every complete value handled in order, all replies of that
+//! read sent in one write. A lock-step client costs one read and one write per request; a
+//! pipelining client gets its replies batched.
+
+use std::io::{self, Write};
+
+use serde_json::Value;
+
+use crate::channel::{self, Channel};
+use crate::json::{ParseError, Streamer};
+use crate::signal;
+
+/// Bytes read from the channel at a time.
+const READ_SIZE: usize = 64 * 1024;
+/// Replies are sent once this much has accumulated (and at the end of every read).
+const FLUSH_AT: usize = 256 * 1024;
+
+/// What handles the values read from the channel.
+pub trait Handler {
+    /// Handles one value (or the error that took its place), writing any reply to `out`.
+    fn handle(&mut self, input: Result<Value, ParseError>, out: &mut Output<'_>);
+}
+
+/// Why [`serve`] returned.
+#[derive(Debug)]
+pub enum Stop {
+    /// SIGTERM or SIGINT.
+    Quit,
+    /// Reading the channel failed.
+    ChannelFailed(io::Error),
+}
+
+/// Serves `channel` until a stop is requested or the channel fails. `streamer` carries the
+/// JSON reader's state, which outlives clients (and channel re-opens).
+pub fn serve(
+    channel: &mut dyn Channel,
+    streamer: &mut Streamer,
+    handler: &mut impl Handler,
+) -> Stop {
+    let mut input = vec![0u8; READ_SIZE];
+    let mut pending = Vec::new();
+    loop {
+        if signal::quit_requested() {
+            return Stop::Quit;
+        }
+        let n = match channel.read(&mut input) {
+            Ok(0) => continue,
+            Ok(n) => n,
+            Err(e) if e.kind() == io::ErrorKind::Interrupted => continue,
+            Err(e) => return Stop::ChannelFailed(e),
+        };
+        crate::qdebug!("read data, count: {n}");
+        let mut out = Output {
+            channel: &mut *channel,
+            buf: &mut pending,
+            failed: false,
+        };
+        streamer.feed(&input[..n], &mut |value| handler.handle(value, &mut out));
+        if let Err(e) = out.flush() {
+            crate::qdebug!("error sending data: {e}");
+        }
+        if pending.capacity() > 4 * FLUSH_AT {
+            pending = Vec::new();
+        }
+    }
+}
+
+/// Buffers replies and sends them to the channel in large writes. Once a write fails (the
+/// client left), the rest of this read's replies are dropped.
+pub struct Output<'a> {
+    channel: &'a mut dyn Channel,
+    buf: &'a mut Vec<u8>,
+    failed: bool,
+}
+
+impl std::fmt::Debug for Output<'_> {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("Output")
+            .field("pending", &self.buf.len())
+            .field("failed", &self.failed)
+            .finish()
+    }
+}
+
+impl Output<'_> {
+    fn send(&mut self) -> io::Result<()> {
+        if self.buf.is_empty() {
+            return Ok(());
+        }
+        let result = channel::write_all_with(&mut *self.channel, self.buf, &signal::quit_requested);
+        self.buf.clear();
+        if result.is_err() {
+            self.failed = true;
+        }
+        result
+    }
+}
+
+impl Write for Output<'_> {
+    fn write(&mut self, data: &[u8]) -> io::Result<usize> {
+        if self.failed {
+            return Err(io::ErrorKind::BrokenPipe.into());
+        }
+        self.buf.extend_from_slice(data);
+        if self.buf.len() >= FLUSH_AT {
+            self.send()?;
+        }
+        Ok(data.len())
+    }
+
+    fn flush(&mut self) -> io::Result<()> {
+        self.send()
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use std::collections::VecDeque;
+
+    /// A channel fed from a script of reads; records writes.
+    struct Script {
+        reads: VecDeque<Vec<u8>>,
+        writes: Vec<Vec<u8>>,
+    }
+
+    impl Channel for Script {
+        fn read(&mut self, buf: &mut [u8]) -> io::Result<usize> {
+            match self.reads.pop_front() {
+                Some(data) => {
+                    buf[..data.len()].copy_from_slice(&data);
+                    Ok(data.len())
+                }
+                None => Err(io::ErrorKind::UnexpectedEof.into()),
+            }
+        }
+
+        fn write(&mut self, data: &[u8]) -> io::Result<usize> {
+            self.writes.push(data.to_vec());
+            Ok(data.len())
+        }
+    }
+
+    /// Replies with the value (or error) on a line.
+    struct Echo;
+
+    impl Handler for Echo {
+        fn handle(&mut self, input: Result<Value, ParseError>, out: &mut Output<'_>) {
+            let line = match input {
+                Ok(v) => v.to_string(),
+                Err(e) => e.0,
+            };
+            let _ = writeln!(out, "{line}");
+        }
+    }
+
+    #[test]
+    fn one_write_per_read() {
+        let mut channel = Script {
+            reads: VecDeque::from([b"{}[1][2".to_vec(), b"]{\"a\":".to_vec(), b"1}".to_vec()]),
+            writes: Vec::new(),
+        };
+        let stop = serve(&mut channel, &mut Streamer::default(), &mut Echo);
+        assert!(matches!(stop, Stop::ChannelFailed(_)));
+        assert_eq!(
+            channel.writes,
+            [
+                b"{}\n[1]\n".to_vec(),
+                b"[2]\n".to_vec(),
+                b"{\"a\":1}\n".to_vec()
+            ]
+        );
+    }
+}
