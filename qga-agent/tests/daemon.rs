@@ -1,0 +1,366 @@
+//! Daemon behaviour of the real `qga-agent` binary: command line, configuration file, exit on
+//! SIGTERM, pid file and daemonizing, persistent state, the frozen state across restarts,
+//! allow lists and systemd socket activation.
+
+mod common;
+
+use std::os::fd::AsRawFd;
+use std::os::unix::net::UnixListener;
+use std::os::unix::process::CommandExt;
+use std::process::{Command, Output, Stdio};
+use std::time::Duration;
+
+use common::{agent_binary, error_of, wait_timeout, Agent};
+use serde_json::json;
+
+fn run(args: &[&str], env: &[(&str, &str)]) -> Output {
+    let mut command = Command::new(agent_binary());
+    command
+        .args(args)
+        .env("QGA_CONF", "/nonexistent/qemu-ga.conf");
+    for (k, v) in env {
+        command.env(k, v);
+    }
+    command.stdin(Stdio::null()).output().expect("run agent")
+}
+
+fn text(bytes: &[u8]) -> String {
+    String::from_utf8_lossy(bytes).into_owned()
+}
+
+#[test]
+fn version_help_and_command_list() {
+    let out = run(&["-V"], &[]);
+    assert!(out.status.success());
+    assert_eq!(text(&out.stdout), "QEMU Guest Agent 10.0.2\n");
+
+    let out = run(&["--help"], &[]);
+    assert!(out.status.success());
+    assert!(text(&out.stdout).contains("--retry-path"));
+
+    let out = run(&["--block-rpcs=help"], &[]);
+    assert!(out.status.success());
+    let names: Vec<String> = text(&out.stdout).lines().map(str::to_owned).collect();
+    assert_eq!(names.len(), 43);
+    assert_eq!(names[0], "guest-sync-delimited");
+    assert_eq!(names[42], "guest-network-get-route");
+}
+
+#[test]
+fn bad_command_lines_fail() {
+    let out = run(&["--bogus"], &[]);
+    assert_eq!(out.status.code(), Some(1));
+    assert!(text(&out.stderr).contains("unrecognized option '--bogus'"));
+    assert!(text(&out.stdout).starts_with("Unknown option, try '"));
+
+    let out = run(&["-m", "unix-listen"], &[]);
+    assert_eq!(out.status.code(), Some(1));
+    assert!(text(&out.stderr).ends_with(": critical: must specify a path for this channel\n"));
+
+    let dir = tempfile::tempdir().expect("temporary directory");
+    let state = dir.path().to_str().expect("utf-8 path");
+    let out = run(&["-m", "vsock-listen", "-p", "abc", "-t", state], &[]);
+    assert_eq!(out.status.code(), Some(1));
+    assert!(text(&out.stderr).contains("critical: error parsing address 'abc'"));
+
+    let out = run(
+        &[
+            "-m",
+            "unix-listen",
+            "-p",
+            "/x.sock",
+            "-t",
+            "/nonexistent-dir",
+        ],
+        &[],
+    );
+    assert_eq!(out.status.code(), Some(1));
+    assert!(text(&out.stderr)
+        .contains("unable to create state file at path /nonexistent-dir/qga.state"));
+
+    let out = run(&["-c", "/nonexistent/file.conf", "-D"], &[]);
+    assert_eq!(out.status.code(), Some(1));
+    assert!(text(&out.stderr).contains(
+        "error loading configuration from path: /nonexistent/file.conf, No such file or directory"
+    ));
+}
+
+#[test]
+fn config_file_and_dump() {
+    let dir = tempfile::tempdir().expect("temporary directory");
+    let conf = dir.path().join("qga.conf");
+    std::fs::write(
+        &conf,
+        "# test\n[general]\ndaemon=1\nmethod=unix-listen\npath=/tmp/x.sock\nverbose=true\n\
+         block-rpcs=guest-ping,guest-info\nallow-rpcs=guest-sync\n",
+    )
+    .expect("write config");
+    let conf = conf.to_str().expect("utf-8 path");
+    // QGA_CONF names the default file; command line options win and lists accumulate.
+    let out = run(
+        &["-D", "-b", "guest-get-time", "-m", "vsock-listen", "-F"],
+        &[("QGA_CONF", conf)],
+    );
+    assert!(out.status.success(), "{}", text(&out.stderr));
+    assert_eq!(
+        text(&out.stdout),
+        "[general]\ndaemon=true\nmethod=vsock-listen\npath=/tmp/x.sock\npidfile=/var/run/qemu-ga.pid\n\
+         fsfreeze-hook=/etc/qemu/fsfreeze-hook\nstatedir=/var/run\nverbose=true\nretry-path=false\n\
+         block-rpcs=guest-info,guest-ping,guest-get-time\nallow-rpcs=guest-sync\n"
+    );
+    std::fs::write(dir.path().join("bad.conf"), "[general]\ndaemon=yes\n").expect("write config");
+    let bad = dir.path().join("bad.conf");
+    let out = run(&["-c", bad.to_str().expect("utf-8"), "-D"], &[]);
+    assert_eq!(out.status.code(), Some(1));
+    assert!(text(&out.stderr).contains("which has a value that cannot be interpreted"));
+}
+
+#[test]
+fn sigterm_stops_cleanly_and_state_persists() {
+    let mut agent = Agent::start(&[]);
+    let file = agent.dir.path().join("f");
+    std::fs::write(&file, "x").expect("write file");
+    let open = format!(
+        r#"{{"execute":"guest-file-open","arguments":{{"path":"{}"}}}}"#,
+        file.display()
+    );
+    let mut c = agent.connect();
+    assert_eq!(c.call(&open), json!({"return": 1000}));
+    assert_eq!(c.call(&open), json!({"return": 1001}));
+    // SIGTERM while a client is connected and the agent is blocked reading.
+    let status = agent.terminate();
+    assert_eq!(status.code(), Some(0));
+
+    let dir = std::mem::replace(
+        &mut agent.dir,
+        tempfile::tempdir().expect("temporary directory"),
+    );
+    let agent = Agent::start_in(&agent_binary(), dir, &[], &[]);
+    let mut c = agent.connect();
+    assert_eq!(
+        c.call(&open),
+        json!({"return": 1002}),
+        "handles are never reused"
+    );
+}
+
+#[test]
+fn daemonize_writes_and_removes_the_pid_file() {
+    let dir = tempfile::tempdir().expect("temporary directory");
+    let socket = dir.path().join("a.sock");
+    let pid_file = dir.path().join("qga.pid");
+    let log = dir.path().join("qga.log");
+    let out = Command::new(agent_binary())
+        .args(["-d", "-v", "-m", "unix-listen"])
+        .arg("-p")
+        .arg(&socket)
+        .arg("-t")
+        .arg(dir.path())
+        .arg("-f")
+        .arg(&pid_file)
+        .arg("-l")
+        .arg(&log)
+        .env("QGA_CONF", "/nonexistent")
+        .stdin(Stdio::null())
+        .output()
+        .expect("run agent");
+    assert!(
+        out.status.success(),
+        "parent exits 0: {}",
+        text(&out.stderr)
+    );
+    let mut pid_text = String::new();
+    for _ in 0..200 {
+        pid_text = std::fs::read_to_string(&pid_file).unwrap_or_default();
+        if pid_text.ends_with('\n') {
+            break;
+        }
+        std::thread::sleep(Duration::from_millis(20));
+    }
+    let pid: i32 = pid_text.trim().parse().expect("pid file holds a pid");
+    let mut stream = std::os::unix::net::UnixStream::connect(&socket).expect("daemon listens");
+    use std::io::{BufRead, Write};
+    stream
+        .write_all(br#"{"execute":"guest-ping"}"#)
+        .expect("send");
+    let mut line = String::new();
+    std::io::BufReader::new(&stream)
+        .read_line(&mut line)
+        .expect("reply");
+    assert_eq!(line, "{\"return\": {}}\n");
+    let pid = nix::unistd::Pid::from_raw(pid);
+    nix::sys::signal::kill(pid, nix::sys::signal::Signal::SIGTERM).expect("signal daemon");
+    for _ in 0..200 {
+        if !pid_file.exists() {
+            break;
+        }
+        std::thread::sleep(Duration::from_millis(20));
+    }
+    assert!(!pid_file.exists(), "pid file removed on exit");
+    let log = std::fs::read_to_string(&log).expect("log file");
+    let first = log.lines().next().expect("a log line");
+    // `<seconds>.<micro>: debug: ...`
+    let (stamp, rest) = first.split_once(": ").expect("timestamp");
+    assert!(
+        stamp.len() > 8 && stamp.as_bytes()[stamp.len() - 7] == b'.',
+        "{first}"
+    );
+    assert!(
+        rest.starts_with("debug: Guest agent version 10.0.2"),
+        "{first}"
+    );
+}
+
+#[test]
+fn allow_list_limits_commands() {
+    let agent = Agent::start(&["-a", "guest-ping,guest-info"]);
+    let mut c = agent.connect();
+    assert_eq!(c.call(r#"{"execute":"guest-ping"}"#), json!({"return": {}}));
+    let reply = c.call(r#"{"execute":"guest-sync","arguments":{"id":1}}"#);
+    assert_eq!(
+        error_of(&reply).1,
+        "Command guest-sync has been disabled: the command is not allowed"
+    );
+    let info = c.call(r#"{"execute":"guest-info"}"#);
+    let enabled: Vec<&str> = info["return"]["supported_commands"]
+        .as_array()
+        .expect("list")
+        .iter()
+        .filter(|c| c["enabled"] == json!(true))
+        .filter_map(|c| c["name"].as_str())
+        .collect();
+    assert_eq!(enabled, ["guest-info", "guest-ping"]);
+}
+
+#[test]
+fn frozen_state_survives_a_restart() {
+    let dir = tempfile::tempdir().expect("temporary directory");
+    let state = dir.path().join("state");
+    std::fs::create_dir(&state).expect("state dir");
+    std::fs::write(state.join("qga.state.isfrozen"), "").expect("frozen mark");
+    let log = dir.path().join("agent.log");
+    let log_arg = format!("-l{}", log.display());
+    let mut agent = Agent::start_in(
+        &agent_binary(),
+        dir,
+        &["-v", &log_arg, "-b", "guest-ping"],
+        &[],
+    );
+    let mut c = agent.connect();
+    assert_eq!(
+        c.call(r#"{"execute":"guest-fsfreeze-status"}"#),
+        json!({"return": "frozen"})
+    );
+    // Only the freeze-safe commands run; that overrides the block list too.
+    assert_eq!(c.call(r#"{"execute":"guest-ping"}"#), json!({"return": {}}));
+    let reply = c.call(r#"{"execute":"guest-get-time"}"#);
+    assert_eq!(
+        error_of(&reply),
+        (
+            "CommandNotFound".to_owned(),
+            "Command guest-get-time has been disabled: the command is not allowed".to_owned()
+        )
+    );
+    let info = c.call(r#"{"execute":"guest-info"}"#);
+    let mut enabled: Vec<&str> = info["return"]["supported_commands"]
+        .as_array()
+        .expect("list")
+        .iter()
+        .filter(|c| c["enabled"] == json!(true))
+        .filter_map(|c| c["name"].as_str())
+        .collect();
+    enabled.sort_unstable();
+    assert_eq!(
+        enabled,
+        [
+            "guest-fsfreeze-status",
+            "guest-fsfreeze-thaw",
+            "guest-info",
+            "guest-ping",
+            "guest-sync",
+            "guest-sync-delimited"
+        ]
+    );
+    // Nothing is written while frozen: no state file, no log file, and SIGTERM is ignored.
+    assert!(!agent.state_dir().join("qga.state").exists());
+    assert!(!log.exists());
+    let pid = nix::unistd::Pid::from_raw(agent.child.id() as i32);
+    nix::sys::signal::kill(pid, nix::sys::signal::Signal::SIGTERM).expect("signal");
+    assert!(
+        wait_timeout(&mut agent.child, Duration::from_millis(1500)).is_none(),
+        "still running"
+    );
+    assert_eq!(
+        c.call(r#"{"execute":"guest-ping","id":1}"#),
+        json!({"return": {}, "id": 1})
+    );
+
+    // Thawing (nothing is actually frozen on this machine) ends the frozen state.
+    let reply = c.call(r#"{"execute":"guest-fsfreeze-thaw"}"#);
+    assert!(reply["return"].is_i64(), "{reply}");
+    assert_eq!(
+        c.call(r#"{"execute":"guest-fsfreeze-status"}"#),
+        json!({"return": "thawed"})
+    );
+    assert!(!agent.state_dir().join("qga.state.isfrozen").exists());
+    assert!(
+        log.exists(),
+        "the deferred log file is opened after the thaw"
+    );
+    let reply = c.call(r#"{"execute":"guest-ping"}"#);
+    assert_eq!(
+        error_of(&reply).0,
+        "CommandNotFound",
+        "the block list applies again"
+    );
+    assert!(c.call(r#"{"execute":"guest-get-time"}"#)["return"].is_i64());
+    assert_eq!(agent.terminate().code(), Some(0));
+}
+
+#[test]
+fn systemd_socket_activation() {
+    let dir = tempfile::tempdir().expect("temporary directory");
+    let socket = dir.path().join("activated.sock");
+    let listener = UnixListener::bind(&socket).expect("bind");
+    let fd = listener.as_raw_fd();
+    let mut command = Command::new("/bin/sh");
+    command
+        .args(["-c", "LISTEN_PID=$$ LISTEN_FDS=1 exec \"$0\" \"$@\""])
+        .arg(agent_binary())
+        .arg("-t")
+        .arg(dir.path())
+        .env("QGA_CONF", "/nonexistent")
+        .stdin(Stdio::null());
+    // SAFETY: dup2 is async-signal-safe; it puts the listening socket at fd 3 (without
+    // close-on-exec) in the child, where systemd would put it.
+    unsafe {
+        command.pre_exec(move || {
+            if libc_dup2(fd, 3) < 0 {
+                return Err(std::io::Error::last_os_error());
+            }
+            Ok(())
+        });
+    }
+    let mut child = command.spawn().expect("start agent");
+    // The agent never created a socket of its own: it serves the one it was given.
+    let mut stream = std::os::unix::net::UnixStream::connect(&socket).expect("connect");
+    use std::io::{BufRead, Write};
+    stream
+        .write_all(br#"{"execute":"guest-sync","arguments":{"id":77}}"#)
+        .expect("send");
+    let mut line = String::new();
+    std::io::BufReader::new(&stream)
+        .read_line(&mut line)
+        .expect("reply");
+    assert_eq!(line, "{\"return\": 77}\n");
+    let pid = nix::unistd::Pid::from_raw(child.id() as i32);
+    nix::sys::signal::kill(pid, nix::sys::signal::Signal::SIGTERM).expect("signal");
+    let status = wait_timeout(&mut child, Duration::from_secs(10)).expect("exits");
+    assert_eq!(status.code(), Some(0));
+}
+
+/// dup2 for the pre-exec hook (nix's safe wrappers take owned descriptors).
+fn libc_dup2(from: i32, to: i32) -> i32 {
+    // SAFETY: plain dup2 on descriptors owned by this (forked) process.
+    unsafe { nix::libc::dup2(from, to) }
+}
