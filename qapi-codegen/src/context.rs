@@ -41,7 +41,17 @@ pub enum AnyKind {
     List,
 }
 
-/// Where an object type's members are documented.
+/// Paths of the std types the output names: the prelude names, unless a generated type
+/// takes the name (QMP has a struct `String`).
+pub struct StdPaths {
+    pub option: TokenStream,
+    pub vec: TokenStream,
+    pub string: TokenStream,
+    pub boxed: TokenStream,
+    pub result: TokenStream,
+}
+
+/// What emission needs to know about the schema.
 pub struct Ctx<'s> {
     pub schema: &'s Schema,
     pub opts: &'s Options,
@@ -60,6 +70,7 @@ pub struct Ctx<'s> {
     /// The module namespace, shared with the emitters for their own items.
     pub items: Namespace,
     overrides: HashMap<(&'s str, &'s str), TokenStream>,
+    pub std: StdPaths,
 }
 
 impl<'s> Ctx<'s> {
@@ -76,10 +87,18 @@ impl<'s> Ctx<'s> {
             referenced: HashSet::new(),
             items: Namespace::new(),
             overrides: HashMap::new(),
+            std: StdPaths {
+                option: quote!(Option),
+                vec: quote!(Vec),
+                string: quote!(String),
+                boxed: quote!(Box),
+                result: quote!(Result),
+            },
         };
         ctx.collect_owners();
         ctx.collect_references();
         ctx.name_types()?;
+        ctx.choose_std_paths();
         ctx.find_cycles();
         ctx.parse_overrides()?;
         Ok(ctx)
@@ -181,6 +200,38 @@ impl<'s> Ctx<'s> {
             }
         }
         Ok(())
+    }
+
+    fn choose_std_paths(&mut self) {
+        let taken = |name: &str| self.items.is_taken(name);
+        let std = StdPaths {
+            option: if taken("Option") {
+                quote!(::std::option::Option)
+            } else {
+                quote!(Option)
+            },
+            vec: if taken("Vec") {
+                quote!(::std::vec::Vec)
+            } else {
+                quote!(Vec)
+            },
+            string: if taken("String") {
+                quote!(::std::string::String)
+            } else {
+                quote!(String)
+            },
+            boxed: if taken("Box") {
+                quote!(::std::boxed::Box)
+            } else {
+                quote!(Box)
+            },
+            result: if taken("Result") {
+                quote!(::std::result::Result)
+            } else {
+                quote!(Result)
+            },
+        };
+        self.std = std;
     }
 
     fn parse_overrides(&mut self) -> Result<(), String> {
@@ -330,12 +381,16 @@ impl<'s> Ctx<'s> {
     /// The Rust type of a schema type reference.
     pub fn rust_type(&self, ty: &str) -> Result<TokenStream, String> {
         if let Some(kind) = BuiltinKind::from_name(ty) {
+            if kind == BuiltinKind::Str {
+                return Ok(self.std.string.clone());
+            }
             return Ok(builtin_type(kind));
         }
         match self.schema.get(ty) {
             Some(Entity::Array(a)) => {
                 let element = self.rust_type(&a.element)?;
-                Ok(quote!(::std::vec::Vec<#element>))
+                let vec = &self.std.vec;
+                Ok(quote!(#vec<#element>))
             }
             Some(Entity::Object(o)) if o.common.name == "q_empty" => {
                 Ok(quote!(qapi_runtime::Empty))
@@ -352,7 +407,8 @@ impl<'s> Ctx<'s> {
     pub fn held_type(&self, owner: &str, ty: &str) -> Result<TokenStream, String> {
         let inner = self.rust_type(ty)?;
         Ok(if self.needs_box(owner, ty) {
-            quote!(::std::boxed::Box<#inner>)
+            let boxed = &self.std.boxed;
+            quote!(#boxed<#inner>)
         } else {
             inner
         })
@@ -425,7 +481,8 @@ impl<'s> Ctx<'s> {
                     None => self.held_type(name, &member.ty)?,
                 };
                 let ty = if member.optional {
-                    quote!(::std::option::Option<#base>)
+                    let option = &self.std.option;
+                    quote!(#option<#base>)
                 } else {
                     base
                 };

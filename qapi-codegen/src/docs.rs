@@ -155,6 +155,7 @@ pub fn markdown(text: &str) -> Vec<String> {
                     let body: Vec<String> = body
                         .into_iter()
                         .filter(|l| !l.trim_start().starts_with(':'))
+                        .skip_while(|l| l.is_empty())
                         .collect();
                     fence(&mut out, &body);
                 }
@@ -344,7 +345,6 @@ mod tests {
                 "-> { \"execute\": \"x\" }",
                 "<- {}",
                 "```",
-                "",
                 "",
                 "After."
             ]

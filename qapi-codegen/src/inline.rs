@@ -2,15 +2,47 @@
 //! crates that must not depend on this workspace.
 
 use quote::format_ident;
+use std::sync::OnceLock;
+
+/// The printed runtime module (the same for every generation, so printed once).
+pub fn runtime_text() -> Result<&'static str, String> {
+    static TEXT: OnceLock<Result<String, String>> = OnceLock::new();
+    TEXT.get_or_init(|| {
+        let module = runtime_module()?;
+        Ok(prettyplease::unparse(&syn::File {
+            shebang: None,
+            attrs: Vec::new(),
+            items: vec![module],
+        }))
+    })
+    .as_deref()
+    .map_err(Clone::clone)
+}
 
 /// The runtime as one inline module item (tests and the source table left out).
-pub fn runtime_module() -> Result<syn::Item, String> {
+fn runtime_module() -> Result<syn::Item, String> {
     let lib = parse("lib", qapi_runtime::LIB_SOURCE)?;
     let mut items: Vec<syn::Item> = Vec::new();
+    let mut macros = Vec::new();
     for (name, source) in qapi_runtime::MODULE_SOURCES {
         let file = parse(name, source)?;
-        items.push(module(name, file.attrs, keep(file.items)));
+        let mut module_items = Vec::new();
+        for item in keep(file.items) {
+            match localize_macro(item) {
+                (item, Some(reexport)) => {
+                    module_items.push(item);
+                    let ident = format_ident!("{}", name);
+                    module_items.push(
+                        syn::parse_quote!(#[allow(unused_imports)] pub(crate) use #reexport;),
+                    );
+                    macros.push(syn::parse_quote!(#[allow(unused_imports)] pub(crate) use #ident::#reexport;));
+                }
+                (item, None) => module_items.push(item),
+            }
+        }
+        items.push(module(name, file.attrs, module_items));
     }
+    items.extend(macros);
     for item in keep(lib.items) {
         match &item {
             // The `mod x;` declarations are replaced by the inline modules above.
@@ -20,6 +52,24 @@ pub fn runtime_module() -> Result<syn::Item, String> {
         }
     }
     Ok(module("qapi_runtime", lib.attrs, items))
+}
+
+/// A `#[macro_export]` macro cannot be reached as `qapi_runtime::name!` once the runtime is a
+/// module; it becomes a crate-local macro re-exported by path instead. Returns its name.
+fn localize_macro(item: syn::Item) -> (syn::Item, Option<syn::Ident>) {
+    let syn::Item::Macro(mut m) = item else {
+        return (item, None);
+    };
+    let before = m.attrs.len();
+    m.attrs.retain(|a| !a.path().is_ident("macro_export"));
+    match (&m.ident, m.attrs.len() < before) {
+        (Some(ident), true) => {
+            let ident = ident.clone();
+            m.attrs.push(syn::parse_quote!(#[allow(unused_macros)]));
+            (syn::Item::Macro(m), Some(ident))
+        }
+        _ => (syn::Item::Macro(m), None),
+    }
 }
 
 fn parse(name: &str, source: &str) -> Result<syn::File, String> {

@@ -96,6 +96,10 @@ impl Namespace {
         }
     }
 
+    pub fn is_taken(&self, name: &str) -> bool {
+        self.taken.contains_key(name)
+    }
+
     /// Takes `name`, or the first free `name2`, `name3`, ... for names the generator invents
     /// (argument structs, event structs, branch enums), which give way to schema names.
     pub fn claim_derived(&mut self, name: &str, owner: &str) -> String {

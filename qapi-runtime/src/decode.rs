@@ -47,6 +47,9 @@ impl From<DecodeError> for QapiError {
     }
 }
 
+/// What decoding returns.
+pub type DecodeResult<T> = Result<T, DecodeError>;
+
 /// A type that decodes from a JSON value.
 pub trait Decode: Sized {
     fn decode(value: &Value, decoder: &mut Decoder) -> Result<Self, DecodeError>;

@@ -16,6 +16,7 @@ pub mod client;
 pub mod decode;
 pub mod error;
 pub mod event;
+mod macros;
 pub mod qdict;
 pub mod reply;
 pub mod request;
@@ -24,11 +25,12 @@ pub mod writer;
 
 pub use base64::Base64Bytes;
 pub use client::{ClientError, Connection};
-pub use decode::{Decode, DecodeError, DecodeMembers, Decoder, Empty, Members, Null};
+pub use decode::{Decode, DecodeError, DecodeMembers, DecodeResult, Decoder, Empty, Members, Null};
 pub use error::{ErrorClass, QapiError};
 pub use event::{EventMessage, EventSet, Timestamp};
 pub use reply::Reply;
 pub use request::{CommandInfo, Disabled, Request};
+pub use ser::SerializeMembers;
 
 /// The source of this file, for generators that inline the runtime.
 #[doc(hidden)]
@@ -42,6 +44,7 @@ pub const MODULE_SOURCES: &[(&str, &str)] = &[
     ("decode", include_str!("decode.rs")),
     ("error", include_str!("error.rs")),
     ("event", include_str!("event.rs")),
+    ("macros", include_str!("macros.rs")),
     ("qdict", include_str!("qdict.rs")),
     ("reply", include_str!("reply.rs")),
     ("request", include_str!("request.rs")),

@@ -9,39 +9,23 @@ pub struct GuestSyncDelimitedArgs {
 impl qapi_runtime::DecodeMembers for GuestSyncDelimitedArgs {
     fn decode_members(
         members: &mut qapi_runtime::Members<'_, '_>,
-    ) -> ::std::result::Result<Self, qapi_runtime::DecodeError> {
+    ) -> qapi_runtime::DecodeResult<Self> {
         Ok(Self {
             id: members.required("id")?,
         })
     }
 }
-impl qapi_runtime::Decode for GuestSyncDelimitedArgs {
-    fn decode(
-        value: &::serde_json::Value,
-        decoder: &mut qapi_runtime::Decoder,
-    ) -> ::std::result::Result<Self, qapi_runtime::DecodeError> {
-        qapi_runtime::decode::decode_object(value, decoder)
-    }
-}
 #[allow(deprecated)]
-impl ::serde::Serialize for GuestSyncDelimitedArgs {
-    fn serialize<S: ::serde::Serializer>(
+impl qapi_runtime::SerializeMembers for GuestSyncDelimitedArgs {
+    fn serialize_members<M: ::serde::ser::SerializeMap>(
         &self,
-        serializer: S,
-    ) -> ::std::result::Result<S::Ok, S::Error> {
-        use ::serde::ser::SerializeMap as _;
-        let mut map = serializer.serialize_map(None)?;
+        map: &mut M,
+    ) -> Result<(), M::Error> {
         map.serialize_entry("id", &self.id)?;
-        map.end()
+        Ok(())
     }
 }
-impl<'de> ::serde::Deserialize<'de> for GuestSyncDelimitedArgs {
-    fn deserialize<D: ::serde::Deserializer<'de>>(
-        deserializer: D,
-    ) -> ::std::result::Result<Self, D::Error> {
-        qapi_runtime::decode::deserialize(deserializer)
-    }
-}
+qapi_runtime::object!(GuestSyncDelimitedArgs);
 /// Arguments of command `guest-sync`.
 #[derive(Debug, Clone, PartialEq)]
 pub struct GuestSyncArgs {
@@ -52,83 +36,51 @@ pub struct GuestSyncArgs {
 impl qapi_runtime::DecodeMembers for GuestSyncArgs {
     fn decode_members(
         members: &mut qapi_runtime::Members<'_, '_>,
-    ) -> ::std::result::Result<Self, qapi_runtime::DecodeError> {
+    ) -> qapi_runtime::DecodeResult<Self> {
         Ok(Self {
             id: members.required("id")?,
         })
     }
 }
-impl qapi_runtime::Decode for GuestSyncArgs {
-    fn decode(
-        value: &::serde_json::Value,
-        decoder: &mut qapi_runtime::Decoder,
-    ) -> ::std::result::Result<Self, qapi_runtime::DecodeError> {
-        qapi_runtime::decode::decode_object(value, decoder)
-    }
-}
 #[allow(deprecated)]
-impl ::serde::Serialize for GuestSyncArgs {
-    fn serialize<S: ::serde::Serializer>(
+impl qapi_runtime::SerializeMembers for GuestSyncArgs {
+    fn serialize_members<M: ::serde::ser::SerializeMap>(
         &self,
-        serializer: S,
-    ) -> ::std::result::Result<S::Ok, S::Error> {
-        use ::serde::ser::SerializeMap as _;
-        let mut map = serializer.serialize_map(None)?;
+        map: &mut M,
+    ) -> Result<(), M::Error> {
         map.serialize_entry("id", &self.id)?;
-        map.end()
+        Ok(())
     }
 }
-impl<'de> ::serde::Deserialize<'de> for GuestSyncArgs {
-    fn deserialize<D: ::serde::Deserializer<'de>>(
-        deserializer: D,
-    ) -> ::std::result::Result<Self, D::Error> {
-        qapi_runtime::decode::deserialize(deserializer)
-    }
-}
+qapi_runtime::object!(GuestSyncArgs);
 /// Arguments of command `guest-set-time`.
 #[derive(Debug, Clone, PartialEq, Default)]
 pub struct GuestSetTimeArgs {
     /// time of nanoseconds, relative to the Epoch of 1970-01-01 in
     /// UTC.
-    pub time: ::std::option::Option<i64>,
+    pub time: Option<i64>,
 }
 #[allow(deprecated)]
 impl qapi_runtime::DecodeMembers for GuestSetTimeArgs {
     fn decode_members(
         members: &mut qapi_runtime::Members<'_, '_>,
-    ) -> ::std::result::Result<Self, qapi_runtime::DecodeError> {
+    ) -> qapi_runtime::DecodeResult<Self> {
         Ok(Self {
             time: members.optional("time")?,
         })
     }
 }
-impl qapi_runtime::Decode for GuestSetTimeArgs {
-    fn decode(
-        value: &::serde_json::Value,
-        decoder: &mut qapi_runtime::Decoder,
-    ) -> ::std::result::Result<Self, qapi_runtime::DecodeError> {
-        qapi_runtime::decode::decode_object(value, decoder)
-    }
-}
 #[allow(deprecated)]
-impl ::serde::Serialize for GuestSetTimeArgs {
-    fn serialize<S: ::serde::Serializer>(
+impl qapi_runtime::SerializeMembers for GuestSetTimeArgs {
+    fn serialize_members<M: ::serde::ser::SerializeMap>(
         &self,
-        serializer: S,
-    ) -> ::std::result::Result<S::Ok, S::Error> {
-        use ::serde::ser::SerializeMap as _;
-        let mut map = serializer.serialize_map(None)?;
-        qapi_runtime::ser::optional(&mut map, "time", self.time.as_ref())?;
-        map.end()
+        map: &mut M,
+    ) -> Result<(), M::Error> {
+        qapi_runtime::ser::optional(map, "time", self.time.as_ref())?;
+        Ok(())
     }
 }
-impl<'de> ::serde::Deserialize<'de> for GuestSetTimeArgs {
-    fn deserialize<D: ::serde::Deserializer<'de>>(
-        deserializer: D,
-    ) -> ::std::result::Result<Self, D::Error> {
-        qapi_runtime::decode::deserialize(deserializer)
-    }
-}
+qapi_runtime::object!(GuestSetTimeArgs);
 /// Information about guest agent commands.
 ///
 /// # Since
@@ -137,7 +89,7 @@ impl<'de> ::serde::Deserialize<'de> for GuestSetTimeArgs {
 #[derive(Debug, Clone, PartialEq)]
 pub struct GuestAgentCommandInfo {
     /// name of the command
-    pub name: ::std::string::String,
+    pub name: String,
     /// whether command is currently enabled by guest admin
     pub enabled: bool,
     /// whether command returns a response on success
@@ -148,7 +100,7 @@ pub struct GuestAgentCommandInfo {
 impl qapi_runtime::DecodeMembers for GuestAgentCommandInfo {
     fn decode_members(
         members: &mut qapi_runtime::Members<'_, '_>,
-    ) -> ::std::result::Result<Self, qapi_runtime::DecodeError> {
+    ) -> qapi_runtime::DecodeResult<Self> {
         Ok(Self {
             name: members.required("name")?,
             enabled: members.required("enabled")?,
@@ -156,35 +108,19 @@ impl qapi_runtime::DecodeMembers for GuestAgentCommandInfo {
         })
     }
 }
-impl qapi_runtime::Decode for GuestAgentCommandInfo {
-    fn decode(
-        value: &::serde_json::Value,
-        decoder: &mut qapi_runtime::Decoder,
-    ) -> ::std::result::Result<Self, qapi_runtime::DecodeError> {
-        qapi_runtime::decode::decode_object(value, decoder)
-    }
-}
 #[allow(deprecated)]
-impl ::serde::Serialize for GuestAgentCommandInfo {
-    fn serialize<S: ::serde::Serializer>(
+impl qapi_runtime::SerializeMembers for GuestAgentCommandInfo {
+    fn serialize_members<M: ::serde::ser::SerializeMap>(
         &self,
-        serializer: S,
-    ) -> ::std::result::Result<S::Ok, S::Error> {
-        use ::serde::ser::SerializeMap as _;
-        let mut map = serializer.serialize_map(None)?;
+        map: &mut M,
+    ) -> Result<(), M::Error> {
         map.serialize_entry("enabled", &self.enabled)?;
         map.serialize_entry("name", &self.name)?;
         map.serialize_entry("success-response", &self.success_response)?;
-        map.end()
+        Ok(())
     }
 }
-impl<'de> ::serde::Deserialize<'de> for GuestAgentCommandInfo {
-    fn deserialize<D: ::serde::Deserializer<'de>>(
-        deserializer: D,
-    ) -> ::std::result::Result<Self, D::Error> {
-        qapi_runtime::decode::deserialize(deserializer)
-    }
-}
+qapi_runtime::object!(GuestAgentCommandInfo);
 /// Information about guest agent.
 ///
 /// # Since
@@ -193,139 +129,91 @@ impl<'de> ::serde::Deserialize<'de> for GuestAgentCommandInfo {
 #[derive(Debug, Clone, PartialEq)]
 pub struct GuestAgentInfo {
     /// guest agent version
-    pub version: ::std::string::String,
+    pub version: String,
     /// Information about guest agent commands
-    pub supported_commands: ::std::vec::Vec<GuestAgentCommandInfo>,
+    pub supported_commands: Vec<GuestAgentCommandInfo>,
 }
 #[allow(deprecated)]
 impl qapi_runtime::DecodeMembers for GuestAgentInfo {
     fn decode_members(
         members: &mut qapi_runtime::Members<'_, '_>,
-    ) -> ::std::result::Result<Self, qapi_runtime::DecodeError> {
+    ) -> qapi_runtime::DecodeResult<Self> {
         Ok(Self {
             version: members.required("version")?,
             supported_commands: members.required("supported_commands")?,
         })
     }
 }
-impl qapi_runtime::Decode for GuestAgentInfo {
-    fn decode(
-        value: &::serde_json::Value,
-        decoder: &mut qapi_runtime::Decoder,
-    ) -> ::std::result::Result<Self, qapi_runtime::DecodeError> {
-        qapi_runtime::decode::decode_object(value, decoder)
-    }
-}
 #[allow(deprecated)]
-impl ::serde::Serialize for GuestAgentInfo {
-    fn serialize<S: ::serde::Serializer>(
+impl qapi_runtime::SerializeMembers for GuestAgentInfo {
+    fn serialize_members<M: ::serde::ser::SerializeMap>(
         &self,
-        serializer: S,
-    ) -> ::std::result::Result<S::Ok, S::Error> {
-        use ::serde::ser::SerializeMap as _;
-        let mut map = serializer.serialize_map(None)?;
+        map: &mut M,
+    ) -> Result<(), M::Error> {
         map.serialize_entry("version", &self.version)?;
         map.serialize_entry("supported_commands", &self.supported_commands)?;
-        map.end()
+        Ok(())
     }
 }
-impl<'de> ::serde::Deserialize<'de> for GuestAgentInfo {
-    fn deserialize<D: ::serde::Deserializer<'de>>(
-        deserializer: D,
-    ) -> ::std::result::Result<Self, D::Error> {
-        qapi_runtime::decode::deserialize(deserializer)
-    }
-}
+qapi_runtime::object!(GuestAgentInfo);
 /// Arguments of command `guest-shutdown`.
 #[derive(Debug, Clone, PartialEq, Default)]
 pub struct GuestShutdownArgs {
     /// "halt", "powerdown" (default), or "reboot"
-    pub mode: ::std::option::Option<::std::string::String>,
+    pub mode: Option<String>,
 }
 #[allow(deprecated)]
 impl qapi_runtime::DecodeMembers for GuestShutdownArgs {
     fn decode_members(
         members: &mut qapi_runtime::Members<'_, '_>,
-    ) -> ::std::result::Result<Self, qapi_runtime::DecodeError> {
+    ) -> qapi_runtime::DecodeResult<Self> {
         Ok(Self {
             mode: members.optional("mode")?,
         })
     }
 }
-impl qapi_runtime::Decode for GuestShutdownArgs {
-    fn decode(
-        value: &::serde_json::Value,
-        decoder: &mut qapi_runtime::Decoder,
-    ) -> ::std::result::Result<Self, qapi_runtime::DecodeError> {
-        qapi_runtime::decode::decode_object(value, decoder)
-    }
-}
 #[allow(deprecated)]
-impl ::serde::Serialize for GuestShutdownArgs {
-    fn serialize<S: ::serde::Serializer>(
+impl qapi_runtime::SerializeMembers for GuestShutdownArgs {
+    fn serialize_members<M: ::serde::ser::SerializeMap>(
         &self,
-        serializer: S,
-    ) -> ::std::result::Result<S::Ok, S::Error> {
-        use ::serde::ser::SerializeMap as _;
-        let mut map = serializer.serialize_map(None)?;
-        qapi_runtime::ser::optional(&mut map, "mode", self.mode.as_ref())?;
-        map.end()
+        map: &mut M,
+    ) -> Result<(), M::Error> {
+        qapi_runtime::ser::optional(map, "mode", self.mode.as_ref())?;
+        Ok(())
     }
 }
-impl<'de> ::serde::Deserialize<'de> for GuestShutdownArgs {
-    fn deserialize<D: ::serde::Deserializer<'de>>(
-        deserializer: D,
-    ) -> ::std::result::Result<Self, D::Error> {
-        qapi_runtime::decode::deserialize(deserializer)
-    }
-}
+qapi_runtime::object!(GuestShutdownArgs);
 /// Arguments of command `guest-file-open`.
 #[derive(Debug, Clone, PartialEq)]
 pub struct GuestFileOpenArgs {
     /// Full path to the file in the guest to open.
-    pub path: ::std::string::String,
+    pub path: String,
     /// open mode, as per fopen(), "r" is the default.
-    pub mode: ::std::option::Option<::std::string::String>,
+    pub mode: Option<String>,
 }
 #[allow(deprecated)]
 impl qapi_runtime::DecodeMembers for GuestFileOpenArgs {
     fn decode_members(
         members: &mut qapi_runtime::Members<'_, '_>,
-    ) -> ::std::result::Result<Self, qapi_runtime::DecodeError> {
+    ) -> qapi_runtime::DecodeResult<Self> {
         Ok(Self {
             path: members.required("path")?,
             mode: members.optional("mode")?,
         })
     }
 }
-impl qapi_runtime::Decode for GuestFileOpenArgs {
-    fn decode(
-        value: &::serde_json::Value,
-        decoder: &mut qapi_runtime::Decoder,
-    ) -> ::std::result::Result<Self, qapi_runtime::DecodeError> {
-        qapi_runtime::decode::decode_object(value, decoder)
-    }
-}
 #[allow(deprecated)]
-impl ::serde::Serialize for GuestFileOpenArgs {
-    fn serialize<S: ::serde::Serializer>(
+impl qapi_runtime::SerializeMembers for GuestFileOpenArgs {
+    fn serialize_members<M: ::serde::ser::SerializeMap>(
         &self,
-        serializer: S,
-    ) -> ::std::result::Result<S::Ok, S::Error> {
-        use ::serde::ser::SerializeMap as _;
-        let mut map = serializer.serialize_map(None)?;
-        qapi_runtime::ser::optional(&mut map, "mode", self.mode.as_ref())?;
+        map: &mut M,
+    ) -> Result<(), M::Error> {
+        qapi_runtime::ser::optional(map, "mode", self.mode.as_ref())?;
         map.serialize_entry("path", &self.path)?;
-        map.end()
+        Ok(())
     }
 }
-impl<'de> ::serde::Deserialize<'de> for GuestFileOpenArgs {
-    fn deserialize<D: ::serde::Deserializer<'de>>(
-        deserializer: D,
-    ) -> ::std::result::Result<Self, D::Error> {
-        qapi_runtime::decode::deserialize(deserializer)
-    }
-}
+qapi_runtime::object!(GuestFileOpenArgs);
 /// Arguments of command `guest-file-close`.
 #[derive(Debug, Clone, PartialEq)]
 pub struct GuestFileCloseArgs {
@@ -336,39 +224,23 @@ pub struct GuestFileCloseArgs {
 impl qapi_runtime::DecodeMembers for GuestFileCloseArgs {
     fn decode_members(
         members: &mut qapi_runtime::Members<'_, '_>,
-    ) -> ::std::result::Result<Self, qapi_runtime::DecodeError> {
+    ) -> qapi_runtime::DecodeResult<Self> {
         Ok(Self {
             handle: members.required("handle")?,
         })
     }
 }
-impl qapi_runtime::Decode for GuestFileCloseArgs {
-    fn decode(
-        value: &::serde_json::Value,
-        decoder: &mut qapi_runtime::Decoder,
-    ) -> ::std::result::Result<Self, qapi_runtime::DecodeError> {
-        qapi_runtime::decode::decode_object(value, decoder)
-    }
-}
 #[allow(deprecated)]
-impl ::serde::Serialize for GuestFileCloseArgs {
-    fn serialize<S: ::serde::Serializer>(
+impl qapi_runtime::SerializeMembers for GuestFileCloseArgs {
+    fn serialize_members<M: ::serde::ser::SerializeMap>(
         &self,
-        serializer: S,
-    ) -> ::std::result::Result<S::Ok, S::Error> {
-        use ::serde::ser::SerializeMap as _;
-        let mut map = serializer.serialize_map(None)?;
+        map: &mut M,
+    ) -> Result<(), M::Error> {
         map.serialize_entry("handle", &self.handle)?;
-        map.end()
+        Ok(())
     }
 }
-impl<'de> ::serde::Deserialize<'de> for GuestFileCloseArgs {
-    fn deserialize<D: ::serde::Deserializer<'de>>(
-        deserializer: D,
-    ) -> ::std::result::Result<Self, D::Error> {
-        qapi_runtime::decode::deserialize(deserializer)
-    }
-}
+qapi_runtime::object!(GuestFileCloseArgs);
 /// Result of guest agent file-read operation
 ///
 /// # Since
@@ -388,7 +260,7 @@ pub struct GuestFileRead {
 impl qapi_runtime::DecodeMembers for GuestFileRead {
     fn decode_members(
         members: &mut qapi_runtime::Members<'_, '_>,
-    ) -> ::std::result::Result<Self, qapi_runtime::DecodeError> {
+    ) -> qapi_runtime::DecodeResult<Self> {
         Ok(Self {
             count: members.required("count")?,
             buf_b64: members.required("buf-b64")?,
@@ -396,35 +268,19 @@ impl qapi_runtime::DecodeMembers for GuestFileRead {
         })
     }
 }
-impl qapi_runtime::Decode for GuestFileRead {
-    fn decode(
-        value: &::serde_json::Value,
-        decoder: &mut qapi_runtime::Decoder,
-    ) -> ::std::result::Result<Self, qapi_runtime::DecodeError> {
-        qapi_runtime::decode::decode_object(value, decoder)
-    }
-}
 #[allow(deprecated)]
-impl ::serde::Serialize for GuestFileRead {
-    fn serialize<S: ::serde::Serializer>(
+impl qapi_runtime::SerializeMembers for GuestFileRead {
+    fn serialize_members<M: ::serde::ser::SerializeMap>(
         &self,
-        serializer: S,
-    ) -> ::std::result::Result<S::Ok, S::Error> {
-        use ::serde::ser::SerializeMap as _;
-        let mut map = serializer.serialize_map(None)?;
+        map: &mut M,
+    ) -> Result<(), M::Error> {
         map.serialize_entry("count", &self.count)?;
         map.serialize_entry("buf-b64", &self.buf_b64)?;
         map.serialize_entry("eof", &self.eof)?;
-        map.end()
+        Ok(())
     }
 }
-impl<'de> ::serde::Deserialize<'de> for GuestFileRead {
-    fn deserialize<D: ::serde::Deserializer<'de>>(
-        deserializer: D,
-    ) -> ::std::result::Result<Self, D::Error> {
-        qapi_runtime::decode::deserialize(deserializer)
-    }
-}
+qapi_runtime::object!(GuestFileRead);
 /// Arguments of command `guest-file-read`.
 #[derive(Debug, Clone, PartialEq)]
 pub struct GuestFileReadArgs {
@@ -432,47 +288,31 @@ pub struct GuestFileReadArgs {
     pub handle: i64,
     /// maximum number of bytes to read (default is 4KB, maximum is
     /// 48MB)
-    pub count: ::std::option::Option<i64>,
+    pub count: Option<i64>,
 }
 #[allow(deprecated)]
 impl qapi_runtime::DecodeMembers for GuestFileReadArgs {
     fn decode_members(
         members: &mut qapi_runtime::Members<'_, '_>,
-    ) -> ::std::result::Result<Self, qapi_runtime::DecodeError> {
+    ) -> qapi_runtime::DecodeResult<Self> {
         Ok(Self {
             handle: members.required("handle")?,
             count: members.optional("count")?,
         })
     }
 }
-impl qapi_runtime::Decode for GuestFileReadArgs {
-    fn decode(
-        value: &::serde_json::Value,
-        decoder: &mut qapi_runtime::Decoder,
-    ) -> ::std::result::Result<Self, qapi_runtime::DecodeError> {
-        qapi_runtime::decode::decode_object(value, decoder)
-    }
-}
 #[allow(deprecated)]
-impl ::serde::Serialize for GuestFileReadArgs {
-    fn serialize<S: ::serde::Serializer>(
+impl qapi_runtime::SerializeMembers for GuestFileReadArgs {
+    fn serialize_members<M: ::serde::ser::SerializeMap>(
         &self,
-        serializer: S,
-    ) -> ::std::result::Result<S::Ok, S::Error> {
-        use ::serde::ser::SerializeMap as _;
-        let mut map = serializer.serialize_map(None)?;
+        map: &mut M,
+    ) -> Result<(), M::Error> {
         map.serialize_entry("handle", &self.handle)?;
-        qapi_runtime::ser::optional(&mut map, "count", self.count.as_ref())?;
-        map.end()
+        qapi_runtime::ser::optional(map, "count", self.count.as_ref())?;
+        Ok(())
     }
 }
-impl<'de> ::serde::Deserialize<'de> for GuestFileReadArgs {
-    fn deserialize<D: ::serde::Deserializer<'de>>(
-        deserializer: D,
-    ) -> ::std::result::Result<Self, D::Error> {
-        qapi_runtime::decode::deserialize(deserializer)
-    }
-}
+qapi_runtime::object!(GuestFileReadArgs);
 /// Result of guest agent file-write operation
 ///
 /// # Since
@@ -490,57 +330,41 @@ pub struct GuestFileWrite {
 impl qapi_runtime::DecodeMembers for GuestFileWrite {
     fn decode_members(
         members: &mut qapi_runtime::Members<'_, '_>,
-    ) -> ::std::result::Result<Self, qapi_runtime::DecodeError> {
+    ) -> qapi_runtime::DecodeResult<Self> {
         Ok(Self {
             count: members.required("count")?,
             eof: members.required("eof")?,
         })
     }
 }
-impl qapi_runtime::Decode for GuestFileWrite {
-    fn decode(
-        value: &::serde_json::Value,
-        decoder: &mut qapi_runtime::Decoder,
-    ) -> ::std::result::Result<Self, qapi_runtime::DecodeError> {
-        qapi_runtime::decode::decode_object(value, decoder)
-    }
-}
 #[allow(deprecated)]
-impl ::serde::Serialize for GuestFileWrite {
-    fn serialize<S: ::serde::Serializer>(
+impl qapi_runtime::SerializeMembers for GuestFileWrite {
+    fn serialize_members<M: ::serde::ser::SerializeMap>(
         &self,
-        serializer: S,
-    ) -> ::std::result::Result<S::Ok, S::Error> {
-        use ::serde::ser::SerializeMap as _;
-        let mut map = serializer.serialize_map(None)?;
+        map: &mut M,
+    ) -> Result<(), M::Error> {
         map.serialize_entry("count", &self.count)?;
         map.serialize_entry("eof", &self.eof)?;
-        map.end()
+        Ok(())
     }
 }
-impl<'de> ::serde::Deserialize<'de> for GuestFileWrite {
-    fn deserialize<D: ::serde::Deserializer<'de>>(
-        deserializer: D,
-    ) -> ::std::result::Result<Self, D::Error> {
-        qapi_runtime::decode::deserialize(deserializer)
-    }
-}
+qapi_runtime::object!(GuestFileWrite);
 /// Arguments of command `guest-file-write`.
 #[derive(Debug, Clone, PartialEq)]
 pub struct GuestFileWriteArgs {
     /// filehandle returned by guest-file-open
     pub handle: i64,
     /// base64-encoded string representing data to be written
-    pub buf_b64: ::std::string::String,
+    pub buf_b64: String,
     /// bytes to write (actual bytes, after base64-decode), default
     /// is all content in buf-b64 buffer after base64 decoding
-    pub count: ::std::option::Option<i64>,
+    pub count: Option<i64>,
 }
 #[allow(deprecated)]
 impl qapi_runtime::DecodeMembers for GuestFileWriteArgs {
     fn decode_members(
         members: &mut qapi_runtime::Members<'_, '_>,
-    ) -> ::std::result::Result<Self, qapi_runtime::DecodeError> {
+    ) -> qapi_runtime::DecodeResult<Self> {
         Ok(Self {
             handle: members.required("handle")?,
             buf_b64: members.required("buf-b64")?,
@@ -548,35 +372,19 @@ impl qapi_runtime::DecodeMembers for GuestFileWriteArgs {
         })
     }
 }
-impl qapi_runtime::Decode for GuestFileWriteArgs {
-    fn decode(
-        value: &::serde_json::Value,
-        decoder: &mut qapi_runtime::Decoder,
-    ) -> ::std::result::Result<Self, qapi_runtime::DecodeError> {
-        qapi_runtime::decode::decode_object(value, decoder)
-    }
-}
 #[allow(deprecated)]
-impl ::serde::Serialize for GuestFileWriteArgs {
-    fn serialize<S: ::serde::Serializer>(
+impl qapi_runtime::SerializeMembers for GuestFileWriteArgs {
+    fn serialize_members<M: ::serde::ser::SerializeMap>(
         &self,
-        serializer: S,
-    ) -> ::std::result::Result<S::Ok, S::Error> {
-        use ::serde::ser::SerializeMap as _;
-        let mut map = serializer.serialize_map(None)?;
+        map: &mut M,
+    ) -> Result<(), M::Error> {
         map.serialize_entry("handle", &self.handle)?;
-        qapi_runtime::ser::optional(&mut map, "count", self.count.as_ref())?;
+        qapi_runtime::ser::optional(map, "count", self.count.as_ref())?;
         map.serialize_entry("buf-b64", &self.buf_b64)?;
-        map.end()
+        Ok(())
     }
 }
-impl<'de> ::serde::Deserialize<'de> for GuestFileWriteArgs {
-    fn deserialize<D: ::serde::Deserializer<'de>>(
-        deserializer: D,
-    ) -> ::std::result::Result<Self, D::Error> {
-        qapi_runtime::decode::deserialize(deserializer)
-    }
-}
+qapi_runtime::object!(GuestFileWriteArgs);
 /// Result of guest agent file-seek operation
 ///
 /// # Since
@@ -593,41 +401,25 @@ pub struct GuestFileSeek {
 impl qapi_runtime::DecodeMembers for GuestFileSeek {
     fn decode_members(
         members: &mut qapi_runtime::Members<'_, '_>,
-    ) -> ::std::result::Result<Self, qapi_runtime::DecodeError> {
+    ) -> qapi_runtime::DecodeResult<Self> {
         Ok(Self {
             position: members.required("position")?,
             eof: members.required("eof")?,
         })
     }
 }
-impl qapi_runtime::Decode for GuestFileSeek {
-    fn decode(
-        value: &::serde_json::Value,
-        decoder: &mut qapi_runtime::Decoder,
-    ) -> ::std::result::Result<Self, qapi_runtime::DecodeError> {
-        qapi_runtime::decode::decode_object(value, decoder)
-    }
-}
 #[allow(deprecated)]
-impl ::serde::Serialize for GuestFileSeek {
-    fn serialize<S: ::serde::Serializer>(
+impl qapi_runtime::SerializeMembers for GuestFileSeek {
+    fn serialize_members<M: ::serde::ser::SerializeMap>(
         &self,
-        serializer: S,
-    ) -> ::std::result::Result<S::Ok, S::Error> {
-        use ::serde::ser::SerializeMap as _;
-        let mut map = serializer.serialize_map(None)?;
+        map: &mut M,
+    ) -> Result<(), M::Error> {
         map.serialize_entry("eof", &self.eof)?;
         map.serialize_entry("position", &self.position)?;
-        map.end()
+        Ok(())
     }
 }
-impl<'de> ::serde::Deserialize<'de> for GuestFileSeek {
-    fn deserialize<D: ::serde::Deserializer<'de>>(
-        deserializer: D,
-    ) -> ::std::result::Result<Self, D::Error> {
-        qapi_runtime::decode::deserialize(deserializer)
-    }
-}
+qapi_runtime::object!(GuestFileSeek);
 /// Symbolic names for use in `guest-file-seek`
 ///
 /// # Since
@@ -642,7 +434,7 @@ pub enum QgaSeek {
     /// Add offset to the end of the file (same effect as 'whence':2)
     End,
     /// A value this version of the schema does not know; only lenient decoding produces it.
-    Unrecognized(::std::string::String),
+    Unrecognized(String),
 }
 #[allow(deprecated)]
 impl QgaSeek {
@@ -655,43 +447,19 @@ impl QgaSeek {
             Self::Unrecognized(value) => value,
         }
     }
-}
-impl ::std::fmt::Display for QgaSeek {
-    fn fmt(&self, f: &mut ::std::fmt::Formatter<'_>) -> ::std::fmt::Result {
-        f.write_str(self.as_str())
-    }
-}
-impl ::serde::Serialize for QgaSeek {
-    fn serialize<S: ::serde::Serializer>(
-        &self,
-        serializer: S,
-    ) -> ::std::result::Result<S::Ok, S::Error> {
-        serializer.serialize_str(self.as_str())
-    }
-}
-#[allow(deprecated)]
-impl qapi_runtime::Decode for QgaSeek {
-    fn decode(
-        value: &::serde_json::Value,
-        decoder: &mut qapi_runtime::Decoder,
-    ) -> ::std::result::Result<Self, qapi_runtime::DecodeError> {
-        Ok(
-            match decoder.enum_str(value)? {
+    /// The value called `value` on the wire, if this version of the schema knows it.
+    pub fn from_wire(value: &str) -> Option<Self> {
+        Some(
+            match value {
                 "set" => Self::Set,
                 "cur" => Self::Cur,
                 "end" => Self::End,
-                other => Self::Unrecognized(decoder.unknown_enum_value(other)?),
+                _ => return None,
             },
         )
     }
 }
-impl<'de> ::serde::Deserialize<'de> for QgaSeek {
-    fn deserialize<D: ::serde::Deserializer<'de>>(
-        deserializer: D,
-    ) -> ::std::result::Result<Self, D::Error> {
-        qapi_runtime::decode::deserialize(deserializer)
-    }
-}
+qapi_runtime::enumeration!(QgaSeek, Unrecognized);
 /// Controls the meaning of offset to `guest-file-seek`.
 ///
 /// # Since
@@ -711,7 +479,7 @@ impl qapi_runtime::Decode for GuestFileWhence {
     fn decode(
         value: &::serde_json::Value,
         decoder: &mut qapi_runtime::Decoder,
-    ) -> ::std::result::Result<Self, qapi_runtime::DecodeError> {
+    ) -> qapi_runtime::DecodeResult<Self> {
         Ok(
             match value {
                 ::serde_json::Value::Number(_) => {
@@ -729,20 +497,14 @@ impl ::serde::Serialize for GuestFileWhence {
     fn serialize<S: ::serde::Serializer>(
         &self,
         serializer: S,
-    ) -> ::std::result::Result<S::Ok, S::Error> {
+    ) -> Result<S::Ok, S::Error> {
         match self {
             Self::Value(value) => ::serde::Serialize::serialize(value, serializer),
             Self::Name(value) => ::serde::Serialize::serialize(value, serializer),
         }
     }
 }
-impl<'de> ::serde::Deserialize<'de> for GuestFileWhence {
-    fn deserialize<D: ::serde::Deserializer<'de>>(
-        deserializer: D,
-    ) -> ::std::result::Result<Self, D::Error> {
-        qapi_runtime::decode::deserialize(deserializer)
-    }
-}
+qapi_runtime::deserialize!(GuestFileWhence);
 /// Arguments of command `guest-file-seek`.
 #[derive(Debug, Clone, PartialEq)]
 pub struct GuestFileSeekArgs {
@@ -757,7 +519,7 @@ pub struct GuestFileSeekArgs {
 impl qapi_runtime::DecodeMembers for GuestFileSeekArgs {
     fn decode_members(
         members: &mut qapi_runtime::Members<'_, '_>,
-    ) -> ::std::result::Result<Self, qapi_runtime::DecodeError> {
+    ) -> qapi_runtime::DecodeResult<Self> {
         Ok(Self {
             handle: members.required("handle")?,
             offset: members.required("offset")?,
@@ -765,35 +527,19 @@ impl qapi_runtime::DecodeMembers for GuestFileSeekArgs {
         })
     }
 }
-impl qapi_runtime::Decode for GuestFileSeekArgs {
-    fn decode(
-        value: &::serde_json::Value,
-        decoder: &mut qapi_runtime::Decoder,
-    ) -> ::std::result::Result<Self, qapi_runtime::DecodeError> {
-        qapi_runtime::decode::decode_object(value, decoder)
-    }
-}
 #[allow(deprecated)]
-impl ::serde::Serialize for GuestFileSeekArgs {
-    fn serialize<S: ::serde::Serializer>(
+impl qapi_runtime::SerializeMembers for GuestFileSeekArgs {
+    fn serialize_members<M: ::serde::ser::SerializeMap>(
         &self,
-        serializer: S,
-    ) -> ::std::result::Result<S::Ok, S::Error> {
-        use ::serde::ser::SerializeMap as _;
-        let mut map = serializer.serialize_map(None)?;
+        map: &mut M,
+    ) -> Result<(), M::Error> {
         map.serialize_entry("whence", &self.whence)?;
         map.serialize_entry("handle", &self.handle)?;
         map.serialize_entry("offset", &self.offset)?;
-        map.end()
+        Ok(())
     }
 }
-impl<'de> ::serde::Deserialize<'de> for GuestFileSeekArgs {
-    fn deserialize<D: ::serde::Deserializer<'de>>(
-        deserializer: D,
-    ) -> ::std::result::Result<Self, D::Error> {
-        qapi_runtime::decode::deserialize(deserializer)
-    }
-}
+qapi_runtime::object!(GuestFileSeekArgs);
 /// Arguments of command `guest-file-flush`.
 #[derive(Debug, Clone, PartialEq)]
 pub struct GuestFileFlushArgs {
@@ -804,39 +550,23 @@ pub struct GuestFileFlushArgs {
 impl qapi_runtime::DecodeMembers for GuestFileFlushArgs {
     fn decode_members(
         members: &mut qapi_runtime::Members<'_, '_>,
-    ) -> ::std::result::Result<Self, qapi_runtime::DecodeError> {
+    ) -> qapi_runtime::DecodeResult<Self> {
         Ok(Self {
             handle: members.required("handle")?,
         })
     }
 }
-impl qapi_runtime::Decode for GuestFileFlushArgs {
-    fn decode(
-        value: &::serde_json::Value,
-        decoder: &mut qapi_runtime::Decoder,
-    ) -> ::std::result::Result<Self, qapi_runtime::DecodeError> {
-        qapi_runtime::decode::decode_object(value, decoder)
-    }
-}
 #[allow(deprecated)]
-impl ::serde::Serialize for GuestFileFlushArgs {
-    fn serialize<S: ::serde::Serializer>(
+impl qapi_runtime::SerializeMembers for GuestFileFlushArgs {
+    fn serialize_members<M: ::serde::ser::SerializeMap>(
         &self,
-        serializer: S,
-    ) -> ::std::result::Result<S::Ok, S::Error> {
-        use ::serde::ser::SerializeMap as _;
-        let mut map = serializer.serialize_map(None)?;
+        map: &mut M,
+    ) -> Result<(), M::Error> {
         map.serialize_entry("handle", &self.handle)?;
-        map.end()
+        Ok(())
     }
 }
-impl<'de> ::serde::Deserialize<'de> for GuestFileFlushArgs {
-    fn deserialize<D: ::serde::Deserializer<'de>>(
-        deserializer: D,
-    ) -> ::std::result::Result<Self, D::Error> {
-        qapi_runtime::decode::deserialize(deserializer)
-    }
-}
+qapi_runtime::object!(GuestFileFlushArgs);
 /// An enumeration of filesystem freeze states
 ///
 /// # Since
@@ -850,7 +580,7 @@ pub enum GuestFsfreezeStatus {
     /// all non-network guest filesystems frozen
     Frozen,
     /// A value this version of the schema does not know; only lenient decoding produces it.
-    Unrecognized(::std::string::String),
+    Unrecognized(String),
 }
 #[cfg(any(windows, any(target_os = "linux", target_os = "freebsd")))]
 #[allow(deprecated)]
@@ -863,46 +593,19 @@ impl GuestFsfreezeStatus {
             Self::Unrecognized(value) => value,
         }
     }
-}
-#[cfg(any(windows, any(target_os = "linux", target_os = "freebsd")))]
-impl ::std::fmt::Display for GuestFsfreezeStatus {
-    fn fmt(&self, f: &mut ::std::fmt::Formatter<'_>) -> ::std::fmt::Result {
-        f.write_str(self.as_str())
-    }
-}
-#[cfg(any(windows, any(target_os = "linux", target_os = "freebsd")))]
-impl ::serde::Serialize for GuestFsfreezeStatus {
-    fn serialize<S: ::serde::Serializer>(
-        &self,
-        serializer: S,
-    ) -> ::std::result::Result<S::Ok, S::Error> {
-        serializer.serialize_str(self.as_str())
-    }
-}
-#[cfg(any(windows, any(target_os = "linux", target_os = "freebsd")))]
-#[allow(deprecated)]
-impl qapi_runtime::Decode for GuestFsfreezeStatus {
-    fn decode(
-        value: &::serde_json::Value,
-        decoder: &mut qapi_runtime::Decoder,
-    ) -> ::std::result::Result<Self, qapi_runtime::DecodeError> {
-        Ok(
-            match decoder.enum_str(value)? {
+    /// The value called `value` on the wire, if this version of the schema knows it.
+    pub fn from_wire(value: &str) -> Option<Self> {
+        Some(
+            match value {
                 "thawed" => Self::Thawed,
                 "frozen" => Self::Frozen,
-                other => Self::Unrecognized(decoder.unknown_enum_value(other)?),
+                _ => return None,
             },
         )
     }
 }
 #[cfg(any(windows, any(target_os = "linux", target_os = "freebsd")))]
-impl<'de> ::serde::Deserialize<'de> for GuestFsfreezeStatus {
-    fn deserialize<D: ::serde::Deserializer<'de>>(
-        deserializer: D,
-    ) -> ::std::result::Result<Self, D::Error> {
-        qapi_runtime::decode::deserialize(deserializer)
-    }
-}
+qapi_runtime::enumeration!(GuestFsfreezeStatus, Unrecognized);
 /// Arguments of command `guest-fsfreeze-freeze-list`.
 #[cfg(any(windows, any(target_os = "linux", target_os = "freebsd")))]
 #[derive(Debug, Clone, PartialEq, Default)]
@@ -910,49 +613,32 @@ pub struct GuestFsfreezeFreezeListArgs {
     /// an array of mountpoints of filesystems to be frozen.
     /// If omitted, every mounted filesystem is frozen.  Invalid mount
     /// points are ignored.
-    pub mountpoints: ::std::option::Option<::std::vec::Vec<::std::string::String>>,
+    pub mountpoints: Option<Vec<String>>,
 }
 #[cfg(any(windows, any(target_os = "linux", target_os = "freebsd")))]
 #[allow(deprecated)]
 impl qapi_runtime::DecodeMembers for GuestFsfreezeFreezeListArgs {
     fn decode_members(
         members: &mut qapi_runtime::Members<'_, '_>,
-    ) -> ::std::result::Result<Self, qapi_runtime::DecodeError> {
+    ) -> qapi_runtime::DecodeResult<Self> {
         Ok(Self {
             mountpoints: members.optional("mountpoints")?,
         })
     }
 }
 #[cfg(any(windows, any(target_os = "linux", target_os = "freebsd")))]
-impl qapi_runtime::Decode for GuestFsfreezeFreezeListArgs {
-    fn decode(
-        value: &::serde_json::Value,
-        decoder: &mut qapi_runtime::Decoder,
-    ) -> ::std::result::Result<Self, qapi_runtime::DecodeError> {
-        qapi_runtime::decode::decode_object(value, decoder)
-    }
-}
-#[cfg(any(windows, any(target_os = "linux", target_os = "freebsd")))]
 #[allow(deprecated)]
-impl ::serde::Serialize for GuestFsfreezeFreezeListArgs {
-    fn serialize<S: ::serde::Serializer>(
+impl qapi_runtime::SerializeMembers for GuestFsfreezeFreezeListArgs {
+    fn serialize_members<M: ::serde::ser::SerializeMap>(
         &self,
-        serializer: S,
-    ) -> ::std::result::Result<S::Ok, S::Error> {
-        use ::serde::ser::SerializeMap as _;
-        let mut map = serializer.serialize_map(None)?;
-        qapi_runtime::ser::optional(&mut map, "mountpoints", self.mountpoints.as_ref())?;
-        map.end()
+        map: &mut M,
+    ) -> Result<(), M::Error> {
+        qapi_runtime::ser::optional(map, "mountpoints", self.mountpoints.as_ref())?;
+        Ok(())
     }
 }
 #[cfg(any(windows, any(target_os = "linux", target_os = "freebsd")))]
-impl<'de> ::serde::Deserialize<'de> for GuestFsfreezeFreezeListArgs {
-    fn deserialize<D: ::serde::Deserializer<'de>>(
-        deserializer: D,
-    ) -> ::std::result::Result<Self, D::Error> {
-        qapi_runtime::decode::deserialize(deserializer)
-    }
-}
+qapi_runtime::object!(GuestFsfreezeFreezeListArgs);
 /// # Since
 ///
 /// 2.4
@@ -960,20 +646,20 @@ impl<'de> ::serde::Deserialize<'de> for GuestFsfreezeFreezeListArgs {
 #[derive(Debug, Clone, PartialEq)]
 pub struct GuestFilesystemTrimResult {
     /// path that was trimmed
-    pub path: ::std::string::String,
+    pub path: String,
     /// bytes trimmed for this path
-    pub trimmed: ::std::option::Option<i64>,
+    pub trimmed: Option<i64>,
     /// reported effective minimum for this path
-    pub minimum: ::std::option::Option<i64>,
+    pub minimum: Option<i64>,
     /// an error message when trim failed
-    pub error: ::std::option::Option<::std::string::String>,
+    pub error: Option<String>,
 }
 #[cfg(any(windows, target_os = "linux"))]
 #[allow(deprecated)]
 impl qapi_runtime::DecodeMembers for GuestFilesystemTrimResult {
     fn decode_members(
         members: &mut qapi_runtime::Members<'_, '_>,
-    ) -> ::std::result::Result<Self, qapi_runtime::DecodeError> {
+    ) -> qapi_runtime::DecodeResult<Self> {
         Ok(Self {
             path: members.required("path")?,
             trimmed: members.optional("trimmed")?,
@@ -983,38 +669,21 @@ impl qapi_runtime::DecodeMembers for GuestFilesystemTrimResult {
     }
 }
 #[cfg(any(windows, target_os = "linux"))]
-impl qapi_runtime::Decode for GuestFilesystemTrimResult {
-    fn decode(
-        value: &::serde_json::Value,
-        decoder: &mut qapi_runtime::Decoder,
-    ) -> ::std::result::Result<Self, qapi_runtime::DecodeError> {
-        qapi_runtime::decode::decode_object(value, decoder)
-    }
-}
-#[cfg(any(windows, target_os = "linux"))]
 #[allow(deprecated)]
-impl ::serde::Serialize for GuestFilesystemTrimResult {
-    fn serialize<S: ::serde::Serializer>(
+impl qapi_runtime::SerializeMembers for GuestFilesystemTrimResult {
+    fn serialize_members<M: ::serde::ser::SerializeMap>(
         &self,
-        serializer: S,
-    ) -> ::std::result::Result<S::Ok, S::Error> {
-        use ::serde::ser::SerializeMap as _;
-        let mut map = serializer.serialize_map(None)?;
-        qapi_runtime::ser::optional(&mut map, "minimum", self.minimum.as_ref())?;
+        map: &mut M,
+    ) -> Result<(), M::Error> {
+        qapi_runtime::ser::optional(map, "minimum", self.minimum.as_ref())?;
         map.serialize_entry("path", &self.path)?;
-        qapi_runtime::ser::optional(&mut map, "trimmed", self.trimmed.as_ref())?;
-        qapi_runtime::ser::optional(&mut map, "error", self.error.as_ref())?;
-        map.end()
+        qapi_runtime::ser::optional(map, "trimmed", self.trimmed.as_ref())?;
+        qapi_runtime::ser::optional(map, "error", self.error.as_ref())?;
+        Ok(())
     }
 }
 #[cfg(any(windows, target_os = "linux"))]
-impl<'de> ::serde::Deserialize<'de> for GuestFilesystemTrimResult {
-    fn deserialize<D: ::serde::Deserializer<'de>>(
-        deserializer: D,
-    ) -> ::std::result::Result<Self, D::Error> {
-        qapi_runtime::decode::deserialize(deserializer)
-    }
-}
+qapi_runtime::object!(GuestFilesystemTrimResult);
 /// # Since
 ///
 /// 2.4
@@ -1022,49 +691,32 @@ impl<'de> ::serde::Deserialize<'de> for GuestFilesystemTrimResult {
 #[derive(Debug, Clone, PartialEq)]
 pub struct GuestFilesystemTrimResponse {
     /// list of `GuestFilesystemTrimResult` per path that was trimmed
-    pub paths: ::std::vec::Vec<GuestFilesystemTrimResult>,
+    pub paths: Vec<GuestFilesystemTrimResult>,
 }
 #[cfg(any(windows, target_os = "linux"))]
 #[allow(deprecated)]
 impl qapi_runtime::DecodeMembers for GuestFilesystemTrimResponse {
     fn decode_members(
         members: &mut qapi_runtime::Members<'_, '_>,
-    ) -> ::std::result::Result<Self, qapi_runtime::DecodeError> {
+    ) -> qapi_runtime::DecodeResult<Self> {
         Ok(Self {
             paths: members.required("paths")?,
         })
     }
 }
 #[cfg(any(windows, target_os = "linux"))]
-impl qapi_runtime::Decode for GuestFilesystemTrimResponse {
-    fn decode(
-        value: &::serde_json::Value,
-        decoder: &mut qapi_runtime::Decoder,
-    ) -> ::std::result::Result<Self, qapi_runtime::DecodeError> {
-        qapi_runtime::decode::decode_object(value, decoder)
-    }
-}
-#[cfg(any(windows, target_os = "linux"))]
 #[allow(deprecated)]
-impl ::serde::Serialize for GuestFilesystemTrimResponse {
-    fn serialize<S: ::serde::Serializer>(
+impl qapi_runtime::SerializeMembers for GuestFilesystemTrimResponse {
+    fn serialize_members<M: ::serde::ser::SerializeMap>(
         &self,
-        serializer: S,
-    ) -> ::std::result::Result<S::Ok, S::Error> {
-        use ::serde::ser::SerializeMap as _;
-        let mut map = serializer.serialize_map(None)?;
+        map: &mut M,
+    ) -> Result<(), M::Error> {
         map.serialize_entry("paths", &self.paths)?;
-        map.end()
+        Ok(())
     }
 }
 #[cfg(any(windows, target_os = "linux"))]
-impl<'de> ::serde::Deserialize<'de> for GuestFilesystemTrimResponse {
-    fn deserialize<D: ::serde::Deserializer<'de>>(
-        deserializer: D,
-    ) -> ::std::result::Result<Self, D::Error> {
-        qapi_runtime::decode::deserialize(deserializer)
-    }
-}
+qapi_runtime::object!(GuestFilesystemTrimResponse);
 /// Arguments of command `guest-fstrim`.
 #[cfg(any(windows, target_os = "linux"))]
 #[derive(Debug, Clone, PartialEq, Default)]
@@ -1076,49 +728,32 @@ pub struct GuestFstrimArgs {
     /// fragmented free space, although not all blocks will be
     /// discarded.  The default value is zero, meaning "discard every
     /// free block".
-    pub minimum: ::std::option::Option<i64>,
+    pub minimum: Option<i64>,
 }
 #[cfg(any(windows, target_os = "linux"))]
 #[allow(deprecated)]
 impl qapi_runtime::DecodeMembers for GuestFstrimArgs {
     fn decode_members(
         members: &mut qapi_runtime::Members<'_, '_>,
-    ) -> ::std::result::Result<Self, qapi_runtime::DecodeError> {
+    ) -> qapi_runtime::DecodeResult<Self> {
         Ok(Self {
             minimum: members.optional("minimum")?,
         })
     }
 }
 #[cfg(any(windows, target_os = "linux"))]
-impl qapi_runtime::Decode for GuestFstrimArgs {
-    fn decode(
-        value: &::serde_json::Value,
-        decoder: &mut qapi_runtime::Decoder,
-    ) -> ::std::result::Result<Self, qapi_runtime::DecodeError> {
-        qapi_runtime::decode::decode_object(value, decoder)
-    }
-}
-#[cfg(any(windows, target_os = "linux"))]
 #[allow(deprecated)]
-impl ::serde::Serialize for GuestFstrimArgs {
-    fn serialize<S: ::serde::Serializer>(
+impl qapi_runtime::SerializeMembers for GuestFstrimArgs {
+    fn serialize_members<M: ::serde::ser::SerializeMap>(
         &self,
-        serializer: S,
-    ) -> ::std::result::Result<S::Ok, S::Error> {
-        use ::serde::ser::SerializeMap as _;
-        let mut map = serializer.serialize_map(None)?;
-        qapi_runtime::ser::optional(&mut map, "minimum", self.minimum.as_ref())?;
-        map.end()
+        map: &mut M,
+    ) -> Result<(), M::Error> {
+        qapi_runtime::ser::optional(map, "minimum", self.minimum.as_ref())?;
+        Ok(())
     }
 }
 #[cfg(any(windows, target_os = "linux"))]
-impl<'de> ::serde::Deserialize<'de> for GuestFstrimArgs {
-    fn deserialize<D: ::serde::Deserializer<'de>>(
-        deserializer: D,
-    ) -> ::std::result::Result<Self, D::Error> {
-        qapi_runtime::decode::deserialize(deserializer)
-    }
-}
+qapi_runtime::object!(GuestFstrimArgs);
 /// An enumeration of supported IP address types
 ///
 /// # Since
@@ -1132,7 +767,7 @@ pub enum GuestIpAddressType {
     /// IP version 6
     Ipv6,
     /// A value this version of the schema does not know; only lenient decoding produces it.
-    Unrecognized(::std::string::String),
+    Unrecognized(String),
 }
 #[cfg(any(windows, unix))]
 #[allow(deprecated)]
@@ -1145,46 +780,19 @@ impl GuestIpAddressType {
             Self::Unrecognized(value) => value,
         }
     }
-}
-#[cfg(any(windows, unix))]
-impl ::std::fmt::Display for GuestIpAddressType {
-    fn fmt(&self, f: &mut ::std::fmt::Formatter<'_>) -> ::std::fmt::Result {
-        f.write_str(self.as_str())
-    }
-}
-#[cfg(any(windows, unix))]
-impl ::serde::Serialize for GuestIpAddressType {
-    fn serialize<S: ::serde::Serializer>(
-        &self,
-        serializer: S,
-    ) -> ::std::result::Result<S::Ok, S::Error> {
-        serializer.serialize_str(self.as_str())
-    }
-}
-#[cfg(any(windows, unix))]
-#[allow(deprecated)]
-impl qapi_runtime::Decode for GuestIpAddressType {
-    fn decode(
-        value: &::serde_json::Value,
-        decoder: &mut qapi_runtime::Decoder,
-    ) -> ::std::result::Result<Self, qapi_runtime::DecodeError> {
-        Ok(
-            match decoder.enum_str(value)? {
+    /// The value called `value` on the wire, if this version of the schema knows it.
+    pub fn from_wire(value: &str) -> Option<Self> {
+        Some(
+            match value {
                 "ipv4" => Self::Ipv4,
                 "ipv6" => Self::Ipv6,
-                other => Self::Unrecognized(decoder.unknown_enum_value(other)?),
+                _ => return None,
             },
         )
     }
 }
 #[cfg(any(windows, unix))]
-impl<'de> ::serde::Deserialize<'de> for GuestIpAddressType {
-    fn deserialize<D: ::serde::Deserializer<'de>>(
-        deserializer: D,
-    ) -> ::std::result::Result<Self, D::Error> {
-        qapi_runtime::decode::deserialize(deserializer)
-    }
-}
+qapi_runtime::enumeration!(GuestIpAddressType, Unrecognized);
 /// # Since
 ///
 /// 1.1
@@ -1192,7 +800,7 @@ impl<'de> ::serde::Deserialize<'de> for GuestIpAddressType {
 #[derive(Debug, Clone, PartialEq)]
 pub struct GuestIpAddress {
     /// IP address
-    pub ip_address: ::std::string::String,
+    pub ip_address: String,
     /// Type of `ip-address` (e.g. ipv4, ipv6)
     pub ip_address_type: GuestIpAddressType,
     /// Network prefix length of `ip-address`
@@ -1203,7 +811,7 @@ pub struct GuestIpAddress {
 impl qapi_runtime::DecodeMembers for GuestIpAddress {
     fn decode_members(
         members: &mut qapi_runtime::Members<'_, '_>,
-    ) -> ::std::result::Result<Self, qapi_runtime::DecodeError> {
+    ) -> qapi_runtime::DecodeResult<Self> {
         Ok(Self {
             ip_address: members.required("ip-address")?,
             ip_address_type: members.required("ip-address-type")?,
@@ -1212,37 +820,20 @@ impl qapi_runtime::DecodeMembers for GuestIpAddress {
     }
 }
 #[cfg(any(windows, unix))]
-impl qapi_runtime::Decode for GuestIpAddress {
-    fn decode(
-        value: &::serde_json::Value,
-        decoder: &mut qapi_runtime::Decoder,
-    ) -> ::std::result::Result<Self, qapi_runtime::DecodeError> {
-        qapi_runtime::decode::decode_object(value, decoder)
-    }
-}
-#[cfg(any(windows, unix))]
 #[allow(deprecated)]
-impl ::serde::Serialize for GuestIpAddress {
-    fn serialize<S: ::serde::Serializer>(
+impl qapi_runtime::SerializeMembers for GuestIpAddress {
+    fn serialize_members<M: ::serde::ser::SerializeMap>(
         &self,
-        serializer: S,
-    ) -> ::std::result::Result<S::Ok, S::Error> {
-        use ::serde::ser::SerializeMap as _;
-        let mut map = serializer.serialize_map(None)?;
+        map: &mut M,
+    ) -> Result<(), M::Error> {
         map.serialize_entry("ip-address-type", &self.ip_address_type)?;
         map.serialize_entry("ip-address", &self.ip_address)?;
         map.serialize_entry("prefix", &self.prefix)?;
-        map.end()
+        Ok(())
     }
 }
 #[cfg(any(windows, unix))]
-impl<'de> ::serde::Deserialize<'de> for GuestIpAddress {
-    fn deserialize<D: ::serde::Deserializer<'de>>(
-        deserializer: D,
-    ) -> ::std::result::Result<Self, D::Error> {
-        qapi_runtime::decode::deserialize(deserializer)
-    }
-}
+qapi_runtime::object!(GuestIpAddress);
 /// # Since
 ///
 /// 2.11
@@ -1271,7 +862,7 @@ pub struct GuestNetworkInterfaceStat {
 impl qapi_runtime::DecodeMembers for GuestNetworkInterfaceStat {
     fn decode_members(
         members: &mut qapi_runtime::Members<'_, '_>,
-    ) -> ::std::result::Result<Self, qapi_runtime::DecodeError> {
+    ) -> qapi_runtime::DecodeResult<Self> {
         Ok(Self {
             rx_bytes: members.required("rx-bytes")?,
             rx_packets: members.required("rx-packets")?,
@@ -1285,23 +876,12 @@ impl qapi_runtime::DecodeMembers for GuestNetworkInterfaceStat {
     }
 }
 #[cfg(any(windows, unix))]
-impl qapi_runtime::Decode for GuestNetworkInterfaceStat {
-    fn decode(
-        value: &::serde_json::Value,
-        decoder: &mut qapi_runtime::Decoder,
-    ) -> ::std::result::Result<Self, qapi_runtime::DecodeError> {
-        qapi_runtime::decode::decode_object(value, decoder)
-    }
-}
-#[cfg(any(windows, unix))]
 #[allow(deprecated)]
-impl ::serde::Serialize for GuestNetworkInterfaceStat {
-    fn serialize<S: ::serde::Serializer>(
+impl qapi_runtime::SerializeMembers for GuestNetworkInterfaceStat {
+    fn serialize_members<M: ::serde::ser::SerializeMap>(
         &self,
-        serializer: S,
-    ) -> ::std::result::Result<S::Ok, S::Error> {
-        use ::serde::ser::SerializeMap as _;
-        let mut map = serializer.serialize_map(None)?;
+        map: &mut M,
+    ) -> Result<(), M::Error> {
         map.serialize_entry("tx-packets", &self.tx_packets)?;
         map.serialize_entry("tx-errs", &self.tx_errs)?;
         map.serialize_entry("rx-bytes", &self.rx_bytes)?;
@@ -1310,17 +890,11 @@ impl ::serde::Serialize for GuestNetworkInterfaceStat {
         map.serialize_entry("rx-errs", &self.rx_errs)?;
         map.serialize_entry("tx-bytes", &self.tx_bytes)?;
         map.serialize_entry("tx-dropped", &self.tx_dropped)?;
-        map.end()
+        Ok(())
     }
 }
 #[cfg(any(windows, unix))]
-impl<'de> ::serde::Deserialize<'de> for GuestNetworkInterfaceStat {
-    fn deserialize<D: ::serde::Deserializer<'de>>(
-        deserializer: D,
-    ) -> ::std::result::Result<Self, D::Error> {
-        qapi_runtime::decode::deserialize(deserializer)
-    }
-}
+qapi_runtime::object!(GuestNetworkInterfaceStat);
 /// # Since
 ///
 /// 1.1
@@ -1328,21 +902,21 @@ impl<'de> ::serde::Deserialize<'de> for GuestNetworkInterfaceStat {
 #[derive(Debug, Clone, PartialEq)]
 pub struct GuestNetworkInterface {
     /// The name of interface for which info are being delivered
-    pub name: ::std::string::String,
+    pub name: String,
     /// Hardware address of `name`
-    pub hardware_address: ::std::option::Option<::std::string::String>,
+    pub hardware_address: Option<String>,
     /// List of addresses assigned to `name`
-    pub ip_addresses: ::std::option::Option<::std::vec::Vec<GuestIpAddress>>,
+    pub ip_addresses: Option<Vec<GuestIpAddress>>,
     /// various statistic counters related to `name` (since
     /// 2.11)
-    pub statistics: ::std::option::Option<GuestNetworkInterfaceStat>,
+    pub statistics: Option<GuestNetworkInterfaceStat>,
 }
 #[cfg(any(windows, unix))]
 #[allow(deprecated)]
 impl qapi_runtime::DecodeMembers for GuestNetworkInterface {
     fn decode_members(
         members: &mut qapi_runtime::Members<'_, '_>,
-    ) -> ::std::result::Result<Self, qapi_runtime::DecodeError> {
+    ) -> qapi_runtime::DecodeResult<Self> {
         Ok(Self {
             name: members.required("name")?,
             hardware_address: members.optional("hardware-address")?,
@@ -1352,46 +926,25 @@ impl qapi_runtime::DecodeMembers for GuestNetworkInterface {
     }
 }
 #[cfg(any(windows, unix))]
-impl qapi_runtime::Decode for GuestNetworkInterface {
-    fn decode(
-        value: &::serde_json::Value,
-        decoder: &mut qapi_runtime::Decoder,
-    ) -> ::std::result::Result<Self, qapi_runtime::DecodeError> {
-        qapi_runtime::decode::decode_object(value, decoder)
-    }
-}
-#[cfg(any(windows, unix))]
 #[allow(deprecated)]
-impl ::serde::Serialize for GuestNetworkInterface {
-    fn serialize<S: ::serde::Serializer>(
+impl qapi_runtime::SerializeMembers for GuestNetworkInterface {
+    fn serialize_members<M: ::serde::ser::SerializeMap>(
         &self,
-        serializer: S,
-    ) -> ::std::result::Result<S::Ok, S::Error> {
-        use ::serde::ser::SerializeMap as _;
-        let mut map = serializer.serialize_map(None)?;
+        map: &mut M,
+    ) -> Result<(), M::Error> {
         map.serialize_entry("name", &self.name)?;
+        qapi_runtime::ser::optional(map, "ip-addresses", self.ip_addresses.as_ref())?;
+        qapi_runtime::ser::optional(map, "statistics", self.statistics.as_ref())?;
         qapi_runtime::ser::optional(
-            &mut map,
-            "ip-addresses",
-            self.ip_addresses.as_ref(),
-        )?;
-        qapi_runtime::ser::optional(&mut map, "statistics", self.statistics.as_ref())?;
-        qapi_runtime::ser::optional(
-            &mut map,
+            map,
             "hardware-address",
             self.hardware_address.as_ref(),
         )?;
-        map.end()
+        Ok(())
     }
 }
 #[cfg(any(windows, unix))]
-impl<'de> ::serde::Deserialize<'de> for GuestNetworkInterface {
-    fn deserialize<D: ::serde::Deserializer<'de>>(
-        deserializer: D,
-    ) -> ::std::result::Result<Self, D::Error> {
-        qapi_runtime::decode::deserialize(deserializer)
-    }
-}
+qapi_runtime::object!(GuestNetworkInterface);
 /// # Since
 ///
 /// 1.5
@@ -1406,14 +959,14 @@ pub struct GuestLogicalProcessor {
     /// is always filled in by the guest agent when the structure is
     /// returned, and always ignored on input (hence it can be omitted
     /// then).
-    pub can_offline: ::std::option::Option<bool>,
+    pub can_offline: Option<bool>,
 }
 #[cfg(any(target_os = "linux", windows))]
 #[allow(deprecated)]
 impl qapi_runtime::DecodeMembers for GuestLogicalProcessor {
     fn decode_members(
         members: &mut qapi_runtime::Members<'_, '_>,
-    ) -> ::std::result::Result<Self, qapi_runtime::DecodeError> {
+    ) -> qapi_runtime::DecodeResult<Self> {
         Ok(Self {
             logical_id: members.required("logical-id")?,
             online: members.required("online")?,
@@ -1422,37 +975,20 @@ impl qapi_runtime::DecodeMembers for GuestLogicalProcessor {
     }
 }
 #[cfg(any(target_os = "linux", windows))]
-impl qapi_runtime::Decode for GuestLogicalProcessor {
-    fn decode(
-        value: &::serde_json::Value,
-        decoder: &mut qapi_runtime::Decoder,
-    ) -> ::std::result::Result<Self, qapi_runtime::DecodeError> {
-        qapi_runtime::decode::decode_object(value, decoder)
-    }
-}
-#[cfg(any(target_os = "linux", windows))]
 #[allow(deprecated)]
-impl ::serde::Serialize for GuestLogicalProcessor {
-    fn serialize<S: ::serde::Serializer>(
+impl qapi_runtime::SerializeMembers for GuestLogicalProcessor {
+    fn serialize_members<M: ::serde::ser::SerializeMap>(
         &self,
-        serializer: S,
-    ) -> ::std::result::Result<S::Ok, S::Error> {
-        use ::serde::ser::SerializeMap as _;
-        let mut map = serializer.serialize_map(None)?;
+        map: &mut M,
+    ) -> Result<(), M::Error> {
         map.serialize_entry("online", &self.online)?;
-        qapi_runtime::ser::optional(&mut map, "can-offline", self.can_offline.as_ref())?;
+        qapi_runtime::ser::optional(map, "can-offline", self.can_offline.as_ref())?;
         map.serialize_entry("logical-id", &self.logical_id)?;
-        map.end()
+        Ok(())
     }
 }
 #[cfg(any(target_os = "linux", windows))]
-impl<'de> ::serde::Deserialize<'de> for GuestLogicalProcessor {
-    fn deserialize<D: ::serde::Deserializer<'de>>(
-        deserializer: D,
-    ) -> ::std::result::Result<Self, D::Error> {
-        qapi_runtime::decode::deserialize(deserializer)
-    }
-}
+qapi_runtime::object!(GuestLogicalProcessor);
 /// Arguments of command `guest-set-vcpus`.
 #[cfg(target_os = "linux")]
 #[derive(Debug, Clone, PartialEq)]
@@ -1466,49 +1002,32 @@ pub struct GuestSetVcpusArgs {
     /// `logical-id` (with possibly different `online` field).  Preferably
     /// the input list should describe a modified subset of
     /// `guest-get-vcpus`' return value.
-    pub vcpus: ::std::vec::Vec<GuestLogicalProcessor>,
+    pub vcpus: Vec<GuestLogicalProcessor>,
 }
 #[cfg(target_os = "linux")]
 #[allow(deprecated)]
 impl qapi_runtime::DecodeMembers for GuestSetVcpusArgs {
     fn decode_members(
         members: &mut qapi_runtime::Members<'_, '_>,
-    ) -> ::std::result::Result<Self, qapi_runtime::DecodeError> {
+    ) -> qapi_runtime::DecodeResult<Self> {
         Ok(Self {
             vcpus: members.required("vcpus")?,
         })
     }
 }
 #[cfg(target_os = "linux")]
-impl qapi_runtime::Decode for GuestSetVcpusArgs {
-    fn decode(
-        value: &::serde_json::Value,
-        decoder: &mut qapi_runtime::Decoder,
-    ) -> ::std::result::Result<Self, qapi_runtime::DecodeError> {
-        qapi_runtime::decode::decode_object(value, decoder)
-    }
-}
-#[cfg(target_os = "linux")]
 #[allow(deprecated)]
-impl ::serde::Serialize for GuestSetVcpusArgs {
-    fn serialize<S: ::serde::Serializer>(
+impl qapi_runtime::SerializeMembers for GuestSetVcpusArgs {
+    fn serialize_members<M: ::serde::ser::SerializeMap>(
         &self,
-        serializer: S,
-    ) -> ::std::result::Result<S::Ok, S::Error> {
-        use ::serde::ser::SerializeMap as _;
-        let mut map = serializer.serialize_map(None)?;
+        map: &mut M,
+    ) -> Result<(), M::Error> {
         map.serialize_entry("vcpus", &self.vcpus)?;
-        map.end()
+        Ok(())
     }
 }
 #[cfg(target_os = "linux")]
-impl<'de> ::serde::Deserialize<'de> for GuestSetVcpusArgs {
-    fn deserialize<D: ::serde::Deserializer<'de>>(
-        deserializer: D,
-    ) -> ::std::result::Result<Self, D::Error> {
-        qapi_runtime::decode::deserialize(deserializer)
-    }
-}
+qapi_runtime::object!(GuestSetVcpusArgs);
 /// An enumeration of bus type of disks
 ///
 /// # Since
@@ -1558,7 +1077,7 @@ pub enum GuestDiskBusType {
     /// NVMe disks (since 7.1)
     Nvme,
     /// A value this version of the schema does not know; only lenient decoding produces it.
-    Unrecognized(::std::string::String),
+    Unrecognized(String),
 }
 #[cfg(any(windows, target_os = "linux"))]
 #[allow(deprecated)]
@@ -1589,31 +1108,10 @@ impl GuestDiskBusType {
             Self::Unrecognized(value) => value,
         }
     }
-}
-#[cfg(any(windows, target_os = "linux"))]
-impl ::std::fmt::Display for GuestDiskBusType {
-    fn fmt(&self, f: &mut ::std::fmt::Formatter<'_>) -> ::std::fmt::Result {
-        f.write_str(self.as_str())
-    }
-}
-#[cfg(any(windows, target_os = "linux"))]
-impl ::serde::Serialize for GuestDiskBusType {
-    fn serialize<S: ::serde::Serializer>(
-        &self,
-        serializer: S,
-    ) -> ::std::result::Result<S::Ok, S::Error> {
-        serializer.serialize_str(self.as_str())
-    }
-}
-#[cfg(any(windows, target_os = "linux"))]
-#[allow(deprecated)]
-impl qapi_runtime::Decode for GuestDiskBusType {
-    fn decode(
-        value: &::serde_json::Value,
-        decoder: &mut qapi_runtime::Decoder,
-    ) -> ::std::result::Result<Self, qapi_runtime::DecodeError> {
-        Ok(
-            match decoder.enum_str(value)? {
+    /// The value called `value` on the wire, if this version of the schema knows it.
+    pub fn from_wire(value: &str) -> Option<Self> {
+        Some(
+            match value {
                 "ide" => Self::Ide,
                 "fdc" => Self::Fdc,
                 "scsi" => Self::Scsi,
@@ -1634,19 +1132,13 @@ impl qapi_runtime::Decode for GuestDiskBusType {
                 "virtual" => Self::Virtual,
                 "file-backed-virtual" => Self::FileBackedVirtual,
                 "nvme" => Self::Nvme,
-                other => Self::Unrecognized(decoder.unknown_enum_value(other)?),
+                _ => return None,
             },
         )
     }
 }
 #[cfg(any(windows, target_os = "linux"))]
-impl<'de> ::serde::Deserialize<'de> for GuestDiskBusType {
-    fn deserialize<D: ::serde::Deserializer<'de>>(
-        deserializer: D,
-    ) -> ::std::result::Result<Self, D::Error> {
-        qapi_runtime::decode::deserialize(deserializer)
-    }
-}
+qapi_runtime::enumeration!(GuestDiskBusType, Unrecognized);
 /// # Since
 ///
 /// 2.2
@@ -1667,7 +1159,7 @@ pub struct GuestPciAddress {
 impl qapi_runtime::DecodeMembers for GuestPciAddress {
     fn decode_members(
         members: &mut qapi_runtime::Members<'_, '_>,
-    ) -> ::std::result::Result<Self, qapi_runtime::DecodeError> {
+    ) -> qapi_runtime::DecodeResult<Self> {
         Ok(Self {
             domain: members.required("domain")?,
             bus: members.required("bus")?,
@@ -1677,38 +1169,21 @@ impl qapi_runtime::DecodeMembers for GuestPciAddress {
     }
 }
 #[cfg(any(windows, target_os = "linux"))]
-impl qapi_runtime::Decode for GuestPciAddress {
-    fn decode(
-        value: &::serde_json::Value,
-        decoder: &mut qapi_runtime::Decoder,
-    ) -> ::std::result::Result<Self, qapi_runtime::DecodeError> {
-        qapi_runtime::decode::decode_object(value, decoder)
-    }
-}
-#[cfg(any(windows, target_os = "linux"))]
 #[allow(deprecated)]
-impl ::serde::Serialize for GuestPciAddress {
-    fn serialize<S: ::serde::Serializer>(
+impl qapi_runtime::SerializeMembers for GuestPciAddress {
+    fn serialize_members<M: ::serde::ser::SerializeMap>(
         &self,
-        serializer: S,
-    ) -> ::std::result::Result<S::Ok, S::Error> {
-        use ::serde::ser::SerializeMap as _;
-        let mut map = serializer.serialize_map(None)?;
+        map: &mut M,
+    ) -> Result<(), M::Error> {
         map.serialize_entry("bus", &self.bus)?;
         map.serialize_entry("slot", &self.slot)?;
         map.serialize_entry("domain", &self.domain)?;
         map.serialize_entry("function", &self.function)?;
-        map.end()
+        Ok(())
     }
 }
 #[cfg(any(windows, target_os = "linux"))]
-impl<'de> ::serde::Deserialize<'de> for GuestPciAddress {
-    fn deserialize<D: ::serde::Deserializer<'de>>(
-        deserializer: D,
-    ) -> ::std::result::Result<Self, D::Error> {
-        qapi_runtime::decode::deserialize(deserializer)
-    }
-}
+qapi_runtime::object!(GuestPciAddress);
 /// # Since
 ///
 /// 6.0
@@ -1729,7 +1204,7 @@ pub struct GuestCcwAddress {
 impl qapi_runtime::DecodeMembers for GuestCcwAddress {
     fn decode_members(
         members: &mut qapi_runtime::Members<'_, '_>,
-    ) -> ::std::result::Result<Self, qapi_runtime::DecodeError> {
+    ) -> qapi_runtime::DecodeResult<Self> {
         Ok(Self {
             cssid: members.required("cssid")?,
             ssid: members.required("ssid")?,
@@ -1739,38 +1214,21 @@ impl qapi_runtime::DecodeMembers for GuestCcwAddress {
     }
 }
 #[cfg(any(windows, target_os = "linux"))]
-impl qapi_runtime::Decode for GuestCcwAddress {
-    fn decode(
-        value: &::serde_json::Value,
-        decoder: &mut qapi_runtime::Decoder,
-    ) -> ::std::result::Result<Self, qapi_runtime::DecodeError> {
-        qapi_runtime::decode::decode_object(value, decoder)
-    }
-}
-#[cfg(any(windows, target_os = "linux"))]
 #[allow(deprecated)]
-impl ::serde::Serialize for GuestCcwAddress {
-    fn serialize<S: ::serde::Serializer>(
+impl qapi_runtime::SerializeMembers for GuestCcwAddress {
+    fn serialize_members<M: ::serde::ser::SerializeMap>(
         &self,
-        serializer: S,
-    ) -> ::std::result::Result<S::Ok, S::Error> {
-        use ::serde::ser::SerializeMap as _;
-        let mut map = serializer.serialize_map(None)?;
+        map: &mut M,
+    ) -> Result<(), M::Error> {
         map.serialize_entry("cssid", &self.cssid)?;
         map.serialize_entry("ssid", &self.ssid)?;
         map.serialize_entry("subchno", &self.subchno)?;
         map.serialize_entry("devno", &self.devno)?;
-        map.end()
+        Ok(())
     }
 }
 #[cfg(any(windows, target_os = "linux"))]
-impl<'de> ::serde::Deserialize<'de> for GuestCcwAddress {
-    fn deserialize<D: ::serde::Deserializer<'de>>(
-        deserializer: D,
-    ) -> ::std::result::Result<Self, D::Error> {
-        qapi_runtime::decode::deserialize(deserializer)
-    }
-}
+qapi_runtime::object!(GuestCcwAddress);
 /// # Since
 ///
 /// 2.2
@@ -1789,18 +1247,18 @@ pub struct GuestDiskAddress {
     /// unit id
     pub unit: i64,
     /// serial number (since: 3.1)
-    pub serial: ::std::option::Option<::std::string::String>,
+    pub serial: Option<String>,
     /// device node (POSIX) or device UNC (Windows) (since: 3.1)
-    pub dev: ::std::option::Option<::std::string::String>,
+    pub dev: Option<String>,
     /// CCW address on s390x (since: 6.0)
-    pub ccw_address: ::std::option::Option<GuestCcwAddress>,
+    pub ccw_address: Option<GuestCcwAddress>,
 }
 #[cfg(any(windows, target_os = "linux"))]
 #[allow(deprecated)]
 impl qapi_runtime::DecodeMembers for GuestDiskAddress {
     fn decode_members(
         members: &mut qapi_runtime::Members<'_, '_>,
-    ) -> ::std::result::Result<Self, qapi_runtime::DecodeError> {
+    ) -> qapi_runtime::DecodeResult<Self> {
         Ok(Self {
             pci_controller: members.required("pci-controller")?,
             bus_type: members.required("bus-type")?,
@@ -1814,42 +1272,25 @@ impl qapi_runtime::DecodeMembers for GuestDiskAddress {
     }
 }
 #[cfg(any(windows, target_os = "linux"))]
-impl qapi_runtime::Decode for GuestDiskAddress {
-    fn decode(
-        value: &::serde_json::Value,
-        decoder: &mut qapi_runtime::Decoder,
-    ) -> ::std::result::Result<Self, qapi_runtime::DecodeError> {
-        qapi_runtime::decode::decode_object(value, decoder)
-    }
-}
-#[cfg(any(windows, target_os = "linux"))]
 #[allow(deprecated)]
-impl ::serde::Serialize for GuestDiskAddress {
-    fn serialize<S: ::serde::Serializer>(
+impl qapi_runtime::SerializeMembers for GuestDiskAddress {
+    fn serialize_members<M: ::serde::ser::SerializeMap>(
         &self,
-        serializer: S,
-    ) -> ::std::result::Result<S::Ok, S::Error> {
-        use ::serde::ser::SerializeMap as _;
-        let mut map = serializer.serialize_map(None)?;
-        qapi_runtime::ser::optional(&mut map, "ccw-address", self.ccw_address.as_ref())?;
-        qapi_runtime::ser::optional(&mut map, "serial", self.serial.as_ref())?;
+        map: &mut M,
+    ) -> Result<(), M::Error> {
+        qapi_runtime::ser::optional(map, "ccw-address", self.ccw_address.as_ref())?;
+        qapi_runtime::ser::optional(map, "serial", self.serial.as_ref())?;
         map.serialize_entry("bus-type", &self.bus_type)?;
         map.serialize_entry("bus", &self.bus)?;
         map.serialize_entry("unit", &self.unit)?;
         map.serialize_entry("pci-controller", &self.pci_controller)?;
-        qapi_runtime::ser::optional(&mut map, "dev", self.dev.as_ref())?;
+        qapi_runtime::ser::optional(map, "dev", self.dev.as_ref())?;
         map.serialize_entry("target", &self.target)?;
-        map.end()
+        Ok(())
     }
 }
 #[cfg(any(windows, target_os = "linux"))]
-impl<'de> ::serde::Deserialize<'de> for GuestDiskAddress {
-    fn deserialize<D: ::serde::Deserializer<'de>>(
-        deserializer: D,
-    ) -> ::std::result::Result<Self, D::Error> {
-        qapi_runtime::decode::deserialize(deserializer)
-    }
-}
+qapi_runtime::object!(GuestDiskAddress);
 /// NVMe smart information, based on NVMe specification, section
 /// <SMART / Health Information (Log Identifier 02h)>
 ///
@@ -1894,7 +1335,7 @@ pub struct GuestNvMeSmart {
 impl qapi_runtime::DecodeMembers for GuestNvMeSmart {
     fn decode_members(
         members: &mut qapi_runtime::Members<'_, '_>,
-    ) -> ::std::result::Result<Self, qapi_runtime::DecodeError> {
+    ) -> qapi_runtime::DecodeResult<Self> {
         Ok(Self {
             critical_warning: members.required("critical-warning")?,
             temperature: members.required("temperature")?,
@@ -1927,23 +1368,12 @@ impl qapi_runtime::DecodeMembers for GuestNvMeSmart {
     }
 }
 #[cfg(any(windows, target_os = "linux"))]
-impl qapi_runtime::Decode for GuestNvMeSmart {
-    fn decode(
-        value: &::serde_json::Value,
-        decoder: &mut qapi_runtime::Decoder,
-    ) -> ::std::result::Result<Self, qapi_runtime::DecodeError> {
-        qapi_runtime::decode::decode_object(value, decoder)
-    }
-}
-#[cfg(any(windows, target_os = "linux"))]
 #[allow(deprecated)]
-impl ::serde::Serialize for GuestNvMeSmart {
-    fn serialize<S: ::serde::Serializer>(
+impl qapi_runtime::SerializeMembers for GuestNvMeSmart {
+    fn serialize_members<M: ::serde::ser::SerializeMap>(
         &self,
-        serializer: S,
-    ) -> ::std::result::Result<S::Ok, S::Error> {
-        use ::serde::ser::SerializeMap as _;
-        let mut map = serializer.serialize_map(None)?;
+        map: &mut M,
+    ) -> Result<(), M::Error> {
         map.serialize_entry("available-spare", &self.available_spare)?;
         map.serialize_entry("host-write-commands-hi", &self.host_write_commands_hi)?;
         map.serialize_entry("temperature", &self.temperature)?;
@@ -1978,17 +1408,11 @@ impl ::serde::Serialize for GuestNvMeSmart {
             "number-of-error-log-entries-lo",
             &self.number_of_error_log_entries_lo,
         )?;
-        map.end()
+        Ok(())
     }
 }
 #[cfg(any(windows, target_os = "linux"))]
-impl<'de> ::serde::Deserialize<'de> for GuestNvMeSmart {
-    fn deserialize<D: ::serde::Deserializer<'de>>(
-        deserializer: D,
-    ) -> ::std::result::Result<Self, D::Error> {
-        qapi_runtime::decode::deserialize(deserializer)
-    }
-}
+qapi_runtime::object!(GuestNvMeSmart);
 /// Disk type related smart information.
 ///
 /// # Since
@@ -2019,14 +1443,14 @@ pub enum GuestDiskSmart {
     FileBackedVirtual,
     Nvme(GuestNvMeSmart),
     /// A tag value this version of the schema does not know (lenient decoding only); holds the value.
-    Unrecognized(::std::string::String),
+    Unrecognized(String),
 }
 #[cfg(any(windows, target_os = "linux"))]
 #[allow(deprecated)]
 impl qapi_runtime::DecodeMembers for GuestDiskSmart {
     fn decode_members(
         members: &mut qapi_runtime::Members<'_, '_>,
-    ) -> ::std::result::Result<Self, qapi_runtime::DecodeError> {
+    ) -> qapi_runtime::DecodeResult<Self> {
         let tag: GuestDiskBusType = members.required("type")?;
         Ok(
             match tag {
@@ -2058,23 +1482,12 @@ impl qapi_runtime::DecodeMembers for GuestDiskSmart {
     }
 }
 #[cfg(any(windows, target_os = "linux"))]
-impl qapi_runtime::Decode for GuestDiskSmart {
-    fn decode(
-        value: &::serde_json::Value,
-        decoder: &mut qapi_runtime::Decoder,
-    ) -> ::std::result::Result<Self, qapi_runtime::DecodeError> {
-        qapi_runtime::decode::decode_object(value, decoder)
-    }
-}
-#[cfg(any(windows, target_os = "linux"))]
 #[allow(deprecated)]
-impl ::serde::Serialize for GuestDiskSmart {
-    fn serialize<S: ::serde::Serializer>(
+impl qapi_runtime::SerializeMembers for GuestDiskSmart {
+    fn serialize_members<M: ::serde::ser::SerializeMap>(
         &self,
-        serializer: S,
-    ) -> ::std::result::Result<S::Ok, S::Error> {
-        use ::serde::ser::SerializeMap as _;
-        let mut map = serializer.serialize_map(None)?;
+        map: &mut M,
+    ) -> Result<(), M::Error> {
         match self {
             GuestDiskSmart::Ide => {
                 map.serialize_entry("type", "ide")?;
@@ -2204,17 +1617,11 @@ impl ::serde::Serialize for GuestDiskSmart {
                 map.serialize_entry("type", value)?;
             }
         }
-        map.end()
+        Ok(())
     }
 }
 #[cfg(any(windows, target_os = "linux"))]
-impl<'de> ::serde::Deserialize<'de> for GuestDiskSmart {
-    fn deserialize<D: ::serde::Deserializer<'de>>(
-        deserializer: D,
-    ) -> ::std::result::Result<Self, D::Error> {
-        qapi_runtime::decode::deserialize(deserializer)
-    }
-}
+qapi_runtime::object!(GuestDiskSmart);
 /// # Since
 ///
 /// 5.2
@@ -2222,27 +1629,27 @@ impl<'de> ::serde::Deserialize<'de> for GuestDiskSmart {
 #[derive(Debug, Clone, PartialEq)]
 pub struct GuestDiskInfo {
     /// device node (Linux) or device UNC (Windows)
-    pub name: ::std::string::String,
+    pub name: String,
     /// whether this is a partition or disk
     pub partition: bool,
     /// list of device dependencies; e.g. for LVs of the LVM
     /// this will hold the list of PVs, for LUKS encrypted volume this
     /// will contain the disk where the volume is placed.  (Linux)
-    pub dependencies: ::std::option::Option<::std::vec::Vec<::std::string::String>>,
+    pub dependencies: Option<Vec<String>>,
     /// disk address information (only for non-virtual devices)
-    pub address: ::std::option::Option<GuestDiskAddress>,
+    pub address: Option<GuestDiskAddress>,
     /// optional alias assigned to the disk, on Linux this is a name
     /// assigned by device mapper
-    pub alias: ::std::option::Option<::std::string::String>,
+    pub alias: Option<String>,
     /// disk smart information (Since 7.1)
-    pub smart: ::std::option::Option<GuestDiskSmart>,
+    pub smart: Option<GuestDiskSmart>,
 }
 #[cfg(any(windows, target_os = "linux"))]
 #[allow(deprecated)]
 impl qapi_runtime::DecodeMembers for GuestDiskInfo {
     fn decode_members(
         members: &mut qapi_runtime::Members<'_, '_>,
-    ) -> ::std::result::Result<Self, qapi_runtime::DecodeError> {
+    ) -> qapi_runtime::DecodeResult<Self> {
         Ok(Self {
             name: members.required("name")?,
             partition: members.required("partition")?,
@@ -2254,44 +1661,23 @@ impl qapi_runtime::DecodeMembers for GuestDiskInfo {
     }
 }
 #[cfg(any(windows, target_os = "linux"))]
-impl qapi_runtime::Decode for GuestDiskInfo {
-    fn decode(
-        value: &::serde_json::Value,
-        decoder: &mut qapi_runtime::Decoder,
-    ) -> ::std::result::Result<Self, qapi_runtime::DecodeError> {
-        qapi_runtime::decode::decode_object(value, decoder)
-    }
-}
-#[cfg(any(windows, target_os = "linux"))]
 #[allow(deprecated)]
-impl ::serde::Serialize for GuestDiskInfo {
-    fn serialize<S: ::serde::Serializer>(
+impl qapi_runtime::SerializeMembers for GuestDiskInfo {
+    fn serialize_members<M: ::serde::ser::SerializeMap>(
         &self,
-        serializer: S,
-    ) -> ::std::result::Result<S::Ok, S::Error> {
-        use ::serde::ser::SerializeMap as _;
-        let mut map = serializer.serialize_map(None)?;
+        map: &mut M,
+    ) -> Result<(), M::Error> {
         map.serialize_entry("name", &self.name)?;
-        qapi_runtime::ser::optional(&mut map, "smart", self.smart.as_ref())?;
-        qapi_runtime::ser::optional(
-            &mut map,
-            "dependencies",
-            self.dependencies.as_ref(),
-        )?;
+        qapi_runtime::ser::optional(map, "smart", self.smart.as_ref())?;
+        qapi_runtime::ser::optional(map, "dependencies", self.dependencies.as_ref())?;
         map.serialize_entry("partition", &self.partition)?;
-        qapi_runtime::ser::optional(&mut map, "address", self.address.as_ref())?;
-        qapi_runtime::ser::optional(&mut map, "alias", self.alias.as_ref())?;
-        map.end()
+        qapi_runtime::ser::optional(map, "address", self.address.as_ref())?;
+        qapi_runtime::ser::optional(map, "alias", self.alias.as_ref())?;
+        Ok(())
     }
 }
 #[cfg(any(windows, target_os = "linux"))]
-impl<'de> ::serde::Deserialize<'de> for GuestDiskInfo {
-    fn deserialize<D: ::serde::Deserializer<'de>>(
-        deserializer: D,
-    ) -> ::std::result::Result<Self, D::Error> {
-        qapi_runtime::decode::deserialize(deserializer)
-    }
-}
+qapi_runtime::object!(GuestDiskInfo);
 /// # Since
 ///
 /// 2.2
@@ -2299,28 +1685,28 @@ impl<'de> ::serde::Deserialize<'de> for GuestDiskInfo {
 #[derive(Debug, Clone, PartialEq)]
 pub struct GuestFilesystemInfo {
     /// disk name
-    pub name: ::std::string::String,
+    pub name: String,
     /// mount point path
-    pub mountpoint: ::std::string::String,
+    pub mountpoint: String,
     /// file system type string
-    pub r#type: ::std::string::String,
+    pub r#type: String,
     /// file system used bytes (since 3.0)
-    pub used_bytes: ::std::option::Option<u64>,
+    pub used_bytes: Option<u64>,
     /// filesystem capacity in bytes for unprivileged users (since 3.0)
-    pub total_bytes: ::std::option::Option<u64>,
+    pub total_bytes: Option<u64>,
     /// filesystem capacity in bytes for privileged users
     /// (since 9.1)
-    pub total_bytes_privileged: ::std::option::Option<u64>,
+    pub total_bytes_privileged: Option<u64>,
     /// an array of disk hardware information that the volume lies
     /// on, which may be empty if the disk type is not supported
-    pub disk: ::std::vec::Vec<GuestDiskAddress>,
+    pub disk: Vec<GuestDiskAddress>,
 }
 #[cfg(any(windows, target_os = "linux"))]
 #[allow(deprecated)]
 impl qapi_runtime::DecodeMembers for GuestFilesystemInfo {
     fn decode_members(
         members: &mut qapi_runtime::Members<'_, '_>,
-    ) -> ::std::result::Result<Self, qapi_runtime::DecodeError> {
+    ) -> qapi_runtime::DecodeResult<Self> {
         Ok(Self {
             name: members.required("name")?,
             mountpoint: members.required("mountpoint")?,
@@ -2333,53 +1719,36 @@ impl qapi_runtime::DecodeMembers for GuestFilesystemInfo {
     }
 }
 #[cfg(any(windows, target_os = "linux"))]
-impl qapi_runtime::Decode for GuestFilesystemInfo {
-    fn decode(
-        value: &::serde_json::Value,
-        decoder: &mut qapi_runtime::Decoder,
-    ) -> ::std::result::Result<Self, qapi_runtime::DecodeError> {
-        qapi_runtime::decode::decode_object(value, decoder)
-    }
-}
-#[cfg(any(windows, target_os = "linux"))]
 #[allow(deprecated)]
-impl ::serde::Serialize for GuestFilesystemInfo {
-    fn serialize<S: ::serde::Serializer>(
+impl qapi_runtime::SerializeMembers for GuestFilesystemInfo {
+    fn serialize_members<M: ::serde::ser::SerializeMap>(
         &self,
-        serializer: S,
-    ) -> ::std::result::Result<S::Ok, S::Error> {
-        use ::serde::ser::SerializeMap as _;
-        let mut map = serializer.serialize_map(None)?;
+        map: &mut M,
+    ) -> Result<(), M::Error> {
         map.serialize_entry("name", &self.name)?;
-        qapi_runtime::ser::optional(&mut map, "total-bytes", self.total_bytes.as_ref())?;
+        qapi_runtime::ser::optional(map, "total-bytes", self.total_bytes.as_ref())?;
         qapi_runtime::ser::optional(
-            &mut map,
+            map,
             "total-bytes-privileged",
             self.total_bytes_privileged.as_ref(),
         )?;
         map.serialize_entry("mountpoint", &self.mountpoint)?;
         map.serialize_entry("disk", &self.disk)?;
-        qapi_runtime::ser::optional(&mut map, "used-bytes", self.used_bytes.as_ref())?;
+        qapi_runtime::ser::optional(map, "used-bytes", self.used_bytes.as_ref())?;
         map.serialize_entry("type", &self.r#type)?;
-        map.end()
+        Ok(())
     }
 }
 #[cfg(any(windows, target_os = "linux"))]
-impl<'de> ::serde::Deserialize<'de> for GuestFilesystemInfo {
-    fn deserialize<D: ::serde::Deserializer<'de>>(
-        deserializer: D,
-    ) -> ::std::result::Result<Self, D::Error> {
-        qapi_runtime::decode::deserialize(deserializer)
-    }
-}
+qapi_runtime::object!(GuestFilesystemInfo);
 /// Arguments of command `guest-set-user-password`.
 #[cfg(any(windows, target_os = "linux", target_os = "freebsd"))]
 #[derive(Debug, Clone, PartialEq)]
 pub struct GuestSetUserPasswordArgs {
     /// the user account whose password to change
-    pub username: ::std::string::String,
+    pub username: String,
     /// the new password entry string, base64 encoded
-    pub password: ::std::string::String,
+    pub password: String,
     /// true if password is already crypt()d, false if raw
     pub crypted: bool,
 }
@@ -2388,7 +1757,7 @@ pub struct GuestSetUserPasswordArgs {
 impl qapi_runtime::DecodeMembers for GuestSetUserPasswordArgs {
     fn decode_members(
         members: &mut qapi_runtime::Members<'_, '_>,
-    ) -> ::std::result::Result<Self, qapi_runtime::DecodeError> {
+    ) -> qapi_runtime::DecodeResult<Self> {
         Ok(Self {
             username: members.required("username")?,
             password: members.required("password")?,
@@ -2397,37 +1766,20 @@ impl qapi_runtime::DecodeMembers for GuestSetUserPasswordArgs {
     }
 }
 #[cfg(any(windows, target_os = "linux", target_os = "freebsd"))]
-impl qapi_runtime::Decode for GuestSetUserPasswordArgs {
-    fn decode(
-        value: &::serde_json::Value,
-        decoder: &mut qapi_runtime::Decoder,
-    ) -> ::std::result::Result<Self, qapi_runtime::DecodeError> {
-        qapi_runtime::decode::decode_object(value, decoder)
-    }
-}
-#[cfg(any(windows, target_os = "linux", target_os = "freebsd"))]
 #[allow(deprecated)]
-impl ::serde::Serialize for GuestSetUserPasswordArgs {
-    fn serialize<S: ::serde::Serializer>(
+impl qapi_runtime::SerializeMembers for GuestSetUserPasswordArgs {
+    fn serialize_members<M: ::serde::ser::SerializeMap>(
         &self,
-        serializer: S,
-    ) -> ::std::result::Result<S::Ok, S::Error> {
-        use ::serde::ser::SerializeMap as _;
-        let mut map = serializer.serialize_map(None)?;
+        map: &mut M,
+    ) -> Result<(), M::Error> {
         map.serialize_entry("crypted", &self.crypted)?;
         map.serialize_entry("username", &self.username)?;
         map.serialize_entry("password", &self.password)?;
-        map.end()
+        Ok(())
     }
 }
 #[cfg(any(windows, target_os = "linux", target_os = "freebsd"))]
-impl<'de> ::serde::Deserialize<'de> for GuestSetUserPasswordArgs {
-    fn deserialize<D: ::serde::Deserializer<'de>>(
-        deserializer: D,
-    ) -> ::std::result::Result<Self, D::Error> {
-        qapi_runtime::decode::deserialize(deserializer)
-    }
-}
+qapi_runtime::object!(GuestSetUserPasswordArgs);
 /// # Since
 ///
 /// 2.3
@@ -2443,14 +1795,14 @@ pub struct GuestMemoryBlock {
     /// member is always filled in by the guest agent when the structure
     /// is returned, and always ignored on input (hence it can be
     /// omitted then).
-    pub can_offline: ::std::option::Option<bool>,
+    pub can_offline: Option<bool>,
 }
 #[cfg(target_os = "linux")]
 #[allow(deprecated)]
 impl qapi_runtime::DecodeMembers for GuestMemoryBlock {
     fn decode_members(
         members: &mut qapi_runtime::Members<'_, '_>,
-    ) -> ::std::result::Result<Self, qapi_runtime::DecodeError> {
+    ) -> qapi_runtime::DecodeResult<Self> {
         Ok(Self {
             phys_index: members.required("phys-index")?,
             online: members.required("online")?,
@@ -2459,37 +1811,20 @@ impl qapi_runtime::DecodeMembers for GuestMemoryBlock {
     }
 }
 #[cfg(target_os = "linux")]
-impl qapi_runtime::Decode for GuestMemoryBlock {
-    fn decode(
-        value: &::serde_json::Value,
-        decoder: &mut qapi_runtime::Decoder,
-    ) -> ::std::result::Result<Self, qapi_runtime::DecodeError> {
-        qapi_runtime::decode::decode_object(value, decoder)
-    }
-}
-#[cfg(target_os = "linux")]
 #[allow(deprecated)]
-impl ::serde::Serialize for GuestMemoryBlock {
-    fn serialize<S: ::serde::Serializer>(
+impl qapi_runtime::SerializeMembers for GuestMemoryBlock {
+    fn serialize_members<M: ::serde::ser::SerializeMap>(
         &self,
-        serializer: S,
-    ) -> ::std::result::Result<S::Ok, S::Error> {
-        use ::serde::ser::SerializeMap as _;
-        let mut map = serializer.serialize_map(None)?;
+        map: &mut M,
+    ) -> Result<(), M::Error> {
         map.serialize_entry("online", &self.online)?;
-        qapi_runtime::ser::optional(&mut map, "can-offline", self.can_offline.as_ref())?;
+        qapi_runtime::ser::optional(map, "can-offline", self.can_offline.as_ref())?;
         map.serialize_entry("phys-index", &self.phys_index)?;
-        map.end()
+        Ok(())
     }
 }
 #[cfg(target_os = "linux")]
-impl<'de> ::serde::Deserialize<'de> for GuestMemoryBlock {
-    fn deserialize<D: ::serde::Deserializer<'de>>(
-        deserializer: D,
-    ) -> ::std::result::Result<Self, D::Error> {
-        qapi_runtime::decode::deserialize(deserializer)
-    }
-}
+qapi_runtime::object!(GuestMemoryBlock);
 /// An enumeration of memory block operation result.
 ///
 /// # Since
@@ -2511,7 +1846,7 @@ pub enum GuestMemoryBlockResponseType {
     /// fails, because of some errors happen.
     OperationFailed,
     /// A value this version of the schema does not know; only lenient decoding produces it.
-    Unrecognized(::std::string::String),
+    Unrecognized(String),
 }
 #[cfg(target_os = "linux")]
 #[allow(deprecated)]
@@ -2526,48 +1861,21 @@ impl GuestMemoryBlockResponseType {
             Self::Unrecognized(value) => value,
         }
     }
-}
-#[cfg(target_os = "linux")]
-impl ::std::fmt::Display for GuestMemoryBlockResponseType {
-    fn fmt(&self, f: &mut ::std::fmt::Formatter<'_>) -> ::std::fmt::Result {
-        f.write_str(self.as_str())
-    }
-}
-#[cfg(target_os = "linux")]
-impl ::serde::Serialize for GuestMemoryBlockResponseType {
-    fn serialize<S: ::serde::Serializer>(
-        &self,
-        serializer: S,
-    ) -> ::std::result::Result<S::Ok, S::Error> {
-        serializer.serialize_str(self.as_str())
-    }
-}
-#[cfg(target_os = "linux")]
-#[allow(deprecated)]
-impl qapi_runtime::Decode for GuestMemoryBlockResponseType {
-    fn decode(
-        value: &::serde_json::Value,
-        decoder: &mut qapi_runtime::Decoder,
-    ) -> ::std::result::Result<Self, qapi_runtime::DecodeError> {
-        Ok(
-            match decoder.enum_str(value)? {
+    /// The value called `value` on the wire, if this version of the schema knows it.
+    pub fn from_wire(value: &str) -> Option<Self> {
+        Some(
+            match value {
                 "success" => Self::Success,
                 "not-found" => Self::NotFound,
                 "operation-not-supported" => Self::OperationNotSupported,
                 "operation-failed" => Self::OperationFailed,
-                other => Self::Unrecognized(decoder.unknown_enum_value(other)?),
+                _ => return None,
             },
         )
     }
 }
 #[cfg(target_os = "linux")]
-impl<'de> ::serde::Deserialize<'de> for GuestMemoryBlockResponseType {
-    fn deserialize<D: ::serde::Deserializer<'de>>(
-        deserializer: D,
-    ) -> ::std::result::Result<Self, D::Error> {
-        qapi_runtime::decode::deserialize(deserializer)
-    }
-}
+qapi_runtime::enumeration!(GuestMemoryBlockResponseType, Unrecognized);
 /// # Since
 ///
 /// 2.3
@@ -2581,14 +1889,14 @@ pub struct GuestMemoryBlockResponse {
     /// the error number.  When memory block operation fails,
     /// we assign the value of 'errno' to this member, it indicates what
     /// goes wrong.  When the operation succeeds, it will be omitted.
-    pub error_code: ::std::option::Option<i64>,
+    pub error_code: Option<i64>,
 }
 #[cfg(target_os = "linux")]
 #[allow(deprecated)]
 impl qapi_runtime::DecodeMembers for GuestMemoryBlockResponse {
     fn decode_members(
         members: &mut qapi_runtime::Members<'_, '_>,
-    ) -> ::std::result::Result<Self, qapi_runtime::DecodeError> {
+    ) -> qapi_runtime::DecodeResult<Self> {
         Ok(Self {
             phys_index: members.required("phys-index")?,
             response: members.required("response")?,
@@ -2597,37 +1905,20 @@ impl qapi_runtime::DecodeMembers for GuestMemoryBlockResponse {
     }
 }
 #[cfg(target_os = "linux")]
-impl qapi_runtime::Decode for GuestMemoryBlockResponse {
-    fn decode(
-        value: &::serde_json::Value,
-        decoder: &mut qapi_runtime::Decoder,
-    ) -> ::std::result::Result<Self, qapi_runtime::DecodeError> {
-        qapi_runtime::decode::decode_object(value, decoder)
-    }
-}
-#[cfg(target_os = "linux")]
 #[allow(deprecated)]
-impl ::serde::Serialize for GuestMemoryBlockResponse {
-    fn serialize<S: ::serde::Serializer>(
+impl qapi_runtime::SerializeMembers for GuestMemoryBlockResponse {
+    fn serialize_members<M: ::serde::ser::SerializeMap>(
         &self,
-        serializer: S,
-    ) -> ::std::result::Result<S::Ok, S::Error> {
-        use ::serde::ser::SerializeMap as _;
-        let mut map = serializer.serialize_map(None)?;
+        map: &mut M,
+    ) -> Result<(), M::Error> {
         map.serialize_entry("response", &self.response)?;
-        qapi_runtime::ser::optional(&mut map, "error-code", self.error_code.as_ref())?;
+        qapi_runtime::ser::optional(map, "error-code", self.error_code.as_ref())?;
         map.serialize_entry("phys-index", &self.phys_index)?;
-        map.end()
+        Ok(())
     }
 }
 #[cfg(target_os = "linux")]
-impl<'de> ::serde::Deserialize<'de> for GuestMemoryBlockResponse {
-    fn deserialize<D: ::serde::Deserializer<'de>>(
-        deserializer: D,
-    ) -> ::std::result::Result<Self, D::Error> {
-        qapi_runtime::decode::deserialize(deserializer)
-    }
-}
+qapi_runtime::object!(GuestMemoryBlockResponse);
 /// Arguments of command `guest-set-memory-blocks`.
 #[cfg(target_os = "linux")]
 #[derive(Debug, Clone, PartialEq)]
@@ -2642,49 +1933,32 @@ pub struct GuestSetMemoryBlocksArgs {
     /// different `online` field).  Preferably the input list should
     /// describe a modified subset of `guest-get-memory-blocks`' return
     /// value.
-    pub mem_blks: ::std::vec::Vec<GuestMemoryBlock>,
+    pub mem_blks: Vec<GuestMemoryBlock>,
 }
 #[cfg(target_os = "linux")]
 #[allow(deprecated)]
 impl qapi_runtime::DecodeMembers for GuestSetMemoryBlocksArgs {
     fn decode_members(
         members: &mut qapi_runtime::Members<'_, '_>,
-    ) -> ::std::result::Result<Self, qapi_runtime::DecodeError> {
+    ) -> qapi_runtime::DecodeResult<Self> {
         Ok(Self {
             mem_blks: members.required("mem-blks")?,
         })
     }
 }
 #[cfg(target_os = "linux")]
-impl qapi_runtime::Decode for GuestSetMemoryBlocksArgs {
-    fn decode(
-        value: &::serde_json::Value,
-        decoder: &mut qapi_runtime::Decoder,
-    ) -> ::std::result::Result<Self, qapi_runtime::DecodeError> {
-        qapi_runtime::decode::decode_object(value, decoder)
-    }
-}
-#[cfg(target_os = "linux")]
 #[allow(deprecated)]
-impl ::serde::Serialize for GuestSetMemoryBlocksArgs {
-    fn serialize<S: ::serde::Serializer>(
+impl qapi_runtime::SerializeMembers for GuestSetMemoryBlocksArgs {
+    fn serialize_members<M: ::serde::ser::SerializeMap>(
         &self,
-        serializer: S,
-    ) -> ::std::result::Result<S::Ok, S::Error> {
-        use ::serde::ser::SerializeMap as _;
-        let mut map = serializer.serialize_map(None)?;
+        map: &mut M,
+    ) -> Result<(), M::Error> {
         map.serialize_entry("mem-blks", &self.mem_blks)?;
-        map.end()
+        Ok(())
     }
 }
 #[cfg(target_os = "linux")]
-impl<'de> ::serde::Deserialize<'de> for GuestSetMemoryBlocksArgs {
-    fn deserialize<D: ::serde::Deserializer<'de>>(
-        deserializer: D,
-    ) -> ::std::result::Result<Self, D::Error> {
-        qapi_runtime::decode::deserialize(deserializer)
-    }
-}
+qapi_runtime::object!(GuestSetMemoryBlocksArgs);
 /// # Since
 ///
 /// 2.3
@@ -2701,42 +1975,25 @@ pub struct GuestMemoryBlockInfo {
 impl qapi_runtime::DecodeMembers for GuestMemoryBlockInfo {
     fn decode_members(
         members: &mut qapi_runtime::Members<'_, '_>,
-    ) -> ::std::result::Result<Self, qapi_runtime::DecodeError> {
+    ) -> qapi_runtime::DecodeResult<Self> {
         Ok(Self {
             size: members.required("size")?,
         })
     }
 }
 #[cfg(target_os = "linux")]
-impl qapi_runtime::Decode for GuestMemoryBlockInfo {
-    fn decode(
-        value: &::serde_json::Value,
-        decoder: &mut qapi_runtime::Decoder,
-    ) -> ::std::result::Result<Self, qapi_runtime::DecodeError> {
-        qapi_runtime::decode::decode_object(value, decoder)
-    }
-}
-#[cfg(target_os = "linux")]
 #[allow(deprecated)]
-impl ::serde::Serialize for GuestMemoryBlockInfo {
-    fn serialize<S: ::serde::Serializer>(
+impl qapi_runtime::SerializeMembers for GuestMemoryBlockInfo {
+    fn serialize_members<M: ::serde::ser::SerializeMap>(
         &self,
-        serializer: S,
-    ) -> ::std::result::Result<S::Ok, S::Error> {
-        use ::serde::ser::SerializeMap as _;
-        let mut map = serializer.serialize_map(None)?;
+        map: &mut M,
+    ) -> Result<(), M::Error> {
         map.serialize_entry("size", &self.size)?;
-        map.end()
+        Ok(())
     }
 }
 #[cfg(target_os = "linux")]
-impl<'de> ::serde::Deserialize<'de> for GuestMemoryBlockInfo {
-    fn deserialize<D: ::serde::Deserializer<'de>>(
-        deserializer: D,
-    ) -> ::std::result::Result<Self, D::Error> {
-        qapi_runtime::decode::deserialize(deserializer)
-    }
-}
+qapi_runtime::object!(GuestMemoryBlockInfo);
 /// # Since
 ///
 /// 2.5
@@ -2745,30 +2002,30 @@ pub struct GuestExecStatus {
     /// true if process has already terminated.
     pub exited: bool,
     /// process exit code if it was normally terminated.
-    pub exitcode: ::std::option::Option<i64>,
+    pub exitcode: Option<i64>,
     /// signal number (linux) or unhandled exception code (windows)
     /// if the process was abnormally terminated.
-    pub signal: ::std::option::Option<i64>,
+    pub signal: Option<i64>,
     /// base64-encoded stdout of the process.  This field will
     /// only be populated after the process exits.
-    pub out_data: ::std::option::Option<::std::string::String>,
+    pub out_data: Option<String>,
     /// base64-encoded stderr of the process.  Note: `out-data`
     /// and `err-data` are present only if 'capture-output' was specified
     /// for 'guest-exec'.  This field will only be populated after the
     /// process exits.
-    pub err_data: ::std::option::Option<::std::string::String>,
+    pub err_data: Option<String>,
     /// true if stdout was not fully captured due to size
     /// limitation.
-    pub out_truncated: ::std::option::Option<bool>,
+    pub out_truncated: Option<bool>,
     /// true if stderr was not fully captured due to size
     /// limitation.
-    pub err_truncated: ::std::option::Option<bool>,
+    pub err_truncated: Option<bool>,
 }
 #[allow(deprecated)]
 impl qapi_runtime::DecodeMembers for GuestExecStatus {
     fn decode_members(
         members: &mut qapi_runtime::Members<'_, '_>,
-    ) -> ::std::result::Result<Self, qapi_runtime::DecodeError> {
+    ) -> qapi_runtime::DecodeResult<Self> {
         Ok(Self {
             exited: members.required("exited")?,
             exitcode: members.optional("exitcode")?,
@@ -2780,47 +2037,23 @@ impl qapi_runtime::DecodeMembers for GuestExecStatus {
         })
     }
 }
-impl qapi_runtime::Decode for GuestExecStatus {
-    fn decode(
-        value: &::serde_json::Value,
-        decoder: &mut qapi_runtime::Decoder,
-    ) -> ::std::result::Result<Self, qapi_runtime::DecodeError> {
-        qapi_runtime::decode::decode_object(value, decoder)
-    }
-}
 #[allow(deprecated)]
-impl ::serde::Serialize for GuestExecStatus {
-    fn serialize<S: ::serde::Serializer>(
+impl qapi_runtime::SerializeMembers for GuestExecStatus {
+    fn serialize_members<M: ::serde::ser::SerializeMap>(
         &self,
-        serializer: S,
-    ) -> ::std::result::Result<S::Ok, S::Error> {
-        use ::serde::ser::SerializeMap as _;
-        let mut map = serializer.serialize_map(None)?;
-        qapi_runtime::ser::optional(&mut map, "exitcode", self.exitcode.as_ref())?;
-        qapi_runtime::ser::optional(&mut map, "err-data", self.err_data.as_ref())?;
-        qapi_runtime::ser::optional(&mut map, "out-data", self.out_data.as_ref())?;
-        qapi_runtime::ser::optional(
-            &mut map,
-            "err-truncated",
-            self.err_truncated.as_ref(),
-        )?;
-        qapi_runtime::ser::optional(&mut map, "signal", self.signal.as_ref())?;
-        qapi_runtime::ser::optional(
-            &mut map,
-            "out-truncated",
-            self.out_truncated.as_ref(),
-        )?;
+        map: &mut M,
+    ) -> Result<(), M::Error> {
+        qapi_runtime::ser::optional(map, "exitcode", self.exitcode.as_ref())?;
+        qapi_runtime::ser::optional(map, "err-data", self.err_data.as_ref())?;
+        qapi_runtime::ser::optional(map, "out-data", self.out_data.as_ref())?;
+        qapi_runtime::ser::optional(map, "err-truncated", self.err_truncated.as_ref())?;
+        qapi_runtime::ser::optional(map, "signal", self.signal.as_ref())?;
+        qapi_runtime::ser::optional(map, "out-truncated", self.out_truncated.as_ref())?;
         map.serialize_entry("exited", &self.exited)?;
-        map.end()
+        Ok(())
     }
 }
-impl<'de> ::serde::Deserialize<'de> for GuestExecStatus {
-    fn deserialize<D: ::serde::Deserializer<'de>>(
-        deserializer: D,
-    ) -> ::std::result::Result<Self, D::Error> {
-        qapi_runtime::decode::deserialize(deserializer)
-    }
-}
+qapi_runtime::object!(GuestExecStatus);
 /// Arguments of command `guest-exec-status`.
 #[derive(Debug, Clone, PartialEq)]
 pub struct GuestExecStatusArgs {
@@ -2831,39 +2064,23 @@ pub struct GuestExecStatusArgs {
 impl qapi_runtime::DecodeMembers for GuestExecStatusArgs {
     fn decode_members(
         members: &mut qapi_runtime::Members<'_, '_>,
-    ) -> ::std::result::Result<Self, qapi_runtime::DecodeError> {
+    ) -> qapi_runtime::DecodeResult<Self> {
         Ok(Self {
             pid: members.required("pid")?,
         })
     }
 }
-impl qapi_runtime::Decode for GuestExecStatusArgs {
-    fn decode(
-        value: &::serde_json::Value,
-        decoder: &mut qapi_runtime::Decoder,
-    ) -> ::std::result::Result<Self, qapi_runtime::DecodeError> {
-        qapi_runtime::decode::decode_object(value, decoder)
-    }
-}
 #[allow(deprecated)]
-impl ::serde::Serialize for GuestExecStatusArgs {
-    fn serialize<S: ::serde::Serializer>(
+impl qapi_runtime::SerializeMembers for GuestExecStatusArgs {
+    fn serialize_members<M: ::serde::ser::SerializeMap>(
         &self,
-        serializer: S,
-    ) -> ::std::result::Result<S::Ok, S::Error> {
-        use ::serde::ser::SerializeMap as _;
-        let mut map = serializer.serialize_map(None)?;
+        map: &mut M,
+    ) -> Result<(), M::Error> {
         map.serialize_entry("pid", &self.pid)?;
-        map.end()
+        Ok(())
     }
 }
-impl<'de> ::serde::Deserialize<'de> for GuestExecStatusArgs {
-    fn deserialize<D: ::serde::Deserializer<'de>>(
-        deserializer: D,
-    ) -> ::std::result::Result<Self, D::Error> {
-        qapi_runtime::decode::deserialize(deserializer)
-    }
-}
+qapi_runtime::object!(GuestExecStatusArgs);
 /// # Since
 ///
 /// 2.5
@@ -2876,39 +2093,23 @@ pub struct GuestExec {
 impl qapi_runtime::DecodeMembers for GuestExec {
     fn decode_members(
         members: &mut qapi_runtime::Members<'_, '_>,
-    ) -> ::std::result::Result<Self, qapi_runtime::DecodeError> {
+    ) -> qapi_runtime::DecodeResult<Self> {
         Ok(Self {
             pid: members.required("pid")?,
         })
     }
 }
-impl qapi_runtime::Decode for GuestExec {
-    fn decode(
-        value: &::serde_json::Value,
-        decoder: &mut qapi_runtime::Decoder,
-    ) -> ::std::result::Result<Self, qapi_runtime::DecodeError> {
-        qapi_runtime::decode::decode_object(value, decoder)
-    }
-}
 #[allow(deprecated)]
-impl ::serde::Serialize for GuestExec {
-    fn serialize<S: ::serde::Serializer>(
+impl qapi_runtime::SerializeMembers for GuestExec {
+    fn serialize_members<M: ::serde::ser::SerializeMap>(
         &self,
-        serializer: S,
-    ) -> ::std::result::Result<S::Ok, S::Error> {
-        use ::serde::ser::SerializeMap as _;
-        let mut map = serializer.serialize_map(None)?;
+        map: &mut M,
+    ) -> Result<(), M::Error> {
         map.serialize_entry("pid", &self.pid)?;
-        map.end()
+        Ok(())
     }
 }
-impl<'de> ::serde::Deserialize<'de> for GuestExec {
-    fn deserialize<D: ::serde::Deserializer<'de>>(
-        deserializer: D,
-    ) -> ::std::result::Result<Self, D::Error> {
-        qapi_runtime::decode::deserialize(deserializer)
-    }
-}
+qapi_runtime::object!(GuestExec);
 /// An enumeration of guest-exec capture modes.
 ///
 /// # Since
@@ -2930,7 +2131,7 @@ pub enum GuestExecCaptureOutputMode {
     #[cfg(not(windows))]
     Merged,
     /// A value this version of the schema does not know; only lenient decoding produces it.
-    Unrecognized(::std::string::String),
+    Unrecognized(String),
 }
 #[allow(deprecated)]
 impl GuestExecCaptureOutputMode {
@@ -2946,46 +2147,22 @@ impl GuestExecCaptureOutputMode {
             Self::Unrecognized(value) => value,
         }
     }
-}
-impl ::std::fmt::Display for GuestExecCaptureOutputMode {
-    fn fmt(&self, f: &mut ::std::fmt::Formatter<'_>) -> ::std::fmt::Result {
-        f.write_str(self.as_str())
-    }
-}
-impl ::serde::Serialize for GuestExecCaptureOutputMode {
-    fn serialize<S: ::serde::Serializer>(
-        &self,
-        serializer: S,
-    ) -> ::std::result::Result<S::Ok, S::Error> {
-        serializer.serialize_str(self.as_str())
-    }
-}
-#[allow(deprecated)]
-impl qapi_runtime::Decode for GuestExecCaptureOutputMode {
-    fn decode(
-        value: &::serde_json::Value,
-        decoder: &mut qapi_runtime::Decoder,
-    ) -> ::std::result::Result<Self, qapi_runtime::DecodeError> {
-        Ok(
-            match decoder.enum_str(value)? {
+    /// The value called `value` on the wire, if this version of the schema knows it.
+    pub fn from_wire(value: &str) -> Option<Self> {
+        Some(
+            match value {
                 "none" => Self::None,
                 "stdout" => Self::Stdout,
                 "stderr" => Self::Stderr,
                 "separated" => Self::Separated,
                 #[cfg(not(windows))]
                 "merged" => Self::Merged,
-                other => Self::Unrecognized(decoder.unknown_enum_value(other)?),
+                _ => return None,
             },
         )
     }
 }
-impl<'de> ::serde::Deserialize<'de> for GuestExecCaptureOutputMode {
-    fn deserialize<D: ::serde::Deserializer<'de>>(
-        deserializer: D,
-    ) -> ::std::result::Result<Self, D::Error> {
-        qapi_runtime::decode::deserialize(deserializer)
-    }
-}
+qapi_runtime::enumeration!(GuestExecCaptureOutputMode, Unrecognized);
 /// Controls what guest-exec output gets captures.
 ///
 /// # Since
@@ -3004,7 +2181,7 @@ impl qapi_runtime::Decode for GuestExecCaptureOutput {
     fn decode(
         value: &::serde_json::Value,
         decoder: &mut qapi_runtime::Decoder,
-    ) -> ::std::result::Result<Self, qapi_runtime::DecodeError> {
+    ) -> qapi_runtime::DecodeResult<Self> {
         Ok(
             match value {
                 ::serde_json::Value::Bool(_) => {
@@ -3022,40 +2199,34 @@ impl ::serde::Serialize for GuestExecCaptureOutput {
     fn serialize<S: ::serde::Serializer>(
         &self,
         serializer: S,
-    ) -> ::std::result::Result<S::Ok, S::Error> {
+    ) -> Result<S::Ok, S::Error> {
         match self {
             Self::Flag(value) => ::serde::Serialize::serialize(value, serializer),
             Self::Mode(value) => ::serde::Serialize::serialize(value, serializer),
         }
     }
 }
-impl<'de> ::serde::Deserialize<'de> for GuestExecCaptureOutput {
-    fn deserialize<D: ::serde::Deserializer<'de>>(
-        deserializer: D,
-    ) -> ::std::result::Result<Self, D::Error> {
-        qapi_runtime::decode::deserialize(deserializer)
-    }
-}
+qapi_runtime::deserialize!(GuestExecCaptureOutput);
 /// Arguments of command `guest-exec`.
 #[derive(Debug, Clone, PartialEq)]
 pub struct GuestExecArgs {
     /// path or executable name to execute
-    pub path: ::std::string::String,
+    pub path: String,
     /// argument list to pass to executable
-    pub arg: ::std::option::Option<::std::vec::Vec<::std::string::String>>,
+    pub arg: Option<Vec<String>>,
     /// environment variables to pass to executable
-    pub env: ::std::option::Option<::std::vec::Vec<::std::string::String>>,
+    pub env: Option<Vec<String>>,
     /// data to be passed to process stdin (base64 encoded)
-    pub input_data: ::std::option::Option<::std::string::String>,
+    pub input_data: Option<String>,
     /// bool flag to enable capture of stdout/stderr of
     /// running process.  Defaults to false.
-    pub capture_output: ::std::option::Option<GuestExecCaptureOutput>,
+    pub capture_output: Option<GuestExecCaptureOutput>,
 }
 #[allow(deprecated)]
 impl qapi_runtime::DecodeMembers for GuestExecArgs {
     fn decode_members(
         members: &mut qapi_runtime::Members<'_, '_>,
-    ) -> ::std::result::Result<Self, qapi_runtime::DecodeError> {
+    ) -> qapi_runtime::DecodeResult<Self> {
         Ok(Self {
             path: members.required("path")?,
             arg: members.optional("arg")?,
@@ -3065,86 +2236,54 @@ impl qapi_runtime::DecodeMembers for GuestExecArgs {
         })
     }
 }
-impl qapi_runtime::Decode for GuestExecArgs {
-    fn decode(
-        value: &::serde_json::Value,
-        decoder: &mut qapi_runtime::Decoder,
-    ) -> ::std::result::Result<Self, qapi_runtime::DecodeError> {
-        qapi_runtime::decode::decode_object(value, decoder)
-    }
-}
 #[allow(deprecated)]
-impl ::serde::Serialize for GuestExecArgs {
-    fn serialize<S: ::serde::Serializer>(
+impl qapi_runtime::SerializeMembers for GuestExecArgs {
+    fn serialize_members<M: ::serde::ser::SerializeMap>(
         &self,
-        serializer: S,
-    ) -> ::std::result::Result<S::Ok, S::Error> {
-        use ::serde::ser::SerializeMap as _;
-        let mut map = serializer.serialize_map(None)?;
-        qapi_runtime::ser::optional(&mut map, "env", self.env.as_ref())?;
+        map: &mut M,
+    ) -> Result<(), M::Error> {
+        qapi_runtime::ser::optional(map, "env", self.env.as_ref())?;
         map.serialize_entry("path", &self.path)?;
-        qapi_runtime::ser::optional(&mut map, "input-data", self.input_data.as_ref())?;
-        qapi_runtime::ser::optional(&mut map, "arg", self.arg.as_ref())?;
+        qapi_runtime::ser::optional(map, "input-data", self.input_data.as_ref())?;
+        qapi_runtime::ser::optional(map, "arg", self.arg.as_ref())?;
         qapi_runtime::ser::optional(
-            &mut map,
+            map,
             "capture-output",
             self.capture_output.as_ref(),
         )?;
-        map.end()
+        Ok(())
     }
 }
-impl<'de> ::serde::Deserialize<'de> for GuestExecArgs {
-    fn deserialize<D: ::serde::Deserializer<'de>>(
-        deserializer: D,
-    ) -> ::std::result::Result<Self, D::Error> {
-        qapi_runtime::decode::deserialize(deserializer)
-    }
-}
+qapi_runtime::object!(GuestExecArgs);
 /// # Since
 ///
 /// 2.10
 #[derive(Debug, Clone, PartialEq)]
 pub struct GuestHostName {
     /// Fully qualified domain name of the guest OS
-    pub host_name: ::std::string::String,
+    pub host_name: String,
 }
 #[allow(deprecated)]
 impl qapi_runtime::DecodeMembers for GuestHostName {
     fn decode_members(
         members: &mut qapi_runtime::Members<'_, '_>,
-    ) -> ::std::result::Result<Self, qapi_runtime::DecodeError> {
+    ) -> qapi_runtime::DecodeResult<Self> {
         Ok(Self {
             host_name: members.required("host-name")?,
         })
     }
 }
-impl qapi_runtime::Decode for GuestHostName {
-    fn decode(
-        value: &::serde_json::Value,
-        decoder: &mut qapi_runtime::Decoder,
-    ) -> ::std::result::Result<Self, qapi_runtime::DecodeError> {
-        qapi_runtime::decode::decode_object(value, decoder)
-    }
-}
 #[allow(deprecated)]
-impl ::serde::Serialize for GuestHostName {
-    fn serialize<S: ::serde::Serializer>(
+impl qapi_runtime::SerializeMembers for GuestHostName {
+    fn serialize_members<M: ::serde::ser::SerializeMap>(
         &self,
-        serializer: S,
-    ) -> ::std::result::Result<S::Ok, S::Error> {
-        use ::serde::ser::SerializeMap as _;
-        let mut map = serializer.serialize_map(None)?;
+        map: &mut M,
+    ) -> Result<(), M::Error> {
         map.serialize_entry("host-name", &self.host_name)?;
-        map.end()
+        Ok(())
     }
 }
-impl<'de> ::serde::Deserialize<'de> for GuestHostName {
-    fn deserialize<D: ::serde::Deserializer<'de>>(
-        deserializer: D,
-    ) -> ::std::result::Result<Self, D::Error> {
-        qapi_runtime::decode::deserialize(deserializer)
-    }
-}
+qapi_runtime::object!(GuestHostName);
 /// # Since
 ///
 /// 2.10
@@ -3152,21 +2291,21 @@ impl<'de> ::serde::Deserialize<'de> for GuestHostName {
 #[derive(Debug, Clone, PartialEq)]
 pub struct GuestUser {
     /// Username
-    pub user: ::std::string::String,
+    pub user: String,
     /// Time of login of this user on the computer.  If
     /// multiple instances of the user are logged in, the earliest login
     /// time is reported.  The value is in fractional seconds since
     /// epoch time.
     pub login_time: f64,
     /// Logon domain (windows only)
-    pub domain: ::std::option::Option<::std::string::String>,
+    pub domain: Option<String>,
 }
 #[cfg(any(windows, unix))]
 #[allow(deprecated)]
 impl qapi_runtime::DecodeMembers for GuestUser {
     fn decode_members(
         members: &mut qapi_runtime::Members<'_, '_>,
-    ) -> ::std::result::Result<Self, qapi_runtime::DecodeError> {
+    ) -> qapi_runtime::DecodeResult<Self> {
         Ok(Self {
             user: members.required("user")?,
             login_time: members.required("login-time")?,
@@ -3175,37 +2314,20 @@ impl qapi_runtime::DecodeMembers for GuestUser {
     }
 }
 #[cfg(any(windows, unix))]
-impl qapi_runtime::Decode for GuestUser {
-    fn decode(
-        value: &::serde_json::Value,
-        decoder: &mut qapi_runtime::Decoder,
-    ) -> ::std::result::Result<Self, qapi_runtime::DecodeError> {
-        qapi_runtime::decode::decode_object(value, decoder)
-    }
-}
-#[cfg(any(windows, unix))]
 #[allow(deprecated)]
-impl ::serde::Serialize for GuestUser {
-    fn serialize<S: ::serde::Serializer>(
+impl qapi_runtime::SerializeMembers for GuestUser {
+    fn serialize_members<M: ::serde::ser::SerializeMap>(
         &self,
-        serializer: S,
-    ) -> ::std::result::Result<S::Ok, S::Error> {
-        use ::serde::ser::SerializeMap as _;
-        let mut map = serializer.serialize_map(None)?;
+        map: &mut M,
+    ) -> Result<(), M::Error> {
         map.serialize_entry("login-time", &self.login_time)?;
-        qapi_runtime::ser::optional(&mut map, "domain", self.domain.as_ref())?;
+        qapi_runtime::ser::optional(map, "domain", self.domain.as_ref())?;
         map.serialize_entry("user", &self.user)?;
-        map.end()
+        Ok(())
     }
 }
 #[cfg(any(windows, unix))]
-impl<'de> ::serde::Deserialize<'de> for GuestUser {
-    fn deserialize<D: ::serde::Deserializer<'de>>(
-        deserializer: D,
-    ) -> ::std::result::Result<Self, D::Error> {
-        qapi_runtime::decode::deserialize(deserializer)
-    }
-}
+qapi_runtime::object!(GuestUser);
 /// # Since
 ///
 /// 2.10
@@ -3213,7 +2335,7 @@ impl<'de> ::serde::Deserialize<'de> for GuestUser {
 pub struct GuestTimezone {
     /// Timezone name.  These values may differ depending on guest/OS
     /// and should only be used for informational purposes.
-    pub zone: ::std::option::Option<::std::string::String>,
+    pub zone: Option<String>,
     /// Offset to UTC in seconds, negative numbers for time zones
     /// west of GMT, positive numbers for east
     pub offset: i64,
@@ -3222,41 +2344,25 @@ pub struct GuestTimezone {
 impl qapi_runtime::DecodeMembers for GuestTimezone {
     fn decode_members(
         members: &mut qapi_runtime::Members<'_, '_>,
-    ) -> ::std::result::Result<Self, qapi_runtime::DecodeError> {
+    ) -> qapi_runtime::DecodeResult<Self> {
         Ok(Self {
             zone: members.optional("zone")?,
             offset: members.required("offset")?,
         })
     }
 }
-impl qapi_runtime::Decode for GuestTimezone {
-    fn decode(
-        value: &::serde_json::Value,
-        decoder: &mut qapi_runtime::Decoder,
-    ) -> ::std::result::Result<Self, qapi_runtime::DecodeError> {
-        qapi_runtime::decode::decode_object(value, decoder)
-    }
-}
 #[allow(deprecated)]
-impl ::serde::Serialize for GuestTimezone {
-    fn serialize<S: ::serde::Serializer>(
+impl qapi_runtime::SerializeMembers for GuestTimezone {
+    fn serialize_members<M: ::serde::ser::SerializeMap>(
         &self,
-        serializer: S,
-    ) -> ::std::result::Result<S::Ok, S::Error> {
-        use ::serde::ser::SerializeMap as _;
-        let mut map = serializer.serialize_map(None)?;
-        qapi_runtime::ser::optional(&mut map, "zone", self.zone.as_ref())?;
+        map: &mut M,
+    ) -> Result<(), M::Error> {
+        qapi_runtime::ser::optional(map, "zone", self.zone.as_ref())?;
         map.serialize_entry("offset", &self.offset)?;
-        map.end()
+        Ok(())
     }
 }
-impl<'de> ::serde::Deserialize<'de> for GuestTimezone {
-    fn deserialize<D: ::serde::Deserializer<'de>>(
-        deserializer: D,
-    ) -> ::std::result::Result<Self, D::Error> {
-        qapi_runtime::decode::deserialize(deserializer)
-    }
-}
+qapi_runtime::object!(GuestTimezone);
 /// **Note:**
 /// `version`, `version-id`, `variant` and `variant-id` follow the
 /// definition specified in os-release(5). Refer to the manual page for
@@ -3274,41 +2380,41 @@ impl<'de> ::serde::Deserialize<'de> for GuestTimezone {
 pub struct GuestOsInfo {
     /// * POSIX: release field returned by uname(2)
     /// * Windows: build number of the OS
-    pub kernel_release: ::std::option::Option<::std::string::String>,
+    pub kernel_release: Option<String>,
     /// * POSIX: version field returned by uname(2)
     /// * Windows: version number of the OS
-    pub kernel_version: ::std::option::Option<::std::string::String>,
+    pub kernel_version: Option<String>,
     /// * POSIX: machine field returned by uname(2)
     /// * Windows: one of x86, x86_64, arm, ia64
-    pub machine: ::std::option::Option<::std::string::String>,
+    pub machine: Option<String>,
     /// * POSIX: as defined by os-release(5)
     /// * Windows: contains string "mswindows"
-    pub id: ::std::option::Option<::std::string::String>,
+    pub id: Option<String>,
     /// * POSIX: as defined by os-release(5)
     /// * Windows: contains string "Microsoft Windows"
-    pub name: ::std::option::Option<::std::string::String>,
+    pub name: Option<String>,
     /// * POSIX: as defined by os-release(5)
     /// * Windows: product name, e.g. "Microsoft Windows 10 Enterprise"
-    pub pretty_name: ::std::option::Option<::std::string::String>,
+    pub pretty_name: Option<String>,
     /// * POSIX: as defined by os-release(5)
     /// * Windows: long version string, e.g. "Microsoft Windows Server
     ///   2008"
-    pub version: ::std::option::Option<::std::string::String>,
+    pub version: Option<String>,
     /// * POSIX: as defined by os-release(5)
     /// * Windows: short version identifier, e.g. "7" or "20012r2"
-    pub version_id: ::std::option::Option<::std::string::String>,
+    pub version_id: Option<String>,
     /// * POSIX: as defined by os-release(5)
     /// * Windows: contains string "server" or "client"
-    pub variant: ::std::option::Option<::std::string::String>,
+    pub variant: Option<String>,
     /// * POSIX: as defined by os-release(5)
     /// * Windows: contains string "server" or "client"
-    pub variant_id: ::std::option::Option<::std::string::String>,
+    pub variant_id: Option<String>,
 }
 #[allow(deprecated)]
 impl qapi_runtime::DecodeMembers for GuestOsInfo {
     fn decode_members(
         members: &mut qapi_runtime::Members<'_, '_>,
-    ) -> ::std::result::Result<Self, qapi_runtime::DecodeError> {
+    ) -> qapi_runtime::DecodeResult<Self> {
         Ok(Self {
             kernel_release: members.optional("kernel-release")?,
             kernel_version: members.optional("kernel-version")?,
@@ -3323,57 +2429,41 @@ impl qapi_runtime::DecodeMembers for GuestOsInfo {
         })
     }
 }
-impl qapi_runtime::Decode for GuestOsInfo {
-    fn decode(
-        value: &::serde_json::Value,
-        decoder: &mut qapi_runtime::Decoder,
-    ) -> ::std::result::Result<Self, qapi_runtime::DecodeError> {
-        qapi_runtime::decode::decode_object(value, decoder)
-    }
-}
 #[allow(deprecated)]
-impl ::serde::Serialize for GuestOsInfo {
-    fn serialize<S: ::serde::Serializer>(
+impl qapi_runtime::SerializeMembers for GuestOsInfo {
+    fn serialize_members<M: ::serde::ser::SerializeMap>(
         &self,
-        serializer: S,
-    ) -> ::std::result::Result<S::Ok, S::Error> {
-        use ::serde::ser::SerializeMap as _;
-        let mut map = serializer.serialize_map(None)?;
-        qapi_runtime::ser::optional(&mut map, "name", self.name.as_ref())?;
+        map: &mut M,
+    ) -> Result<(), M::Error> {
+        qapi_runtime::ser::optional(map, "name", self.name.as_ref())?;
         qapi_runtime::ser::optional(
-            &mut map,
+            map,
             "kernel-release",
             self.kernel_release.as_ref(),
         )?;
-        qapi_runtime::ser::optional(&mut map, "version", self.version.as_ref())?;
-        qapi_runtime::ser::optional(&mut map, "variant", self.variant.as_ref())?;
-        qapi_runtime::ser::optional(&mut map, "pretty-name", self.pretty_name.as_ref())?;
-        qapi_runtime::ser::optional(&mut map, "version-id", self.version_id.as_ref())?;
-        qapi_runtime::ser::optional(&mut map, "variant-id", self.variant_id.as_ref())?;
+        qapi_runtime::ser::optional(map, "version", self.version.as_ref())?;
+        qapi_runtime::ser::optional(map, "variant", self.variant.as_ref())?;
+        qapi_runtime::ser::optional(map, "pretty-name", self.pretty_name.as_ref())?;
+        qapi_runtime::ser::optional(map, "version-id", self.version_id.as_ref())?;
+        qapi_runtime::ser::optional(map, "variant-id", self.variant_id.as_ref())?;
         qapi_runtime::ser::optional(
-            &mut map,
+            map,
             "kernel-version",
             self.kernel_version.as_ref(),
         )?;
-        qapi_runtime::ser::optional(&mut map, "machine", self.machine.as_ref())?;
-        qapi_runtime::ser::optional(&mut map, "id", self.id.as_ref())?;
-        map.end()
+        qapi_runtime::ser::optional(map, "machine", self.machine.as_ref())?;
+        qapi_runtime::ser::optional(map, "id", self.id.as_ref())?;
+        Ok(())
     }
 }
-impl<'de> ::serde::Deserialize<'de> for GuestOsInfo {
-    fn deserialize<D: ::serde::Deserializer<'de>>(
-        deserializer: D,
-    ) -> ::std::result::Result<Self, D::Error> {
-        qapi_runtime::decode::deserialize(deserializer)
-    }
-}
+qapi_runtime::object!(GuestOsInfo);
 #[cfg(windows)]
 #[derive(Debug, Clone, PartialEq, Eq, Hash, PartialOrd, Ord)]
 pub enum GuestDeviceType {
     /// PCI device
     Pci,
     /// A value this version of the schema does not know; only lenient decoding produces it.
-    Unrecognized(::std::string::String),
+    Unrecognized(String),
 }
 #[cfg(windows)]
 #[allow(deprecated)]
@@ -3385,45 +2475,18 @@ impl GuestDeviceType {
             Self::Unrecognized(value) => value,
         }
     }
-}
-#[cfg(windows)]
-impl ::std::fmt::Display for GuestDeviceType {
-    fn fmt(&self, f: &mut ::std::fmt::Formatter<'_>) -> ::std::fmt::Result {
-        f.write_str(self.as_str())
-    }
-}
-#[cfg(windows)]
-impl ::serde::Serialize for GuestDeviceType {
-    fn serialize<S: ::serde::Serializer>(
-        &self,
-        serializer: S,
-    ) -> ::std::result::Result<S::Ok, S::Error> {
-        serializer.serialize_str(self.as_str())
-    }
-}
-#[cfg(windows)]
-#[allow(deprecated)]
-impl qapi_runtime::Decode for GuestDeviceType {
-    fn decode(
-        value: &::serde_json::Value,
-        decoder: &mut qapi_runtime::Decoder,
-    ) -> ::std::result::Result<Self, qapi_runtime::DecodeError> {
-        Ok(
-            match decoder.enum_str(value)? {
+    /// The value called `value` on the wire, if this version of the schema knows it.
+    pub fn from_wire(value: &str) -> Option<Self> {
+        Some(
+            match value {
                 "pci" => Self::Pci,
-                other => Self::Unrecognized(decoder.unknown_enum_value(other)?),
+                _ => return None,
             },
         )
     }
 }
 #[cfg(windows)]
-impl<'de> ::serde::Deserialize<'de> for GuestDeviceType {
-    fn deserialize<D: ::serde::Deserializer<'de>>(
-        deserializer: D,
-    ) -> ::std::result::Result<Self, D::Error> {
-        qapi_runtime::decode::deserialize(deserializer)
-    }
-}
+qapi_runtime::enumeration!(GuestDeviceType, Unrecognized);
 /// # Since
 ///
 /// 5.2
@@ -3440,7 +2503,7 @@ pub struct GuestDeviceIdPci {
 impl qapi_runtime::DecodeMembers for GuestDeviceIdPci {
     fn decode_members(
         members: &mut qapi_runtime::Members<'_, '_>,
-    ) -> ::std::result::Result<Self, qapi_runtime::DecodeError> {
+    ) -> qapi_runtime::DecodeResult<Self> {
         Ok(Self {
             vendor_id: members.required("vendor-id")?,
             device_id: members.required("device-id")?,
@@ -3448,36 +2511,19 @@ impl qapi_runtime::DecodeMembers for GuestDeviceIdPci {
     }
 }
 #[cfg(windows)]
-impl qapi_runtime::Decode for GuestDeviceIdPci {
-    fn decode(
-        value: &::serde_json::Value,
-        decoder: &mut qapi_runtime::Decoder,
-    ) -> ::std::result::Result<Self, qapi_runtime::DecodeError> {
-        qapi_runtime::decode::decode_object(value, decoder)
-    }
-}
-#[cfg(windows)]
 #[allow(deprecated)]
-impl ::serde::Serialize for GuestDeviceIdPci {
-    fn serialize<S: ::serde::Serializer>(
+impl qapi_runtime::SerializeMembers for GuestDeviceIdPci {
+    fn serialize_members<M: ::serde::ser::SerializeMap>(
         &self,
-        serializer: S,
-    ) -> ::std::result::Result<S::Ok, S::Error> {
-        use ::serde::ser::SerializeMap as _;
-        let mut map = serializer.serialize_map(None)?;
+        map: &mut M,
+    ) -> Result<(), M::Error> {
         map.serialize_entry("device-id", &self.device_id)?;
         map.serialize_entry("vendor-id", &self.vendor_id)?;
-        map.end()
+        Ok(())
     }
 }
 #[cfg(windows)]
-impl<'de> ::serde::Deserialize<'de> for GuestDeviceIdPci {
-    fn deserialize<D: ::serde::Deserializer<'de>>(
-        deserializer: D,
-    ) -> ::std::result::Result<Self, D::Error> {
-        qapi_runtime::decode::deserialize(deserializer)
-    }
-}
+qapi_runtime::object!(GuestDeviceIdPci);
 /// Id of the device
 ///
 /// # Since
@@ -3489,14 +2535,14 @@ impl<'de> ::serde::Deserialize<'de> for GuestDeviceIdPci {
 pub enum GuestDeviceId {
     Pci(GuestDeviceIdPci),
     /// A tag value this version of the schema does not know (lenient decoding only); holds the value.
-    Unrecognized(::std::string::String),
+    Unrecognized(String),
 }
 #[cfg(windows)]
 #[allow(deprecated)]
 impl qapi_runtime::DecodeMembers for GuestDeviceId {
     fn decode_members(
         members: &mut qapi_runtime::Members<'_, '_>,
-    ) -> ::std::result::Result<Self, qapi_runtime::DecodeError> {
+    ) -> qapi_runtime::DecodeResult<Self> {
         let tag: GuestDeviceType = members.required("type")?;
         Ok(
             match tag {
@@ -3509,23 +2555,12 @@ impl qapi_runtime::DecodeMembers for GuestDeviceId {
     }
 }
 #[cfg(windows)]
-impl qapi_runtime::Decode for GuestDeviceId {
-    fn decode(
-        value: &::serde_json::Value,
-        decoder: &mut qapi_runtime::Decoder,
-    ) -> ::std::result::Result<Self, qapi_runtime::DecodeError> {
-        qapi_runtime::decode::decode_object(value, decoder)
-    }
-}
-#[cfg(windows)]
 #[allow(deprecated)]
-impl ::serde::Serialize for GuestDeviceId {
-    fn serialize<S: ::serde::Serializer>(
+impl qapi_runtime::SerializeMembers for GuestDeviceId {
+    fn serialize_members<M: ::serde::ser::SerializeMap>(
         &self,
-        serializer: S,
-    ) -> ::std::result::Result<S::Ok, S::Error> {
-        use ::serde::ser::SerializeMap as _;
-        let mut map = serializer.serialize_map(None)?;
+        map: &mut M,
+    ) -> Result<(), M::Error> {
         match self {
             GuestDeviceId::Pci(branch1) => {
                 map.serialize_entry("device-id", &branch1.device_id)?;
@@ -3536,17 +2571,11 @@ impl ::serde::Serialize for GuestDeviceId {
                 map.serialize_entry("type", value)?;
             }
         }
-        map.end()
+        Ok(())
     }
 }
 #[cfg(windows)]
-impl<'de> ::serde::Deserialize<'de> for GuestDeviceId {
-    fn deserialize<D: ::serde::Deserializer<'de>>(
-        deserializer: D,
-    ) -> ::std::result::Result<Self, D::Error> {
-        qapi_runtime::decode::deserialize(deserializer)
-    }
-}
+qapi_runtime::object!(GuestDeviceId);
 /// # Since
 ///
 /// 5.2
@@ -3554,20 +2583,20 @@ impl<'de> ::serde::Deserialize<'de> for GuestDeviceId {
 #[derive(Debug, Clone, PartialEq)]
 pub struct GuestDeviceInfo {
     /// name of the associated driver
-    pub driver_name: ::std::string::String,
+    pub driver_name: String,
     /// driver release date, in nanoseconds since the epoch
-    pub driver_date: ::std::option::Option<i64>,
+    pub driver_date: Option<i64>,
     /// driver version
-    pub driver_version: ::std::option::Option<::std::string::String>,
+    pub driver_version: Option<String>,
     /// device ID
-    pub id: ::std::option::Option<GuestDeviceId>,
+    pub id: Option<GuestDeviceId>,
 }
 #[cfg(windows)]
 #[allow(deprecated)]
 impl qapi_runtime::DecodeMembers for GuestDeviceInfo {
     fn decode_members(
         members: &mut qapi_runtime::Members<'_, '_>,
-    ) -> ::std::result::Result<Self, qapi_runtime::DecodeError> {
+    ) -> qapi_runtime::DecodeResult<Self> {
         Ok(Self {
             driver_name: members.required("driver-name")?,
             driver_date: members.optional("driver-date")?,
@@ -3577,146 +2606,97 @@ impl qapi_runtime::DecodeMembers for GuestDeviceInfo {
     }
 }
 #[cfg(windows)]
-impl qapi_runtime::Decode for GuestDeviceInfo {
-    fn decode(
-        value: &::serde_json::Value,
-        decoder: &mut qapi_runtime::Decoder,
-    ) -> ::std::result::Result<Self, qapi_runtime::DecodeError> {
-        qapi_runtime::decode::decode_object(value, decoder)
-    }
-}
-#[cfg(windows)]
 #[allow(deprecated)]
-impl ::serde::Serialize for GuestDeviceInfo {
-    fn serialize<S: ::serde::Serializer>(
+impl qapi_runtime::SerializeMembers for GuestDeviceInfo {
+    fn serialize_members<M: ::serde::ser::SerializeMap>(
         &self,
-        serializer: S,
-    ) -> ::std::result::Result<S::Ok, S::Error> {
-        use ::serde::ser::SerializeMap as _;
-        let mut map = serializer.serialize_map(None)?;
-        qapi_runtime::ser::optional(&mut map, "driver-date", self.driver_date.as_ref())?;
+        map: &mut M,
+    ) -> Result<(), M::Error> {
+        qapi_runtime::ser::optional(map, "driver-date", self.driver_date.as_ref())?;
         map.serialize_entry("driver-name", &self.driver_name)?;
         qapi_runtime::ser::optional(
-            &mut map,
+            map,
             "driver-version",
             self.driver_version.as_ref(),
         )?;
-        qapi_runtime::ser::optional(&mut map, "id", self.id.as_ref())?;
-        map.end()
+        qapi_runtime::ser::optional(map, "id", self.id.as_ref())?;
+        Ok(())
     }
 }
 #[cfg(windows)]
-impl<'de> ::serde::Deserialize<'de> for GuestDeviceInfo {
-    fn deserialize<D: ::serde::Deserializer<'de>>(
-        deserializer: D,
-    ) -> ::std::result::Result<Self, D::Error> {
-        qapi_runtime::decode::deserialize(deserializer)
-    }
-}
+qapi_runtime::object!(GuestDeviceInfo);
 /// # Since
 ///
 /// 5.2
 #[derive(Debug, Clone, PartialEq)]
 pub struct GuestAuthorizedKeys {
     /// public keys (in OpenSSH/sshd(8) authorized_keys format)
-    pub keys: ::std::vec::Vec<::std::string::String>,
+    pub keys: Vec<String>,
 }
 #[allow(deprecated)]
 impl qapi_runtime::DecodeMembers for GuestAuthorizedKeys {
     fn decode_members(
         members: &mut qapi_runtime::Members<'_, '_>,
-    ) -> ::std::result::Result<Self, qapi_runtime::DecodeError> {
+    ) -> qapi_runtime::DecodeResult<Self> {
         Ok(Self {
             keys: members.required("keys")?,
         })
     }
 }
-impl qapi_runtime::Decode for GuestAuthorizedKeys {
-    fn decode(
-        value: &::serde_json::Value,
-        decoder: &mut qapi_runtime::Decoder,
-    ) -> ::std::result::Result<Self, qapi_runtime::DecodeError> {
-        qapi_runtime::decode::decode_object(value, decoder)
-    }
-}
 #[allow(deprecated)]
-impl ::serde::Serialize for GuestAuthorizedKeys {
-    fn serialize<S: ::serde::Serializer>(
+impl qapi_runtime::SerializeMembers for GuestAuthorizedKeys {
+    fn serialize_members<M: ::serde::ser::SerializeMap>(
         &self,
-        serializer: S,
-    ) -> ::std::result::Result<S::Ok, S::Error> {
-        use ::serde::ser::SerializeMap as _;
-        let mut map = serializer.serialize_map(None)?;
+        map: &mut M,
+    ) -> Result<(), M::Error> {
         map.serialize_entry("keys", &self.keys)?;
-        map.end()
+        Ok(())
     }
 }
-impl<'de> ::serde::Deserialize<'de> for GuestAuthorizedKeys {
-    fn deserialize<D: ::serde::Deserializer<'de>>(
-        deserializer: D,
-    ) -> ::std::result::Result<Self, D::Error> {
-        qapi_runtime::decode::deserialize(deserializer)
-    }
-}
+qapi_runtime::object!(GuestAuthorizedKeys);
 /// Arguments of command `guest-ssh-get-authorized-keys`.
 #[derive(Debug, Clone, PartialEq)]
 pub struct GuestSshGetAuthorizedKeysArgs {
     /// the user account to add the authorized keys
-    pub username: ::std::string::String,
+    pub username: String,
 }
 #[allow(deprecated)]
 impl qapi_runtime::DecodeMembers for GuestSshGetAuthorizedKeysArgs {
     fn decode_members(
         members: &mut qapi_runtime::Members<'_, '_>,
-    ) -> ::std::result::Result<Self, qapi_runtime::DecodeError> {
+    ) -> qapi_runtime::DecodeResult<Self> {
         Ok(Self {
             username: members.required("username")?,
         })
     }
 }
-impl qapi_runtime::Decode for GuestSshGetAuthorizedKeysArgs {
-    fn decode(
-        value: &::serde_json::Value,
-        decoder: &mut qapi_runtime::Decoder,
-    ) -> ::std::result::Result<Self, qapi_runtime::DecodeError> {
-        qapi_runtime::decode::decode_object(value, decoder)
-    }
-}
 #[allow(deprecated)]
-impl ::serde::Serialize for GuestSshGetAuthorizedKeysArgs {
-    fn serialize<S: ::serde::Serializer>(
+impl qapi_runtime::SerializeMembers for GuestSshGetAuthorizedKeysArgs {
+    fn serialize_members<M: ::serde::ser::SerializeMap>(
         &self,
-        serializer: S,
-    ) -> ::std::result::Result<S::Ok, S::Error> {
-        use ::serde::ser::SerializeMap as _;
-        let mut map = serializer.serialize_map(None)?;
+        map: &mut M,
+    ) -> Result<(), M::Error> {
         map.serialize_entry("username", &self.username)?;
-        map.end()
+        Ok(())
     }
 }
-impl<'de> ::serde::Deserialize<'de> for GuestSshGetAuthorizedKeysArgs {
-    fn deserialize<D: ::serde::Deserializer<'de>>(
-        deserializer: D,
-    ) -> ::std::result::Result<Self, D::Error> {
-        qapi_runtime::decode::deserialize(deserializer)
-    }
-}
+qapi_runtime::object!(GuestSshGetAuthorizedKeysArgs);
 /// Arguments of command `guest-ssh-add-authorized-keys`.
 #[derive(Debug, Clone, PartialEq)]
 pub struct GuestSshAddAuthorizedKeysArgs {
     /// the user account to add the authorized keys
-    pub username: ::std::string::String,
+    pub username: String,
     /// the public keys to add (in OpenSSH/sshd(8) authorized_keys
     /// format)
-    pub keys: ::std::vec::Vec<::std::string::String>,
+    pub keys: Vec<String>,
     /// ignore the existing content, set it with the given keys only
-    pub reset: ::std::option::Option<bool>,
+    pub reset: Option<bool>,
 }
 #[allow(deprecated)]
 impl qapi_runtime::DecodeMembers for GuestSshAddAuthorizedKeysArgs {
     fn decode_members(
         members: &mut qapi_runtime::Members<'_, '_>,
-    ) -> ::std::result::Result<Self, qapi_runtime::DecodeError> {
+    ) -> qapi_runtime::DecodeResult<Self> {
         Ok(Self {
             username: members.required("username")?,
             keys: members.required("keys")?,
@@ -3724,83 +2704,51 @@ impl qapi_runtime::DecodeMembers for GuestSshAddAuthorizedKeysArgs {
         })
     }
 }
-impl qapi_runtime::Decode for GuestSshAddAuthorizedKeysArgs {
-    fn decode(
-        value: &::serde_json::Value,
-        decoder: &mut qapi_runtime::Decoder,
-    ) -> ::std::result::Result<Self, qapi_runtime::DecodeError> {
-        qapi_runtime::decode::decode_object(value, decoder)
-    }
-}
 #[allow(deprecated)]
-impl ::serde::Serialize for GuestSshAddAuthorizedKeysArgs {
-    fn serialize<S: ::serde::Serializer>(
+impl qapi_runtime::SerializeMembers for GuestSshAddAuthorizedKeysArgs {
+    fn serialize_members<M: ::serde::ser::SerializeMap>(
         &self,
-        serializer: S,
-    ) -> ::std::result::Result<S::Ok, S::Error> {
-        use ::serde::ser::SerializeMap as _;
-        let mut map = serializer.serialize_map(None)?;
+        map: &mut M,
+    ) -> Result<(), M::Error> {
         map.serialize_entry("keys", &self.keys)?;
         map.serialize_entry("username", &self.username)?;
-        qapi_runtime::ser::optional(&mut map, "reset", self.reset.as_ref())?;
-        map.end()
+        qapi_runtime::ser::optional(map, "reset", self.reset.as_ref())?;
+        Ok(())
     }
 }
-impl<'de> ::serde::Deserialize<'de> for GuestSshAddAuthorizedKeysArgs {
-    fn deserialize<D: ::serde::Deserializer<'de>>(
-        deserializer: D,
-    ) -> ::std::result::Result<Self, D::Error> {
-        qapi_runtime::decode::deserialize(deserializer)
-    }
-}
+qapi_runtime::object!(GuestSshAddAuthorizedKeysArgs);
 /// Arguments of command `guest-ssh-remove-authorized-keys`.
 #[derive(Debug, Clone, PartialEq)]
 pub struct GuestSshRemoveAuthorizedKeysArgs {
     /// the user account to remove the authorized keys
-    pub username: ::std::string::String,
+    pub username: String,
     /// the public keys to remove (in OpenSSH/sshd(8) authorized_keys
     /// format)
-    pub keys: ::std::vec::Vec<::std::string::String>,
+    pub keys: Vec<String>,
 }
 #[allow(deprecated)]
 impl qapi_runtime::DecodeMembers for GuestSshRemoveAuthorizedKeysArgs {
     fn decode_members(
         members: &mut qapi_runtime::Members<'_, '_>,
-    ) -> ::std::result::Result<Self, qapi_runtime::DecodeError> {
+    ) -> qapi_runtime::DecodeResult<Self> {
         Ok(Self {
             username: members.required("username")?,
             keys: members.required("keys")?,
         })
     }
 }
-impl qapi_runtime::Decode for GuestSshRemoveAuthorizedKeysArgs {
-    fn decode(
-        value: &::serde_json::Value,
-        decoder: &mut qapi_runtime::Decoder,
-    ) -> ::std::result::Result<Self, qapi_runtime::DecodeError> {
-        qapi_runtime::decode::decode_object(value, decoder)
-    }
-}
 #[allow(deprecated)]
-impl ::serde::Serialize for GuestSshRemoveAuthorizedKeysArgs {
-    fn serialize<S: ::serde::Serializer>(
+impl qapi_runtime::SerializeMembers for GuestSshRemoveAuthorizedKeysArgs {
+    fn serialize_members<M: ::serde::ser::SerializeMap>(
         &self,
-        serializer: S,
-    ) -> ::std::result::Result<S::Ok, S::Error> {
-        use ::serde::ser::SerializeMap as _;
-        let mut map = serializer.serialize_map(None)?;
+        map: &mut M,
+    ) -> Result<(), M::Error> {
         map.serialize_entry("keys", &self.keys)?;
         map.serialize_entry("username", &self.username)?;
-        map.end()
+        Ok(())
     }
 }
-impl<'de> ::serde::Deserialize<'de> for GuestSshRemoveAuthorizedKeysArgs {
-    fn deserialize<D: ::serde::Deserializer<'de>>(
-        deserializer: D,
-    ) -> ::std::result::Result<Self, D::Error> {
-        qapi_runtime::decode::deserialize(deserializer)
-    }
-}
+qapi_runtime::object!(GuestSshRemoveAuthorizedKeysArgs);
 /// # Since
 ///
 /// 7.1
@@ -3808,47 +2756,47 @@ impl<'de> ::serde::Deserialize<'de> for GuestSshRemoveAuthorizedKeysArgs {
 #[derive(Debug, Clone, PartialEq, Default)]
 pub struct GuestDiskStats {
     /// sectors read
-    pub read_sectors: ::std::option::Option<u64>,
+    pub read_sectors: Option<u64>,
     /// reads completed successfully
-    pub read_ios: ::std::option::Option<u64>,
+    pub read_ios: Option<u64>,
     /// read requests merged
-    pub read_merges: ::std::option::Option<u64>,
+    pub read_merges: Option<u64>,
     /// sectors written
-    pub write_sectors: ::std::option::Option<u64>,
+    pub write_sectors: Option<u64>,
     /// writes completed
-    pub write_ios: ::std::option::Option<u64>,
+    pub write_ios: Option<u64>,
     /// write requests merged
-    pub write_merges: ::std::option::Option<u64>,
+    pub write_merges: Option<u64>,
     /// sectors discarded
-    pub discard_sectors: ::std::option::Option<u64>,
+    pub discard_sectors: Option<u64>,
     /// discards completed successfully
-    pub discard_ios: ::std::option::Option<u64>,
+    pub discard_ios: Option<u64>,
     /// discard requests merged
-    pub discard_merges: ::std::option::Option<u64>,
+    pub discard_merges: Option<u64>,
     /// flush requests completed successfully
-    pub flush_ios: ::std::option::Option<u64>,
+    pub flush_ios: Option<u64>,
     /// time spent reading(ms)
-    pub read_ticks: ::std::option::Option<u64>,
+    pub read_ticks: Option<u64>,
     /// time spent writing(ms)
-    pub write_ticks: ::std::option::Option<u64>,
+    pub write_ticks: Option<u64>,
     /// time spent discarding(ms)
-    pub discard_ticks: ::std::option::Option<u64>,
+    pub discard_ticks: Option<u64>,
     /// time spent flushing(ms)
-    pub flush_ticks: ::std::option::Option<u64>,
+    pub flush_ticks: Option<u64>,
     /// number of I/Os currently in flight
-    pub ios_pgr: ::std::option::Option<u64>,
+    pub ios_pgr: Option<u64>,
     /// time spent doing I/Os (ms)
-    pub total_ticks: ::std::option::Option<u64>,
+    pub total_ticks: Option<u64>,
     /// weighted time spent doing I/Os since the last update
     /// of this field(ms)
-    pub weight_ticks: ::std::option::Option<u64>,
+    pub weight_ticks: Option<u64>,
 }
 #[cfg(target_os = "linux")]
 #[allow(deprecated)]
 impl qapi_runtime::DecodeMembers for GuestDiskStats {
     fn decode_members(
         members: &mut qapi_runtime::Members<'_, '_>,
-    ) -> ::std::result::Result<Self, qapi_runtime::DecodeError> {
+    ) -> qapi_runtime::DecodeResult<Self> {
         Ok(Self {
             read_sectors: members.optional("read-sectors")?,
             read_ios: members.optional("read-ios")?,
@@ -3871,84 +2819,47 @@ impl qapi_runtime::DecodeMembers for GuestDiskStats {
     }
 }
 #[cfg(target_os = "linux")]
-impl qapi_runtime::Decode for GuestDiskStats {
-    fn decode(
-        value: &::serde_json::Value,
-        decoder: &mut qapi_runtime::Decoder,
-    ) -> ::std::result::Result<Self, qapi_runtime::DecodeError> {
-        qapi_runtime::decode::decode_object(value, decoder)
-    }
-}
-#[cfg(target_os = "linux")]
 #[allow(deprecated)]
-impl ::serde::Serialize for GuestDiskStats {
-    fn serialize<S: ::serde::Serializer>(
+impl qapi_runtime::SerializeMembers for GuestDiskStats {
+    fn serialize_members<M: ::serde::ser::SerializeMap>(
         &self,
-        serializer: S,
-    ) -> ::std::result::Result<S::Ok, S::Error> {
-        use ::serde::ser::SerializeMap as _;
-        let mut map = serializer.serialize_map(None)?;
+        map: &mut M,
+    ) -> Result<(), M::Error> {
         qapi_runtime::ser::optional(
-            &mut map,
+            map,
             "discard-sectors",
             self.discard_sectors.as_ref(),
         )?;
-        qapi_runtime::ser::optional(&mut map, "write-ios", self.write_ios.as_ref())?;
-        qapi_runtime::ser::optional(&mut map, "discard-ios", self.discard_ios.as_ref())?;
+        qapi_runtime::ser::optional(map, "write-ios", self.write_ios.as_ref())?;
+        qapi_runtime::ser::optional(map, "discard-ios", self.discard_ios.as_ref())?;
+        qapi_runtime::ser::optional(map, "discard-ticks", self.discard_ticks.as_ref())?;
+        qapi_runtime::ser::optional(map, "weight-ticks", self.weight_ticks.as_ref())?;
+        qapi_runtime::ser::optional(map, "read-ios", self.read_ios.as_ref())?;
+        qapi_runtime::ser::optional(map, "flush-ios", self.flush_ios.as_ref())?;
+        qapi_runtime::ser::optional(map, "write-sectors", self.write_sectors.as_ref())?;
+        qapi_runtime::ser::optional(map, "write-merges", self.write_merges.as_ref())?;
+        qapi_runtime::ser::optional(map, "write-ticks", self.write_ticks.as_ref())?;
+        qapi_runtime::ser::optional(map, "ios-pgr", self.ios_pgr.as_ref())?;
+        qapi_runtime::ser::optional(map, "read-sectors", self.read_sectors.as_ref())?;
+        qapi_runtime::ser::optional(map, "read-merges", self.read_merges.as_ref())?;
+        qapi_runtime::ser::optional(map, "total-ticks", self.total_ticks.as_ref())?;
         qapi_runtime::ser::optional(
-            &mut map,
-            "discard-ticks",
-            self.discard_ticks.as_ref(),
-        )?;
-        qapi_runtime::ser::optional(
-            &mut map,
-            "weight-ticks",
-            self.weight_ticks.as_ref(),
-        )?;
-        qapi_runtime::ser::optional(&mut map, "read-ios", self.read_ios.as_ref())?;
-        qapi_runtime::ser::optional(&mut map, "flush-ios", self.flush_ios.as_ref())?;
-        qapi_runtime::ser::optional(
-            &mut map,
-            "write-sectors",
-            self.write_sectors.as_ref(),
-        )?;
-        qapi_runtime::ser::optional(
-            &mut map,
-            "write-merges",
-            self.write_merges.as_ref(),
-        )?;
-        qapi_runtime::ser::optional(&mut map, "write-ticks", self.write_ticks.as_ref())?;
-        qapi_runtime::ser::optional(&mut map, "ios-pgr", self.ios_pgr.as_ref())?;
-        qapi_runtime::ser::optional(
-            &mut map,
-            "read-sectors",
-            self.read_sectors.as_ref(),
-        )?;
-        qapi_runtime::ser::optional(&mut map, "read-merges", self.read_merges.as_ref())?;
-        qapi_runtime::ser::optional(&mut map, "total-ticks", self.total_ticks.as_ref())?;
-        qapi_runtime::ser::optional(
-            &mut map,
+            map,
             "discard-merges",
             self.discard_merges.as_ref(),
         )?;
-        qapi_runtime::ser::optional(&mut map, "flush-ticks", self.flush_ticks.as_ref())?;
-        qapi_runtime::ser::optional(&mut map, "read-ticks", self.read_ticks.as_ref())?;
-        map.end()
+        qapi_runtime::ser::optional(map, "flush-ticks", self.flush_ticks.as_ref())?;
+        qapi_runtime::ser::optional(map, "read-ticks", self.read_ticks.as_ref())?;
+        Ok(())
     }
 }
 #[cfg(target_os = "linux")]
-impl<'de> ::serde::Deserialize<'de> for GuestDiskStats {
-    fn deserialize<D: ::serde::Deserializer<'de>>(
-        deserializer: D,
-    ) -> ::std::result::Result<Self, D::Error> {
-        qapi_runtime::decode::deserialize(deserializer)
-    }
-}
+qapi_runtime::object!(GuestDiskStats);
 #[cfg(target_os = "linux")]
 #[derive(Debug, Clone, PartialEq)]
 pub struct GuestDiskStatsInfo {
     /// disk name
-    pub name: ::std::string::String,
+    pub name: String,
     /// major device number of disk
     pub major: u64,
     /// minor device number of disk
@@ -3961,7 +2872,7 @@ pub struct GuestDiskStatsInfo {
 impl qapi_runtime::DecodeMembers for GuestDiskStatsInfo {
     fn decode_members(
         members: &mut qapi_runtime::Members<'_, '_>,
-    ) -> ::std::result::Result<Self, qapi_runtime::DecodeError> {
+    ) -> qapi_runtime::DecodeResult<Self> {
         Ok(Self {
             name: members.required("name")?,
             major: members.required("major")?,
@@ -3971,38 +2882,21 @@ impl qapi_runtime::DecodeMembers for GuestDiskStatsInfo {
     }
 }
 #[cfg(target_os = "linux")]
-impl qapi_runtime::Decode for GuestDiskStatsInfo {
-    fn decode(
-        value: &::serde_json::Value,
-        decoder: &mut qapi_runtime::Decoder,
-    ) -> ::std::result::Result<Self, qapi_runtime::DecodeError> {
-        qapi_runtime::decode::decode_object(value, decoder)
-    }
-}
-#[cfg(target_os = "linux")]
 #[allow(deprecated)]
-impl ::serde::Serialize for GuestDiskStatsInfo {
-    fn serialize<S: ::serde::Serializer>(
+impl qapi_runtime::SerializeMembers for GuestDiskStatsInfo {
+    fn serialize_members<M: ::serde::ser::SerializeMap>(
         &self,
-        serializer: S,
-    ) -> ::std::result::Result<S::Ok, S::Error> {
-        use ::serde::ser::SerializeMap as _;
-        let mut map = serializer.serialize_map(None)?;
+        map: &mut M,
+    ) -> Result<(), M::Error> {
         map.serialize_entry("name", &self.name)?;
         map.serialize_entry("stats", &self.stats)?;
         map.serialize_entry("minor", &self.minor)?;
         map.serialize_entry("major", &self.major)?;
-        map.end()
+        Ok(())
     }
 }
 #[cfg(target_os = "linux")]
-impl<'de> ::serde::Deserialize<'de> for GuestDiskStatsInfo {
-    fn deserialize<D: ::serde::Deserializer<'de>>(
-        deserializer: D,
-    ) -> ::std::result::Result<Self, D::Error> {
-        qapi_runtime::decode::deserialize(deserializer)
-    }
-}
+qapi_runtime::object!(GuestDiskStatsInfo);
 /// Guest operating systems supporting CPU statistics
 ///
 /// # Since
@@ -4014,7 +2908,7 @@ pub enum GuestCpuStatsType {
     /// Linux
     Linux,
     /// A value this version of the schema does not know; only lenient decoding produces it.
-    Unrecognized(::std::string::String),
+    Unrecognized(String),
 }
 #[cfg(target_os = "linux")]
 #[allow(deprecated)]
@@ -4026,45 +2920,18 @@ impl GuestCpuStatsType {
             Self::Unrecognized(value) => value,
         }
     }
-}
-#[cfg(target_os = "linux")]
-impl ::std::fmt::Display for GuestCpuStatsType {
-    fn fmt(&self, f: &mut ::std::fmt::Formatter<'_>) -> ::std::fmt::Result {
-        f.write_str(self.as_str())
-    }
-}
-#[cfg(target_os = "linux")]
-impl ::serde::Serialize for GuestCpuStatsType {
-    fn serialize<S: ::serde::Serializer>(
-        &self,
-        serializer: S,
-    ) -> ::std::result::Result<S::Ok, S::Error> {
-        serializer.serialize_str(self.as_str())
-    }
-}
-#[cfg(target_os = "linux")]
-#[allow(deprecated)]
-impl qapi_runtime::Decode for GuestCpuStatsType {
-    fn decode(
-        value: &::serde_json::Value,
-        decoder: &mut qapi_runtime::Decoder,
-    ) -> ::std::result::Result<Self, qapi_runtime::DecodeError> {
-        Ok(
-            match decoder.enum_str(value)? {
+    /// The value called `value` on the wire, if this version of the schema knows it.
+    pub fn from_wire(value: &str) -> Option<Self> {
+        Some(
+            match value {
                 "linux" => Self::Linux,
-                other => Self::Unrecognized(decoder.unknown_enum_value(other)?),
+                _ => return None,
             },
         )
     }
 }
 #[cfg(target_os = "linux")]
-impl<'de> ::serde::Deserialize<'de> for GuestCpuStatsType {
-    fn deserialize<D: ::serde::Deserializer<'de>>(
-        deserializer: D,
-    ) -> ::std::result::Result<Self, D::Error> {
-        qapi_runtime::decode::deserialize(deserializer)
-    }
-}
+qapi_runtime::enumeration!(GuestCpuStatsType, Unrecognized);
 /// CPU statistics of Linux
 ///
 /// # Since
@@ -4084,25 +2951,25 @@ pub struct GuestLinuxCpuStats {
     /// Time spent in the idle task
     pub idle: u64,
     /// Time waiting for I/O to complete (since Linux 2.5.41)
-    pub iowait: ::std::option::Option<u64>,
+    pub iowait: Option<u64>,
     /// Time servicing interrupts (since Linux 2.6.0-test4)
-    pub irq: ::std::option::Option<u64>,
+    pub irq: Option<u64>,
     /// Time servicing softirqs (since Linux 2.6.0-test4)
-    pub softirq: ::std::option::Option<u64>,
+    pub softirq: Option<u64>,
     /// Stolen time by host (since Linux 2.6.11)
-    pub steal: ::std::option::Option<u64>,
+    pub steal: Option<u64>,
     /// ime spent running a virtual CPU for guest operating systems
     /// under the  control of the Linux kernel (since Linux 2.6.24)
-    pub guest: ::std::option::Option<u64>,
+    pub guest: Option<u64>,
     /// Time spent running a niced guest (since Linux 2.6.33)
-    pub guestnice: ::std::option::Option<u64>,
+    pub guestnice: Option<u64>,
 }
 #[cfg(target_os = "linux")]
 #[allow(deprecated)]
 impl qapi_runtime::DecodeMembers for GuestLinuxCpuStats {
     fn decode_members(
         members: &mut qapi_runtime::Members<'_, '_>,
-    ) -> ::std::result::Result<Self, qapi_runtime::DecodeError> {
+    ) -> qapi_runtime::DecodeResult<Self> {
         Ok(Self {
             cpu: members.required("cpu")?,
             user: members.required("user")?,
@@ -4119,45 +2986,28 @@ impl qapi_runtime::DecodeMembers for GuestLinuxCpuStats {
     }
 }
 #[cfg(target_os = "linux")]
-impl qapi_runtime::Decode for GuestLinuxCpuStats {
-    fn decode(
-        value: &::serde_json::Value,
-        decoder: &mut qapi_runtime::Decoder,
-    ) -> ::std::result::Result<Self, qapi_runtime::DecodeError> {
-        qapi_runtime::decode::decode_object(value, decoder)
-    }
-}
-#[cfg(target_os = "linux")]
 #[allow(deprecated)]
-impl ::serde::Serialize for GuestLinuxCpuStats {
-    fn serialize<S: ::serde::Serializer>(
+impl qapi_runtime::SerializeMembers for GuestLinuxCpuStats {
+    fn serialize_members<M: ::serde::ser::SerializeMap>(
         &self,
-        serializer: S,
-    ) -> ::std::result::Result<S::Ok, S::Error> {
-        use ::serde::ser::SerializeMap as _;
-        let mut map = serializer.serialize_map(None)?;
+        map: &mut M,
+    ) -> Result<(), M::Error> {
         map.serialize_entry("cpu", &self.cpu)?;
-        qapi_runtime::ser::optional(&mut map, "guestnice", self.guestnice.as_ref())?;
+        qapi_runtime::ser::optional(map, "guestnice", self.guestnice.as_ref())?;
         map.serialize_entry("idle", &self.idle)?;
-        qapi_runtime::ser::optional(&mut map, "steal", self.steal.as_ref())?;
-        qapi_runtime::ser::optional(&mut map, "iowait", self.iowait.as_ref())?;
+        qapi_runtime::ser::optional(map, "steal", self.steal.as_ref())?;
+        qapi_runtime::ser::optional(map, "iowait", self.iowait.as_ref())?;
         map.serialize_entry("system", &self.system)?;
-        qapi_runtime::ser::optional(&mut map, "guest", self.guest.as_ref())?;
+        qapi_runtime::ser::optional(map, "guest", self.guest.as_ref())?;
         map.serialize_entry("nice", &self.nice)?;
-        qapi_runtime::ser::optional(&mut map, "irq", self.irq.as_ref())?;
+        qapi_runtime::ser::optional(map, "irq", self.irq.as_ref())?;
         map.serialize_entry("user", &self.user)?;
-        qapi_runtime::ser::optional(&mut map, "softirq", self.softirq.as_ref())?;
-        map.end()
+        qapi_runtime::ser::optional(map, "softirq", self.softirq.as_ref())?;
+        Ok(())
     }
 }
 #[cfg(target_os = "linux")]
-impl<'de> ::serde::Deserialize<'de> for GuestLinuxCpuStats {
-    fn deserialize<D: ::serde::Deserializer<'de>>(
-        deserializer: D,
-    ) -> ::std::result::Result<Self, D::Error> {
-        qapi_runtime::decode::deserialize(deserializer)
-    }
-}
+qapi_runtime::object!(GuestLinuxCpuStats);
 /// Get statistics of each CPU in millisecond.
 ///
 /// # Since
@@ -4169,14 +3019,14 @@ impl<'de> ::serde::Deserialize<'de> for GuestLinuxCpuStats {
 pub enum GuestCpuStats {
     Linux(GuestLinuxCpuStats),
     /// A tag value this version of the schema does not know (lenient decoding only); holds the value.
-    Unrecognized(::std::string::String),
+    Unrecognized(String),
 }
 #[cfg(target_os = "linux")]
 #[allow(deprecated)]
 impl qapi_runtime::DecodeMembers for GuestCpuStats {
     fn decode_members(
         members: &mut qapi_runtime::Members<'_, '_>,
-    ) -> ::std::result::Result<Self, qapi_runtime::DecodeError> {
+    ) -> qapi_runtime::DecodeResult<Self> {
         let tag: GuestCpuStatsType = members.required("type")?;
         Ok(
             match tag {
@@ -4189,65 +3039,40 @@ impl qapi_runtime::DecodeMembers for GuestCpuStats {
     }
 }
 #[cfg(target_os = "linux")]
-impl qapi_runtime::Decode for GuestCpuStats {
-    fn decode(
-        value: &::serde_json::Value,
-        decoder: &mut qapi_runtime::Decoder,
-    ) -> ::std::result::Result<Self, qapi_runtime::DecodeError> {
-        qapi_runtime::decode::decode_object(value, decoder)
-    }
-}
-#[cfg(target_os = "linux")]
 #[allow(deprecated)]
-impl ::serde::Serialize for GuestCpuStats {
-    fn serialize<S: ::serde::Serializer>(
+impl qapi_runtime::SerializeMembers for GuestCpuStats {
+    fn serialize_members<M: ::serde::ser::SerializeMap>(
         &self,
-        serializer: S,
-    ) -> ::std::result::Result<S::Ok, S::Error> {
-        use ::serde::ser::SerializeMap as _;
-        let mut map = serializer.serialize_map(None)?;
+        map: &mut M,
+    ) -> Result<(), M::Error> {
         match self {
             GuestCpuStats::Linux(branch1) => {
                 map.serialize_entry("cpu", &branch1.cpu)?;
                 qapi_runtime::ser::optional(
-                    &mut map,
+                    map,
                     "guestnice",
                     branch1.guestnice.as_ref(),
                 )?;
                 map.serialize_entry("idle", &branch1.idle)?;
-                qapi_runtime::ser::optional(&mut map, "steal", branch1.steal.as_ref())?;
-                qapi_runtime::ser::optional(
-                    &mut map,
-                    "iowait",
-                    branch1.iowait.as_ref(),
-                )?;
+                qapi_runtime::ser::optional(map, "steal", branch1.steal.as_ref())?;
+                qapi_runtime::ser::optional(map, "iowait", branch1.iowait.as_ref())?;
                 map.serialize_entry("system", &branch1.system)?;
-                qapi_runtime::ser::optional(&mut map, "guest", branch1.guest.as_ref())?;
+                qapi_runtime::ser::optional(map, "guest", branch1.guest.as_ref())?;
                 map.serialize_entry("nice", &branch1.nice)?;
-                qapi_runtime::ser::optional(&mut map, "irq", branch1.irq.as_ref())?;
+                qapi_runtime::ser::optional(map, "irq", branch1.irq.as_ref())?;
                 map.serialize_entry("type", "linux")?;
                 map.serialize_entry("user", &branch1.user)?;
-                qapi_runtime::ser::optional(
-                    &mut map,
-                    "softirq",
-                    branch1.softirq.as_ref(),
-                )?;
+                qapi_runtime::ser::optional(map, "softirq", branch1.softirq.as_ref())?;
             }
             GuestCpuStats::Unrecognized(value) => {
                 map.serialize_entry("type", value)?;
             }
         }
-        map.end()
+        Ok(())
     }
 }
 #[cfg(target_os = "linux")]
-impl<'de> ::serde::Deserialize<'de> for GuestCpuStats {
-    fn deserialize<D: ::serde::Deserializer<'de>>(
-        deserializer: D,
-    ) -> ::std::result::Result<Self, D::Error> {
-        qapi_runtime::decode::deserialize(deserializer)
-    }
-}
+qapi_runtime::object!(GuestCpuStats);
 /// Statistics about process load information
 ///
 /// # Since
@@ -4268,7 +3093,7 @@ pub struct GuestLoadAverage {
 impl qapi_runtime::DecodeMembers for GuestLoadAverage {
     fn decode_members(
         members: &mut qapi_runtime::Members<'_, '_>,
-    ) -> ::std::result::Result<Self, qapi_runtime::DecodeError> {
+    ) -> qapi_runtime::DecodeResult<Self> {
         Ok(Self {
             load1m: members.required("load1m")?,
             load5m: members.required("load5m")?,
@@ -4277,37 +3102,20 @@ impl qapi_runtime::DecodeMembers for GuestLoadAverage {
     }
 }
 #[cfg(unix)]
-impl qapi_runtime::Decode for GuestLoadAverage {
-    fn decode(
-        value: &::serde_json::Value,
-        decoder: &mut qapi_runtime::Decoder,
-    ) -> ::std::result::Result<Self, qapi_runtime::DecodeError> {
-        qapi_runtime::decode::decode_object(value, decoder)
-    }
-}
-#[cfg(unix)]
 #[allow(deprecated)]
-impl ::serde::Serialize for GuestLoadAverage {
-    fn serialize<S: ::serde::Serializer>(
+impl qapi_runtime::SerializeMembers for GuestLoadAverage {
+    fn serialize_members<M: ::serde::ser::SerializeMap>(
         &self,
-        serializer: S,
-    ) -> ::std::result::Result<S::Ok, S::Error> {
-        use ::serde::ser::SerializeMap as _;
-        let mut map = serializer.serialize_map(None)?;
+        map: &mut M,
+    ) -> Result<(), M::Error> {
         map.serialize_entry("load15m", &self.load15m)?;
         map.serialize_entry("load5m", &self.load5m)?;
         map.serialize_entry("load1m", &self.load1m)?;
-        map.end()
+        Ok(())
     }
 }
 #[cfg(unix)]
-impl<'de> ::serde::Deserialize<'de> for GuestLoadAverage {
-    fn deserialize<D: ::serde::Deserializer<'de>>(
-        deserializer: D,
-    ) -> ::std::result::Result<Self, D::Error> {
-        qapi_runtime::decode::deserialize(deserializer)
-    }
-}
+qapi_runtime::object!(GuestLoadAverage);
 /// Route information, currently, only linux supported.
 ///
 /// # Since
@@ -4317,35 +3125,35 @@ impl<'de> ::serde::Deserialize<'de> for GuestLoadAverage {
 #[derive(Debug, Clone, PartialEq)]
 pub struct GuestNetworkRoute {
     /// The destination network or host's egress network interface in the routing table
-    pub iface: ::std::string::String,
+    pub iface: String,
     /// The IP address of the target network or host, The final destination of the packet
-    pub destination: ::std::string::String,
+    pub destination: String,
     /// Route metric
     pub metric: i64,
     /// The IP address of the next hop router
-    pub gateway: ::std::option::Option<::std::string::String>,
+    pub gateway: Option<String>,
     /// Subnet Mask (IPv4 only)
-    pub mask: ::std::option::Option<::std::string::String>,
+    pub mask: Option<String>,
     /// Initial round-trip delay (not for windows, IPv4 only)
-    pub irtt: ::std::option::Option<i64>,
+    pub irtt: Option<i64>,
     /// Route flags (not for windows)
-    pub flags: ::std::option::Option<u64>,
+    pub flags: Option<u64>,
     /// The route's reference count (not for windows)
-    pub refcnt: ::std::option::Option<i64>,
+    pub refcnt: Option<i64>,
     /// Route usage count (not for windows)
-    pub r#use: ::std::option::Option<i64>,
+    pub r#use: Option<i64>,
     /// TCP window size, used for flow control (not for windows, IPv4 only)
-    pub window: ::std::option::Option<i64>,
+    pub window: Option<i64>,
     /// Data link layer maximum packet size (not for windows)
-    pub mtu: ::std::option::Option<i64>,
+    pub mtu: Option<i64>,
     /// Destination prefix length (for IPv6)
-    pub desprefixlen: ::std::option::Option<::std::string::String>,
+    pub desprefixlen: Option<String>,
     /// Source IP address (for IPv6)
-    pub source: ::std::option::Option<::std::string::String>,
+    pub source: Option<String>,
     /// Source prefix length (for IPv6)
-    pub srcprefixlen: ::std::option::Option<::std::string::String>,
+    pub srcprefixlen: Option<String>,
     /// Next hop IP address (for IPv6)
-    pub nexthop: ::std::option::Option<::std::string::String>,
+    pub nexthop: Option<String>,
     /// IP version (4 or 6)
     pub version: i64,
 }
@@ -4354,7 +3162,7 @@ pub struct GuestNetworkRoute {
 impl qapi_runtime::DecodeMembers for GuestNetworkRoute {
     fn decode_members(
         members: &mut qapi_runtime::Members<'_, '_>,
-    ) -> ::std::result::Result<Self, qapi_runtime::DecodeError> {
+    ) -> qapi_runtime::DecodeResult<Self> {
         Ok(Self {
             iface: members.required("iface")?,
             destination: members.required("destination")?,
@@ -4376,76 +3184,48 @@ impl qapi_runtime::DecodeMembers for GuestNetworkRoute {
     }
 }
 #[cfg(target_os = "linux")]
-impl qapi_runtime::Decode for GuestNetworkRoute {
-    fn decode(
-        value: &::serde_json::Value,
-        decoder: &mut qapi_runtime::Decoder,
-    ) -> ::std::result::Result<Self, qapi_runtime::DecodeError> {
-        qapi_runtime::decode::decode_object(value, decoder)
-    }
-}
-#[cfg(target_os = "linux")]
 #[allow(deprecated)]
-impl ::serde::Serialize for GuestNetworkRoute {
-    fn serialize<S: ::serde::Serializer>(
+impl qapi_runtime::SerializeMembers for GuestNetworkRoute {
+    fn serialize_members<M: ::serde::ser::SerializeMap>(
         &self,
-        serializer: S,
-    ) -> ::std::result::Result<S::Ok, S::Error> {
-        use ::serde::ser::SerializeMap as _;
-        let mut map = serializer.serialize_map(None)?;
-        qapi_runtime::ser::optional(&mut map, "flags", self.flags.as_ref())?;
-        qapi_runtime::ser::optional(&mut map, "source", self.source.as_ref())?;
+        map: &mut M,
+    ) -> Result<(), M::Error> {
+        qapi_runtime::ser::optional(map, "flags", self.flags.as_ref())?;
+        qapi_runtime::ser::optional(map, "source", self.source.as_ref())?;
         map.serialize_entry("metric", &self.metric)?;
-        qapi_runtime::ser::optional(&mut map, "refcnt", self.refcnt.as_ref())?;
-        qapi_runtime::ser::optional(&mut map, "window", self.window.as_ref())?;
+        qapi_runtime::ser::optional(map, "refcnt", self.refcnt.as_ref())?;
+        qapi_runtime::ser::optional(map, "window", self.window.as_ref())?;
         map.serialize_entry("version", &self.version)?;
-        qapi_runtime::ser::optional(&mut map, "nexthop", self.nexthop.as_ref())?;
+        qapi_runtime::ser::optional(map, "nexthop", self.nexthop.as_ref())?;
         map.serialize_entry("iface", &self.iface)?;
         map.serialize_entry("destination", &self.destination)?;
-        qapi_runtime::ser::optional(
-            &mut map,
-            "desprefixlen",
-            self.desprefixlen.as_ref(),
-        )?;
-        qapi_runtime::ser::optional(&mut map, "irtt", self.irtt.as_ref())?;
-        qapi_runtime::ser::optional(&mut map, "gateway", self.gateway.as_ref())?;
-        qapi_runtime::ser::optional(
-            &mut map,
-            "srcprefixlen",
-            self.srcprefixlen.as_ref(),
-        )?;
-        qapi_runtime::ser::optional(&mut map, "use", self.r#use.as_ref())?;
-        qapi_runtime::ser::optional(&mut map, "mtu", self.mtu.as_ref())?;
-        qapi_runtime::ser::optional(&mut map, "mask", self.mask.as_ref())?;
-        map.end()
+        qapi_runtime::ser::optional(map, "desprefixlen", self.desprefixlen.as_ref())?;
+        qapi_runtime::ser::optional(map, "irtt", self.irtt.as_ref())?;
+        qapi_runtime::ser::optional(map, "gateway", self.gateway.as_ref())?;
+        qapi_runtime::ser::optional(map, "srcprefixlen", self.srcprefixlen.as_ref())?;
+        qapi_runtime::ser::optional(map, "use", self.r#use.as_ref())?;
+        qapi_runtime::ser::optional(map, "mtu", self.mtu.as_ref())?;
+        qapi_runtime::ser::optional(map, "mask", self.mask.as_ref())?;
+        Ok(())
     }
 }
 #[cfg(target_os = "linux")]
-impl<'de> ::serde::Deserialize<'de> for GuestNetworkRoute {
-    fn deserialize<D: ::serde::Deserializer<'de>>(
-        deserializer: D,
-    ) -> ::std::result::Result<Self, D::Error> {
-        qapi_runtime::decode::deserialize(deserializer)
-    }
-}
+qapi_runtime::object!(GuestNetworkRoute);
 /// Every event of the schema. Events arrive as [`qapi_runtime::EventMessage`]s, which add
 /// the timestamp.
 #[derive(Debug, Clone, PartialEq)]
 #[allow(clippy::large_enum_variant)]
 pub enum Event {
     /// An event this version of the schema does not know (lenient decoding only).
-    Unrecognized {
-        name: ::std::string::String,
-        data: ::std::option::Option<::serde_json::Value>,
-    },
+    Unrecognized { name: String, data: Option<::serde_json::Value> },
 }
 #[allow(deprecated)]
 impl qapi_runtime::EventSet for Event {
     fn decode_event(
         name: &str,
-        data: ::std::option::Option<&::serde_json::Value>,
+        data: Option<&::serde_json::Value>,
         decoder: &mut qapi_runtime::Decoder,
-    ) -> ::std::result::Result<Self, qapi_runtime::DecodeError> {
+    ) -> Result<Self, qapi_runtime::DecodeError> {
         let (name, data) = qapi_runtime::event::unknown(decoder, name, data)?;
         Ok(Self::Unrecognized { name, data })
     }
@@ -4462,7 +3242,7 @@ impl qapi_runtime::EventSet for Event {
     fn serialize_data<S: ::serde::Serializer>(
         &self,
         serializer: S,
-    ) -> ::std::result::Result<S::Ok, S::Error> {
+    ) -> Result<S::Ok, S::Error> {
         match self {
             Self::Unrecognized { data, .. } => {
                 ::serde::Serialize::serialize(data, serializer)
@@ -4506,7 +3286,7 @@ pub trait Commands {
     fn guest_sync_delimited(
         &mut self,
         arguments: GuestSyncDelimitedArgs,
-    ) -> ::std::result::Result<i64, qapi_runtime::QapiError>;
+    ) -> Result<i64, qapi_runtime::QapiError>;
     /// Echo back a unique integer value
     ///
     /// This is used by clients talking to the guest agent over the wire to
@@ -4541,13 +3321,13 @@ pub trait Commands {
     fn guest_sync(
         &mut self,
         arguments: GuestSyncArgs,
-    ) -> ::std::result::Result<i64, qapi_runtime::QapiError>;
+    ) -> Result<i64, qapi_runtime::QapiError>;
     /// Ping the guest agent, a non-error return implies success
     ///
     /// # Since
     ///
     /// 0.15.0
-    fn guest_ping(&mut self) -> ::std::result::Result<(), qapi_runtime::QapiError>;
+    fn guest_ping(&mut self) -> Result<(), qapi_runtime::QapiError>;
     /// Get the information about guest's System Time relative to the Epoch
     /// of 1970-01-01 in UTC.
     ///
@@ -4558,7 +3338,7 @@ pub trait Commands {
     /// # Since
     ///
     /// 1.5
-    fn guest_get_time(&mut self) -> ::std::result::Result<i64, qapi_runtime::QapiError>;
+    fn guest_get_time(&mut self) -> Result<i64, qapi_runtime::QapiError>;
     /// Set guest time.
     ///
     /// When a guest is paused or migrated to a file then loaded from that
@@ -4580,7 +3360,7 @@ pub trait Commands {
     fn guest_set_time(
         &mut self,
         arguments: GuestSetTimeArgs,
-    ) -> ::std::result::Result<(), qapi_runtime::QapiError>;
+    ) -> Result<(), qapi_runtime::QapiError>;
     /// Get some information about the guest agent.
     ///
     /// # Returns
@@ -4590,9 +3370,7 @@ pub trait Commands {
     /// # Since
     ///
     /// 0.15.0
-    fn guest_info(
-        &mut self,
-    ) -> ::std::result::Result<GuestAgentInfo, qapi_runtime::QapiError>;
+    fn guest_info(&mut self) -> Result<GuestAgentInfo, qapi_runtime::QapiError>;
     /// Initiate guest-activated shutdown.  Note: this is an asynchronous
     /// shutdown request, with no guarantee of successful shutdown.
     ///
@@ -4607,7 +3385,7 @@ pub trait Commands {
     fn guest_shutdown(
         &mut self,
         arguments: GuestShutdownArgs,
-    ) -> ::std::result::Result<(), qapi_runtime::QapiError>;
+    ) -> Result<(), qapi_runtime::QapiError>;
     /// Open a file in the guest and retrieve a file handle for it
     ///
     /// # Returns
@@ -4620,7 +3398,7 @@ pub trait Commands {
     fn guest_file_open(
         &mut self,
         arguments: GuestFileOpenArgs,
-    ) -> ::std::result::Result<i64, qapi_runtime::QapiError>;
+    ) -> Result<i64, qapi_runtime::QapiError>;
     /// Close an open file in the guest
     ///
     /// # Since
@@ -4629,7 +3407,7 @@ pub trait Commands {
     fn guest_file_close(
         &mut self,
         arguments: GuestFileCloseArgs,
-    ) -> ::std::result::Result<(), qapi_runtime::QapiError>;
+    ) -> Result<(), qapi_runtime::QapiError>;
     /// Read from an open file in the guest.  Data will be base64-encoded.
     /// As this command is just for limited, ad-hoc debugging, such as log
     /// file access, the number of bytes to read is limited to 48 MB.
@@ -4644,7 +3422,7 @@ pub trait Commands {
     fn guest_file_read(
         &mut self,
         arguments: GuestFileReadArgs,
-    ) -> ::std::result::Result<GuestFileRead, qapi_runtime::QapiError>;
+    ) -> Result<GuestFileRead, qapi_runtime::QapiError>;
     /// Write to an open file in the guest.
     ///
     /// # Returns
@@ -4657,7 +3435,7 @@ pub trait Commands {
     fn guest_file_write(
         &mut self,
         arguments: GuestFileWriteArgs,
-    ) -> ::std::result::Result<GuestFileWrite, qapi_runtime::QapiError>;
+    ) -> Result<GuestFileWrite, qapi_runtime::QapiError>;
     /// Seek to a position in the file, as with fseek(), and return the
     /// current file position afterward.  Also encapsulates ftell()'s
     /// functionality, with offset=0 and whence=1.
@@ -4672,7 +3450,7 @@ pub trait Commands {
     fn guest_file_seek(
         &mut self,
         arguments: GuestFileSeekArgs,
-    ) -> ::std::result::Result<GuestFileSeek, qapi_runtime::QapiError>;
+    ) -> Result<GuestFileSeek, qapi_runtime::QapiError>;
     /// Write file changes buffered in userspace to disk/kernel buffers
     ///
     /// # Since
@@ -4681,7 +3459,7 @@ pub trait Commands {
     fn guest_file_flush(
         &mut self,
         arguments: GuestFileFlushArgs,
-    ) -> ::std::result::Result<(), qapi_runtime::QapiError>;
+    ) -> Result<(), qapi_runtime::QapiError>;
     /// Get guest fsfreeze state.
     ///
     /// # Returns
@@ -4699,7 +3477,7 @@ pub trait Commands {
     #[cfg(any(windows, any(target_os = "linux", target_os = "freebsd")))]
     fn guest_fsfreeze_status(
         &mut self,
-    ) -> ::std::result::Result<GuestFsfreezeStatus, qapi_runtime::QapiError>;
+    ) -> Result<GuestFsfreezeStatus, qapi_runtime::QapiError>;
     /// Sync and freeze all freezable, local guest filesystems.  If this
     /// command succeeded, you may call `guest-fsfreeze-thaw` later to
     /// unfreeze.
@@ -4720,9 +3498,7 @@ pub trait Commands {
     ///
     /// 0.15.0
     #[cfg(any(windows, any(target_os = "linux", target_os = "freebsd")))]
-    fn guest_fsfreeze_freeze(
-        &mut self,
-    ) -> ::std::result::Result<i64, qapi_runtime::QapiError>;
+    fn guest_fsfreeze_freeze(&mut self) -> Result<i64, qapi_runtime::QapiError>;
     /// Sync and freeze specified guest filesystems.  See also
     /// `guest-fsfreeze-freeze`.
     ///
@@ -4739,7 +3515,7 @@ pub trait Commands {
     fn guest_fsfreeze_freeze_list(
         &mut self,
         arguments: GuestFsfreezeFreezeListArgs,
-    ) -> ::std::result::Result<i64, qapi_runtime::QapiError>;
+    ) -> Result<i64, qapi_runtime::QapiError>;
     /// Unfreeze all frozen guest filesystems
     ///
     /// # Returns
@@ -4755,9 +3531,7 @@ pub trait Commands {
     ///
     /// 0.15.0
     #[cfg(any(windows, any(target_os = "linux", target_os = "freebsd")))]
-    fn guest_fsfreeze_thaw(
-        &mut self,
-    ) -> ::std::result::Result<i64, qapi_runtime::QapiError>;
+    fn guest_fsfreeze_thaw(&mut self) -> Result<i64, qapi_runtime::QapiError>;
     /// Discard (or "trim") blocks which are not in use by the filesystem.
     ///
     /// # Returns
@@ -4772,7 +3546,7 @@ pub trait Commands {
     fn guest_fstrim(
         &mut self,
         arguments: GuestFstrimArgs,
-    ) -> ::std::result::Result<GuestFilesystemTrimResponse, qapi_runtime::QapiError>;
+    ) -> Result<GuestFilesystemTrimResponse, qapi_runtime::QapiError>;
     /// Suspend guest to disk.
     ///
     /// This command attempts to suspend the guest using three strategies,
@@ -4800,9 +3574,7 @@ pub trait Commands {
     ///
     /// 1.1
     #[cfg(any(target_os = "linux", windows))]
-    fn guest_suspend_disk(
-        &mut self,
-    ) -> ::std::result::Result<(), qapi_runtime::QapiError>;
+    fn guest_suspend_disk(&mut self) -> Result<(), qapi_runtime::QapiError>;
     /// Suspend guest to ram.
     ///
     /// This command attempts to suspend the guest using three strategies,
@@ -4837,9 +3609,7 @@ pub trait Commands {
     ///
     /// 1.1
     #[cfg(any(target_os = "linux", windows))]
-    fn guest_suspend_ram(
-        &mut self,
-    ) -> ::std::result::Result<(), qapi_runtime::QapiError>;
+    fn guest_suspend_ram(&mut self) -> Result<(), qapi_runtime::QapiError>;
     /// Save guest state to disk and suspend to ram.
     ///
     /// This command attempts to suspend the guest by executing, in this
@@ -4873,9 +3643,7 @@ pub trait Commands {
     ///
     /// 1.1
     #[cfg(target_os = "linux")]
-    fn guest_suspend_hybrid(
-        &mut self,
-    ) -> ::std::result::Result<(), qapi_runtime::QapiError>;
+    fn guest_suspend_hybrid(&mut self) -> Result<(), qapi_runtime::QapiError>;
     /// Get list of guest IP addresses, MAC addresses and netmasks.
     ///
     /// # Returns
@@ -4888,10 +3656,7 @@ pub trait Commands {
     #[cfg(any(windows, unix))]
     fn guest_network_get_interfaces(
         &mut self,
-    ) -> ::std::result::Result<
-        ::std::vec::Vec<GuestNetworkInterface>,
-        qapi_runtime::QapiError,
-    >;
+    ) -> Result<Vec<GuestNetworkInterface>, qapi_runtime::QapiError>;
     /// Retrieve the list of the guest's logical processors.
     ///
     /// This is a read-only operation.
@@ -4907,10 +3672,7 @@ pub trait Commands {
     #[cfg(any(target_os = "linux", windows))]
     fn guest_get_vcpus(
         &mut self,
-    ) -> ::std::result::Result<
-        ::std::vec::Vec<GuestLogicalProcessor>,
-        qapi_runtime::QapiError,
-    >;
+    ) -> Result<Vec<GuestLogicalProcessor>, qapi_runtime::QapiError>;
     /// Attempt to reconfigure (currently: enable/disable) logical
     /// processors inside the guest.
     ///
@@ -4944,7 +3706,7 @@ pub trait Commands {
     fn guest_set_vcpus(
         &mut self,
         arguments: GuestSetVcpusArgs,
-    ) -> ::std::result::Result<i64, qapi_runtime::QapiError>;
+    ) -> Result<i64, qapi_runtime::QapiError>;
     /// # Returns
     ///
     /// The list of disks in the guest.  For Windows these are only
@@ -4956,9 +3718,7 @@ pub trait Commands {
     ///
     /// 5.2
     #[cfg(any(windows, target_os = "linux"))]
-    fn guest_get_disks(
-        &mut self,
-    ) -> ::std::result::Result<::std::vec::Vec<GuestDiskInfo>, qapi_runtime::QapiError>;
+    fn guest_get_disks(&mut self) -> Result<Vec<GuestDiskInfo>, qapi_runtime::QapiError>;
     /// # Returns
     ///
     /// The list of filesystems information mounted in the guest.
@@ -4972,10 +3732,7 @@ pub trait Commands {
     #[cfg(any(windows, target_os = "linux"))]
     fn guest_get_fsinfo(
         &mut self,
-    ) -> ::std::result::Result<
-        ::std::vec::Vec<GuestFilesystemInfo>,
-        qapi_runtime::QapiError,
-    >;
+    ) -> Result<Vec<GuestFilesystemInfo>, qapi_runtime::QapiError>;
     /// If the `crypted` flag is true, it is the caller's responsibility to
     /// ensure the correct crypt() encryption scheme is used.  This command
     /// does not attempt to interpret or report on the encryption scheme.
@@ -4996,7 +3753,7 @@ pub trait Commands {
     fn guest_set_user_password(
         &mut self,
         arguments: GuestSetUserPasswordArgs,
-    ) -> ::std::result::Result<(), qapi_runtime::QapiError>;
+    ) -> Result<(), qapi_runtime::QapiError>;
     /// Retrieve the list of the guest's memory blocks.
     ///
     /// This is a read-only operation.
@@ -5013,10 +3770,7 @@ pub trait Commands {
     #[cfg(target_os = "linux")]
     fn guest_get_memory_blocks(
         &mut self,
-    ) -> ::std::result::Result<
-        ::std::vec::Vec<GuestMemoryBlock>,
-        qapi_runtime::QapiError,
-    >;
+    ) -> Result<Vec<GuestMemoryBlock>, qapi_runtime::QapiError>;
     /// Attempt to reconfigure (currently: enable/disable) state of memory
     /// blocks inside the guest.
     ///
@@ -5037,10 +3791,7 @@ pub trait Commands {
     fn guest_set_memory_blocks(
         &mut self,
         arguments: GuestSetMemoryBlocksArgs,
-    ) -> ::std::result::Result<
-        ::std::vec::Vec<GuestMemoryBlockResponse>,
-        qapi_runtime::QapiError,
-    >;
+    ) -> Result<Vec<GuestMemoryBlockResponse>, qapi_runtime::QapiError>;
     /// Get information relating to guest memory blocks.
     ///
     /// # Returns
@@ -5053,7 +3804,7 @@ pub trait Commands {
     #[cfg(target_os = "linux")]
     fn guest_get_memory_block_info(
         &mut self,
-    ) -> ::std::result::Result<GuestMemoryBlockInfo, qapi_runtime::QapiError>;
+    ) -> Result<GuestMemoryBlockInfo, qapi_runtime::QapiError>;
     /// Check status of process associated with PID retrieved via
     /// guest-exec.  Reap the process and associated metadata if it has
     /// exited.
@@ -5068,7 +3819,7 @@ pub trait Commands {
     fn guest_exec_status(
         &mut self,
         arguments: GuestExecStatusArgs,
-    ) -> ::std::result::Result<GuestExecStatus, qapi_runtime::QapiError>;
+    ) -> Result<GuestExecStatus, qapi_runtime::QapiError>;
     /// Execute a command in the guest
     ///
     /// # Returns
@@ -5081,7 +3832,7 @@ pub trait Commands {
     fn guest_exec(
         &mut self,
         arguments: GuestExecArgs,
-    ) -> ::std::result::Result<GuestExec, qapi_runtime::QapiError>;
+    ) -> Result<GuestExec, qapi_runtime::QapiError>;
     /// Return a name for the machine.
     ///
     /// The returned name is not necessarily a fully-qualified domain name,
@@ -5095,9 +3846,7 @@ pub trait Commands {
     /// # Since
     ///
     /// 2.10
-    fn guest_get_host_name(
-        &mut self,
-    ) -> ::std::result::Result<GuestHostName, qapi_runtime::QapiError>;
+    fn guest_get_host_name(&mut self) -> Result<GuestHostName, qapi_runtime::QapiError>;
     /// Retrieves a list of currently active users on the VM.
     ///
     /// # Returns
@@ -5108,9 +3857,7 @@ pub trait Commands {
     ///
     /// 2.10
     #[cfg(any(windows, unix))]
-    fn guest_get_users(
-        &mut self,
-    ) -> ::std::result::Result<::std::vec::Vec<GuestUser>, qapi_runtime::QapiError>;
+    fn guest_get_users(&mut self) -> Result<Vec<GuestUser>, qapi_runtime::QapiError>;
     /// Retrieves the timezone information from the guest.
     ///
     /// # Returns
@@ -5120,9 +3867,7 @@ pub trait Commands {
     /// # Since
     ///
     /// 2.10
-    fn guest_get_timezone(
-        &mut self,
-    ) -> ::std::result::Result<GuestTimezone, qapi_runtime::QapiError>;
+    fn guest_get_timezone(&mut self) -> Result<GuestTimezone, qapi_runtime::QapiError>;
     /// Retrieve guest operating system information
     ///
     /// # Returns
@@ -5132,9 +3877,7 @@ pub trait Commands {
     /// # Since
     ///
     /// 2.10
-    fn guest_get_osinfo(
-        &mut self,
-    ) -> ::std::result::Result<GuestOsInfo, qapi_runtime::QapiError>;
+    fn guest_get_osinfo(&mut self) -> Result<GuestOsInfo, qapi_runtime::QapiError>;
     /// Retrieve information about device drivers in Windows guest
     ///
     /// # Returns
@@ -5147,10 +3890,7 @@ pub trait Commands {
     #[cfg(windows)]
     fn guest_get_devices(
         &mut self,
-    ) -> ::std::result::Result<
-        ::std::vec::Vec<GuestDeviceInfo>,
-        qapi_runtime::QapiError,
-    >;
+    ) -> Result<Vec<GuestDeviceInfo>, qapi_runtime::QapiError>;
     /// Return the public keys from user .ssh/authorized_keys on Unix
     /// systems (not implemented for other systems).
     ///
@@ -5164,7 +3904,7 @@ pub trait Commands {
     fn guest_ssh_get_authorized_keys(
         &mut self,
         arguments: GuestSshGetAuthorizedKeysArgs,
-    ) -> ::std::result::Result<GuestAuthorizedKeys, qapi_runtime::QapiError>;
+    ) -> Result<GuestAuthorizedKeys, qapi_runtime::QapiError>;
     /// Append public keys to user .ssh/authorized_keys on Unix systems (not
     /// implemented for other systems).
     ///
@@ -5174,7 +3914,7 @@ pub trait Commands {
     fn guest_ssh_add_authorized_keys(
         &mut self,
         arguments: GuestSshAddAuthorizedKeysArgs,
-    ) -> ::std::result::Result<(), qapi_runtime::QapiError>;
+    ) -> Result<(), qapi_runtime::QapiError>;
     /// Remove public keys from the user .ssh/authorized_keys on Unix
     /// systems (not implemented for other systems). It's not an error if
     /// the key is already missing.
@@ -5185,7 +3925,7 @@ pub trait Commands {
     fn guest_ssh_remove_authorized_keys(
         &mut self,
         arguments: GuestSshRemoveAuthorizedKeysArgs,
-    ) -> ::std::result::Result<(), qapi_runtime::QapiError>;
+    ) -> Result<(), qapi_runtime::QapiError>;
     /// Retrieve information about disk stats.
     ///
     /// # Returns
@@ -5198,10 +3938,7 @@ pub trait Commands {
     #[cfg(target_os = "linux")]
     fn guest_get_diskstats(
         &mut self,
-    ) -> ::std::result::Result<
-        ::std::vec::Vec<GuestDiskStatsInfo>,
-        qapi_runtime::QapiError,
-    >;
+    ) -> Result<Vec<GuestDiskStatsInfo>, qapi_runtime::QapiError>;
     /// Retrieve information about CPU stats.
     ///
     /// # Returns
@@ -5214,7 +3951,7 @@ pub trait Commands {
     #[cfg(target_os = "linux")]
     fn guest_get_cpustats(
         &mut self,
-    ) -> ::std::result::Result<::std::vec::Vec<GuestCpuStats>, qapi_runtime::QapiError>;
+    ) -> Result<Vec<GuestCpuStats>, qapi_runtime::QapiError>;
     /// Retrieve CPU process load information
     ///
     /// # Returns
@@ -5225,9 +3962,7 @@ pub trait Commands {
     ///
     /// 10.0
     #[cfg(unix)]
-    fn guest_get_load(
-        &mut self,
-    ) -> ::std::result::Result<GuestLoadAverage, qapi_runtime::QapiError>;
+    fn guest_get_load(&mut self) -> Result<GuestLoadAverage, qapi_runtime::QapiError>;
     /// Retrieve information about route of network.
     /// Returns: List of route info of guest.
     ///
@@ -5237,17 +3972,14 @@ pub trait Commands {
     #[cfg(target_os = "linux")]
     fn guest_network_get_route(
         &mut self,
-    ) -> ::std::result::Result<
-        ::std::vec::Vec<GuestNetworkRoute>,
-        qapi_runtime::QapiError,
-    >;
+    ) -> Result<Vec<GuestNetworkRoute>, qapi_runtime::QapiError>;
     /// Decides whether a command may run; called after lookup and before its arguments
     /// are decoded. An `Err` is answered with `CommandNotFound` and
     /// `Command <name> has been disabled: <reason>`.
     fn check_enabled(
         &self,
         command: &'static qapi_runtime::CommandInfo,
-    ) -> ::std::result::Result<(), qapi_runtime::Disabled> {
+    ) -> Result<(), qapi_runtime::Disabled> {
         let _ = command;
         Ok(())
     }
@@ -5298,28 +4030,28 @@ pub enum CommandReturn {
     GuestFstrim(GuestFilesystemTrimResponse),
     /// What `guest-network-get-interfaces` returns.
     #[cfg(any(windows, unix))]
-    GuestNetworkGetInterfaces(::std::vec::Vec<GuestNetworkInterface>),
+    GuestNetworkGetInterfaces(Vec<GuestNetworkInterface>),
     /// What `guest-get-vcpus` returns.
     #[cfg(any(target_os = "linux", windows))]
-    GuestGetVcpus(::std::vec::Vec<GuestLogicalProcessor>),
+    GuestGetVcpus(Vec<GuestLogicalProcessor>),
     /// What `guest-set-vcpus` returns.
     #[cfg(target_os = "linux")]
     GuestSetVcpus(i64),
     /// What `guest-get-disks` returns.
     #[cfg(any(windows, target_os = "linux"))]
-    GuestGetDisks(::std::vec::Vec<GuestDiskInfo>),
+    GuestGetDisks(Vec<GuestDiskInfo>),
     /// What `guest-get-fsinfo` returns.
     #[cfg(any(windows, target_os = "linux"))]
-    GuestGetFsinfo(::std::vec::Vec<GuestFilesystemInfo>),
+    GuestGetFsinfo(Vec<GuestFilesystemInfo>),
     /// What `guest-set-user-password` returns.
     #[cfg(any(windows, target_os = "linux", target_os = "freebsd"))]
     GuestSetUserPassword,
     /// What `guest-get-memory-blocks` returns.
     #[cfg(target_os = "linux")]
-    GuestGetMemoryBlocks(::std::vec::Vec<GuestMemoryBlock>),
+    GuestGetMemoryBlocks(Vec<GuestMemoryBlock>),
     /// What `guest-set-memory-blocks` returns.
     #[cfg(target_os = "linux")]
-    GuestSetMemoryBlocks(::std::vec::Vec<GuestMemoryBlockResponse>),
+    GuestSetMemoryBlocks(Vec<GuestMemoryBlockResponse>),
     /// What `guest-get-memory-block-info` returns.
     #[cfg(target_os = "linux")]
     GuestGetMemoryBlockInfo(GuestMemoryBlockInfo),
@@ -5331,14 +4063,14 @@ pub enum CommandReturn {
     GuestGetHostName(GuestHostName),
     /// What `guest-get-users` returns.
     #[cfg(any(windows, unix))]
-    GuestGetUsers(::std::vec::Vec<GuestUser>),
+    GuestGetUsers(Vec<GuestUser>),
     /// What `guest-get-timezone` returns.
     GuestGetTimezone(GuestTimezone),
     /// What `guest-get-osinfo` returns.
     GuestGetOsinfo(GuestOsInfo),
     /// What `guest-get-devices` returns.
     #[cfg(windows)]
-    GuestGetDevices(::std::vec::Vec<GuestDeviceInfo>),
+    GuestGetDevices(Vec<GuestDeviceInfo>),
     /// What `guest-ssh-get-authorized-keys` returns.
     GuestSshGetAuthorizedKeys(GuestAuthorizedKeys),
     /// What `guest-ssh-add-authorized-keys` returns.
@@ -5347,22 +4079,22 @@ pub enum CommandReturn {
     GuestSshRemoveAuthorizedKeys,
     /// What `guest-get-diskstats` returns.
     #[cfg(target_os = "linux")]
-    GuestGetDiskstats(::std::vec::Vec<GuestDiskStatsInfo>),
+    GuestGetDiskstats(Vec<GuestDiskStatsInfo>),
     /// What `guest-get-cpustats` returns.
     #[cfg(target_os = "linux")]
-    GuestGetCpustats(::std::vec::Vec<GuestCpuStats>),
+    GuestGetCpustats(Vec<GuestCpuStats>),
     /// What `guest-get-load` returns.
     #[cfg(unix)]
     GuestGetLoad(GuestLoadAverage),
     /// What `guest-network-get-route` returns.
     #[cfg(target_os = "linux")]
-    GuestNetworkGetRoute(::std::vec::Vec<GuestNetworkRoute>),
+    GuestNetworkGetRoute(Vec<GuestNetworkRoute>),
 }
 impl ::serde::Serialize for CommandReturn {
     fn serialize<S: ::serde::Serializer>(
         &self,
         serializer: S,
-    ) -> ::std::result::Result<S::Ok, S::Error> {
+    ) -> Result<S::Ok, S::Error> {
         match self {
             Self::GuestSyncDelimited(value) => {
                 ::serde::Serialize::serialize(value, serializer)
@@ -6005,9 +4737,7 @@ const COMMANDS_ARRAY: [qapi_runtime::CommandInfo; COMMAND_COUNT] = {
 /// Every command of this build, in schema order (for allow/block lists and `guest-info`).
 pub static COMMANDS: &[qapi_runtime::CommandInfo] = &COMMANDS_ARRAY;
 /// The table entry of a command of this build, by wire name.
-pub fn command_info(
-    name: &str,
-) -> ::std::option::Option<&'static qapi_runtime::CommandInfo> {
+pub fn command_info(name: &str) -> Option<&'static qapi_runtime::CommandInfo> {
     COMMANDS.iter().find(|info| info.name == name)
 }
 /// Handles one request (`execute`, `arguments`, `id`) as QEMU does and returns the
@@ -6015,7 +4745,7 @@ pub fn command_info(
 pub fn dispatch<C: Commands + ?Sized>(
     handler: &mut C,
     request: &::serde_json::Value,
-) -> ::std::option::Option<qapi_runtime::Reply<CommandReturn>> {
+) -> Option<qapi_runtime::Reply<CommandReturn>> {
     match qapi_runtime::Request::parse(request) {
         Ok(request) => request.reply(call(handler, request.execute, request.arguments)),
         Err(rejected) => Some(rejected.into_reply()),
@@ -6027,13 +4757,8 @@ pub fn dispatch<C: Commands + ?Sized>(
 pub fn call<C: Commands + ?Sized>(
     handler: &mut C,
     name: &str,
-    arguments: ::std::option::Option<
-        &::serde_json::Map<::std::string::String, ::serde_json::Value>,
-    >,
-) -> ::std::result::Result<
-    ::std::option::Option<CommandReturn>,
-    qapi_runtime::QapiError,
-> {
+    arguments: Option<&::serde_json::Map<String, ::serde_json::Value>>,
+) -> Result<Option<CommandReturn>, qapi_runtime::QapiError> {
     let Some(info) = command_info(name) else {
         return Err(qapi_runtime::QapiError::command_not_found(name));
     };
@@ -6362,7 +5087,7 @@ impl<S: ::std::io::Read + ::std::io::Write> Client<S> {
     pub fn guest_sync_delimited(
         &mut self,
         arguments: &GuestSyncDelimitedArgs,
-    ) -> ::std::result::Result<i64, qapi_runtime::ClientError> {
+    ) -> Result<i64, qapi_runtime::ClientError> {
         self.connection.execute("guest-sync-delimited", Some(arguments))
     }
     /// Echo back a unique integer value
@@ -6399,7 +5124,7 @@ impl<S: ::std::io::Read + ::std::io::Write> Client<S> {
     pub fn guest_sync(
         &mut self,
         arguments: &GuestSyncArgs,
-    ) -> ::std::result::Result<i64, qapi_runtime::ClientError> {
+    ) -> Result<i64, qapi_runtime::ClientError> {
         self.connection.execute("guest-sync", Some(arguments))
     }
     /// Ping the guest agent, a non-error return implies success
@@ -6407,9 +5132,7 @@ impl<S: ::std::io::Read + ::std::io::Write> Client<S> {
     /// # Since
     ///
     /// 0.15.0
-    pub fn guest_ping(
-        &mut self,
-    ) -> ::std::result::Result<(), qapi_runtime::ClientError> {
+    pub fn guest_ping(&mut self) -> Result<(), qapi_runtime::ClientError> {
         self.connection
             .execute::<
                 _,
@@ -6427,9 +5150,7 @@ impl<S: ::std::io::Read + ::std::io::Write> Client<S> {
     /// # Since
     ///
     /// 1.5
-    pub fn guest_get_time(
-        &mut self,
-    ) -> ::std::result::Result<i64, qapi_runtime::ClientError> {
+    pub fn guest_get_time(&mut self) -> Result<i64, qapi_runtime::ClientError> {
         self.connection.execute("guest-get-time", None::<&qapi_runtime::Empty>)
     }
     /// Set guest time.
@@ -6453,7 +5174,7 @@ impl<S: ::std::io::Read + ::std::io::Write> Client<S> {
     pub fn guest_set_time(
         &mut self,
         arguments: &GuestSetTimeArgs,
-    ) -> ::std::result::Result<(), qapi_runtime::ClientError> {
+    ) -> Result<(), qapi_runtime::ClientError> {
         self.connection
             .execute::<_, qapi_runtime::Empty>("guest-set-time", Some(arguments))
             .map(|_| ())
@@ -6467,9 +5188,7 @@ impl<S: ::std::io::Read + ::std::io::Write> Client<S> {
     /// # Since
     ///
     /// 0.15.0
-    pub fn guest_info(
-        &mut self,
-    ) -> ::std::result::Result<GuestAgentInfo, qapi_runtime::ClientError> {
+    pub fn guest_info(&mut self) -> Result<GuestAgentInfo, qapi_runtime::ClientError> {
         self.connection.execute("guest-info", None::<&qapi_runtime::Empty>)
     }
     /// Initiate guest-activated shutdown.  Note: this is an asynchronous
@@ -6488,7 +5207,7 @@ impl<S: ::std::io::Read + ::std::io::Write> Client<S> {
     pub fn guest_shutdown(
         &mut self,
         arguments: &GuestShutdownArgs,
-    ) -> ::std::result::Result<(), qapi_runtime::ClientError> {
+    ) -> Result<(), qapi_runtime::ClientError> {
         self.connection.send_only("guest-shutdown", Some(arguments))
     }
     /// Open a file in the guest and retrieve a file handle for it
@@ -6503,7 +5222,7 @@ impl<S: ::std::io::Read + ::std::io::Write> Client<S> {
     pub fn guest_file_open(
         &mut self,
         arguments: &GuestFileOpenArgs,
-    ) -> ::std::result::Result<i64, qapi_runtime::ClientError> {
+    ) -> Result<i64, qapi_runtime::ClientError> {
         self.connection.execute("guest-file-open", Some(arguments))
     }
     /// Close an open file in the guest
@@ -6514,7 +5233,7 @@ impl<S: ::std::io::Read + ::std::io::Write> Client<S> {
     pub fn guest_file_close(
         &mut self,
         arguments: &GuestFileCloseArgs,
-    ) -> ::std::result::Result<(), qapi_runtime::ClientError> {
+    ) -> Result<(), qapi_runtime::ClientError> {
         self.connection
             .execute::<_, qapi_runtime::Empty>("guest-file-close", Some(arguments))
             .map(|_| ())
@@ -6533,7 +5252,7 @@ impl<S: ::std::io::Read + ::std::io::Write> Client<S> {
     pub fn guest_file_read(
         &mut self,
         arguments: &GuestFileReadArgs,
-    ) -> ::std::result::Result<GuestFileRead, qapi_runtime::ClientError> {
+    ) -> Result<GuestFileRead, qapi_runtime::ClientError> {
         self.connection.execute("guest-file-read", Some(arguments))
     }
     /// Write to an open file in the guest.
@@ -6548,7 +5267,7 @@ impl<S: ::std::io::Read + ::std::io::Write> Client<S> {
     pub fn guest_file_write(
         &mut self,
         arguments: &GuestFileWriteArgs,
-    ) -> ::std::result::Result<GuestFileWrite, qapi_runtime::ClientError> {
+    ) -> Result<GuestFileWrite, qapi_runtime::ClientError> {
         self.connection.execute("guest-file-write", Some(arguments))
     }
     /// Seek to a position in the file, as with fseek(), and return the
@@ -6565,7 +5284,7 @@ impl<S: ::std::io::Read + ::std::io::Write> Client<S> {
     pub fn guest_file_seek(
         &mut self,
         arguments: &GuestFileSeekArgs,
-    ) -> ::std::result::Result<GuestFileSeek, qapi_runtime::ClientError> {
+    ) -> Result<GuestFileSeek, qapi_runtime::ClientError> {
         self.connection.execute("guest-file-seek", Some(arguments))
     }
     /// Write file changes buffered in userspace to disk/kernel buffers
@@ -6576,7 +5295,7 @@ impl<S: ::std::io::Read + ::std::io::Write> Client<S> {
     pub fn guest_file_flush(
         &mut self,
         arguments: &GuestFileFlushArgs,
-    ) -> ::std::result::Result<(), qapi_runtime::ClientError> {
+    ) -> Result<(), qapi_runtime::ClientError> {
         self.connection
             .execute::<_, qapi_runtime::Empty>("guest-file-flush", Some(arguments))
             .map(|_| ())
@@ -6598,7 +5317,7 @@ impl<S: ::std::io::Read + ::std::io::Write> Client<S> {
     #[cfg(any(windows, any(target_os = "linux", target_os = "freebsd")))]
     pub fn guest_fsfreeze_status(
         &mut self,
-    ) -> ::std::result::Result<GuestFsfreezeStatus, qapi_runtime::ClientError> {
+    ) -> Result<GuestFsfreezeStatus, qapi_runtime::ClientError> {
         self.connection.execute("guest-fsfreeze-status", None::<&qapi_runtime::Empty>)
     }
     /// Sync and freeze all freezable, local guest filesystems.  If this
@@ -6621,9 +5340,7 @@ impl<S: ::std::io::Read + ::std::io::Write> Client<S> {
     ///
     /// 0.15.0
     #[cfg(any(windows, any(target_os = "linux", target_os = "freebsd")))]
-    pub fn guest_fsfreeze_freeze(
-        &mut self,
-    ) -> ::std::result::Result<i64, qapi_runtime::ClientError> {
+    pub fn guest_fsfreeze_freeze(&mut self) -> Result<i64, qapi_runtime::ClientError> {
         self.connection.execute("guest-fsfreeze-freeze", None::<&qapi_runtime::Empty>)
     }
     /// Sync and freeze specified guest filesystems.  See also
@@ -6642,7 +5359,7 @@ impl<S: ::std::io::Read + ::std::io::Write> Client<S> {
     pub fn guest_fsfreeze_freeze_list(
         &mut self,
         arguments: &GuestFsfreezeFreezeListArgs,
-    ) -> ::std::result::Result<i64, qapi_runtime::ClientError> {
+    ) -> Result<i64, qapi_runtime::ClientError> {
         self.connection.execute("guest-fsfreeze-freeze-list", Some(arguments))
     }
     /// Unfreeze all frozen guest filesystems
@@ -6660,9 +5377,7 @@ impl<S: ::std::io::Read + ::std::io::Write> Client<S> {
     ///
     /// 0.15.0
     #[cfg(any(windows, any(target_os = "linux", target_os = "freebsd")))]
-    pub fn guest_fsfreeze_thaw(
-        &mut self,
-    ) -> ::std::result::Result<i64, qapi_runtime::ClientError> {
+    pub fn guest_fsfreeze_thaw(&mut self) -> Result<i64, qapi_runtime::ClientError> {
         self.connection.execute("guest-fsfreeze-thaw", None::<&qapi_runtime::Empty>)
     }
     /// Discard (or "trim") blocks which are not in use by the filesystem.
@@ -6679,7 +5394,7 @@ impl<S: ::std::io::Read + ::std::io::Write> Client<S> {
     pub fn guest_fstrim(
         &mut self,
         arguments: &GuestFstrimArgs,
-    ) -> ::std::result::Result<GuestFilesystemTrimResponse, qapi_runtime::ClientError> {
+    ) -> Result<GuestFilesystemTrimResponse, qapi_runtime::ClientError> {
         self.connection.execute("guest-fstrim", Some(arguments))
     }
     /// Suspend guest to disk.
@@ -6711,9 +5426,7 @@ impl<S: ::std::io::Read + ::std::io::Write> Client<S> {
     ///
     /// The server replies only on failure: this returns once the request is sent.
     #[cfg(any(target_os = "linux", windows))]
-    pub fn guest_suspend_disk(
-        &mut self,
-    ) -> ::std::result::Result<(), qapi_runtime::ClientError> {
+    pub fn guest_suspend_disk(&mut self) -> Result<(), qapi_runtime::ClientError> {
         self.connection.send_only("guest-suspend-disk", None::<&qapi_runtime::Empty>)
     }
     /// Suspend guest to ram.
@@ -6752,9 +5465,7 @@ impl<S: ::std::io::Read + ::std::io::Write> Client<S> {
     ///
     /// The server replies only on failure: this returns once the request is sent.
     #[cfg(any(target_os = "linux", windows))]
-    pub fn guest_suspend_ram(
-        &mut self,
-    ) -> ::std::result::Result<(), qapi_runtime::ClientError> {
+    pub fn guest_suspend_ram(&mut self) -> Result<(), qapi_runtime::ClientError> {
         self.connection.send_only("guest-suspend-ram", None::<&qapi_runtime::Empty>)
     }
     /// Save guest state to disk and suspend to ram.
@@ -6792,9 +5503,7 @@ impl<S: ::std::io::Read + ::std::io::Write> Client<S> {
     ///
     /// The server replies only on failure: this returns once the request is sent.
     #[cfg(target_os = "linux")]
-    pub fn guest_suspend_hybrid(
-        &mut self,
-    ) -> ::std::result::Result<(), qapi_runtime::ClientError> {
+    pub fn guest_suspend_hybrid(&mut self) -> Result<(), qapi_runtime::ClientError> {
         self.connection.send_only("guest-suspend-hybrid", None::<&qapi_runtime::Empty>)
     }
     /// Get list of guest IP addresses, MAC addresses and netmasks.
@@ -6809,10 +5518,7 @@ impl<S: ::std::io::Read + ::std::io::Write> Client<S> {
     #[cfg(any(windows, unix))]
     pub fn guest_network_get_interfaces(
         &mut self,
-    ) -> ::std::result::Result<
-        ::std::vec::Vec<GuestNetworkInterface>,
-        qapi_runtime::ClientError,
-    > {
+    ) -> Result<Vec<GuestNetworkInterface>, qapi_runtime::ClientError> {
         self.connection
             .execute("guest-network-get-interfaces", None::<&qapi_runtime::Empty>)
     }
@@ -6831,10 +5537,7 @@ impl<S: ::std::io::Read + ::std::io::Write> Client<S> {
     #[cfg(any(target_os = "linux", windows))]
     pub fn guest_get_vcpus(
         &mut self,
-    ) -> ::std::result::Result<
-        ::std::vec::Vec<GuestLogicalProcessor>,
-        qapi_runtime::ClientError,
-    > {
+    ) -> Result<Vec<GuestLogicalProcessor>, qapi_runtime::ClientError> {
         self.connection.execute("guest-get-vcpus", None::<&qapi_runtime::Empty>)
     }
     /// Attempt to reconfigure (currently: enable/disable) logical
@@ -6870,7 +5573,7 @@ impl<S: ::std::io::Read + ::std::io::Write> Client<S> {
     pub fn guest_set_vcpus(
         &mut self,
         arguments: &GuestSetVcpusArgs,
-    ) -> ::std::result::Result<i64, qapi_runtime::ClientError> {
+    ) -> Result<i64, qapi_runtime::ClientError> {
         self.connection.execute("guest-set-vcpus", Some(arguments))
     }
     /// # Returns
@@ -6886,10 +5589,7 @@ impl<S: ::std::io::Read + ::std::io::Write> Client<S> {
     #[cfg(any(windows, target_os = "linux"))]
     pub fn guest_get_disks(
         &mut self,
-    ) -> ::std::result::Result<
-        ::std::vec::Vec<GuestDiskInfo>,
-        qapi_runtime::ClientError,
-    > {
+    ) -> Result<Vec<GuestDiskInfo>, qapi_runtime::ClientError> {
         self.connection.execute("guest-get-disks", None::<&qapi_runtime::Empty>)
     }
     /// # Returns
@@ -6905,10 +5605,7 @@ impl<S: ::std::io::Read + ::std::io::Write> Client<S> {
     #[cfg(any(windows, target_os = "linux"))]
     pub fn guest_get_fsinfo(
         &mut self,
-    ) -> ::std::result::Result<
-        ::std::vec::Vec<GuestFilesystemInfo>,
-        qapi_runtime::ClientError,
-    > {
+    ) -> Result<Vec<GuestFilesystemInfo>, qapi_runtime::ClientError> {
         self.connection.execute("guest-get-fsinfo", None::<&qapi_runtime::Empty>)
     }
     /// If the `crypted` flag is true, it is the caller's responsibility to
@@ -6931,7 +5628,7 @@ impl<S: ::std::io::Read + ::std::io::Write> Client<S> {
     pub fn guest_set_user_password(
         &mut self,
         arguments: &GuestSetUserPasswordArgs,
-    ) -> ::std::result::Result<(), qapi_runtime::ClientError> {
+    ) -> Result<(), qapi_runtime::ClientError> {
         self.connection
             .execute::<
                 _,
@@ -6955,10 +5652,7 @@ impl<S: ::std::io::Read + ::std::io::Write> Client<S> {
     #[cfg(target_os = "linux")]
     pub fn guest_get_memory_blocks(
         &mut self,
-    ) -> ::std::result::Result<
-        ::std::vec::Vec<GuestMemoryBlock>,
-        qapi_runtime::ClientError,
-    > {
+    ) -> Result<Vec<GuestMemoryBlock>, qapi_runtime::ClientError> {
         self.connection.execute("guest-get-memory-blocks", None::<&qapi_runtime::Empty>)
     }
     /// Attempt to reconfigure (currently: enable/disable) state of memory
@@ -6981,10 +5675,7 @@ impl<S: ::std::io::Read + ::std::io::Write> Client<S> {
     pub fn guest_set_memory_blocks(
         &mut self,
         arguments: &GuestSetMemoryBlocksArgs,
-    ) -> ::std::result::Result<
-        ::std::vec::Vec<GuestMemoryBlockResponse>,
-        qapi_runtime::ClientError,
-    > {
+    ) -> Result<Vec<GuestMemoryBlockResponse>, qapi_runtime::ClientError> {
         self.connection.execute("guest-set-memory-blocks", Some(arguments))
     }
     /// Get information relating to guest memory blocks.
@@ -6999,7 +5690,7 @@ impl<S: ::std::io::Read + ::std::io::Write> Client<S> {
     #[cfg(target_os = "linux")]
     pub fn guest_get_memory_block_info(
         &mut self,
-    ) -> ::std::result::Result<GuestMemoryBlockInfo, qapi_runtime::ClientError> {
+    ) -> Result<GuestMemoryBlockInfo, qapi_runtime::ClientError> {
         self.connection
             .execute("guest-get-memory-block-info", None::<&qapi_runtime::Empty>)
     }
@@ -7017,7 +5708,7 @@ impl<S: ::std::io::Read + ::std::io::Write> Client<S> {
     pub fn guest_exec_status(
         &mut self,
         arguments: &GuestExecStatusArgs,
-    ) -> ::std::result::Result<GuestExecStatus, qapi_runtime::ClientError> {
+    ) -> Result<GuestExecStatus, qapi_runtime::ClientError> {
         self.connection.execute("guest-exec-status", Some(arguments))
     }
     /// Execute a command in the guest
@@ -7032,7 +5723,7 @@ impl<S: ::std::io::Read + ::std::io::Write> Client<S> {
     pub fn guest_exec(
         &mut self,
         arguments: &GuestExecArgs,
-    ) -> ::std::result::Result<GuestExec, qapi_runtime::ClientError> {
+    ) -> Result<GuestExec, qapi_runtime::ClientError> {
         self.connection.execute("guest-exec", Some(arguments))
     }
     /// Return a name for the machine.
@@ -7050,7 +5741,7 @@ impl<S: ::std::io::Read + ::std::io::Write> Client<S> {
     /// 2.10
     pub fn guest_get_host_name(
         &mut self,
-    ) -> ::std::result::Result<GuestHostName, qapi_runtime::ClientError> {
+    ) -> Result<GuestHostName, qapi_runtime::ClientError> {
         self.connection.execute("guest-get-host-name", None::<&qapi_runtime::Empty>)
     }
     /// Retrieves a list of currently active users on the VM.
@@ -7065,7 +5756,7 @@ impl<S: ::std::io::Read + ::std::io::Write> Client<S> {
     #[cfg(any(windows, unix))]
     pub fn guest_get_users(
         &mut self,
-    ) -> ::std::result::Result<::std::vec::Vec<GuestUser>, qapi_runtime::ClientError> {
+    ) -> Result<Vec<GuestUser>, qapi_runtime::ClientError> {
         self.connection.execute("guest-get-users", None::<&qapi_runtime::Empty>)
     }
     /// Retrieves the timezone information from the guest.
@@ -7079,7 +5770,7 @@ impl<S: ::std::io::Read + ::std::io::Write> Client<S> {
     /// 2.10
     pub fn guest_get_timezone(
         &mut self,
-    ) -> ::std::result::Result<GuestTimezone, qapi_runtime::ClientError> {
+    ) -> Result<GuestTimezone, qapi_runtime::ClientError> {
         self.connection.execute("guest-get-timezone", None::<&qapi_runtime::Empty>)
     }
     /// Retrieve guest operating system information
@@ -7093,7 +5784,7 @@ impl<S: ::std::io::Read + ::std::io::Write> Client<S> {
     /// 2.10
     pub fn guest_get_osinfo(
         &mut self,
-    ) -> ::std::result::Result<GuestOsInfo, qapi_runtime::ClientError> {
+    ) -> Result<GuestOsInfo, qapi_runtime::ClientError> {
         self.connection.execute("guest-get-osinfo", None::<&qapi_runtime::Empty>)
     }
     /// Retrieve information about device drivers in Windows guest
@@ -7108,10 +5799,7 @@ impl<S: ::std::io::Read + ::std::io::Write> Client<S> {
     #[cfg(windows)]
     pub fn guest_get_devices(
         &mut self,
-    ) -> ::std::result::Result<
-        ::std::vec::Vec<GuestDeviceInfo>,
-        qapi_runtime::ClientError,
-    > {
+    ) -> Result<Vec<GuestDeviceInfo>, qapi_runtime::ClientError> {
         self.connection.execute("guest-get-devices", None::<&qapi_runtime::Empty>)
     }
     /// Return the public keys from user .ssh/authorized_keys on Unix
@@ -7127,7 +5815,7 @@ impl<S: ::std::io::Read + ::std::io::Write> Client<S> {
     pub fn guest_ssh_get_authorized_keys(
         &mut self,
         arguments: &GuestSshGetAuthorizedKeysArgs,
-    ) -> ::std::result::Result<GuestAuthorizedKeys, qapi_runtime::ClientError> {
+    ) -> Result<GuestAuthorizedKeys, qapi_runtime::ClientError> {
         self.connection.execute("guest-ssh-get-authorized-keys", Some(arguments))
     }
     /// Append public keys to user .ssh/authorized_keys on Unix systems (not
@@ -7139,7 +5827,7 @@ impl<S: ::std::io::Read + ::std::io::Write> Client<S> {
     pub fn guest_ssh_add_authorized_keys(
         &mut self,
         arguments: &GuestSshAddAuthorizedKeysArgs,
-    ) -> ::std::result::Result<(), qapi_runtime::ClientError> {
+    ) -> Result<(), qapi_runtime::ClientError> {
         self.connection
             .execute::<
                 _,
@@ -7157,7 +5845,7 @@ impl<S: ::std::io::Read + ::std::io::Write> Client<S> {
     pub fn guest_ssh_remove_authorized_keys(
         &mut self,
         arguments: &GuestSshRemoveAuthorizedKeysArgs,
-    ) -> ::std::result::Result<(), qapi_runtime::ClientError> {
+    ) -> Result<(), qapi_runtime::ClientError> {
         self.connection
             .execute::<
                 _,
@@ -7177,10 +5865,7 @@ impl<S: ::std::io::Read + ::std::io::Write> Client<S> {
     #[cfg(target_os = "linux")]
     pub fn guest_get_diskstats(
         &mut self,
-    ) -> ::std::result::Result<
-        ::std::vec::Vec<GuestDiskStatsInfo>,
-        qapi_runtime::ClientError,
-    > {
+    ) -> Result<Vec<GuestDiskStatsInfo>, qapi_runtime::ClientError> {
         self.connection.execute("guest-get-diskstats", None::<&qapi_runtime::Empty>)
     }
     /// Retrieve information about CPU stats.
@@ -7195,10 +5880,7 @@ impl<S: ::std::io::Read + ::std::io::Write> Client<S> {
     #[cfg(target_os = "linux")]
     pub fn guest_get_cpustats(
         &mut self,
-    ) -> ::std::result::Result<
-        ::std::vec::Vec<GuestCpuStats>,
-        qapi_runtime::ClientError,
-    > {
+    ) -> Result<Vec<GuestCpuStats>, qapi_runtime::ClientError> {
         self.connection.execute("guest-get-cpustats", None::<&qapi_runtime::Empty>)
     }
     /// Retrieve CPU process load information
@@ -7213,7 +5895,7 @@ impl<S: ::std::io::Read + ::std::io::Write> Client<S> {
     #[cfg(unix)]
     pub fn guest_get_load(
         &mut self,
-    ) -> ::std::result::Result<GuestLoadAverage, qapi_runtime::ClientError> {
+    ) -> Result<GuestLoadAverage, qapi_runtime::ClientError> {
         self.connection.execute("guest-get-load", None::<&qapi_runtime::Empty>)
     }
     /// Retrieve information about route of network.
@@ -7225,10 +5907,7 @@ impl<S: ::std::io::Read + ::std::io::Write> Client<S> {
     #[cfg(target_os = "linux")]
     pub fn guest_network_get_route(
         &mut self,
-    ) -> ::std::result::Result<
-        ::std::vec::Vec<GuestNetworkRoute>,
-        qapi_runtime::ClientError,
-    > {
+    ) -> Result<Vec<GuestNetworkRoute>, qapi_runtime::ClientError> {
         self.connection.execute("guest-network-get-route", None::<&qapi_runtime::Empty>)
     }
 }

@@ -100,6 +100,9 @@ fn commands<'s>(ctx: &Ctx<'s>) -> Result<Vec<Cmd<'s>>, String> {
 
 /// Everything for commands: the trait, the return enum, the table, dispatch, the client.
 pub fn emit(ctx: &Ctx<'_>, items: &ItemNames) -> Result<TokenStream, String> {
+    let std_option = &ctx.std.option;
+    let std_string = &ctx.std.string;
+    let std_result = &ctx.std.result;
     let cmds = commands(ctx)?;
     let ItemNames {
         trait_ident,
@@ -127,7 +130,7 @@ pub fn emit(ctx: &Ctx<'_>, items: &ItemNames) -> Result<TokenStream, String> {
         let ret_ty = c.ret.clone().unwrap_or_else(|| quote!(()));
         // Trait method.
         let param = if !c.command.gen {
-            quote!(, arguments: ::serde_json::Map<::std::string::String, ::serde_json::Value>)
+            quote!(, arguments: ::serde_json::Map<#std_string, ::serde_json::Value>)
         } else {
             match &c.args {
                 Some(ty) => quote!(, arguments: #ty),
@@ -144,7 +147,7 @@ pub fn emit(ctx: &Ctx<'_>, items: &ItemNames) -> Result<TokenStream, String> {
             #gen_note
             #deprecated
             #cfg
-            fn #method(&mut self #param) -> ::std::result::Result<#ret_ty, qapi_runtime::QapiError>;
+            fn #method(&mut self #param) -> #std_result<#ret_ty, qapi_runtime::QapiError>;
         });
         // Return enum.
         if c.command.success_response {
@@ -219,7 +222,7 @@ pub fn emit(ctx: &Ctx<'_>, items: &ItemNames) -> Result<TokenStream, String> {
             #no_reply_note
             #deprecated
             #cfg
-            pub fn #method(&mut self #cparam) -> ::std::result::Result<#ret_ty, qapi_runtime::ClientError> {
+            pub fn #method(&mut self #cparam) -> #std_result<#ret_ty, qapi_runtime::ClientError> {
                 #body
             }
         });
@@ -275,7 +278,7 @@ pub fn emit(ctx: &Ctx<'_>, items: &ItemNames) -> Result<TokenStream, String> {
             /// Decides whether a command may run; called after lookup and before its arguments
             /// are decoded. An `Err` is answered with `CommandNotFound` and
             /// `Command <name> has been disabled: <reason>`.
-            fn check_enabled(&self, command: &'static qapi_runtime::CommandInfo) -> ::std::result::Result<(), qapi_runtime::Disabled> {
+            fn check_enabled(&self, command: &'static qapi_runtime::CommandInfo) -> #std_result<(), qapi_runtime::Disabled> {
                 let _ = command;
                 Ok(())
             }
@@ -290,7 +293,7 @@ pub fn emit(ctx: &Ctx<'_>, items: &ItemNames) -> Result<TokenStream, String> {
         }
 
         impl ::serde::Serialize for #return_ident {
-            fn serialize<S: ::serde::Serializer>(&self, serializer: S) -> ::std::result::Result<S::Ok, S::Error> {
+            fn serialize<S: ::serde::Serializer>(&self, serializer: S) -> #std_result<S::Ok, S::Error> {
                 #ret_match
             }
         }
@@ -298,13 +301,13 @@ pub fn emit(ctx: &Ctx<'_>, items: &ItemNames) -> Result<TokenStream, String> {
         #table_items
 
         /// The table entry of a command of this build, by wire name.
-        pub fn #lookup_ident(name: &str) -> ::std::option::Option<&'static qapi_runtime::CommandInfo> {
+        pub fn #lookup_ident(name: &str) -> #std_option<&'static qapi_runtime::CommandInfo> {
             #table_ident.iter().find(|info| info.name == name)
         }
 
         /// Handles one request (`execute`, `arguments`, `id`) as QEMU does and returns the
         /// reply, or `None` when a command without success response succeeded.
-        pub fn #dispatch_ident<C: #trait_ident + ?Sized>(handler: &mut C, request: &::serde_json::Value) -> ::std::option::Option<qapi_runtime::Reply<#return_ident>> {
+        pub fn #dispatch_ident<C: #trait_ident + ?Sized>(handler: &mut C, request: &::serde_json::Value) -> #std_option<qapi_runtime::Reply<#return_ident>> {
             match qapi_runtime::Request::parse(request) {
                 Ok(request) => request.reply(#call_ident(handler, request.execute, request.arguments)),
                 Err(rejected) => Some(rejected.into_reply()),
@@ -317,8 +320,8 @@ pub fn emit(ctx: &Ctx<'_>, items: &ItemNames) -> Result<TokenStream, String> {
         pub fn #call_ident<C: #trait_ident + ?Sized>(
             handler: &mut C,
             name: &str,
-            arguments: ::std::option::Option<&::serde_json::Map<::std::string::String, ::serde_json::Value>>,
-        ) -> ::std::result::Result<::std::option::Option<#return_ident>, qapi_runtime::QapiError> {
+            arguments: #std_option<&::serde_json::Map<#std_string, ::serde_json::Value>>,
+        ) -> #std_result<#std_option<#return_ident>, qapi_runtime::QapiError> {
             let Some(info) = #lookup_ident(name) else {
                 return Err(qapi_runtime::QapiError::command_not_found(name));
             };

@@ -10,6 +10,9 @@ use qapi_parser::Entity;
 use quote::{format_ident, quote};
 
 pub fn emit(ctx: &Ctx<'_>, items: &ItemNames) -> Result<TokenStream, String> {
+    let std_option = &ctx.std.option;
+    let std_string = &ctx.std.string;
+    let std_result = &ctx.std.result;
     let event_ident = &items.event_ident;
     let mut ns = Namespace::new();
     let mut variants = Vec::new();
@@ -79,8 +82,8 @@ pub fn emit(ctx: &Ctx<'_>, items: &ItemNames) -> Result<TokenStream, String> {
             #(#variants)*
             /// An event this version of the schema does not know (lenient decoding only).
             #unknown {
-                name: ::std::string::String,
-                data: ::std::option::Option<::serde_json::Value>,
+                name: #std_string,
+                data: #std_option<::serde_json::Value>,
             },
         }
 
@@ -88,9 +91,9 @@ pub fn emit(ctx: &Ctx<'_>, items: &ItemNames) -> Result<TokenStream, String> {
         impl qapi_runtime::EventSet for #event_ident {
             fn decode_event(
                 name: &str,
-                data: ::std::option::Option<&::serde_json::Value>,
+                data: #std_option<&::serde_json::Value>,
                 decoder: &mut qapi_runtime::Decoder,
-            ) -> ::std::result::Result<Self, qapi_runtime::DecodeError> {
+            ) -> #std_result<Self, qapi_runtime::DecodeError> {
                 #decode_body
             }
 
@@ -108,7 +111,7 @@ pub fn emit(ctx: &Ctx<'_>, items: &ItemNames) -> Result<TokenStream, String> {
                 }
             }
 
-            fn serialize_data<S: ::serde::Serializer>(&self, serializer: S) -> ::std::result::Result<S::Ok, S::Error> {
+            fn serialize_data<S: ::serde::Serializer>(&self, serializer: S) -> #std_result<S::Ok, S::Error> {
                 match self {
                     #(#ser_arms)*
                     Self::#unknown { data, .. } => ::serde::Serialize::serialize(data, serializer),

@@ -36,7 +36,7 @@ pub fn field_entry(
                 quote!(#access.#ident.as_deref().map(qapi_runtime::qdict::OrderedList))
             }
         };
-        quote!(#cfg qapi_runtime::ser::optional(&mut map, #key, #value)?;)
+        quote!(#cfg qapi_runtime::ser::optional(map, #key, #value)?;)
     } else {
         let value = match any {
             AnyKind::No => quote!(&#access.#ident),

@@ -20,19 +20,9 @@ pub fn definition_docs(ctx: &Ctx<'_>, e: &Entity, extra: &[String]) -> TokenStre
     docs::attrs(&lines)
 }
 
-/// `impl Deserialize` through the runtime's strict decoder.
-fn deserialize_impl(ident: &Ident, cfg: &TokenStream) -> TokenStream {
-    quote! {
-        #cfg
-        impl<'de> ::serde::Deserialize<'de> for #ident {
-            fn deserialize<D: ::serde::Deserializer<'de>>(deserializer: D) -> ::std::result::Result<Self, D::Error> {
-                qapi_runtime::decode::deserialize(deserializer)
-            }
-        }
-    }
-}
-
-pub fn enum_type(ctx: &mut Ctx<'_>, e: &EnumType, entity: &Entity) -> Result<TokenStream, String> {
+pub fn enum_type(ctx: &Ctx<'_>, e: &EnumType, entity: &Entity) -> Result<TokenStream, String> {
+    let std_option = &ctx.std.option;
+    let std_string = &ctx.std.string;
     let ident = ctx.type_ident(&e.common.name)?.clone();
     let what = describe(entity);
     let cfg = ctx.cfg.attr(e.common.ifcond.as_ref(), &what)?;
@@ -65,16 +55,16 @@ pub fn enum_type(ctx: &mut Ctx<'_>, e: &EnumType, entity: &Entity) -> Result<Tok
         "{}",
         ns.claim_derived("Unrecognized", "the catch-all variant")
     );
-    let decode_body = if decode_arms.is_empty() {
+    let from_wire = if decode_arms.is_empty() {
         quote! {
-            let text = decoder.enum_str(value)?;
-            Ok(Self::#unknown(decoder.unknown_enum_value(text)?))
+            let _ = value;
+            None
         }
     } else {
         quote! {
-            Ok(match decoder.enum_str(value)? {
+            Some(match value {
                 #(#decode_arms)*
-                other => Self::#unknown(decoder.unknown_enum_value(other)?),
+                _ => return None,
             })
         }
     };
@@ -85,7 +75,7 @@ pub fn enum_type(ctx: &mut Ctx<'_>, e: &EnumType, entity: &Entity) -> Result<Tok
         pub enum #ident {
             #(#variants)*
             /// A value this version of the schema does not know; only lenient decoding produces it.
-            #unknown(::std::string::String),
+            #unknown(#std_string),
         }
 
         #cfg
@@ -98,33 +88,16 @@ pub fn enum_type(ctx: &mut Ctx<'_>, e: &EnumType, entity: &Entity) -> Result<Tok
                     Self::#unknown(value) => value,
                 }
             }
-        }
 
-        #cfg
-        impl ::std::fmt::Display for #ident {
-            fn fmt(&self, f: &mut ::std::fmt::Formatter<'_>) -> ::std::fmt::Result {
-                f.write_str(self.as_str())
+            /// The value called `value` on the wire, if this version of the schema knows it.
+            pub fn from_wire(value: &str) -> #std_option<Self> {
+                #from_wire
             }
         }
 
         #cfg
-        impl ::serde::Serialize for #ident {
-            fn serialize<S: ::serde::Serializer>(&self, serializer: S) -> ::std::result::Result<S::Ok, S::Error> {
-                serializer.serialize_str(self.as_str())
-            }
-        }
-
-        #cfg
-        #[allow(deprecated)]
-        impl qapi_runtime::Decode for #ident {
-            fn decode(value: &::serde_json::Value, decoder: &mut qapi_runtime::Decoder) -> ::std::result::Result<Self, qapi_runtime::DecodeError> {
-                #decode_body
-            }
-        }
-    }
-    .into_iter()
-    .chain(deserialize_impl(&ident, &cfg))
-    .collect())
+        qapi_runtime::enumeration!(#ident, #unknown);
+    })
 }
 
 fn field_decls(
@@ -174,51 +147,54 @@ fn derives(fields: &[Field<'_>]) -> TokenStream {
     }
 }
 
-/// The `impl Decode` of an object type (via its `DecodeMembers`).
-fn decode_object_impl(ident: &Ident, cfg: &TokenStream) -> TokenStream {
-    quote! {
-        #cfg
-        impl qapi_runtime::Decode for #ident {
-            fn decode(value: &::serde_json::Value, decoder: &mut qapi_runtime::Decoder) -> ::std::result::Result<Self, qapi_runtime::DecodeError> {
-                qapi_runtime::decode::decode_object(value, decoder)
-            }
-        }
-    }
-}
-
-/// `impl Serialize` writing a map. `body` writes the entries; `maybe_unused`: every entry may
-/// be compiled out.
-fn serialize_impl(
+/// `impl DecodeMembers`, `impl SerializeMembers` and the `object!` impls of an object type.
+/// `maybe_unused`: every member write may be compiled out.
+fn object_impls(
+    ctx: &Ctx<'_>,
     ident: &Ident,
     cfg: &TokenStream,
-    body: TokenStream,
+    decode: TokenStream,
+    serialize: TokenStream,
     maybe_unused: bool,
 ) -> TokenStream {
-    let (allow, mutability) = if body.is_empty() {
-        (TokenStream::new(), TokenStream::new())
-    } else if maybe_unused {
-        (quote!(#[allow(unused_mut)]), quote!(mut))
+    let std_result = &ctx.std.result;
+    let map = if serialize.is_empty() {
+        quote!(_map)
     } else {
-        (TokenStream::new(), quote!(mut))
+        quote!(map)
+    };
+    let allow = if maybe_unused && !serialize.is_empty() {
+        quote!(#[allow(unused_variables)])
+    } else {
+        TokenStream::new()
     };
     quote! {
         #cfg
         #[allow(deprecated)]
-        impl ::serde::Serialize for #ident {
-            fn serialize<S: ::serde::Serializer>(&self, serializer: S) -> ::std::result::Result<S::Ok, S::Error> {
-                use ::serde::ser::SerializeMap as _;
-                #allow
-                let #mutability map = serializer.serialize_map(None)?;
-                #body
-                map.end()
+        impl qapi_runtime::DecodeMembers for #ident {
+            fn decode_members(members: &mut qapi_runtime::Members<'_, '_>) -> qapi_runtime::DecodeResult<Self> {
+                #decode
             }
         }
+
+        #cfg
+        #[allow(deprecated)]
+        impl qapi_runtime::SerializeMembers for #ident {
+            #allow
+            fn serialize_members<M: ::serde::ser::SerializeMap>(&self, #map: &mut M) -> #std_result<(), M::Error> {
+                #serialize
+                Ok(())
+            }
+        }
+
+        #cfg
+        qapi_runtime::object!(#ident);
     }
 }
 
 /// A struct, or the implicit argument struct of a command or event.
 pub fn struct_type(
-    ctx: &mut Ctx<'_>,
+    ctx: &Ctx<'_>,
     o: &ObjectType,
     entity: &Entity,
     owner: Option<&Entity>,
@@ -242,42 +218,27 @@ pub fn struct_type(
         .iter()
         .map(|f| field_entry(ctx, f, &quote!(self), &what))
         .collect::<Result<_, _>>()?;
-    let body = entries_in_order(ctx, entries);
+    let serialize = entries_in_order(ctx, entries);
+    let (decode, members) = if fields.is_empty() {
+        (quote! { let _ = members; Ok(Self {}) }, quote!({}))
+    } else {
+        (quote!(Ok(Self { #(#inits)* })), quote!({ #(#decls)* }))
+    };
+    let maybe_unused = fields.iter().all(|f| f.cond.is_some());
     let mut out = quote! {
         #doc
         #cfg
         #derive
-        pub struct #ident {
-            #(#decls)*
-        }
-
-        #cfg
-        #[allow(deprecated)]
-        impl qapi_runtime::DecodeMembers for #ident {
-            fn decode_members(members: &mut qapi_runtime::Members<'_, '_>) -> ::std::result::Result<Self, qapi_runtime::DecodeError> {
-                Ok(Self { #(#inits)* })
-            }
-        }
+        pub struct #ident #members
     };
-    if fields.is_empty() {
-        out = quote! {
-            #doc
-            #cfg
-            #derive
-            pub struct #ident {}
-
-            #cfg
-            impl qapi_runtime::DecodeMembers for #ident {
-                fn decode_members(_members: &mut qapi_runtime::Members<'_, '_>) -> ::std::result::Result<Self, qapi_runtime::DecodeError> {
-                    Ok(Self {})
-                }
-            }
-        };
-    }
-    out.extend(decode_object_impl(&ident, &cfg));
-    let maybe_unused = fields.iter().all(|f| f.cond.is_some());
-    out.extend(serialize_impl(&ident, &cfg, body, maybe_unused));
-    out.extend(deserialize_impl(&ident, &cfg));
+    out.extend(object_impls(
+        ctx,
+        &ident,
+        &cfg,
+        decode,
+        serialize,
+        maybe_unused,
+    ));
     Ok(out)
 }
 
@@ -341,6 +302,8 @@ fn branch_decls(
     branches: &[Branch],
     unknown: &Ident,
 ) -> Result<Vec<TokenStream>, String> {
+    let std_string = &ctx.std.string;
+    let std_box = &ctx.std.boxed;
     let mut out = Vec::new();
     for b in branches {
         let (variant, cfg, doc) = (&b.variant, &b.cfg, &b.doc);
@@ -349,7 +312,7 @@ fn branch_decls(
             Some(ty) => {
                 let mut t = ctx.rust_type(ty)?;
                 if b.boxed {
-                    t = quote!(::std::boxed::Box<#t>);
+                    t = quote!(#std_box<#t>);
                 }
                 quote!(#doc #cfg #variant(#t),)
             }
@@ -357,28 +320,39 @@ fn branch_decls(
     }
     out.push(quote! {
         /// A tag value this version of the schema does not know (lenient decoding only); holds the value.
-        #unknown(::std::string::String),
+        #unknown(#std_string),
     });
     Ok(out)
 }
 
-/// `match tag { Tag::X => Enum::X(decode branch), ... }`
+/// A union's tag as its decoder sees it.
+struct Tag<'a> {
+    /// The tag's enum type and its catch-all variant.
+    ident: &'a Ident,
+    unknown: &'a Ident,
+    /// The local holding the decoded tag, and the tag's wire name.
+    var: &'a Ident,
+    wire: &'a str,
+}
+
+/// `match tag { Tag::X => Enum::X(decode branch), ... }`; `enum_path`/`unknown`: the enum
+/// being built and its catch-all variant.
 fn branch_decode(
+    ctx: &Ctx<'_>,
     branches: &[Branch],
-    tag_ident: &Ident,
-    tag_unknown: &Ident,
+    tag: &Tag<'_>,
     enum_path: &TokenStream,
     unknown: &Ident,
-    tag_var: &Ident,
-    tag_wire: &str,
 ) -> TokenStream {
+    let (tag_ident, tag_unknown, tag_var, tag_wire) = (tag.ident, tag.unknown, tag.var, tag.wire);
+    let std_box = &ctx.std.boxed;
     let mut arms = Vec::new();
     for b in branches {
         let (variant, cfg) = (&b.variant, &b.cfg);
         arms.push(match (&b.ty, b.boxed) {
             (None, _) => quote!(#cfg #tag_ident::#variant => #enum_path::#variant,),
             (Some(_), false) => quote!(#cfg #tag_ident::#variant => #enum_path::#variant(qapi_runtime::DecodeMembers::decode_members(members)?),),
-            (Some(_), true) => quote!(#cfg #tag_ident::#variant => #enum_path::#variant(::std::boxed::Box::new(qapi_runtime::DecodeMembers::decode_members(members)?)),),
+            (Some(_), true) => quote!(#cfg #tag_ident::#variant => #enum_path::#variant(#std_box::new(qapi_runtime::DecodeMembers::decode_members(members)?)),),
         });
     }
     let fallback = if branches.iter().any(|b| b.extra_cond) {
@@ -398,11 +372,7 @@ fn branch_decode(
     }
 }
 
-pub fn union_type(
-    ctx: &mut Ctx<'_>,
-    o: &ObjectType,
-    entity: &Entity,
-) -> Result<TokenStream, String> {
+pub fn union_type(ctx: &Ctx<'_>, o: &ObjectType, entity: &Entity) -> Result<TokenStream, String> {
     let ident = ctx.type_ident(&o.common.name)?.clone();
     let what = describe(entity);
     let cfg = ctx.cfg.attr(o.common.ifcond.as_ref(), &what)?;
@@ -418,15 +388,13 @@ pub fn union_type(
         let (branches, tag_ident, unknown) = union_branches(ctx, o, &what, &mut ns)?;
         let decls = branch_decls(ctx, &branches, &unknown)?;
         let tag_var = format_ident!("tag");
-        let decode = branch_decode(
-            &branches,
-            &tag_ident,
-            &tag_unknown,
-            &quote!(Self),
-            &unknown,
-            &tag_var,
-            tag_wire,
-        );
+        let tag = Tag {
+            ident: &tag_ident,
+            unknown: &tag_unknown,
+            var: &tag_var,
+            wire: tag_wire,
+        };
+        let decode = branch_decode(ctx, &branches, &tag, &quote!(Self), &unknown);
         out.extend(quote! {
             #doc
             #cfg
@@ -436,15 +404,18 @@ pub fn union_type(
                 #(#decls)*
             }
 
-            #cfg
-            #[allow(deprecated)]
-            impl qapi_runtime::DecodeMembers for #ident {
-                fn decode_members(members: &mut qapi_runtime::Members<'_, '_>) -> ::std::result::Result<Self, qapi_runtime::DecodeError> {
-                    let tag: #tag_ident = members.required(#tag_wire)?;
-                    Ok(#decode)
-                }
-            }
         });
+        out.extend(object_impls(
+            ctx,
+            &ident,
+            &cfg,
+            quote! {
+                let tag: #tag_ident = members.required(#tag_wire)?;
+                Ok(#decode)
+            },
+            ser,
+            false,
+        ));
     } else {
         let branch_ident = ctx.branch_ident(&o.common.name)?.clone();
         let mut ns = Namespace::new();
@@ -484,15 +455,13 @@ pub fn union_type(
             lets.push(quote!(#fcfg let #var = members.#call(#wire)?;));
             inits.push(quote!(#fcfg #fid: #var,));
         }
-        let decode = branch_decode(
-            &branches,
-            &tag_ident,
-            &tag_unknown,
-            &quote!(#branch_ident),
-            &unknown,
-            &tag_var,
-            tag_wire,
-        );
+        let tag = Tag {
+            ident: &tag_ident,
+            unknown: &tag_unknown,
+            var: &tag_var,
+            wire: tag_wire,
+        };
+        let decode = branch_decode(ctx, &branches, &tag, &quote!(#branch_ident), &unknown);
         let branch_doc =
             format!(" The branches of [`{ident}`], selected by its `{tag_wire}` member.");
         out.extend(quote! {
@@ -511,20 +480,20 @@ pub fn union_type(
                 #(#decls)*
             }
 
-            #cfg
-            #[allow(deprecated)]
-            impl qapi_runtime::DecodeMembers for #ident {
-                fn decode_members(members: &mut qapi_runtime::Members<'_, '_>) -> ::std::result::Result<Self, qapi_runtime::DecodeError> {
-                    #(#lets)*
-                    let branch = #decode;
-                    Ok(Self { #(#inits)* #tag_field: branch })
-                }
-            }
         });
+        out.extend(object_impls(
+            ctx,
+            &ident,
+            &cfg,
+            quote! {
+                #(#lets)*
+                let branch = #decode;
+                Ok(Self { #(#inits)* #tag_field: branch })
+            },
+            ser,
+            false,
+        ));
     }
-    out.extend(decode_object_impl(&ident, &cfg));
-    out.extend(serialize_impl(&ident, &cfg, ser, false));
-    out.extend(deserialize_impl(&ident, &cfg));
     Ok(out)
 }
 
@@ -542,10 +511,11 @@ pub fn catch_all_of(e: &EnumType) -> Ident {
 }
 
 pub fn alternate_type(
-    ctx: &mut Ctx<'_>,
+    ctx: &Ctx<'_>,
     a: &AlternateType,
     entity: &Entity,
 ) -> Result<TokenStream, String> {
+    let std_result = &ctx.std.result;
     let ident = ctx.type_ident(&a.common.name)?.clone();
     let what = describe(entity);
     let cfg = ctx.cfg.attr(a.common.ifcond.as_ref(), &what)?;
@@ -587,7 +557,7 @@ pub fn alternate_type(
 
         #cfg
         impl qapi_runtime::Decode for #ident {
-            fn decode(value: &::serde_json::Value, decoder: &mut qapi_runtime::Decoder) -> ::std::result::Result<Self, qapi_runtime::DecodeError> {
+            fn decode(value: &::serde_json::Value, decoder: &mut qapi_runtime::Decoder) -> qapi_runtime::DecodeResult<Self> {
                 Ok(match value {
                     #(#decode_arms)*
                     _ => return Err(decoder.alternate_mismatch(#wire_name)),
@@ -597,14 +567,14 @@ pub fn alternate_type(
 
         #cfg
         impl ::serde::Serialize for #ident {
-            fn serialize<S: ::serde::Serializer>(&self, serializer: S) -> ::std::result::Result<S::Ok, S::Error> {
+            fn serialize<S: ::serde::Serializer>(&self, serializer: S) -> #std_result<S::Ok, S::Error> {
                 match self {
                     #(#ser_arms)*
                 }
             }
         }
-    }
-    .into_iter()
-    .chain(deserialize_impl(&ident, &cfg))
-    .collect())
+
+        #cfg
+        qapi_runtime::deserialize!(#ident);
+    })
 }
