@@ -9,7 +9,6 @@ use crate::diag::Diag;
 use crate::doc::DocBlock;
 use crate::error::Error;
 use crate::model::*;
-use crate::names::c_name;
 use crate::source::Loc;
 
 #[derive(Clone, Copy, PartialEq, Eq)]
@@ -26,26 +25,39 @@ struct MemberRef {
     index: usize,
 }
 
-/// Names seen so far in a clash check, by C name.
+/// Something a clash check or a message names, by position in the entities.
+#[derive(Clone, Copy)]
+enum Subject {
+    Member(MemberRef),
+    /// Value `index` of enum `owner`.
+    Value { owner: usize, index: usize },
+    /// Branch `index` of union or alternate `owner`, defined in entity `defined_in`.
+    Branch {
+        owner: usize,
+        index: usize,
+        defined_in: usize,
+    },
+    /// Feature `index` of entity `owner`, or of its member `member`.
+    Feature {
+        owner: usize,
+        member: Option<usize>,
+        index: usize,
+    },
+}
+
+/// Names seen so far in a clash check. Small sets compare mangled names in place; big ones
+/// get a hash index.
 #[derive(Clone, Default)]
 struct Seen {
-    order: Vec<(String, Described)>,
-    by_cname: HashMap<String, usize>,
+    items: Vec<Subject>,
+    index: Option<HashMap<String, usize>>,
 }
 
-/// Enough about a member to describe it in a message.
-#[derive(Clone)]
-struct Described {
-    role: &'static str,
-    name: String,
-    defined_in: String,
-    member: Option<MemberRef>,
-}
-
-impl Seen {
-    fn get(&self, cname: &str) -> Option<&Described> {
-        self.by_cname.get(cname).map(|&i| &self.order[i].1)
-    }
+/// Whether two names have the same C name (QEMU's `c_name`; since no valid name starts
+/// with `q_`, comparing unprotected names is equivalent).
+fn same_c_name(a: &str, b: &str) -> bool {
+    let map = |c: u8| if c.is_ascii_alphanumeric() { c } else { b'_' };
+    a.len() == b.len() && a.bytes().zip(b.bytes()).all(|(x, y)| map(x) == map(y))
 }
 
 pub(crate) struct Checker<'c, 'a> {
@@ -125,11 +137,67 @@ impl Checker<'_, '_> {
         self.object(i).is_some_and(|o| o.variants.is_some())
     }
 
+    fn subject_name(&self, s: Subject) -> &str {
+        let e = &self.b.entities;
+        match s {
+            Subject::Member(m) => match &e[m.owner] {
+                Entity::Object(o) => &o.members[m.index].name,
+                _ => "",
+            },
+            Subject::Value { owner, index } => match &e[owner] {
+                Entity::Enum(en) => &en.values[index].name,
+                _ => "",
+            },
+            Subject::Branch { owner, index, .. } => match &e[owner] {
+                Entity::Object(ObjectType {
+                    variants: Some(v), ..
+                }) => &v.variants[index].name,
+                Entity::Alternate(a) => &a.variants[index].name,
+                _ => "",
+            },
+            Subject::Feature {
+                owner,
+                member: None,
+                index,
+            } => &e[owner].common().features[index].name,
+            Subject::Feature {
+                owner,
+                member: Some(m),
+                index,
+            } => match &e[owner] {
+                Entity::Object(o) => &o.members[m].features[index].name,
+                _ => "",
+            },
+        }
+    }
+
     /// QEMU's `QAPISchemaMember.describe(info)`.
-    fn describe_member(&self, d: &Described, at: Loc) -> String {
-        let mut role = d.role.to_string();
+    fn describe_subject(&self, s: Subject, at: Loc) -> String {
+        let (role, defined_in) = match s {
+            Subject::Member(m) => ("member", self.name(m.owner)),
+            Subject::Value { owner, .. } => ("value", self.name(owner)),
+            Subject::Branch { defined_in, .. } => ("branch", self.name(defined_in)),
+            Subject::Feature {
+                owner,
+                member: None,
+                ..
+            } => ("feature", self.name(owner)),
+            Subject::Feature {
+                owner,
+                member: Some(m),
+                ..
+            } => (
+                "feature",
+                match &self.b.entities[owner] {
+                    Entity::Object(o) => o.members[m].name.as_str(),
+                    _ => "",
+                },
+            ),
+        };
+        let name = self.subject_name(s);
+        let mut role = role.to_string();
         let mut meta = "type";
-        let mut defined_in = d.defined_in.as_str();
+        let mut defined_in = defined_in;
         if let Some(rest) = defined_in.strip_prefix("q_obj_") {
             defined_in = rest;
             if let Some(owner) = rest.strip_suffix("-arg") {
@@ -145,54 +213,78 @@ impl Checker<'_, '_> {
             }
         }
         if Some(defined_in) != self.diag.defn_name(at) {
-            format!("{role} '{}' of {meta} '{defined_in}'", d.name)
+            format!("{role} '{name}' of {meta} '{defined_in}'")
         } else {
-            format!("{role} '{}'", d.name)
+            format!("{role} '{name}'")
         }
     }
 
-    fn member_described(&self, m: MemberRef) -> Described {
-        let owner = self.name(m.owner).to_string();
-        let name = match &self.b.entities[m.owner] {
-            Entity::Object(o) => o.members[m.index].name.clone(),
-            _ => String::new(),
-        };
-        Described {
-            role: "member",
-            name,
-            defined_in: owner,
-            member: Some(m),
+    fn find_seen(&self, seen: &Seen, name: &str) -> Option<Subject> {
+        match &seen.index {
+            Some(index) => index
+                .get(&crate::names::c_name_raw(name))
+                .map(|&i| seen.items[i]),
+            None => seen
+                .items
+                .iter()
+                .copied()
+                .find(|&s| same_c_name(self.subject_name(s), name)),
         }
     }
 
-    /// QEMU's `check_clash`: adds `d` to `seen`, failing if its C name is taken.
-    fn clash(&self, d: Described, at: Loc, seen: &mut Seen) -> Result<(), Error> {
-        let cname = c_name(&d.name);
-        if let Some(prev) = seen.get(&cname) {
+    /// QEMU's `check_clash`: adds `s` to `seen`, failing if its C name is taken.
+    fn clash(&self, s: Subject, at: Loc, seen: &mut Seen) -> Result<(), Error> {
+        let name = self.subject_name(s);
+        if let Some(prev) = self.find_seen(seen, name) {
             return Err(self.diag.error(
                 at,
                 format!(
                     "{} collides with {}",
-                    self.describe_member(&d, at),
-                    self.describe_member(prev, at)
+                    self.describe_subject(s, at),
+                    self.describe_subject(prev, at)
                 ),
             ));
         }
-        seen.by_cname.insert(cname.clone(), seen.order.len());
-        seen.order.push((cname, d));
+        seen.items.push(s);
+        let i = seen.items.len() - 1;
+        match &mut seen.index {
+            Some(index) => {
+                index.insert(crate::names::c_name_raw(name), i);
+            }
+            None if seen.items.len() > 24 => {
+                let index = seen
+                    .items
+                    .iter()
+                    .enumerate()
+                    .map(|(i, &s)| (crate::names::c_name_raw(self.subject_name(s)), i))
+                    .collect();
+                seen.index = Some(index);
+            }
+            None => {}
+        }
         Ok(())
     }
 
-    fn features_clash(&self, features: &[Feature], defined_in: &str, at: Loc) -> Result<(), Error> {
+    /// Features of entity `owner` (or of its member `member`) must not clash.
+    fn features_clash(&self, owner: usize, member: Option<usize>, at: Loc) -> Result<(), Error> {
+        let count = match member {
+            None => self.b.entities[owner].common().features.len(),
+            Some(m) => match &self.b.entities[owner] {
+                Entity::Object(o) => o.members[m].features.len(),
+                _ => 0,
+            },
+        };
         let mut seen = Seen::default();
-        for f in features {
-            let d = Described {
-                role: "feature",
-                name: f.name.clone(),
-                defined_in: defined_in.to_string(),
-                member: None,
-            };
-            self.clash(d, at, &mut seen)?;
+        for index in 0..count {
+            self.clash(
+                Subject::Feature {
+                    owner,
+                    member,
+                    index,
+                },
+                at,
+                &mut seen,
+            )?;
         }
         Ok(())
     }
@@ -202,7 +294,7 @@ impl Checker<'_, '_> {
     fn definition_common(&self, i: usize) -> Result<(), Error> {
         let e = &self.b.entities[i];
         let c = e.common();
-        self.features_clash(&c.features, &c.name, self.loc(i))?;
+        self.features_clash(i, None, self.loc(i))?;
         if matches!(
             e,
             Entity::Enum(_) | Entity::Object(_) | Entity::Alternate(_) | Entity::Array(_)
@@ -223,14 +315,8 @@ impl Checker<'_, '_> {
             Entity::Enum(e) => {
                 self.definition_common(i)?;
                 let mut seen = Seen::default();
-                for v in &e.values {
-                    let d = Described {
-                        role: "value",
-                        name: v.name.clone(),
-                        defined_in: e.common.name.clone(),
-                        member: None,
-                    };
-                    self.clash(d, self.loc(i), &mut seen)?;
+                for index in 0..e.values.len() {
+                    self.clash(Subject::Value { owner: i, index }, self.loc(i), &mut seen)?;
                 }
                 Ok(())
             }
@@ -270,9 +356,9 @@ impl Checker<'_, '_> {
         self.definition_common(i)?;
         let at = self.loc(i);
         let mut seen = Seen::default();
-        let (base, nmembers, owner_name) = {
+        let (base, nmembers) = {
             let o = self.object(i).ok_or_else(|| self.err(i, "internal: not an object".into()))?;
-            (o.base.clone(), o.members.len(), o.common.name.clone())
+            (o.base.clone(), o.members.len())
         };
         if let Some(base) = base {
             let Some(b) = self.lookup_type(&base) else {
@@ -291,25 +377,33 @@ impl Checker<'_, '_> {
             self.object_clash(b, at, &mut seen)?;
         }
         for k in 0..nmembers {
-            let (ty, features, mname) = {
-                let m = &self.object(i).map(|o| &o.members[k]).ok_or_else(|| {
-                    self.err(i, "internal: member vanished".into())
-                })?;
-                (m.ty.clone(), m.features.clone(), m.name.clone())
+            let subject = Subject::Member(MemberRef { owner: i, index: k });
+            let ty = match self.object(i) {
+                Some(o) => o.members[k].ty.as_str(),
+                None => "",
             };
-            let d = self.member_described(MemberRef { owner: i, index: k });
-            if self.lookup_type(&ty).is_none() {
+            if self.lookup_type(ty).is_none() {
                 return Err(self.diag.error(
                     at,
-                    format!("{} uses unknown type '{ty}'", self.describe_member(&d, at)),
+                    format!(
+                        "{} uses unknown type '{ty}'",
+                        self.describe_subject(subject, at)
+                    ),
                 ));
             }
-            self.features_clash(&features, &mname, at)?;
-            self.clash(d, at, &mut seen)?;
+            self.features_clash(i, Some(k), at)?;
+            self.clash(subject, at, &mut seen)?;
         }
-        self.all_members[i] = seen.order.iter().filter_map(|(_, d)| d.member).collect();
+        self.all_members[i] = seen
+            .items
+            .iter()
+            .filter_map(|s| match s {
+                Subject::Member(m) => Some(*m),
+                _ => None,
+            })
+            .collect();
         if self.is_union(i) {
-            self.check_branches(i, &owner_name, &seen)?;
+            self.check_branches(i, &seen)?;
             let variants: Vec<String> = self
                 .object(i)
                 .and_then(|o| o.variants.as_ref())
@@ -328,7 +422,7 @@ impl Checker<'_, '_> {
     /// QEMU's `QAPISchemaObjectType.check_clash`: all members of `t`, then each branch.
     fn object_clash(&self, t: usize, at: Loc, seen: &mut Seen) -> Result<(), Error> {
         for &m in &self.all_members[t] {
-            self.clash(self.member_described(m), at, seen)?;
+            self.clash(Subject::Member(m), at, seen)?;
         }
         if let Some(v) = self.object(t).and_then(|o| o.variants.as_ref()) {
             for variant in &v.variants {
@@ -341,14 +435,14 @@ impl Checker<'_, '_> {
     }
 
     /// QEMU's `QAPISchemaBranches.check`.
-    fn check_branches(&mut self, i: usize, union: &str, seen: &Seen) -> Result<(), Error> {
+    fn check_branches(&mut self, i: usize, seen: &Seen) -> Result<(), Error> {
         let at = self.loc(i);
         let tag = match self.object(i).and_then(|o| o.variants.as_ref()) {
             Some(v) => v.tag.clone(),
             None => return Ok(()),
         };
-        let tag_member = match seen.get(&c_name(&tag)) {
-            Some(d) if d.name == tag => d.clone(),
+        let mref = match self.find_seen(seen, &tag) {
+            Some(Subject::Member(m)) if self.subject_name(Subject::Member(m)) == tag => m,
             _ => {
                 return Err(self.err(
                     i,
@@ -356,13 +450,11 @@ impl Checker<'_, '_> {
                 ))
             }
         };
-        let base_desc = if tag_member.defined_in.starts_with("q_") {
+        let tag_owner = self.name(mref.owner);
+        let base_desc = if tag_owner.starts_with("q_") {
             "'base'".to_string()
         } else {
-            format!("base type '{}'", tag_member.defined_in)
-        };
-        let Some(mref) = tag_member.member else {
-            return Err(self.err(i, "internal: discriminator is not a member".into()));
+            format!("base type '{tag_owner}'")
         };
         let (tag_ty, optional, conditional) = match &self.b.entities[mref.owner] {
             Entity::Object(o) => {
@@ -427,21 +519,15 @@ impl Checker<'_, '_> {
             return Err(self.err(i, "union has no branches".into()));
         }
         for (k, v) in variants.iter().enumerate() {
-            let defined_in = if k < explicit_count {
-                union.to_string()
-            } else {
-                tag_member.defined_in.clone()
-            };
-            let d = Described {
-                role: "branch",
-                name: v.name.clone(),
-                defined_in,
-                member: None,
+            let d = Subject::Branch {
+                owner: i,
+                index: k,
+                defined_in: if k < explicit_count { i } else { mref.owner },
             };
             let Some(t) = self.lookup_type(&v.ty) else {
                 return Err(self.diag.error(
                     at,
-                    format!("{} uses unknown type '{}'", self.describe_member(&d, at), v.ty),
+                    format!("{} uses unknown type '{}'", self.describe_subject(d, at), v.ty),
                 ));
             };
             if !values.iter().any(|e| e.name == v.name) {
@@ -459,7 +545,7 @@ impl Checker<'_, '_> {
                     i,
                     format!(
                         "{} cannot use {}",
-                        self.describe_member(&d, at),
+                        self.describe_subject(d, at),
                         describe(&self.b.entities[t])
                     ),
                 ));
@@ -473,49 +559,38 @@ impl Checker<'_, '_> {
     fn check_alternate(&mut self, i: usize) -> Result<(), Error> {
         self.definition_common(i)?;
         let at = self.loc(i);
-        let (name, variants) = match &self.b.entities[i] {
-            Entity::Alternate(a) => (a.common.name.clone(), a.variants.clone()),
+        let variants = match &self.b.entities[i] {
+            Entity::Alternate(a) => a.variants.clone(),
             _ => return Ok(()),
         };
-        let describe_branch = |this: &Self, v: &Variant| {
-            this.describe_member(
-                &Described {
-                    role: "branch",
-                    name: v.name.clone(),
-                    defined_in: name.clone(),
-                    member: None,
-                },
-                at,
-            )
+        let branch = |index| Subject::Branch {
+            owner: i,
+            index,
+            defined_in: i,
         };
+        let describe_branch = |this: &Self, index| this.describe_subject(branch(index), at);
         let mut types = Vec::with_capacity(variants.len());
-        for v in &variants {
+        for (k, v) in variants.iter().enumerate() {
             match self.lookup_type(&v.ty) {
                 Some(t) => types.push(t),
                 None => {
                     return Err(self.diag.error(
                         at,
-                        format!("{} uses unknown type '{}'", describe_branch(self, v), v.ty),
+                        format!("{} uses unknown type '{}'", describe_branch(self, k), v.ty),
                     ))
                 }
             }
         }
         let mut seen = Seen::default();
         let mut types_seen: Vec<(&'static str, String)> = Vec::new();
-        for (v, &t) in variants.iter().zip(&types) {
-            let d = Described {
-                role: "branch",
-                name: v.name.clone(),
-                defined_in: name.clone(),
-                member: None,
-            };
-            self.clash(d, at, &mut seen)?;
+        for (k, (v, &t)) in variants.iter().zip(&types).enumerate() {
+            self.clash(branch(k), at, &mut seen)?;
             let Some(qtype) = self.alternate_qtype(t) else {
                 return Err(self.diag.error(
                     at,
                     format!(
                         "{} cannot use {}",
-                        describe_branch(self, v),
+                        describe_branch(self, k),
                         describe(&self.b.entities[t])
                     ),
                 ));
@@ -549,7 +624,7 @@ impl Checker<'_, '_> {
                         at,
                         format!(
                             "{} can't be distinguished from '{other}'",
-                            describe_branch(self, v)
+                            describe_branch(self, k)
                         ),
                     ));
                 }

@@ -137,10 +137,6 @@ impl DocBlock {
         }
     }
 
-    pub fn body(&self) -> &Section {
-        &self.sections[0]
-    }
-
     pub fn returns(&self) -> Option<&Section> {
         self.returns.map(|i| &self.sections[i])
     }
@@ -149,11 +145,15 @@ impl DocBlock {
         self.errors.map(|i| &self.sections[i])
     }
 
-    /// Sections other than body, descriptions and dropped ones, in source order.
-    pub fn other_sections(&self) -> impl Iterator<Item = &Section> {
-        self.sections.iter().skip(1).filter(|s| {
-            !s.dropped && !s.stub && !matches!(s.kind, Kind::Member | Kind::Feature)
-        })
+    /// Indices of the sections other than body, descriptions and dropped ones, in source
+    /// order.
+    pub fn other_sections(&self) -> Vec<usize> {
+        (1..self.sections.len())
+            .filter(|&i| {
+                let s = &self.sections[i];
+                !s.dropped && !s.stub && !matches!(s.kind, Kind::Member | Kind::Feature)
+            })
+            .collect()
     }
 
     /// Index of the description of `name` among members or features.

@@ -1,6 +1,8 @@
 //! Expression checks (QEMU's `expr.py`): per top-level definition, in source order, the shape
 //! and name rules, producing typed, desugared definitions for the schema builder.
 
+use std::fmt;
+
 use crate::diag::Diag;
 use crate::doc::DocBlock;
 use crate::error::Error;
@@ -236,18 +238,18 @@ fn check_expr(
 
     let kind = match meta {
         Meta::Enum => {
-            cx.keys(&dict, "enum", &["enum", "data"], &["if", "features", "prefix"])?;
+            cx.keys(&dict, &"enum", &["enum", "data"], &["if", "features", "prefix"])?;
             cx.enum_def(&dict, &name)?
         }
         Meta::Union => cx.union_def(&dict, &name)?,
         Meta::Alternate => {
-            cx.keys(&dict, "alternate", &["alternate", "data"], &["if", "features"])?;
+            cx.keys(&dict, &"alternate", &["alternate", "data"], &["if", "features"])?;
             DefKind::Alternate {
                 branches: cx.alternate_branches(dict.get("data"))?,
             }
         }
         Meta::Struct => {
-            cx.keys(&dict, "struct", &["struct", "data"], &["base", "if", "features"])?;
+            cx.keys(&dict, &"struct", &["struct", "data"], &["base", "if", "features"])?;
             let permissive = cx.permissive(&name);
             let members = cx.implicit_members(dict.get("data"), "'data'", permissive)?;
             let base = match dict.get("base") {
@@ -263,7 +265,7 @@ fn check_expr(
         Meta::Command => {
             cx.keys(
                 &dict,
-                "command",
+                &"command",
                 &["command"],
                 &[
                     "data",
@@ -279,7 +281,7 @@ fn check_expr(
                 ],
             )?;
             let data = cx.arguments(&dict)?;
-            let returns = cx.type_name_or_array(dict.get("returns"), "'returns'")?;
+            let returns = cx.type_name_or_array(dict.get("returns"), Src("'returns'", None))?;
             DefKind::Command {
                 data,
                 returns,
@@ -292,7 +294,7 @@ fn check_expr(
             }
         }
         Meta::Event => {
-            cx.keys(&dict, "event", &["event"], &["data", "boxed", "if", "features"])?;
+            cx.keys(&dict, &"event", &["event"], &["data", "boxed", "if", "features"])?;
             let data = cx.arguments(&dict)?;
             DefKind::Event {
                 data,
@@ -300,7 +302,7 @@ fn check_expr(
             }
         }
     };
-    let ifcond = cx.ifcond(&dict, meta.as_str())?;
+    let ifcond = cx.ifcond(&dict, Src(meta.as_str(), None))?;
     let features = cx.features(dict.get("features"))?;
     cx.flags(&dict)?;
     Ok(Def {
@@ -348,6 +350,29 @@ fn legacy_type_name(name: &str) -> &str {
     }
 }
 
+/// What a message is about, such as `struct` or `'data' member 'x'`; formatted only when an
+/// error is reported.
+#[derive(Clone, Copy)]
+struct Src<'s>(&'s str, Option<&'s str>);
+
+impl fmt::Display for Src<'_> {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        match self.1 {
+            Some(name) => write!(f, "{} '{name}'", self.0),
+            None => f.write_str(self.0),
+        }
+    }
+}
+
+/// `'if' condition of <source>`.
+struct IfOf<'s>(Src<'s>);
+
+impl fmt::Display for IfOf<'_> {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        write!(f, "'if' condition of {}", self.0)
+    }
+}
+
 /// The checks of one definition, with its location and the pragmas at hand.
 struct Checker<'d, 'a> {
     diag: &'d Diag<'a>,
@@ -365,21 +390,21 @@ impl Checker<'_, '_> {
         self.legacy || self.pragmas.member_name_exceptions.iter().any(|n| n == owner)
     }
 
-    fn name_error(&self, e: NameError, source: &str, case_msg: &str) -> Error {
+    fn name_error(&self, e: NameError, source: Src<'_>, case_msg: &str) -> Error {
         match e {
             NameError::Invalid => self.err(format!("{source} has an invalid name")),
             NameError::Case => self.err(format!("name of {source} {case_msg}")),
         }
     }
 
-    fn lower(&self, name: &str, source: &str, upper: bool, underscore: bool) -> Result<(), Error> {
+    fn lower(&self, name: &str, source: Src<'_>, upper: bool, underscore: bool) -> Result<(), Error> {
         names::check_lower(name, upper, underscore)
             .map_err(|e| self.name_error(e, source, "must not use uppercase or '_'"))
     }
 
     /// QEMU's `check_defn_name_str`.
     fn defn_name(&self, name: &str, meta: Meta) -> Result<(), Error> {
-        let source = meta.as_str();
+        let source = Src(meta.as_str(), None);
         match meta {
             Meta::Event => names::check_upper(name)
                 .map_err(|e| self.name_error(e, source, "must not use lowercase or '-'")),
@@ -437,7 +462,7 @@ impl Checker<'_, '_> {
     fn keys(
         &self,
         dict: &Dict<'_>,
-        source: &str,
+        source: &dyn fmt::Display,
         required: &[&str],
         optional: &[&str],
     ) -> Result<(), Error> {
@@ -471,14 +496,14 @@ impl Checker<'_, '_> {
     }
 
     /// QEMU's `check_if` on the `if` key of `dict`.
-    fn ifcond(&self, dict: &Dict<'_>, source: &str) -> Result<Option<IfCond>, Error> {
+    fn ifcond(&self, dict: &Dict<'_>, source: Src<'_>) -> Result<Option<IfCond>, Error> {
         match dict.get("if") {
             None => Ok(None),
             Some(v) => self.cond(v, source).map(Some),
         }
     }
 
-    fn cond(&self, v: &Value<'_>, source: &str) -> Result<IfCond, Error> {
+    fn cond(&self, v: &Value<'_>, source: Src<'_>) -> Result<IfCond, Error> {
         match v {
             Value::Str(s) => {
                 if is_cond_identifier(s) {
@@ -501,12 +526,7 @@ impl Checker<'_, '_> {
                     .collect::<Result<_, _>>()?,
             )),
             Value::Dict(d) => {
-                self.keys(
-                    d,
-                    &format!("'if' condition of {source}"),
-                    &[],
-                    &["all", "any", "not"],
-                )?;
+                self.keys(d, &IfOf(source), &[], &["all", "any", "not"])?;
                 if d.len() != 1 {
                     return Err(
                         self.err(format!("'if' condition of {source} has conflicting keys"))
@@ -557,17 +577,16 @@ impl Checker<'_, '_> {
             let source = "'features' member";
             let (name, ifcond) = match item {
                 Value::Dict(d) => {
-                    self.keys(d, source, &["name"], &["if"])?;
+                    self.keys(d, &source, &["name"], &["if"])?;
                     let Some(Value::Str(name)) = d.get("name") else {
                         return Err(self.err(format!("{source} requires a string name")));
                     };
-                    let source = format!("{source} '{name}'");
-                    self.lower(name, &source, false, false)?;
-                    (name.to_string(), self.ifcond(d, &source)?)
+                    let source = Src(source, Some(name));
+                    self.lower(name, source, false, false)?;
+                    (name.to_string(), self.ifcond(d, source)?)
                 }
                 Value::Str(name) => {
-                    let source = format!("{source} '{name}'");
-                    self.lower(name, &source, false, false)?;
+                    self.lower(name, Src(source, Some(name)), false, false)?;
                     (name.to_string(), None)
                 }
                 _ => return Err(self.err(format!("{source} requires a string name"))),
@@ -607,7 +626,7 @@ impl Checker<'_, '_> {
     fn type_name_or_array(
         &self,
         value: Option<&Value<'_>>,
-        source: &str,
+        source: Src<'_>,
     ) -> Result<Option<TypeRef>, Error> {
         match value {
             None => Ok(None),
@@ -627,12 +646,12 @@ impl Checker<'_, '_> {
     fn long_form<'v, 'a>(
         &self,
         value: &'v Value<'a>,
-        source: &str,
+        source: Src<'_>,
         optional: &[&str],
     ) -> Result<(Option<&'v Dict<'a>>, &'v Value<'a>), Error> {
         match value {
             Value::Dict(d) => {
-                self.keys(d, source, &["type"], optional)?;
+                self.keys(d, &source, &["type"], optional)?;
                 match d.get("type") {
                     Some(ty) => Ok((Some(d), ty)),
                     None => Err(self.err(format!("{source} misses key 'type'"))),
@@ -646,7 +665,7 @@ impl Checker<'_, '_> {
     fn implicit_members(
         &self,
         value: Option<&Value<'_>>,
-        source: &str,
+        source: &'static str,
         permissive: bool,
     ) -> Result<Option<Vec<MemberDef>>, Error> {
         let Some(value) = value else {
@@ -657,22 +676,31 @@ impl Checker<'_, '_> {
         };
         let mut members = Vec::with_capacity(dict.len());
         for (key, arg) in &dict.entries {
-            let key_source = format!("{source} member '{key}'");
+            let key_source = Src(
+                if source == "'base'" {
+                    "'base' member"
+                } else {
+                    "'data' member"
+                },
+                Some(key),
+            );
             let name = key.strip_prefix('*').unwrap_or(key);
-            self.lower(name, &key_source, permissive, permissive)?;
-            let c = names::c_name_raw(name);
-            if c == "u" || c.starts_with("has_") {
+            self.lower(name, key_source, permissive, permissive)?;
+            // Reserved after mangling: `u`, and anything starting `has_`.
+            let b = name.as_bytes();
+            if name == "u" || (b.len() > 3 && &b[..3] == b"has" && !b[3].is_ascii_alphanumeric())
+            {
                 return Err(self.err(format!("{key_source} uses reserved name")));
             }
-            let (long, ty) = self.long_form(arg, &key_source, &["if", "features"])?;
+            let (long, ty) = self.long_form(arg, key_source, &["if", "features"])?;
             let (ifcond, features) = match long {
                 Some(d) => (
-                    self.ifcond(d, &key_source)?,
+                    self.ifcond(d, key_source)?,
                     self.features(d.get("features"))?,
                 ),
                 None => (None, Vec::new()),
             };
-            let Some(ty) = self.type_name_or_array(Some(ty), &key_source)? else {
+            let Some(ty) = self.type_name_or_array(Some(ty), key_source)? else {
                 return Err(self.err(format!("{key_source} should be a type name or array")));
             };
             members.push(MemberDef {
@@ -701,7 +729,7 @@ impl Checker<'_, '_> {
             let source = "'data' member";
             let (value_name, long) = match item {
                 Value::Dict(d) => {
-                    self.keys(d, source, &["name"], &["if", "features"])?;
+                    self.keys(d, &source, &["name"], &["if", "features"])?;
                     match d.get("name") {
                         Some(Value::Str(n)) => (n.as_ref(), Some(d)),
                         _ => return Err(self.err(format!("{source} requires a string name"))),
@@ -710,16 +738,18 @@ impl Checker<'_, '_> {
                 Value::Str(n) => (n.as_ref(), None),
                 _ => return Err(self.err(format!("{source} requires a string name"))),
             };
-            let source = format!("{source} '{value_name}'");
-            // Enum values may start with a digit.
-            let checked = if value_name.starts_with(|c: char| c.is_ascii_digit()) {
-                format!("d{value_name}")
+            let source = Src(source, Some(value_name));
+            // Enum values may start with a digit: check them as if a letter came first.
+            let checked;
+            let checked_name = if value_name.starts_with(|c: char| c.is_ascii_digit()) {
+                checked = format!("d{value_name}");
+                checked.as_str()
             } else {
-                value_name.to_string()
+                value_name
             };
-            self.lower(&checked, &source, permissive, permissive)?;
+            self.lower(checked_name, source, permissive, permissive)?;
             let (ifcond, features) = match long {
-                Some(d) => (self.ifcond(d, &source)?, self.features(d.get("features"))?),
+                Some(d) => (self.ifcond(d, source)?, self.features(d.get("features"))?),
                 None => (None, Vec::new()),
             };
             values.push(EnumValueDef {
@@ -734,7 +764,7 @@ impl Checker<'_, '_> {
     /// QEMU's `check_union` (plus legacy simple and anonymous unions).
     fn union_def(&self, dict: &Dict<'_>, name: &str) -> Result<DefKind, Error> {
         if self.legacy && !dict.contains("base") && !dict.contains("discriminator") {
-            self.keys(dict, "union", &["union", "data"], &["if", "features"])?;
+            self.keys(dict, &"union", &["union", "data"], &["if", "features"])?;
             let branches = self.union_branches(dict.get("data"), true)?;
             return Ok(DefKind::Union {
                 base: UnionBase::Simple,
@@ -746,7 +776,7 @@ impl Checker<'_, '_> {
             // QEMU 1.7-2.x "anonymous union": an alternate.
             self.keys(
                 dict,
-                "union",
+                &"union",
                 &["union", "data", "discriminator"],
                 &["if", "features"],
             )?;
@@ -756,7 +786,7 @@ impl Checker<'_, '_> {
         }
         self.keys(
             dict,
-            "union",
+            &"union",
             &["union", "base", "discriminator", "data"],
             &["if", "features"],
         )?;
@@ -788,18 +818,18 @@ impl Checker<'_, '_> {
         };
         let mut branches = Vec::with_capacity(members.len());
         for (key, value) in &members.entries {
-            let source = format!("'data' member '{key}'");
+            let source = Src("'data' member", Some(key));
             if simple {
-                self.lower(key, &source, true, true)?;
+                self.lower(key, source, true, true)?;
             }
-            let (long, ty) = self.long_form(value, &source, &["if"])?;
+            let (long, ty) = self.long_form(value, source, &["if"])?;
             let ifcond = match long {
-                Some(d) => self.ifcond(d, &source)?,
+                Some(d) => self.ifcond(d, source)?,
                 None => None,
             };
             let ty = match ty {
                 Value::Str(s) => TypeRef::Name(self.type_ref(s)),
-                other if simple => match self.type_name_or_array(Some(other), &source)? {
+                other if simple => match self.type_name_or_array(Some(other), source)? {
                     Some(t) => t,
                     None => return Err(self.err(format!("{source} should be a type name"))),
                 },
@@ -825,14 +855,14 @@ impl Checker<'_, '_> {
         };
         let mut branches = Vec::with_capacity(members.len());
         for (key, value) in &members.entries {
-            let source = format!("'data' member '{key}'");
-            self.lower(key, &source, self.legacy, self.legacy)?;
-            let (long, ty) = self.long_form(value, &source, &["if"])?;
+            let source = Src("'data' member", Some(key));
+            self.lower(key, source, self.legacy, self.legacy)?;
+            let (long, ty) = self.long_form(value, source, &["if"])?;
             let ifcond = match long {
-                Some(d) => self.ifcond(d, &source)?,
+                Some(d) => self.ifcond(d, source)?,
                 None => None,
             };
-            let Some(ty) = self.type_name_or_array(Some(ty), &source)? else {
+            let Some(ty) = self.type_name_or_array(Some(ty), source)? else {
                 return Err(self.err(format!("{source} should be a type name or array")));
             };
             branches.push(BranchDef {

@@ -5,6 +5,8 @@
 
 use pest::Parser as _;
 
+use crate::source::is_py_space;
+
 #[derive(pest_derive::Parser)]
 #[grammar = "qapi.pest"]
 struct Grammar;
@@ -48,71 +50,156 @@ pub(crate) struct Token {
     pub kind: Tok,
     pub start: u32,
     pub end: u32,
+    /// 1-based line of `start`.
+    pub line: u32,
     /// For [`LexError::BadEscape`]: offset of the escaped character.
     pub aux: u32,
 }
 
+/// A file's tokens and the byte offset of the start of each line.
+pub(crate) struct Tokens {
+    pub tokens: Vec<Token>,
+    pub line_starts: Vec<u32>,
+}
+
+/// Counts lines while tokens are appended in order: newlines only occur between tokens
+/// (and inside malformed strings), so only those bytes are scanned.
+struct Lines<'t> {
+    bytes: &'t [u8],
+    scanned: usize,
+    starts: Vec<u32>,
+}
+
+impl Lines<'_> {
+    /// Scans up to `pos` and returns the line of `pos`.
+    fn line_at(&mut self, pos: usize) -> u32 {
+        if pos > self.scanned {
+            for (i, &b) in self.bytes[self.scanned..pos].iter().enumerate() {
+                if b == b'\n' {
+                    self.starts.push((self.scanned + i + 1) as u32);
+                }
+            }
+            self.scanned = pos;
+        }
+        self.starts.len() as u32
+    }
+
+    /// Skips bytes known to hold no newline.
+    fn skip_to(&mut self, pos: usize) {
+        self.scanned = self.scanned.max(pos);
+    }
+}
+
 /// Splits `text` (which must end with `\n`) into tokens, ending with [`Tok::Eof`] at the
 /// final newline.
-pub(crate) fn tokenize(text: &str) -> Result<Vec<Token>, String> {
-    let pairs = Grammar::parse(Rule::file, text).map_err(|e| format!("internal lexer error: {e}"))?;
-    let mut tokens = Vec::with_capacity(text.len() / 8);
-    for pair in pairs {
-        let span = pair.as_span();
-        let (start, end) = (span.start() as u32, span.end() as u32);
-        let kind = match pair.as_rule() {
-            Rule::comment => Tok::Comment,
-            Rule::lbrace => Tok::LBrace,
-            Rule::rbrace => Tok::RBrace,
-            Rule::lbracket => Tok::LBracket,
-            Rule::rbracket => Tok::RBracket,
-            Rule::colon => Tok::Colon,
-            Rule::comma => Tok::Comma,
-            Rule::true_lit => Tok::True,
-            Rule::false_lit => Tok::False,
-            Rule::stray => Tok::Error(LexError::Stray),
-            Rule::string => {
-                // The first inner pair is the text; a second one, if any, is the error.
-                let mut kind = Tok::Str;
-                let mut aux = 0;
-                for inner in pair.into_inner() {
-                    let at = inner.as_span().start() as u32;
-                    kind = match inner.as_rule() {
-                        Rule::string_text => continue,
-                        Rule::string_unterminated => Tok::Error(LexError::Unterminated),
-                        Rule::string_bad_escape => {
-                            aux = at + 1;
-                            Tok::Error(LexError::BadEscape)
-                        }
-                        _ => Tok::Error(LexError::Funny),
-                    };
-                }
-                tokens.push(Token {
-                    kind,
-                    start,
-                    end,
-                    aux,
-                });
-                continue;
-            }
-            Rule::EOI => continue,
-            other => return Err(format!("internal lexer error: unexpected {other:?}")),
-        };
+pub(crate) fn tokenize(text: &str) -> Result<Tokens, String> {
+    let mut pairs =
+        Grammar::parse(Rule::file, text).map_err(|e| format!("internal lexer error: {e}"))?;
+    let file = pairs
+        .next()
+        .ok_or_else(|| "internal lexer error: no file".to_string())?;
+    let bytes = text.as_bytes();
+    let mut lines = Lines {
+        bytes,
+        scanned: 0,
+        starts: Vec::with_capacity(text.len() / 24 + 1),
+    };
+    lines.starts.push(0);
+    let mut tokens = Vec::with_capacity(text.len() / 16);
+    let mut push = |lines: &mut Lines, kind, start: usize, end: usize, aux: usize| {
+        let line = lines.line_at(start);
         tokens.push(Token {
             kind,
-            start,
-            end,
-            aux: 0,
+            start: start as u32,
+            end: end as u32,
+            line,
+            aux: aux as u32,
         });
+    };
+    for pair in file.into_inner() {
+        if pair.as_rule() != Rule::token {
+            continue; // EOI
+        }
+        let span = pair.as_span();
+        let (start, end) = (span.start(), span.end());
+        let token = &text[start..end];
+        match bytes[start] {
+            b'{' | b'}' | b'[' | b']' | b':' | b',' => {
+                // A run of structural characters and blanks: one token per character.
+                for (i, &b) in token.as_bytes().iter().enumerate() {
+                    let kind = match b {
+                        b'{' => Tok::LBrace,
+                        b'}' => Tok::RBrace,
+                        b'[' => Tok::LBracket,
+                        b']' => Tok::RBracket,
+                        b':' => Tok::Colon,
+                        b',' => Tok::Comma,
+                        _ => continue,
+                    };
+                    push(&mut lines, kind, start + i, start + i + 1, 0);
+                }
+            }
+            b'\'' => {
+                let (kind, aux) = string_kind(token);
+                push(&mut lines, kind, start, end, start + aux);
+                if kind == Tok::Str {
+                    lines.skip_to(end); // well-formed strings hold no newline
+                }
+            }
+            b'#' => {
+                // Comments on consecutive lines: one token per line.
+                let mut at = start;
+                loop {
+                    let line_end = token.as_bytes()[at - start..]
+                        .iter()
+                        .position(|&b| b == b'\n')
+                        .map_or(end, |i| at + i);
+                    push(&mut lines, Tok::Comment, at, line_end, 0);
+                    lines.skip_to(line_end);
+                    if line_end >= end {
+                        break;
+                    }
+                    at = line_end + 1;
+                }
+            }
+            _ if token == "true" => push(&mut lines, Tok::True, start, end, 0),
+            _ if token == "false" => push(&mut lines, Tok::False, start, end, 0),
+            _ if token.starts_with(is_py_space) => {}
+            _ => push(&mut lines, Tok::Error(LexError::Stray), start, end, 0),
+        }
     }
-    let eof = text.len().saturating_sub(1) as u32;
-    tokens.push(Token {
-        kind: Tok::Eof,
-        start: eof,
-        end: eof,
-        aux: 0,
-    });
-    Ok(tokens)
+    let eof = text.len().saturating_sub(1);
+    push(&mut lines, Tok::Eof, eof, eof, 0);
+    Ok(Tokens {
+        tokens,
+        line_starts: lines.starts,
+    })
+}
+
+/// A string token's kind from its last character (the grammar ends a string token at its
+/// closing quote or at the first character QEMU rejects), and for a bad escape the offset
+/// of the escaped character within the token.
+fn string_kind(token: &str) -> (Tok, usize) {
+    let Some((at, last)) = token.char_indices().last().filter(|&(at, _)| at > 0) else {
+        return (Tok::Error(LexError::Unterminated), 0);
+    };
+    if last == '\n' {
+        return (Tok::Error(LexError::Unterminated), 0);
+    }
+    // Backslashes pair up from the left, so an odd run right before the last character
+    // means that character is escaped.
+    let backslashes = token.as_bytes()[1..at]
+        .iter()
+        .rev()
+        .take_while(|&&b| b == b'\\')
+        .count();
+    if backslashes % 2 == 1 {
+        (Tok::Error(LexError::BadEscape), at)
+    } else if last == '\'' {
+        (Tok::Str, 0)
+    } else {
+        (Tok::Error(LexError::Funny), 0)
+    }
 }
 
 #[cfg(test)]
@@ -120,7 +207,7 @@ mod tests {
     use super::*;
 
     fn kinds(text: &str) -> Vec<Tok> {
-        tokenize(text).unwrap().iter().map(|t| t.kind).collect()
+        tokenize(text).unwrap().tokens.iter().map(|t| t.kind).collect()
     }
 
     #[test]
@@ -153,7 +240,7 @@ mod tests {
 
     #[test]
     fn bad_escape_points_at_the_escaped_char() {
-        let t = tokenize("  'x\\q'\n").unwrap();
+        let t = tokenize("  'x\\q'\n").unwrap().tokens;
         assert_eq!(t[0].start, 2);
         assert_eq!(t[0].aux, 5);
     }
@@ -161,7 +248,7 @@ mod tests {
     #[test]
     fn stray_runs_stop_at_structure_quotes_and_space() {
         let text = "ab#c,d 'x' \u{1d}e\n";
-        let t = tokenize(text).unwrap();
+        let t = tokenize(text).unwrap().tokens;
         assert_eq!(t[0].kind, Tok::Error(LexError::Stray));
         assert_eq!(&text[t[0].start as usize..t[0].end as usize], "ab#c");
         // U+001D is whitespace for Python, so 'e' starts a new run.
@@ -172,7 +259,7 @@ mod tests {
     #[test]
     fn comments_run_to_end_of_line() {
         let text = "# one\n  ## two\n";
-        let t = tokenize(text).unwrap();
+        let t = tokenize(text).unwrap().tokens;
         assert_eq!(&text[t[1].start as usize..t[1].end as usize], "## two");
     }
 }

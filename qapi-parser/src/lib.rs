@@ -79,7 +79,7 @@ fn run(name: &str, text: Option<String>, options: &Options) -> Result<Schema, Er
     let items = expr::check_exprs(exprs, &mut docs, &pragmas, &mut diag, options.legacy)?;
     let mut built = build::build(items, &diag)?;
     check::check(&mut built, &mut docs, &diag, &pragmas, options.legacy)?;
-    let docs = docs.iter().map(|d| model_doc(d, &diag)).collect();
+    let docs = docs.into_iter().map(|d| model_doc(d, &diag)).collect();
     Ok(Schema {
         modules: built.modules,
         entities: built.entities,
@@ -100,27 +100,30 @@ fn line_info(diag: &diag::Diag<'_>, loc: source::Loc) -> SourceInfo {
     }
 }
 
-fn model_doc(d: &doc::DocBlock, diag: &diag::Diag<'_>) -> Doc {
-    let describe = |list: &[usize]| {
-        list.iter()
-            .map(|&i| &d.sections[i])
-            .filter(|s| !s.dropped)
-            .map(|s| DocDescription {
-                name: s.name.clone(),
-                text: s.text.clone(),
-                info: line_info(diag, s.loc),
-            })
-            .collect()
+/// Moves a checked doc block into the model.
+fn model_doc(mut d: doc::DocBlock, diag: &diag::Diag<'_>) -> Doc {
+    let describe = |list: &[usize], sections: &mut [doc::Section]| -> Vec<DocDescription> {
+        let mut out = Vec::with_capacity(list.len());
+        for &i in list {
+            let s = &mut sections[i];
+            if !s.dropped {
+                out.push(DocDescription {
+                    name: std::mem::take(&mut s.name),
+                    text: std::mem::take(&mut s.text),
+                    info: line_info(diag, s.loc),
+                });
+            }
+        }
+        out
     };
-    Doc {
-        info: line_info(diag, d.loc),
-        symbol: d.symbol.clone(),
-        body: d.body().text.clone(),
-        args: describe(&d.args),
-        features: describe(&d.features),
-        sections: d
-            .other_sections()
-            .map(|s| DocSection {
+    let args = describe(&d.args, &mut d.sections);
+    let features = describe(&d.features, &mut d.sections);
+    let others = d.other_sections();
+    let sections = others
+        .iter()
+        .map(|&i| {
+            let s = &mut d.sections[i];
+            DocSection {
                 kind: match s.kind {
                     doc::Kind::Returns => SectionKind::Returns,
                     doc::Kind::Errors => SectionKind::Errors,
@@ -128,9 +131,17 @@ fn model_doc(d: &doc::DocBlock, diag: &diag::Diag<'_>) -> Doc {
                     doc::Kind::Todo => SectionKind::Todo,
                     _ => SectionKind::Plain,
                 },
-                text: s.text.clone(),
+                text: std::mem::take(&mut s.text),
                 info: line_info(diag, s.loc),
-            })
-            .collect(),
+            }
+        })
+        .collect();
+    Doc {
+        info: line_info(diag, d.loc),
+        symbol: d.symbol.take(),
+        body: std::mem::take(&mut d.sections[0].text),
+        args,
+        features,
+        sections,
     }
 }

@@ -1,31 +1,33 @@
-//! QAPI naming rules: the valid-name shape, case rules, and C-name mangling used for clash
-//! detection.
+//! QAPI naming rules: the valid-name shape, case rules, and C-name mangling (QEMU's
+//! `c_name`). Clash checks compare unprotected C names: QEMU's protection prefixes `q_` to
+//! keywords and digit-led names, and since no valid name starts with `q_` that never changes
+//! whether two names are equal.
 
 /// The stem of a valid name, per QEMU's `(__[a-z0-9.-]+_)?(x-)?([a-z][a-z0-9_-]*)$`
-/// (case-insensitive), or `None` if the name is invalid.
+/// (case-insensitive), or `None` if the name is invalid. The candidates are tried in the
+/// order a backtracking regex tries them.
 pub(crate) fn stem(name: &str) -> Option<&str> {
     // The downstream prefix's class excludes '_', so it can only end at the first '_'.
-    let mut candidates: Vec<&str> = Vec::with_capacity(4);
     if let Some(rest) = name.strip_prefix("__") {
         let run = rest
             .bytes()
             .take_while(|b| b.is_ascii_alphanumeric() || *b == b'.' || *b == b'-')
             .count();
         if run > 0 && rest[run..].starts_with('_') {
-            let after = &rest[run + 1..];
-            push_experimental(after, &mut candidates);
+            if let Some(s) = experimental_stem(&rest[run + 1..]) {
+                return Some(s);
+            }
         }
     }
-    push_experimental(name, &mut candidates);
-    candidates.into_iter().find(|s| is_stem(s))
+    experimental_stem(name)
 }
 
-/// With and without the optional `x-` prefix, in the order a backtracking regex tries them.
-fn push_experimental<'n>(s: &'n str, out: &mut Vec<&'n str>) {
-    if s.len() >= 2 && s[..2].eq_ignore_ascii_case("x-") {
-        out.push(&s[2..]);
+/// With, then without, the optional `x-` prefix.
+fn experimental_stem(s: &str) -> Option<&str> {
+    if s.len() >= 2 && s[..2].eq_ignore_ascii_case("x-") && is_stem(&s[2..]) {
+        return Some(&s[2..]);
     }
-    out.push(s);
+    is_stem(s).then_some(s)
 }
 
 fn is_stem(s: &str) -> bool {
@@ -41,48 +43,14 @@ pub(crate) fn c_name_raw(name: &str) -> String {
         .collect()
 }
 
-/// `c_name(name)`: mangled, then `q_`-prefixed if it is a C/C++ keyword, a polluted name or
-/// starts with a digit.
-pub(crate) fn c_name(name: &str) -> String {
-    let raw = c_name_raw(name);
-    if is_reserved_c_word(&raw) || raw.starts_with(|c: char| c.is_ascii_digit()) {
-        format!("q_{raw}")
-    } else {
-        raw
-    }
-}
-
-fn is_reserved_c_word(w: &str) -> bool {
-    const WORDS: &[&str] = &[
-        // C89
-        "auto", "break", "case", "char", "const", "continue", "default", "do", "double", "else",
-        "enum", "extern", "float", "for", "goto", "if", "int", "long", "register", "return",
-        "short", "signed", "sizeof", "static", "struct", "switch", "typedef", "union",
-        "unsigned", "void", "volatile", "while",
-        // C99
-        "inline", "restrict", "_Bool", "_Complex", "_Imaginary",
-        // C11
-        "_Alignas", "_Alignof", "_Atomic", "_Generic", "_Noreturn", "_Static_assert",
-        "_Thread_local",
-        // GCC
-        "asm", "typeof",
-        // C++
-        "bool", "catch", "class", "const_cast", "delete", "dynamic_cast", "explicit", "false",
-        "friend", "mutable", "namespace", "new", "operator", "private", "protected", "public",
-        "reinterpret_cast", "static_cast", "template", "this", "throw", "true", "try",
-        "typeid", "typename", "using", "virtual", "wchar_t", "and", "and_eq", "bitand",
-        "bitor", "compl", "not", "not_eq", "or", "or_eq", "xor", "xor_eq",
-        // namespace pollution
-        "unix", "errno", "mips", "sparc", "i386", "linux",
-    ];
-    WORDS.contains(&w)
-}
-
 /// The shape check shared by all names: a valid stem and no `q_` prefix after mangling.
 /// Returns the stem, or `Err(())` for "has an invalid name".
 pub(crate) fn check_shape(name: &str) -> Result<&str, ()> {
+    // Mangled, a name starts with `q_` when it is `q` then a non-alphanumeric character.
+    let b = name.as_bytes();
+    let q_prefixed = b.len() >= 2 && b[0] == b'q' && !b[1].is_ascii_alphanumeric();
     match stem(name) {
-        Some(s) if !c_name_raw(name).starts_with("q_") => Ok(s),
+        Some(s) if !q_prefixed => Ok(s),
         _ => Err(()),
     }
 }
@@ -177,10 +145,7 @@ mod tests {
 
     #[test]
     fn c_names() {
-        assert_eq!(c_name("a-b"), "a_b");
-        assert_eq!(c_name("if"), "q_if");
-        assert_eq!(c_name("wchar-t"), "q_wchar_t");
-        assert_eq!(c_name("1a"), "q_1a");
+        assert_eq!(c_name_raw("a-b"), "a_b");
         assert_eq!(c_name_raw("__org.qemu_x"), "__org_qemu_x");
     }
 }

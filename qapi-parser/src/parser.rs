@@ -103,10 +103,14 @@ impl<'a> Loader<'a> {
         };
         let text: &'a str = self.arena.alloc(normalize_text(text));
         let id = self.diag.files.len() as FileId;
-        self.diag.files.push(SourceFile::new(name, text, parent));
-        let tokens = lexer::tokenize(text).map_err(|msg| {
-            Error::bare(ErrorKind::Parse, format!("{}: {msg}", self.diag.file(id).name))
-        })?;
+        let lexer::Tokens {
+            tokens,
+            line_starts,
+        } = lexer::tokenize(text)
+            .map_err(|msg| Error::bare(ErrorKind::Parse, format!("{name}: {msg}")))?;
+        self.diag
+            .files
+            .push(SourceFile::new(name, text, parent, line_starts));
         let mut parser = FileParser {
             ld: self,
             id,
@@ -117,6 +121,7 @@ impl<'a> Loader<'a> {
                 kind: Tok::Eof,
                 start: 0,
                 end: 0,
+                line: 1,
                 aux: 0,
             },
             last_end: 0,
@@ -220,7 +225,10 @@ struct FileParser<'l, 'a> {
 
 impl<'l, 'a> FileParser<'l, 'a> {
     fn loc(&self) -> Loc {
-        self.ld.diag.file(self.id).loc_of(self.id, self.cur.start)
+        Loc {
+            file: self.id,
+            line: self.cur.line,
+        }
     }
 
     fn parse_error(&self, msg: impl Into<String>) -> Error {

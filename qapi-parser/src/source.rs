@@ -56,10 +56,8 @@ pub(crate) struct SourceFile<'a> {
 }
 
 impl<'a> SourceFile<'a> {
-    pub fn new(name: String, text: &'a str, parent: Option<Loc>) -> Self {
-        let mut line_starts = Vec::with_capacity(text.len() / 32 + 1);
-        line_starts.push(0);
-        line_starts.extend(text.match_indices('\n').map(|(i, _)| i as u32 + 1));
+    /// `line_starts` holds the byte offset of every line start (the tokenizer finds them).
+    pub fn new(name: String, text: &'a str, parent: Option<Loc>, line_starts: Vec<u32>) -> Self {
         SourceFile {
             name,
             text,
@@ -220,6 +218,12 @@ pub(crate) fn strerror(err: &std::io::Error) -> String {
 mod tests {
     use super::*;
 
+    fn file(text: &str) -> SourceFile<'_> {
+        let mut starts = vec![0];
+        starts.extend(text.match_indices('\n').map(|(i, _)| i as u32 + 1));
+        SourceFile::new("x".into(), text, None, starts)
+    }
+
     #[test]
     fn arena_keeps_earlier_texts_alive() {
         let arena = TextArena::default();
@@ -230,7 +234,7 @@ mod tests {
 
     #[test]
     fn lines_and_columns() {
-        let f = SourceFile::new("x".into(), "ab\ncd\n", None);
+        let f = file("ab\ncd\n");
         assert_eq!(f.line_of(0), 1);
         assert_eq!(f.line_of(2), 1);
         assert_eq!(f.line_of(3), 2);
@@ -241,9 +245,9 @@ mod tests {
     #[test]
     fn tab_never_advances_the_column() {
         // QEMU's quirk: a tab maps column c to ((c - 1) mod 8) + 1.
-        let f = SourceFile::new("x".into(), "\t\tx\n", None);
+        let f = file("\t\tx\n");
         assert_eq!(f.column_of(2), 1);
-        let f = SourceFile::new("x".into(), "abcdefghij\tx\n", None);
+        let f = file("abcdefghij\tx\n");
         // Column 11 before the tab wraps to 3.
         assert_eq!(f.column_of(11), 3);
     }
