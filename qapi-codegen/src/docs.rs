@@ -149,8 +149,23 @@ pub fn markdown(text: &str) -> Vec<String> {
                             .unwrap_or_default()
                     };
                     out.push(format!("**{label}:**"));
-                    let inner = body.join("\n");
-                    out.extend(markdown(&inner));
+                    let first = if name == "admonition" {
+                        ""
+                    } else {
+                        args.trim()
+                    };
+                    if let Some(head) = first.strip_suffix("::") {
+                        // The directive's first line introduces a literal block: its body.
+                        out.push(inline(&format!("{}:", head.trim_end())));
+                        fence(&mut out, &body);
+                    } else {
+                        let mut inner = first.to_owned();
+                        for line in &body {
+                            inner.push('\n');
+                            inner.push_str(line);
+                        }
+                        out.extend(markdown(&inner));
+                    }
                 } else {
                     let body: Vec<String> = body
                         .into_iter()

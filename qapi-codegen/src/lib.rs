@@ -193,10 +193,14 @@ pub fn generate(schema: &Schema, options: &Options) -> Result<Output, Error> {
         Header::ModuleDoc => format!("//! {header}\n"),
         Header::Comment => format!("// {header}\n\n"),
     };
-    for (_, piece) in &pieces {
+    for (i, (_, piece)) in pieces.iter().enumerate() {
+        if i > 0 {
+            code.push('\n');
+        }
         code.push_str(piece);
     }
     if options.runtime == Runtime::Inline {
+        code.push('\n');
         code.push_str(inline::runtime_text().map_err(Error::Generate)?);
     }
     Ok(Output {

@@ -24,6 +24,54 @@ pub struct CommandInfo {
     pub unstable: bool,
 }
 
+impl CommandInfo {
+    /// A command with the default flags (success response, nothing else).
+    pub const fn new(name: &'static str) -> CommandInfo {
+        CommandInfo {
+            name,
+            success_response: true,
+            allow_oob: false,
+            allow_preconfig: false,
+            coroutine: false,
+            deprecated: false,
+            unstable: false,
+        }
+    }
+
+    /// `success-response: false`.
+    pub const fn without_success_response(mut self) -> CommandInfo {
+        self.success_response = false;
+        self
+    }
+
+    pub const fn with_allow_oob(mut self) -> CommandInfo {
+        self.allow_oob = true;
+        self
+    }
+
+    pub const fn with_allow_preconfig(mut self) -> CommandInfo {
+        self.allow_preconfig = true;
+        self
+    }
+
+    pub const fn with_coroutine(mut self) -> CommandInfo {
+        self.coroutine = true;
+        self
+    }
+
+    /// Has the `deprecated` feature (when `present`; features can be conditional).
+    pub const fn with_deprecated(mut self, present: bool) -> CommandInfo {
+        self.deprecated = present;
+        self
+    }
+
+    /// Has the `unstable` feature (when `present`).
+    pub const fn with_unstable(mut self, present: bool) -> CommandInfo {
+        self.unstable = present;
+        self
+    }
+}
+
 /// Why a command is disabled; the reply says `Command <name> has been disabled: <reason>`.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct Disabled {

@@ -26,6 +26,7 @@ impl qapi_runtime::SerializeMembers for GuestSyncDelimitedArgs {
     }
 }
 qapi_runtime::object!(GuestSyncDelimitedArgs);
+
 /// Arguments of command `guest-sync`.
 #[derive(Debug, Clone, PartialEq)]
 pub struct GuestSyncArgs {
@@ -53,6 +54,7 @@ impl qapi_runtime::SerializeMembers for GuestSyncArgs {
     }
 }
 qapi_runtime::object!(GuestSyncArgs);
+
 /// Arguments of command `guest-set-time`.
 #[derive(Debug, Clone, PartialEq, Default)]
 pub struct GuestSetTimeArgs {
@@ -81,6 +83,7 @@ impl qapi_runtime::SerializeMembers for GuestSetTimeArgs {
     }
 }
 qapi_runtime::object!(GuestSetTimeArgs);
+
 /// Information about guest agent commands.
 ///
 /// # Since
@@ -121,6 +124,7 @@ impl qapi_runtime::SerializeMembers for GuestAgentCommandInfo {
     }
 }
 qapi_runtime::object!(GuestAgentCommandInfo);
+
 /// Information about guest agent.
 ///
 /// # Since
@@ -156,6 +160,7 @@ impl qapi_runtime::SerializeMembers for GuestAgentInfo {
     }
 }
 qapi_runtime::object!(GuestAgentInfo);
+
 /// Arguments of command `guest-shutdown`.
 #[derive(Debug, Clone, PartialEq, Default)]
 pub struct GuestShutdownArgs {
@@ -183,6 +188,7 @@ impl qapi_runtime::SerializeMembers for GuestShutdownArgs {
     }
 }
 qapi_runtime::object!(GuestShutdownArgs);
+
 /// Arguments of command `guest-file-open`.
 #[derive(Debug, Clone, PartialEq)]
 pub struct GuestFileOpenArgs {
@@ -214,6 +220,7 @@ impl qapi_runtime::SerializeMembers for GuestFileOpenArgs {
     }
 }
 qapi_runtime::object!(GuestFileOpenArgs);
+
 /// Arguments of command `guest-file-close`.
 #[derive(Debug, Clone, PartialEq)]
 pub struct GuestFileCloseArgs {
@@ -241,6 +248,7 @@ impl qapi_runtime::SerializeMembers for GuestFileCloseArgs {
     }
 }
 qapi_runtime::object!(GuestFileCloseArgs);
+
 /// Result of guest agent file-read operation
 ///
 /// # Since
@@ -281,6 +289,7 @@ impl qapi_runtime::SerializeMembers for GuestFileRead {
     }
 }
 qapi_runtime::object!(GuestFileRead);
+
 /// Arguments of command `guest-file-read`.
 #[derive(Debug, Clone, PartialEq)]
 pub struct GuestFileReadArgs {
@@ -313,6 +322,7 @@ impl qapi_runtime::SerializeMembers for GuestFileReadArgs {
     }
 }
 qapi_runtime::object!(GuestFileReadArgs);
+
 /// Result of guest agent file-write operation
 ///
 /// # Since
@@ -349,6 +359,7 @@ impl qapi_runtime::SerializeMembers for GuestFileWrite {
     }
 }
 qapi_runtime::object!(GuestFileWrite);
+
 /// Arguments of command `guest-file-write`.
 #[derive(Debug, Clone, PartialEq)]
 pub struct GuestFileWriteArgs {
@@ -385,6 +396,7 @@ impl qapi_runtime::SerializeMembers for GuestFileWriteArgs {
     }
 }
 qapi_runtime::object!(GuestFileWriteArgs);
+
 /// Result of guest agent file-seek operation
 ///
 /// # Since
@@ -420,6 +432,7 @@ impl qapi_runtime::SerializeMembers for GuestFileSeek {
     }
 }
 qapi_runtime::object!(GuestFileSeek);
+
 /// Symbolic names for use in `guest-file-seek`
 ///
 /// # Since
@@ -460,6 +473,7 @@ impl QgaSeek {
     }
 }
 qapi_runtime::enumeration!(QgaSeek, Unrecognized);
+
 /// Controls the meaning of offset to `guest-file-seek`.
 ///
 /// # Since
@@ -505,6 +519,7 @@ impl ::serde::Serialize for GuestFileWhence {
     }
 }
 qapi_runtime::deserialize!(GuestFileWhence);
+
 /// Arguments of command `guest-file-seek`.
 #[derive(Debug, Clone, PartialEq)]
 pub struct GuestFileSeekArgs {
@@ -540,6 +555,7 @@ impl qapi_runtime::SerializeMembers for GuestFileSeekArgs {
     }
 }
 qapi_runtime::object!(GuestFileSeekArgs);
+
 /// Arguments of command `guest-file-flush`.
 #[derive(Debug, Clone, PartialEq)]
 pub struct GuestFileFlushArgs {
@@ -567,6 +583,7 @@ impl qapi_runtime::SerializeMembers for GuestFileFlushArgs {
     }
 }
 qapi_runtime::object!(GuestFileFlushArgs);
+
 /// An enumeration of filesystem freeze states
 ///
 /// # Since
@@ -606,6 +623,7 @@ impl GuestFsfreezeStatus {
 }
 #[cfg(any(windows, any(target_os = "linux", target_os = "freebsd")))]
 qapi_runtime::enumeration!(GuestFsfreezeStatus, Unrecognized);
+
 /// Arguments of command `guest-fsfreeze-freeze-list`.
 #[cfg(any(windows, any(target_os = "linux", target_os = "freebsd")))]
 #[derive(Debug, Clone, PartialEq, Default)]
@@ -639,6 +657,7 @@ impl qapi_runtime::SerializeMembers for GuestFsfreezeFreezeListArgs {
 }
 #[cfg(any(windows, any(target_os = "linux", target_os = "freebsd")))]
 qapi_runtime::object!(GuestFsfreezeFreezeListArgs);
+
 /// # Since
 ///
 /// 2.4
@@ -684,6 +703,7 @@ impl qapi_runtime::SerializeMembers for GuestFilesystemTrimResult {
 }
 #[cfg(any(windows, target_os = "linux"))]
 qapi_runtime::object!(GuestFilesystemTrimResult);
+
 /// # Since
 ///
 /// 2.4
@@ -717,6 +737,7 @@ impl qapi_runtime::SerializeMembers for GuestFilesystemTrimResponse {
 }
 #[cfg(any(windows, target_os = "linux"))]
 qapi_runtime::object!(GuestFilesystemTrimResponse);
+
 /// Arguments of command `guest-fstrim`.
 #[cfg(any(windows, target_os = "linux"))]
 #[derive(Debug, Clone, PartialEq, Default)]
@@ -754,6 +775,7 @@ impl qapi_runtime::SerializeMembers for GuestFstrimArgs {
 }
 #[cfg(any(windows, target_os = "linux"))]
 qapi_runtime::object!(GuestFstrimArgs);
+
 /// An enumeration of supported IP address types
 ///
 /// # Since
@@ -793,6 +815,7 @@ impl GuestIpAddressType {
 }
 #[cfg(any(windows, unix))]
 qapi_runtime::enumeration!(GuestIpAddressType, Unrecognized);
+
 /// # Since
 ///
 /// 1.1
@@ -834,6 +857,7 @@ impl qapi_runtime::SerializeMembers for GuestIpAddress {
 }
 #[cfg(any(windows, unix))]
 qapi_runtime::object!(GuestIpAddress);
+
 /// # Since
 ///
 /// 2.11
@@ -895,6 +919,7 @@ impl qapi_runtime::SerializeMembers for GuestNetworkInterfaceStat {
 }
 #[cfg(any(windows, unix))]
 qapi_runtime::object!(GuestNetworkInterfaceStat);
+
 /// # Since
 ///
 /// 1.1
@@ -945,6 +970,7 @@ impl qapi_runtime::SerializeMembers for GuestNetworkInterface {
 }
 #[cfg(any(windows, unix))]
 qapi_runtime::object!(GuestNetworkInterface);
+
 /// # Since
 ///
 /// 1.5
@@ -989,6 +1015,7 @@ impl qapi_runtime::SerializeMembers for GuestLogicalProcessor {
 }
 #[cfg(any(target_os = "linux", windows))]
 qapi_runtime::object!(GuestLogicalProcessor);
+
 /// Arguments of command `guest-set-vcpus`.
 #[cfg(target_os = "linux")]
 #[derive(Debug, Clone, PartialEq)]
@@ -1028,6 +1055,7 @@ impl qapi_runtime::SerializeMembers for GuestSetVcpusArgs {
 }
 #[cfg(target_os = "linux")]
 qapi_runtime::object!(GuestSetVcpusArgs);
+
 /// An enumeration of bus type of disks
 ///
 /// # Since
@@ -1139,6 +1167,7 @@ impl GuestDiskBusType {
 }
 #[cfg(any(windows, target_os = "linux"))]
 qapi_runtime::enumeration!(GuestDiskBusType, Unrecognized);
+
 /// # Since
 ///
 /// 2.2
@@ -1184,6 +1213,7 @@ impl qapi_runtime::SerializeMembers for GuestPciAddress {
 }
 #[cfg(any(windows, target_os = "linux"))]
 qapi_runtime::object!(GuestPciAddress);
+
 /// # Since
 ///
 /// 6.0
@@ -1229,6 +1259,7 @@ impl qapi_runtime::SerializeMembers for GuestCcwAddress {
 }
 #[cfg(any(windows, target_os = "linux"))]
 qapi_runtime::object!(GuestCcwAddress);
+
 /// # Since
 ///
 /// 2.2
@@ -1291,6 +1322,7 @@ impl qapi_runtime::SerializeMembers for GuestDiskAddress {
 }
 #[cfg(any(windows, target_os = "linux"))]
 qapi_runtime::object!(GuestDiskAddress);
+
 /// NVMe smart information, based on NVMe specification, section
 /// <SMART / Health Information (Log Identifier 02h)>
 ///
@@ -1413,6 +1445,7 @@ impl qapi_runtime::SerializeMembers for GuestNvMeSmart {
 }
 #[cfg(any(windows, target_os = "linux"))]
 qapi_runtime::object!(GuestNvMeSmart);
+
 /// Disk type related smart information.
 ///
 /// # Since
@@ -1422,25 +1455,45 @@ qapi_runtime::object!(GuestNvMeSmart);
 #[derive(Debug, Clone, PartialEq)]
 #[allow(clippy::large_enum_variant)]
 pub enum GuestDiskSmart {
+    /// The branch for `type` = `"ide"`.
     Ide,
+    /// The branch for `type` = `"fdc"`.
     Fdc,
+    /// The branch for `type` = `"scsi"`.
     Scsi,
+    /// The branch for `type` = `"virtio"`.
     Virtio,
+    /// The branch for `type` = `"xen"`.
     Xen,
+    /// The branch for `type` = `"usb"`.
     Usb,
+    /// The branch for `type` = `"uml"`.
     Uml,
+    /// The branch for `type` = `"sata"`.
     Sata,
+    /// The branch for `type` = `"sd"`.
     Sd,
+    /// The branch for `type` = `"unknown"`.
     Unknown,
+    /// The branch for `type` = `"ieee1394"`.
     Ieee1394,
+    /// The branch for `type` = `"ssa"`.
     Ssa,
+    /// The branch for `type` = `"fibre"`.
     Fibre,
+    /// The branch for `type` = `"raid"`.
     Raid,
+    /// The branch for `type` = `"iscsi"`.
     Iscsi,
+    /// The branch for `type` = `"sas"`.
     Sas,
+    /// The branch for `type` = `"mmc"`.
     Mmc,
+    /// The branch for `type` = `"virtual"`.
     Virtual,
+    /// The branch for `type` = `"file-backed-virtual"`.
     FileBackedVirtual,
+    /// The branch for `type` = `"nvme"`.
     Nvme(GuestNvMeSmart),
     /// A tag value this version of the schema does not know (lenient decoding only); holds the value.
     Unrecognized(String),
@@ -1622,6 +1675,7 @@ impl qapi_runtime::SerializeMembers for GuestDiskSmart {
 }
 #[cfg(any(windows, target_os = "linux"))]
 qapi_runtime::object!(GuestDiskSmart);
+
 /// # Since
 ///
 /// 5.2
@@ -1678,6 +1732,7 @@ impl qapi_runtime::SerializeMembers for GuestDiskInfo {
 }
 #[cfg(any(windows, target_os = "linux"))]
 qapi_runtime::object!(GuestDiskInfo);
+
 /// # Since
 ///
 /// 2.2
@@ -1741,6 +1796,7 @@ impl qapi_runtime::SerializeMembers for GuestFilesystemInfo {
 }
 #[cfg(any(windows, target_os = "linux"))]
 qapi_runtime::object!(GuestFilesystemInfo);
+
 /// Arguments of command `guest-set-user-password`.
 #[cfg(any(windows, target_os = "linux", target_os = "freebsd"))]
 #[derive(Debug, Clone, PartialEq)]
@@ -1780,6 +1836,7 @@ impl qapi_runtime::SerializeMembers for GuestSetUserPasswordArgs {
 }
 #[cfg(any(windows, target_os = "linux", target_os = "freebsd"))]
 qapi_runtime::object!(GuestSetUserPasswordArgs);
+
 /// # Since
 ///
 /// 2.3
@@ -1825,6 +1882,7 @@ impl qapi_runtime::SerializeMembers for GuestMemoryBlock {
 }
 #[cfg(target_os = "linux")]
 qapi_runtime::object!(GuestMemoryBlock);
+
 /// An enumeration of memory block operation result.
 ///
 /// # Since
@@ -1876,6 +1934,7 @@ impl GuestMemoryBlockResponseType {
 }
 #[cfg(target_os = "linux")]
 qapi_runtime::enumeration!(GuestMemoryBlockResponseType, Unrecognized);
+
 /// # Since
 ///
 /// 2.3
@@ -1919,6 +1978,7 @@ impl qapi_runtime::SerializeMembers for GuestMemoryBlockResponse {
 }
 #[cfg(target_os = "linux")]
 qapi_runtime::object!(GuestMemoryBlockResponse);
+
 /// Arguments of command `guest-set-memory-blocks`.
 #[cfg(target_os = "linux")]
 #[derive(Debug, Clone, PartialEq)]
@@ -1959,6 +2019,7 @@ impl qapi_runtime::SerializeMembers for GuestSetMemoryBlocksArgs {
 }
 #[cfg(target_os = "linux")]
 qapi_runtime::object!(GuestSetMemoryBlocksArgs);
+
 /// # Since
 ///
 /// 2.3
@@ -1994,6 +2055,7 @@ impl qapi_runtime::SerializeMembers for GuestMemoryBlockInfo {
 }
 #[cfg(target_os = "linux")]
 qapi_runtime::object!(GuestMemoryBlockInfo);
+
 /// # Since
 ///
 /// 2.5
@@ -2054,6 +2116,7 @@ impl qapi_runtime::SerializeMembers for GuestExecStatus {
     }
 }
 qapi_runtime::object!(GuestExecStatus);
+
 /// Arguments of command `guest-exec-status`.
 #[derive(Debug, Clone, PartialEq)]
 pub struct GuestExecStatusArgs {
@@ -2081,6 +2144,7 @@ impl qapi_runtime::SerializeMembers for GuestExecStatusArgs {
     }
 }
 qapi_runtime::object!(GuestExecStatusArgs);
+
 /// # Since
 ///
 /// 2.5
@@ -2110,6 +2174,7 @@ impl qapi_runtime::SerializeMembers for GuestExec {
     }
 }
 qapi_runtime::object!(GuestExec);
+
 /// An enumeration of guest-exec capture modes.
 ///
 /// # Since
@@ -2163,6 +2228,7 @@ impl GuestExecCaptureOutputMode {
     }
 }
 qapi_runtime::enumeration!(GuestExecCaptureOutputMode, Unrecognized);
+
 /// Controls what guest-exec output gets captures.
 ///
 /// # Since
@@ -2207,6 +2273,7 @@ impl ::serde::Serialize for GuestExecCaptureOutput {
     }
 }
 qapi_runtime::deserialize!(GuestExecCaptureOutput);
+
 /// Arguments of command `guest-exec`.
 #[derive(Debug, Clone, PartialEq)]
 pub struct GuestExecArgs {
@@ -2255,6 +2322,7 @@ impl qapi_runtime::SerializeMembers for GuestExecArgs {
     }
 }
 qapi_runtime::object!(GuestExecArgs);
+
 /// # Since
 ///
 /// 2.10
@@ -2284,6 +2352,7 @@ impl qapi_runtime::SerializeMembers for GuestHostName {
     }
 }
 qapi_runtime::object!(GuestHostName);
+
 /// # Since
 ///
 /// 2.10
@@ -2328,6 +2397,7 @@ impl qapi_runtime::SerializeMembers for GuestUser {
 }
 #[cfg(any(windows, unix))]
 qapi_runtime::object!(GuestUser);
+
 /// # Since
 ///
 /// 2.10
@@ -2363,7 +2433,9 @@ impl qapi_runtime::SerializeMembers for GuestTimezone {
     }
 }
 qapi_runtime::object!(GuestTimezone);
+
 /// **Note:**
+/// On POSIX systems the fields `id`, `name`, `pretty-name`,
 /// `version`, `version-id`, `variant` and `variant-id` follow the
 /// definition specified in os-release(5). Refer to the manual page for
 /// exact description of the fields.  Their values are taken from the
@@ -2457,6 +2529,7 @@ impl qapi_runtime::SerializeMembers for GuestOsInfo {
     }
 }
 qapi_runtime::object!(GuestOsInfo);
+
 #[cfg(windows)]
 #[derive(Debug, Clone, PartialEq, Eq, Hash, PartialOrd, Ord)]
 pub enum GuestDeviceType {
@@ -2487,6 +2560,7 @@ impl GuestDeviceType {
 }
 #[cfg(windows)]
 qapi_runtime::enumeration!(GuestDeviceType, Unrecognized);
+
 /// # Since
 ///
 /// 5.2
@@ -2524,6 +2598,7 @@ impl qapi_runtime::SerializeMembers for GuestDeviceIdPci {
 }
 #[cfg(windows)]
 qapi_runtime::object!(GuestDeviceIdPci);
+
 /// Id of the device
 ///
 /// # Since
@@ -2533,6 +2608,7 @@ qapi_runtime::object!(GuestDeviceIdPci);
 #[derive(Debug, Clone, PartialEq)]
 #[allow(clippy::large_enum_variant)]
 pub enum GuestDeviceId {
+    /// The branch for `type` = `"pci"`.
     Pci(GuestDeviceIdPci),
     /// A tag value this version of the schema does not know (lenient decoding only); holds the value.
     Unrecognized(String),
@@ -2576,6 +2652,7 @@ impl qapi_runtime::SerializeMembers for GuestDeviceId {
 }
 #[cfg(windows)]
 qapi_runtime::object!(GuestDeviceId);
+
 /// # Since
 ///
 /// 5.2
@@ -2625,6 +2702,7 @@ impl qapi_runtime::SerializeMembers for GuestDeviceInfo {
 }
 #[cfg(windows)]
 qapi_runtime::object!(GuestDeviceInfo);
+
 /// # Since
 ///
 /// 5.2
@@ -2654,6 +2732,7 @@ impl qapi_runtime::SerializeMembers for GuestAuthorizedKeys {
     }
 }
 qapi_runtime::object!(GuestAuthorizedKeys);
+
 /// Arguments of command `guest-ssh-get-authorized-keys`.
 #[derive(Debug, Clone, PartialEq)]
 pub struct GuestSshGetAuthorizedKeysArgs {
@@ -2681,6 +2760,7 @@ impl qapi_runtime::SerializeMembers for GuestSshGetAuthorizedKeysArgs {
     }
 }
 qapi_runtime::object!(GuestSshGetAuthorizedKeysArgs);
+
 /// Arguments of command `guest-ssh-add-authorized-keys`.
 #[derive(Debug, Clone, PartialEq)]
 pub struct GuestSshAddAuthorizedKeysArgs {
@@ -2717,6 +2797,7 @@ impl qapi_runtime::SerializeMembers for GuestSshAddAuthorizedKeysArgs {
     }
 }
 qapi_runtime::object!(GuestSshAddAuthorizedKeysArgs);
+
 /// Arguments of command `guest-ssh-remove-authorized-keys`.
 #[derive(Debug, Clone, PartialEq)]
 pub struct GuestSshRemoveAuthorizedKeysArgs {
@@ -2749,6 +2830,7 @@ impl qapi_runtime::SerializeMembers for GuestSshRemoveAuthorizedKeysArgs {
     }
 }
 qapi_runtime::object!(GuestSshRemoveAuthorizedKeysArgs);
+
 /// # Since
 ///
 /// 7.1
@@ -2855,6 +2937,7 @@ impl qapi_runtime::SerializeMembers for GuestDiskStats {
 }
 #[cfg(target_os = "linux")]
 qapi_runtime::object!(GuestDiskStats);
+
 #[cfg(target_os = "linux")]
 #[derive(Debug, Clone, PartialEq)]
 pub struct GuestDiskStatsInfo {
@@ -2897,6 +2980,7 @@ impl qapi_runtime::SerializeMembers for GuestDiskStatsInfo {
 }
 #[cfg(target_os = "linux")]
 qapi_runtime::object!(GuestDiskStatsInfo);
+
 /// Guest operating systems supporting CPU statistics
 ///
 /// # Since
@@ -2932,6 +3016,7 @@ impl GuestCpuStatsType {
 }
 #[cfg(target_os = "linux")]
 qapi_runtime::enumeration!(GuestCpuStatsType, Unrecognized);
+
 /// CPU statistics of Linux
 ///
 /// # Since
@@ -3008,6 +3093,7 @@ impl qapi_runtime::SerializeMembers for GuestLinuxCpuStats {
 }
 #[cfg(target_os = "linux")]
 qapi_runtime::object!(GuestLinuxCpuStats);
+
 /// Get statistics of each CPU in millisecond.
 ///
 /// # Since
@@ -3017,6 +3103,7 @@ qapi_runtime::object!(GuestLinuxCpuStats);
 #[derive(Debug, Clone, PartialEq)]
 #[allow(clippy::large_enum_variant)]
 pub enum GuestCpuStats {
+    /// The branch for `type` = `"linux"`.
     Linux(GuestLinuxCpuStats),
     /// A tag value this version of the schema does not know (lenient decoding only); holds the value.
     Unrecognized(String),
@@ -3073,6 +3160,7 @@ impl qapi_runtime::SerializeMembers for GuestCpuStats {
 }
 #[cfg(target_os = "linux")]
 qapi_runtime::object!(GuestCpuStats);
+
 /// Statistics about process load information
 ///
 /// # Since
@@ -3116,6 +3204,7 @@ impl qapi_runtime::SerializeMembers for GuestLoadAverage {
 }
 #[cfg(unix)]
 qapi_runtime::object!(GuestLoadAverage);
+
 /// Route information, currently, only linux supported.
 ///
 /// # Since
@@ -3211,6 +3300,7 @@ impl qapi_runtime::SerializeMembers for GuestNetworkRoute {
 }
 #[cfg(target_os = "linux")]
 qapi_runtime::object!(GuestNetworkRoute);
+
 /// Every event of the schema. Events arrive as [`qapi_runtime::EventMessage`]s, which add
 /// the timestamp.
 #[derive(Debug, Clone, PartialEq)]
@@ -3250,6 +3340,7 @@ impl qapi_runtime::EventSet for Event {
         }
     }
 }
+
 /// The commands of the schema, one method per command; implement it to serve them.
 ///
 /// [`dispatch`] decodes a request, consults [`check_enabled`](Self::check_enabled), calls the method and builds the reply.
@@ -3468,6 +3559,7 @@ pub trait Commands {
     /// below)
     ///
     /// **Note:**
+    /// This may fail to properly report the current state as a
     /// result of some other guest processes having issued an fs
     /// freeze/thaw.
     ///
@@ -3491,6 +3583,7 @@ pub trait Commands {
     /// Number of file systems currently frozen.
     ///
     /// **Note:**
+    /// On Windows, the command is implemented with the help of a
     /// Volume Shadow-copy Service DLL helper.  The frozen state is limited
     /// for up to 10 seconds by VSS.
     ///
@@ -3523,6 +3616,7 @@ pub trait Commands {
     /// Number of file systems thawed by this call
     ///
     /// **Note:**
+    /// If the return value does not match the previous call to
     /// guest-fsfreeze-freeze, this likely means some freezable filesystems
     /// were unfrozen before this call, and that the filesystem state may
     /// have changed before issuing this command.
@@ -3568,6 +3662,7 @@ pub trait Commands {
     /// - If suspend to disk is not supported, Unsupported
     ///
     /// **Note:**
+    /// It's strongly recommended to issue the guest-sync command
     /// before sending commands when the guest resumes.
     ///
     /// # Since
@@ -3603,6 +3698,7 @@ pub trait Commands {
     /// - If suspend to ram is not supported, Unsupported
     ///
     /// **Note:**
+    /// It's strongly recommended to issue the guest-sync command
     /// before sending commands when the guest resumes.
     ///
     /// # Since
@@ -3637,6 +3733,7 @@ pub trait Commands {
     /// - If hybrid suspend is not supported, Unsupported
     ///
     /// **Note:**
+    /// It's strongly recommended to issue the guest-sync command
     /// before sending commands when the guest resumes.
     ///
     /// # Since
@@ -4234,501 +4331,144 @@ pub const COMMAND_COUNT: usize = 1 + 1 + 1 + 1 + 1 + 1 + 1 + 1 + 1 + 1 + 1 + 1 +
     + (cfg!(target_os = "linux") as usize) + (cfg!(target_os = "linux") as usize)
     + (cfg!(unix) as usize) + (cfg!(target_os = "linux") as usize);
 const COMMANDS_ARRAY: [qapi_runtime::CommandInfo; COMMAND_COUNT] = {
-    const UNSET: qapi_runtime::CommandInfo = qapi_runtime::CommandInfo {
-        name: "",
-        success_response: true,
-        allow_oob: false,
-        allow_preconfig: false,
-        coroutine: false,
-        deprecated: false,
-        unstable: false,
-    };
-    let mut table = [UNSET; COMMAND_COUNT];
+    let mut table = [qapi_runtime::CommandInfo::new(""); COMMAND_COUNT];
     let mut i = 0;
-    table[i] = qapi_runtime::CommandInfo {
-        name: "guest-sync-delimited",
-        success_response: true,
-        allow_oob: false,
-        allow_preconfig: false,
-        coroutine: false,
-        deprecated: false,
-        unstable: false,
-    };
+    table[i] = qapi_runtime::CommandInfo::new("guest-sync-delimited");
     i += 1;
-    table[i] = qapi_runtime::CommandInfo {
-        name: "guest-sync",
-        success_response: true,
-        allow_oob: false,
-        allow_preconfig: false,
-        coroutine: false,
-        deprecated: false,
-        unstable: false,
-    };
+    table[i] = qapi_runtime::CommandInfo::new("guest-sync");
     i += 1;
-    table[i] = qapi_runtime::CommandInfo {
-        name: "guest-ping",
-        success_response: true,
-        allow_oob: false,
-        allow_preconfig: false,
-        coroutine: false,
-        deprecated: false,
-        unstable: false,
-    };
+    table[i] = qapi_runtime::CommandInfo::new("guest-ping");
     i += 1;
-    table[i] = qapi_runtime::CommandInfo {
-        name: "guest-get-time",
-        success_response: true,
-        allow_oob: false,
-        allow_preconfig: false,
-        coroutine: false,
-        deprecated: false,
-        unstable: false,
-    };
+    table[i] = qapi_runtime::CommandInfo::new("guest-get-time");
     i += 1;
-    table[i] = qapi_runtime::CommandInfo {
-        name: "guest-set-time",
-        success_response: true,
-        allow_oob: false,
-        allow_preconfig: false,
-        coroutine: false,
-        deprecated: false,
-        unstable: false,
-    };
+    table[i] = qapi_runtime::CommandInfo::new("guest-set-time");
     i += 1;
-    table[i] = qapi_runtime::CommandInfo {
-        name: "guest-info",
-        success_response: true,
-        allow_oob: false,
-        allow_preconfig: false,
-        coroutine: false,
-        deprecated: false,
-        unstable: false,
-    };
+    table[i] = qapi_runtime::CommandInfo::new("guest-info");
     i += 1;
-    table[i] = qapi_runtime::CommandInfo {
-        name: "guest-shutdown",
-        success_response: false,
-        allow_oob: false,
-        allow_preconfig: false,
-        coroutine: false,
-        deprecated: false,
-        unstable: false,
-    };
+    table[i] = qapi_runtime::CommandInfo::new("guest-shutdown")
+        .without_success_response();
     i += 1;
-    table[i] = qapi_runtime::CommandInfo {
-        name: "guest-file-open",
-        success_response: true,
-        allow_oob: false,
-        allow_preconfig: false,
-        coroutine: false,
-        deprecated: false,
-        unstable: false,
-    };
+    table[i] = qapi_runtime::CommandInfo::new("guest-file-open");
     i += 1;
-    table[i] = qapi_runtime::CommandInfo {
-        name: "guest-file-close",
-        success_response: true,
-        allow_oob: false,
-        allow_preconfig: false,
-        coroutine: false,
-        deprecated: false,
-        unstable: false,
-    };
+    table[i] = qapi_runtime::CommandInfo::new("guest-file-close");
     i += 1;
-    table[i] = qapi_runtime::CommandInfo {
-        name: "guest-file-read",
-        success_response: true,
-        allow_oob: false,
-        allow_preconfig: false,
-        coroutine: false,
-        deprecated: false,
-        unstable: false,
-    };
+    table[i] = qapi_runtime::CommandInfo::new("guest-file-read");
     i += 1;
-    table[i] = qapi_runtime::CommandInfo {
-        name: "guest-file-write",
-        success_response: true,
-        allow_oob: false,
-        allow_preconfig: false,
-        coroutine: false,
-        deprecated: false,
-        unstable: false,
-    };
+    table[i] = qapi_runtime::CommandInfo::new("guest-file-write");
     i += 1;
-    table[i] = qapi_runtime::CommandInfo {
-        name: "guest-file-seek",
-        success_response: true,
-        allow_oob: false,
-        allow_preconfig: false,
-        coroutine: false,
-        deprecated: false,
-        unstable: false,
-    };
+    table[i] = qapi_runtime::CommandInfo::new("guest-file-seek");
     i += 1;
-    table[i] = qapi_runtime::CommandInfo {
-        name: "guest-file-flush",
-        success_response: true,
-        allow_oob: false,
-        allow_preconfig: false,
-        coroutine: false,
-        deprecated: false,
-        unstable: false,
-    };
+    table[i] = qapi_runtime::CommandInfo::new("guest-file-flush");
     i += 1;
     if cfg!(any(windows, any(target_os = "linux", target_os = "freebsd"))) {
-        table[i] = qapi_runtime::CommandInfo {
-            name: "guest-fsfreeze-status",
-            success_response: true,
-            allow_oob: false,
-            allow_preconfig: false,
-            coroutine: false,
-            deprecated: false,
-            unstable: false,
-        };
+        table[i] = qapi_runtime::CommandInfo::new("guest-fsfreeze-status");
         i += 1;
     }
     if cfg!(any(windows, any(target_os = "linux", target_os = "freebsd"))) {
-        table[i] = qapi_runtime::CommandInfo {
-            name: "guest-fsfreeze-freeze",
-            success_response: true,
-            allow_oob: false,
-            allow_preconfig: false,
-            coroutine: false,
-            deprecated: false,
-            unstable: false,
-        };
+        table[i] = qapi_runtime::CommandInfo::new("guest-fsfreeze-freeze");
         i += 1;
     }
     if cfg!(any(windows, any(target_os = "linux", target_os = "freebsd"))) {
-        table[i] = qapi_runtime::CommandInfo {
-            name: "guest-fsfreeze-freeze-list",
-            success_response: true,
-            allow_oob: false,
-            allow_preconfig: false,
-            coroutine: false,
-            deprecated: false,
-            unstable: false,
-        };
+        table[i] = qapi_runtime::CommandInfo::new("guest-fsfreeze-freeze-list");
         i += 1;
     }
     if cfg!(any(windows, any(target_os = "linux", target_os = "freebsd"))) {
-        table[i] = qapi_runtime::CommandInfo {
-            name: "guest-fsfreeze-thaw",
-            success_response: true,
-            allow_oob: false,
-            allow_preconfig: false,
-            coroutine: false,
-            deprecated: false,
-            unstable: false,
-        };
+        table[i] = qapi_runtime::CommandInfo::new("guest-fsfreeze-thaw");
         i += 1;
     }
     if cfg!(any(windows, target_os = "linux")) {
-        table[i] = qapi_runtime::CommandInfo {
-            name: "guest-fstrim",
-            success_response: true,
-            allow_oob: false,
-            allow_preconfig: false,
-            coroutine: false,
-            deprecated: false,
-            unstable: false,
-        };
+        table[i] = qapi_runtime::CommandInfo::new("guest-fstrim");
         i += 1;
     }
     if cfg!(any(target_os = "linux", windows)) {
-        table[i] = qapi_runtime::CommandInfo {
-            name: "guest-suspend-disk",
-            success_response: false,
-            allow_oob: false,
-            allow_preconfig: false,
-            coroutine: false,
-            deprecated: false,
-            unstable: false,
-        };
+        table[i] = qapi_runtime::CommandInfo::new("guest-suspend-disk")
+            .without_success_response();
         i += 1;
     }
     if cfg!(any(target_os = "linux", windows)) {
-        table[i] = qapi_runtime::CommandInfo {
-            name: "guest-suspend-ram",
-            success_response: false,
-            allow_oob: false,
-            allow_preconfig: false,
-            coroutine: false,
-            deprecated: false,
-            unstable: false,
-        };
+        table[i] = qapi_runtime::CommandInfo::new("guest-suspend-ram")
+            .without_success_response();
         i += 1;
     }
     if cfg!(target_os = "linux") {
-        table[i] = qapi_runtime::CommandInfo {
-            name: "guest-suspend-hybrid",
-            success_response: false,
-            allow_oob: false,
-            allow_preconfig: false,
-            coroutine: false,
-            deprecated: false,
-            unstable: false,
-        };
+        table[i] = qapi_runtime::CommandInfo::new("guest-suspend-hybrid")
+            .without_success_response();
         i += 1;
     }
     if cfg!(any(windows, unix)) {
-        table[i] = qapi_runtime::CommandInfo {
-            name: "guest-network-get-interfaces",
-            success_response: true,
-            allow_oob: false,
-            allow_preconfig: false,
-            coroutine: false,
-            deprecated: false,
-            unstable: false,
-        };
+        table[i] = qapi_runtime::CommandInfo::new("guest-network-get-interfaces");
         i += 1;
     }
     if cfg!(any(target_os = "linux", windows)) {
-        table[i] = qapi_runtime::CommandInfo {
-            name: "guest-get-vcpus",
-            success_response: true,
-            allow_oob: false,
-            allow_preconfig: false,
-            coroutine: false,
-            deprecated: false,
-            unstable: false,
-        };
+        table[i] = qapi_runtime::CommandInfo::new("guest-get-vcpus");
         i += 1;
     }
     if cfg!(target_os = "linux") {
-        table[i] = qapi_runtime::CommandInfo {
-            name: "guest-set-vcpus",
-            success_response: true,
-            allow_oob: false,
-            allow_preconfig: false,
-            coroutine: false,
-            deprecated: false,
-            unstable: false,
-        };
+        table[i] = qapi_runtime::CommandInfo::new("guest-set-vcpus");
         i += 1;
     }
     if cfg!(any(windows, target_os = "linux")) {
-        table[i] = qapi_runtime::CommandInfo {
-            name: "guest-get-disks",
-            success_response: true,
-            allow_oob: false,
-            allow_preconfig: false,
-            coroutine: false,
-            deprecated: false,
-            unstable: false,
-        };
+        table[i] = qapi_runtime::CommandInfo::new("guest-get-disks");
         i += 1;
     }
     if cfg!(any(windows, target_os = "linux")) {
-        table[i] = qapi_runtime::CommandInfo {
-            name: "guest-get-fsinfo",
-            success_response: true,
-            allow_oob: false,
-            allow_preconfig: false,
-            coroutine: false,
-            deprecated: false,
-            unstable: false,
-        };
+        table[i] = qapi_runtime::CommandInfo::new("guest-get-fsinfo");
         i += 1;
     }
     if cfg!(any(windows, target_os = "linux", target_os = "freebsd")) {
-        table[i] = qapi_runtime::CommandInfo {
-            name: "guest-set-user-password",
-            success_response: true,
-            allow_oob: false,
-            allow_preconfig: false,
-            coroutine: false,
-            deprecated: false,
-            unstable: false,
-        };
+        table[i] = qapi_runtime::CommandInfo::new("guest-set-user-password");
         i += 1;
     }
     if cfg!(target_os = "linux") {
-        table[i] = qapi_runtime::CommandInfo {
-            name: "guest-get-memory-blocks",
-            success_response: true,
-            allow_oob: false,
-            allow_preconfig: false,
-            coroutine: false,
-            deprecated: false,
-            unstable: false,
-        };
+        table[i] = qapi_runtime::CommandInfo::new("guest-get-memory-blocks");
         i += 1;
     }
     if cfg!(target_os = "linux") {
-        table[i] = qapi_runtime::CommandInfo {
-            name: "guest-set-memory-blocks",
-            success_response: true,
-            allow_oob: false,
-            allow_preconfig: false,
-            coroutine: false,
-            deprecated: false,
-            unstable: false,
-        };
+        table[i] = qapi_runtime::CommandInfo::new("guest-set-memory-blocks");
         i += 1;
     }
     if cfg!(target_os = "linux") {
-        table[i] = qapi_runtime::CommandInfo {
-            name: "guest-get-memory-block-info",
-            success_response: true,
-            allow_oob: false,
-            allow_preconfig: false,
-            coroutine: false,
-            deprecated: false,
-            unstable: false,
-        };
+        table[i] = qapi_runtime::CommandInfo::new("guest-get-memory-block-info");
         i += 1;
     }
-    table[i] = qapi_runtime::CommandInfo {
-        name: "guest-exec-status",
-        success_response: true,
-        allow_oob: false,
-        allow_preconfig: false,
-        coroutine: false,
-        deprecated: false,
-        unstable: false,
-    };
+    table[i] = qapi_runtime::CommandInfo::new("guest-exec-status");
     i += 1;
-    table[i] = qapi_runtime::CommandInfo {
-        name: "guest-exec",
-        success_response: true,
-        allow_oob: false,
-        allow_preconfig: false,
-        coroutine: false,
-        deprecated: false,
-        unstable: false,
-    };
+    table[i] = qapi_runtime::CommandInfo::new("guest-exec");
     i += 1;
-    table[i] = qapi_runtime::CommandInfo {
-        name: "guest-get-host-name",
-        success_response: true,
-        allow_oob: false,
-        allow_preconfig: false,
-        coroutine: false,
-        deprecated: false,
-        unstable: false,
-    };
+    table[i] = qapi_runtime::CommandInfo::new("guest-get-host-name");
     i += 1;
     if cfg!(any(windows, unix)) {
-        table[i] = qapi_runtime::CommandInfo {
-            name: "guest-get-users",
-            success_response: true,
-            allow_oob: false,
-            allow_preconfig: false,
-            coroutine: false,
-            deprecated: false,
-            unstable: false,
-        };
+        table[i] = qapi_runtime::CommandInfo::new("guest-get-users");
         i += 1;
     }
-    table[i] = qapi_runtime::CommandInfo {
-        name: "guest-get-timezone",
-        success_response: true,
-        allow_oob: false,
-        allow_preconfig: false,
-        coroutine: false,
-        deprecated: false,
-        unstable: false,
-    };
+    table[i] = qapi_runtime::CommandInfo::new("guest-get-timezone");
     i += 1;
-    table[i] = qapi_runtime::CommandInfo {
-        name: "guest-get-osinfo",
-        success_response: true,
-        allow_oob: false,
-        allow_preconfig: false,
-        coroutine: false,
-        deprecated: false,
-        unstable: false,
-    };
+    table[i] = qapi_runtime::CommandInfo::new("guest-get-osinfo");
     i += 1;
     if cfg!(windows) {
-        table[i] = qapi_runtime::CommandInfo {
-            name: "guest-get-devices",
-            success_response: true,
-            allow_oob: false,
-            allow_preconfig: false,
-            coroutine: false,
-            deprecated: false,
-            unstable: false,
-        };
+        table[i] = qapi_runtime::CommandInfo::new("guest-get-devices");
         i += 1;
     }
-    table[i] = qapi_runtime::CommandInfo {
-        name: "guest-ssh-get-authorized-keys",
-        success_response: true,
-        allow_oob: false,
-        allow_preconfig: false,
-        coroutine: false,
-        deprecated: false,
-        unstable: false,
-    };
+    table[i] = qapi_runtime::CommandInfo::new("guest-ssh-get-authorized-keys");
     i += 1;
-    table[i] = qapi_runtime::CommandInfo {
-        name: "guest-ssh-add-authorized-keys",
-        success_response: true,
-        allow_oob: false,
-        allow_preconfig: false,
-        coroutine: false,
-        deprecated: false,
-        unstable: false,
-    };
+    table[i] = qapi_runtime::CommandInfo::new("guest-ssh-add-authorized-keys");
     i += 1;
-    table[i] = qapi_runtime::CommandInfo {
-        name: "guest-ssh-remove-authorized-keys",
-        success_response: true,
-        allow_oob: false,
-        allow_preconfig: false,
-        coroutine: false,
-        deprecated: false,
-        unstable: false,
-    };
+    table[i] = qapi_runtime::CommandInfo::new("guest-ssh-remove-authorized-keys");
     i += 1;
     if cfg!(target_os = "linux") {
-        table[i] = qapi_runtime::CommandInfo {
-            name: "guest-get-diskstats",
-            success_response: true,
-            allow_oob: false,
-            allow_preconfig: false,
-            coroutine: false,
-            deprecated: false,
-            unstable: false,
-        };
+        table[i] = qapi_runtime::CommandInfo::new("guest-get-diskstats");
         i += 1;
     }
     if cfg!(target_os = "linux") {
-        table[i] = qapi_runtime::CommandInfo {
-            name: "guest-get-cpustats",
-            success_response: true,
-            allow_oob: false,
-            allow_preconfig: false,
-            coroutine: false,
-            deprecated: false,
-            unstable: false,
-        };
+        table[i] = qapi_runtime::CommandInfo::new("guest-get-cpustats");
         i += 1;
     }
     if cfg!(unix) {
-        table[i] = qapi_runtime::CommandInfo {
-            name: "guest-get-load",
-            success_response: true,
-            allow_oob: false,
-            allow_preconfig: false,
-            coroutine: false,
-            deprecated: false,
-            unstable: false,
-        };
+        table[i] = qapi_runtime::CommandInfo::new("guest-get-load");
         i += 1;
     }
     if cfg!(target_os = "linux") {
-        table[i] = qapi_runtime::CommandInfo {
-            name: "guest-network-get-route",
-            success_response: true,
-            allow_oob: false,
-            allow_preconfig: false,
-            coroutine: false,
-            deprecated: false,
-            unstable: false,
-        };
+        table[i] = qapi_runtime::CommandInfo::new("guest-network-get-route");
         i += 1;
     }
     assert!(i == COMMAND_COUNT);
@@ -5308,6 +5048,7 @@ impl<S: ::std::io::Read + ::std::io::Write> Client<S> {
     /// below)
     ///
     /// **Note:**
+    /// This may fail to properly report the current state as a
     /// result of some other guest processes having issued an fs
     /// freeze/thaw.
     ///
@@ -5333,6 +5074,7 @@ impl<S: ::std::io::Read + ::std::io::Write> Client<S> {
     /// Number of file systems currently frozen.
     ///
     /// **Note:**
+    /// On Windows, the command is implemented with the help of a
     /// Volume Shadow-copy Service DLL helper.  The frozen state is limited
     /// for up to 10 seconds by VSS.
     ///
@@ -5369,6 +5111,7 @@ impl<S: ::std::io::Read + ::std::io::Write> Client<S> {
     /// Number of file systems thawed by this call
     ///
     /// **Note:**
+    /// If the return value does not match the previous call to
     /// guest-fsfreeze-freeze, this likely means some freezable filesystems
     /// were unfrozen before this call, and that the filesystem state may
     /// have changed before issuing this command.
@@ -5418,6 +5161,7 @@ impl<S: ::std::io::Read + ::std::io::Write> Client<S> {
     /// - If suspend to disk is not supported, Unsupported
     ///
     /// **Note:**
+    /// It's strongly recommended to issue the guest-sync command
     /// before sending commands when the guest resumes.
     ///
     /// # Since
@@ -5457,6 +5201,7 @@ impl<S: ::std::io::Read + ::std::io::Write> Client<S> {
     /// - If suspend to ram is not supported, Unsupported
     ///
     /// **Note:**
+    /// It's strongly recommended to issue the guest-sync command
     /// before sending commands when the guest resumes.
     ///
     /// # Since
@@ -5495,6 +5240,7 @@ impl<S: ::std::io::Read + ::std::io::Write> Client<S> {
     /// - If hybrid suspend is not supported, Unsupported
     ///
     /// **Note:**
+    /// It's strongly recommended to issue the guest-sync command
     /// before sending commands when the guest resumes.
     ///
     /// # Since

@@ -234,19 +234,28 @@ pub fn emit(ctx: &Ctx<'_>, items: &ItemNames) -> Result<TokenStream, String> {
             cmd.allow_preconfig,
             cmd.coroutine,
         );
-        let dep = ctx.has_feature(&cmd.common.features, "deprecated", &what)?;
-        let unstable = ctx.has_feature(&cmd.common.features, "unstable", &what)?;
-        let info = quote! {
-            qapi_runtime::CommandInfo {
-                name: #name,
-                success_response: #sr,
-                allow_oob: #oob,
-                allow_preconfig: #pre,
-                coroutine: #co,
-                deprecated: #dep,
-                unstable: #unstable,
+        let mut info = quote!(qapi_runtime::CommandInfo::new(#name));
+        if !sr {
+            info.extend(quote!(.without_success_response()));
+        }
+        if oob {
+            info.extend(quote!(.with_allow_oob()));
+        }
+        if pre {
+            info.extend(quote!(.with_allow_preconfig()));
+        }
+        if co {
+            info.extend(quote!(.with_coroutine()));
+        }
+        for (feature, method) in [
+            ("deprecated", quote!(with_deprecated)),
+            ("unstable", quote!(with_unstable)),
+        ] {
+            if cmd.common.features.iter().any(|f| f.name == feature) {
+                let present = ctx.has_feature(&cmd.common.features, feature, &what)?;
+                info.extend(quote!(.#method(#present)));
             }
-        };
+        }
         table.push((
             ctx.cfg.expr(cmd.common.ifcond.as_ref(), &what)?,
             cmd.common.ifcond.is_some(),
@@ -255,15 +264,23 @@ pub fn emit(ctx: &Ctx<'_>, items: &ItemNames) -> Result<TokenStream, String> {
     }
 
     let table_items = command_table(&table, table_ident, count_ident);
-    let ret_match = if ret_ser.is_empty() {
-        quote!(match *self {})
+    let (ret_match, serializer) = if ret_ser.is_empty() {
+        (quote!(match *self {}), quote!(_serializer))
     } else {
-        quote!(match self { #(#ret_ser)* })
+        (quote!(match self { #(#ret_ser)* }), quote!(serializer))
     };
-    let unused_args = if cmds.is_empty() {
-        quote!(let _ = arguments;)
+    let call_body = if cmds.is_empty() {
+        quote! {
+            let _ = arguments;
+            Err(qapi_runtime::QapiError::command_not_found(name))
+        }
     } else {
-        TokenStream::new()
+        quote! {
+            match name {
+                #(#arms)*
+                _ => Err(qapi_runtime::QapiError::command_not_found(name)),
+            }
+        }
     };
     let dispatch_doc = format!(
         " [`{dispatch_ident}`] decodes a request, consults [`check_enabled`](Self::check_enabled), calls the method and builds the reply."
@@ -293,7 +310,7 @@ pub fn emit(ctx: &Ctx<'_>, items: &ItemNames) -> Result<TokenStream, String> {
         }
 
         impl ::serde::Serialize for #return_ident {
-            fn serialize<S: ::serde::Serializer>(&self, serializer: S) -> #std_result<S::Ok, S::Error> {
+            fn serialize<S: ::serde::Serializer>(&self, #serializer: S) -> #std_result<S::Ok, S::Error> {
                 #ret_match
             }
         }
@@ -328,11 +345,7 @@ pub fn emit(ctx: &Ctx<'_>, items: &ItemNames) -> Result<TokenStream, String> {
             if let Err(disabled) = handler.check_enabled(info) {
                 return Err(qapi_runtime::QapiError::command_disabled(name, &disabled.reason));
             }
-            #unused_args
-            match name {
-                #(#arms)*
-                _ => Err(qapi_runtime::QapiError::command_not_found(name)),
-            }
+            #call_body
         }
 
         /// A typed client: one method per command over any byte stream. Do the handshake
@@ -400,16 +413,7 @@ fn command_table(
         pub const #count_ident: usize = #(#counts)+*;
 
         const #array_ident: [qapi_runtime::CommandInfo; #count_ident] = {
-            const UNSET: qapi_runtime::CommandInfo = qapi_runtime::CommandInfo {
-                name: "",
-                success_response: true,
-                allow_oob: false,
-                allow_preconfig: false,
-                coroutine: false,
-                deprecated: false,
-                unstable: false,
-            };
-            let mut table = [UNSET; #count_ident];
+            let mut table = [qapi_runtime::CommandInfo::new(""); #count_ident];
             let mut i = 0;
             #(#fills)*
             assert!(i == #count_ident);

@@ -285,7 +285,16 @@ pub(crate) fn union_branches(
             ty: (!empty).then(|| v.ty.clone()),
             boxed: !empty && ctx.needs_box(&o.common.name, &v.ty),
             cfg,
-            doc: docs::attrs(&docs::member(doc, &v.name, &[])),
+            doc: {
+                let mut lines = docs::member(doc, &v.name, &[]);
+                if lines.is_empty() {
+                    lines.push(format!(
+                        "The branch for `{}` = `\"{}\"`.",
+                        variants.tag, v.name
+                    ));
+                }
+                docs::attrs(&lines)
+            },
             extra_cond: v.ifcond.is_some() && v.ifcond != value.ifcond,
         });
     }
@@ -429,7 +438,12 @@ pub fn union_type(ctx: &Ctx<'_>, o: &ObjectType, entity: &Entity) -> Result<Toke
         let fields = ctx.fields(name, Some(tag_wire))?;
         let tag_field = names::ident(&names::field_name(tag_wire));
         let mut field_decl = field_decls(ctx, &fields, &what)?;
-        let tag_doc = docs::attrs(&docs::member(ctx.doc_for_type(name), tag_wire, &[]));
+        let tag_owner = ctx
+            .base_chain(name)
+            .into_iter()
+            .find(|o| o.members.iter().any(|m| m.name == tag_wire))
+            .map_or(name, |o| o.common.name.as_str());
+        let tag_doc = docs::attrs(&docs::member(ctx.doc_for_type(tag_owner), tag_wire, &[]));
         field_decl.push(quote!(#tag_doc pub #tag_field: #branch_ident,));
         // Base members in visit order, the tag among them, then the branch.
         let mut lets = Vec::new();
