@@ -856,7 +856,8 @@ fn describe_array(a: &ArrayType) -> String {
 }
 
 /// Legacy: stale descriptions are dropped, except that a single stale member description
-/// next to a single undocumented member is taken to describe it (a renamed member).
+/// next to a single undocumented member whose name contains it or is contained in it is
+/// taken to describe that member (a renamed member, like `@filepath` for `path`).
 fn legacy_stale(doc: &mut DocBlock, features: bool, bogus: &[usize]) {
     let stubs: Vec<usize> = doc
         .args
@@ -864,7 +865,12 @@ fn legacy_stale(doc: &mut DocBlock, features: bool, bogus: &[usize]) {
         .copied()
         .filter(|&s| doc.sections[s].stub && !doc.sections[s].dropped)
         .collect();
-    if !features && bogus.len() == 1 && stubs.len() == 1 {
+    let related = |a: &str, b: &str| a.contains(b) || b.contains(a);
+    if !features
+        && bogus.len() == 1
+        && stubs.len() == 1
+        && related(&doc.sections[bogus[0]].name, &doc.sections[stubs[0]].name)
+    {
         let (stale, stub) = (bogus[0], stubs[0]);
         doc.sections[stale].name = doc.sections[stub].name.clone();
         doc.sections[stale].connected = true;

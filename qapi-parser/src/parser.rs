@@ -16,8 +16,8 @@ use crate::source::{
 };
 use crate::value::{Dict, Value};
 
-/// Deeper nesting than this is refused (QEMU itself dies of Python's recursion limit
-/// somewhat below 500 levels).
+/// Deeper nesting than this is refused: QEMU itself dies of Python's recursion limit
+/// somewhat below 500 levels, and later phases walk values recursively.
 const MAX_DEPTH: usize = 480;
 
 /// A top-level expression: a definition, or the record QEMU keeps of an include directive.
@@ -31,6 +31,17 @@ pub(crate) struct Expr<'a> {
     pub doc: Option<usize>,
     /// For include records: the included file's path as QEMU built it.
     pub include: Option<String>,
+}
+
+/// An open container while parsing a value.
+enum Frame<'a> {
+    /// A dict and the key whose value is being parsed.
+    Dict {
+        dict: Dict<'a>,
+        key: Cow<'a, str>,
+        seen: Option<HashSet<Cow<'a, str>>>,
+    },
+    List(Vec<Value<'a>>),
 }
 
 /// State shared by all files of one schema.
@@ -302,7 +313,7 @@ impl<'l, 'a> FileParser<'l, 'a> {
                 continue;
             }
             let start = self.cur.start;
-            let expr = self.get_expr(0)?;
+            let expr = self.get_expr()?;
             let end = self.last_end;
             let Value::Dict(dict) = expr else {
                 return Err(self
@@ -403,106 +414,139 @@ impl<'l, 'a> FileParser<'l, 'a> {
         Ok(())
     }
 
-    fn get_expr(&mut self, depth: usize) -> Result<Value<'a>, Error> {
-        if depth > MAX_DEPTH {
-            return Err(self.parse_error("expressions nested too deeply"));
-        }
-        match self.cur.kind {
-            Tok::LBrace => {
-                self.accept(true)?;
-                Ok(Value::Dict(self.get_members(depth)?))
-            }
-            Tok::LBracket => {
-                self.accept(true)?;
-                Ok(Value::List(self.get_values(depth)?))
-            }
-            Tok::Str => {
-                let s = self.string_value();
-                self.accept(true)?;
-                Ok(Value::Str(s))
-            }
-            Tok::True | Tok::False => {
-                let b = self.cur.kind == Tok::True;
-                self.accept(true)?;
-                Ok(Value::Bool(b))
-            }
-            _ => Err(self.parse_error("expected '{', '[', string, or boolean")),
-        }
-    }
-
-    fn get_members(&mut self, depth: usize) -> Result<Dict<'a>, Error> {
-        let mut dict = Dict::default();
-        if self.cur.kind == Tok::RBrace {
-            self.accept(true)?;
-            return Ok(dict);
-        }
-        if self.cur.kind != Tok::Str {
-            return Err(self.parse_error("expected string or '}'"));
-        }
-        // Big dicts get a hash set for the duplicate check.
-        let mut seen: Option<HashSet<Cow<'a, str>>> = None;
+    /// Parses a value (QEMU's `get_expr`, `get_members` and `get_values`, with the same
+    /// checks in the same order). Iterative, so nesting costs heap, not stack.
+    fn get_expr(&mut self) -> Result<Value<'a>, Error> {
+        let mut stack: Vec<Frame<'a>> = Vec::new();
         loop {
-            let key = self.string_value();
-            self.accept(true)?;
-            if self.cur.kind != Tok::Colon {
-                return Err(self.parse_error("expected ':'"));
+            if stack.len() > MAX_DEPTH {
+                return Err(self.parse_error("expressions nested too deeply"));
             }
-            self.accept(true)?;
-            let duplicate = match &mut seen {
-                Some(set) => !set.insert(key.clone()),
-                None => {
-                    let dup = dict.contains(&key);
-                    if dict.len() >= 16 {
-                        seen = Some(dict.entries.iter().map(|(k, _)| k.clone()).collect());
-                        if let Some(set) = &mut seen {
-                            set.insert(key.clone());
-                        }
+            // The start of a value.
+            let mut value = match self.cur.kind {
+                Tok::LBrace => {
+                    self.accept(true)?;
+                    if self.cur.kind == Tok::RBrace {
+                        self.accept(true)?;
+                        Value::Dict(Dict::default())
+                    } else if self.cur.kind != Tok::Str {
+                        return Err(self.parse_error("expected string or '}'"));
+                    } else {
+                        let mut frame = Frame::Dict {
+                            dict: Dict::default(),
+                            key: Cow::Borrowed(""),
+                            seen: None,
+                        };
+                        self.member_key(&mut frame)?;
+                        stack.push(frame);
+                        continue;
                     }
-                    dup
                 }
+                Tok::LBracket => {
+                    self.accept(true)?;
+                    if self.cur.kind == Tok::RBracket {
+                        self.accept(true)?;
+                        Value::List(Vec::new())
+                    } else if !matches!(
+                        self.cur.kind,
+                        Tok::LBrace | Tok::LBracket | Tok::Str | Tok::True | Tok::False
+                    ) {
+                        return Err(self.parse_error("expected '{', '[', ']', string, or boolean"));
+                    } else {
+                        stack.push(Frame::List(Vec::new()));
+                        continue;
+                    }
+                }
+                Tok::Str => {
+                    let s = self.string_value();
+                    self.accept(true)?;
+                    Value::Str(s)
+                }
+                Tok::True | Tok::False => {
+                    let b = self.cur.kind == Tok::True;
+                    self.accept(true)?;
+                    Value::Bool(b)
+                }
+                _ => return Err(self.parse_error("expected '{', '[', string, or boolean")),
             };
-            if duplicate {
-                return Err(self.parse_error(format!("duplicate key '{key}'")));
-            }
-            let value = self.get_expr(depth + 1)?;
-            dict.entries.push((key, value));
-            if self.cur.kind == Tok::RBrace {
-                self.accept(true)?;
-                return Ok(dict);
-            }
-            if self.cur.kind != Tok::Comma {
-                return Err(self.parse_error("expected ',' or '}'"));
-            }
-            self.accept(true)?;
-            if self.cur.kind != Tok::Str {
-                return Err(self.parse_error("expected string"));
+            // A complete value: store it in its container, closing containers as they end.
+            loop {
+                match stack.last_mut() {
+                    None => return Ok(value),
+                    Some(Frame::Dict { dict, key, .. }) => {
+                        dict.entries.push((std::mem::take(key), value));
+                        if self.cur.kind == Tok::RBrace {
+                            self.accept(true)?;
+                            value = match stack.pop() {
+                                Some(Frame::Dict { dict, .. }) => Value::Dict(dict),
+                                _ => return Err(self.parse_error("internal parser error")),
+                            };
+                            continue;
+                        }
+                        if self.cur.kind != Tok::Comma {
+                            return Err(self.parse_error("expected ',' or '}'"));
+                        }
+                        self.accept(true)?;
+                        if self.cur.kind != Tok::Str {
+                            return Err(self.parse_error("expected string"));
+                        }
+                        if let Some(frame) = stack.last_mut() {
+                            self.member_key(frame)?;
+                        }
+                        break;
+                    }
+                    Some(Frame::List(items)) => {
+                        items.push(value);
+                        if self.cur.kind == Tok::RBracket {
+                            self.accept(true)?;
+                            value = match stack.pop() {
+                                Some(Frame::List(items)) => Value::List(items),
+                                _ => return Err(self.parse_error("internal parser error")),
+                            };
+                            continue;
+                        }
+                        if self.cur.kind != Tok::Comma {
+                            return Err(self.parse_error("expected ',' or ']'"));
+                        }
+                        self.accept(true)?;
+                        break;
+                    }
+                }
             }
         }
     }
 
-    fn get_values(&mut self, depth: usize) -> Result<Vec<Value<'a>>, Error> {
-        let mut list = Vec::new();
-        if self.cur.kind == Tok::RBracket {
-            self.accept(true)?;
-            return Ok(list);
+    /// Reads `'key' :` (the current token is the key string) into a dict frame, refusing
+    /// duplicate keys at the token after the colon, as QEMU does.
+    fn member_key(&mut self, frame: &mut Frame<'a>) -> Result<(), Error> {
+        let Frame::Dict { dict, key, seen } = frame else {
+            return Ok(());
+        };
+        let new_key = self.string_value();
+        self.accept(true)?;
+        if self.cur.kind != Tok::Colon {
+            return Err(self.parse_error("expected ':'"));
         }
-        if !matches!(
-            self.cur.kind,
-            Tok::LBrace | Tok::LBracket | Tok::Str | Tok::True | Tok::False
-        ) {
-            return Err(self.parse_error("expected '{', '[', ']', string, or boolean"));
-        }
-        loop {
-            list.push(self.get_expr(depth + 1)?);
-            if self.cur.kind == Tok::RBracket {
-                self.accept(true)?;
-                return Ok(list);
+        self.accept(true)?;
+        // Big dicts get a hash set for the duplicate check.
+        let duplicate = match seen {
+            Some(set) => !set.insert(new_key.clone()),
+            None => {
+                let dup = dict.contains(&new_key);
+                if dict.len() >= 16 {
+                    let mut set: HashSet<Cow<'a, str>> =
+                        dict.entries.iter().map(|(k, _)| k.clone()).collect();
+                    set.insert(new_key.clone());
+                    *seen = Some(set);
+                }
+                dup
             }
-            if self.cur.kind != Tok::Comma {
-                return Err(self.parse_error("expected ',' or ']'"));
-            }
-            self.accept(true)?;
+        };
+        if duplicate {
+            return Err(self.parse_error(format!("duplicate key '{new_key}'")));
         }
+        *key = new_key;
+        Ok(())
     }
 
     /// Reads the doc block starting at the current `##` token; returns its index.
