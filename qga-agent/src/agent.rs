@@ -191,7 +191,7 @@ impl Handler for Agent {
             if delimited {
                 out.write_all(&[0xFF])?;
             }
-            reply.write_line(&mut *out)
+            crate::reply::write_reply(&mut *out, &reply)
         })();
         if let Err(e) = written {
             qlog!(Warning, "error sending response: {e}");

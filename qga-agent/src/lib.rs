@@ -13,6 +13,7 @@ pub mod daemon;
 pub mod json;
 pub mod keyfile;
 pub mod policy;
+pub mod reply;
 pub mod run;
 pub mod server;
 pub mod signal;
