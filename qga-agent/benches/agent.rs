@@ -100,7 +100,7 @@ fn main() {
         "{:<36} {:>12} {:>12} {:>8} {:>12}",
         "benchmark", "qemu-ga", "qga-agent", "ratio", "floor"
     );
-    let rows: [(&str, fn(&Figures) -> f64, bool); 7] = [
+    let rows: [Row; 7] = [
         ("lock-step pings/s, pinned to CPU 0", |f| f.lockstep, true),
         ("pipelined pings/s, 64 in flight", |f| f.pipelined, true),
         ("guest-file-read 4 KiB, MB/s", |f| f.read[0], true),
@@ -130,6 +130,9 @@ fn main() {
     println!("ratio: how many times better qga-agent is (for memory: qemu-ga's peak / ours)");
     println!("floor: a trivial server that answers every request with a fixed reply");
 }
+
+/// A result row: title, the figure, and whether higher is better.
+type Row = (&'static str, fn(&Figures) -> f64, bool);
 
 /// Rounds per figure.
 const ROUNDS: u32 = 3;
