@@ -15,6 +15,11 @@ pub enum UnmappedCfg {
     /// Map `NAME` to `feature = "name"` (lower case); the features used are reported so a
     /// generated `Cargo.toml` can declare them.
     Feature,
+    /// Treat every unmapped condition as true: everything is compiled in (a client that
+    /// must understand any build of the server).
+    Enabled,
+    /// Treat every unmapped condition as false.
+    Disabled,
 }
 
 /// Translates conditions; remembers the cargo features it invented.
@@ -58,6 +63,8 @@ impl CfgMap {
                         self.features.borrow_mut().insert(feature.clone());
                         quote!(feature = #feature)
                     }
+                    UnmappedCfg::Enabled => quote!(all()),
+                    UnmappedCfg::Disabled => quote!(any()),
                 },
             },
             IfCond::All(items) => {

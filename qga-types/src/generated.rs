@@ -4310,6 +4310,245 @@ impl ::serde::Serialize for CommandReturn {
         }
     }
 }
+impl CommandReturn {
+    /// Decodes what command `name` returned (`None`: not a command of this build, or
+    /// one without success response).
+    pub fn decode(
+        name: &str,
+        value: &::serde_json::Value,
+        decoder: &mut qapi_runtime::Decoder,
+    ) -> Result<Option<Self>, qapi_runtime::DecodeError> {
+        Ok(
+            Some(
+                match name {
+                    "guest-sync-delimited" => {
+                        Self::GuestSyncDelimited(
+                            qapi_runtime::Decode::decode(value, decoder)?,
+                        )
+                    }
+                    "guest-sync" => {
+                        Self::GuestSync(qapi_runtime::Decode::decode(value, decoder)?)
+                    }
+                    "guest-ping" => {
+                        <qapi_runtime::Empty as qapi_runtime::Decode>::decode(
+                            value,
+                            decoder,
+                        )?;
+                        Self::GuestPing
+                    }
+                    "guest-get-time" => {
+                        Self::GuestGetTime(qapi_runtime::Decode::decode(value, decoder)?)
+                    }
+                    "guest-set-time" => {
+                        <qapi_runtime::Empty as qapi_runtime::Decode>::decode(
+                            value,
+                            decoder,
+                        )?;
+                        Self::GuestSetTime
+                    }
+                    "guest-info" => {
+                        Self::GuestInfo(qapi_runtime::Decode::decode(value, decoder)?)
+                    }
+                    "guest-file-open" => {
+                        Self::GuestFileOpen(
+                            qapi_runtime::Decode::decode(value, decoder)?,
+                        )
+                    }
+                    "guest-file-close" => {
+                        <qapi_runtime::Empty as qapi_runtime::Decode>::decode(
+                            value,
+                            decoder,
+                        )?;
+                        Self::GuestFileClose
+                    }
+                    "guest-file-read" => {
+                        Self::GuestFileRead(
+                            qapi_runtime::Decode::decode(value, decoder)?,
+                        )
+                    }
+                    "guest-file-write" => {
+                        Self::GuestFileWrite(
+                            qapi_runtime::Decode::decode(value, decoder)?,
+                        )
+                    }
+                    "guest-file-seek" => {
+                        Self::GuestFileSeek(
+                            qapi_runtime::Decode::decode(value, decoder)?,
+                        )
+                    }
+                    "guest-file-flush" => {
+                        <qapi_runtime::Empty as qapi_runtime::Decode>::decode(
+                            value,
+                            decoder,
+                        )?;
+                        Self::GuestFileFlush
+                    }
+                    #[cfg(any(windows, any(target_os = "linux", target_os = "freebsd")))]
+                    "guest-fsfreeze-status" => {
+                        Self::GuestFsfreezeStatus(
+                            qapi_runtime::Decode::decode(value, decoder)?,
+                        )
+                    }
+                    #[cfg(any(windows, any(target_os = "linux", target_os = "freebsd")))]
+                    "guest-fsfreeze-freeze" => {
+                        Self::GuestFsfreezeFreeze(
+                            qapi_runtime::Decode::decode(value, decoder)?,
+                        )
+                    }
+                    #[cfg(any(windows, any(target_os = "linux", target_os = "freebsd")))]
+                    "guest-fsfreeze-freeze-list" => {
+                        Self::GuestFsfreezeFreezeList(
+                            qapi_runtime::Decode::decode(value, decoder)?,
+                        )
+                    }
+                    #[cfg(any(windows, any(target_os = "linux", target_os = "freebsd")))]
+                    "guest-fsfreeze-thaw" => {
+                        Self::GuestFsfreezeThaw(
+                            qapi_runtime::Decode::decode(value, decoder)?,
+                        )
+                    }
+                    #[cfg(any(windows, target_os = "linux"))]
+                    "guest-fstrim" => {
+                        Self::GuestFstrim(qapi_runtime::Decode::decode(value, decoder)?)
+                    }
+                    #[cfg(any(windows, unix))]
+                    "guest-network-get-interfaces" => {
+                        Self::GuestNetworkGetInterfaces(
+                            qapi_runtime::Decode::decode(value, decoder)?,
+                        )
+                    }
+                    #[cfg(any(target_os = "linux", windows))]
+                    "guest-get-vcpus" => {
+                        Self::GuestGetVcpus(
+                            qapi_runtime::Decode::decode(value, decoder)?,
+                        )
+                    }
+                    #[cfg(target_os = "linux")]
+                    "guest-set-vcpus" => {
+                        Self::GuestSetVcpus(
+                            qapi_runtime::Decode::decode(value, decoder)?,
+                        )
+                    }
+                    #[cfg(any(windows, target_os = "linux"))]
+                    "guest-get-disks" => {
+                        Self::GuestGetDisks(
+                            qapi_runtime::Decode::decode(value, decoder)?,
+                        )
+                    }
+                    #[cfg(any(windows, target_os = "linux"))]
+                    "guest-get-fsinfo" => {
+                        Self::GuestGetFsinfo(
+                            qapi_runtime::Decode::decode(value, decoder)?,
+                        )
+                    }
+                    #[cfg(any(windows, target_os = "linux", target_os = "freebsd"))]
+                    "guest-set-user-password" => {
+                        <qapi_runtime::Empty as qapi_runtime::Decode>::decode(
+                            value,
+                            decoder,
+                        )?;
+                        Self::GuestSetUserPassword
+                    }
+                    #[cfg(target_os = "linux")]
+                    "guest-get-memory-blocks" => {
+                        Self::GuestGetMemoryBlocks(
+                            qapi_runtime::Decode::decode(value, decoder)?,
+                        )
+                    }
+                    #[cfg(target_os = "linux")]
+                    "guest-set-memory-blocks" => {
+                        Self::GuestSetMemoryBlocks(
+                            qapi_runtime::Decode::decode(value, decoder)?,
+                        )
+                    }
+                    #[cfg(target_os = "linux")]
+                    "guest-get-memory-block-info" => {
+                        Self::GuestGetMemoryBlockInfo(
+                            qapi_runtime::Decode::decode(value, decoder)?,
+                        )
+                    }
+                    "guest-exec-status" => {
+                        Self::GuestExecStatus(
+                            qapi_runtime::Decode::decode(value, decoder)?,
+                        )
+                    }
+                    "guest-exec" => {
+                        Self::GuestExec(qapi_runtime::Decode::decode(value, decoder)?)
+                    }
+                    "guest-get-host-name" => {
+                        Self::GuestGetHostName(
+                            qapi_runtime::Decode::decode(value, decoder)?,
+                        )
+                    }
+                    #[cfg(any(windows, unix))]
+                    "guest-get-users" => {
+                        Self::GuestGetUsers(
+                            qapi_runtime::Decode::decode(value, decoder)?,
+                        )
+                    }
+                    "guest-get-timezone" => {
+                        Self::GuestGetTimezone(
+                            qapi_runtime::Decode::decode(value, decoder)?,
+                        )
+                    }
+                    "guest-get-osinfo" => {
+                        Self::GuestGetOsinfo(
+                            qapi_runtime::Decode::decode(value, decoder)?,
+                        )
+                    }
+                    #[cfg(windows)]
+                    "guest-get-devices" => {
+                        Self::GuestGetDevices(
+                            qapi_runtime::Decode::decode(value, decoder)?,
+                        )
+                    }
+                    "guest-ssh-get-authorized-keys" => {
+                        Self::GuestSshGetAuthorizedKeys(
+                            qapi_runtime::Decode::decode(value, decoder)?,
+                        )
+                    }
+                    "guest-ssh-add-authorized-keys" => {
+                        <qapi_runtime::Empty as qapi_runtime::Decode>::decode(
+                            value,
+                            decoder,
+                        )?;
+                        Self::GuestSshAddAuthorizedKeys
+                    }
+                    "guest-ssh-remove-authorized-keys" => {
+                        <qapi_runtime::Empty as qapi_runtime::Decode>::decode(
+                            value,
+                            decoder,
+                        )?;
+                        Self::GuestSshRemoveAuthorizedKeys
+                    }
+                    #[cfg(target_os = "linux")]
+                    "guest-get-diskstats" => {
+                        Self::GuestGetDiskstats(
+                            qapi_runtime::Decode::decode(value, decoder)?,
+                        )
+                    }
+                    #[cfg(target_os = "linux")]
+                    "guest-get-cpustats" => {
+                        Self::GuestGetCpustats(
+                            qapi_runtime::Decode::decode(value, decoder)?,
+                        )
+                    }
+                    #[cfg(unix)]
+                    "guest-get-load" => {
+                        Self::GuestGetLoad(qapi_runtime::Decode::decode(value, decoder)?)
+                    }
+                    #[cfg(target_os = "linux")]
+                    "guest-network-get-route" => {
+                        Self::GuestNetworkGetRoute(
+                            qapi_runtime::Decode::decode(value, decoder)?,
+                        )
+                    }
+                    _ => return Ok(None),
+                },
+            ),
+        )
+    }
+}
 /// How many commands this build has.
 pub const COMMAND_COUNT: usize = 1 + 1 + 1 + 1 + 1 + 1 + 1 + 1 + 1 + 1 + 1 + 1 + 1
     + (cfg!(any(windows, any(target_os = "linux", target_os = "freebsd"))) as usize)

@@ -119,6 +119,7 @@ pub fn emit(ctx: &Ctx<'_>, items: &ItemNames) -> Result<TokenStream, String> {
     let mut methods = Vec::new();
     let mut ret_variants = Vec::new();
     let mut ret_ser = Vec::new();
+    let mut ret_decode = Vec::new();
     let mut arms = Vec::new();
     let mut client_methods = Vec::new();
     let mut table = Vec::new();
@@ -165,11 +166,16 @@ pub fn emit(ctx: &Ctx<'_>, items: &ItemNames) -> Result<TokenStream, String> {
                         _ => quote!(::serde::Serialize::serialize(value, serializer)),
                     };
                     ret_ser.push(quote!(#cfg Self::#variant(value) => #ser,));
+                    ret_decode.push(quote!(#cfg #name => Self::#variant(qapi_runtime::Decode::decode(value, decoder)?),));
                 }
                 None => {
                     ret_variants.push(quote!(#[doc = #doc] #cfg #variant,));
                     ret_ser
                         .push(quote!(#cfg Self::#variant => qapi_runtime::ser::empty(serializer),));
+                    ret_decode.push(quote!(#cfg #name => {
+                        <qapi_runtime::Empty as qapi_runtime::Decode>::decode(value, decoder)?;
+                        Self::#variant
+                    }));
                 }
             }
         }
@@ -264,6 +270,19 @@ pub fn emit(ctx: &Ctx<'_>, items: &ItemNames) -> Result<TokenStream, String> {
     }
 
     let table_items = command_table(&table, table_ident, count_ident);
+    let ret_decode_body = if ret_decode.is_empty() {
+        quote! {
+            let _ = (name, value, decoder);
+            Ok(None)
+        }
+    } else {
+        quote! {
+            Ok(Some(match name {
+                #(#ret_decode)*
+                _ => return Ok(None),
+            }))
+        }
+    };
     let (ret_match, serializer) = if ret_ser.is_empty() {
         (quote!(match *self {}), quote!(_serializer))
     } else {
@@ -312,6 +331,18 @@ pub fn emit(ctx: &Ctx<'_>, items: &ItemNames) -> Result<TokenStream, String> {
         impl ::serde::Serialize for #return_ident {
             fn serialize<S: ::serde::Serializer>(&self, #serializer: S) -> #std_result<S::Ok, S::Error> {
                 #ret_match
+            }
+        }
+
+        impl #return_ident {
+            /// Decodes what command `name` returned (`None`: not a command of this build, or
+            /// one without success response).
+            pub fn decode(
+                name: &str,
+                value: &::serde_json::Value,
+                decoder: &mut qapi_runtime::Decoder,
+            ) -> #std_result<#std_option<Self>, qapi_runtime::DecodeError> {
+                #ret_decode_body
             }
         }
 

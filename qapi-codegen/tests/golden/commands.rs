@@ -327,6 +327,66 @@ impl ::serde::Serialize for CommandReturn {
         }
     }
 }
+impl CommandReturn {
+    /// Decodes what command `name` returned (`None`: not a command of this build, or
+    /// one without success response).
+    pub fn decode(
+        name: &str,
+        value: &::serde_json::Value,
+        decoder: &mut qapi_runtime::Decoder,
+    ) -> Result<Option<Self>, qapi_runtime::DecodeError> {
+        Ok(
+            Some(
+                match name {
+                    "echo" => Self::Echo(qapi_runtime::Decode::decode(value, decoder)?),
+                    "ping" => {
+                        <qapi_runtime::Empty as qapi_runtime::Decode>::decode(
+                            value,
+                            decoder,
+                        )?;
+                        Self::Ping
+                    }
+                    "get-info" => {
+                        Self::GetInfo(qapi_runtime::Decode::decode(value, decoder)?)
+                    }
+                    "list-info" => {
+                        Self::ListInfo(qapi_runtime::Decode::decode(value, decoder)?)
+                    }
+                    "set-info" => {
+                        <qapi_runtime::Empty as qapi_runtime::Decode>::decode(
+                            value,
+                            decoder,
+                        )?;
+                        Self::SetInfo
+                    }
+                    #[cfg(windows)]
+                    "windows-only" => {
+                        <qapi_runtime::Empty as qapi_runtime::Decode>::decode(
+                            value,
+                            decoder,
+                        )?;
+                        Self::WindowsOnly
+                    }
+                    "old-command" => {
+                        <qapi_runtime::Empty as qapi_runtime::Decode>::decode(
+                            value,
+                            decoder,
+                        )?;
+                        Self::OldCommand
+                    }
+                    "raw" => {
+                        <qapi_runtime::Empty as qapi_runtime::Decode>::decode(
+                            value,
+                            decoder,
+                        )?;
+                        Self::Raw
+                    }
+                    _ => return Ok(None),
+                },
+            ),
+        )
+    }
+}
 /// How many commands this build has.
 pub const COMMAND_COUNT: usize = 1 + 1 + 1 + 1 + 1 + 1 + (cfg!(windows) as usize) + 1
     + 1;
