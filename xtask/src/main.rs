@@ -4,13 +4,16 @@
 //! - `ci`: everything CI checks; the one test command of the README.
 //! - `codegen [--check]`: regenerates `qga-types` from the qga schema (or checks it is fresh).
 //! - `gen SCHEMA OUT_DIR [--legacy]`: writes a standalone Rust crate for any schema.
+//! - `gen-check`: generates the standalone crates CI checks and builds them (clippy too).
 //! - `conformance [DIR]`: QEMU's QAPI front-end test cases against `qapi-dump`.
+//! - `demo`: starts the guest agent on a unix socket and runs a typed client session.
 //! - `setup`: installs what the VM tests need (run as root; idempotent).
 //! - `vm-test`: end-to-end tests of the guest agent in a real VM (see `vm/mod.rs`).
 
 mod ci;
 mod codegen;
 mod conformance;
+mod demo;
 mod gen;
 mod setup;
 mod vm;
@@ -38,7 +41,9 @@ fn run() -> Result<()> {
         "ci" => ci::run(rest),
         "codegen" => codegen::run(rest),
         "gen" => gen::run(rest),
+        "gen-check" => gen::ci_check(),
         "conformance" => conformance::run(rest),
+        "demo" => demo::run(rest),
         "setup" => setup::run(rest),
         "vm-test" => vm::run(rest),
         other => bail!("unknown task '{other}'"),
