@@ -34,7 +34,11 @@ struct Builder<'d, 'a> {
 const MAX_FEATURES: usize = 64;
 
 pub(crate) fn build(items: Vec<Item>, diag: &Diag<'_>) -> Result<Built, Error> {
-    let root = diag.files.first().map(|f| f.name.clone()).unwrap_or_default();
+    let root = diag
+        .files
+        .first()
+        .map(|f| f.name.clone())
+        .unwrap_or_default();
     let schema_dir = py_dirname(&root).to_string();
     let file_modules = diag
         .files
@@ -70,10 +74,13 @@ pub(crate) fn build(items: Vec<Item>, diag: &Diag<'_>) -> Result<Built, Error> {
                     b.out.modules.push(module.clone());
                 }
                 let common = b.common(String::new(), Some((loc, start, end)), None, Vec::new());
-                b.push(Entity::Include(Include {
-                    common,
-                    target: module,
-                }), Some(loc));
+                b.push(
+                    Entity::Include(Include {
+                        common,
+                        target: module,
+                    }),
+                    Some(loc),
+                );
             }
             Item::Def(def) => b.definition(def)?,
         }
@@ -138,10 +145,7 @@ impl Builder<'_, '_> {
                     "'{name}' is already defined\n{}: previous definition",
                     self.diag.render_loc(prev)
                 ),
-                None => format!(
-                    "{} is already defined",
-                    describe(&self.out.entities[other])
-                ),
+                None => format!("{} is already defined", describe(&self.out.entities[other])),
             };
             return Err(self.diag.error(here, msg));
         }
@@ -165,14 +169,16 @@ impl Builder<'_, '_> {
             }),
             None,
         )?;
-        let values = ["none", "qnull", "qnum", "qstring", "qdict", "qlist", "qbool"]
-            .iter()
-            .map(|v| EnumValue {
-                name: v.to_string(),
-                ifcond: None,
-                features: Vec::new(),
-            })
-            .collect();
+        let values = [
+            "none", "qnull", "qnum", "qstring", "qdict", "qlist", "qbool",
+        ]
+        .iter()
+        .map(|v| EnumValue {
+            name: v.to_string(),
+            ifcond: None,
+            features: Vec::new(),
+        })
+        .collect();
         let common = self.common("QType".into(), None, None, Vec::new());
         self.define(
             Entity::Enum(EnumType {
@@ -195,8 +201,7 @@ impl Builder<'_, '_> {
                 continue;
             }
             self.features_seen.insert(f.name.clone(), ());
-            if self.features_seen.len() == MAX_FEATURES + 1 && self.out.feature_overflow.is_none()
-            {
+            if self.features_seen.len() == MAX_FEATURES + 1 && self.out.feature_overflow.is_none() {
                 self.out.feature_overflow = Some(loc);
             }
         }
@@ -251,7 +256,11 @@ impl Builder<'_, '_> {
         Ok(out)
     }
 
-    fn variants(&mut self, defs: Vec<BranchDef>, at: (Loc, u32, u32)) -> Result<Vec<Variant>, Error> {
+    fn variants(
+        &mut self,
+        defs: Vec<BranchDef>,
+        at: (Loc, u32, u32),
+    ) -> Result<Vec<Variant>, Error> {
         let mut out = Vec::with_capacity(defs.len());
         for b in defs {
             let ty = self.type_name(b.ty, at)?;
@@ -335,8 +344,13 @@ impl Builder<'_, '_> {
                     UnionBase::Named(b) => (Some(b), self.variants(branches, at)?),
                     UnionBase::Inline(members) => {
                         let members = self.members(members, at)?;
-                        let base =
-                            self.implicit_object(&def.name, at, def.ifcond.clone(), "base", members)?;
+                        let base = self.implicit_object(
+                            &def.name,
+                            at,
+                            def.ifcond.clone(),
+                            "base",
+                            members,
+                        )?;
                         (base, self.variants(branches, at)?)
                     }
                     UnionBase::Simple => self.simple_union(&def.name, at, &def.ifcond, branches)?,

@@ -30,7 +30,10 @@ struct MemberRef {
 enum Subject {
     Member(MemberRef),
     /// Value `index` of enum `owner`.
-    Value { owner: usize, index: usize },
+    Value {
+        owner: usize,
+        index: usize,
+    },
     /// Branch `index` of union or alternate `owner`, defined in entity `defined_in`.
     Branch {
         owner: usize,
@@ -323,10 +326,7 @@ impl Checker<'_, '_> {
             Entity::Array(a) => {
                 let Some(element) = self.lookup_type(&a.element) else {
                     let meta = self.diag.defn_meta(self.loc(i)).unwrap_or("None");
-                    return Err(self.err(
-                        i,
-                        format!("{meta} uses unknown type '{}'", a.element),
-                    ));
+                    return Err(self.err(i, format!("{meta} uses unknown type '{}'", a.element)));
                 };
                 if let Entity::Array(inner) = &self.b.entities[element] {
                     // QEMU cannot represent arrays of arrays (it asserts).
@@ -357,7 +357,9 @@ impl Checker<'_, '_> {
         let at = self.loc(i);
         let mut seen = Seen::default();
         let (base, nmembers) = {
-            let o = self.object(i).ok_or_else(|| self.err(i, "internal: not an object".into()))?;
+            let o = self
+                .object(i)
+                .ok_or_else(|| self.err(i, "internal: not an object".into()))?;
             (o.base.clone(), o.members.len())
         };
         if let Some(base) = base {
@@ -527,7 +529,11 @@ impl Checker<'_, '_> {
             let Some(t) = self.lookup_type(&v.ty) else {
                 return Err(self.diag.error(
                     at,
-                    format!("{} uses unknown type '{}'", self.describe_subject(d, at), v.ty),
+                    format!(
+                        "{} uses unknown type '{}'",
+                        self.describe_subject(d, at),
+                        v.ty
+                    ),
                 ));
             };
             if !values.iter().any(|e| e.name == v.name) {
@@ -662,7 +668,13 @@ impl Checker<'_, '_> {
                 c.ret_type.clone(),
                 c.boxed,
             ),
-            Entity::Event(e) => ("event", e.common.name.clone(), e.arg_type.clone(), None, e.boxed),
+            Entity::Event(e) => (
+                "event",
+                e.common.name.clone(),
+                e.arg_type.clone(),
+                None,
+                e.boxed,
+            ),
             _ => return Ok(()),
         };
         if let Some(arg) = arg {
@@ -694,12 +706,7 @@ impl Checker<'_, '_> {
             let Some(t) = self.lookup_type(&ret) else {
                 return Err(self.err(i, format!("command's 'returns' uses unknown type '{ret}'")));
             };
-            let excepted = self.legacy
-                || self
-                    .pragmas
-                    .command_returns_exceptions
-                    .iter()
-                    .any(|n| *n == name);
+            let excepted = self.legacy || self.pragmas.command_returns_exceptions.contains(&name);
             if !excepted {
                 let mut typ = Some(t);
                 if let Entity::Array(a) = &self.b.entities[t] {
@@ -834,7 +841,10 @@ impl Checker<'_, '_> {
                     legacy_stale(doc, features, &bogus);
                     continue;
                 }
-                let names: Vec<&str> = bogus.iter().map(|&s| doc.sections[s].name.as_str()).collect();
+                let names: Vec<&str> = bogus
+                    .iter()
+                    .map(|&s| doc.sections[s].name.as_str())
+                    .collect();
                 let many = names.len() > 1;
                 return Err(self.diag.error(
                     doc.sections[bogus[0]].loc,

@@ -6,7 +6,12 @@ impl Schema {
     /// A schema holding `entities` (in creation order) and `docs`; the name index is built
     /// here. The caller vouches that the parts are consistent (names resolve, docs indices
     /// are in range), as a checked schema would be.
-    pub fn from_parts(modules: Vec<String>, entities: Vec<Entity>, docs: Vec<Doc>, pragmas: Pragmas) -> Schema {
+    pub fn from_parts(
+        modules: Vec<String>,
+        entities: Vec<Entity>,
+        docs: Vec<Doc>,
+        pragmas: Pragmas,
+    ) -> Schema {
         let index = entities
             .iter()
             .enumerate()

@@ -60,7 +60,9 @@ impl<'a> Diag<'a> {
         let span = match span {
             Some((start, end)) => {
                 let s = (start as usize).saturating_sub(line_start).min(text.len());
-                let e = (end as usize).saturating_sub(line_start).clamp(s, text.len());
+                let e = (end as usize)
+                    .saturating_sub(line_start)
+                    .clamp(s, text.len());
                 if e > s {
                     s..e
                 } else {

@@ -159,7 +159,9 @@ impl DocBlock {
     /// Index of the description of `name` among members or features.
     pub fn find(&self, features: bool, name: &str) -> Option<usize> {
         let list = if features { &self.features } else { &self.args };
-        list.iter().copied().find(|&i| self.sections[i].name == name)
+        list.iter()
+            .copied()
+            .find(|&i| self.sections[i].name == name)
     }
 
     fn append_line(&mut self, line: &str) {
@@ -341,9 +343,8 @@ pub(crate) fn parse_block<'a>(
                         )));
                     }
                     if l.starts_with('=') && !first {
-                        return Err(src.parse_error(
-                            "'=' heading must come first in a comment block".into(),
-                        ));
+                        return Err(src
+                            .parse_error("'=' heading must come first in a comment block".into()));
                     }
                 }
                 doc.append_line(l);
@@ -420,9 +421,7 @@ fn definition_sections<'a>(
         }
         if let Some((name, _)) = at_name_colon(l) {
             if no_more_args && !legacy {
-                return Err(src.parse_error(format!(
-                    "description of '@{name}:' follows a section"
-                )));
+                return Err(src.parse_error(format!("description of '@{name}:' follows a section")));
             }
             while let Some((name, text)) = line.and_then(at_name_colon) {
                 doc.new_description(src, Kind::Member, name)?;
@@ -470,9 +469,7 @@ fn definition_sections<'a>(
                 continue;
             }
         } else if l.starts_with('=') && !legacy {
-            return Err(src.parse_error(
-                "unexpected '=' markup in definition documentation".into(),
-            ));
+            return Err(src.parse_error("unexpected '=' markup in definition documentation".into()));
         }
         // A plain paragraph: every line up to a blank line, whatever it contains.
         doc.ensure_untagged(src.loc());
@@ -500,10 +497,7 @@ fn legacy_since(line: &str) -> Option<(&'static str, &str)> {
 
 /// The continuation lines of a description or tagged section (QEMU's indentation rule).
 /// Returns the first line that is not part of it.
-fn indented<'a>(
-    src: &mut dyn DocSource<'a>,
-    doc: &mut DocBlock,
-) -> Result<Option<&'a str>, Error> {
+fn indented<'a>(src: &mut dyn DocSource<'a>, doc: &mut DocBlock) -> Result<Option<&'a str>, Error> {
     let legacy = src.legacy();
     let mut line = src.next_line()?;
     let mut skipped_blank = false;

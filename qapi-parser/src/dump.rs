@@ -11,7 +11,10 @@ pub fn dump(schema: &Schema) -> String {
     let mut out = String::with_capacity(schema.entities.len() * 64);
     let mut by_module: HashMap<&str, Vec<&Entity>> = HashMap::new();
     for e in &schema.entities {
-        by_module.entry(e.common().module.as_str()).or_default().push(e);
+        by_module
+            .entry(e.common().module.as_str())
+            .or_default()
+            .push(e);
     }
     for module in &schema.modules {
         let _ = writeln!(out, "module {module}");
@@ -62,7 +65,12 @@ fn py_bool(b: bool) -> &'static str {
 /// `repr` of the dict.
 pub(crate) fn cond_repr(c: &IfCond) -> String {
     fn inner(c: &IfCond, top: bool) -> String {
-        let list = |v: &[IfCond]| v.iter().map(|c| inner(c, false)).collect::<Vec<_>>().join(", ");
+        let list = |v: &[IfCond]| {
+            v.iter()
+                .map(|c| inner(c, false))
+                .collect::<Vec<_>>()
+                .join(", ")
+        };
         match c {
             IfCond::Name(n) if top => n.clone(),
             IfCond::Name(n) => format!("'{n}'"),
@@ -119,7 +127,9 @@ fn entity(out: &mut String, schema: &Schema, e: &Entity) {
                 return; // built-in arrays are not printed
             }
             let _ = writeln!(out, "array {} {}", a.common.name, a.element);
-            let element_cond = schema.get(&a.element).and_then(|e| e.common().ifcond.clone());
+            let element_cond = schema
+                .get(&a.element)
+                .and_then(|e| e.common().ifcond.clone());
             ifcond(out, &element_cond, 4);
         }
         Entity::Object(o) => {

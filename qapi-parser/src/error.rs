@@ -43,6 +43,12 @@ pub(crate) struct Excerpt {
 /// ```
 #[derive(Debug, Clone)]
 pub struct Error {
+    inner: Box<Inner>,
+}
+
+/// The parts of an error (boxed: errors travel through every `Result` of the crate).
+#[derive(Debug, Clone)]
+struct Inner {
     kind: ErrorKind,
     includes: Vec<(String, u32)>,
     context: Option<Context>,
@@ -56,7 +62,7 @@ pub struct Error {
 impl Error {
     /// An error with no location (an unreadable root file).
     pub(crate) fn bare(kind: ErrorKind, message: String) -> Error {
-        Error {
+        Error::from(Inner {
             kind,
             includes: Vec::new(),
             context: None,
@@ -65,7 +71,7 @@ impl Error {
             col: None,
             message,
             excerpt: None,
-        }
+        })
     }
 
     #[allow(clippy::too_many_arguments)]
@@ -79,7 +85,7 @@ impl Error {
         message: String,
         excerpt: Option<Excerpt>,
     ) -> Error {
-        Error {
+        Error::from(Inner {
             kind,
             includes,
             context,
@@ -88,51 +94,51 @@ impl Error {
             col,
             message,
             excerpt,
-        }
+        })
     }
 
     pub fn kind(&self) -> ErrorKind {
-        self.kind
+        self.inner.kind
     }
 
     /// The message after the location (may span several lines, like QEMU's).
     pub fn message(&self) -> &str {
-        &self.message
+        &self.inner.message
     }
 
     /// The file as QEMU names it, if the error has a location.
     pub fn file(&self) -> Option<&str> {
-        self.file.as_deref()
+        self.inner.file.as_deref()
     }
 
     /// 1-based line, if the error has a location.
     pub fn line(&self) -> Option<u32> {
-        self.line
+        self.inner.line
     }
 
     /// QEMU's column (parse errors only).
     pub fn column(&self) -> Option<u32> {
-        self.col
+        self.inner.col
     }
 
     /// The definition the error belongs to, if QEMU names one.
     pub fn context(&self) -> Option<&Context> {
-        self.context.as_ref()
+        self.inner.context.as_ref()
     }
 
     /// The chain of include directives leading to the file, outermost first.
     pub fn include_chain(&self) -> &[(String, u32)] {
-        &self.includes
+        &self.inner.includes
     }
 
     /// `file:line[:col]` as QEMU prints it before the message.
     pub fn location(&self) -> Option<String> {
-        let file = self.file.as_ref()?;
+        let file = self.inner.file.as_ref()?;
         let mut loc = file.clone();
-        if let Some(line) = self.line {
+        if let Some(line) = self.inner.line {
             loc.push_str(&format!(":{line}"));
         }
-        if let Some(col) = self.col {
+        if let Some(col) = self.inner.col {
             loc.push_str(&format!(":{col}"));
         }
         Some(loc)
@@ -143,22 +149,26 @@ impl Error {
     pub fn report(&self) -> String {
         use annotate_snippets::{AnnotationKind, Group, Level, Renderer, Snippet};
 
-        let mut lines = self.message.lines();
+        let mut lines = self.inner.message.lines();
         let title = lines.next().unwrap_or("");
-        let path = self.file.as_deref().unwrap_or("");
+        let path = self.inner.file.as_deref().unwrap_or("");
         let location = self.location().unwrap_or_default();
-        let label = match &self.context {
+        let label = match &self.inner.context {
             Some(c) => format!("in {} '{}'", c.meta, c.name),
             None => String::new(),
         };
-        let mut group = match &self.excerpt {
+        let mut group = match &self.inner.excerpt {
             Some(ex) => Level::ERROR.primary_title(title).element(
                 Snippet::source(ex.text.as_str())
                     .path(path)
                     .line_start(ex.line_start)
-                    .annotation(AnnotationKind::Primary.span(ex.span.clone()).label(label.as_str())),
+                    .annotation(
+                        AnnotationKind::Primary
+                            .span(ex.span.clone())
+                            .label(label.as_str()),
+                    ),
             ),
-            None if self.file.is_some() => Level::ERROR
+            None if self.inner.file.is_some() => Level::ERROR
                 .primary_title(title)
                 .element(Level::NOTE.message(location.as_str())),
             None => Group::with_title(Level::ERROR.primary_title(title)),
@@ -166,7 +176,7 @@ impl Error {
         // Further message lines ("Valid keys are ...", "previous definition") and the include
         // chain, innermost first, become notes.
         let mut notes: Vec<String> = lines.map(str::to_string).collect();
-        for (file, line) in self.includes.iter().rev() {
+        for (file, line) in self.inner.includes.iter().rev() {
             notes.push(format!("included from {file}:{line}"));
         }
         for note in &notes {
@@ -176,17 +186,25 @@ impl Error {
     }
 }
 
+impl From<Inner> for Error {
+    fn from(inner: Inner) -> Error {
+        Error {
+            inner: Box::new(inner),
+        }
+    }
+}
+
 impl fmt::Display for Error {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        for (file, line) in &self.includes {
+        for (file, line) in &self.inner.includes {
             writeln!(f, "In file included from {file}:{line}:")?;
         }
-        if let Some(c) = &self.context {
+        if let Some(c) = &self.inner.context {
             writeln!(f, "{}: In {} '{}':", c.file, c.meta, c.name)?;
         }
         match self.location() {
-            Some(loc) => write!(f, "{loc}: {}", self.message),
-            None => write!(f, "{}", self.message),
+            Some(loc) => write!(f, "{loc}: {}", self.inner.message),
+            None => write!(f, "{}", self.inner.message),
         }
     }
 }

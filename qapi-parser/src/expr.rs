@@ -238,18 +238,33 @@ fn check_expr(
 
     let kind = match meta {
         Meta::Enum => {
-            cx.keys(&dict, &"enum", &["enum", "data"], &["if", "features", "prefix"])?;
+            cx.keys(
+                &dict,
+                &"enum",
+                &["enum", "data"],
+                &["if", "features", "prefix"],
+            )?;
             cx.enum_def(&dict, &name)?
         }
         Meta::Union => cx.union_def(&dict, &name)?,
         Meta::Alternate => {
-            cx.keys(&dict, &"alternate", &["alternate", "data"], &["if", "features"])?;
+            cx.keys(
+                &dict,
+                &"alternate",
+                &["alternate", "data"],
+                &["if", "features"],
+            )?;
             DefKind::Alternate {
                 branches: cx.alternate_branches(dict.get("data"))?,
             }
         }
         Meta::Struct => {
-            cx.keys(&dict, &"struct", &["struct", "data"], &["base", "if", "features"])?;
+            cx.keys(
+                &dict,
+                &"struct",
+                &["struct", "data"],
+                &["base", "if", "features"],
+            )?;
             let permissive = cx.permissive(&name);
             let members = cx.implicit_members(dict.get("data"), "'data'", permissive)?;
             let base = match dict.get("base") {
@@ -294,7 +309,12 @@ fn check_expr(
             }
         }
         Meta::Event => {
-            cx.keys(&dict, &"event", &["event"], &["data", "boxed", "if", "features"])?;
+            cx.keys(
+                &dict,
+                &"event",
+                &["event"],
+                &["data", "boxed", "if", "features"],
+            )?;
             let data = cx.arguments(&dict)?;
             DefKind::Event {
                 data,
@@ -387,7 +407,12 @@ impl Checker<'_, '_> {
     }
 
     fn permissive(&self, owner: &str) -> bool {
-        self.legacy || self.pragmas.member_name_exceptions.iter().any(|n| n == owner)
+        self.legacy
+            || self
+                .pragmas
+                .member_name_exceptions
+                .iter()
+                .any(|n| n == owner)
     }
 
     fn name_error(&self, e: NameError, source: Src<'_>, case_msg: &str) -> Error {
@@ -397,7 +422,13 @@ impl Checker<'_, '_> {
         }
     }
 
-    fn lower(&self, name: &str, source: Src<'_>, upper: bool, underscore: bool) -> Result<(), Error> {
+    fn lower(
+        &self,
+        name: &str,
+        source: Src<'_>,
+        upper: bool,
+        underscore: bool,
+    ) -> Result<(), Error> {
         names::check_lower(name, upper, underscore)
             .map_err(|e| self.name_error(e, source, "must not use uppercase or '_'"))
     }
@@ -410,7 +441,11 @@ impl Checker<'_, '_> {
                 .map_err(|e| self.name_error(e, source, "must not use lowercase or '-'")),
             Meta::Command => {
                 let underscore = self.legacy
-                    || self.pragmas.command_name_exceptions.iter().any(|n| n == name);
+                    || self
+                        .pragmas
+                        .command_name_exceptions
+                        .iter()
+                        .any(|n| n == name);
                 self.lower(name, source, false, underscore)
             }
             _ => {
@@ -468,7 +503,10 @@ impl Checker<'_, '_> {
     ) -> Result<(), Error> {
         let quote = |mut v: Vec<&str>| {
             v.sort_unstable();
-            v.iter().map(|k| format!("'{k}'")).collect::<Vec<_>>().join(", ")
+            v.iter()
+                .map(|k| format!("'{k}'"))
+                .collect::<Vec<_>>()
+                .join(", ")
         };
         let missing: Vec<&str> = required
             .iter()
@@ -503,65 +541,55 @@ impl Checker<'_, '_> {
         }
     }
 
-    fn cond(&self, v: &Value<'_>, source: Src<'_>) -> Result<IfCond, Error> {
-        match v {
-            Value::Str(s) => {
-                if is_cond_identifier(s) {
-                    return Ok(IfCond::Name(s.to_string()));
-                }
-                if self.legacy {
-                    if let Some(c) = crate::legacy::c_condition(s) {
-                        return Ok(c);
+    /// QEMU's `_check_if`: validates depth-first, left to right (QEMU's error order), with
+    /// an explicit stack since conditions may nest deeply; then builds the condition.
+    fn cond(&self, root: &Value<'_>, source: Src<'_>) -> Result<IfCond, Error> {
+        let mut todo = vec![root];
+        while let Some(v) = todo.pop() {
+            match v {
+                Value::Str(s) => {
+                    let valid = is_cond_identifier(s)
+                        || (self.legacy && crate::legacy::c_condition(s).is_some());
+                    if !valid {
+                        return Err(self.err(format!(
+                            "'if' condition '{s}' of {source} is not a valid identifier"
+                        )));
                     }
                 }
-                Err(self.err(format!(
-                    "'if' condition '{s}' of {source} is not a valid identifier"
-                )))
-            }
-            // QEMU 3.0-6.0: a list of conditions that must all hold.
-            Value::List(items) if self.legacy && !items.is_empty() => Ok(IfCond::All(
-                items
-                    .iter()
-                    .map(|i| self.cond(i, source))
-                    .collect::<Result<_, _>>()?,
-            )),
-            Value::Dict(d) => {
-                self.keys(d, &IfOf(source), &[], &["all", "any", "not"])?;
-                if d.len() != 1 {
-                    return Err(
-                        self.err(format!("'if' condition of {source} has conflicting keys"))
-                    );
+                // QEMU 3.0-6.0: a list of conditions that must all hold.
+                Value::List(items) if self.legacy && !items.is_empty() => {
+                    todo.extend(items.iter().rev());
                 }
-                let (op, operand) = &d.entries[0];
-                match op.as_ref() {
-                    "not" => Ok(IfCond::Not(Box::new(self.cond(operand, source)?))),
-                    op => {
-                        let Value::List(items) = operand else {
-                            return Err(self.err(format!(
-                                "'{op}' condition of {source} must be an array"
-                            )));
-                        };
-                        if items.is_empty() {
-                            return Err(
-                                self.err(format!("'if' condition [] of {source} is useless"))
-                            );
-                        }
-                        let conds = items
-                            .iter()
-                            .map(|i| self.cond(i, source))
-                            .collect::<Result<Vec<_>, _>>()?;
-                        Ok(if op == "all" {
-                            IfCond::All(conds)
-                        } else {
-                            IfCond::Any(conds)
-                        })
+                Value::Dict(d) => {
+                    self.keys(d, &IfOf(source), &[], &["all", "any", "not"])?;
+                    if d.len() != 1 {
+                        return Err(
+                            self.err(format!("'if' condition of {source} has conflicting keys"))
+                        );
                     }
+                    let (op, operand) = &d.entries[0];
+                    if op == "not" {
+                        todo.push(operand);
+                        continue;
+                    }
+                    let Value::List(items) = operand else {
+                        return Err(
+                            self.err(format!("'{op}' condition of {source} must be an array"))
+                        );
+                    };
+                    if items.is_empty() {
+                        return Err(self.err(format!("'if' condition [] of {source} is useless")));
+                    }
+                    todo.extend(items.iter().rev());
+                }
+                _ => {
+                    return Err(self.err(format!(
+                        "'if' condition of {source} must be a string or an object"
+                    )))
                 }
             }
-            _ => Err(self.err(format!(
-                "'if' condition of {source} must be a string or an object"
-            ))),
         }
+        Ok(build_cond(root))
     }
 
     /// QEMU's `check_features`.
@@ -688,8 +716,7 @@ impl Checker<'_, '_> {
             self.lower(name, key_source, permissive, permissive)?;
             // Reserved after mangling: `u`, and anything starting `has_`.
             let b = name.as_bytes();
-            if name == "u" || (b.len() > 3 && &b[..3] == b"has" && !b[3].is_ascii_alphanumeric())
-            {
+            if name == "u" || (b.len() > 3 && &b[..3] == b"has" && !b[3].is_ascii_alphanumeric()) {
                 return Err(self.err(format!("{key_source} uses reserved name")));
             }
             let (long, ty) = self.long_form(arg, key_source, &["if", "features"])?;
@@ -897,6 +924,30 @@ impl Checker<'_, '_> {
                 Ok(Some(Data::Inline(members)))
             }
         }
+    }
+}
+
+/// The condition a validated `if` value stands for.
+fn build_cond(v: &Value<'_>) -> IfCond {
+    match v {
+        Value::Str(s) if is_cond_identifier(s) => IfCond::Name(s.to_string()),
+        Value::Str(s) => {
+            crate::legacy::c_condition(s).unwrap_or_else(|| IfCond::Name(s.to_string()))
+        }
+        Value::List(items) => IfCond::All(items.iter().map(build_cond).collect()),
+        Value::Dict(d) => match d.entries.first() {
+            Some((op, operand)) if op == "not" => IfCond::Not(Box::new(build_cond(operand))),
+            Some((op, Value::List(items))) => {
+                let items = items.iter().map(build_cond).collect();
+                if op == "all" {
+                    IfCond::All(items)
+                } else {
+                    IfCond::Any(items)
+                }
+            }
+            _ => IfCond::All(Vec::new()),
+        },
+        Value::Bool(_) => IfCond::All(Vec::new()),
     }
 }
 

@@ -101,10 +101,16 @@ mod tests {
 
     #[test]
     fn c_conditions() {
-        assert_eq!(c_condition("defined(CONFIG_SPICE)"), Some(name("CONFIG_SPICE")));
+        assert_eq!(
+            c_condition("defined(CONFIG_SPICE)"),
+            Some(name("CONFIG_SPICE"))
+        );
         assert_eq!(
             c_condition("defined(A) && !defined(B)"),
-            Some(IfCond::All(vec![name("A"), IfCond::Not(Box::new(name("B")))]))
+            Some(IfCond::All(vec![
+                name("A"),
+                IfCond::Not(Box::new(name("B")))
+            ]))
         );
         assert_eq!(
             c_condition("defined(A) || (defined(B) && C)"),

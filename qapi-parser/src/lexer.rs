@@ -207,7 +207,12 @@ mod tests {
     use super::*;
 
     fn kinds(text: &str) -> Vec<Tok> {
-        tokenize(text).unwrap().tokens.iter().map(|t| t.kind).collect()
+        tokenize(text)
+            .unwrap()
+            .tokens
+            .iter()
+            .map(|t| t.kind)
+            .collect()
     }
 
     #[test]

@@ -393,7 +393,9 @@ impl Schema {
         let mut next = Some(object);
         while let Some(name) = next {
             match self.get(name) {
-                Some(Entity::Object(o)) if !chain.iter().any(|c: &&ObjectType| c.common.name == name) => {
+                Some(Entity::Object(o))
+                    if !chain.iter().any(|c: &&ObjectType| c.common.name == name) =>
+                {
                     chain.push(o);
                     next = o.base.as_deref();
                 }

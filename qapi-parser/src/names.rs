@@ -39,7 +39,13 @@ fn is_stem(s: &str) -> bool {
 /// `c_name(name, protect=False)`: every character outside `[A-Za-z0-9_]` becomes `_`.
 pub(crate) fn c_name_raw(name: &str) -> String {
     name.chars()
-        .map(|c| if c.is_ascii_alphanumeric() || c == '_' { c } else { '_' })
+        .map(|c| {
+            if c.is_ascii_alphanumeric() || c == '_' {
+                c
+            } else {
+                '_'
+            }
+        })
         .collect()
 }
 

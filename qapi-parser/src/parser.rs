@@ -11,8 +11,8 @@ use crate::error::{Error, ErrorKind};
 use crate::lexer::{self, LexError, Tok, Token};
 use crate::model::Pragmas;
 use crate::source::{
-    fs_path, is_py_space, normalize_text, py_abspath, py_dirname, py_join, strerror, FileId,
-    Loc, SourceFile, TextArena,
+    fs_path, is_py_space, normalize_text, py_abspath, py_dirname, py_join, strerror, FileId, Loc,
+    SourceFile, TextArena,
 };
 use crate::value::{Dict, Value};
 
@@ -103,7 +103,8 @@ impl<'a> Loader<'a> {
         let text = match text {
             Some(t) => t,
             None => {
-                let bytes = std::fs::read(fs_path(&name)).map_err(|e| LoadError::Read(strerror(&e)))?;
+                let bytes =
+                    std::fs::read(fs_path(&name)).map_err(|e| LoadError::Read(strerror(&e)))?;
                 String::from_utf8(bytes).map_err(|e| {
                     LoadError::Read(format!(
                         "invalid UTF-8 at byte {}",
@@ -148,7 +149,9 @@ impl<'a> Loader<'a> {
         while let Some(i) = inf {
             let f = self.diag.file(i.file);
             if py_abspath(&f.name) == abs {
-                return Err(self.diag.error(info, format!("inclusion loop for {include}")));
+                return Err(self
+                    .diag
+                    .error(info, format!("inclusion loop for {include}")));
             }
             inf = f.parent;
         }
@@ -208,11 +211,7 @@ impl<'a> Loader<'a> {
             "name-case-whitelist" if self.legacy => {
                 self.pragmas.member_name_exceptions = list(self, name)?;
             }
-            _ => {
-                return Err(self
-                    .diag
-                    .error(info, format!("unknown pragma '{name}'")))
-            }
+            _ => return Err(self.diag.error(info, format!("unknown pragma '{name}'"))),
         }
         Ok(())
     }
@@ -283,7 +282,11 @@ impl<'l, 'a> FileParser<'l, 'a> {
             }
             LexError::Stray => format!("stray '{}'", self.token_text(t)),
         };
-        let end = if e == LexError::Stray { t.end } else { t.start + 1 };
+        let end = if e == LexError::Stray {
+            t.end
+        } else {
+            t.start + 1
+        };
         self.ld.diag.parse_error(self.id, t.start, end, msg)
     }
 
@@ -572,7 +575,9 @@ impl<'l, 'a> FileParser<'l, 'a> {
         let mut i = self.next;
         let line_of = |t: Token| -> &str {
             let text = self.token_text(t);
-            text.strip_prefix("# ").unwrap_or(&text[1..]).trim_end_matches(is_py_space)
+            text.strip_prefix("# ")
+                .unwrap_or(&text[1..])
+                .trim_end_matches(is_py_space)
         };
         match self.tokens.get(i) {
             Some(t) if t.kind == Tok::Comment => {

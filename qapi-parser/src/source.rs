@@ -264,7 +264,10 @@ mod tests {
         assert_eq!(py_dirname("x.json"), "");
         assert_eq!(py_dirname("/x.json"), "/");
         assert_eq!(py_join("", "a.json"), "a.json");
-        assert_eq!(py_join("cases/include", "../s.json"), "cases/include/../s.json");
+        assert_eq!(
+            py_join("cases/include", "../s.json"),
+            "cases/include/../s.json"
+        );
         assert_eq!(py_join("cases", "/abs.json"), "/abs.json");
         assert_eq!(py_abspath("/a/b/../c/./d"), "/a/c/d");
         assert_eq!(py_relpath("/r/include/../s.json", "/r"), "s.json");

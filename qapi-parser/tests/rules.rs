@@ -20,13 +20,19 @@ fn tab_never_advances_the_column() {
 fn universal_newlines() {
     assert_eq!(err("\r\n\r\n!"), "t.json:3:1: stray '!'");
     assert_eq!(err("\r\r!"), "t.json:3:1: stray '!'");
-    assert_eq!(err("{ 'a'\r\n: }"), "t.json:2:3: expected '{', '[', string, or boolean");
+    assert_eq!(
+        err("{ 'a'\r\n: }"),
+        "t.json:2:3: expected '{', '[', string, or boolean"
+    );
 }
 
 #[test]
 fn true_and_false_are_prefix_matches() {
     assert_eq!(err("{ 'a': truex }"), "t.json:1:12: stray 'x'");
-    assert_eq!(err("{ 'a': falsetrue }"), "t.json:1:13: expected ',' or '}'");
+    assert_eq!(
+        err("{ 'a': falsetrue }"),
+        "t.json:1:13: expected ',' or '}'"
+    );
     assert_eq!(err("{ 'a': tru }"), "t.json:1:8: stray 'tru'");
 }
 
@@ -50,10 +56,22 @@ fn stray_runs() {
 fn string_errors_point_at_the_opening_quote() {
     assert_eq!(err("{ 'a': 'b\\x' }"), "t.json:1:8: unknown escape \\x");
     assert_eq!(err("{ 'a': 'b\\'' }"), "t.json:1:8: unknown escape \\'");
-    assert_eq!(err("{ 'a': 'b\tc' }"), "t.json:1:8: funny character in string");
-    assert_eq!(err("{ 'a': 'b\u{e9}' }"), "t.json:1:8: funny character in string");
-    assert_eq!(err("{ 'a': 'bc\n' }"), "t.json:1:8: missing terminating \"'\"");
-    assert_eq!(err("{ 'a': 'bc\\\n' }"), "t.json:1:8: missing terminating \"'\"");
+    assert_eq!(
+        err("{ 'a': 'b\tc' }"),
+        "t.json:1:8: funny character in string"
+    );
+    assert_eq!(
+        err("{ 'a': 'b\u{e9}' }"),
+        "t.json:1:8: funny character in string"
+    );
+    assert_eq!(
+        err("{ 'a': 'bc\n' }"),
+        "t.json:1:8: missing terminating \"'\""
+    );
+    assert_eq!(
+        err("{ 'a': 'bc\\\n' }"),
+        "t.json:1:8: missing terminating \"'\""
+    );
 }
 
 #[test]
@@ -69,23 +87,44 @@ fn double_backslash_is_one_backslash() {
 fn lexical_error_after_a_top_level_value_wins() {
     // QEMU reads the token after a value before complaining about the value.
     assert_eq!(err("'a' 'b\\x'"), "t.json:1:5: unknown escape \\x");
-    assert_eq!(err("'a'\n"), "t.json:1: top-level expression must be an object");
+    assert_eq!(
+        err("'a'\n"),
+        "t.json:1: top-level expression must be an object"
+    );
 }
 
 // ---- syntax ----
 
 #[test]
 fn syntax_errors() {
-    assert_eq!(err("{ 'a': "), "t.json:1:8: expected '{', '[', string, or boolean");
+    assert_eq!(
+        err("{ 'a': "),
+        "t.json:1:8: expected '{', '[', string, or boolean"
+    );
     assert_eq!(err("{ 'a' 'b' }"), "t.json:1:7: expected ':'");
     assert_eq!(err("{ 'a': 'b' 'c' }"), "t.json:1:12: expected ',' or '}'");
     assert_eq!(err("{ 'a': 'b', }"), "t.json:1:13: expected string");
     assert_eq!(err("{ , }"), "t.json:1:3: expected string or '}'");
-    assert_eq!(err("{ 'a': [ , ] }"), "t.json:1:10: expected '{', '[', ']', string, or boolean");
-    assert_eq!(err("{ 'a': [ 'b' 'c' ] }"), "t.json:1:14: expected ',' or ']'");
-    assert_eq!(err("{ 'a': [ 'b', ] }"), "t.json:1:15: expected '{', '[', string, or boolean");
-    assert_eq!(err("{ 'a': 'b', 'a': 'c' }"), "t.json:1:18: duplicate key 'a'");
-    assert_eq!(err("]"), "t.json:1:1: expected '{', '[', string, or boolean");
+    assert_eq!(
+        err("{ 'a': [ , ] }"),
+        "t.json:1:10: expected '{', '[', ']', string, or boolean"
+    );
+    assert_eq!(
+        err("{ 'a': [ 'b' 'c' ] }"),
+        "t.json:1:14: expected ',' or ']'"
+    );
+    assert_eq!(
+        err("{ 'a': [ 'b', ] }"),
+        "t.json:1:15: expected '{', '[', string, or boolean"
+    );
+    assert_eq!(
+        err("{ 'a': 'b', 'a': 'c' }"),
+        "t.json:1:18: duplicate key 'a'"
+    );
+    assert_eq!(
+        err("]"),
+        "t.json:1:1: expected '{', '[', string, or boolean"
+    );
 }
 
 #[test]
@@ -101,7 +140,10 @@ fn doc_comment_inside_an_expression() {
 #[test]
 fn big_dicts_still_catch_duplicate_keys() {
     let keys: Vec<String> = (0..40).map(|i| format!("'k{i}': 'int'")).collect();
-    let src = format!("{{ 'struct': 'Abc', 'data': {{ {}, 'k7': 'str' }} }}", keys.join(", "));
+    let src = format!(
+        "{{ 'struct': 'Abc', 'data': {{ {}, 'k7': 'str' }} }}",
+        keys.join(", ")
+    );
     assert!(err(&src).ends_with("duplicate key 'k7'"), "{}", err(&src));
 }
 
@@ -124,11 +166,11 @@ fn doc_block_syntax() {
         err("##\n# @foo:\n## x\n{ 'command': 'foo' }"),
         "t.json:3:1: junk after '##' at end of documentation comment"
     );
+    assert_eq!(err("##\n#@foo:\n##\n"), "t.json:2:1: missing space after #");
     assert_eq!(
-        err("##\n#@foo:\n##\n"),
-        "t.json:2:1: missing space after #"
+        err("##\n# @foo\n##\n"),
+        "t.json:2:1: line should end with ':'"
     );
-    assert_eq!(err("##\n# @foo\n##\n"), "t.json:2:1: line should end with ':'");
     assert_eq!(err("##\n# @:\n##\n"), "t.json:2:1: name required after '@'");
     assert_eq!(
         err("##\n# @foo:\n{ 'command': 'foo' }"),
@@ -179,7 +221,9 @@ fn doc_free_form_rules() {
 
 #[test]
 fn doc_sections() {
-    let cmd = |doc: &str| format!("##\n# @foo:\n{doc}##\n{{ 'command': 'foo', 'data': {{ 'a': 'int' }}, 'returns': 'Abc' }}\n{{ 'struct': 'Abc', 'data': {{}} }}");
+    let cmd = |doc: &str| {
+        format!("##\n# @foo:\n{doc}##\n{{ 'command': 'foo', 'data': {{ 'a': 'int' }}, 'returns': 'Abc' }}\n{{ 'struct': 'Abc', 'data': {{}} }}")
+    };
     assert_eq!(
         err(&cmd("# Note: x\n")),
         "t.json:3:1: The 'Note' section is no longer supported. Please use rST's '.. note::' \
@@ -198,9 +242,18 @@ fn doc_sections() {
         err(&cmd("# @a: x\n#\n# Since: 1\n#\n# Since: 2\n")),
         "t.json:7: duplicated 'Since' section"
     );
-    assert_eq!(err(&cmd("# @a: x\n# TODO:\n")), "t.json:4: text required after 'Todo:'");
-    assert_eq!(err(&cmd("# @a:\n")), "t.json:3: text required after 'Member:'");
-    assert_eq!(err(&cmd("# @a: x\n# @a: y\n")), "t.json:4: 'a' parameter name duplicated");
+    assert_eq!(
+        err(&cmd("# @a: x\n# TODO:\n")),
+        "t.json:4: text required after 'Todo:'"
+    );
+    assert_eq!(
+        err(&cmd("# @a:\n")),
+        "t.json:3: text required after 'Member:'"
+    );
+    assert_eq!(
+        err(&cmd("# @a: x\n# @a: y\n")),
+        "t.json:4: 'a' parameter name duplicated"
+    );
     assert_eq!(
         err(&cmd("# Since: 1\n#\n# @a: x\n")),
         "t.json:5:1: description of '@a:' follows a section"
@@ -221,7 +274,9 @@ fn doc_sections() {
 
 #[test]
 fn de_indent_quirk() {
-    let cmd = |doc: &str| format!("##\n# @foo:\n#\n{doc}##\n{{ 'command': 'foo', 'data': {{ 'a': 'int' }} }}");
+    let cmd = |doc: &str| {
+        format!("##\n# @foo:\n#\n{doc}##\n{{ 'command': 'foo', 'data': {{ 'a': 'int' }} }}")
+    };
     assert_eq!(
         err(&cmd("# @a: one\n#  two\n# three\n")),
         "t.json:6:1: unexpected de-indent (expected at least 1 spaces)"
@@ -260,7 +315,9 @@ fn doc_connection() {
         "t.json: In enum 'Abc':\nt.json:4: value 'a' lacks documentation"
     );
     assert_eq!(
-        err("##\n# @Alt:\n# @a: x\n##\n{ 'alternate': 'Alt', 'data': { 'a': 'int', 'b': 'bool' } }"),
+        err(
+            "##\n# @Alt:\n# @a: x\n##\n{ 'alternate': 'Alt', 'data': { 'a': 'int', 'b': 'bool' } }"
+        ),
         "t.json: In alternate 'Alt':\nt.json:5: branch 'b' lacks documentation"
     );
     assert_eq!(
@@ -280,8 +337,10 @@ fn doc_connection() {
 
 #[test]
 fn documentation_exceptions_add_stubs() {
-    let s = ok("{ 'pragma': { 'documentation-exceptions': ['foo'] } }\n\
-                ##\n# @foo:\n# @b: x\n##\n{ 'command': 'foo', 'data': { 'a': 'int', 'b': 'int' } }");
+    let s = ok(
+        "{ 'pragma': { 'documentation-exceptions': ['foo'] } }\n\
+                ##\n# @foo:\n# @b: x\n##\n{ 'command': 'foo', 'data': { 'a': 'int', 'b': 'int' } }",
+    );
     let names: Vec<&str> = s.docs[0].args.iter().map(|a| a.name.as_str()).collect();
     assert_eq!(names, ["b", "a"]);
     assert_eq!(s.docs[0].args[1].text, "");
@@ -300,7 +359,10 @@ fn doc_required_pragma() {
 #[test]
 fn pragma_errors() {
     assert_eq!(err("{ 'pragma': { 'x': 1 } }"), "t.json:1:20: stray '1'");
-    assert_eq!(err("{ 'pragma': { 'x': true } }"), "t.json:1: unknown pragma 'x'");
+    assert_eq!(
+        err("{ 'pragma': { 'x': true } }"),
+        "t.json:1: unknown pragma 'x'"
+    );
     assert_eq!(
         err("{ 'pragma': { 'doc-required': 'yes' } }"),
         "t.json:1: pragma 'doc-required' must be boolean"
@@ -313,7 +375,10 @@ fn pragma_errors() {
         err("{ 'pragma': { 'documentation-exceptions': [true] } }"),
         "t.json:1: pragma documentation-exceptions must be a list of strings"
     );
-    assert_eq!(err("{ 'pragma': [] }"), "t.json:1: value of 'pragma' must be an object");
+    assert_eq!(
+        err("{ 'pragma': [] }"),
+        "t.json:1: value of 'pragma' must be an object"
+    );
     assert_eq!(
         err("{ 'pragma': {}, 'x': true }"),
         "t.json:1: invalid 'pragma' directive"
@@ -346,13 +411,34 @@ fn member_name_exceptions_do_not_cover_arguments() {
 
 #[test]
 fn definition_names() {
-    assert_eq!(err("{ 'struct': 'foo', 'data': {} }"), "t.json: In struct 'foo':\nt.json:1: name of struct must use CamelCase");
-    assert_eq!(err("{ 'struct': 'FooList', 'data': {} }"), "t.json: In struct 'FooList':\nt.json:1: struct name should not end in 'List'");
-    assert_eq!(err("{ 'event': 'foo' }"), "t.json: In event 'foo':\nt.json:1: name of event must not use lowercase or '-'");
-    assert_eq!(err("{ 'command': 'Foo' }"), "t.json: In command 'Foo':\nt.json:1: name of command must not use uppercase or '_'");
-    assert_eq!(err("{ 'command': 'a_b' }"), "t.json: In command 'a_b':\nt.json:1: name of command must not use uppercase or '_'");
-    assert_eq!(err("{ 'command': 'q-a' }"), "t.json: In command 'q-a':\nt.json:1: command has an invalid name");
-    assert_eq!(err("{ 'struct': true, 'data': {} }"), "t.json:1: 'struct' requires a string name");
+    assert_eq!(
+        err("{ 'struct': 'foo', 'data': {} }"),
+        "t.json: In struct 'foo':\nt.json:1: name of struct must use CamelCase"
+    );
+    assert_eq!(
+        err("{ 'struct': 'FooList', 'data': {} }"),
+        "t.json: In struct 'FooList':\nt.json:1: struct name should not end in 'List'"
+    );
+    assert_eq!(
+        err("{ 'event': 'foo' }"),
+        "t.json: In event 'foo':\nt.json:1: name of event must not use lowercase or '-'"
+    );
+    assert_eq!(
+        err("{ 'command': 'Foo' }"),
+        "t.json: In command 'Foo':\nt.json:1: name of command must not use uppercase or '_'"
+    );
+    assert_eq!(
+        err("{ 'command': 'a_b' }"),
+        "t.json: In command 'a_b':\nt.json:1: name of command must not use uppercase or '_'"
+    );
+    assert_eq!(
+        err("{ 'command': 'q-a' }"),
+        "t.json: In command 'q-a':\nt.json:1: command has an invalid name"
+    );
+    assert_eq!(
+        err("{ 'struct': true, 'data': {} }"),
+        "t.json:1: 'struct' requires a string name"
+    );
     ok("{ 'pragma': { 'command-name-exceptions': ['a_b'] } }\n{ 'command': 'a_b' }");
     ok("{ 'command': 'x-a' }\n{ 'event': 'X-EV' }\n{ 'struct': '__org.qemu_X-Abc', 'data': {} }");
     // Only a lower-case `q` followed by a separator is reserved.
@@ -401,12 +487,25 @@ fn enum_values_may_start_with_a_digit() {
 
 #[test]
 fn if_conditions() {
-    let e = |cond: &str| err(&format!("{{ 'struct': 'Abc', 'data': {{}}, 'if': {cond} }}"));
+    let e = |cond: &str| {
+        err(&format!(
+            "{{ 'struct': 'Abc', 'data': {{}}, 'if': {cond} }}"
+        ))
+    };
     assert_eq!(e("'foo'"), "t.json: In struct 'Abc':\nt.json:1: 'if' condition 'foo' of struct is not a valid identifier");
     assert_eq!(e("['A']"), "t.json: In struct 'Abc':\nt.json:1: 'if' condition of struct must be a string or an object");
-    assert_eq!(e("{}"), "t.json: In struct 'Abc':\nt.json:1: 'if' condition of struct has conflicting keys");
-    assert_eq!(e("{ 'all': 'A' }"), "t.json: In struct 'Abc':\nt.json:1: 'all' condition of struct must be an array");
-    assert_eq!(e("{ 'any': [] }"), "t.json: In struct 'Abc':\nt.json:1: 'if' condition [] of struct is useless");
+    assert_eq!(
+        e("{}"),
+        "t.json: In struct 'Abc':\nt.json:1: 'if' condition of struct has conflicting keys"
+    );
+    assert_eq!(
+        e("{ 'all': 'A' }"),
+        "t.json: In struct 'Abc':\nt.json:1: 'all' condition of struct must be an array"
+    );
+    assert_eq!(
+        e("{ 'any': [] }"),
+        "t.json: In struct 'Abc':\nt.json:1: 'if' condition [] of struct is useless"
+    );
     assert_eq!(
         e("{ 'nor': 'A' }"),
         "t.json: In struct 'Abc':\nt.json:1: 'if' condition of struct has unknown key 'nor'\nValid keys are 'all', 'any', 'not'."
@@ -416,7 +515,10 @@ fn if_conditions() {
         IfCond::Name("A".into()),
         IfCond::All(vec![IfCond::Name("B".into()), IfCond::Name("C_1".into())]),
     ])));
-    assert_eq!(s.get("Abc").and_then(|e| e.common().ifcond.clone()), Some(want));
+    assert_eq!(
+        s.get("Abc").and_then(|e| e.common().ifcond.clone()),
+        Some(want)
+    );
     assert!(dump_user(&s).contains("    if {'not': {'any': ['A', {'all': ['B', 'C_1']}]}}\n"));
 }
 
@@ -426,7 +528,10 @@ fn if_conditions() {
 fn feature_limit_is_hit_by_the_65th() {
     let names: Vec<String> = (0..62).map(|i| format!("'f{i}'")).collect();
     // 62 names plus the two special ones: exactly 64.
-    let base = format!("{{ 'command': 'c', 'features': [ {}, 'deprecated' ] }}", names.join(", "));
+    let base = format!(
+        "{{ 'command': 'c', 'features': [ {}, 'deprecated' ] }}",
+        names.join(", ")
+    );
     ok(&base);
     // A member feature is the 65th.
     assert_eq!(
@@ -437,8 +542,14 @@ fn feature_limit_is_hit_by_the_65th() {
 
 #[test]
 fn feature_rules() {
-    assert_eq!(err("{ 'command': 'c', 'features': 'f' }"), "t.json: In command 'c':\nt.json:1: 'features' must be an array");
-    assert_eq!(err("{ 'command': 'c', 'features': [ { 'if': 'A' } ] }"), "t.json: In command 'c':\nt.json:1: 'features' member misses key 'name'");
+    assert_eq!(
+        err("{ 'command': 'c', 'features': 'f' }"),
+        "t.json: In command 'c':\nt.json:1: 'features' must be an array"
+    );
+    assert_eq!(
+        err("{ 'command': 'c', 'features': [ { 'if': 'A' } ] }"),
+        "t.json: In command 'c':\nt.json:1: 'features' member misses key 'name'"
+    );
     assert_eq!(err("{ 'command': 'c', 'features': [ 'Fa' ] }"), "t.json: In command 'c':\nt.json:1: name of 'features' member 'Fa' must not use uppercase or '_'");
     assert_eq!(
         err("{ 'command': 'c', 'features': [ '__a.b_x', '__a-b_x' ] }"),
@@ -463,7 +574,10 @@ fn keys() {
         err("{ 'struct': 'Abc', 'data': {}, 'gen': false }"),
         "t.json: In struct 'Abc':\nt.json:1: struct has unknown key 'gen'\nValid keys are 'base', 'data', 'features', 'if', 'struct'."
     );
-    assert_eq!(err("{ 'union': 'Abc' }"), "t.json: In union 'Abc':\nt.json:1: union misses keys 'base', 'data', 'discriminator'");
+    assert_eq!(
+        err("{ 'union': 'Abc' }"),
+        "t.json: In union 'Abc':\nt.json:1: union misses keys 'base', 'data', 'discriminator'"
+    );
     assert_eq!(
         err("{ 'type': 'Abc', 'data': {} }"),
         "t.json:1: expression must have exactly one key 'enum', 'struct', 'union', 'alternate', 'command', 'event'"
@@ -472,27 +586,56 @@ fn keys() {
 
 #[test]
 fn flags() {
-    assert_eq!(err("{ 'command': 'c', 'gen': true }"), "t.json: In command 'c':\nt.json:1: flag 'gen' may only use false value");
-    assert_eq!(err("{ 'command': 'c', 'success-response': 'no' }"), "t.json: In command 'c':\nt.json:1: flag 'success-response' may only use false value");
-    assert_eq!(err("{ 'command': 'c', 'coroutine': false }"), "t.json: In command 'c':\nt.json:1: flag 'coroutine' may only use true value");
+    assert_eq!(
+        err("{ 'command': 'c', 'gen': true }"),
+        "t.json: In command 'c':\nt.json:1: flag 'gen' may only use false value"
+    );
+    assert_eq!(
+        err("{ 'command': 'c', 'success-response': 'no' }"),
+        "t.json: In command 'c':\nt.json:1: flag 'success-response' may only use false value"
+    );
+    assert_eq!(
+        err("{ 'command': 'c', 'coroutine': false }"),
+        "t.json: In command 'c':\nt.json:1: flag 'coroutine' may only use true value"
+    );
     // A truthy non-boolean 'boxed' takes the boxed path first.
-    assert_eq!(err("{ 'command': 'c', 'boxed': 'x' }"), "t.json: In command 'c':\nt.json:1: 'boxed': true requires 'data'");
+    assert_eq!(
+        err("{ 'command': 'c', 'boxed': 'x' }"),
+        "t.json: In command 'c':\nt.json:1: 'boxed': true requires 'data'"
+    );
 }
 
 #[test]
 fn alternate_conflict_sets() {
-    let alt = |pre: &str, data: &str| err(&format!("{pre}{{ 'alternate': 'Alt', 'data': {{ {data} }} }}"));
+    let alt = |pre: &str, data: &str| {
+        err(&format!(
+            "{pre}{{ 'alternate': 'Alt', 'data': {{ {data} }} }}"
+        ))
+    };
     let want = "t.json: In alternate 'Alt':\nt.json:";
-    assert!(alt("", "'a': 'str', 'b': 'number'").ends_with("branch 'b' can't be distinguished from 'a'"));
-    assert!(alt("", "'a': 'bool', 'b': 'str'").ends_with("branch 'b' can't be distinguished from 'a'"));
-    assert!(alt("", "'a': ['int'], 'b': ['str']").ends_with("branch 'b' can't be distinguished from 'a'"));
+    assert!(alt("", "'a': 'str', 'b': 'number'")
+        .ends_with("branch 'b' can't be distinguished from 'a'"));
+    assert!(
+        alt("", "'a': 'bool', 'b': 'str'").ends_with("branch 'b' can't be distinguished from 'a'")
+    );
+    assert!(alt("", "'a': ['int'], 'b': ['str']")
+        .ends_with("branch 'b' can't be distinguished from 'a'"));
     assert!(alt("", "'a': 'int', 'b': 'size'").starts_with(want));
-    assert!(alt("{ 'enum': 'Onf', 'data': ['on', 'x'] }\n", "'a': 'bool', 'b': 'Onf'")
-        .ends_with("branch 'b' can't be distinguished from 'a'"));
-    assert!(alt("{ 'enum': 'Num', 'data': ['x', '1x'] }\n", "'a': 'Num', 'b': 'int'")
-        .ends_with("branch 'b' can't be distinguished from 'a'"));
-    assert!(alt("{ 'struct': 'Sa', 'data': {} }\n{ 'struct': 'Sb', 'data': {} }\n", "'a': 'Sa', 'b': 'Sb'")
-        .ends_with("branch 'b' can't be distinguished from 'a'"));
+    assert!(alt(
+        "{ 'enum': 'Onf', 'data': ['on', 'x'] }\n",
+        "'a': 'bool', 'b': 'Onf'"
+    )
+    .ends_with("branch 'b' can't be distinguished from 'a'"));
+    assert!(alt(
+        "{ 'enum': 'Num', 'data': ['x', '1x'] }\n",
+        "'a': 'Num', 'b': 'int'"
+    )
+    .ends_with("branch 'b' can't be distinguished from 'a'"));
+    assert!(alt(
+        "{ 'struct': 'Sa', 'data': {} }\n{ 'struct': 'Sb', 'data': {} }\n",
+        "'a': 'Sa', 'b': 'Sb'"
+    )
+    .ends_with("branch 'b' can't be distinguished from 'a'"));
     assert!(alt("", "'a': 'any'").ends_with("branch 'a' cannot use built-in type 'any'"));
     // An ordinary enum goes with numbers and booleans.
     ok("{ 'enum': 'Plain', 'data': ['x', 'y'] }\n{ 'alternate': 'Alt', 'data': { 'a': 'Plain', 'b': 'number', 'c': 'bool', 'd': 'null' } }");
@@ -507,28 +650,66 @@ fn union_rules() {
     let pre = "{ 'enum': 'En', 'data': ['a', 'b'] }\n{ 'struct': 'Sa', 'data': { 'x': 'int' } }\n";
     let u = |rest: &str| err(&format!("{pre}{{ 'union': 'Un', {rest} }}"));
     let at = "t.json: In union 'Un':\nt.json:3: ";
-    assert_eq!(u("'base': { 'kind': 'En' }, 'discriminator': 'type', 'data': {}"), format!("{at}discriminator 'type' is not a member of 'base'"));
-    assert_eq!(u("'base': { 'kind': 'int' }, 'discriminator': 'kind', 'data': {}"), format!("{at}discriminator member 'kind' of 'base' must be of enum type"));
-    assert_eq!(u("'base': { '*kind': 'En' }, 'discriminator': 'kind', 'data': {}"), format!("{at}discriminator member 'kind' of 'base' must not be optional"));
-    assert_eq!(u("'base': { 'kind': 'En' }, 'discriminator': 'kind', 'data': { 'c': 'Sa' }"), format!("{at}branch 'c' is not a value of enum type 'En'"));
-    assert_eq!(u("'base': { 'kind': 'En' }, 'discriminator': 'kind', 'data': { 'a': 'int' }"), format!("{at}branch 'a' cannot use built-in type 'int'"));
-    assert_eq!(u("'base': { 'kind': 'En' }, 'discriminator': 'kind', 'data': { 'a': 'Nope' }"), format!("{at}branch 'a' uses unknown type 'Nope'"));
-    assert_eq!(u("'base': { 'kind': 'En', 'x': 'str' }, 'discriminator': 'kind', 'data': { 'a': 'Sa' }"), format!("{at}member 'x' of type 'Sa' collides with base member 'x'"));
-    assert_eq!(u("'base': 'int', 'discriminator': 'kind', 'data': {}"), format!("{at}'base' requires a struct type, built-in type 'int' isn't"));
+    assert_eq!(
+        u("'base': { 'kind': 'En' }, 'discriminator': 'type', 'data': {}"),
+        format!("{at}discriminator 'type' is not a member of 'base'")
+    );
+    assert_eq!(
+        u("'base': { 'kind': 'int' }, 'discriminator': 'kind', 'data': {}"),
+        format!("{at}discriminator member 'kind' of 'base' must be of enum type")
+    );
+    assert_eq!(
+        u("'base': { '*kind': 'En' }, 'discriminator': 'kind', 'data': {}"),
+        format!("{at}discriminator member 'kind' of 'base' must not be optional")
+    );
+    assert_eq!(
+        u("'base': { 'kind': 'En' }, 'discriminator': 'kind', 'data': { 'c': 'Sa' }"),
+        format!("{at}branch 'c' is not a value of enum type 'En'")
+    );
+    assert_eq!(
+        u("'base': { 'kind': 'En' }, 'discriminator': 'kind', 'data': { 'a': 'int' }"),
+        format!("{at}branch 'a' cannot use built-in type 'int'")
+    );
+    assert_eq!(
+        u("'base': { 'kind': 'En' }, 'discriminator': 'kind', 'data': { 'a': 'Nope' }"),
+        format!("{at}branch 'a' uses unknown type 'Nope'")
+    );
+    assert_eq!(
+        u("'base': { 'kind': 'En', 'x': 'str' }, 'discriminator': 'kind', 'data': { 'a': 'Sa' }"),
+        format!("{at}member 'x' of type 'Sa' collides with base member 'x'")
+    );
+    assert_eq!(
+        u("'base': 'int', 'discriminator': 'kind', 'data': {}"),
+        format!("{at}'base' requires a struct type, built-in type 'int' isn't")
+    );
     // Uncovered values get q_empty branches with the value's condition.
     let s = ok("{ 'enum': 'En', 'data': [ 'a', { 'name': 'b', 'if': 'B' } ] }\n\
                 { 'struct': 'Sa', 'data': {} }\n\
                 { 'union': 'Un', 'base': { 'kind': 'En' }, 'discriminator': 'kind', 'data': { 'a': 'Sa' } }");
-    assert!(dump_user(&s).contains("    tag kind\n    case a: Sa\n    case b: q_empty\n        if B\n"));
+    assert!(
+        dump_user(&s).contains("    tag kind\n    case a: Sa\n    case b: q_empty\n        if B\n")
+    );
 }
 
 #[test]
 fn base_and_type_resolution() {
     assert_eq!(err("{ 'struct': 'Aa', 'base': 'Bb', 'data': {} }\n{ 'struct': 'Bb', 'base': 'Aa', 'data': {} }"), "t.json: In struct 'Aa':\nt.json:1: object Aa contains itself");
-    assert_eq!(err("{ 'struct': 'Aa', 'base': 'Bb', 'data': {} }"), "t.json: In struct 'Aa':\nt.json:1: 'base' uses unknown type 'Bb'");
-    assert_eq!(err("{ 'struct': 'Aa', 'data': { 'l': ['Nope'] } }"), "t.json: In struct 'Aa':\nt.json:1: struct uses unknown type 'Nope'");
-    assert_eq!(err("{ 'command': 'c', 'data': { 'a': 'Nope' } }"), "t.json: In command 'c':\nt.json:1: parameter 'a' uses unknown type 'Nope'");
-    assert_eq!(err("{ 'event': 'EV', 'data': { 'a': 'Nope' } }"), "t.json: In event 'EV':\nt.json:1: parameter 'a' uses unknown type 'Nope'");
+    assert_eq!(
+        err("{ 'struct': 'Aa', 'base': 'Bb', 'data': {} }"),
+        "t.json: In struct 'Aa':\nt.json:1: 'base' uses unknown type 'Bb'"
+    );
+    assert_eq!(
+        err("{ 'struct': 'Aa', 'data': { 'l': ['Nope'] } }"),
+        "t.json: In struct 'Aa':\nt.json:1: struct uses unknown type 'Nope'"
+    );
+    assert_eq!(
+        err("{ 'command': 'c', 'data': { 'a': 'Nope' } }"),
+        "t.json: In command 'c':\nt.json:1: parameter 'a' uses unknown type 'Nope'"
+    );
+    assert_eq!(
+        err("{ 'event': 'EV', 'data': { 'a': 'Nope' } }"),
+        "t.json: In event 'EV':\nt.json:1: parameter 'a' uses unknown type 'Nope'"
+    );
     assert_eq!(
         err("{ 'struct': 'Ba', 'data': { 'name': 'int' } }\n{ 'struct': 'Aa', 'base': 'Ba', 'data': { 'name': 'str' } }"),
         "t.json: In struct 'Aa':\nt.json:2: member 'name' collides with member 'name' of type 'Ba'"
@@ -537,23 +718,44 @@ fn base_and_type_resolution() {
 
 #[test]
 fn commands_and_events() {
-    assert_eq!(err("{ 'command': 'c', 'returns': 'int' }"), "t.json: In command 'c':\nt.json:1: command's 'returns' cannot take built-in type 'int'");
-    assert_eq!(err("{ 'command': 'c', 'returns': ['int'] }"), "t.json: In command 'c':\nt.json:1: command's 'returns' cannot take array type ['int']");
+    assert_eq!(
+        err("{ 'command': 'c', 'returns': 'int' }"),
+        "t.json: In command 'c':\nt.json:1: command's 'returns' cannot take built-in type 'int'"
+    );
+    assert_eq!(
+        err("{ 'command': 'c', 'returns': ['int'] }"),
+        "t.json: In command 'c':\nt.json:1: command's 'returns' cannot take array type ['int']"
+    );
     ok("{ 'pragma': { 'command-returns-exceptions': ['c'] } }\n{ 'command': 'c', 'returns': ['int'] }");
     ok("{ 'struct': 'Sa', 'data': {} }\n{ 'command': 'c', 'returns': ['Sa'] }");
     assert_eq!(
         err("{ 'struct': 'Ba', 'data': { 'x': { 'type': 'int', 'if': 'C' } } }\n{ 'struct': 'Ar', 'base': 'Ba', 'data': {} }\n{ 'command': 'c', 'data': 'Ar' }"),
         "t.json: In command 'c':\nt.json:3: conditional command arguments require 'boxed': true"
     );
-    assert_eq!(err("{ 'event': 'EV', 'data': { 'x': { 'type': 'int', 'if': 'C' } } }"), "t.json: In event 'EV':\nt.json:1: conditional event arguments require 'boxed': true");
-    assert_eq!(err("{ 'event': 'EV', 'data': 'int' }"), "t.json: In event 'EV':\nt.json:1: event's 'data' cannot take built-in type 'int'");
-    assert_eq!(err("{ 'command': 'c', 'allow-oob': true, 'coroutine': true }"), "t.json: In command 'c':\nt.json:1: flags 'allow-oob' and 'coroutine' are incompatible");
+    assert_eq!(
+        err("{ 'event': 'EV', 'data': { 'x': { 'type': 'int', 'if': 'C' } } }"),
+        "t.json: In event 'EV':\nt.json:1: conditional event arguments require 'boxed': true"
+    );
+    assert_eq!(
+        err("{ 'event': 'EV', 'data': 'int' }"),
+        "t.json: In event 'EV':\nt.json:1: event's 'data' cannot take built-in type 'int'"
+    );
+    assert_eq!(
+        err("{ 'command': 'c', 'allow-oob': true, 'coroutine': true }"),
+        "t.json: In command 'c':\nt.json:1: flags 'allow-oob' and 'coroutine' are incompatible"
+    );
 }
 
 #[test]
 fn redefinitions() {
-    assert_eq!(err("{ 'command': 'int' }"), "t.json: In command 'int':\nt.json:1: built-in type 'int' is already defined");
-    assert_eq!(err("{ 'enum': 'QType', 'data': [] }"), "t.json: In enum 'QType':\nt.json:1: enum type 'QType' is already defined");
+    assert_eq!(
+        err("{ 'command': 'int' }"),
+        "t.json: In command 'int':\nt.json:1: built-in type 'int' is already defined"
+    );
+    assert_eq!(
+        err("{ 'enum': 'QType', 'data': [] }"),
+        "t.json: In enum 'QType':\nt.json:1: enum type 'QType' is already defined"
+    );
     assert_eq!(
         err("{ 'struct': 'Abc', 'data': {} }\n{ 'enum': 'Abc', 'data': [] }"),
         "t.json: In enum 'Abc':\nt.json:2: 'Abc' is already defined\nt.json: In struct 'Abc':\nt.json:1: previous definition"
@@ -575,11 +777,19 @@ fn definitions_on_one_line_share_the_context() {
 #[test]
 fn implicit_types_and_arrays_are_placed_like_qemu() {
     let s = ok("{ 'command': 'c', 'data': { 'a': ['Sa'] } }\n{ 'struct': 'Sa', 'data': {} }");
-    let names: Vec<&str> = s.entities.iter().map(|e| e.name()).filter(|n| !n.is_empty()).collect();
+    let names: Vec<&str> = s
+        .entities
+        .iter()
+        .map(|e| e.name())
+        .filter(|n| !n.is_empty())
+        .collect();
     let tail = &names[names.len() - 4..];
     assert_eq!(tail, ["SaList", "q_obj_c-arg", "c", "Sa"]);
     let d = dump_user(&s);
-    assert!(d.starts_with("module t.json\narray SaList Sa\nobject q_obj_c-arg\n"), "{d}");
+    assert!(
+        d.starts_with("module t.json\narray SaList Sa\nobject q_obj_c-arg\n"),
+        "{d}"
+    );
     match s.get("c") {
         Some(Entity::Command(c)) => assert_eq!(c.arg_type.as_deref(), Some("q_obj_c-arg")),
         other => panic!("{other:?}"),
@@ -595,8 +805,12 @@ fn empty_data_means_no_arguments() {
 
 #[test]
 fn report_shows_the_line_and_a_caret() {
-    let e = qapi_parser::parse_str("t.json", "{ 'enum': 'Abc',\n  'data': [ 'a' 'b' ] }", &Options::default())
-        .unwrap_err();
+    let e = qapi_parser::parse_str(
+        "t.json",
+        "{ 'enum': 'Abc',\n  'data': [ 'a' 'b' ] }",
+        &Options::default(),
+    )
+    .unwrap_err();
     assert_eq!(e.to_string(), "t.json:2:17: expected ',' or ']'");
     let r = e.report();
     assert!(r.contains("expected ',' or ']'"), "{r}");

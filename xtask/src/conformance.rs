@@ -25,7 +25,14 @@ pub fn run(args: &[String]) -> Result<()> {
     };
     let dir_name = dir_name.to_string_lossy().into_owned();
 
-    cargo(&["build", "--quiet", "-p", "qapi-parser", "--bin", "qapi-dump"])?;
+    cargo(&[
+        "build",
+        "--quiet",
+        "-p",
+        "qapi-parser",
+        "--bin",
+        "qapi-dump",
+    ])?;
     let target = std::env::var_os("CARGO_TARGET_DIR")
         .map(PathBuf::from)
         .unwrap_or_else(|| root.join("target"));
@@ -90,11 +97,15 @@ fn run_case(
     if err != want_err {
         report.push_str(&diff(&format!("{name}.err"), &want_err, &err));
     }
-    if output.status.success() == !want_err.is_empty() {
+    if output.status.success() != want_err.is_empty() {
         report.push_str(&format!(
             "exit status {} but {name}.err is {}\n",
             output.status,
-            if want_err.is_empty() { "empty" } else { "not empty" }
+            if want_err.is_empty() {
+                "empty"
+            } else {
+                "not empty"
+            }
         ));
     }
     Ok((!report.is_empty()).then_some(report))
@@ -106,7 +117,11 @@ fn diff(label: &str, want: &str, got: &str) -> String {
     let b: Vec<&str> = got.lines().collect();
     let mut out = format!("--- {label} (expected)\n+++ {label} (actual)\n");
     if a.len() * b.len() > 4_000_000 {
-        let first = a.iter().zip(&b).position(|(x, y)| x != y).unwrap_or(a.len().min(b.len()));
+        let first = a
+            .iter()
+            .zip(&b)
+            .position(|(x, y)| x != y)
+            .unwrap_or(a.len().min(b.len()));
         out.push_str(&format!("first difference at line {}\n", first + 1));
         return out;
     }

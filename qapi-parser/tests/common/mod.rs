@@ -46,7 +46,9 @@ pub fn dump_user(schema: &Schema) -> String {
 
 /// A file of the shared read-only material (`../shared` from the repository root).
 pub fn shared(rel: &str) -> PathBuf {
-    Path::new(env!("CARGO_MANIFEST_DIR")).join("../../shared").join(rel)
+    Path::new(env!("CARGO_MANIFEST_DIR"))
+        .join("../../shared")
+        .join(rel)
 }
 
 /// A fresh directory under the system temp dir, removed on drop.

@@ -1,0 +1,198 @@
+//! No input makes the front end panic or hang: truncations and random mutations of the real
+//! schemas must all end in a schema or a well-formed error (whose message and report render).
+//!
+//! Every byte offset of the guest-agent schema is tried as a truncation point within its
+//! top-level chunk (a doc block or expression with what precedes it up to the previous
+//! chunk), and full-context truncations are tried at every chunk boundary and at sampled
+//! offsets; full prefixes at every byte would cost quadratic time (over a gigabyte of input
+//! for this 50 KB file).
+
+mod common;
+
+use common::{legacy, shared, strict};
+use qapi_parser::{parse_str, Options};
+
+/// Parses `text` and renders whatever comes out; the test fails if anything panics.
+fn exercise(text: &str, options: &Options) {
+    match parse_str("cases/t.json", text, options) {
+        Ok(schema) => {
+            let _ = qapi_parser::dump(&schema);
+        }
+        Err(e) => {
+            let shown = e.to_string();
+            assert!(!shown.is_empty());
+            let _ = e.report();
+        }
+    }
+}
+
+/// Byte offsets where a top-level construct starts at the beginning of a line.
+fn chunk_starts(text: &str) -> Vec<usize> {
+    let mut starts = vec![0];
+    let mut at = 0;
+    for line in text.split_inclusive('\n') {
+        if at > 0 && (line.starts_with('{') || line.starts_with("##")) {
+            starts.push(at);
+        }
+        at += line.len();
+    }
+    starts.push(text.len());
+    starts.dedup();
+    starts
+}
+
+/// Deterministic xorshift64* generator.
+struct Rng(u64);
+
+impl Rng {
+    fn next(&mut self) -> u64 {
+        self.0 ^= self.0 >> 12;
+        self.0 ^= self.0 << 25;
+        self.0 ^= self.0 >> 27;
+        self.0.wrapping_mul(0x2545_f491_4f6c_dd1d)
+    }
+
+    fn below(&mut self, n: usize) -> usize {
+        (self.next() % n.max(1) as u64) as usize
+    }
+}
+
+fn read(rel: &str) -> String {
+    std::fs::read_to_string(shared(rel)).expect("shared schema")
+}
+
+#[test]
+fn every_truncation_point_of_the_qga_schema() {
+    let text = read("schemas/qga-10.0/qapi-schema.json");
+    let starts = chunk_starts(&text);
+    for pair in starts.windows(2) {
+        let (start, end) = (pair[0], pair[1]);
+        for cut in start..=end {
+            if text.is_char_boundary(cut) {
+                exercise(&text[start..cut], &strict());
+            }
+        }
+        // The whole schema up to this chunk boundary, with full context.
+        exercise(&text[..end], &strict());
+    }
+}
+
+#[test]
+fn sampled_truncations_with_full_context() {
+    let mut rng = Rng(0x5eed_1234_abcd_0001);
+    for (rel, options, samples) in [
+        ("schemas/qga-10.0/qapi-schema.json", strict(), 150),
+        ("schemas/qga-1.5/qapi-schema.json", legacy(), 150),
+        ("schemas/qga-1.5/qapi-schema.json", strict(), 60),
+        ("schemas/qmp-10.0/common.json", strict(), 60),
+        ("schemas/qmp-10.0/run-state.json", strict(), 40),
+        ("schemas/qmp-10.0/block-export.json", legacy(), 40),
+    ] {
+        let text = read(rel);
+        for _ in 0..samples {
+            let mut cut = rng.below(text.len() + 1);
+            while !text.is_char_boundary(cut) {
+                cut -= 1;
+            }
+            exercise(&text[..cut], &options);
+        }
+    }
+}
+
+#[test]
+fn every_truncation_point_of_the_seed_in_legacy_mode() {
+    let text = read("schemas/qga-1.5/qapi-schema.json");
+    let starts = chunk_starts(&text);
+    for pair in starts.windows(2) {
+        for cut in pair[0]..=pair[1] {
+            if text.is_char_boundary(cut) {
+                exercise(&text[pair[0]..cut], &legacy());
+            }
+        }
+    }
+}
+
+/// Characters that matter to the lexer, parser and doc parser.
+const INTERESTING: &[char] = &[
+    '{', '}', '[', ']', ':', ',', '\'', '"', '#', '\n', ' ', '\t', '\\', '@', '*', '=', 't', 'f',
+    'a', 'Z', '0', '_', '-', '.', '\u{e9}', '\u{a0}', '\r', '\u{1c}',
+];
+
+fn mutate(text: &str, rng: &mut Rng) -> String {
+    let mut chars: Vec<char> = text.chars().collect();
+    for _ in 0..1 + rng.below(4) {
+        if chars.is_empty() {
+            break;
+        }
+        let at = rng.below(chars.len());
+        match rng.below(6) {
+            0 => chars[at] = INTERESTING[rng.below(INTERESTING.len())],
+            1 => chars.insert(at, INTERESTING[rng.below(INTERESTING.len())]),
+            2 => {
+                let end = (at + 1 + rng.below(40)).min(chars.len());
+                chars.drain(at..end);
+            }
+            3 => {
+                // Duplicate a stretch (repeats keys, members, doc lines, definitions).
+                let end = (at + 1 + rng.below(200)).min(chars.len());
+                let copy: Vec<char> = chars[at..end].to_vec();
+                let to = rng.below(chars.len());
+                chars.splice(to..to, copy);
+            }
+            4 => {
+                for c in "\n##\n".chars().rev() {
+                    chars.insert(at, c);
+                }
+            }
+            _ => {
+                let (a, b) = (at, rng.below(chars.len()));
+                chars.swap(a, b);
+            }
+        }
+    }
+    chars.into_iter().collect()
+}
+
+#[test]
+fn random_mutations() {
+    let mut rng = Rng(0x0dd_ba11_cafe_f00d);
+    for (rel, rounds) in [
+        ("schemas/qga-10.0/qapi-schema.json", 300),
+        ("schemas/qga-1.5/qapi-schema.json", 300),
+        ("schemas/qmp-10.0/common.json", 200),
+    ] {
+        let text = read(rel);
+        for round in 0..rounds {
+            let mutant = mutate(&text, &mut rng);
+            let options = if round % 2 == 0 { strict() } else { legacy() };
+            exercise(&mutant, &options);
+        }
+    }
+}
+
+#[test]
+fn hostile_shapes() {
+    for text in [
+        "[".repeat(5000),
+        "{ 'a': ".repeat(5000),
+        format!(
+            "{{ 'command': 'c', 'if': {}'A'{} }}",
+            "{ 'not': ".repeat(400),
+            " }".repeat(400)
+        ),
+        format!("##\n{}##\n", "# @a: x\n".repeat(3000)),
+        format!(
+            "{{ 'enum': 'Abc', 'data': [ {} ] }}",
+            vec!["'a'"; 3000].join(", ")
+        ),
+        "'".repeat(1000),
+        "\\".repeat(1000),
+        "##".repeat(1000),
+        "\u{feff}{ 'struct': 'Abc', 'data': {} }".to_string(),
+        "\0\u{1}\u{7f}".to_string(),
+        String::new(),
+    ] {
+        exercise(&text, &strict());
+        exercise(&text, &legacy());
+    }
+}
