@@ -1,0 +1,84 @@
+//! What the generator refuses, with messages that name the culprits, and how derived names
+//! give way to schema names.
+
+use qapi_codegen::{generate, Options, UnmappedCfg};
+use qapi_parser::parse_str;
+
+fn gen(schema: &str, options: &Options) -> Result<String, String> {
+    let schema = parse_str("test.json", schema, &qapi_parser::Options::default())
+        .map_err(|e| e.to_string())?;
+    generate(&schema, options)
+        .map(|o| o.code)
+        .map_err(|e| e.to_string())
+}
+
+#[test]
+fn an_unmapped_condition_is_named() {
+    let schema = "{ 'struct': 'Foo', 'data': { 'a': 'int' }, 'if': 'CONFIG_FOO' }";
+    let err = gen(schema, &Options::default()).unwrap_err();
+    assert!(
+        err.contains("condition 'CONFIG_FOO' (of struct 'Foo') has no cfg mapping"),
+        "{err}"
+    );
+    let mut options = Options::default();
+    options.cfg.insert("CONFIG_FOO".into(), "unix".into());
+    let code = gen(schema, &options).unwrap();
+    assert!(
+        code.contains("#[cfg(unix)]\n#[derive(Debug, Clone, PartialEq)]\npub struct Foo"),
+        "{code}"
+    );
+    options.cfg.clear();
+    options.unmapped_cfg = UnmappedCfg::Feature;
+    assert!(gen(schema, &options)
+        .unwrap()
+        .contains(r#"#[cfg(feature = "config_foo")]"#));
+}
+
+#[test]
+fn members_that_clash_in_rust_are_reported_with_both_names() {
+    let schema = "{ 'pragma': { 'member-name-exceptions': [ 'Foo' ] } }
+                  { 'struct': 'Foo', 'data': { 'fooBar': 'int', 'foo-bar': 'int' } }";
+    let err = gen(schema, &Options::default()).unwrap_err();
+    assert!(err.contains("member 'foo-bar' of 'Foo' and member 'fooBar' of 'Foo' both map to the Rust name 'foo_bar'"), "{err}");
+}
+
+#[test]
+fn types_that_clash_in_rust_are_reported_with_both_names() {
+    let schema = "{ 'struct': 'GuestPCIAddress', 'data': { 'a': 'int' } }
+                  { 'struct': 'GuestPciAddress', 'data': { 'a': 'int' } }";
+    let err = gen(schema, &Options::default()).unwrap_err();
+    assert!(err.contains("struct 'GuestPciAddress' and struct 'GuestPCIAddress' both map to the Rust name 'GuestPciAddress'"), "{err}");
+}
+
+#[test]
+fn derived_names_give_way_to_schema_names() {
+    let schema = "{ 'struct': 'PingArgs', 'data': { 'a': 'int' } }
+                  { 'command': 'ping', 'data': { 'b': 'int' } }
+                  { 'struct': 'Event', 'data': { 'c': 'int' } }";
+    let code = gen(schema, &Options::default()).unwrap();
+    assert!(code.contains("pub struct PingArgs {\n    pub a: i64,"));
+    assert!(code.contains("pub struct PingArgs2 {\n    pub b: i64,"));
+    assert!(code.contains("fn ping(&mut self, arguments: PingArgs2)"));
+    assert!(
+        code.contains("pub enum Event2 {"),
+        "the event enum gives way to struct Event"
+    );
+}
+
+#[test]
+fn a_bad_type_override_is_reported() {
+    let schema = "{ 'struct': 'Foo', 'data': { 'a': 'str' } }";
+    let mut options = Options::default();
+    options
+        .type_overrides
+        .insert("Foo.b".into(), "Vec<u8>".into());
+    let err = gen(schema, &options).unwrap_err();
+    assert!(err.contains("'Foo' has no member 'b'"), "{err}");
+    options.type_overrides.clear();
+    options
+        .type_overrides
+        .insert("Foo.a".into(), "qapi_runtime::Base64Bytes".into());
+    assert!(gen(schema, &options)
+        .unwrap()
+        .contains("pub a: qapi_runtime::Base64Bytes,"));
+}
