@@ -62,6 +62,22 @@ enum LoadError {
     Schema(Error),
 }
 
+/// Schema files bigger than this are refused (devices such as `/dev/zero` never end).
+const MAX_FILE_SIZE: u64 = 64 << 20;
+
+fn read_limited(path: &std::path::Path) -> Result<Vec<u8>, LoadError> {
+    use std::io::Read;
+    let file = std::fs::File::open(path).map_err(|e| LoadError::Read(strerror(&e)))?;
+    let mut bytes = Vec::new();
+    file.take(MAX_FILE_SIZE + 1)
+        .read_to_end(&mut bytes)
+        .map_err(|e| LoadError::Read(strerror(&e)))?;
+    if bytes.len() as u64 > MAX_FILE_SIZE {
+        return Err(LoadError::Read("File too large".into()));
+    }
+    Ok(bytes)
+}
+
 impl From<Error> for LoadError {
     fn from(e: Error) -> Self {
         LoadError::Schema(e)
@@ -103,8 +119,7 @@ impl<'a> Loader<'a> {
         let text = match text {
             Some(t) => t,
             None => {
-                let bytes =
-                    std::fs::read(fs_path(&name)).map_err(|e| LoadError::Read(strerror(&e)))?;
+                let bytes = read_limited(&fs_path(&name))?;
                 String::from_utf8(bytes).map_err(|e| {
                     LoadError::Read(format!(
                         "invalid UTF-8 at byte {}",
