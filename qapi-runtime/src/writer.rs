@@ -119,35 +119,50 @@ pub fn format_double(value: f64) -> String {
     }
 }
 
+/// Bytes that can be written as is: printable ASCII other than `"` and `\\`.
+const PLAIN: [bool; 256] = {
+    let mut table = [false; 256];
+    let mut b = 0x20;
+    while b < 0x7f {
+        table[b] = b != b'"' as usize && b != b'\\' as usize;
+        b += 1;
+    }
+    table
+};
+
 /// Writes the body of a JSON string (without quotes) with QEMU's escapes.
 fn write_escaped<W: Write + ?Sized>(out: &mut W, text: &str) -> io::Result<()> {
     let bytes = text.as_bytes();
-    let mut plain_from = 0;
-    for (i, ch) in text.char_indices() {
-        let escape: Option<&[u8]> = match ch {
-            '"' => Some(b"\\\""),
-            '\\' => Some(b"\\\\"),
-            '\u{8}' => Some(b"\\b"),
-            '\u{c}' => Some(b"\\f"),
-            '\n' => Some(b"\\n"),
-            '\r' => Some(b"\\r"),
-            '\t' => Some(b"\\t"),
-            ' '..='~' => continue,
-            _ => None,
+    let mut start = 0;
+    while start < bytes.len() {
+        // Runs of plain bytes (the common case, e.g. base64) go out in one write.
+        let run = bytes[start..]
+            .iter()
+            .position(|&b| !PLAIN[usize::from(b)])
+            .unwrap_or(bytes.len() - start);
+        out.write_all(&bytes[start..start + run])?;
+        start += run;
+        let Some(ch) = text[start..].chars().next() else {
+            break;
         };
-        out.write_all(&bytes[plain_from..i])?;
-        plain_from = i + ch.len_utf8();
-        match escape {
-            Some(seq) => out.write_all(seq)?,
-            None => {
+        match ch {
+            '"' => out.write_all(b"\\\"")?,
+            '\\' => out.write_all(b"\\\\")?,
+            '\u{8}' => out.write_all(b"\\b")?,
+            '\u{c}' => out.write_all(b"\\f")?,
+            '\n' => out.write_all(b"\\n")?,
+            '\r' => out.write_all(b"\\r")?,
+            '\t' => out.write_all(b"\\t")?,
+            _ => {
                 let mut units = [0u16; 2];
                 for unit in ch.encode_utf16(&mut units) {
                     write!(out, "\\u{unit:04X}")?;
                 }
             }
         }
+        start += ch.len_utf8();
     }
-    out.write_all(&bytes[plain_from..])
+    Ok(())
 }
 
 /// Streams `Display` output into a JSON string body.
