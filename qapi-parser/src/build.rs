@@ -43,7 +43,7 @@ pub(crate) fn build(items: Vec<Item>, diag: &Diag<'_>) -> Result<Built, Error> {
     let file_modules = diag
         .files
         .iter()
-        .map(|f| py_relpath(&f.name, &schema_dir))
+        .map(|f| py_relpath(&diag.cwd, &f.name, &schema_dir))
         .collect::<Vec<_>>();
     let mut b = Builder {
         diag,
@@ -69,7 +69,7 @@ pub(crate) fn build(items: Vec<Item>, diag: &Diag<'_>) -> Result<Built, Error> {
                 start,
                 end,
             } => {
-                let module = py_relpath(&target, &schema_dir);
+                let module = py_relpath(&diag.cwd, &target, &schema_dir);
                 if !b.out.modules.contains(&module) {
                     b.out.modules.push(module.clone());
                 }

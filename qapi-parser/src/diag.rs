@@ -10,12 +10,21 @@ use crate::source::{FileId, Loc, SourceFile};
 #[derive(Default)]
 pub(crate) struct Diag<'a> {
     pub files: Vec<SourceFile<'a>>,
+    /// The current directory when loading started (relative paths are taken against it).
+    pub cwd: String,
     /// QEMU records the definition on the line's shared source-info object, so a line
     /// reports the definition most recently checked on it (normally the one starting there).
     defn: HashMap<Loc, (&'static str, String)>,
 }
 
 impl<'a> Diag<'a> {
+    pub fn new(cwd: String) -> Diag<'a> {
+        Diag {
+            cwd,
+            ..Diag::default()
+        }
+    }
+
     pub fn file(&self, id: FileId) -> &SourceFile<'a> {
         &self.files[id as usize]
     }

@@ -107,6 +107,12 @@ fn tagged(line: &str) -> Option<(&str, &str)> {
     const TAGS: [&str; 8] = [
         "Returns", "Errors", "Since", "Notes", "Note", "Examples", "Example", "TODO",
     ];
+    if !matches!(
+        line.as_bytes().first(),
+        Some(b'R' | b'E' | b'S' | b'N' | b'T')
+    ) {
+        return None;
+    }
     TAGS.iter().find_map(|tag| {
         let rest = line.strip_prefix(tag)?;
         if rest.starts_with("::") {

@@ -88,7 +88,7 @@ impl<'a> Loader<'a> {
     pub fn new(arena: &'a TextArena, legacy: bool) -> Loader<'a> {
         Loader {
             arena,
-            diag: Diag::default(),
+            diag: Diag::new(crate::source::current_dir()),
             exprs: Vec::new(),
             docs: Vec::new(),
             pragmas: Pragmas::default(),
@@ -115,7 +115,7 @@ impl<'a> Loader<'a> {
         parent: Option<Loc>,
         text: Option<String>,
     ) -> Result<(), LoadError> {
-        self.included.insert(py_abspath(&name));
+        self.included.insert(py_abspath(&self.diag.cwd, &name));
         let text = match text {
             Some(t) => t,
             None => {
@@ -159,11 +159,11 @@ impl<'a> Loader<'a> {
 
     /// Processes an include directive found at `info`.
     fn include(&mut self, include: &str, info: Loc, incl_fname: String) -> Result<(), Error> {
-        let abs = py_abspath(&incl_fname);
+        let abs = py_abspath(&self.diag.cwd, &incl_fname);
         let mut inf = Some(info);
         while let Some(i) = inf {
             let f = self.diag.file(i.file);
-            if py_abspath(&f.name) == abs {
+            if py_abspath(&self.diag.cwd, &f.name) == abs {
                 return Err(self
                     .diag
                     .error(info, format!("inclusion loop for {include}")));

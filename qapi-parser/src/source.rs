@@ -168,16 +168,20 @@ fn norm_components(path: &str) -> (bool, Vec<&str>) {
     (absolute, parts)
 }
 
-/// `os.path.abspath`: lexical, relative to the current directory, no symlink resolution.
-pub(crate) fn py_abspath(path: &str) -> String {
+/// The current directory, as `os.path.abspath` would join onto relative paths.
+pub(crate) fn current_dir() -> String {
+    std::env::current_dir()
+        .map(|p| p.to_string_lossy().into_owned())
+        .unwrap_or_else(|_| "/".to_string())
+}
+
+/// `os.path.abspath`: lexical, relative to `cwd`, no symlink resolution.
+pub(crate) fn py_abspath(cwd: &str, path: &str) -> String {
     let joined;
     let full = if path.starts_with('/') {
         path
     } else {
-        let cwd = std::env::current_dir()
-            .map(|p| p.to_string_lossy().into_owned())
-            .unwrap_or_else(|_| "/".to_string());
-        joined = py_join(&cwd, path);
+        joined = py_join(cwd, path);
         &joined
     };
     let (_, parts) = norm_components(full);
@@ -185,9 +189,9 @@ pub(crate) fn py_abspath(path: &str) -> String {
 }
 
 /// `os.path.relpath(path, start)`.
-pub(crate) fn py_relpath(path: &str, start: &str) -> String {
-    let path = py_abspath(path);
-    let start = py_abspath(start);
+pub(crate) fn py_relpath(cwd: &str, path: &str, start: &str) -> String {
+    let path = py_abspath(cwd, path);
+    let start = py_abspath(cwd, start);
     let (_, p) = norm_components(&path);
     let (_, s) = norm_components(&start);
     let common = p.iter().zip(&s).take_while(|(a, b)| a == b).count();
@@ -269,10 +273,11 @@ mod tests {
             "cases/include/../s.json"
         );
         assert_eq!(py_join("cases", "/abs.json"), "/abs.json");
-        assert_eq!(py_abspath("/a/b/../c/./d"), "/a/c/d");
-        assert_eq!(py_relpath("/r/include/../s.json", "/r"), "s.json");
-        assert_eq!(py_relpath("/r/include/sub.json", "/r"), "include/sub.json");
-        assert_eq!(py_relpath("/x/y.json", "/r"), "../x/y.json");
+        assert_eq!(py_abspath("/x", "/a/b/../c/./d"), "/a/c/d");
+        assert_eq!(py_abspath("/x", "b/../c"), "/x/c");
+        assert_eq!(py_relpath("/", "/r/include/../s.json", "/r"), "s.json");
+        assert_eq!(py_relpath("/r", "include/sub.json", ""), "include/sub.json");
+        assert_eq!(py_relpath("/", "/x/y.json", "/r"), "../x/y.json");
     }
 
     #[test]
