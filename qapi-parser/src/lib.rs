@@ -10,6 +10,10 @@
 //! 3. `build`: entities in QEMU's creation order, with implicit types;
 //! 4. `check`: semantic checks, doc connection, the feature limit.
 //!
+//! Entry points: [`load`] and [`parse_str`] return a checked [`Schema`] (see [`model`]) or
+//! the first [`Error`], whose `Display` is QEMU's message and whose [`Error::report`] is a
+//! rustc-style rendering; [`dump`] prints a schema in the format of QEMU's test harness.
+//!
 //! ```no_run
 //! let schema = qapi_parser::load("qapi-schema.json", &qapi_parser::Options::default())?;
 //! for cmd in schema.commands() {
@@ -44,9 +48,33 @@ pub use model::*;
 /// How to read a schema.
 #[derive(Debug, Clone, Default, PartialEq, Eq)]
 pub struct Options {
-    /// Also accept the older dialect of QEMU 1.x-7.x schemas (`'type'` for structs,
-    /// `'success-response': 'no'`, simple unions, unchecked doc comments, ...). The default
-    /// is strict: exactly what QEMU 10.0.2 accepts.
+    /// Also accept the older dialect of QEMU 1.x-7.x schemas, giving the model its modern
+    /// spelling would. The default is strict: exactly what QEMU 10.0.2 accepts.
+    ///
+    /// Legacy mode relaxes specific checks; everything else stays strict:
+    ///
+    /// * expressions: `'type'` means `'struct'`; flag values `'yes'`/`'no'` mean
+    ///   `true`/`false`; members, enum values and branches may use upper case and `_`,
+    ///   commands `_`; any command may return any type; `'visitor'`, `'dict'` and `'**'`
+    ///   mean `'any'`; `'if'` may be a C preprocessor expression (`defined(X) && !Y`) or a
+    ///   list (all must hold); pragmas `returns-whitelist` and `name-case-whitelist` are the
+    ///   old names of `command-returns-exceptions` and `member-name-exceptions`;
+    /// * simple unions (no `base`/`discriminator`) are desugared as QEMU before 7.0 did: enum
+    ///   `<Union>Kind`, implicit base `q_obj_<Union>-base { type: <Union>Kind }`, each branch
+    ///   type wrapped in `q_obj_<Type>-wrapper { data: <Type> }`; a union with
+    ///   `'discriminator': {}` (QEMU 1.7-2.x) is an alternate;
+    /// * doc comments are read as before QEMU 2.9 checked them: `##...` lines other than `##`
+    ///   are plain comments; a block may end with `# ##` or run into the next expression; a
+    ///   symbol line needs no colon (`# @Name`); a block without symbol line right before a
+    ///   definition documents it; a doc whose symbol differs from its definition is still
+    ///   its doc; `Note:`, `Notes:`, `Example:` and `Examples:` are plain paragraphs; section
+    ///   text may continue on unindented lines up to a blank line; `Since 1.5` is a Since
+    ///   section; `Returns:`/`Errors:` where QEMU 10.0.2 forbids them become plain text;
+    ///   undocumented members and features are accepted (members get empty descriptions);
+    ///   descriptions of members that do not exist are dropped, except that one such
+    ///   description next to one undocumented member whose name contains it or is contained
+    ///   in it describes that member (`@filepath` for `path`); a leading `#optional` marker
+    ///   is removed from member descriptions.
     pub legacy: bool,
 }
 
