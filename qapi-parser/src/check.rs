@@ -2,7 +2,7 @@
 //! bases, member clashes, union and alternate rules, command and event rules, then the
 //! connection of doc comments; afterwards the stale-doc check and the feature limit.
 
-use std::collections::HashMap;
+use std::collections::{HashMap, HashSet};
 
 use crate::build::{describe, Built};
 use crate::diag::Diag;
@@ -490,12 +490,14 @@ impl Checker<'_, '_> {
             Entity::Enum(e) => e.values.clone(),
             _ => Vec::new(),
         };
+        let value_names: HashSet<&str> = values.iter().map(|v| v.name.as_str()).collect();
         // Enum values without a branch get an empty one.
         let mut implicit = Vec::new();
         if let Some(Entity::Object(o)) = self.b.entities.get(i) {
             if let Some(v) = &o.variants {
+                let cases: HashSet<&str> = v.variants.iter().map(|b| b.name.as_str()).collect();
                 for value in &values {
-                    if !v.variants.iter().any(|b| b.name == value.name) {
+                    if !cases.contains(value.name.as_str()) {
                         implicit.push(Variant {
                             name: value.name.clone(),
                             ty: "q_empty".into(),
@@ -536,7 +538,7 @@ impl Checker<'_, '_> {
                     ),
                 ));
             };
-            if !values.iter().any(|e| e.name == v.name) {
+            if !value_names.contains(v.name.as_str()) {
                 return Err(self.err(
                     i,
                     format!(
@@ -891,10 +893,11 @@ fn legacy_stale(doc: &mut DocBlock, features: bool, bogus: &[usize]) {
     for &s in bogus {
         doc.sections[s].dropped = true;
     }
+    let sections = &doc.sections;
     let list = if features {
         &mut doc.features
     } else {
         &mut doc.args
     };
-    list.retain(|s| !bogus.contains(s));
+    list.retain(|&s| !sections[s].dropped);
 }

@@ -1,6 +1,8 @@
 //! Documentation blocks (`##` ... `##`): splitting into sections as QEMU's doc parser does,
 //! with its error checks, and the legacy relaxations for pre-10.0 doc comments.
 
+use std::collections::HashMap;
+
 use crate::error::Error;
 use crate::source::{is_py_space, Loc};
 
@@ -76,6 +78,9 @@ pub(crate) struct DocBlock {
     pub args: Vec<usize>,
     /// Indices of feature descriptions.
     pub features: Vec<usize>,
+    /// Description index by name, for members and for features (docs can be huge).
+    arg_index: HashMap<String, usize>,
+    feature_index: HashMap<String, usize>,
     returns: Option<usize>,
     errors: Option<usize>,
     since: Option<usize>,
@@ -137,6 +142,8 @@ impl DocBlock {
             sections: vec![Section::new(Kind::Plain, "", loc)],
             args: Vec::new(),
             features: Vec::new(),
+            arg_index: HashMap::new(),
+            feature_index: HashMap::new(),
             returns: None,
             errors: None,
             since: None,
@@ -164,10 +171,12 @@ impl DocBlock {
 
     /// Index of the description of `name` among members or features.
     pub fn find(&self, features: bool, name: &str) -> Option<usize> {
-        let list = if features { &self.features } else { &self.args };
-        list.iter()
-            .copied()
-            .find(|&i| self.sections[i].name == name)
+        let index = if features {
+            &self.feature_index
+        } else {
+            &self.arg_index
+        };
+        index.get(name).copied()
     }
 
     fn append_line(&mut self, line: &str) {
@@ -238,8 +247,10 @@ impl DocBlock {
         self.sections.push(Section::new(kind, name, loc));
         if features {
             self.features.push(index);
+            self.feature_index.insert(name.to_string(), index);
         } else {
             self.args.push(index);
+            self.arg_index.insert(name.to_string(), index);
         }
         Ok(())
     }
@@ -305,6 +316,7 @@ impl DocBlock {
         self.sections.push(s);
         let index = self.sections.len() - 1;
         self.args.push(index);
+        self.arg_index.insert(name.to_string(), index);
         index
     }
 }

@@ -196,3 +196,24 @@ fn hostile_shapes() {
         exercise(&text, &legacy());
     }
 }
+
+/// Sizes where a quadratic step would take minutes: many members, descriptions, values and
+/// branches in one definition must all be handled in near-linear time.
+#[test]
+fn large_definitions() {
+    let n = 20_000;
+    let members: Vec<String> = (0..n).map(|i| format!("'m{i}': 'int'")).collect();
+    let described: String = (0..n).map(|i| format!("# @m{i}: x\n")).collect();
+    let values: Vec<String> = (0..n).map(|i| format!("'v{i}'")).collect();
+    let branches: Vec<String> = (0..n / 2).map(|i| format!("'v{i}': 'Sa'")).collect();
+    let text = format!(
+        "##\n# @c:\n{described}##\n{{ 'command': 'c', 'data': {{ {} }} }}\n\
+         {{ 'enum': 'En', 'data': [ {} ] }}\n{{ 'struct': 'Sa', 'data': {{}} }}\n\
+         {{ 'union': 'Un', 'base': {{ 'kind': 'En' }}, 'discriminator': 'kind', 'data': {{ {} }} }}",
+        members.join(", "),
+        values.join(", "),
+        branches.join(", ")
+    );
+    let schema = parse_str("t.json", &text, &strict()).expect("valid");
+    assert_eq!(schema.docs[0].args.len(), n);
+}
