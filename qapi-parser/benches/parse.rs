@@ -6,23 +6,25 @@
 
 use std::alloc::{GlobalAlloc, Layout, System};
 use std::path::PathBuf;
-use std::sync::atomic::{AtomicUsize, Ordering};
+use std::sync::atomic::{AtomicBool, AtomicIsize, Ordering};
 
 use criterion::{criterion_group, criterion_main, Criterion};
 
-/// Counts live and peak heap bytes.
+/// Counts live and peak heap bytes while `COUNTING` is set (off during timing).
 struct Counting;
 
-static LIVE: AtomicUsize = AtomicUsize::new(0);
-static PEAK: AtomicUsize = AtomicUsize::new(0);
+static COUNTING: AtomicBool = AtomicBool::new(false);
+static LIVE: AtomicIsize = AtomicIsize::new(0);
+static PEAK: AtomicIsize = AtomicIsize::new(0);
 
 // SAFETY: forwards every call to the system allocator unchanged; only counts sizes.
 unsafe impl GlobalAlloc for Counting {
     unsafe fn alloc(&self, layout: Layout) -> *mut u8 {
         // SAFETY: same contract as the caller's.
         let p = unsafe { System.alloc(layout) };
-        if !p.is_null() {
-            let live = LIVE.fetch_add(layout.size(), Ordering::Relaxed) + layout.size();
+        if !p.is_null() && COUNTING.load(Ordering::Relaxed) {
+            let size = layout.size() as isize;
+            let live = LIVE.fetch_add(size, Ordering::Relaxed) + size;
             PEAK.fetch_max(live, Ordering::Relaxed);
         }
         p
@@ -31,19 +33,21 @@ unsafe impl GlobalAlloc for Counting {
     unsafe fn dealloc(&self, ptr: *mut u8, layout: Layout) {
         // SAFETY: same contract as the caller's.
         unsafe { System.dealloc(ptr, layout) };
-        LIVE.fetch_sub(layout.size(), Ordering::Relaxed);
+        if COUNTING.load(Ordering::Relaxed) {
+            LIVE.fetch_sub(layout.size() as isize, Ordering::Relaxed);
+        }
     }
 
     unsafe fn realloc(&self, ptr: *mut u8, layout: Layout, new_size: usize) -> *mut u8 {
         // SAFETY: same contract as the caller's.
         let p = unsafe { System.realloc(ptr, layout, new_size) };
-        if !p.is_null() {
+        if !p.is_null() && COUNTING.load(Ordering::Relaxed) {
             if new_size >= layout.size() {
-                let grow = new_size - layout.size();
+                let grow = (new_size - layout.size()) as isize;
                 let live = LIVE.fetch_add(grow, Ordering::Relaxed) + grow;
                 PEAK.fetch_max(live, Ordering::Relaxed);
             } else {
-                LIVE.fetch_sub(layout.size() - new_size, Ordering::Relaxed);
+                LIVE.fetch_sub((layout.size() - new_size) as isize, Ordering::Relaxed);
             }
         }
         p
@@ -64,11 +68,14 @@ fn bench(c: &mut Criterion) {
     let qmp = schema("qmp-10.0/qapi-schema.json");
     let qga = schema("qga-10.0/qapi-schema.json");
 
-    // Peak heap of one full load, reported once next to the timings.
-    let before = LIVE.load(Ordering::Relaxed);
-    PEAK.store(before, Ordering::Relaxed);
+    // Peak heap of one full load (counted from zero: frees of older blocks may take LIVE
+    // below its start, so it is a signed count), reported once next to the timings.
+    LIVE.store(0, Ordering::Relaxed);
+    PEAK.store(0, Ordering::Relaxed);
+    COUNTING.store(true, Ordering::Relaxed);
     let s = qapi_parser::load(&qmp, &options).expect("the QMP schema is valid");
-    let peak = PEAK.load(Ordering::Relaxed) - before;
+    COUNTING.store(false, Ordering::Relaxed);
+    let peak = PEAK.load(Ordering::Relaxed);
     println!(
         "qmp-10.0: {} entities, peak heap during load {:.1} MB",
         s.entities.len(),

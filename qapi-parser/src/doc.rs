@@ -54,7 +54,8 @@ impl Section {
         Section {
             kind,
             name: name.to_string(),
-            text: String::new(),
+            // Most section texts are a few lines; growing from empty would reallocate often.
+            text: String::with_capacity(120),
             loc,
             connected: false,
             stub: false,
@@ -78,9 +79,10 @@ pub(crate) struct DocBlock {
     pub args: Vec<usize>,
     /// Indices of feature descriptions.
     pub features: Vec<usize>,
-    /// Description index by name, for members and for features (docs can be huge).
-    arg_index: HashMap<String, usize>,
-    feature_index: HashMap<String, usize>,
+    /// Description index by name for members and for features, built once a block has
+    /// many descriptions (docs can be huge; most have a handful).
+    arg_index: Option<HashMap<String, usize>>,
+    feature_index: Option<HashMap<String, usize>>,
     returns: Option<usize>,
     errors: Option<usize>,
     since: Option<usize>,
@@ -142,8 +144,8 @@ impl DocBlock {
             sections: vec![Section::new(Kind::Plain, "", loc)],
             args: Vec::new(),
             features: Vec::new(),
-            arg_index: HashMap::new(),
-            feature_index: HashMap::new(),
+            arg_index: None,
+            feature_index: None,
             returns: None,
             errors: None,
             since: None,
@@ -171,12 +173,42 @@ impl DocBlock {
 
     /// Index of the description of `name` among members or features.
     pub fn find(&self, features: bool, name: &str) -> Option<usize> {
-        let index = if features {
-            &self.feature_index
+        let (list, index) = if features {
+            (&self.features, &self.feature_index)
         } else {
-            &self.arg_index
+            (&self.args, &self.arg_index)
         };
-        index.get(name).copied()
+        match index {
+            Some(index) => index.get(name).copied(),
+            None => list
+                .iter()
+                .copied()
+                .find(|&i| self.sections[i].name == name),
+        }
+    }
+
+    /// Adds section `index` to the member or feature descriptions.
+    fn register(&mut self, features: bool, index: usize) {
+        let (list, map) = if features {
+            (&mut self.features, &mut self.feature_index)
+        } else {
+            (&mut self.args, &mut self.arg_index)
+        };
+        list.push(index);
+        let sections = &self.sections;
+        match map {
+            Some(map) => {
+                map.insert(sections[index].name.clone(), index);
+            }
+            None if list.len() > 16 => {
+                *map = Some(
+                    list.iter()
+                        .map(|&i| (sections[i].name.clone(), i))
+                        .collect(),
+                );
+            }
+            None => {}
+        }
     }
 
     fn append_line(&mut self, line: &str) {
@@ -245,13 +277,7 @@ impl DocBlock {
         }
         let index = self.sections.len();
         self.sections.push(Section::new(kind, name, loc));
-        if features {
-            self.features.push(index);
-            self.feature_index.insert(name.to_string(), index);
-        } else {
-            self.args.push(index);
-            self.arg_index.insert(name.to_string(), index);
-        }
+        self.register(features, index);
         Ok(())
     }
 
@@ -315,8 +341,7 @@ impl DocBlock {
         s.connected = true;
         self.sections.push(s);
         let index = self.sections.len() - 1;
-        self.args.push(index);
-        self.arg_index.insert(name.to_string(), index);
+        self.register(false, index);
         index
     }
 }

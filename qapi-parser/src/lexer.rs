@@ -125,25 +125,17 @@ pub(crate) fn tokenize(text: &str) -> Result<Tokens, String> {
         let token = &text[start..end];
         match bytes[start] {
             b'{' | b'}' | b'[' | b']' | b':' | b',' => {
-                // A run of structural characters and blanks: one token per character.
-                for (i, &b) in token.as_bytes().iter().enumerate() {
-                    let kind = match b {
-                        b'{' => Tok::LBrace,
-                        b'}' => Tok::RBrace,
-                        b'[' => Tok::LBracket,
-                        b']' => Tok::RBracket,
-                        b':' => Tok::Colon,
-                        b',' => Tok::Comma,
-                        _ => continue,
-                    };
-                    push(&mut lines, kind, start + i, start + i + 1, 0);
-                }
+                structure(&mut push, &mut lines, bytes, start, end);
             }
             b'\'' => {
-                let (kind, aux) = string_kind(token);
-                push(&mut lines, kind, start, end, start + aux);
+                let (kind, at) = string_kind(token);
                 if kind == Tok::Str {
-                    lines.skip_to(end); // well-formed strings hold no newline
+                    // The string, then the structure run the grammar attached to it.
+                    push(&mut lines, kind, start, start + at + 1, 0);
+                    lines.skip_to(start + at + 1); // well-formed strings hold no newline
+                    structure(&mut push, &mut lines, bytes, start + at + 1, end);
+                } else {
+                    push(&mut lines, kind, start, end, start + at);
                 }
             }
             b'#' => {
@@ -176,27 +168,51 @@ pub(crate) fn tokenize(text: &str) -> Result<Tokens, String> {
     })
 }
 
-/// A string token's kind from its last character (the grammar ends a string token at its
-/// closing quote or at the first character QEMU rejects), and for a bad escape the offset
-/// of the escaped character within the token.
+/// Pushes one token per structural character of `bytes[start..end]` (the rest is blanks).
+fn structure(
+    push: &mut impl FnMut(&mut Lines, Tok, usize, usize, usize),
+    lines: &mut Lines,
+    bytes: &[u8],
+    start: usize,
+    end: usize,
+) {
+    for (i, &b) in bytes[start..end].iter().enumerate() {
+        let kind = match b {
+            b'{' => Tok::LBrace,
+            b'}' => Tok::RBrace,
+            b'[' => Tok::LBracket,
+            b']' => Tok::RBracket,
+            b':' => Tok::Colon,
+            b',' => Tok::Comma,
+            _ => continue,
+        };
+        push(lines, kind, start + i, start + i + 1, 0);
+    }
+}
+
+/// A string token's kind, and the offset within the token of its closing quote (well-formed)
+/// or of its escaped character (bad escape). The grammar ends a malformed string token at
+/// the first character QEMU rejects; a well-formed one at its closing quote, which is the
+/// first quote after the opening one (quotes cannot be escaped).
 fn string_kind(token: &str) -> (Tok, usize) {
+    let b = token.as_bytes();
+    // Backslashes pair up from the left, so an odd run right before a character means that
+    // character is escaped.
+    let escaped = |at: usize| b[1..at].iter().rev().take_while(|&&c| c == b'\\').count() % 2 == 1;
+    if let Some(q) = b[1..].iter().position(|&c| c == b'\'').map(|i| i + 1) {
+        return if escaped(q) {
+            (Tok::Error(LexError::BadEscape), q)
+        } else {
+            (Tok::Str, q)
+        };
+    }
     let Some((at, last)) = token.char_indices().last().filter(|&(at, _)| at > 0) else {
         return (Tok::Error(LexError::Unterminated), 0);
     };
     if last == '\n' {
-        return (Tok::Error(LexError::Unterminated), 0);
-    }
-    // Backslashes pair up from the left, so an odd run right before the last character
-    // means that character is escaped.
-    let backslashes = token.as_bytes()[1..at]
-        .iter()
-        .rev()
-        .take_while(|&&b| b == b'\\')
-        .count();
-    if backslashes % 2 == 1 {
+        (Tok::Error(LexError::Unterminated), 0)
+    } else if escaped(at) {
         (Tok::Error(LexError::BadEscape), at)
-    } else if last == '\'' {
-        (Tok::Str, 0)
     } else {
         (Tok::Error(LexError::Funny), 0)
     }
@@ -241,6 +257,20 @@ mod tests {
         assert_eq!(kinds("'a\tb'\n")[0], Error(LexError::Funny));
         assert_eq!(kinds("'é'\n")[0], Error(LexError::Funny));
         assert_eq!(kinds("'\u{7f}'\n")[0], Error(LexError::Funny));
+    }
+
+    #[test]
+    fn strings_and_their_structure_runs_split() {
+        use Tok::*;
+        assert_eq!(
+            kinds("{ 'a': [ 'b\\\\' ],\n 'c' }\n"),
+            vec![LBrace, Str, Colon, LBracket, Str, RBracket, Comma, Str, RBrace, Eof]
+        );
+        let t = tokenize("'a' ,\n'b'\n").unwrap().tokens;
+        assert_eq!((t[0].start, t[0].end, t[0].line), (0, 3, 1));
+        assert_eq!((t[1].kind, t[1].line), (Comma, 1));
+        assert_eq!((t[2].kind, t[2].line), (Str, 2));
+        assert_eq!(kinds("'a\\\\\\'\n")[0], Error(LexError::BadEscape));
     }
 
     #[test]

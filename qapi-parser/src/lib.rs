@@ -124,7 +124,7 @@ fn line_info(diag: &diag::Diag<'_>, loc: source::Loc) -> SourceInfo {
         file: PathBuf::from(&file.name),
         line: loc.line,
         col: 1,
-        span: start..start + file.line_text(loc.line).len(),
+        span: start..file.line_end(loc.line).max(start),
     }
 }
 

@@ -77,6 +77,14 @@ impl<'a> SourceFile<'a> {
         self.line_starts.get(i).copied().unwrap_or(0) as usize
     }
 
+    /// Byte offset where `line` ends (its newline, or the end of the text).
+    pub fn line_end(&self, line: u32) -> usize {
+        match self.line_starts.get(line as usize) {
+            Some(&next) => next as usize - 1,
+            None => self.line_text(line).len() + self.line_start(line),
+        }
+    }
+
     /// The text of `line` without its newline.
     pub fn line_text(&self, line: u32) -> &'a str {
         let start = self.line_start(line);
