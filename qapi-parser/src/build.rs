@@ -239,10 +239,11 @@ impl Builder<'_, '_> {
     fn members(&mut self, defs: Vec<MemberDef>, at: (Loc, u32, u32)) -> Result<Vec<Member>, Error> {
         let mut out = Vec::with_capacity(defs.len());
         for m in defs {
-            let (name, optional) = match m.key.strip_prefix('*') {
-                Some(n) => (n.to_string(), true),
-                None => (m.key.clone(), false),
-            };
+            let mut name = m.key;
+            let optional = name.starts_with('*');
+            if optional {
+                name.remove(0);
+            }
             let ty = self.type_name(m.ty, at)?;
             self.note_features(&m.features, at.0);
             out.push(Member {

@@ -734,61 +734,66 @@ impl Checker<'_, '_> {
             return Ok(());
         };
         let at = self.loc(i);
-        let mut wanted: Vec<(bool, &'static str, String)> = Vec::new();
-        let e = &self.b.entities[i];
+        let entities = &self.b.entities;
+        let index = &self.b.index;
+        // The implicit (`q_`) object type `name`, whose members the owner documents.
+        let implicit = |name: Option<&str>| {
+            name.filter(|n| n.starts_with("q_"))
+                .and_then(|n| index.get(n))
+                .and_then(|&t| match &entities[t] {
+                    Entity::Object(o) => Some(o),
+                    _ => None,
+                })
+        };
+        // (is a feature, role, name), in QEMU's connection order.
+        let mut wanted: Vec<(bool, &'static str, &str)> = Vec::new();
+        let e = &entities[i];
         for f in &e.common().features {
-            wanted.push((true, "feature", f.name.clone()));
+            wanted.push((true, "feature", &f.name));
         }
-        let object_members = |o: &ObjectType, wanted: &mut Vec<(bool, &'static str, String)>| {
+        fn object_members<'e>(o: &'e ObjectType, wanted: &mut Vec<(bool, &'static str, &'e str)>) {
             for m in &o.members {
-                wanted.push((false, "member", m.name.clone()));
+                wanted.push((false, "member", &m.name));
                 for f in &m.features {
-                    wanted.push((true, "feature", f.name.clone()));
+                    wanted.push((true, "feature", &f.name));
                 }
             }
-        };
+        }
         match e {
             Entity::Enum(en) => {
                 for v in &en.values {
-                    wanted.push((false, "value", v.name.clone()));
+                    wanted.push((false, "value", &v.name));
                     for f in &v.features {
-                        wanted.push((true, "feature", f.name.clone()));
+                        wanted.push((true, "feature", &f.name));
                     }
                 }
             }
             Entity::Object(o) => {
-                if let Some(base) = o.base.as_deref().filter(|b| b.starts_with("q_")) {
-                    if let Some(b) = self.lookup_type(base).and_then(|b| self.object(b)) {
-                        object_members(b, &mut wanted);
-                    }
+                if let Some(b) = implicit(o.base.as_deref()) {
+                    object_members(b, &mut wanted);
                 }
                 object_members(o, &mut wanted);
             }
             Entity::Alternate(a) => {
                 for v in &a.variants {
-                    wanted.push((false, "branch", v.name.clone()));
+                    wanted.push((false, "branch", &v.name));
                 }
             }
             Entity::Command(Command { arg_type, .. }) | Entity::Event(Event { arg_type, .. }) => {
-                if let Some(arg) = arg_type.as_deref().filter(|a| a.starts_with("q_")) {
-                    if let Some(o) = self.lookup_type(arg).and_then(|t| self.object(t)) {
-                        object_members(o, &mut wanted);
-                    }
+                if let Some(o) = implicit(arg_type.as_deref()) {
+                    object_members(o, &mut wanted);
                 }
             }
             _ => {}
         }
-        let excepted = {
-            let doc = &self.docs[d];
-            self.legacy
-                || doc
-                    .symbol
-                    .as_ref()
-                    .is_some_and(|s| self.pragmas.documentation_exceptions.contains(s))
-        };
+        let doc = &mut self.docs[d];
+        let excepted = self.legacy
+            || doc
+                .symbol
+                .as_ref()
+                .is_some_and(|s| self.pragmas.documentation_exceptions.contains(s));
         for (feature, role, name) in wanted {
-            let doc = &mut self.docs[d];
-            match doc.find(feature, &name) {
+            match doc.find(feature, name) {
                 Some(s) => doc.sections[s].connected = true,
                 None if feature => {
                     if !self.legacy {
@@ -803,7 +808,7 @@ impl Checker<'_, '_> {
                             .diag
                             .error(at, format!("{role} '{name}' lacks documentation")));
                     }
-                    doc.add_stub(&name);
+                    doc.add_stub(name);
                 }
             }
         }

@@ -286,10 +286,10 @@ impl DocBlock {
     pub fn end<'a>(&mut self, src: &dyn DocSource<'a>) -> Result<(), Error> {
         let legacy = src.legacy();
         for section in &mut self.sections {
-            let trimmed = section.text.trim_matches('\n');
-            if trimmed.len() != section.text.len() {
-                section.text = trimmed.to_string();
-            }
+            let text = &mut section.text;
+            text.truncate(text.trim_end_matches('\n').len());
+            let leading = text.len() - text.trim_start_matches('\n').len();
+            text.drain(..leading);
             if legacy && section.kind == Kind::Member {
                 // `#optional` marked optional members; the schema says so itself now.
                 if let Some(rest) = section.text.strip_prefix("#optional") {

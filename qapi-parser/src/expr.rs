@@ -197,11 +197,8 @@ fn check_expr(
     if legacy {
         legacy_rewrite(&mut dict);
     }
-    let metas: Vec<Meta> = Meta::ALL
-        .into_iter()
-        .filter(|m| dict.contains(m.as_str()))
-        .collect();
-    let [meta] = metas[..] else {
+    let mut metas = Meta::ALL.into_iter().filter(|m| dict.contains(m.as_str()));
+    let (Some(meta), None) = (metas.next(), metas.next()) else {
         return Err(diag.error(
             loc,
             "expression must have exactly one key 'enum', 'struct', 'union', 'alternate', \
