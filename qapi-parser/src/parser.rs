@@ -68,7 +68,12 @@ const MAX_FILE_SIZE: u64 = 64 << 20;
 fn read_limited(path: &std::path::Path) -> Result<Vec<u8>, LoadError> {
     use std::io::Read;
     let file = std::fs::File::open(path).map_err(|e| LoadError::Read(strerror(&e)))?;
-    let mut bytes = Vec::new();
+    // Room for the whole file and the newline the parser may append: no regrowing.
+    let size = file
+        .metadata()
+        .map(|m| m.len().min(MAX_FILE_SIZE))
+        .unwrap_or(0);
+    let mut bytes = Vec::with_capacity(size as usize + 2);
     file.take(MAX_FILE_SIZE + 1)
         .read_to_end(&mut bytes)
         .map_err(|e| LoadError::Read(strerror(&e)))?;
