@@ -178,6 +178,7 @@ fn daemonize_writes_and_removes_the_pid_file() {
         std::thread::sleep(Duration::from_millis(20));
     }
     let pid: i32 = pid_text.trim().parse().expect("pid file holds a pid");
+    let _cleanup = KillOnDrop(pid);
     let mut stream = std::os::unix::net::UnixStream::connect(&socket).expect("daemon listens");
     use std::io::{BufRead, Write};
     stream
@@ -357,6 +358,18 @@ fn systemd_socket_activation() {
     nix::sys::signal::kill(pid, nix::sys::signal::Signal::SIGTERM).expect("signal");
     let status = wait_timeout(&mut child, Duration::from_secs(10)).expect("exits");
     assert_eq!(status.code(), Some(0));
+}
+
+/// Kills a daemonized agent if the test fails before it stopped it.
+struct KillOnDrop(i32);
+
+impl Drop for KillOnDrop {
+    fn drop(&mut self) {
+        let pid = nix::unistd::Pid::from_raw(self.0);
+        if nix::sys::signal::kill(pid, None).is_ok() {
+            let _ = nix::sys::signal::kill(pid, nix::sys::signal::Signal::SIGKILL);
+        }
+    }
 }
 
 /// dup2 for the pre-exec hook (nix's safe wrappers take owned descriptors).
