@@ -101,10 +101,19 @@ impl Write for Output<'_> {
         if self.failed {
             return Err(io::ErrorKind::BrokenPipe.into());
         }
-        self.buf.extend_from_slice(data);
-        if self.buf.len() >= FLUSH_AT {
+        if self.buf.len() + data.len() > FLUSH_AT {
             self.send()?;
+            if data.len() >= FLUSH_AT / 2 {
+                // Large pieces (base64 of a big file read) go out without a copy.
+                let give_up = &signal::quit_requested;
+                if let Err(e) = channel::write_all_with(&mut *self.channel, data, give_up) {
+                    self.failed = true;
+                    return Err(e);
+                }
+                return Ok(data.len());
+            }
         }
+        self.buf.extend_from_slice(data);
         Ok(data.len())
     }
 

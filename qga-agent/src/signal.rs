@@ -51,7 +51,7 @@ pub fn install() -> nix::Result<()> {
     Ok(())
 }
 
-/// Whether a stop was requested since the last [`clear`].
+/// Whether a stop was requested (and is not being ignored).
 pub fn quit_requested() -> bool {
     QUIT.load(Ordering::SeqCst)
 }
@@ -59,9 +59,4 @@ pub fn quit_requested() -> bool {
 /// Ignores stop requests from now on (`true`, entering the frozen state) or honours them.
 pub fn set_ignored(ignored: bool) {
     IGNORE.store(ignored, Ordering::SeqCst);
-}
-
-/// Requests a stop from inside the agent (used by tests and fatal paths).
-pub fn request_quit() {
-    QUIT.store(true, Ordering::SeqCst);
 }

@@ -145,6 +145,29 @@ fn sigterm_stops_cleanly_and_state_persists() {
 }
 
 #[test]
+fn sigterm_reaches_the_main_loop_while_commands_run_in_the_background() {
+    let mut agent = Agent::start(&[]);
+    let mut c = agent.connect();
+    // Capturing output starts helper threads inside the agent; signals must still stop it.
+    for _ in 0..3 {
+        let reply = c.call(
+            r#"{"execute":"guest-exec","arguments":{"path":"/bin/sleep","arg":["30"],"capture-output":true,"input-data":"eA=="}}"#,
+        );
+        assert!(reply["return"]["pid"].is_i64(), "{reply}");
+    }
+    let pid = nix::unistd::Pid::from_raw(agent.child.id() as i32);
+    let start = std::time::Instant::now();
+    nix::sys::signal::kill(pid, nix::sys::signal::Signal::SIGTERM).expect("signal");
+    let status = wait_timeout(&mut agent.child, Duration::from_secs(10)).expect("exits");
+    assert_eq!(status.code(), Some(0));
+    assert!(
+        start.elapsed() < Duration::from_millis(900),
+        "took {:?}",
+        start.elapsed()
+    );
+}
+
+#[test]
 fn daemonize_writes_and_removes_the_pid_file() {
     let dir = tempfile::tempdir().expect("temporary directory");
     let socket = dir.path().join("a.sock");
@@ -332,11 +355,17 @@ fn systemd_socket_activation() {
         .arg(dir.path())
         .env("QGA_CONF", "/nonexistent")
         .stdin(Stdio::null());
-    // SAFETY: dup2 is async-signal-safe; it puts the listening socket at fd 3 (without
-    // close-on-exec) in the child, where systemd would put it.
+    // SAFETY: dup2 and fcntl are async-signal-safe; they put the listening socket at fd 3
+    // (without close-on-exec) in the child, where systemd would put it.
     unsafe {
         command.pre_exec(move || {
-            if libc_dup2(fd, 3) < 0 {
+            let done = if fd == 3 {
+                // dup2 onto itself would keep close-on-exec set.
+                nix::libc::fcntl(3, nix::libc::F_SETFD, 0)
+            } else {
+                nix::libc::dup2(fd, 3)
+            };
+            if done < 0 {
                 return Err(std::io::Error::last_os_error());
             }
             Ok(())
@@ -370,10 +399,4 @@ impl Drop for KillOnDrop {
             let _ = nix::sys::signal::kill(pid, nix::sys::signal::Signal::SIGKILL);
         }
     }
-}
-
-/// dup2 for the pre-exec hook (nix's safe wrappers take owned descriptors).
-fn libc_dup2(from: i32, to: i32) -> i32 {
-    // SAFETY: plain dup2 on descriptors owned by this (forked) process.
-    unsafe { nix::libc::dup2(from, to) }
 }

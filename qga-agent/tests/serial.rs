@@ -98,3 +98,56 @@ fn virtio_serial_serves_requests() {
     let _ = child.kill();
     let _ = child.wait();
 }
+
+#[test]
+fn retry_path_keeps_trying_after_a_hang_up() {
+    let _serial = ONE_AT_A_TIME.lock().unwrap_or_else(|e| e.into_inner());
+    let pty = openpty(None, None).expect("openpty");
+    for fd in [&pty.master, &pty.slave] {
+        fcntl(fd, FcntlArg::F_SETFD(FdFlag::FD_CLOEXEC)).expect("close-on-exec");
+    }
+    let slave_path = std::fs::read_link(format!(
+        "/proc/self/fd/{}",
+        std::os::fd::AsRawFd::as_raw_fd(&pty.slave)
+    ))
+    .expect("pty slave path");
+    let dir = tempfile::tempdir().expect("temporary directory");
+    let log = dir.path().join("agent.log");
+    let mut child = Command::new(agent_binary())
+        .args(["-r", "-m", "isa-serial", "-p"])
+        .arg(&slave_path)
+        .arg("-t")
+        .arg(dir.path())
+        .arg("-l")
+        .arg(&log)
+        .env("QGA_CONF", "/nonexistent")
+        .stdin(Stdio::null())
+        .spawn()
+        .expect("start agent");
+    std::thread::sleep(Duration::from_millis(300));
+    drop::<OwnedFd>(pty.slave);
+    let mut master = File::from(pty.master);
+    master
+        .write_all(b"{\"execute\":\"guest-ping\"}")
+        .expect("write");
+    assert_eq!(read_lines(&mut master, 1), "{\"return\": {}}\n");
+    drop(master);
+    // The agent stays up, waiting to re-open the port.
+    let deadline = Instant::now() + Duration::from_secs(10);
+    let mut text = String::new();
+    while !text.contains("waiting for channel path...") {
+        assert!(Instant::now() < deadline, "log: {text}");
+        std::thread::sleep(Duration::from_millis(50));
+        text = std::fs::read_to_string(&log).unwrap_or_default();
+    }
+    assert!(
+        text.contains("critical: agent stopped unexpectedly, restarting..."),
+        "{text}"
+    );
+    assert!(child.try_wait().expect("status").is_none(), "still running");
+    // A stop request ends the wait at once.
+    let pid = nix::unistd::Pid::from_raw(child.id() as i32);
+    nix::sys::signal::kill(pid, nix::sys::signal::Signal::SIGTERM).expect("signal");
+    let status = wait_timeout(&mut child, Duration::from_secs(2)).expect("exits on SIGTERM");
+    assert_eq!(status.code(), Some(0));
+}
