@@ -213,6 +213,8 @@ const CASES: &[(&str, Compare)] = &[
     (r#"{"execute":"guest-get-diskstats"}"#, Shape),
     (r#"{"execute":"guest-get-memory-block-info"}"#, Shape),
     (r#"{"execute":"guest-get-memory-blocks"}"#, Shape),
+    (r#"{"execute":"guest-get-fsinfo"}"#, Shape),
+    (r#"{"execute":"guest-get-disks"}"#, Shape),
 ];
 
 /// Where qemu-ga is, if installed.
