@@ -44,7 +44,24 @@ impl Channel for Listener {
         let client = match &self.client {
             Some(client) => client,
             None => {
-                self.accept()?;
+                match self.accept() {
+                    Err(e) if e.kind() == io::ErrorKind::Interrupted => return Err(e),
+                    Err(e)
+                        if matches!(
+                            e.raw_os_error(),
+                            Some(libc::EBADF | libc::EINVAL | libc::ENOTSOCK)
+                        ) =>
+                    {
+                        return Err(e)
+                    }
+                    Err(e) => {
+                        // A connection that failed while being accepted, or a passing shortage
+                        // of descriptors: keep listening.
+                        crate::qlog!(Warning, "error accepting a connection: {e}");
+                        std::thread::sleep(std::time::Duration::from_millis(100));
+                    }
+                    Ok(()) => {}
+                }
                 return Ok(0);
             }
         };
