@@ -212,7 +212,7 @@ fn is_help(text: &str) -> bool {
     text == "help" || text == "?"
 }
 
-/// Parses the command line. `args` excludes argv[0]; `qga_conf` is `$QGA_CONF`; `commands`
+/// Parses the command line. `args` excludes `argv[0]`; `qga_conf` is `$QGA_CONF`; `commands`
 /// are all command names in registration order (for `--block-rpcs=help`); `read_file` reads
 /// the configuration file (injected for tests).
 pub fn parse(
