@@ -85,6 +85,13 @@ fn start(config: Config, activation: Option<Activation>) -> Result<(), Vec<Strin
     // A previous run left filesystems frozen: write nothing until they are thawed.
     let frozen = paths.is_marked_frozen();
     if frozen {
+        // Straight to standard error: the log file may live on a frozen filesystem.
+        eprintln!(
+            "warning: a previous instance exited with filesystems frozen ({} exists): logging \
+             and the pid file are deferred and only freeze-safe commands are enabled until \
+             guest-fsfreeze-thaw",
+            paths.frozen.display()
+        );
         log::set_enabled(false);
     } else if let Some(path) = &config.log_file {
         if let Err(e) = log::open_file(path) {
