@@ -1,10 +1,12 @@
 //! `if` conditions as `#[cfg(..)]` predicates, through a mapping the user gives.
 
+use crate::ast;
 use proc_macro2::TokenStream;
 use qapi_parser::IfCond;
 use quote::quote;
 use std::cell::RefCell;
 use std::collections::{BTreeMap, BTreeSet};
+use syn::{Attribute, Expr};
 
 /// What to do with a condition the mapping does not name.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Default)]
@@ -87,24 +89,18 @@ impl CfgMap {
     }
 
     /// `#[cfg(..)]` for an optional condition (nothing when unconditional).
-    pub fn attr(&self, cond: Option<&IfCond>, what: &str) -> Result<TokenStream, String> {
+    pub fn attr(&self, cond: Option<&IfCond>, what: &str) -> Result<Vec<Attribute>, String> {
         match cond {
-            None => Ok(TokenStream::new()),
-            Some(c) => {
-                let p = self.predicate(c, what)?;
-                Ok(quote!(#[cfg(#p)]))
-            }
+            None => Ok(Vec::new()),
+            Some(c) => Ok(vec![ast::attr_list("cfg", self.predicate(c, what)?)]),
         }
     }
 
     /// `cfg!(..)` as a boolean expression (true when unconditional).
-    pub fn expr(&self, cond: Option<&IfCond>, what: &str) -> Result<TokenStream, String> {
+    pub fn expr(&self, cond: Option<&IfCond>, what: &str) -> Result<Expr, String> {
         match cond {
-            None => Ok(quote!(true)),
-            Some(c) => {
-                let p = self.predicate(c, what)?;
-                Ok(quote!(cfg!(#p)))
-            }
+            None => Ok(ast::lit_bool(true)),
+            Some(c) => Ok(ast::macro_expr("cfg", self.predicate(c, what)?)),
         }
     }
 

@@ -1,15 +1,17 @@
 //! What emission needs to know about the schema, computed once: Rust names of types, which
 //! references must be boxed, member lists with their Rust fields, and doc lookups.
 
+use crate::ast;
 use crate::cfg::{both, CfgMap};
 use crate::names::{self, Namespace};
 use crate::{MemberOrder, Options};
-use proc_macro2::{Ident, TokenStream};
+use proc_macro2::Ident;
 use qapi_parser::{
     BuiltinKind, Doc, Entity, EnumType, Feature, IfCond, Member, ObjectType, Schema,
 };
 use quote::{format_ident, quote};
 use std::collections::{HashMap, HashSet};
+use syn::{Attribute, Expr, Path, Type};
 
 /// The JSON type a value of a schema type has (alternates branch on it).
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -27,7 +29,7 @@ pub struct Field<'s> {
     pub member: &'s Member,
     pub ident: Ident,
     /// The Rust type, `Option<..>` included for optional members.
-    pub ty: TokenStream,
+    pub ty: Type,
     /// `any` members (and lists of them) are written in QDict order when QEMU order is on.
     pub any: AnyKind,
     pub doc: Vec<String>,
@@ -44,11 +46,33 @@ pub enum AnyKind {
 /// Paths of the std types the output names: the prelude names, unless a generated type
 /// takes the name (QMP has a struct `String`).
 pub struct StdPaths {
-    pub option: TokenStream,
-    pub vec: TokenStream,
-    pub string: TokenStream,
-    pub boxed: TokenStream,
-    pub result: TokenStream,
+    pub option: Path,
+    pub vec: Path,
+    pub string: Path,
+    pub boxed: Path,
+    pub result: Path,
+}
+
+impl StdPaths {
+    /// `String` as a type.
+    pub fn string_type(&self) -> Type {
+        ast::ty(self.string.clone())
+    }
+
+    /// `Option<inner>`.
+    pub fn option_of(&self, inner: Type) -> Type {
+        ast::generic(&self.option, vec![inner])
+    }
+
+    /// `Result<ok, err>`.
+    pub fn result_of(&self, ok: Type, err: Type) -> Type {
+        ast::generic(&self.result, vec![ok, err])
+    }
+
+    /// `Box<inner>`.
+    pub fn box_of(&self, inner: Type) -> Type {
+        ast::generic(&self.boxed, vec![inner])
+    }
 }
 
 /// What emission needs to know about the schema.
@@ -69,7 +93,7 @@ pub struct Ctx<'s> {
     pub referenced: HashSet<&'s str>,
     /// The module namespace, shared with the emitters for their own items.
     pub items: Namespace,
-    overrides: HashMap<(&'s str, &'s str), TokenStream>,
+    overrides: HashMap<(&'s str, &'s str), Type>,
     pub std: StdPaths,
 }
 
@@ -88,11 +112,11 @@ impl<'s> Ctx<'s> {
             items: Namespace::new(),
             overrides: HashMap::new(),
             std: StdPaths {
-                option: quote!(Option),
-                vec: quote!(Vec),
-                string: quote!(String),
-                boxed: quote!(Box),
-                result: quote!(Result),
+                option: ast::path("Option"),
+                vec: ast::path("Vec"),
+                string: ast::path("String"),
+                boxed: ast::path("Box"),
+                result: ast::path("Result"),
             },
         };
         ctx.collect_owners();
@@ -203,33 +227,19 @@ impl<'s> Ctx<'s> {
     }
 
     fn choose_std_paths(&mut self) {
-        let taken = |name: &str| self.items.is_taken(name);
+        let choose = |name: &str, full: &str| {
+            ast::path(if self.items.is_taken(name) {
+                full
+            } else {
+                name
+            })
+        };
         let std = StdPaths {
-            option: if taken("Option") {
-                quote!(::std::option::Option)
-            } else {
-                quote!(Option)
-            },
-            vec: if taken("Vec") {
-                quote!(::std::vec::Vec)
-            } else {
-                quote!(Vec)
-            },
-            string: if taken("String") {
-                quote!(::std::string::String)
-            } else {
-                quote!(String)
-            },
-            boxed: if taken("Box") {
-                quote!(::std::boxed::Box)
-            } else {
-                quote!(Box)
-            },
-            result: if taken("Result") {
-                quote!(::std::result::Result)
-            } else {
-                quote!(Result)
-            },
+            option: choose("Option", "::std::option::Option"),
+            vec: choose("Vec", "::std::vec::Vec"),
+            string: choose("String", "::std::string::String"),
+            boxed: choose("Box", "::std::boxed::Box"),
+            result: choose("Result", "::std::result::Result"),
         };
         self.std = std;
     }
@@ -256,7 +266,7 @@ impl<'s> Ctx<'s> {
             };
             let path: syn::Type = syn::parse_str(path)
                 .map_err(|e| format!("type override '{key}': '{path}' is not a Rust type ({e})"))?;
-            self.overrides.insert((ty, member), quote!(#path));
+            self.overrides.insert((ty, member), path);
         }
         Ok(())
     }
@@ -379,36 +389,34 @@ impl<'s> Ctx<'s> {
     }
 
     /// The Rust type of a schema type reference.
-    pub fn rust_type(&self, ty: &str) -> Result<TokenStream, String> {
+    pub fn rust_type(&self, ty: &str) -> Result<Type, String> {
         if let Some(kind) = BuiltinKind::from_name(ty) {
             if kind == BuiltinKind::Str {
-                return Ok(self.std.string.clone());
+                return Ok(self.std.string_type());
             }
             return Ok(builtin_type(kind));
         }
         match self.schema.get(ty) {
             Some(Entity::Array(a)) => {
                 let element = self.rust_type(&a.element)?;
-                let vec = &self.std.vec;
-                Ok(quote!(#vec<#element>))
+                Ok(ast::generic(&self.std.vec, vec![element]))
             }
             Some(Entity::Object(o)) if o.common.name == "q_empty" => {
-                Ok(quote!(qapi_runtime::Empty))
+                Ok(ast::ty(ast::path("qapi_runtime::Empty")))
             }
             Some(_) => {
                 let ident = self.type_ident(ty)?;
-                Ok(quote!(#ident))
+                Ok(ast::ty(ast::path_ident(ident.clone())))
             }
             None => Err(format!("unknown type '{ty}'")),
         }
     }
 
     /// The Rust type of a reference from `owner`, boxed when on a cycle.
-    pub fn held_type(&self, owner: &str, ty: &str) -> Result<TokenStream, String> {
+    pub fn held_type(&self, owner: &str, ty: &str) -> Result<Type, String> {
         let inner = self.rust_type(ty)?;
         Ok(if self.needs_box(owner, ty) {
-            let boxed = &self.std.boxed;
-            quote!(#boxed<#inner>)
+            self.std.box_of(inner)
         } else {
             inner
         })
@@ -481,8 +489,7 @@ impl<'s> Ctx<'s> {
                     None => self.held_type(name, &member.ty)?,
                 };
                 let ty = if member.optional {
-                    let option = &self.std.option;
-                    quote!(#option<#base>)
+                    self.std.option_of(base)
                 } else {
                     base
                 };
@@ -514,14 +521,18 @@ impl<'s> Ctx<'s> {
     }
 
     /// `#[deprecated]` (possibly conditional) when `features` say so.
-    pub fn deprecated_attr(&self, features: &[Feature], what: &str) -> Result<TokenStream, String> {
-        let mut out = TokenStream::new();
+    pub fn deprecated_attr(
+        &self,
+        features: &[Feature],
+        what: &str,
+    ) -> Result<Vec<Attribute>, String> {
+        let mut out = Vec::new();
         for f in features.iter().filter(|f| f.name == "deprecated") {
             match &f.ifcond {
-                None => out.extend(quote!(#[deprecated])),
+                None => out.push(ast::attr_word("deprecated")),
                 Some(c) => {
                     let p = self.cfg.predicate(c, what)?;
-                    out.extend(quote!(#[cfg_attr(#p, deprecated)]));
+                    out.push(ast::attr_list("cfg_attr", quote!(#p, deprecated)));
                 }
             }
         }
@@ -534,16 +545,16 @@ impl<'s> Ctx<'s> {
         features: &[Feature],
         name: &str,
         what: &str,
-    ) -> Result<TokenStream, String> {
-        let mut any = Vec::new();
+    ) -> Result<Expr, String> {
+        let mut any: Option<Expr> = None;
         for f in features.iter().filter(|f| f.name == name) {
-            any.push(self.cfg.expr(f.ifcond.as_ref(), what)?);
+            let e = self.cfg.expr(f.ifcond.as_ref(), what)?;
+            any = Some(match any {
+                None => e,
+                Some(left) => ast::binary(left, syn::BinOp::Or(Default::default()), e),
+            });
         }
-        Ok(if any.is_empty() {
-            quote!(false)
-        } else {
-            quote!(#(#any)||*)
-        })
+        Ok(any.unwrap_or_else(|| ast::lit_bool(false)))
     }
 
     /// The enum type of a union's tag member.
@@ -615,22 +626,22 @@ pub fn describe(e: &Entity) -> String {
     format!("{kind} '{}'", e.name())
 }
 
-fn builtin_type(kind: BuiltinKind) -> TokenStream {
-    match kind {
-        BuiltinKind::Str => quote!(::std::string::String),
-        BuiltinKind::Number => quote!(f64),
-        BuiltinKind::Int | BuiltinKind::Int64 => quote!(i64),
-        BuiltinKind::Int8 => quote!(i8),
-        BuiltinKind::Int16 => quote!(i16),
-        BuiltinKind::Int32 => quote!(i32),
-        BuiltinKind::Uint8 => quote!(u8),
-        BuiltinKind::Uint16 => quote!(u16),
-        BuiltinKind::Uint32 => quote!(u32),
-        BuiltinKind::Uint64 | BuiltinKind::Size => quote!(u64),
-        BuiltinKind::Bool => quote!(bool),
-        BuiltinKind::Null => quote!(qapi_runtime::Null),
-        BuiltinKind::Any => quote!(::serde_json::Value),
-    }
+fn builtin_type(kind: BuiltinKind) -> Type {
+    ast::ty(ast::path(match kind {
+        BuiltinKind::Str => "::std::string::String",
+        BuiltinKind::Number => "f64",
+        BuiltinKind::Int | BuiltinKind::Int64 => "i64",
+        BuiltinKind::Int8 => "i8",
+        BuiltinKind::Int16 => "i16",
+        BuiltinKind::Int32 => "i32",
+        BuiltinKind::Uint8 => "u8",
+        BuiltinKind::Uint16 => "u16",
+        BuiltinKind::Uint32 => "u32",
+        BuiltinKind::Uint64 | BuiltinKind::Size => "u64",
+        BuiltinKind::Bool => "bool",
+        BuiltinKind::Null => "qapi_runtime::Null",
+        BuiltinKind::Any => "::serde_json::Value",
+    }))
 }
 
 /// Doc notes for special features (`deprecated` is also an attribute).

@@ -5,20 +5,22 @@
 //! bold labels, and indentation is normalised so that Markdown does not invent code blocks and
 //! list continuations line up (clippy's doc lints stay quiet).
 
-use proc_macro2::TokenStream;
+use crate::ast;
 use qapi_parser::{Doc, SectionKind};
-use quote::quote;
+use syn::Attribute;
 
 /// Turns doc lines into `#[doc = " line"]` attributes (prettyplease prints them as `///`).
-pub fn attrs(lines: &[String]) -> TokenStream {
-    let mut out = TokenStream::new();
-    for line in trim_blank_edges(lines) {
-        let text = if line.is_empty() {
-            String::new()
-        } else {
-            format!(" {line}")
-        };
-        out.extend(quote!(#[doc = #text]));
+pub fn attrs(lines: &[String]) -> Vec<Attribute> {
+    let lines = trim_blank_edges(lines);
+    let mut out = Vec::with_capacity(lines.len());
+    let mut text = String::new();
+    for line in lines {
+        text.clear();
+        if !line.is_empty() {
+            text.push(' ');
+            text.push_str(line);
+        }
+        out.push(ast::doc_attr(&text));
     }
     out
 }

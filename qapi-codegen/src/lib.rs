@@ -28,6 +28,7 @@
 //! // lib.rs: include!(concat!(env!("OUT_DIR"), "/qga.rs"));
 //! ```
 
+mod ast;
 mod cfg;
 mod context;
 mod docs;
@@ -224,12 +225,16 @@ fn render_share(
     let cfg = cfg::CfgMap::new(&options.cfg, options.unmapped_cfg).map_err(|e| (0, e))?;
     let mut ctx = context::Ctx::new(schema, options, cfg).map_err(|e| (0, e))?;
     let names = emit::ItemNames::claim(&mut ctx);
+    let shared = emit::Shared::new(&ctx);
     let units = emit::units(&ctx);
     let mut pieces = Vec::new();
     for (i, unit) in units.iter().enumerate().skip(k).step_by(n) {
-        let tokens = emit::unit(&ctx, &names, unit).map_err(|e| (i, e))?;
-        let file: syn::File =
-            syn::parse2(tokens).map_err(|e| (i, format!("generated code does not parse: {e}")))?;
+        let items = emit::unit(&ctx, &names, &shared, unit).map_err(|e| (i, e))?;
+        let file = syn::File {
+            shebang: None,
+            attrs: Vec::new(),
+            items,
+        };
         pieces.push((i, prettyplease::unparse(&file)));
     }
     Ok(Share {

@@ -2,11 +2,13 @@
 //! and the dispatcher) and the client side (a typed client with one method per command).
 
 use super::types::definition_docs;
+use crate::ast;
 use crate::context::{describe, Ctx};
 use crate::names::{self, Namespace};
-use proc_macro2::{Ident, TokenStream};
+use proc_macro2::Ident;
 use qapi_parser::{Command, Entity};
-use quote::{format_ident, quote};
+use quote::format_ident;
+use syn::{parse_quote, Attribute, Expr, Item, Stmt, Type};
 
 /// What emission needs per command.
 struct Cmd<'s> {
@@ -16,11 +18,11 @@ struct Cmd<'s> {
     /// Variant of the return enum (commands that reply on success).
     variant: Ident,
     /// The argument type, if any.
-    args: Option<TokenStream>,
-    ret: Option<TokenStream>,
-    cfg: TokenStream,
-    docs: TokenStream,
-    deprecated: TokenStream,
+    args: Option<Type>,
+    ret: Option<Type>,
+    cfg: Vec<Attribute>,
+    docs: Vec<Attribute>,
+    deprecated: Vec<Attribute>,
 }
 
 /// Module-level names of generated items (claimed once, so the emitters agree).
@@ -99,7 +101,7 @@ fn commands<'s>(ctx: &Ctx<'s>) -> Result<Vec<Cmd<'s>>, String> {
 }
 
 /// Everything for commands: the trait, the return enum, the table, dispatch, the client.
-pub fn emit(ctx: &Ctx<'_>, items: &ItemNames) -> Result<TokenStream, String> {
+pub fn emit(ctx: &Ctx<'_>, items: &ItemNames) -> Result<Vec<Item>, String> {
     let std_option = &ctx.std.option;
     let std_string = &ctx.std.string;
     let std_result = &ctx.std.result;
@@ -116,150 +118,237 @@ pub fn emit(ctx: &Ctx<'_>, items: &ItemNames) -> Result<TokenStream, String> {
         event_ident,
     } = items;
 
-    let mut methods = Vec::new();
-    let mut ret_variants = Vec::new();
-    let mut ret_ser = Vec::new();
-    let mut ret_decode = Vec::new();
-    let mut arms = Vec::new();
-    let mut client_methods = Vec::new();
-    let mut table = Vec::new();
+    // Pieces every command repeats, built once and cloned.
+    let receiver: syn::Signature = parse_quote!(fn method(&mut self));
+    let qapi_error: Type = parse_quote!(qapi_runtime::QapiError);
+    let client_error: Type = parse_quote!(qapi_runtime::ClientError);
+    let raw_map: Type = parse_quote!(::serde_json::Map<#std_string, ::serde_json::Value>);
+    let decode_empty: Stmt = parse_quote! {
+        <qapi_runtime::Empty as qapi_runtime::Decode>::decode(value, decoder)?;
+    };
+    let no_args: Stmt = parse_quote!(qapi_runtime::request::no_args(arguments)?;);
+    let no_client_args: Expr = parse_quote!(None::<&qapi_runtime::Empty>);
+    let empty_type: Type = parse_quote!(qapi_runtime::Empty);
+    let self_path = ast::path("Self");
+    let return_path = ast::path_ident(return_ident.clone());
+    let (value, serializer, arguments) = (
+        ast::ident("value"),
+        ast::ident("serializer"),
+        ast::ident("arguments"),
+    );
+
+    let mut methods = Vec::with_capacity(cmds.len() + 1);
+    let mut ret_variants = Vec::with_capacity(cmds.len());
+    let mut ret_ser = Vec::with_capacity(cmds.len());
+    let mut ret_decode = Vec::with_capacity(cmds.len() + 1);
+    let mut arms = Vec::with_capacity(cmds.len() + 1);
+    let mut client_methods = Vec::with_capacity(cmds.len());
+    let mut table = Vec::with_capacity(cmds.len());
     for c in &cmds {
         let (method, variant, cfg, docs, deprecated) =
             (&c.method, &c.variant, &c.cfg, &c.docs, &c.deprecated);
         let name = c.command.common.name.as_str();
         let what = describe(c.entity);
-        let ret_ty = c.ret.clone().unwrap_or_else(|| quote!(()));
+        let ret_ty = c.ret.clone().unwrap_or_else(ast::unit_type);
         // Trait method.
-        let param = if !c.command.gen {
-            quote!(, arguments: ::serde_json::Map<#std_string, ::serde_json::Value>)
-        } else {
-            match &c.args {
-                Some(ty) => quote!(, arguments: #ty),
-                None => TokenStream::new(),
-            }
-        };
-        let gen_note = if c.command.gen {
-            TokenStream::new()
-        } else {
-            note(docs, " The arguments are passed as given (`gen: false`): this command checks them itself.")
-        };
-        methods.push(quote! {
-            #docs
-            #gen_note
-            #deprecated
-            #cfg
-            fn #method(&mut self #param) -> #std_result<#ret_ty, qapi_runtime::QapiError>;
-        });
+        let mut sig = receiver.clone();
+        sig.ident = method.clone();
+        if !c.command.gen {
+            sig.inputs.push(ast::fn_arg("arguments", raw_map.clone()));
+        } else if let Some(ty) = &c.args {
+            sig.inputs.push(ast::fn_arg("arguments", ty.clone()));
+        }
+        sig.output = ast::returns(ctx.std.result_of(ret_ty.clone(), qapi_error.clone()));
+        let mut attrs = docs.clone();
+        if !c.command.gen {
+            attrs.extend(note(
+                docs,
+                " The arguments are passed as given (`gen: false`): this command checks them itself.",
+            ));
+        }
+        attrs.extend_from_slice(deprecated);
+        attrs.extend_from_slice(cfg);
+        methods.push(syn::TraitItem::Fn(syn::TraitItemFn {
+            attrs,
+            sig,
+            default: None,
+            semi_token: Some(Default::default()),
+        }));
         // Return enum.
+        let self_variant = ast::path_join(&self_path, variant);
         if c.command.success_response {
-            let doc = format!(" What `{name}` returns.");
+            let mut attrs = vec![ast::doc_attr(&format!(" What `{name}` returns."))];
+            attrs.extend_from_slice(cfg);
             match &c.ret {
                 Some(ty) => {
-                    ret_variants.push(quote!(#[doc = #doc] #cfg #variant(#ty),));
-                    let ser = match c.command.ret_type.as_deref() {
+                    ret_variants.push(ast::variant(
+                        attrs,
+                        variant.clone(),
+                        ast::fields_tuple(ty.clone()),
+                    ));
+                    let written = match c.command.ret_type.as_deref() {
                         Some("any") if ctx.opts.member_order == crate::MemberOrder::Qemu => {
-                            quote!(::serde::Serialize::serialize(
-                                &qapi_runtime::qdict::Ordered(value),
-                                serializer
+                            ast::reference(ast::call_path(
+                                "qapi_runtime::qdict::Ordered",
+                                vec![ast::var(&value)],
                             ))
                         }
-                        _ => quote!(::serde::Serialize::serialize(value, serializer)),
+                        _ => ast::var(&value),
                     };
-                    ret_ser.push(quote!(#cfg Self::#variant(value) => #ser,));
-                    ret_decode.push(quote!(#cfg #name => Self::#variant(qapi_runtime::Decode::decode(value, decoder)?),));
+                    ret_ser.push(ast::arm(
+                        cfg.clone(),
+                        ast::pat_tuple_struct(
+                            self_variant.clone(),
+                            vec![ast::pat_ident(value.clone())],
+                        ),
+                        ast::call_path(
+                            "::serde::Serialize::serialize",
+                            vec![written, ast::var(&serializer)],
+                        ),
+                    ));
+                    let decoded = ast::try_(ast::call_path(
+                        "qapi_runtime::Decode::decode",
+                        vec![ast::var(&value), ast::var_named("decoder")],
+                    ));
+                    ret_decode.push(ast::arm(
+                        cfg.clone(),
+                        ast::pat_str(name),
+                        ast::call(ast::expr_path(self_variant.clone()), vec![decoded]),
+                    ));
                 }
                 None => {
-                    ret_variants.push(quote!(#[doc = #doc] #cfg #variant,));
-                    ret_ser
-                        .push(quote!(#cfg Self::#variant => qapi_runtime::ser::empty(serializer),));
-                    ret_decode.push(quote!(#cfg #name => {
-                        <qapi_runtime::Empty as qapi_runtime::Decode>::decode(value, decoder)?;
-                        Self::#variant
-                    }));
+                    ret_variants.push(ast::variant(attrs, variant.clone(), syn::Fields::Unit));
+                    ret_ser.push(ast::arm(
+                        cfg.clone(),
+                        ast::pat_path(self_variant.clone()),
+                        ast::call_path("qapi_runtime::ser::empty", vec![ast::var(&serializer)]),
+                    ));
+                    ret_decode.push(ast::arm(
+                        cfg.clone(),
+                        ast::pat_str(name),
+                        ast::block_expr(vec![
+                            decode_empty.clone(),
+                            ast::tail(ast::expr_path(self_variant.clone())),
+                        ]),
+                    ));
                 }
             }
         }
         // Dispatch arm.
-        let arg_expr = if !c.command.gen {
-            quote!(qapi_runtime::request::raw_args(arguments))
-        } else {
-            quote!(qapi_runtime::request::decode_args(arguments)?)
-        };
+        let returned = ast::expr_path(ast::path_join(&return_path, variant));
         let wrap = match (c.command.success_response, c.ret.is_some()) {
-            (false, _) => quote!(.map(|_| None)),
-            (true, true) => quote!(.map(|value| Some(#return_ident::#variant(value)))),
-            (true, false) => quote!(.map(|()| Some(#return_ident::#variant))),
+            (false, _) => ast::closure(ast::pat_wild(), ast::var_named("None")),
+            (true, true) => ast::closure(
+                ast::pat_ident(value.clone()),
+                ast::call(
+                    ast::var_named("Some"),
+                    vec![ast::call(returned, vec![ast::var(&value)])],
+                ),
+            ),
+            (true, false) => ast::closure(
+                ast::pat_unit(),
+                ast::call(ast::var_named("Some"), vec![returned]),
+            ),
         };
+        let handler = ast::var_named("handler");
         arms.push(match (&c.args, c.command.gen) {
-            (None, true) => quote! {
-                #cfg #name => {
-                    qapi_runtime::request::no_args(arguments)?;
-                    handler.#method() #wrap
-                }
-            },
-            _ => quote!(#cfg #name => handler.#method(#arg_expr) #wrap,),
-        });
-        // Client method.
-        let cparam = match &c.args {
-            Some(ty) => quote!(, arguments: &#ty),
-            None => TokenStream::new(),
-        };
-        let cargs = match &c.args {
-            Some(_) => quote!(Some(arguments)),
-            None => quote!(None::<&qapi_runtime::Empty>),
-        };
-        let body = if !c.command.success_response {
-            quote!(self.connection.send_only(#name, #cargs))
-        } else if c.ret.is_some() {
-            quote!(self.connection.execute(#name, #cargs))
-        } else {
-            quote!(self.connection.execute::<_, qapi_runtime::Empty>(#name, #cargs).map(|_| ()))
-        };
-        let no_reply_note = if c.command.success_response {
-            TokenStream::new()
-        } else {
-            note(
-                docs,
-                " The server replies only on failure: this returns once the request is sent.",
-            )
-        };
-        client_methods.push(quote! {
-            #docs
-            #no_reply_note
-            #deprecated
-            #cfg
-            pub fn #method(&mut self #cparam) -> #std_result<#ret_ty, qapi_runtime::ClientError> {
-                #body
+            (None, true) => {
+                let called = ast::method_ident(handler, method, Vec::new());
+                ast::arm(
+                    cfg.clone(),
+                    ast::pat_str(name),
+                    ast::block_expr(vec![
+                        no_args.clone(),
+                        ast::tail(ast::method(called, "map", vec![wrap])),
+                    ]),
+                )
+            }
+            _ => {
+                let arg = if !c.command.gen {
+                    ast::call_path(
+                        "qapi_runtime::request::raw_args",
+                        vec![ast::var(&arguments)],
+                    )
+                } else {
+                    ast::try_(ast::call_path(
+                        "qapi_runtime::request::decode_args",
+                        vec![ast::var(&arguments)],
+                    ))
+                };
+                let called = ast::method_ident(handler, method, vec![arg]);
+                ast::arm(
+                    cfg.clone(),
+                    ast::pat_str(name),
+                    ast::method(called, "map", vec![wrap]),
+                )
             }
         });
+        // Client method.
+        let mut sig = receiver.clone();
+        sig.ident = method.clone();
+        if let Some(ty) = &c.args {
+            sig.inputs
+                .push(ast::fn_arg("arguments", ast::ty_ref(ty.clone())));
+        }
+        sig.output = ast::returns(ctx.std.result_of(ret_ty, client_error.clone()));
+        let cargs = match &c.args {
+            Some(_) => ast::call(ast::var_named("Some"), vec![ast::var(&arguments)]),
+            None => no_client_args.clone(),
+        };
+        let connection = ast::field(ast::var_named("self"), &ast::ident("connection"));
+        let request = vec![ast::lit_str(name), cargs];
+        let body = if !c.command.success_response {
+            ast::method(connection, "send_only", request)
+        } else if c.ret.is_some() {
+            ast::method(connection, "execute", request)
+        } else {
+            let executed = ast::method_turbofish(
+                connection,
+                ast::ident("execute"),
+                vec![ast::infer_type(), empty_type.clone()],
+                request,
+            );
+            ast::method(
+                executed,
+                "map",
+                vec![ast::closure(ast::pat_wild(), ast::unit_expr())],
+            )
+        };
+        let mut attrs = docs.clone();
+        if !c.command.success_response {
+            attrs.extend(note(
+                docs,
+                " The server replies only on failure: this returns once the request is sent.",
+            ));
+        }
+        attrs.extend_from_slice(deprecated);
+        attrs.extend_from_slice(cfg);
+        client_methods.push(syn::ImplItem::Fn(ast::impl_fn(
+            attrs,
+            ast::public(),
+            sig,
+            vec![ast::tail(body)],
+        )));
         // Table entry.
         let cmd = c.command;
-        let (sr, oob, pre, co) = (
-            cmd.success_response,
-            cmd.allow_oob,
-            cmd.allow_preconfig,
-            cmd.coroutine,
-        );
-        let mut info = quote!(qapi_runtime::CommandInfo::new(#name));
-        if !sr {
-            info.extend(quote!(.without_success_response()));
-        }
-        if oob {
-            info.extend(quote!(.with_allow_oob()));
-        }
-        if pre {
-            info.extend(quote!(.with_allow_preconfig()));
-        }
-        if co {
-            info.extend(quote!(.with_coroutine()));
+        let mut info = ast::call_path("qapi_runtime::CommandInfo::new", vec![ast::lit_str(name)]);
+        for (flag, method) in [
+            (!cmd.success_response, "without_success_response"),
+            (cmd.allow_oob, "with_allow_oob"),
+            (cmd.allow_preconfig, "with_allow_preconfig"),
+            (cmd.coroutine, "with_coroutine"),
+        ] {
+            if flag {
+                info = ast::method(info, method, Vec::new());
+            }
         }
         for (feature, method) in [
-            ("deprecated", quote!(with_deprecated)),
-            ("unstable", quote!(with_unstable)),
+            ("deprecated", "with_deprecated"),
+            ("unstable", "with_unstable"),
         ] {
             if cmd.common.features.iter().any(|f| f.name == feature) {
                 let present = ctx.has_feature(&cmd.common.features, feature, &what)?;
-                info.extend(quote!(.#method(#present)));
+                info = ast::method(info, method, vec![present]);
             }
         }
         table.push((
@@ -269,48 +358,40 @@ pub fn emit(ctx: &Ctx<'_>, items: &ItemNames) -> Result<TokenStream, String> {
         ));
     }
 
-    let table_items = command_table(&table, table_ident, count_ident);
-    let ret_decode_body = if ret_decode.is_empty() {
-        quote! {
+    let table_items = command_table(table, table_ident, count_ident);
+    let ret_decode_body: Vec<Stmt> = if ret_decode.is_empty() {
+        parse_quote! {
             let _ = (name, value, decoder);
             Ok(None)
         }
     } else {
-        quote! {
-            Ok(Some(match name {
-                #(#ret_decode)*
-                _ => return Ok(None),
-            }))
-        }
+        ret_decode.push(parse_quote!(_ => return Ok(None),));
+        let matched = ast::match_(ast::var_named("name"), ret_decode);
+        let some = ast::call(ast::var_named("Some"), vec![matched]);
+        vec![ast::tail(ast::call(ast::var_named("Ok"), vec![some]))]
     };
-    let (ret_match, serializer) = if ret_ser.is_empty() {
-        (quote!(match *self {}), quote!(_serializer))
+    let (ret_match, serializer): (Expr, Ident) = if ret_ser.is_empty() {
+        (parse_quote!(match *self {}), ast::ident("_serializer"))
     } else {
-        (quote!(match self { #(#ret_ser)* }), quote!(serializer))
+        (ast::match_(ast::var_named("self"), ret_ser), serializer)
     };
-    let call_body = if cmds.is_empty() {
-        quote! {
+    let call_body: Vec<Stmt> = if cmds.is_empty() {
+        parse_quote! {
             let _ = arguments;
             Err(qapi_runtime::QapiError::command_not_found(name))
         }
     } else {
-        quote! {
-            match name {
-                #(#arms)*
-                _ => Err(qapi_runtime::QapiError::command_not_found(name)),
-            }
-        }
+        arms.push(parse_quote!(_ => Err(qapi_runtime::QapiError::command_not_found(name)),));
+        vec![ast::tail(ast::match_(ast::var_named("name"), arms))]
     };
     let dispatch_doc = format!(
         " [`{dispatch_ident}`] decodes a request, consults [`check_enabled`](Self::check_enabled), calls the method and builds the reply."
     );
-    Ok(quote! {
+    let mut commands_trait: syn::ItemTrait = parse_quote! {
         /// The commands of the schema, one method per command; implement it to serve them.
         ///
         #[doc = #dispatch_doc]
         pub trait #trait_ident {
-            #(#methods)*
-
             /// Decides whether a command may run; called after lookup and before its arguments
             /// are decoded. An `Err` is answered with `CommandNotFound` and
             /// `Command <name> has been disabled: <reason>`.
@@ -319,21 +400,29 @@ pub fn emit(ctx: &Ctx<'_>, items: &ItemNames) -> Result<TokenStream, String> {
                 Ok(())
             }
         }
-
+    };
+    methods.append(&mut commands_trait.items);
+    commands_trait.items = methods;
+    let return_enum: syn::ItemEnum = parse_quote! {
         /// The typed return value of a command that succeeded; serialise it (inside a
         /// [`qapi_runtime::Reply`]) straight to the output.
         #[derive(Debug, Clone, PartialEq)]
         #[allow(clippy::large_enum_variant)]
-        pub enum #return_ident {
-            #(#ret_variants)*
-        }
-
+        pub enum #return_ident {}
+    };
+    let return_enum = syn::ItemEnum {
+        variants: ret_variants.into_iter().collect(),
+        ..return_enum
+    };
+    let mut return_serialize: syn::ItemImpl = parse_quote! {
         impl ::serde::Serialize for #return_ident {
-            fn serialize<S: ::serde::Serializer>(&self, #serializer: S) -> #std_result<S::Ok, S::Error> {
-                #ret_match
-            }
+            fn serialize<S: ::serde::Serializer>(&self, #serializer: S) -> #std_result<S::Ok, S::Error> {}
         }
-
+    };
+    if let Some(body) = ast::first_fn_body(&mut return_serialize) {
+        *body = vec![ast::tail(ret_match)];
+    }
+    let mut return_decode: syn::ItemImpl = parse_quote! {
         impl #return_ident {
             /// Decodes what command `name` returned (`None`: not a command of this build, or
             /// one without success response).
@@ -341,27 +430,20 @@ pub fn emit(ctx: &Ctx<'_>, items: &ItemNames) -> Result<TokenStream, String> {
                 name: &str,
                 value: &::serde_json::Value,
                 decoder: &mut qapi_runtime::Decoder,
-            ) -> #std_result<#std_option<Self>, qapi_runtime::DecodeError> {
-                #ret_decode_body
-            }
+            ) -> #std_result<#std_option<Self>, qapi_runtime::DecodeError> {}
         }
-
-        #table_items
-
-        /// The table entry of a command of this build, by wire name.
-        pub fn #lookup_ident(name: &str) -> #std_option<&'static qapi_runtime::CommandInfo> {
-            #table_ident.iter().find(|info| info.name == name)
-        }
-
-        /// Handles one request (`execute`, `arguments`, `id`) as QEMU does and returns the
-        /// reply, or `None` when a command without success response succeeded.
-        pub fn #dispatch_ident<C: #trait_ident + ?Sized>(handler: &mut C, request: &::serde_json::Value) -> #std_option<qapi_runtime::Reply<#return_ident>> {
-            match qapi_runtime::Request::parse(request) {
-                Ok(request) => request.reply(#call_ident(handler, request.execute, request.arguments)),
-                Err(rejected) => Some(rejected.into_reply()),
-            }
-        }
-
+    };
+    if let Some(body) = ast::first_fn_body(&mut return_decode) {
+        *body = ret_decode_body;
+    }
+    let mut out = vec![
+        Item::Trait(commands_trait),
+        Item::Enum(return_enum),
+        Item::Impl(return_serialize),
+        Item::Impl(return_decode),
+    ];
+    out.extend(table_items);
+    let mut call: syn::ItemFn = parse_quote! {
         /// Runs command `name` with `arguments` (`None` = `{}`): lookup, policy, argument
         /// decoding, call. `Ok(None)`: success of a command without success response.
         #[allow(deprecated)]
@@ -376,16 +458,10 @@ pub fn emit(ctx: &Ctx<'_>, items: &ItemNames) -> Result<TokenStream, String> {
             if let Err(disabled) = handler.check_enabled(info) {
                 return Err(qapi_runtime::QapiError::command_disabled(name, &disabled.reason));
             }
-            #call_body
         }
-
-        /// A typed client: one method per command over any byte stream. Do the handshake
-        /// first ([`qapi_runtime::Connection::guest_agent_handshake`] or
-        /// [`qapi_runtime::Connection::qmp_handshake`], through [`Self::connection`]).
-        pub struct #client_ident<S> {
-            connection: qapi_runtime::Connection<S, #event_ident>,
-        }
-
+    };
+    call.block.stmts.extend(call_body);
+    let mut client_impl: syn::ItemImpl = parse_quote! {
         impl<S: ::std::io::Read + ::std::io::Write> #client_ident<S> {
             /// A strict client (replies must match the schema); see
             /// [`qapi_runtime::Connection::set_lenient`] to tolerate newer servers.
@@ -401,66 +477,117 @@ pub fn emit(ctx: &Ctx<'_>, items: &ItemNames) -> Result<TokenStream, String> {
             pub fn into_connection(self) -> qapi_runtime::Connection<S, #event_ident> {
                 self.connection
             }
-
-            #(#client_methods)*
         }
-    })
+    };
+    client_impl.items.extend(client_methods);
+    out.extend([
+        parse_quote! {
+            /// The table entry of a command of this build, by wire name.
+            pub fn #lookup_ident(name: &str) -> #std_option<&'static qapi_runtime::CommandInfo> {
+                #table_ident.iter().find(|info| info.name == name)
+            }
+        },
+        parse_quote! {
+            /// Handles one request (`execute`, `arguments`, `id`) as QEMU does and returns the
+            /// reply, or `None` when a command without success response succeeded.
+            pub fn #dispatch_ident<C: #trait_ident + ?Sized>(handler: &mut C, request: &::serde_json::Value) -> #std_option<qapi_runtime::Reply<#return_ident>> {
+                match qapi_runtime::Request::parse(request) {
+                    Ok(request) => request.reply(#call_ident(handler, request.execute, request.arguments)),
+                    Err(rejected) => Some(rejected.into_reply()),
+                }
+            }
+        },
+        Item::Fn(call),
+        parse_quote! {
+            /// A typed client: one method per command over any byte stream. Do the handshake
+            /// first ([`qapi_runtime::Connection::guest_agent_handshake`] or
+            /// [`qapi_runtime::Connection::qmp_handshake`], through [`Self::connection`]).
+            pub struct #client_ident<S> {
+                connection: qapi_runtime::Connection<S, #event_ident>,
+            }
+        },
+        Item::Impl(client_impl),
+    ]);
+    Ok(out)
 }
 
 /// `COMMANDS`: a plain array when no command is conditional, else an array built in a
 /// const block so that conditional entries exist only when their `cfg!` holds.
+/// `table`: per command, its `cfg!` condition, whether it has one, and its entry.
 fn command_table(
-    table: &[(TokenStream, bool, TokenStream)],
+    table: Vec<(Expr, bool, Expr)>,
     table_ident: &Ident,
     count_ident: &Ident,
-) -> TokenStream {
-    let doc = quote! {
+) -> Vec<Item> {
+    let mut table_static: syn::ItemStatic = parse_quote! {
         /// Every command of this build, in schema order (for allow/block lists and `guest-info`).
+        pub static #table_ident: &[qapi_runtime::CommandInfo] = &[];
     };
     if table.iter().all(|(_, conditional, _)| !conditional) {
-        let infos = table.iter().map(|(_, _, info)| info);
-        return quote! {
-            #doc
-            pub static #table_ident: &[qapi_runtime::CommandInfo] = &[#(#infos),*];
-        };
+        let infos = table.into_iter().map(|(_, _, info)| info).collect();
+        *table_static.expr = ast::reference(ast::array(infos));
+        return vec![Item::Static(table_static)];
     }
-    let counts = table.iter().map(|(cond, conditional, _)| {
-        if *conditional {
-            quote!((#cond as usize))
+    let mut count: Option<Expr> = None;
+    let mut fills = Vec::with_capacity(table.len() * 2);
+    let increment: Stmt = parse_quote!(i += 1;);
+    for (cond, conditional, info) in table {
+        let one = if conditional {
+            ast::paren(ast::cast(cond.clone(), parse_quote!(usize)))
         } else {
-            quote!(1)
-        }
-    });
-    let fills = table.iter().map(|(cond, conditional, info)| {
-        if *conditional {
-            quote!(if #cond { table[i] = #info; i += 1; })
+            ast::lit_int(1)
+        };
+        count = Some(match count {
+            None => one,
+            Some(left) => ast::binary(left, syn::BinOp::Add(Default::default()), one),
+        });
+        let fill = [
+            ast::stmt(ast::assign(
+                ast::index(ast::var_named("table"), ast::var_named("i")),
+                info,
+            )),
+            increment.clone(),
+        ];
+        if conditional {
+            fills.push(ast::tail(ast::if_(cond, fill.into())));
         } else {
-            quote!(table[i] = #info; i += 1;)
+            fills.extend(fill);
         }
-    });
+    }
+    let count = count.unwrap_or_else(|| ast::lit_int(0));
     let array_ident = format_ident!("{}_ARRAY", table_ident);
-    quote! {
-        /// How many commands this build has.
-        pub const #count_ident: usize = #(#counts)+*;
-
+    let mut array: syn::ItemConst = parse_quote! {
         const #array_ident: [qapi_runtime::CommandInfo; #count_ident] = {
             let mut table = [qapi_runtime::CommandInfo::new(""); #count_ident];
             let mut i = 0;
-            #(#fills)*
             assert!(i == #count_ident);
             table
         };
-
-        #doc
-        pub static #table_ident: &[qapi_runtime::CommandInfo] = &#array_ident;
+    };
+    if let Expr::Block(block) = &mut *array.expr {
+        let stmts = &mut block.block.stmts;
+        let tail = stmts.split_off(2);
+        stmts.extend(fills);
+        stmts.extend(tail);
     }
+    *table_static.expr = ast::reference(ast::expr_path(ast::path_ident(array_ident)));
+    let mut count_const: syn::ItemConst = parse_quote! {
+        /// How many commands this build has.
+        pub const #count_ident: usize = 0;
+    };
+    *count_const.expr = count;
+    vec![
+        Item::Const(count_const),
+        Item::Const(array),
+        Item::Static(table_static),
+    ]
 }
 
 /// A paragraph appended to existing docs (separated by a blank doc line when there are any).
-fn note(docs: &TokenStream, text: &str) -> TokenStream {
+fn note(docs: &[Attribute], text: &str) -> Vec<Attribute> {
     if docs.is_empty() {
-        quote!(#[doc = #text])
+        vec![ast::doc_attr(text)]
     } else {
-        quote!(#[doc = ""] #[doc = #text])
+        vec![ast::doc_attr(""), ast::doc_attr(text)]
     }
 }

@@ -1,7 +1,7 @@
-//! Emission: schema entities to Rust items, as token streams (quote), in schema order.
+//! Emission: schema entities to Rust items, built as syn syntax trees, in schema order.
 //!
 //! The output is cut into units (one per generated type, then events, then commands) that are
-//! emitted, parsed and printed independently, so several threads can share the work.
+//! emitted and printed independently, so several threads can share the work.
 
 mod commands;
 mod events;
@@ -10,9 +10,11 @@ mod types;
 
 pub use commands::ItemNames;
 
+use crate::ast;
 use crate::context::Ctx;
-use proc_macro2::TokenStream;
 use qapi_parser::Entity;
+use quote::quote;
+use syn::{parse_quote, Attribute, Item, Signature};
 
 /// What one unit of output is.
 pub enum Unit<'s> {
@@ -36,20 +38,80 @@ pub fn units<'s>(ctx: &Ctx<'s>) -> Vec<Unit<'s>> {
 }
 
 /// The items of one unit.
-pub fn unit(ctx: &Ctx<'_>, names: &ItemNames, unit: &Unit<'_>) -> Result<TokenStream, String> {
+pub fn unit(
+    ctx: &Ctx<'_>,
+    names: &ItemNames,
+    shared: &Shared,
+    unit: &Unit<'_>,
+) -> Result<Vec<Item>, String> {
     let schema = ctx.schema;
     match unit {
         Unit::Type(entity) => match entity {
-            Entity::Enum(e) => types::enum_type(ctx, e, entity),
-            Entity::Object(o) if o.variants.is_some() => types::union_type(ctx, o, entity),
+            Entity::Enum(e) => types::enum_type(ctx, shared, e, entity),
+            Entity::Object(o) if o.variants.is_some() => types::union_type(ctx, shared, o, entity),
             Entity::Object(o) => {
                 let owner = ctx.owner_of(&o.common.name).and_then(|n| schema.get(n));
-                types::struct_type(ctx, o, entity, owner)
+                types::struct_type(ctx, shared, o, entity, owner)
             }
-            Entity::Alternate(a) => types::alternate_type(ctx, a, entity),
-            _ => Ok(TokenStream::new()),
+            Entity::Alternate(a) => types::alternate_type(ctx, shared, a, entity),
+            _ => Ok(Vec::new()),
         },
         Unit::Events => events::emit(ctx, names),
         Unit::Commands => commands::emit(ctx, names),
+    }
+}
+
+/// The fixed signatures and attributes every type repeats, parsed once per generation and
+/// cloned where used.
+pub struct Shared {
+    decode_members: Signature,
+    serialize_members: Signature,
+    /// `serialize_members` for types that write nothing (`_map`).
+    serialize_no_members: Signature,
+    as_str: Signature,
+    from_wire: Signature,
+    decode: Signature,
+    serialize: Signature,
+    allow_deprecated: Attribute,
+    allow_large_variant: Attribute,
+    derive_object: Attribute,
+    derive_object_default: Attribute,
+    derive_enum: Attribute,
+}
+
+impl Shared {
+    pub fn new(ctx: &Ctx<'_>) -> Shared {
+        let option = &ctx.std.option;
+        let result = &ctx.std.result;
+        Shared {
+            decode_members: parse_quote! {
+                fn decode_members(members: &mut qapi_runtime::Members<'_, '_>) -> qapi_runtime::DecodeResult<Self>
+            },
+            serialize_members: parse_quote! {
+                fn serialize_members<M: ::serde::ser::SerializeMap>(&self, map: &mut M) -> #result<(), M::Error>
+            },
+            serialize_no_members: parse_quote! {
+                fn serialize_members<M: ::serde::ser::SerializeMap>(&self, _map: &mut M) -> #result<(), M::Error>
+            },
+            as_str: parse_quote!(fn as_str(&self) -> &str),
+            from_wire: parse_quote!(fn from_wire(value: &str) -> #option<Self>),
+            decode: parse_quote! {
+                fn decode(value: &::serde_json::Value, decoder: &mut qapi_runtime::Decoder) -> qapi_runtime::DecodeResult<Self>
+            },
+            serialize: parse_quote! {
+                fn serialize<S: ::serde::Serializer>(&self, serializer: S) -> #result<S::Ok, S::Error>
+            },
+            allow_deprecated: ast::attr_list("allow", quote!(deprecated)),
+            allow_large_variant: ast::attr_list("allow", quote!(clippy::large_enum_variant)),
+            derive_object: ast::attr_list("derive", quote!(Debug, Clone, PartialEq)),
+            derive_object_default: ast::attr_list(
+                "derive",
+                quote!(Debug, Clone, PartialEq, Default),
+            ),
+            derive_enum: ast::attr_list(
+                "derive",
+                quote!(Debug, Clone, PartialEq, Eq, Hash, PartialOrd, Ord),
+            ),
+        }
     }
 }

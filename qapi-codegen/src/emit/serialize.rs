@@ -3,87 +3,116 @@
 //! branch gets the order QEMU would produce for exactly its members.
 
 use super::types::union_branches;
+use crate::ast;
 use crate::context::{AnyKind, Ctx, Field};
 use crate::names::{self, Namespace};
 use crate::MemberOrder;
-use proc_macro2::TokenStream;
 use qapi_parser::Entity;
-use quote::{format_ident, quote};
+use quote::format_ident;
+use syn::{Expr, Stmt};
 
 /// One member write: its key (for ordering) and the statement.
 #[derive(Clone)]
 pub struct Entry {
     pub key: String,
-    pub stmt: TokenStream,
+    pub stmt: Stmt,
+}
+
+/// `map.serialize_entry(key, value)?`.
+fn serialize_entry(key: &str, value: Expr) -> Expr {
+    ast::try_(ast::method(
+        ast::var_named("map"),
+        "serialize_entry",
+        vec![ast::lit_str(key), value],
+    ))
 }
 
 /// The write of a field reached through `access` (`self`, or a branch binding).
 pub fn field_entry(
     ctx: &Ctx<'_>,
     f: &Field<'_>,
-    access: &TokenStream,
+    access: &Expr,
     what: &str,
 ) -> Result<Entry, String> {
     let cfg = ctx.cfg.attr(f.cond.as_ref(), what)?;
-    let (ident, key) = (&f.ident, f.member.name.as_str());
+    let key = f.member.name.as_str();
     let qemu = ctx.opts.member_order == MemberOrder::Qemu;
     let any = if qemu { f.any } else { AnyKind::No };
-    let stmt = if f.member.optional {
+    let place = ast::field(access.clone(), &f.ident);
+    let write = if f.member.optional {
         let value = match any {
-            AnyKind::No => quote!(#access.#ident.as_ref()),
-            AnyKind::Value => quote!(#access.#ident.as_ref().map(qapi_runtime::qdict::Ordered)),
-            AnyKind::List => {
-                quote!(#access.#ident.as_deref().map(qapi_runtime::qdict::OrderedList))
-            }
+            AnyKind::No => ast::method(place, "as_ref", Vec::new()),
+            AnyKind::Value => ast::method(
+                ast::method(place, "as_ref", Vec::new()),
+                "map",
+                vec![ast::expr_path(ast::path("qapi_runtime::qdict::Ordered"))],
+            ),
+            AnyKind::List => ast::method(
+                ast::method(place, "as_deref", Vec::new()),
+                "map",
+                vec![ast::expr_path(ast::path(
+                    "qapi_runtime::qdict::OrderedList",
+                ))],
+            ),
         };
-        quote!(#cfg qapi_runtime::ser::optional(map, #key, #value)?;)
+        ast::try_(ast::call_path(
+            "qapi_runtime::ser::optional",
+            vec![ast::var_named("map"), ast::lit_str(key), value],
+        ))
     } else {
         let value = match any {
-            AnyKind::No => quote!(&#access.#ident),
-            AnyKind::Value => quote!(&qapi_runtime::qdict::Ordered(&#access.#ident)),
-            AnyKind::List => quote!(&qapi_runtime::qdict::OrderedList(&#access.#ident)),
+            AnyKind::No => ast::reference(place),
+            AnyKind::Value => ast::reference(ast::call_path(
+                "qapi_runtime::qdict::Ordered",
+                vec![ast::reference(place)],
+            )),
+            AnyKind::List => ast::reference(ast::call_path(
+                "qapi_runtime::qdict::OrderedList",
+                vec![ast::reference(place)],
+            )),
         };
-        quote!(#cfg map.serialize_entry(#key, #value)?;)
+        serialize_entry(key, value)
     };
     Ok(Entry {
         key: key.to_owned(),
-        stmt,
+        stmt: ast::stmt_with(cfg, write),
     })
 }
 
 /// The statements of `entries` (given in visit order) in emission order.
-pub fn entries_in_order(ctx: &Ctx<'_>, entries: Vec<Entry>) -> TokenStream {
+pub fn entries_in_order(ctx: &Ctx<'_>, entries: Vec<Entry>) -> Vec<Stmt> {
+    if ctx.opts.member_order == MemberOrder::Schema {
+        return entries.into_iter().map(|e| e.stmt).collect();
+    }
     let keys: Vec<&str> = entries.iter().map(|e| e.key.as_str()).collect();
     let order = ctx.emission_order(&keys);
-    let mut out = TokenStream::new();
-    for i in order {
-        out.extend(entries[i].stmt.clone());
-    }
-    out
+    let mut slots: Vec<Option<Stmt>> = entries.into_iter().map(|e| Some(e.stmt)).collect();
+    order.into_iter().filter_map(|i| slots[i].take()).collect()
 }
 
 /// Writes the members of object type `ty` reached through `access` after `prefix` (the
-/// members of enclosing unions, in visit order). `boxed`: `access` is a `&Box<T>`.
+/// members of enclosing unions, in visit order).
 pub fn union_body(
     ctx: &Ctx<'_>,
     ty: &str,
-    access: &TokenStream,
+    access: &Expr,
     prefix: Vec<Entry>,
     depth: usize,
     what: &str,
-) -> Result<TokenStream, String> {
+) -> Result<Vec<Stmt>, String> {
     members_body(ctx, ty, access, false, prefix, depth, what)
 }
 
+/// `boxed`: `access` is a `&Box<T>`.
 fn members_body(
     ctx: &Ctx<'_>,
     ty: &str,
-    access: &TokenStream,
+    access: &Expr,
     boxed: bool,
     prefix: Vec<Entry>,
     depth: usize,
     what: &str,
-) -> Result<TokenStream, String> {
+) -> Result<Vec<Stmt>, String> {
     let schema = ctx.schema;
     let Some(Entity::Object(o)) = schema.get(ty) else {
         return Err(format!("'{ty}' is not an object type"));
@@ -99,13 +128,13 @@ fn members_body(
     let fields = ctx.fields(&o.common.name, Some(tag))?;
     let members = schema.all_members(&o.common.name);
     // Base entries (the tag's value given as an expression), in visit order.
-    let base = |tag_value: TokenStream| -> Result<Vec<Entry>, String> {
+    let base = |tag_value: Expr| -> Result<Vec<Entry>, String> {
         let mut out = prefix.clone();
         for m in &members {
             if m.name == tag {
                 out.push(Entry {
                     key: tag.to_owned(),
-                    stmt: quote!(map.serialize_entry(#tag, #tag_value)?;),
+                    stmt: ast::stmt(serialize_entry(tag, tag_value.clone())),
                 });
             } else if let Some(f) = fields.iter().find(|f| std::ptr::eq(f.member, *m)) {
                 out.push(field_entry(ctx, f, access, what)?);
@@ -119,46 +148,53 @@ fn members_body(
     let (path, target) = if enum_form {
         let ident = ctx.type_ident(&o.common.name)?;
         let target = if boxed {
-            quote!(&**#access)
+            ast::reference(ast::deref(ast::deref(access.clone())))
         } else {
-            quote!(#access)
+            access.clone()
         };
-        (quote!(#ident), target)
+        (ast::path_ident(ident.clone()), target)
     } else {
         let ident = ctx.branch_ident(&o.common.name)?;
         let tag_field = names::ident(&names::field_name(tag));
-        (quote!(#ident), quote!(&#access.#tag_field))
+        (
+            ast::path_ident(ident.clone()),
+            ast::reference(ast::field(access.clone(), &tag_field)),
+        )
     };
     let binding = format_ident!("branch{}", depth);
-    let mut arms = Vec::new();
+    let mut arms = Vec::with_capacity(branches.len() + 1);
     for b in &branches {
-        let (variant, cfg) = (&b.variant, &b.cfg);
-        let value = &b.value;
-        let entries = base(quote!(#value))?;
+        let variant = ast::path_join(&path, &b.variant);
+        let entries = base(ast::lit_str(&b.value))?;
         arms.push(match &b.ty {
             None => {
                 let body = entries_in_order(ctx, entries);
-                quote!(#cfg #path::#variant => { #body })
+                ast::arm(b.cfg.clone(), ast::pat_path(variant), ast::block_expr(body))
             }
             Some(bty) => {
                 let body = members_body(
                     ctx,
                     bty,
-                    &quote!(#binding),
+                    &ast::var(&binding),
                     b.boxed,
                     entries,
                     depth + 1,
                     what,
                 )?;
-                quote!(#cfg #path::#variant(#binding) => { #body })
+                ast::arm(
+                    b.cfg.clone(),
+                    ast::pat_tuple_struct(variant, vec![ast::pat_ident(binding.clone())]),
+                    ast::block_expr(body),
+                )
             }
         });
     }
-    let body = entries_in_order(ctx, base(quote!(value))?);
-    arms.push(quote!(#path::#unknown(value) => { #body }));
-    Ok(quote! {
-        match #target {
-            #(#arms)*
-        }
-    })
+    let value = ast::ident("value");
+    let body = entries_in_order(ctx, base(ast::var(&value))?);
+    arms.push(ast::arm(
+        Vec::new(),
+        ast::pat_tuple_struct(ast::path_join(&path, &unknown), vec![ast::pat_ident(value)]),
+        ast::block_expr(body),
+    ));
+    Ok(vec![ast::tail(ast::match_(target, arms))])
 }

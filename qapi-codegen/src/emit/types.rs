@@ -2,15 +2,18 @@
 //! impls (thin calls into `qapi_runtime`).
 
 use super::serialize::{entries_in_order, field_entry, Entry};
+use super::Shared;
+use crate::ast;
 use crate::context::{describe, feature_notes, Ctx, Field, JsonClass};
 use crate::docs;
 use crate::names::{self, Namespace};
-use proc_macro2::{Ident, TokenStream};
+use proc_macro2::Ident;
 use qapi_parser::{AlternateType, Entity, EnumType, ObjectType};
 use quote::{format_ident, quote};
+use syn::{Attribute, Expr, Item, Path, Stmt};
 
 /// Doc attributes of a definition.
-pub fn definition_docs(ctx: &Ctx<'_>, e: &Entity, extra: &[String]) -> TokenStream {
+pub fn definition_docs(ctx: &Ctx<'_>, e: &Entity, extra: &[String]) -> Vec<Attribute> {
     let mut notes = feature_notes(&e.common().features);
     notes.extend(extra.iter().cloned());
     let lines = match ctx.schema.doc_of(e) {
@@ -20,18 +23,31 @@ pub fn definition_docs(ctx: &Ctx<'_>, e: &Entity, extra: &[String]) -> TokenStre
     docs::attrs(&lines)
 }
 
-pub fn enum_type(ctx: &Ctx<'_>, e: &EnumType, entity: &Entity) -> Result<TokenStream, String> {
-    let std_option = &ctx.std.option;
-    let std_string = &ctx.std.string;
+/// `a` followed by `b` (attribute lists are short; this keeps call sites flat).
+fn concat(mut a: Vec<Attribute>, b: &[Attribute]) -> Vec<Attribute> {
+    a.extend_from_slice(b);
+    a
+}
+
+/// `Self::name`.
+fn self_path(name: &Ident) -> Path {
+    ast::path_join(&ast::path("Self"), name)
+}
+
+pub fn enum_type(
+    ctx: &Ctx<'_>,
+    shared: &Shared,
+    e: &EnumType,
+    entity: &Entity,
+) -> Result<Vec<Item>, String> {
     let ident = ctx.type_ident(&e.common.name)?.clone();
     let what = describe(entity);
     let cfg = ctx.cfg.attr(e.common.ifcond.as_ref(), &what)?;
-    let doc = definition_docs(ctx, entity, &[]);
     let schema_doc = ctx.schema.doc_of(entity);
     let mut ns = Namespace::new();
-    let mut variants = Vec::new();
-    let mut as_str_arms = Vec::new();
-    let mut decode_arms = Vec::new();
+    let mut variants = Vec::with_capacity(e.values.len() + 1);
+    let mut as_str_arms = Vec::with_capacity(e.values.len() + 1);
+    let mut decode_arms = Vec::with_capacity(e.values.len() + 1);
     for value in &e.values {
         let name = names::variant_name(&value.name);
         ns.claim(&name, &format!("value '{}' of {what}", value.name))?;
@@ -40,81 +56,107 @@ pub fn enum_type(ctx: &Ctx<'_>, e: &EnumType, entity: &Entity) -> Result<TokenSt
             value.ifcond.as_ref(),
             &format!("value '{}' of {what}", value.name),
         )?;
-        let vdoc = docs::attrs(&docs::member(
+        let mut attrs = docs::attrs(&docs::member(
             schema_doc,
             &value.name,
             &feature_notes(&value.features),
         ));
-        let deprecated = ctx.deprecated_attr(&value.features, &what)?;
+        attrs.extend(ctx.deprecated_attr(&value.features, &what)?);
+        attrs.extend_from_slice(&vcfg);
         let wire = &value.name;
-        variants.push(quote!(#vdoc #deprecated #vcfg #v,));
-        as_str_arms.push(quote!(#vcfg Self::#v => #wire,));
-        decode_arms.push(quote!(#vcfg #wire => Self::#v,));
+        as_str_arms.push(ast::arm(
+            vcfg.clone(),
+            ast::pat_path(self_path(&v)),
+            ast::lit_str(wire),
+        ));
+        decode_arms.push(ast::arm(
+            vcfg,
+            ast::pat_str(wire),
+            ast::expr_path(self_path(&v)),
+        ));
+        variants.push(ast::variant(attrs, v, syn::Fields::Unit));
     }
     let unknown = format_ident!(
         "{}",
         ns.claim_derived("Unrecognized", "the catch-all variant")
     );
+    variants.push(ast::variant(
+        vec![ast::doc_attr(
+            " A value this version of the schema does not know; only lenient decoding produces it.",
+        )],
+        unknown.clone(),
+        ast::fields_tuple(ctx.std.string_type()),
+    ));
+    let value = ast::ident("value");
+    as_str_arms.push(ast::arm(
+        Vec::new(),
+        ast::pat_tuple_struct(self_path(&unknown), vec![ast::pat_ident(value.clone())]),
+        ast::var(&value),
+    ));
     let from_wire = if decode_arms.is_empty() {
-        quote! {
-            let _ = value;
-            None
-        }
+        vec![
+            ast::let_(Vec::new(), ast::pat_wild(), ast::var(&value)),
+            ast::tail(ast::var_named("None")),
+        ]
     } else {
-        quote! {
-            Some(match value {
-                #(#decode_arms)*
-                _ => return None,
-            })
-        }
+        decode_arms.push(ast::arm(
+            Vec::new(),
+            ast::pat_wild(),
+            ast::return_(ast::var_named("None")),
+        ));
+        vec![ast::tail(ast::call(
+            ast::var_named("Some"),
+            vec![ast::match_(ast::var(&value), decode_arms)],
+        ))]
     };
-    Ok(quote! {
-        #doc
-        #cfg
-        #[derive(Debug, Clone, PartialEq, Eq, Hash, PartialOrd, Ord)]
-        pub enum #ident {
-            #(#variants)*
-            /// A value this version of the schema does not know; only lenient decoding produces it.
-            #unknown(#std_string),
-        }
-
-        #cfg
-        #[allow(deprecated)]
-        impl #ident {
-            /// The wire name of the value.
-            pub fn as_str(&self) -> &str {
-                match self {
-                    #(#as_str_arms)*
-                    Self::#unknown(value) => value,
-                }
-            }
-
-            /// The value called `value` on the wire, if this version of the schema knows it.
-            pub fn from_wire(value: &str) -> #std_option<Self> {
-                #from_wire
-            }
-        }
-
-        #cfg
-        qapi_runtime::enumeration!(#ident, #unknown);
-    })
+    let mut enum_attrs = definition_docs(ctx, entity, &[]);
+    enum_attrs.extend_from_slice(&cfg);
+    enum_attrs.push(shared.derive_enum.clone());
+    let methods = vec![
+        ast::impl_fn(
+            vec![ast::doc_attr(" The wire name of the value.")],
+            ast::public(),
+            shared.as_str.clone(),
+            vec![ast::tail(ast::match_(ast::var_named("self"), as_str_arms))],
+        ),
+        ast::impl_fn(
+            vec![ast::doc_attr(
+                " The value called `value` on the wire, if this version of the schema knows it.",
+            )],
+            ast::public(),
+            shared.from_wire.clone(),
+            from_wire,
+        ),
+    ];
+    let impl_attrs = concat(cfg.clone(), std::slice::from_ref(&shared.allow_deprecated));
+    let tokens = quote!(#ident, #unknown);
+    Ok(vec![
+        ast::enum_item(enum_attrs, ident.clone(), variants),
+        ast::impl_item(impl_attrs, None, &ident, methods),
+        ast::macro_item(cfg, "qapi_runtime::enumeration", tokens),
+    ])
 }
 
-fn field_decls(
-    ctx: &Ctx<'_>,
-    fields: &[Field<'_>],
-    what: &str,
-) -> Result<Vec<TokenStream>, String> {
+fn field_decls(ctx: &Ctx<'_>, fields: &[Field<'_>], what: &str) -> Result<Vec<syn::Field>, String> {
     fields
         .iter()
         .map(|f| {
-            let doc = docs::attrs(&f.doc);
-            let cfg = ctx.cfg.attr(f.cond.as_ref(), what)?;
-            let deprecated = ctx.deprecated_attr(&f.member.features, what)?;
-            let (ident, ty) = (&f.ident, &f.ty);
-            Ok(quote!(#doc #deprecated #cfg pub #ident: #ty,))
+            let mut attrs = docs::attrs(&f.doc);
+            attrs.extend(ctx.deprecated_attr(&f.member.features, what)?);
+            attrs.extend(ctx.cfg.attr(f.cond.as_ref(), what)?);
+            Ok(ast::pub_field(attrs, f.ident.clone(), f.ty.clone()))
         })
         .collect()
+}
+
+/// `members.required("wire")?` (or `optional`).
+fn member_read(wire: &str, optional: bool) -> Expr {
+    let call = if optional { "optional" } else { "required" };
+    ast::try_(ast::method(
+        ast::var_named("members"),
+        call,
+        vec![ast::lit_str(wire)],
+    ))
 }
 
 /// `field: members.required("wire")?,` for a struct literal.
@@ -122,83 +164,85 @@ fn field_inits(
     ctx: &Ctx<'_>,
     fields: &[Field<'_>],
     what: &str,
-) -> Result<Vec<TokenStream>, String> {
+) -> Result<Vec<syn::FieldValue>, String> {
     fields
         .iter()
         .map(|f| {
             let cfg = ctx.cfg.attr(f.cond.as_ref(), what)?;
-            let ident = &f.ident;
-            let wire = &f.member.name;
-            let call = if f.member.optional {
-                quote!(optional)
-            } else {
-                quote!(required)
-            };
-            Ok(quote!(#cfg #ident: members.#call(#wire)?,))
+            let read = member_read(&f.member.name, f.member.optional);
+            Ok(ast::field_value(cfg, &f.ident, read))
         })
         .collect()
 }
 
-fn derives(fields: &[Field<'_>]) -> TokenStream {
+fn derives(shared: &Shared, fields: &[Field<'_>]) -> Attribute {
     if fields.iter().all(|f| f.member.optional) {
-        quote!(#[derive(Debug, Clone, PartialEq, Default)])
+        shared.derive_object_default.clone()
     } else {
-        quote!(#[derive(Debug, Clone, PartialEq)])
+        shared.derive_object.clone()
     }
 }
 
 /// `impl DecodeMembers`, `impl SerializeMembers` and the `object!` impls of an object type.
 /// `maybe_unused`: every member write may be compiled out.
 fn object_impls(
-    ctx: &Ctx<'_>,
+    shared: &Shared,
     ident: &Ident,
-    cfg: &TokenStream,
-    decode: TokenStream,
-    serialize: TokenStream,
+    cfg: Vec<Attribute>,
+    decode: Vec<Stmt>,
+    mut serialize: Vec<Stmt>,
     maybe_unused: bool,
-) -> TokenStream {
-    let std_result = &ctx.std.result;
-    let map = if serialize.is_empty() {
-        quote!(_map)
+) -> [Item; 3] {
+    let impl_attrs = concat(cfg.clone(), std::slice::from_ref(&shared.allow_deprecated));
+    let (sig, fn_attrs) = if serialize.is_empty() {
+        (shared.serialize_no_members.clone(), Vec::new())
+    } else if maybe_unused {
+        (
+            shared.serialize_members.clone(),
+            vec![ast::attr_list("allow", quote!(unused_variables))],
+        )
     } else {
-        quote!(map)
+        (shared.serialize_members.clone(), Vec::new())
     };
-    let allow = if maybe_unused && !serialize.is_empty() {
-        quote!(#[allow(unused_variables)])
-    } else {
-        TokenStream::new()
-    };
-    quote! {
-        #cfg
-        #[allow(deprecated)]
-        impl qapi_runtime::DecodeMembers for #ident {
-            fn decode_members(members: &mut qapi_runtime::Members<'_, '_>) -> qapi_runtime::DecodeResult<Self> {
-                #decode
-            }
-        }
-
-        #cfg
-        #[allow(deprecated)]
-        impl qapi_runtime::SerializeMembers for #ident {
-            #allow
-            fn serialize_members<M: ::serde::ser::SerializeMap>(&self, #map: &mut M) -> #std_result<(), M::Error> {
-                #serialize
-                Ok(())
-            }
-        }
-
-        #cfg
-        qapi_runtime::object!(#ident);
-    }
+    serialize.push(ast::tail(ast::call(
+        ast::var_named("Ok"),
+        vec![ast::unit_expr()],
+    )));
+    [
+        ast::impl_item(
+            impl_attrs.clone(),
+            Some(ast::path("qapi_runtime::DecodeMembers")),
+            ident,
+            vec![ast::impl_fn(
+                Vec::new(),
+                syn::Visibility::Inherited,
+                shared.decode_members.clone(),
+                decode,
+            )],
+        ),
+        ast::impl_item(
+            impl_attrs,
+            Some(ast::path("qapi_runtime::SerializeMembers")),
+            ident,
+            vec![ast::impl_fn(
+                fn_attrs,
+                syn::Visibility::Inherited,
+                sig,
+                serialize,
+            )],
+        ),
+        ast::macro_item(cfg, "qapi_runtime::object", quote!(#ident)),
+    ]
 }
 
 /// A struct, or the implicit argument struct of a command or event.
 pub fn struct_type(
     ctx: &Ctx<'_>,
+    shared: &Shared,
     o: &ObjectType,
     entity: &Entity,
     owner: Option<&Entity>,
-) -> Result<TokenStream, String> {
+) -> Result<Vec<Item>, String> {
     let name = o.common.name.as_str();
     let ident = ctx.type_ident(name)?.clone();
     let what = describe(entity);
@@ -213,28 +257,33 @@ pub fn struct_type(
     let fields = ctx.fields(name, None)?;
     let decls = field_decls(ctx, &fields, &what)?;
     let inits = field_inits(ctx, &fields, &what)?;
-    let derive = derives(&fields);
+    let derive = derives(shared, &fields);
+    let access = ast::var_named("self");
     let entries: Vec<Entry> = fields
         .iter()
-        .map(|f| field_entry(ctx, f, &quote!(self), &what))
+        .map(|f| field_entry(ctx, f, &access, &what))
         .collect::<Result<_, _>>()?;
     let serialize = entries_in_order(ctx, entries);
-    let (decode, members) = if fields.is_empty() {
-        (quote! { let _ = members; Ok(Self {}) }, quote!({}))
+    let self_lit = ast::struct_expr(ast::path("Self"), inits);
+    let ok_self = ast::tail(ast::call(ast::var_named("Ok"), vec![self_lit]));
+    let decode = if fields.is_empty() {
+        vec![
+            ast::let_(Vec::new(), ast::pat_wild(), ast::var_named("members")),
+            ok_self,
+        ]
     } else {
-        (quote!(Ok(Self { #(#inits)* })), quote!({ #(#decls)* }))
+        vec![ok_self]
     };
     let maybe_unused = fields.iter().all(|f| f.cond.is_some());
-    let mut out = quote! {
-        #doc
-        #cfg
-        #derive
-        pub struct #ident #members
-    };
+    let mut attrs = doc;
+    attrs.extend_from_slice(&cfg);
+    attrs.push(derive);
+    let mut out = Vec::with_capacity(4);
+    out.push(ast::struct_item(attrs, ident.clone(), decls));
     out.extend(object_impls(
-        ctx,
+        shared,
         &ident,
-        &cfg,
+        cfg,
         decode,
         serialize,
         maybe_unused,
@@ -250,8 +299,9 @@ pub(crate) struct Branch {
     /// Schema name of the branch type; `None` for empty branches.
     pub ty: Option<String>,
     pub boxed: bool,
-    pub cfg: TokenStream,
-    pub doc: TokenStream,
+    pub cfg: Vec<Attribute>,
+    /// The branch's doc lines (only the enum declaring the branches prints them).
+    pub doc: Vec<String>,
     /// The branch's condition is not just its tag value's: decoding needs a fallback arm.
     pub extra_cond: bool,
 }
@@ -293,7 +343,7 @@ pub(crate) fn union_branches(
                         variants.tag, v.name
                     ));
                 }
-                docs::attrs(&lines)
+                lines
             },
             extra_cond: v.ifcond.is_some() && v.ifcond != value.ifcond,
         });
@@ -310,27 +360,29 @@ fn branch_decls(
     ctx: &Ctx<'_>,
     branches: &[Branch],
     unknown: &Ident,
-) -> Result<Vec<TokenStream>, String> {
-    let std_string = &ctx.std.string;
-    let std_box = &ctx.std.boxed;
-    let mut out = Vec::new();
+) -> Result<Vec<syn::Variant>, String> {
+    let mut out = Vec::with_capacity(branches.len() + 1);
     for b in branches {
-        let (variant, cfg, doc) = (&b.variant, &b.cfg, &b.doc);
-        out.push(match &b.ty {
-            None => quote!(#doc #cfg #variant,),
+        let attrs = concat(docs::attrs(&b.doc), &b.cfg);
+        let fields = match &b.ty {
+            None => syn::Fields::Unit,
             Some(ty) => {
                 let mut t = ctx.rust_type(ty)?;
                 if b.boxed {
-                    t = quote!(#std_box<#t>);
+                    t = ctx.std.box_of(t);
                 }
-                quote!(#doc #cfg #variant(#t),)
+                ast::fields_tuple(t)
             }
-        });
+        };
+        out.push(ast::variant(attrs, b.variant.clone(), fields));
     }
-    out.push(quote! {
-        /// A tag value this version of the schema does not know (lenient decoding only); holds the value.
-        #unknown(#std_string),
-    });
+    out.push(ast::variant(
+        vec![ast::doc_attr(
+            " A tag value this version of the schema does not know (lenient decoding only); holds the value.",
+        )],
+        unknown.clone(),
+        ast::fields_tuple(ctx.std.string_type()),
+    ));
     Ok(out)
 }
 
@@ -350,38 +402,67 @@ fn branch_decode(
     ctx: &Ctx<'_>,
     branches: &[Branch],
     tag: &Tag<'_>,
-    enum_path: &TokenStream,
+    enum_path: &Path,
     unknown: &Ident,
-) -> TokenStream {
-    let (tag_ident, tag_unknown, tag_var, tag_wire) = (tag.ident, tag.unknown, tag.var, tag.wire);
-    let std_box = &ctx.std.boxed;
-    let mut arms = Vec::new();
+) -> Expr {
+    let tag_path = ast::path_ident(tag.ident.clone());
+    let mut arms = Vec::with_capacity(branches.len() + 2);
     for b in branches {
-        let (variant, cfg) = (&b.variant, &b.cfg);
-        arms.push(match (&b.ty, b.boxed) {
-            (None, _) => quote!(#cfg #tag_ident::#variant => #enum_path::#variant,),
-            (Some(_), false) => quote!(#cfg #tag_ident::#variant => #enum_path::#variant(qapi_runtime::DecodeMembers::decode_members(members)?),),
-            (Some(_), true) => quote!(#cfg #tag_ident::#variant => #enum_path::#variant(#std_box::new(qapi_runtime::DecodeMembers::decode_members(members)?)),),
-        });
+        let pat = ast::pat_path(ast::path_join(&tag_path, &b.variant));
+        let variant = ast::expr_path(ast::path_join(enum_path, &b.variant));
+        let body = match &b.ty {
+            None => variant,
+            Some(_) => {
+                let mut decoded = ast::try_(ast::call_path(
+                    "qapi_runtime::DecodeMembers::decode_members",
+                    vec![ast::var_named("members")],
+                ));
+                if b.boxed {
+                    let new = ast::path_join(&ctx.std.boxed, &ast::ident("new"));
+                    decoded = ast::call(ast::expr_path(new), vec![decoded]);
+                }
+                ast::call(variant, vec![decoded])
+            }
+        };
+        arms.push(ast::arm(b.cfg.clone(), pat, body));
     }
-    let fallback = if branches.iter().any(|b| b.extra_cond) {
-        quote! {
-            #[allow(unreachable_patterns)]
-            other => return Err(members.decoder().branch_unavailable(#tag_wire, other.as_str())),
-        }
-    } else {
-        TokenStream::new()
-    };
-    quote! {
-        match #tag_var {
-            #(#arms)*
-            #tag_ident::#tag_unknown(value) => #enum_path::#unknown(value),
-            #fallback
-        }
+    let value = ast::ident("value");
+    arms.push(ast::arm(
+        Vec::new(),
+        ast::pat_tuple_struct(
+            ast::path_join(&tag_path, tag.unknown),
+            vec![ast::pat_ident(value.clone())],
+        ),
+        ast::call(
+            ast::expr_path(ast::path_join(enum_path, unknown)),
+            vec![ast::var(&value)],
+        ),
+    ));
+    if branches.iter().any(|b| b.extra_cond) {
+        let other = ast::ident("other");
+        let unavailable = ast::method(
+            ast::method(ast::var_named("members"), "decoder", Vec::new()),
+            "branch_unavailable",
+            vec![
+                ast::lit_str(tag.wire),
+                ast::method(ast::var(&other), "as_str", Vec::new()),
+            ],
+        );
+        arms.push(ast::arm(
+            vec![ast::attr_list("allow", quote!(unreachable_patterns))],
+            ast::pat_ident(other),
+            ast::return_(ast::call(ast::var_named("Err"), vec![unavailable])),
+        ));
     }
+    ast::match_(ast::var(tag.var), arms)
 }
 
-pub fn union_type(ctx: &Ctx<'_>, o: &ObjectType, entity: &Entity) -> Result<TokenStream, String> {
+pub fn union_type(
+    ctx: &Ctx<'_>,
+    shared: &Shared,
+    o: &ObjectType,
+    entity: &Entity,
+) -> Result<Vec<Item>, String> {
     let ident = ctx.type_ident(&o.common.name)?.clone();
     let what = describe(entity);
     let cfg = ctx.cfg.attr(o.common.ifcond.as_ref(), &what)?;
@@ -389,47 +470,44 @@ pub fn union_type(ctx: &Ctx<'_>, o: &ObjectType, entity: &Entity) -> Result<Toke
     let (tag_member, tag_enum) = ctx.tag_enum(o)?;
     let tag_unknown = catch_all_of(tag_enum);
     let tag_wire = tag_member.name.as_str();
-    let mut out = TokenStream::new();
-    let ser =
-        super::serialize::union_body(ctx, &o.common.name, &quote!(self), Vec::new(), 1, &what)?;
+    let mut out = Vec::with_capacity(5);
+    let ser = super::serialize::union_body(
+        ctx,
+        &o.common.name,
+        &ast::var_named("self"),
+        Vec::new(),
+        1,
+        &what,
+    )?;
+    let mut ns = Namespace::new();
+    let (branches, tag_ident, unknown) = union_branches(ctx, o, &what, &mut ns)?;
+    let decls = branch_decls(ctx, &branches, &unknown)?;
     if ctx.union_is_enum(o) {
-        let mut ns = Namespace::new();
-        let (branches, tag_ident, unknown) = union_branches(ctx, o, &what, &mut ns)?;
-        let decls = branch_decls(ctx, &branches, &unknown)?;
-        let tag_var = format_ident!("tag");
+        let tag_var = ast::ident("tag");
         let tag = Tag {
             ident: &tag_ident,
             unknown: &tag_unknown,
             var: &tag_var,
             wire: tag_wire,
         };
-        let decode = branch_decode(ctx, &branches, &tag, &quote!(Self), &unknown);
-        out.extend(quote! {
-            #doc
-            #cfg
-            #[derive(Debug, Clone, PartialEq)]
-            #[allow(clippy::large_enum_variant)]
-            pub enum #ident {
-                #(#decls)*
-            }
-
-        });
-        out.extend(object_impls(
-            ctx,
-            &ident,
-            &cfg,
-            quote! {
-                let tag: #tag_ident = members.required(#tag_wire)?;
-                Ok(#decode)
-            },
-            ser,
-            false,
-        ));
+        let decode = branch_decode(ctx, &branches, &tag, &ast::path("Self"), &unknown);
+        let mut attrs = doc;
+        attrs.extend_from_slice(&cfg);
+        attrs.push(shared.derive_object.clone());
+        attrs.push(shared.allow_large_variant.clone());
+        out.push(ast::enum_item(attrs, ident.clone(), decls));
+        let tag_type = ast::ty(ast::path_ident(tag_ident.clone()));
+        let decode = vec![
+            ast::let_(
+                Vec::new(),
+                ast::pat_typed(ast::pat_ident(tag_var.clone()), tag_type),
+                member_read(tag_wire, false),
+            ),
+            ast::tail(ast::call(ast::var_named("Ok"), vec![decode])),
+        ];
+        out.extend(object_impls(shared, &ident, cfg, decode, ser, false));
     } else {
         let branch_ident = ctx.branch_ident(&o.common.name)?.clone();
-        let mut ns = Namespace::new();
-        let (branches, tag_ident, unknown) = union_branches(ctx, o, &what, &mut ns)?;
-        let decls = branch_decls(ctx, &branches, &unknown)?;
         let schema = ctx.schema;
         let name: &str = schema
             .get(&o.common.name)
@@ -444,30 +522,36 @@ pub fn union_type(ctx: &Ctx<'_>, o: &ObjectType, entity: &Entity) -> Result<Toke
             .find(|o| o.members.iter().any(|m| m.name == tag_wire))
             .map_or(name, |o| o.common.name.as_str());
         let tag_doc = docs::attrs(&docs::member(ctx.doc_for_type(tag_owner), tag_wire, &[]));
-        field_decl.push(quote!(#tag_doc pub #tag_field: #branch_ident,));
+        field_decl.push(ast::pub_field(
+            tag_doc,
+            tag_field.clone(),
+            ast::ty(ast::path_ident(branch_ident.clone())),
+        ));
         // Base members in visit order, the tag among them, then the branch.
         let mut lets = Vec::new();
         let mut inits = Vec::new();
         let tag_var = format_ident!("v_{}", names::field_name(tag_wire));
         for m in ctx.schema.all_members(name) {
             if m.name == tag_wire {
-                lets.push(quote!(let #tag_var: #tag_ident = members.required(#tag_wire)?;));
+                let tag_type = ast::ty(ast::path_ident(tag_ident.clone()));
+                lets.push(ast::let_(
+                    Vec::new(),
+                    ast::pat_typed(ast::pat_ident(tag_var.clone()), tag_type),
+                    member_read(tag_wire, false),
+                ));
                 continue;
             }
             let Some(f) = fields.iter().find(|f| std::ptr::eq(f.member, m)) else {
                 continue;
             };
             let fcfg = ctx.cfg.attr(f.cond.as_ref(), &what)?;
-            let call = if m.optional {
-                quote!(optional)
-            } else {
-                quote!(required)
-            };
-            let wire = &m.name;
             let var = format_ident!("v_{}", names::field_name(&m.name));
-            let fid = &f.ident;
-            lets.push(quote!(#fcfg let #var = members.#call(#wire)?;));
-            inits.push(quote!(#fcfg #fid: #var,));
+            inits.push(ast::field_value(fcfg.clone(), &f.ident, ast::var(&var)));
+            lets.push(ast::let_(
+                fcfg,
+                ast::pat_ident(var),
+                member_read(&m.name, m.optional),
+            ));
         }
         let tag = Tag {
             ident: &tag_ident,
@@ -475,38 +559,27 @@ pub fn union_type(ctx: &Ctx<'_>, o: &ObjectType, entity: &Entity) -> Result<Toke
             var: &tag_var,
             wire: tag_wire,
         };
-        let decode = branch_decode(ctx, &branches, &tag, &quote!(#branch_ident), &unknown);
+        let branch_path = ast::path_ident(branch_ident.clone());
+        let decode = branch_decode(ctx, &branches, &tag, &branch_path, &unknown);
         let branch_doc =
             format!(" The branches of [`{ident}`], selected by its `{tag_wire}` member.");
-        out.extend(quote! {
-            #doc
-            #cfg
-            #[derive(Debug, Clone, PartialEq)]
-            pub struct #ident {
-                #(#field_decl)*
-            }
-
-            #[doc = #branch_doc]
-            #cfg
-            #[derive(Debug, Clone, PartialEq)]
-            #[allow(clippy::large_enum_variant)]
-            pub enum #branch_ident {
-                #(#decls)*
-            }
-
-        });
-        out.extend(object_impls(
-            ctx,
-            &ident,
-            &cfg,
-            quote! {
-                #(#lets)*
-                let branch = #decode;
-                Ok(Self { #(#inits)* #tag_field: branch })
-            },
-            ser,
-            false,
-        ));
+        let mut attrs = doc;
+        attrs.extend_from_slice(&cfg);
+        attrs.push(shared.derive_object.clone());
+        out.push(ast::struct_item(attrs, ident.clone(), field_decl));
+        let mut attrs = vec![ast::doc_attr(&branch_doc)];
+        attrs.extend_from_slice(&cfg);
+        attrs.push(shared.derive_object.clone());
+        attrs.push(shared.allow_large_variant.clone());
+        out.push(ast::enum_item(attrs, branch_ident, decls));
+        let branch = ast::ident("branch");
+        inits.push(ast::field_value(Vec::new(), &tag_field, ast::var(&branch)));
+        lets.push(ast::let_(Vec::new(), ast::pat_ident(branch), decode));
+        lets.push(ast::tail(ast::call(
+            ast::var_named("Ok"),
+            vec![ast::struct_expr(ast::path("Self"), inits)],
+        )));
+        out.extend(object_impls(shared, &ident, cfg, lets, ser, false));
     }
     Ok(out)
 }
@@ -526,69 +599,103 @@ pub fn catch_all_of(e: &EnumType) -> Ident {
 
 pub fn alternate_type(
     ctx: &Ctx<'_>,
+    shared: &Shared,
     a: &AlternateType,
     entity: &Entity,
-) -> Result<TokenStream, String> {
-    let std_result = &ctx.std.result;
+) -> Result<Vec<Item>, String> {
     let ident = ctx.type_ident(&a.common.name)?.clone();
     let what = describe(entity);
     let cfg = ctx.cfg.attr(a.common.ifcond.as_ref(), &what)?;
-    let doc = definition_docs(ctx, entity, &[]);
     let schema_doc = ctx.schema.doc_of(entity);
     let wire_name = &a.common.name;
     let mut ns = Namespace::new();
-    let mut decls = Vec::new();
-    let mut decode_arms = Vec::new();
-    let mut ser_arms = Vec::new();
+    let mut decls = Vec::with_capacity(a.variants.len());
+    let mut decode_arms = Vec::with_capacity(a.variants.len() + 1);
+    let mut ser_arms = Vec::with_capacity(a.variants.len());
+    let value = ast::ident("value");
     for v in &a.variants {
         let name = names::variant_name(&v.name);
         ns.claim(&name, &format!("branch '{}' of {what}", v.name))?;
         let variant = names::ident(&name);
         let vcfg = ctx.cfg.attr(v.ifcond.as_ref(), &what)?;
         let ty = ctx.held_type(&a.common.name, &v.ty)?;
-        let vdoc = docs::attrs(&docs::member(schema_doc, &v.name, &[]));
-        decls.push(quote!(#vdoc #vcfg #variant(#ty),));
-        let pattern = match ctx.json_class(&v.ty) {
-            Some(JsonClass::Null) => quote!(::serde_json::Value::Null),
-            Some(JsonClass::String) => quote!(::serde_json::Value::String(_)),
-            Some(JsonClass::Number) => quote!(::serde_json::Value::Number(_)),
-            Some(JsonClass::Bool) => quote!(::serde_json::Value::Bool(_)),
-            Some(JsonClass::Array) => quote!(::serde_json::Value::Array(_)),
-            Some(JsonClass::Object) => quote!(::serde_json::Value::Object(_)),
+        let attrs = concat(docs::attrs(&docs::member(schema_doc, &v.name, &[])), &vcfg);
+        decls.push(ast::variant(attrs, variant.clone(), ast::fields_tuple(ty)));
+        let class = match ctx.json_class(&v.ty) {
+            Some(JsonClass::Null) => "Null",
+            Some(JsonClass::String) => "String",
+            Some(JsonClass::Number) => "Number",
+            Some(JsonClass::Bool) => "Bool",
+            Some(JsonClass::Array) => "Array",
+            Some(JsonClass::Object) => "Object",
             None => return Err(format!("branch '{}' of {what} has no JSON type", v.name)),
         };
-        decode_arms.push(quote!(#vcfg #pattern => Self::#variant(qapi_runtime::Decode::decode(value, decoder)?),));
-        ser_arms.push(quote!(#vcfg Self::#variant(value) => ::serde::Serialize::serialize(value, serializer),));
+        let class_path = ast::path_join(&ast::path("::serde_json::Value"), &ast::ident(class));
+        let pattern = if class == "Null" {
+            ast::pat_path(class_path)
+        } else {
+            ast::pat_tuple_struct(class_path, vec![ast::pat_wild()])
+        };
+        let decoded = ast::try_(ast::call_path(
+            "qapi_runtime::Decode::decode",
+            vec![ast::var(&value), ast::var_named("decoder")],
+        ));
+        decode_arms.push(ast::arm(
+            vcfg.clone(),
+            pattern,
+            ast::call(ast::expr_path(self_path(&variant)), vec![decoded]),
+        ));
+        ser_arms.push(ast::arm(
+            vcfg,
+            ast::pat_tuple_struct(self_path(&variant), vec![ast::pat_ident(value.clone())]),
+            ast::call_path(
+                "::serde::Serialize::serialize",
+                vec![ast::var(&value), ast::var_named("serializer")],
+            ),
+        ));
     }
-    Ok(quote! {
-        #doc
-        #cfg
-        #[derive(Debug, Clone, PartialEq)]
-        #[allow(clippy::large_enum_variant)]
-        pub enum #ident {
-            #(#decls)*
-        }
-
-        #cfg
-        impl qapi_runtime::Decode for #ident {
-            fn decode(value: &::serde_json::Value, decoder: &mut qapi_runtime::Decoder) -> qapi_runtime::DecodeResult<Self> {
-                Ok(match value {
-                    #(#decode_arms)*
-                    _ => return Err(decoder.alternate_mismatch(#wire_name)),
-                })
-            }
-        }
-
-        #cfg
-        impl ::serde::Serialize for #ident {
-            fn serialize<S: ::serde::Serializer>(&self, serializer: S) -> #std_result<S::Ok, S::Error> {
-                match self {
-                    #(#ser_arms)*
-                }
-            }
-        }
-
-        #cfg
-        qapi_runtime::deserialize!(#ident);
-    })
+    let mismatch = ast::method(
+        ast::var_named("decoder"),
+        "alternate_mismatch",
+        vec![ast::lit_str(wire_name)],
+    );
+    decode_arms.push(ast::arm(
+        Vec::new(),
+        ast::pat_wild(),
+        ast::return_(ast::call(ast::var_named("Err"), vec![mismatch])),
+    ));
+    let mut attrs = definition_docs(ctx, entity, &[]);
+    attrs.extend_from_slice(&cfg);
+    attrs.push(shared.derive_object.clone());
+    attrs.push(shared.allow_large_variant.clone());
+    let decode = ast::call(
+        ast::var_named("Ok"),
+        vec![ast::match_(ast::var(&value), decode_arms)],
+    );
+    Ok(vec![
+        ast::enum_item(attrs, ident.clone(), decls),
+        ast::impl_item(
+            cfg.clone(),
+            Some(ast::path("qapi_runtime::Decode")),
+            &ident,
+            vec![ast::impl_fn(
+                Vec::new(),
+                syn::Visibility::Inherited,
+                shared.decode.clone(),
+                vec![ast::tail(decode)],
+            )],
+        ),
+        ast::impl_item(
+            cfg.clone(),
+            Some(ast::path("::serde::Serialize")),
+            &ident,
+            vec![ast::impl_fn(
+                Vec::new(),
+                syn::Visibility::Inherited,
+                shared.serialize.clone(),
+                vec![ast::tail(ast::match_(ast::var_named("self"), ser_arms))],
+            )],
+        ),
+        ast::macro_item(cfg, "qapi_runtime::deserialize", quote!(#ident)),
+    ])
 }
