@@ -507,8 +507,33 @@ pub fn doc_attr(text: &str) -> Attribute {
     outer(Meta::NameValue(MetaNameValue {
         path: path_ident(ident("doc")),
         eq_token: Default::default(),
-        value: lit_str(text),
+        value: lit(Lit::Str(doc_literal(text))),
     }))
+}
+
+/// A doc string as a raw literal (`r#"..."#`): prettyplease prints docs by their value, so
+/// the spelling does not show, and a raw literal skips escaping here and unescaping there
+/// (doc text is most of the output). Falls back to an escaped literal for text a raw
+/// literal cannot hold (a lone carriage return).
+fn doc_literal(text: &str) -> LitStr {
+    // Enough `#`s that no `"` in the text followed by them ends the literal early.
+    let bytes = text.as_bytes();
+    let mut hashes = 0;
+    for (i, _) in bytes.iter().enumerate().filter(|(_, b)| **b == b'"') {
+        let run = bytes[i + 1..].iter().take_while(|b| **b == b'#').count();
+        hashes = hashes.max(run + 1);
+    }
+    let mut repr = String::with_capacity(text.len() + 3 + 2 * hashes);
+    repr.push('r');
+    repr.extend(std::iter::repeat_n('#', hashes));
+    repr.push('"');
+    repr.push_str(text);
+    repr.push('"');
+    repr.extend(std::iter::repeat_n('#', hashes));
+    match repr.parse::<proc_macro2::Literal>().map(Lit::new) {
+        Ok(Lit::Str(lit)) => lit,
+        _ => LitStr::new(text, Span::call_site()),
+    }
 }
 
 /// `#[name(tokens)]` (`cfg`, `derive`, `allow`, `cfg_attr`).
