@@ -6,12 +6,31 @@
 
 use proc_macro2::{Ident, Span, TokenStream};
 use syn::punctuated::Punctuated;
+use syn::token;
 use syn::{
     AngleBracketedGenericArguments, Arm, AttrStyle, Attribute, BinOp, Block, Expr, ExprLit,
     ExprPath, FieldValue, GenericArgument, Lit, LitStr, Local, LocalInit, Macro, MacroDelimiter,
     Member, Meta, MetaList, MetaNameValue, Pat, PatIdent, Path, PathArguments, PathSegment, Stmt,
     Type, TypePath, TypeReference,
 };
+
+thread_local! {
+    /// Delimiter tokens are `Copy`, but making a fresh one allocates (an empty token stream
+    /// for its span), and the output needs tens of thousands.
+    static DELIMITERS: (token::Paren, token::Brace, token::Bracket) = Default::default();
+}
+
+fn paren_token() -> token::Paren {
+    DELIMITERS.with(|d| d.0)
+}
+
+fn brace_token() -> token::Brace {
+    DELIMITERS.with(|d| d.1)
+}
+
+fn bracket_token() -> token::Bracket {
+    DELIMITERS.with(|d| d.2)
+}
 
 /// An identifier (not a keyword; see `names::ident` for names from the schema).
 pub fn ident(name: &str) -> Ident {
@@ -82,7 +101,7 @@ pub fn ty_ref(inner: Type) -> Type {
 /// `()`.
 pub fn unit_type() -> Type {
     Type::Tuple(syn::TypeTuple {
-        paren_token: Default::default(),
+        paren_token: paren_token(),
         elems: Punctuated::new(),
     })
 }
@@ -136,7 +155,7 @@ pub fn call(func: Expr, args: Vec<Expr>) -> Expr {
     Expr::Call(syn::ExprCall {
         attrs: Vec::new(),
         func: Box::new(func),
-        paren_token: Default::default(),
+        paren_token: paren_token(),
         args: args.into_iter().collect(),
     })
 }
@@ -170,7 +189,7 @@ pub fn method_turbofish(receiver: Expr, name: Ident, types: Vec<Type>, args: Vec
         dot_token: Default::default(),
         method: name,
         turbofish,
-        paren_token: Default::default(),
+        paren_token: paren_token(),
         args: args.into_iter().collect(),
     })
 }
@@ -227,7 +246,7 @@ pub fn binary(left: Expr, op: BinOp, right: Expr) -> Expr {
 pub fn paren(expr: Expr) -> Expr {
     Expr::Paren(syn::ExprParen {
         attrs: Vec::new(),
-        paren_token: Default::default(),
+        paren_token: paren_token(),
         expr: Box::new(expr),
     })
 }
@@ -271,7 +290,7 @@ fn macro_call(path: Path, tokens: TokenStream) -> Macro {
     Macro {
         path,
         bang_token: Default::default(),
-        delimiter: MacroDelimiter::Paren(Default::default()),
+        delimiter: MacroDelimiter::Paren(paren_token()),
         tokens,
     }
 }
@@ -298,7 +317,7 @@ pub fn block_expr(stmts: Vec<Stmt>) -> Expr {
 /// `{ stmts }`.
 pub fn block(stmts: Vec<Stmt>) -> Block {
     Block {
-        brace_token: Default::default(),
+        brace_token: brace_token(),
         stmts,
     }
 }
@@ -363,7 +382,7 @@ pub fn match_(expr: Expr, arms: Vec<Arm>) -> Expr {
         attrs: Vec::new(),
         match_token: Default::default(),
         expr: Box::new(expr),
-        brace_token: Default::default(),
+        brace_token: brace_token(),
         arms,
     })
 }
@@ -387,7 +406,7 @@ pub fn struct_expr(path: Path, fields: Vec<FieldValue>) -> Expr {
         attrs: Vec::new(),
         qself: None,
         path,
-        brace_token: Default::default(),
+        brace_token: brace_token(),
         fields: fields.into_iter().collect(),
         dot2_token: None,
         rest: None,
@@ -438,7 +457,7 @@ pub fn pat_tuple_struct(path: Path, elems: Vec<Pat>) -> Pat {
         attrs: Vec::new(),
         qself: None,
         path,
-        paren_token: Default::default(),
+        paren_token: paren_token(),
         elems: elems.into_iter().collect(),
     })
 }
@@ -447,7 +466,7 @@ pub fn pat_tuple_struct(path: Path, elems: Vec<Pat>) -> Pat {
 pub fn pat_unit() -> Pat {
     Pat::Tuple(syn::PatTuple {
         attrs: Vec::new(),
-        paren_token: Default::default(),
+        paren_token: paren_token(),
         elems: Punctuated::new(),
     })
 }
@@ -458,7 +477,7 @@ pub fn pat_struct_rest(path: Path, names: &[&str]) -> Pat {
         attrs: Vec::new(),
         qself: None,
         path,
-        brace_token: Default::default(),
+        brace_token: brace_token(),
         fields: names
             .iter()
             .map(|n| syn::FieldPat {
@@ -497,7 +516,7 @@ fn outer(meta: Meta) -> Attribute {
     Attribute {
         pound_token: Default::default(),
         style: AttrStyle::Outer,
-        bracket_token: Default::default(),
+        bracket_token: bracket_token(),
         meta,
     }
 }
@@ -540,7 +559,7 @@ fn doc_literal(text: &str) -> LitStr {
 pub fn attr_list(name: &str, tokens: TokenStream) -> Attribute {
     outer(Meta::List(MetaList {
         path: path_ident(ident(name)),
-        delimiter: MacroDelimiter::Paren(Default::default()),
+        delimiter: MacroDelimiter::Paren(paren_token()),
         tokens,
     }))
 }
@@ -580,7 +599,7 @@ pub fn named_field(
 /// `{ fields }` of a struct or struct variant.
 pub fn fields_named(fields: Vec<syn::Field>) -> syn::Fields {
     syn::Fields::Named(syn::FieldsNamed {
-        brace_token: Default::default(),
+        brace_token: brace_token(),
         named: fields.into_iter().collect(),
     })
 }
@@ -588,7 +607,7 @@ pub fn fields_named(fields: Vec<syn::Field>) -> syn::Fields {
 /// `(T)` of a tuple variant.
 pub fn fields_tuple(of: Type) -> syn::Fields {
     syn::Fields::Unnamed(syn::FieldsUnnamed {
-        paren_token: Default::default(),
+        paren_token: paren_token(),
         unnamed: std::iter::once(syn::Field {
             attrs: Vec::new(),
             vis: syn::Visibility::Inherited,
@@ -632,7 +651,7 @@ pub fn enum_item(attrs: Vec<Attribute>, name: Ident, variants: Vec<syn::Variant>
         enum_token: Default::default(),
         ident: name,
         generics: Default::default(),
-        brace_token: Default::default(),
+        brace_token: brace_token(),
         variants: variants.into_iter().collect(),
     })
 }
@@ -652,7 +671,7 @@ pub fn impl_item(
         generics: Default::default(),
         trait_: trait_path.map(|p| (None, p, Default::default())),
         self_ty: Box::new(ty(path_ident(name.clone()))),
-        brace_token: Default::default(),
+        brace_token: brace_token(),
         items: fns.into_iter().map(syn::ImplItem::Fn).collect(),
     })
 }
@@ -709,7 +728,7 @@ pub fn deref(expr: Expr) -> Expr {
 pub fn unit_expr() -> Expr {
     Expr::Tuple(syn::ExprTuple {
         attrs: Vec::new(),
-        paren_token: Default::default(),
+        paren_token: paren_token(),
         elems: Punctuated::new(),
     })
 }
@@ -725,7 +744,7 @@ pub fn infer_type() -> Type {
 pub fn array(elems: Vec<Expr>) -> Expr {
     Expr::Array(syn::ExprArray {
         attrs: Vec::new(),
-        bracket_token: Default::default(),
+        bracket_token: bracket_token(),
         elems: elems.into_iter().collect(),
     })
 }
@@ -745,7 +764,7 @@ pub fn index(expr: Expr, index: Expr) -> Expr {
     Expr::Index(syn::ExprIndex {
         attrs: Vec::new(),
         expr: Box::new(expr),
-        bracket_token: Default::default(),
+        bracket_token: bracket_token(),
         index: Box::new(index),
     })
 }

@@ -24,16 +24,28 @@ pub enum JsonClass {
     Object,
 }
 
-/// A member of an object type as a Rust field.
+/// A member of an object type as a Rust field. Its type and doc are made on demand
+/// ([`Ctx::field_type`], [`Field::doc_lines`]): serialisation needs neither.
 pub struct Field<'s> {
     pub member: &'s Member,
+    /// The object type declaring the member (the type itself or a base).
+    declared_in: &'s str,
+    /// The type the field belongs to (it decides boxing).
+    owner: &'s str,
     pub ident: Ident,
-    /// The Rust type, `Option<..>` included for optional members.
-    pub ty: Type,
     /// `any` members (and lists of them) are written in QDict order when QEMU order is on.
     pub any: AnyKind,
-    pub doc: Vec<String>,
-    pub cond: Option<IfCond>,
+    /// The doc block describing the member, if any.
+    doc: Option<&'s Doc>,
+    pub cond: Option<&'s IfCond>,
+}
+
+impl Field<'_> {
+    /// The member's doc, with notes for its special features.
+    pub fn doc_lines(&self) -> Vec<String> {
+        let notes = feature_notes(&self.member.features);
+        crate::docs::member(self.doc, &self.member.name, &notes)
+    }
 }
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -481,35 +493,36 @@ impl<'s> Ctx<'s> {
                 if Some(member.name.as_str()) == skip {
                     continue;
                 }
-                let base = match self
-                    .overrides
-                    .get(&(object.common.name.as_str(), member.name.as_str()))
-                {
-                    Some(path) => path.clone(),
-                    None => self.held_type(name, &member.ty)?,
-                };
-                let ty = if member.optional {
-                    self.std.option_of(base)
-                } else {
-                    base
-                };
                 let any = match member.ty.as_str() {
                     "any" => AnyKind::Value,
                     "anyList" => AnyKind::List,
                     _ => AnyKind::No,
                 };
-                let notes = feature_notes(&member.features);
                 out.push(Field {
                     member,
+                    declared_in: &object.common.name,
+                    owner: name,
                     ident: names::ident(&field),
-                    ty,
                     any,
-                    doc: crate::docs::member(doc, &member.name, &notes),
-                    cond: member.ifcond.clone(),
+                    doc,
+                    cond: member.ifcond.as_ref(),
                 });
             }
         }
         Ok(out)
+    }
+
+    /// The Rust type of a field, `Option<..>` included for optional members.
+    pub fn field_type(&self, f: &Field<'_>) -> Result<Type, String> {
+        let base = match self.overrides.get(&(f.declared_in, f.member.name.as_str())) {
+            Some(path) => path.clone(),
+            None => self.held_type(f.owner, &f.member.ty)?,
+        };
+        Ok(if f.member.optional {
+            self.std.option_of(base)
+        } else {
+            base
+        })
     }
 
     /// Positions of `keys` (in visit order) in the configured emission order.

@@ -34,7 +34,7 @@ pub fn field_entry(
     access: &Expr,
     what: &str,
 ) -> Result<Entry, String> {
-    let cfg = ctx.cfg.attr(f.cond.as_ref(), what)?;
+    let cfg = ctx.cfg.attr(f.cond, what)?;
     let key = f.member.name.as_str();
     let qemu = ctx.opts.member_order == MemberOrder::Qemu;
     let any = if qemu { f.any } else { AnyKind::No };

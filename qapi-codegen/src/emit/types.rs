@@ -8,7 +8,7 @@ use crate::context::{describe, feature_notes, Ctx, Field, JsonClass};
 use crate::docs;
 use crate::names::{self, Namespace};
 use proc_macro2::Ident;
-use qapi_parser::{AlternateType, Entity, EnumType, ObjectType};
+use qapi_parser::{AlternateType, Doc, Entity, EnumType, ObjectType};
 use quote::{format_ident, quote};
 use syn::{Attribute, Expr, Item, Path, Stmt};
 
@@ -141,10 +141,10 @@ fn field_decls(ctx: &Ctx<'_>, fields: &[Field<'_>], what: &str) -> Result<Vec<sy
     fields
         .iter()
         .map(|f| {
-            let mut attrs = docs::attrs(&f.doc);
+            let mut attrs = docs::attrs(&f.doc_lines());
             attrs.extend(ctx.deprecated_attr(&f.member.features, what)?);
-            attrs.extend(ctx.cfg.attr(f.cond.as_ref(), what)?);
-            Ok(ast::pub_field(attrs, f.ident.clone(), f.ty.clone()))
+            attrs.extend(ctx.cfg.attr(f.cond, what)?);
+            Ok(ast::pub_field(attrs, f.ident.clone(), ctx.field_type(f)?))
         })
         .collect()
 }
@@ -168,7 +168,7 @@ fn field_inits(
     fields
         .iter()
         .map(|f| {
-            let cfg = ctx.cfg.attr(f.cond.as_ref(), what)?;
+            let cfg = ctx.cfg.attr(f.cond, what)?;
             let read = member_read(&f.member.name, f.member.optional);
             Ok(ast::field_value(cfg, &f.ident, read))
         })
@@ -292,26 +292,41 @@ pub fn struct_type(
 }
 
 /// One branch of a union as emitted.
-pub(crate) struct Branch {
+pub(crate) struct Branch<'s> {
     pub variant: Ident,
     /// Wire value of the tag.
-    pub value: String,
+    pub value: &'s str,
     /// Schema name of the branch type; `None` for empty branches.
     pub ty: Option<String>,
     pub boxed: bool,
     pub cfg: Vec<Attribute>,
-    /// The branch's doc lines (only the enum declaring the branches prints them).
-    pub doc: Vec<String>,
+    /// The union's doc block and tag name, for the branch's doc.
+    doc: Option<&'s Doc>,
+    tag: &'s str,
     /// The branch's condition is not just its tag value's: decoding needs a fallback arm.
     pub extra_cond: bool,
 }
 
-pub(crate) fn union_branches(
-    ctx: &Ctx<'_>,
-    o: &ObjectType,
+impl Branch<'_> {
+    /// The branch's doc (only the enum declaring the branches prints it).
+    fn doc_lines(&self) -> Vec<String> {
+        let mut lines = docs::member(self.doc, self.value, &[]);
+        if lines.is_empty() {
+            lines.push(format!(
+                "The branch for `{}` = `\"{}\"`.",
+                self.tag, self.value
+            ));
+        }
+        lines
+    }
+}
+
+pub(crate) fn union_branches<'s>(
+    ctx: &Ctx<'s>,
+    o: &'s ObjectType,
     what: &str,
     ns: &mut Namespace,
-) -> Result<(Vec<Branch>, Ident, Ident), String> {
+) -> Result<(Vec<Branch<'s>>, Ident, Ident), String> {
     let (_, tag_enum) = ctx.tag_enum(o)?;
     let tag_ident = ctx.type_ident(&tag_enum.common.name)?.clone();
     let doc = ctx
@@ -331,20 +346,12 @@ pub(crate) fn union_branches(
         let empty = v.ty == "q_empty";
         branches.push(Branch {
             variant: names::ident(&variant),
-            value: v.name.clone(),
+            value: &v.name,
             ty: (!empty).then(|| v.ty.clone()),
             boxed: !empty && ctx.needs_box(&o.common.name, &v.ty),
             cfg,
-            doc: {
-                let mut lines = docs::member(doc, &v.name, &[]);
-                if lines.is_empty() {
-                    lines.push(format!(
-                        "The branch for `{}` = `\"{}\"`.",
-                        variants.tag, v.name
-                    ));
-                }
-                lines
-            },
+            doc,
+            tag: &variants.tag,
             extra_cond: v.ifcond.is_some() && v.ifcond != value.ifcond,
         });
     }
@@ -363,7 +370,7 @@ fn branch_decls(
 ) -> Result<Vec<syn::Variant>, String> {
     let mut out = Vec::with_capacity(branches.len() + 1);
     for b in branches {
-        let attrs = concat(docs::attrs(&b.doc), &b.cfg);
+        let attrs = concat(docs::attrs(&b.doc_lines()), &b.cfg);
         let fields = match &b.ty {
             None => syn::Fields::Unit,
             Some(ty) => {
@@ -544,7 +551,7 @@ pub fn union_type(
             let Some(f) = fields.iter().find(|f| std::ptr::eq(f.member, m)) else {
                 continue;
             };
-            let fcfg = ctx.cfg.attr(f.cond.as_ref(), &what)?;
+            let fcfg = ctx.cfg.attr(f.cond, &what)?;
             let var = format_ident!("v_{}", names::field_name(&m.name));
             inits.push(ast::field_value(fcfg.clone(), &f.ident, ast::var(&var)));
             lets.push(ast::let_(
