@@ -165,7 +165,7 @@ fn members_body(
     let mut arms = Vec::with_capacity(branches.len() + 1);
     for b in &branches {
         let variant = ast::path_join(&path, &b.variant);
-        let entries = base(ast::lit_str(&b.value))?;
+        let entries = base(ast::lit_str(b.value))?;
         arms.push(match &b.ty {
             None => {
                 let body = entries_in_order(ctx, entries);
