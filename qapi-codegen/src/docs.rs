@@ -7,6 +7,7 @@
 
 use crate::ast;
 use qapi_parser::{Doc, SectionKind};
+use std::borrow::Cow;
 use syn::Attribute;
 
 /// Turns doc lines into `#[doc = " line"]` attributes (prettyplease prints them as `///`).
@@ -122,7 +123,16 @@ fn indent_of(line: &str) -> usize {
 
 /// Converts one doc text to Markdown lines.
 pub fn markdown(text: &str) -> Vec<String> {
-    let lines: Vec<String> = text.lines().map(|l| l.replace('\t', "    ")).collect();
+    let lines: Vec<Cow<str>> = text
+        .lines()
+        .map(|l| {
+            if l.contains('\t') {
+                Cow::Owned(l.replace('\t', "    "))
+            } else {
+                Cow::Borrowed(l)
+            }
+        })
+        .collect();
     let mut out: Vec<String> = Vec::new();
     // Content column of the list item being continued, if any.
     let mut list_indent: Option<usize> = None;
@@ -217,7 +227,7 @@ pub fn markdown(text: &str) -> Vec<String> {
             }
             _ => {
                 list_indent = None;
-                out.push(escape_start(&inline(trimmed)));
+                out.push(escape_start(inline(trimmed)));
             }
         }
         i += 1;
@@ -233,7 +243,7 @@ fn last_is_text(out: &[String]) -> bool {
 }
 
 /// The lines after `start` indented deeper than `base` (blank lines included), dedented.
-fn indented_block(lines: &[String], start: usize, base: usize) -> (Vec<String>, usize) {
+fn indented_block(lines: &[Cow<str>], start: usize, base: usize) -> (Vec<String>, usize) {
     let mut end = start;
     while end < lines.len() {
         let l = &lines[end];
@@ -299,15 +309,18 @@ fn list_item(line: &str) -> Option<&str> {
 }
 
 /// Keeps a line from starting Markdown structure it did not mean (headings, quotes).
-fn escape_start(line: &str) -> String {
+fn escape_start(line: String) -> String {
     match line.chars().next() {
         Some('#') | Some('>') => format!("\\{line}"),
-        _ => line.to_owned(),
+        _ => line,
     }
 }
 
 /// Inline markup: `@name` references become code spans.
 fn inline(text: &str) -> String {
+    if !text.contains('@') {
+        return text.to_owned();
+    }
     let mut out = String::with_capacity(text.len() + 8);
     let mut chars = text.char_indices().peekable();
     let mut prev: Option<char> = None;

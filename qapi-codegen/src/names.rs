@@ -42,7 +42,7 @@ pub fn method_name(command: &str) -> String {
 }
 
 fn camel(name: &str) -> String {
-    let out = name.to_upper_camel_case();
+    let out = plain_camel(name).unwrap_or_else(|| name.to_upper_camel_case());
     match out.chars().next() {
         None => "V".to_owned(),
         Some(c) if c.is_ascii_digit() => format!("V{out}"),
@@ -51,12 +51,61 @@ fn camel(name: &str) -> String {
 }
 
 fn snake(name: &str) -> String {
-    let out = name.to_snake_case();
+    let out = plain_snake(name).unwrap_or_else(|| name.to_snake_case());
     match out.chars().next() {
         None => "_".to_owned(),
         Some(c) if c.is_ascii_digit() => format!("_{out}"),
         Some(_) => out,
     }
+}
+
+/// heck's upper camel case for the common easy names (ASCII, every capital after a small
+/// letter or at a word's start), without its general machinery: the words between
+/// separators, each with its first letter made capital. `None`: ask heck.
+fn plain_camel(name: &str) -> Option<String> {
+    if !name.is_ascii() {
+        return None;
+    }
+    let mut out = String::with_capacity(name.len());
+    for word in name.split(|c: char| !c.is_ascii_alphanumeric()) {
+        // Whether the last letter seen in the word was small.
+        let mut after_small = None;
+        for (i, c) in word.bytes().enumerate() {
+            if c.is_ascii_uppercase() {
+                if i > 0 && after_small != Some(true) {
+                    return None;
+                }
+                after_small = Some(false);
+            } else if c.is_ascii_lowercase() {
+                after_small = Some(true);
+            }
+        }
+        let mut chars = word.chars();
+        if let Some(first) = chars.next() {
+            out.push(first.to_ascii_uppercase());
+            out.push_str(chars.as_str());
+        }
+    }
+    Some(out)
+}
+
+/// heck's snake case for names without capitals (ASCII): the words between separators,
+/// joined by `_`. `None`: ask heck.
+fn plain_snake(name: &str) -> Option<String> {
+    if !name.is_ascii() || name.bytes().any(|c| c.is_ascii_uppercase()) {
+        return None;
+    }
+    let mut out = String::with_capacity(name.len());
+    for word in name
+        .split(|c: char| !c.is_ascii_alphanumeric())
+        .filter(|w| !w.is_empty())
+    {
+        if !out.is_empty() {
+            out.push('_');
+        }
+        out.push_str(word);
+    }
+    Some(out)
 }
 
 /// An identifier for a name produced above: keywords become raw (`r#type`) or get a `_`.
@@ -142,6 +191,56 @@ mod tests {
         assert_eq!(method_name("guest-sync-delimited"), "guest_sync_delimited");
         assert_eq!(method_name("x-query-virtio"), "x_query_virtio");
         assert_eq!(method_name("__org.qemu_x-command"), "org_qemu_x_command");
+    }
+
+    #[test]
+    fn plain_paths_agree_with_heck() {
+        // Every name of up to five characters over letters of both cases, a digit and the
+        // separators, plus real shapes.
+        let alphabet = ['a', 'B', 'c', 'D', '1', '-', '_', '.'];
+        let mut names = vec![
+            String::new(),
+            "GuestPCIAddress".to_owned(),
+            "QType".to_owned(),
+            "x-query-virtio".to_owned(),
+            "__org.qemu_x-Enum".to_owned(),
+            "X86CPURegister32".to_owned(),
+            "blockdev-add".to_owned(),
+            "BlockdevOptionsNVMe".to_owned(),
+            "ip-v4".to_owned(),
+            "A1B".to_owned(),
+            "a1B".to_owned(),
+            "Ab1C2d".to_owned(),
+            "élan-vital".to_owned(),
+        ];
+        let mut frontier = vec![String::new()];
+        for _ in 0..5 {
+            let mut next = Vec::new();
+            for prefix in &frontier {
+                for c in alphabet {
+                    next.push(format!("{prefix}{c}"));
+                }
+            }
+            names.extend(next.iter().cloned());
+            frontier = next;
+        }
+        assert_eq!(plain_camel("ip-v4").as_deref(), Some("IpV4"));
+        assert_eq!(
+            plain_camel("BlockdevOptions").as_deref(),
+            Some("BlockdevOptions")
+        );
+        assert_eq!(
+            plain_snake("guest-file-open").as_deref(),
+            Some("guest_file_open")
+        );
+        for name in &names {
+            if let Some(fast) = plain_camel(name) {
+                assert_eq!(fast, name.to_upper_camel_case(), "camel case of {name:?}");
+            }
+            if let Some(fast) = plain_snake(name) {
+                assert_eq!(fast, name.to_snake_case(), "snake case of {name:?}");
+            }
+        }
     }
 
     #[test]
