@@ -657,6 +657,11 @@ fn builtin_type(kind: BuiltinKind) -> Type {
     }))
 }
 
+/// Whether features make a definition or member deprecated (perhaps only under a condition).
+pub fn is_deprecated(features: &[Feature]) -> bool {
+    features.iter().any(|f| f.name == "deprecated")
+}
+
 /// Doc notes for special features (`deprecated` is also an attribute).
 pub fn feature_notes(features: &[Feature]) -> Vec<String> {
     let mut notes = Vec::new();

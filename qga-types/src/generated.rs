@@ -5,7 +5,6 @@ pub struct GuestSyncDelimitedArgs {
     /// randomly generated 64-bit integer
     pub id: i64,
 }
-#[allow(deprecated)]
 impl qapi_runtime::DecodeMembers for GuestSyncDelimitedArgs {
     fn decode_members(
         members: &mut qapi_runtime::Members<'_, '_>,
@@ -15,7 +14,6 @@ impl qapi_runtime::DecodeMembers for GuestSyncDelimitedArgs {
         })
     }
 }
-#[allow(deprecated)]
 impl qapi_runtime::SerializeMembers for GuestSyncDelimitedArgs {
     fn serialize_members<M: ::serde::ser::SerializeMap>(
         &self,
@@ -33,7 +31,6 @@ pub struct GuestSyncArgs {
     /// randomly generated 64-bit integer
     pub id: i64,
 }
-#[allow(deprecated)]
 impl qapi_runtime::DecodeMembers for GuestSyncArgs {
     fn decode_members(
         members: &mut qapi_runtime::Members<'_, '_>,
@@ -43,7 +40,6 @@ impl qapi_runtime::DecodeMembers for GuestSyncArgs {
         })
     }
 }
-#[allow(deprecated)]
 impl qapi_runtime::SerializeMembers for GuestSyncArgs {
     fn serialize_members<M: ::serde::ser::SerializeMap>(
         &self,
@@ -62,7 +58,6 @@ pub struct GuestSetTimeArgs {
     /// UTC.
     pub time: Option<i64>,
 }
-#[allow(deprecated)]
 impl qapi_runtime::DecodeMembers for GuestSetTimeArgs {
     fn decode_members(
         members: &mut qapi_runtime::Members<'_, '_>,
@@ -72,7 +67,6 @@ impl qapi_runtime::DecodeMembers for GuestSetTimeArgs {
         })
     }
 }
-#[allow(deprecated)]
 impl qapi_runtime::SerializeMembers for GuestSetTimeArgs {
     fn serialize_members<M: ::serde::ser::SerializeMap>(
         &self,
@@ -99,7 +93,6 @@ pub struct GuestAgentCommandInfo {
     /// (since 1.7)
     pub success_response: bool,
 }
-#[allow(deprecated)]
 impl qapi_runtime::DecodeMembers for GuestAgentCommandInfo {
     fn decode_members(
         members: &mut qapi_runtime::Members<'_, '_>,
@@ -111,7 +104,6 @@ impl qapi_runtime::DecodeMembers for GuestAgentCommandInfo {
         })
     }
 }
-#[allow(deprecated)]
 impl qapi_runtime::SerializeMembers for GuestAgentCommandInfo {
     fn serialize_members<M: ::serde::ser::SerializeMap>(
         &self,
@@ -137,7 +129,6 @@ pub struct GuestAgentInfo {
     /// Information about guest agent commands
     pub supported_commands: Vec<GuestAgentCommandInfo>,
 }
-#[allow(deprecated)]
 impl qapi_runtime::DecodeMembers for GuestAgentInfo {
     fn decode_members(
         members: &mut qapi_runtime::Members<'_, '_>,
@@ -148,7 +139,6 @@ impl qapi_runtime::DecodeMembers for GuestAgentInfo {
         })
     }
 }
-#[allow(deprecated)]
 impl qapi_runtime::SerializeMembers for GuestAgentInfo {
     fn serialize_members<M: ::serde::ser::SerializeMap>(
         &self,
@@ -167,7 +157,6 @@ pub struct GuestShutdownArgs {
     /// "halt", "powerdown" (default), or "reboot"
     pub mode: Option<String>,
 }
-#[allow(deprecated)]
 impl qapi_runtime::DecodeMembers for GuestShutdownArgs {
     fn decode_members(
         members: &mut qapi_runtime::Members<'_, '_>,
@@ -177,7 +166,6 @@ impl qapi_runtime::DecodeMembers for GuestShutdownArgs {
         })
     }
 }
-#[allow(deprecated)]
 impl qapi_runtime::SerializeMembers for GuestShutdownArgs {
     fn serialize_members<M: ::serde::ser::SerializeMap>(
         &self,
@@ -197,7 +185,6 @@ pub struct GuestFileOpenArgs {
     /// open mode, as per fopen(), "r" is the default.
     pub mode: Option<String>,
 }
-#[allow(deprecated)]
 impl qapi_runtime::DecodeMembers for GuestFileOpenArgs {
     fn decode_members(
         members: &mut qapi_runtime::Members<'_, '_>,
@@ -208,7 +195,6 @@ impl qapi_runtime::DecodeMembers for GuestFileOpenArgs {
         })
     }
 }
-#[allow(deprecated)]
 impl qapi_runtime::SerializeMembers for GuestFileOpenArgs {
     fn serialize_members<M: ::serde::ser::SerializeMap>(
         &self,
@@ -227,7 +213,6 @@ pub struct GuestFileCloseArgs {
     /// filehandle returned by guest-file-open
     pub handle: i64,
 }
-#[allow(deprecated)]
 impl qapi_runtime::DecodeMembers for GuestFileCloseArgs {
     fn decode_members(
         members: &mut qapi_runtime::Members<'_, '_>,
@@ -237,7 +222,6 @@ impl qapi_runtime::DecodeMembers for GuestFileCloseArgs {
         })
     }
 }
-#[allow(deprecated)]
 impl qapi_runtime::SerializeMembers for GuestFileCloseArgs {
     fn serialize_members<M: ::serde::ser::SerializeMap>(
         &self,
@@ -264,7 +248,6 @@ pub struct GuestFileRead {
     /// whether EOF was encountered during read operation.
     pub eof: bool,
 }
-#[allow(deprecated)]
 impl qapi_runtime::DecodeMembers for GuestFileRead {
     fn decode_members(
         members: &mut qapi_runtime::Members<'_, '_>,
@@ -276,7 +259,6 @@ impl qapi_runtime::DecodeMembers for GuestFileRead {
         })
     }
 }
-#[allow(deprecated)]
 impl qapi_runtime::SerializeMembers for GuestFileRead {
     fn serialize_members<M: ::serde::ser::SerializeMap>(
         &self,
@@ -299,7 +281,6 @@ pub struct GuestFileReadArgs {
     /// 48MB)
     pub count: Option<i64>,
 }
-#[allow(deprecated)]
 impl qapi_runtime::DecodeMembers for GuestFileReadArgs {
     fn decode_members(
         members: &mut qapi_runtime::Members<'_, '_>,
@@ -310,7 +291,6 @@ impl qapi_runtime::DecodeMembers for GuestFileReadArgs {
         })
     }
 }
-#[allow(deprecated)]
 impl qapi_runtime::SerializeMembers for GuestFileReadArgs {
     fn serialize_members<M: ::serde::ser::SerializeMap>(
         &self,
@@ -336,7 +316,6 @@ pub struct GuestFileWrite {
     /// whether EOF was encountered during write operation.
     pub eof: bool,
 }
-#[allow(deprecated)]
 impl qapi_runtime::DecodeMembers for GuestFileWrite {
     fn decode_members(
         members: &mut qapi_runtime::Members<'_, '_>,
@@ -347,7 +326,6 @@ impl qapi_runtime::DecodeMembers for GuestFileWrite {
         })
     }
 }
-#[allow(deprecated)]
 impl qapi_runtime::SerializeMembers for GuestFileWrite {
     fn serialize_members<M: ::serde::ser::SerializeMap>(
         &self,
@@ -371,7 +349,6 @@ pub struct GuestFileWriteArgs {
     /// is all content in buf-b64 buffer after base64 decoding
     pub count: Option<i64>,
 }
-#[allow(deprecated)]
 impl qapi_runtime::DecodeMembers for GuestFileWriteArgs {
     fn decode_members(
         members: &mut qapi_runtime::Members<'_, '_>,
@@ -383,7 +360,6 @@ impl qapi_runtime::DecodeMembers for GuestFileWriteArgs {
         })
     }
 }
-#[allow(deprecated)]
 impl qapi_runtime::SerializeMembers for GuestFileWriteArgs {
     fn serialize_members<M: ::serde::ser::SerializeMap>(
         &self,
@@ -409,7 +385,6 @@ pub struct GuestFileSeek {
     /// whether EOF was encountered during file seek
     pub eof: bool,
 }
-#[allow(deprecated)]
 impl qapi_runtime::DecodeMembers for GuestFileSeek {
     fn decode_members(
         members: &mut qapi_runtime::Members<'_, '_>,
@@ -420,7 +395,6 @@ impl qapi_runtime::DecodeMembers for GuestFileSeek {
         })
     }
 }
-#[allow(deprecated)]
 impl qapi_runtime::SerializeMembers for GuestFileSeek {
     fn serialize_members<M: ::serde::ser::SerializeMap>(
         &self,
@@ -449,7 +423,6 @@ pub enum QgaSeek {
     /// A value this version of the schema does not know; only lenient decoding produces it.
     Unrecognized(String),
 }
-#[allow(deprecated)]
 impl QgaSeek {
     /// The wire name of the value.
     pub fn as_str(&self) -> &str {
@@ -530,7 +503,6 @@ pub struct GuestFileSeekArgs {
     /// Symbolic or numeric code for interpreting offset
     pub whence: GuestFileWhence,
 }
-#[allow(deprecated)]
 impl qapi_runtime::DecodeMembers for GuestFileSeekArgs {
     fn decode_members(
         members: &mut qapi_runtime::Members<'_, '_>,
@@ -542,7 +514,6 @@ impl qapi_runtime::DecodeMembers for GuestFileSeekArgs {
         })
     }
 }
-#[allow(deprecated)]
 impl qapi_runtime::SerializeMembers for GuestFileSeekArgs {
     fn serialize_members<M: ::serde::ser::SerializeMap>(
         &self,
@@ -562,7 +533,6 @@ pub struct GuestFileFlushArgs {
     /// filehandle returned by guest-file-open
     pub handle: i64,
 }
-#[allow(deprecated)]
 impl qapi_runtime::DecodeMembers for GuestFileFlushArgs {
     fn decode_members(
         members: &mut qapi_runtime::Members<'_, '_>,
@@ -572,7 +542,6 @@ impl qapi_runtime::DecodeMembers for GuestFileFlushArgs {
         })
     }
 }
-#[allow(deprecated)]
 impl qapi_runtime::SerializeMembers for GuestFileFlushArgs {
     fn serialize_members<M: ::serde::ser::SerializeMap>(
         &self,
@@ -600,7 +569,6 @@ pub enum GuestFsfreezeStatus {
     Unrecognized(String),
 }
 #[cfg(any(windows, any(target_os = "linux", target_os = "freebsd")))]
-#[allow(deprecated)]
 impl GuestFsfreezeStatus {
     /// The wire name of the value.
     pub fn as_str(&self) -> &str {
@@ -634,7 +602,6 @@ pub struct GuestFsfreezeFreezeListArgs {
     pub mountpoints: Option<Vec<String>>,
 }
 #[cfg(any(windows, any(target_os = "linux", target_os = "freebsd")))]
-#[allow(deprecated)]
 impl qapi_runtime::DecodeMembers for GuestFsfreezeFreezeListArgs {
     fn decode_members(
         members: &mut qapi_runtime::Members<'_, '_>,
@@ -645,7 +612,6 @@ impl qapi_runtime::DecodeMembers for GuestFsfreezeFreezeListArgs {
     }
 }
 #[cfg(any(windows, any(target_os = "linux", target_os = "freebsd")))]
-#[allow(deprecated)]
 impl qapi_runtime::SerializeMembers for GuestFsfreezeFreezeListArgs {
     fn serialize_members<M: ::serde::ser::SerializeMap>(
         &self,
@@ -674,7 +640,6 @@ pub struct GuestFilesystemTrimResult {
     pub error: Option<String>,
 }
 #[cfg(any(windows, target_os = "linux"))]
-#[allow(deprecated)]
 impl qapi_runtime::DecodeMembers for GuestFilesystemTrimResult {
     fn decode_members(
         members: &mut qapi_runtime::Members<'_, '_>,
@@ -688,7 +653,6 @@ impl qapi_runtime::DecodeMembers for GuestFilesystemTrimResult {
     }
 }
 #[cfg(any(windows, target_os = "linux"))]
-#[allow(deprecated)]
 impl qapi_runtime::SerializeMembers for GuestFilesystemTrimResult {
     fn serialize_members<M: ::serde::ser::SerializeMap>(
         &self,
@@ -714,7 +678,6 @@ pub struct GuestFilesystemTrimResponse {
     pub paths: Vec<GuestFilesystemTrimResult>,
 }
 #[cfg(any(windows, target_os = "linux"))]
-#[allow(deprecated)]
 impl qapi_runtime::DecodeMembers for GuestFilesystemTrimResponse {
     fn decode_members(
         members: &mut qapi_runtime::Members<'_, '_>,
@@ -725,7 +688,6 @@ impl qapi_runtime::DecodeMembers for GuestFilesystemTrimResponse {
     }
 }
 #[cfg(any(windows, target_os = "linux"))]
-#[allow(deprecated)]
 impl qapi_runtime::SerializeMembers for GuestFilesystemTrimResponse {
     fn serialize_members<M: ::serde::ser::SerializeMap>(
         &self,
@@ -752,7 +714,6 @@ pub struct GuestFstrimArgs {
     pub minimum: Option<i64>,
 }
 #[cfg(any(windows, target_os = "linux"))]
-#[allow(deprecated)]
 impl qapi_runtime::DecodeMembers for GuestFstrimArgs {
     fn decode_members(
         members: &mut qapi_runtime::Members<'_, '_>,
@@ -763,7 +724,6 @@ impl qapi_runtime::DecodeMembers for GuestFstrimArgs {
     }
 }
 #[cfg(any(windows, target_os = "linux"))]
-#[allow(deprecated)]
 impl qapi_runtime::SerializeMembers for GuestFstrimArgs {
     fn serialize_members<M: ::serde::ser::SerializeMap>(
         &self,
@@ -792,7 +752,6 @@ pub enum GuestIpAddressType {
     Unrecognized(String),
 }
 #[cfg(any(windows, unix))]
-#[allow(deprecated)]
 impl GuestIpAddressType {
     /// The wire name of the value.
     pub fn as_str(&self) -> &str {
@@ -830,7 +789,6 @@ pub struct GuestIpAddress {
     pub prefix: i64,
 }
 #[cfg(any(windows, unix))]
-#[allow(deprecated)]
 impl qapi_runtime::DecodeMembers for GuestIpAddress {
     fn decode_members(
         members: &mut qapi_runtime::Members<'_, '_>,
@@ -843,7 +801,6 @@ impl qapi_runtime::DecodeMembers for GuestIpAddress {
     }
 }
 #[cfg(any(windows, unix))]
-#[allow(deprecated)]
 impl qapi_runtime::SerializeMembers for GuestIpAddress {
     fn serialize_members<M: ::serde::ser::SerializeMap>(
         &self,
@@ -882,7 +839,6 @@ pub struct GuestNetworkInterfaceStat {
     pub tx_dropped: u64,
 }
 #[cfg(any(windows, unix))]
-#[allow(deprecated)]
 impl qapi_runtime::DecodeMembers for GuestNetworkInterfaceStat {
     fn decode_members(
         members: &mut qapi_runtime::Members<'_, '_>,
@@ -900,7 +856,6 @@ impl qapi_runtime::DecodeMembers for GuestNetworkInterfaceStat {
     }
 }
 #[cfg(any(windows, unix))]
-#[allow(deprecated)]
 impl qapi_runtime::SerializeMembers for GuestNetworkInterfaceStat {
     fn serialize_members<M: ::serde::ser::SerializeMap>(
         &self,
@@ -937,7 +892,6 @@ pub struct GuestNetworkInterface {
     pub statistics: Option<GuestNetworkInterfaceStat>,
 }
 #[cfg(any(windows, unix))]
-#[allow(deprecated)]
 impl qapi_runtime::DecodeMembers for GuestNetworkInterface {
     fn decode_members(
         members: &mut qapi_runtime::Members<'_, '_>,
@@ -951,7 +905,6 @@ impl qapi_runtime::DecodeMembers for GuestNetworkInterface {
     }
 }
 #[cfg(any(windows, unix))]
-#[allow(deprecated)]
 impl qapi_runtime::SerializeMembers for GuestNetworkInterface {
     fn serialize_members<M: ::serde::ser::SerializeMap>(
         &self,
@@ -988,7 +941,6 @@ pub struct GuestLogicalProcessor {
     pub can_offline: Option<bool>,
 }
 #[cfg(any(target_os = "linux", windows))]
-#[allow(deprecated)]
 impl qapi_runtime::DecodeMembers for GuestLogicalProcessor {
     fn decode_members(
         members: &mut qapi_runtime::Members<'_, '_>,
@@ -1001,7 +953,6 @@ impl qapi_runtime::DecodeMembers for GuestLogicalProcessor {
     }
 }
 #[cfg(any(target_os = "linux", windows))]
-#[allow(deprecated)]
 impl qapi_runtime::SerializeMembers for GuestLogicalProcessor {
     fn serialize_members<M: ::serde::ser::SerializeMap>(
         &self,
@@ -1032,7 +983,6 @@ pub struct GuestSetVcpusArgs {
     pub vcpus: Vec<GuestLogicalProcessor>,
 }
 #[cfg(target_os = "linux")]
-#[allow(deprecated)]
 impl qapi_runtime::DecodeMembers for GuestSetVcpusArgs {
     fn decode_members(
         members: &mut qapi_runtime::Members<'_, '_>,
@@ -1043,7 +993,6 @@ impl qapi_runtime::DecodeMembers for GuestSetVcpusArgs {
     }
 }
 #[cfg(target_os = "linux")]
-#[allow(deprecated)]
 impl qapi_runtime::SerializeMembers for GuestSetVcpusArgs {
     fn serialize_members<M: ::serde::ser::SerializeMap>(
         &self,
@@ -1108,7 +1057,6 @@ pub enum GuestDiskBusType {
     Unrecognized(String),
 }
 #[cfg(any(windows, target_os = "linux"))]
-#[allow(deprecated)]
 impl GuestDiskBusType {
     /// The wire name of the value.
     pub fn as_str(&self) -> &str {
@@ -1184,7 +1132,6 @@ pub struct GuestPciAddress {
     pub function: i64,
 }
 #[cfg(any(windows, target_os = "linux"))]
-#[allow(deprecated)]
 impl qapi_runtime::DecodeMembers for GuestPciAddress {
     fn decode_members(
         members: &mut qapi_runtime::Members<'_, '_>,
@@ -1198,7 +1145,6 @@ impl qapi_runtime::DecodeMembers for GuestPciAddress {
     }
 }
 #[cfg(any(windows, target_os = "linux"))]
-#[allow(deprecated)]
 impl qapi_runtime::SerializeMembers for GuestPciAddress {
     fn serialize_members<M: ::serde::ser::SerializeMap>(
         &self,
@@ -1230,7 +1176,6 @@ pub struct GuestCcwAddress {
     pub devno: i64,
 }
 #[cfg(any(windows, target_os = "linux"))]
-#[allow(deprecated)]
 impl qapi_runtime::DecodeMembers for GuestCcwAddress {
     fn decode_members(
         members: &mut qapi_runtime::Members<'_, '_>,
@@ -1244,7 +1189,6 @@ impl qapi_runtime::DecodeMembers for GuestCcwAddress {
     }
 }
 #[cfg(any(windows, target_os = "linux"))]
-#[allow(deprecated)]
 impl qapi_runtime::SerializeMembers for GuestCcwAddress {
     fn serialize_members<M: ::serde::ser::SerializeMap>(
         &self,
@@ -1285,7 +1229,6 @@ pub struct GuestDiskAddress {
     pub ccw_address: Option<GuestCcwAddress>,
 }
 #[cfg(any(windows, target_os = "linux"))]
-#[allow(deprecated)]
 impl qapi_runtime::DecodeMembers for GuestDiskAddress {
     fn decode_members(
         members: &mut qapi_runtime::Members<'_, '_>,
@@ -1303,7 +1246,6 @@ impl qapi_runtime::DecodeMembers for GuestDiskAddress {
     }
 }
 #[cfg(any(windows, target_os = "linux"))]
-#[allow(deprecated)]
 impl qapi_runtime::SerializeMembers for GuestDiskAddress {
     fn serialize_members<M: ::serde::ser::SerializeMap>(
         &self,
@@ -1363,7 +1305,6 @@ pub struct GuestNvMeSmart {
     pub number_of_error_log_entries_hi: u64,
 }
 #[cfg(any(windows, target_os = "linux"))]
-#[allow(deprecated)]
 impl qapi_runtime::DecodeMembers for GuestNvMeSmart {
     fn decode_members(
         members: &mut qapi_runtime::Members<'_, '_>,
@@ -1400,7 +1341,6 @@ impl qapi_runtime::DecodeMembers for GuestNvMeSmart {
     }
 }
 #[cfg(any(windows, target_os = "linux"))]
-#[allow(deprecated)]
 impl qapi_runtime::SerializeMembers for GuestNvMeSmart {
     fn serialize_members<M: ::serde::ser::SerializeMap>(
         &self,
@@ -1499,7 +1439,6 @@ pub enum GuestDiskSmart {
     Unrecognized(String),
 }
 #[cfg(any(windows, target_os = "linux"))]
-#[allow(deprecated)]
 impl qapi_runtime::DecodeMembers for GuestDiskSmart {
     fn decode_members(
         members: &mut qapi_runtime::Members<'_, '_>,
@@ -1535,7 +1474,6 @@ impl qapi_runtime::DecodeMembers for GuestDiskSmart {
     }
 }
 #[cfg(any(windows, target_os = "linux"))]
-#[allow(deprecated)]
 impl qapi_runtime::SerializeMembers for GuestDiskSmart {
     fn serialize_members<M: ::serde::ser::SerializeMap>(
         &self,
@@ -1699,7 +1637,6 @@ pub struct GuestDiskInfo {
     pub smart: Option<GuestDiskSmart>,
 }
 #[cfg(any(windows, target_os = "linux"))]
-#[allow(deprecated)]
 impl qapi_runtime::DecodeMembers for GuestDiskInfo {
     fn decode_members(
         members: &mut qapi_runtime::Members<'_, '_>,
@@ -1715,7 +1652,6 @@ impl qapi_runtime::DecodeMembers for GuestDiskInfo {
     }
 }
 #[cfg(any(windows, target_os = "linux"))]
-#[allow(deprecated)]
 impl qapi_runtime::SerializeMembers for GuestDiskInfo {
     fn serialize_members<M: ::serde::ser::SerializeMap>(
         &self,
@@ -1757,7 +1693,6 @@ pub struct GuestFilesystemInfo {
     pub disk: Vec<GuestDiskAddress>,
 }
 #[cfg(any(windows, target_os = "linux"))]
-#[allow(deprecated)]
 impl qapi_runtime::DecodeMembers for GuestFilesystemInfo {
     fn decode_members(
         members: &mut qapi_runtime::Members<'_, '_>,
@@ -1774,7 +1709,6 @@ impl qapi_runtime::DecodeMembers for GuestFilesystemInfo {
     }
 }
 #[cfg(any(windows, target_os = "linux"))]
-#[allow(deprecated)]
 impl qapi_runtime::SerializeMembers for GuestFilesystemInfo {
     fn serialize_members<M: ::serde::ser::SerializeMap>(
         &self,
@@ -1809,7 +1743,6 @@ pub struct GuestSetUserPasswordArgs {
     pub crypted: bool,
 }
 #[cfg(any(windows, target_os = "linux", target_os = "freebsd"))]
-#[allow(deprecated)]
 impl qapi_runtime::DecodeMembers for GuestSetUserPasswordArgs {
     fn decode_members(
         members: &mut qapi_runtime::Members<'_, '_>,
@@ -1822,7 +1755,6 @@ impl qapi_runtime::DecodeMembers for GuestSetUserPasswordArgs {
     }
 }
 #[cfg(any(windows, target_os = "linux", target_os = "freebsd"))]
-#[allow(deprecated)]
 impl qapi_runtime::SerializeMembers for GuestSetUserPasswordArgs {
     fn serialize_members<M: ::serde::ser::SerializeMap>(
         &self,
@@ -1855,7 +1787,6 @@ pub struct GuestMemoryBlock {
     pub can_offline: Option<bool>,
 }
 #[cfg(target_os = "linux")]
-#[allow(deprecated)]
 impl qapi_runtime::DecodeMembers for GuestMemoryBlock {
     fn decode_members(
         members: &mut qapi_runtime::Members<'_, '_>,
@@ -1868,7 +1799,6 @@ impl qapi_runtime::DecodeMembers for GuestMemoryBlock {
     }
 }
 #[cfg(target_os = "linux")]
-#[allow(deprecated)]
 impl qapi_runtime::SerializeMembers for GuestMemoryBlock {
     fn serialize_members<M: ::serde::ser::SerializeMap>(
         &self,
@@ -1907,7 +1837,6 @@ pub enum GuestMemoryBlockResponseType {
     Unrecognized(String),
 }
 #[cfg(target_os = "linux")]
-#[allow(deprecated)]
 impl GuestMemoryBlockResponseType {
     /// The wire name of the value.
     pub fn as_str(&self) -> &str {
@@ -1951,7 +1880,6 @@ pub struct GuestMemoryBlockResponse {
     pub error_code: Option<i64>,
 }
 #[cfg(target_os = "linux")]
-#[allow(deprecated)]
 impl qapi_runtime::DecodeMembers for GuestMemoryBlockResponse {
     fn decode_members(
         members: &mut qapi_runtime::Members<'_, '_>,
@@ -1964,7 +1892,6 @@ impl qapi_runtime::DecodeMembers for GuestMemoryBlockResponse {
     }
 }
 #[cfg(target_os = "linux")]
-#[allow(deprecated)]
 impl qapi_runtime::SerializeMembers for GuestMemoryBlockResponse {
     fn serialize_members<M: ::serde::ser::SerializeMap>(
         &self,
@@ -1996,7 +1923,6 @@ pub struct GuestSetMemoryBlocksArgs {
     pub mem_blks: Vec<GuestMemoryBlock>,
 }
 #[cfg(target_os = "linux")]
-#[allow(deprecated)]
 impl qapi_runtime::DecodeMembers for GuestSetMemoryBlocksArgs {
     fn decode_members(
         members: &mut qapi_runtime::Members<'_, '_>,
@@ -2007,7 +1933,6 @@ impl qapi_runtime::DecodeMembers for GuestSetMemoryBlocksArgs {
     }
 }
 #[cfg(target_os = "linux")]
-#[allow(deprecated)]
 impl qapi_runtime::SerializeMembers for GuestSetMemoryBlocksArgs {
     fn serialize_members<M: ::serde::ser::SerializeMap>(
         &self,
@@ -2032,7 +1957,6 @@ pub struct GuestMemoryBlockInfo {
     pub size: u64,
 }
 #[cfg(target_os = "linux")]
-#[allow(deprecated)]
 impl qapi_runtime::DecodeMembers for GuestMemoryBlockInfo {
     fn decode_members(
         members: &mut qapi_runtime::Members<'_, '_>,
@@ -2043,7 +1967,6 @@ impl qapi_runtime::DecodeMembers for GuestMemoryBlockInfo {
     }
 }
 #[cfg(target_os = "linux")]
-#[allow(deprecated)]
 impl qapi_runtime::SerializeMembers for GuestMemoryBlockInfo {
     fn serialize_members<M: ::serde::ser::SerializeMap>(
         &self,
@@ -2083,7 +2006,6 @@ pub struct GuestExecStatus {
     /// limitation.
     pub err_truncated: Option<bool>,
 }
-#[allow(deprecated)]
 impl qapi_runtime::DecodeMembers for GuestExecStatus {
     fn decode_members(
         members: &mut qapi_runtime::Members<'_, '_>,
@@ -2099,7 +2021,6 @@ impl qapi_runtime::DecodeMembers for GuestExecStatus {
         })
     }
 }
-#[allow(deprecated)]
 impl qapi_runtime::SerializeMembers for GuestExecStatus {
     fn serialize_members<M: ::serde::ser::SerializeMap>(
         &self,
@@ -2123,7 +2044,6 @@ pub struct GuestExecStatusArgs {
     /// pid returned from guest-exec
     pub pid: i64,
 }
-#[allow(deprecated)]
 impl qapi_runtime::DecodeMembers for GuestExecStatusArgs {
     fn decode_members(
         members: &mut qapi_runtime::Members<'_, '_>,
@@ -2133,7 +2053,6 @@ impl qapi_runtime::DecodeMembers for GuestExecStatusArgs {
         })
     }
 }
-#[allow(deprecated)]
 impl qapi_runtime::SerializeMembers for GuestExecStatusArgs {
     fn serialize_members<M: ::serde::ser::SerializeMap>(
         &self,
@@ -2153,7 +2072,6 @@ pub struct GuestExec {
     /// pid of child process in guest OS
     pub pid: i64,
 }
-#[allow(deprecated)]
 impl qapi_runtime::DecodeMembers for GuestExec {
     fn decode_members(
         members: &mut qapi_runtime::Members<'_, '_>,
@@ -2163,7 +2081,6 @@ impl qapi_runtime::DecodeMembers for GuestExec {
         })
     }
 }
-#[allow(deprecated)]
 impl qapi_runtime::SerializeMembers for GuestExec {
     fn serialize_members<M: ::serde::ser::SerializeMap>(
         &self,
@@ -2198,7 +2115,6 @@ pub enum GuestExecCaptureOutputMode {
     /// A value this version of the schema does not know; only lenient decoding produces it.
     Unrecognized(String),
 }
-#[allow(deprecated)]
 impl GuestExecCaptureOutputMode {
     /// The wire name of the value.
     pub fn as_str(&self) -> &str {
@@ -2289,7 +2205,6 @@ pub struct GuestExecArgs {
     /// running process.  Defaults to false.
     pub capture_output: Option<GuestExecCaptureOutput>,
 }
-#[allow(deprecated)]
 impl qapi_runtime::DecodeMembers for GuestExecArgs {
     fn decode_members(
         members: &mut qapi_runtime::Members<'_, '_>,
@@ -2303,7 +2218,6 @@ impl qapi_runtime::DecodeMembers for GuestExecArgs {
         })
     }
 }
-#[allow(deprecated)]
 impl qapi_runtime::SerializeMembers for GuestExecArgs {
     fn serialize_members<M: ::serde::ser::SerializeMap>(
         &self,
@@ -2331,7 +2245,6 @@ pub struct GuestHostName {
     /// Fully qualified domain name of the guest OS
     pub host_name: String,
 }
-#[allow(deprecated)]
 impl qapi_runtime::DecodeMembers for GuestHostName {
     fn decode_members(
         members: &mut qapi_runtime::Members<'_, '_>,
@@ -2341,7 +2254,6 @@ impl qapi_runtime::DecodeMembers for GuestHostName {
         })
     }
 }
-#[allow(deprecated)]
 impl qapi_runtime::SerializeMembers for GuestHostName {
     fn serialize_members<M: ::serde::ser::SerializeMap>(
         &self,
@@ -2370,7 +2282,6 @@ pub struct GuestUser {
     pub domain: Option<String>,
 }
 #[cfg(any(windows, unix))]
-#[allow(deprecated)]
 impl qapi_runtime::DecodeMembers for GuestUser {
     fn decode_members(
         members: &mut qapi_runtime::Members<'_, '_>,
@@ -2383,7 +2294,6 @@ impl qapi_runtime::DecodeMembers for GuestUser {
     }
 }
 #[cfg(any(windows, unix))]
-#[allow(deprecated)]
 impl qapi_runtime::SerializeMembers for GuestUser {
     fn serialize_members<M: ::serde::ser::SerializeMap>(
         &self,
@@ -2410,7 +2320,6 @@ pub struct GuestTimezone {
     /// west of GMT, positive numbers for east
     pub offset: i64,
 }
-#[allow(deprecated)]
 impl qapi_runtime::DecodeMembers for GuestTimezone {
     fn decode_members(
         members: &mut qapi_runtime::Members<'_, '_>,
@@ -2421,7 +2330,6 @@ impl qapi_runtime::DecodeMembers for GuestTimezone {
         })
     }
 }
-#[allow(deprecated)]
 impl qapi_runtime::SerializeMembers for GuestTimezone {
     fn serialize_members<M: ::serde::ser::SerializeMap>(
         &self,
@@ -2482,7 +2390,6 @@ pub struct GuestOsInfo {
     /// * Windows: contains string "server" or "client"
     pub variant_id: Option<String>,
 }
-#[allow(deprecated)]
 impl qapi_runtime::DecodeMembers for GuestOsInfo {
     fn decode_members(
         members: &mut qapi_runtime::Members<'_, '_>,
@@ -2501,7 +2408,6 @@ impl qapi_runtime::DecodeMembers for GuestOsInfo {
         })
     }
 }
-#[allow(deprecated)]
 impl qapi_runtime::SerializeMembers for GuestOsInfo {
     fn serialize_members<M: ::serde::ser::SerializeMap>(
         &self,
@@ -2539,7 +2445,6 @@ pub enum GuestDeviceType {
     Unrecognized(String),
 }
 #[cfg(windows)]
-#[allow(deprecated)]
 impl GuestDeviceType {
     /// The wire name of the value.
     pub fn as_str(&self) -> &str {
@@ -2573,7 +2478,6 @@ pub struct GuestDeviceIdPci {
     pub device_id: u16,
 }
 #[cfg(windows)]
-#[allow(deprecated)]
 impl qapi_runtime::DecodeMembers for GuestDeviceIdPci {
     fn decode_members(
         members: &mut qapi_runtime::Members<'_, '_>,
@@ -2585,7 +2489,6 @@ impl qapi_runtime::DecodeMembers for GuestDeviceIdPci {
     }
 }
 #[cfg(windows)]
-#[allow(deprecated)]
 impl qapi_runtime::SerializeMembers for GuestDeviceIdPci {
     fn serialize_members<M: ::serde::ser::SerializeMap>(
         &self,
@@ -2614,7 +2517,6 @@ pub enum GuestDeviceId {
     Unrecognized(String),
 }
 #[cfg(windows)]
-#[allow(deprecated)]
 impl qapi_runtime::DecodeMembers for GuestDeviceId {
     fn decode_members(
         members: &mut qapi_runtime::Members<'_, '_>,
@@ -2631,7 +2533,6 @@ impl qapi_runtime::DecodeMembers for GuestDeviceId {
     }
 }
 #[cfg(windows)]
-#[allow(deprecated)]
 impl qapi_runtime::SerializeMembers for GuestDeviceId {
     fn serialize_members<M: ::serde::ser::SerializeMap>(
         &self,
@@ -2669,7 +2570,6 @@ pub struct GuestDeviceInfo {
     pub id: Option<GuestDeviceId>,
 }
 #[cfg(windows)]
-#[allow(deprecated)]
 impl qapi_runtime::DecodeMembers for GuestDeviceInfo {
     fn decode_members(
         members: &mut qapi_runtime::Members<'_, '_>,
@@ -2683,7 +2583,6 @@ impl qapi_runtime::DecodeMembers for GuestDeviceInfo {
     }
 }
 #[cfg(windows)]
-#[allow(deprecated)]
 impl qapi_runtime::SerializeMembers for GuestDeviceInfo {
     fn serialize_members<M: ::serde::ser::SerializeMap>(
         &self,
@@ -2711,7 +2610,6 @@ pub struct GuestAuthorizedKeys {
     /// public keys (in OpenSSH/sshd(8) authorized_keys format)
     pub keys: Vec<String>,
 }
-#[allow(deprecated)]
 impl qapi_runtime::DecodeMembers for GuestAuthorizedKeys {
     fn decode_members(
         members: &mut qapi_runtime::Members<'_, '_>,
@@ -2721,7 +2619,6 @@ impl qapi_runtime::DecodeMembers for GuestAuthorizedKeys {
         })
     }
 }
-#[allow(deprecated)]
 impl qapi_runtime::SerializeMembers for GuestAuthorizedKeys {
     fn serialize_members<M: ::serde::ser::SerializeMap>(
         &self,
@@ -2739,7 +2636,6 @@ pub struct GuestSshGetAuthorizedKeysArgs {
     /// the user account to add the authorized keys
     pub username: String,
 }
-#[allow(deprecated)]
 impl qapi_runtime::DecodeMembers for GuestSshGetAuthorizedKeysArgs {
     fn decode_members(
         members: &mut qapi_runtime::Members<'_, '_>,
@@ -2749,7 +2645,6 @@ impl qapi_runtime::DecodeMembers for GuestSshGetAuthorizedKeysArgs {
         })
     }
 }
-#[allow(deprecated)]
 impl qapi_runtime::SerializeMembers for GuestSshGetAuthorizedKeysArgs {
     fn serialize_members<M: ::serde::ser::SerializeMap>(
         &self,
@@ -2772,7 +2667,6 @@ pub struct GuestSshAddAuthorizedKeysArgs {
     /// ignore the existing content, set it with the given keys only
     pub reset: Option<bool>,
 }
-#[allow(deprecated)]
 impl qapi_runtime::DecodeMembers for GuestSshAddAuthorizedKeysArgs {
     fn decode_members(
         members: &mut qapi_runtime::Members<'_, '_>,
@@ -2784,7 +2678,6 @@ impl qapi_runtime::DecodeMembers for GuestSshAddAuthorizedKeysArgs {
         })
     }
 }
-#[allow(deprecated)]
 impl qapi_runtime::SerializeMembers for GuestSshAddAuthorizedKeysArgs {
     fn serialize_members<M: ::serde::ser::SerializeMap>(
         &self,
@@ -2807,7 +2700,6 @@ pub struct GuestSshRemoveAuthorizedKeysArgs {
     /// format)
     pub keys: Vec<String>,
 }
-#[allow(deprecated)]
 impl qapi_runtime::DecodeMembers for GuestSshRemoveAuthorizedKeysArgs {
     fn decode_members(
         members: &mut qapi_runtime::Members<'_, '_>,
@@ -2818,7 +2710,6 @@ impl qapi_runtime::DecodeMembers for GuestSshRemoveAuthorizedKeysArgs {
         })
     }
 }
-#[allow(deprecated)]
 impl qapi_runtime::SerializeMembers for GuestSshRemoveAuthorizedKeysArgs {
     fn serialize_members<M: ::serde::ser::SerializeMap>(
         &self,
@@ -2874,7 +2765,6 @@ pub struct GuestDiskStats {
     pub weight_ticks: Option<u64>,
 }
 #[cfg(target_os = "linux")]
-#[allow(deprecated)]
 impl qapi_runtime::DecodeMembers for GuestDiskStats {
     fn decode_members(
         members: &mut qapi_runtime::Members<'_, '_>,
@@ -2901,7 +2791,6 @@ impl qapi_runtime::DecodeMembers for GuestDiskStats {
     }
 }
 #[cfg(target_os = "linux")]
-#[allow(deprecated)]
 impl qapi_runtime::SerializeMembers for GuestDiskStats {
     fn serialize_members<M: ::serde::ser::SerializeMap>(
         &self,
@@ -2951,7 +2840,6 @@ pub struct GuestDiskStatsInfo {
     pub stats: GuestDiskStats,
 }
 #[cfg(target_os = "linux")]
-#[allow(deprecated)]
 impl qapi_runtime::DecodeMembers for GuestDiskStatsInfo {
     fn decode_members(
         members: &mut qapi_runtime::Members<'_, '_>,
@@ -2965,7 +2853,6 @@ impl qapi_runtime::DecodeMembers for GuestDiskStatsInfo {
     }
 }
 #[cfg(target_os = "linux")]
-#[allow(deprecated)]
 impl qapi_runtime::SerializeMembers for GuestDiskStatsInfo {
     fn serialize_members<M: ::serde::ser::SerializeMap>(
         &self,
@@ -2995,7 +2882,6 @@ pub enum GuestCpuStatsType {
     Unrecognized(String),
 }
 #[cfg(target_os = "linux")]
-#[allow(deprecated)]
 impl GuestCpuStatsType {
     /// The wire name of the value.
     pub fn as_str(&self) -> &str {
@@ -3050,7 +2936,6 @@ pub struct GuestLinuxCpuStats {
     pub guestnice: Option<u64>,
 }
 #[cfg(target_os = "linux")]
-#[allow(deprecated)]
 impl qapi_runtime::DecodeMembers for GuestLinuxCpuStats {
     fn decode_members(
         members: &mut qapi_runtime::Members<'_, '_>,
@@ -3071,7 +2956,6 @@ impl qapi_runtime::DecodeMembers for GuestLinuxCpuStats {
     }
 }
 #[cfg(target_os = "linux")]
-#[allow(deprecated)]
 impl qapi_runtime::SerializeMembers for GuestLinuxCpuStats {
     fn serialize_members<M: ::serde::ser::SerializeMap>(
         &self,
@@ -3109,7 +2993,6 @@ pub enum GuestCpuStats {
     Unrecognized(String),
 }
 #[cfg(target_os = "linux")]
-#[allow(deprecated)]
 impl qapi_runtime::DecodeMembers for GuestCpuStats {
     fn decode_members(
         members: &mut qapi_runtime::Members<'_, '_>,
@@ -3126,7 +3009,6 @@ impl qapi_runtime::DecodeMembers for GuestCpuStats {
     }
 }
 #[cfg(target_os = "linux")]
-#[allow(deprecated)]
 impl qapi_runtime::SerializeMembers for GuestCpuStats {
     fn serialize_members<M: ::serde::ser::SerializeMap>(
         &self,
@@ -3177,7 +3059,6 @@ pub struct GuestLoadAverage {
     pub load15m: f64,
 }
 #[cfg(unix)]
-#[allow(deprecated)]
 impl qapi_runtime::DecodeMembers for GuestLoadAverage {
     fn decode_members(
         members: &mut qapi_runtime::Members<'_, '_>,
@@ -3190,7 +3071,6 @@ impl qapi_runtime::DecodeMembers for GuestLoadAverage {
     }
 }
 #[cfg(unix)]
-#[allow(deprecated)]
 impl qapi_runtime::SerializeMembers for GuestLoadAverage {
     fn serialize_members<M: ::serde::ser::SerializeMap>(
         &self,
@@ -3247,7 +3127,6 @@ pub struct GuestNetworkRoute {
     pub version: i64,
 }
 #[cfg(target_os = "linux")]
-#[allow(deprecated)]
 impl qapi_runtime::DecodeMembers for GuestNetworkRoute {
     fn decode_members(
         members: &mut qapi_runtime::Members<'_, '_>,
@@ -3273,7 +3152,6 @@ impl qapi_runtime::DecodeMembers for GuestNetworkRoute {
     }
 }
 #[cfg(target_os = "linux")]
-#[allow(deprecated)]
 impl qapi_runtime::SerializeMembers for GuestNetworkRoute {
     fn serialize_members<M: ::serde::ser::SerializeMap>(
         &self,
@@ -3309,7 +3187,6 @@ pub enum Event {
     /// An event this version of the schema does not know (lenient decoding only).
     Unrecognized { name: String, data: Option<::serde_json::Value> },
 }
-#[allow(deprecated)]
 impl qapi_runtime::EventSet for Event {
     fn decode_event(
         name: &str,
@@ -4732,7 +4609,6 @@ pub fn dispatch<C: Commands + ?Sized>(
 }
 /// Runs command `name` with `arguments` (`None` = `{}`): lookup, policy, argument
 /// decoding, call. `Ok(None)`: success of a command without success response.
-#[allow(deprecated)]
 pub fn call<C: Commands + ?Sized>(
     handler: &mut C,
     name: &str,

@@ -3,11 +3,11 @@
 
 use super::types::definition_docs;
 use crate::ast;
-use crate::context::{describe, Ctx};
+use crate::context::{describe, is_deprecated, Ctx};
 use crate::names::{self, Namespace};
 use proc_macro2::Ident;
 use qapi_parser::{Command, Entity};
-use quote::format_ident;
+use quote::{format_ident, quote};
 use syn::{parse_quote, Attribute, Expr, Item, Stmt, Type};
 
 /// What emission needs per command.
@@ -446,7 +446,6 @@ pub fn emit(ctx: &Ctx<'_>, items: &ItemNames) -> Result<Vec<Item>, String> {
     let mut call: syn::ItemFn = parse_quote! {
         /// Runs command `name` with `arguments` (`None` = `{}`): lookup, policy, argument
         /// decoding, call. `Ok(None)`: success of a command without success response.
-        #[allow(deprecated)]
         pub fn #call_ident<C: #trait_ident + ?Sized>(
             handler: &mut C,
             name: &str,
@@ -461,6 +460,13 @@ pub fn emit(ctx: &Ctx<'_>, items: &ItemNames) -> Result<Vec<Item>, String> {
         }
     };
     call.block.stmts.extend(call_body);
+    if cmds
+        .iter()
+        .any(|c| is_deprecated(&c.command.common.features))
+    {
+        // The deprecated trait methods are called here.
+        call.attrs.push(ast::attr_list("allow", quote!(deprecated)));
+    }
     let mut client_impl: syn::ItemImpl = parse_quote! {
         impl<S: ::std::io::Read + ::std::io::Write> #client_ident<S> {
             /// A strict client (replies must match the schema); see

@@ -4,10 +4,10 @@
 use super::commands::ItemNames;
 use super::types::definition_docs;
 use crate::ast;
-use crate::context::{describe, Ctx};
+use crate::context::{describe, is_deprecated, Ctx};
 use crate::names::{self, Namespace};
 use qapi_parser::Entity;
-use quote::format_ident;
+use quote::{format_ident, quote};
 use syn::{parse_quote, Item, Stmt};
 
 pub fn emit(ctx: &Ctx<'_>, items: &ItemNames) -> Result<Vec<Item>, String> {
@@ -147,7 +147,6 @@ pub fn emit(ctx: &Ctx<'_>, items: &ItemNames) -> Result<Vec<Item>, String> {
     };
     event_enum.variants = variants.into_iter().collect();
     let mut event_set: syn::ItemImpl = parse_quote! {
-        #[allow(deprecated)]
         impl qapi_runtime::EventSet for #event_ident {
             fn decode_event(
                 name: &str,
@@ -175,6 +174,15 @@ pub fn emit(ctx: &Ctx<'_>, items: &ItemNames) -> Result<Vec<Item>, String> {
         if let syn::ImplItem::Fn(f) = item {
             f.block.stmts = body;
         }
+    }
+    let deprecated = ctx.schema.entities.iter().any(|e| match e {
+        Entity::Event(event) => is_deprecated(&event.common.features),
+        _ => false,
+    });
+    if deprecated {
+        event_set
+            .attrs
+            .push(ast::attr_list("allow", quote!(deprecated)));
     }
     Ok(vec![Item::Enum(event_enum), Item::Impl(event_set)])
 }

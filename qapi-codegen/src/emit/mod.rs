@@ -61,6 +61,13 @@ pub fn unit(
     }
 }
 
+/// The statements of a function body, and whether they use a deprecated item (a member or
+/// an enum value): only then does the impl get `#[allow(deprecated)]`.
+pub struct Body {
+    pub stmts: Vec<syn::Stmt>,
+    pub deprecated: bool,
+}
+
 /// The fixed signatures and attributes every type repeats, parsed once per generation and
 /// cloned where used.
 pub struct Shared {
@@ -72,7 +79,7 @@ pub struct Shared {
     from_wire: Signature,
     decode: Signature,
     serialize: Signature,
-    allow_deprecated: Attribute,
+    pub allow_deprecated: Attribute,
     allow_large_variant: Attribute,
     derive_object: Attribute,
     derive_object_default: Attribute,

@@ -3,19 +3,22 @@
 //! branch gets the order QEMU would produce for exactly its members.
 
 use super::types::union_branches;
+use super::Body;
 use crate::ast;
-use crate::context::{AnyKind, Ctx, Field};
+use crate::context::{is_deprecated, AnyKind, Ctx, Field};
 use crate::names::{self, Namespace};
 use crate::MemberOrder;
 use qapi_parser::Entity;
 use quote::format_ident;
 use syn::{Expr, Stmt};
 
-/// One member write: its key (for ordering) and the statement.
+/// One member write: its key (for ordering), the statement, and whether the member is
+/// deprecated.
 #[derive(Clone)]
 pub struct Entry {
     pub key: String,
     pub stmt: Stmt,
+    pub deprecated: bool,
 }
 
 /// `map.serialize_entry(key, value)?`.
@@ -76,18 +79,22 @@ pub fn field_entry(
     Ok(Entry {
         key: key.to_owned(),
         stmt: ast::stmt_with(cfg, write),
+        deprecated: is_deprecated(&f.member.features),
     })
 }
 
 /// The statements of `entries` (given in visit order) in emission order.
-pub fn entries_in_order(ctx: &Ctx<'_>, entries: Vec<Entry>) -> Vec<Stmt> {
-    if ctx.opts.member_order == MemberOrder::Schema {
-        return entries.into_iter().map(|e| e.stmt).collect();
-    }
-    let keys: Vec<&str> = entries.iter().map(|e| e.key.as_str()).collect();
-    let order = ctx.emission_order(&keys);
-    let mut slots: Vec<Option<Stmt>> = entries.into_iter().map(|e| Some(e.stmt)).collect();
-    order.into_iter().filter_map(|i| slots[i].take()).collect()
+pub fn entries_in_order(ctx: &Ctx<'_>, entries: Vec<Entry>) -> Body {
+    let deprecated = entries.iter().any(|e| e.deprecated);
+    let stmts = if ctx.opts.member_order == MemberOrder::Schema {
+        entries.into_iter().map(|e| e.stmt).collect()
+    } else {
+        let keys: Vec<&str> = entries.iter().map(|e| e.key.as_str()).collect();
+        let order = ctx.emission_order(&keys);
+        let mut slots: Vec<Option<Stmt>> = entries.into_iter().map(|e| Some(e.stmt)).collect();
+        order.into_iter().filter_map(|i| slots[i].take()).collect()
+    };
+    Body { stmts, deprecated }
 }
 
 /// Writes the members of object type `ty` reached through `access` after `prefix` (the
@@ -99,7 +106,7 @@ pub fn union_body(
     prefix: Vec<Entry>,
     depth: usize,
     what: &str,
-) -> Result<Vec<Stmt>, String> {
+) -> Result<Body, String> {
     members_body(ctx, ty, access, false, prefix, depth, what)
 }
 
@@ -112,7 +119,7 @@ fn members_body(
     prefix: Vec<Entry>,
     depth: usize,
     what: &str,
-) -> Result<Vec<Stmt>, String> {
+) -> Result<Body, String> {
     let schema = ctx.schema;
     let Some(Entity::Object(o)) = schema.get(ty) else {
         return Err(format!("'{ty}' is not an object type"));
@@ -135,6 +142,7 @@ fn members_body(
                 out.push(Entry {
                     key: tag.to_owned(),
                     stmt: ast::stmt(serialize_entry(tag, tag_value.clone())),
+                    deprecated: false,
                 });
             } else if let Some(f) = fields.iter().find(|f| std::ptr::eq(f.member, *m)) {
                 out.push(field_entry(ctx, f, access, what)?);
@@ -163,13 +171,19 @@ fn members_body(
     };
     let binding = format_ident!("branch{}", depth);
     let mut arms = Vec::with_capacity(branches.len() + 1);
+    let mut deprecated = false;
     for b in &branches {
         let variant = ast::path_join(&path, &b.variant);
         let entries = base(ast::lit_str(b.value))?;
         arms.push(match &b.ty {
             None => {
                 let body = entries_in_order(ctx, entries);
-                ast::arm(b.cfg.clone(), ast::pat_path(variant), ast::block_expr(body))
+                deprecated |= body.deprecated;
+                ast::arm(
+                    b.cfg.clone(),
+                    ast::pat_path(variant),
+                    ast::block_expr(body.stmts),
+                )
             }
             Some(bty) => {
                 let body = members_body(
@@ -181,20 +195,25 @@ fn members_body(
                     depth + 1,
                     what,
                 )?;
+                deprecated |= body.deprecated;
                 ast::arm(
                     b.cfg.clone(),
                     ast::pat_tuple_struct(variant, vec![ast::pat_ident(binding.clone())]),
-                    ast::block_expr(body),
+                    ast::block_expr(body.stmts),
                 )
             }
         });
     }
     let value = ast::ident("value");
     let body = entries_in_order(ctx, base(ast::var(&value))?);
+    deprecated |= body.deprecated;
     arms.push(ast::arm(
         Vec::new(),
         ast::pat_tuple_struct(ast::path_join(&path, &unknown), vec![ast::pat_ident(value)]),
-        ast::block_expr(body),
+        ast::block_expr(body.stmts),
     ));
-    Ok(vec![ast::tail(ast::match_(target, arms))])
+    Ok(Body {
+        stmts: vec![ast::tail(ast::match_(target, arms))],
+        deprecated,
+    })
 }

@@ -2,15 +2,15 @@
 //! impls (thin calls into `qapi_runtime`).
 
 use super::serialize::{entries_in_order, field_entry, Entry};
-use super::Shared;
+use super::{Body, Shared};
 use crate::ast;
-use crate::context::{describe, feature_notes, Ctx, Field, JsonClass};
+use crate::context::{describe, feature_notes, is_deprecated, Ctx, Field, JsonClass};
 use crate::docs;
 use crate::names::{self, Namespace};
 use proc_macro2::Ident;
 use qapi_parser::{AlternateType, Doc, Entity, EnumType, ObjectType};
 use quote::{format_ident, quote};
-use syn::{Attribute, Expr, Item, Path, Stmt};
+use syn::{Attribute, Expr, Item, Path};
 
 /// Doc attributes of a definition.
 pub fn definition_docs(ctx: &Ctx<'_>, e: &Entity, extra: &[String]) -> Vec<Attribute> {
@@ -128,7 +128,10 @@ pub fn enum_type(
             from_wire,
         ),
     ];
-    let impl_attrs = concat(cfg.clone(), std::slice::from_ref(&shared.allow_deprecated));
+    let mut impl_attrs = cfg.clone();
+    if e.values.iter().any(|v| is_deprecated(&v.features)) {
+        impl_attrs.push(shared.allow_deprecated.clone());
+    }
     let tokens = quote!(#ident, #unknown);
     Ok(vec![
         ast::enum_item(enum_attrs, ident.clone(), variants),
@@ -189,11 +192,22 @@ fn object_impls(
     shared: &Shared,
     ident: &Ident,
     cfg: Vec<Attribute>,
-    decode: Vec<Stmt>,
-    mut serialize: Vec<Stmt>,
+    decode: Body,
+    serialize: Body,
     maybe_unused: bool,
 ) -> [Item; 3] {
-    let impl_attrs = concat(cfg.clone(), std::slice::from_ref(&shared.allow_deprecated));
+    let impl_attrs = |deprecated: bool| {
+        let mut attrs = cfg.clone();
+        if deprecated {
+            attrs.push(shared.allow_deprecated.clone());
+        }
+        attrs
+    };
+    let (decode_attrs, serialize_attrs) = (
+        impl_attrs(decode.deprecated),
+        impl_attrs(serialize.deprecated),
+    );
+    let mut serialize = serialize.stmts;
     let (sig, fn_attrs) = if serialize.is_empty() {
         (shared.serialize_no_members.clone(), Vec::new())
     } else if maybe_unused {
@@ -210,18 +224,18 @@ fn object_impls(
     )));
     [
         ast::impl_item(
-            impl_attrs.clone(),
+            decode_attrs,
             Some(ast::path("qapi_runtime::DecodeMembers")),
             ident,
             vec![ast::impl_fn(
                 Vec::new(),
                 syn::Visibility::Inherited,
                 shared.decode_members.clone(),
-                decode,
+                decode.stmts,
             )],
         ),
         ast::impl_item(
-            impl_attrs,
+            serialize_attrs,
             Some(ast::path("qapi_runtime::SerializeMembers")),
             ident,
             vec![ast::impl_fn(
@@ -266,13 +280,16 @@ pub fn struct_type(
     let serialize = entries_in_order(ctx, entries);
     let self_lit = ast::struct_expr(ast::path("Self"), inits);
     let ok_self = ast::tail(ast::call(ast::var_named("Ok"), vec![self_lit]));
-    let decode = if fields.is_empty() {
-        vec![
-            ast::let_(Vec::new(), ast::pat_wild(), ast::var_named("members")),
-            ok_self,
-        ]
-    } else {
-        vec![ok_self]
+    let decode = Body {
+        stmts: if fields.is_empty() {
+            vec![
+                ast::let_(Vec::new(), ast::pat_wild(), ast::var_named("members")),
+                ok_self,
+            ]
+        } else {
+            vec![ok_self]
+        },
+        deprecated: fields.iter().any(|f| is_deprecated(&f.member.features)),
     };
     let maybe_unused = fields.iter().all(|f| f.cond.is_some());
     let mut attrs = doc;
@@ -300,6 +317,8 @@ pub(crate) struct Branch<'s> {
     pub ty: Option<String>,
     pub boxed: bool,
     pub cfg: Vec<Attribute>,
+    /// The tag value is deprecated.
+    pub deprecated: bool,
     /// The union's doc block and tag name, for the branch's doc.
     doc: Option<&'s Doc>,
     tag: &'s str,
@@ -350,6 +369,7 @@ pub(crate) fn union_branches<'s>(
             ty: (!empty).then(|| v.ty.clone()),
             boxed: !empty && ctx.needs_box(&o.common.name, &v.ty),
             cfg,
+            deprecated: is_deprecated(&value.features),
             doc,
             tag: &variants.tag,
             extra_cond: v.ifcond.is_some() && v.ifcond != value.ifcond,
@@ -504,14 +524,17 @@ pub fn union_type(
         attrs.push(shared.allow_large_variant.clone());
         out.push(ast::enum_item(attrs, ident.clone(), decls));
         let tag_type = ast::ty(ast::path_ident(tag_ident.clone()));
-        let decode = vec![
-            ast::let_(
-                Vec::new(),
-                ast::pat_typed(ast::pat_ident(tag_var.clone()), tag_type),
-                member_read(tag_wire, false),
-            ),
-            ast::tail(ast::call(ast::var_named("Ok"), vec![decode])),
-        ];
+        let decode = Body {
+            stmts: vec![
+                ast::let_(
+                    Vec::new(),
+                    ast::pat_typed(ast::pat_ident(tag_var.clone()), tag_type),
+                    member_read(tag_wire, false),
+                ),
+                ast::tail(ast::call(ast::var_named("Ok"), vec![decode])),
+            ],
+            deprecated: branches.iter().any(|b| b.deprecated),
+        };
         out.extend(object_impls(shared, &ident, cfg, decode, ser, false));
     } else {
         let branch_ident = ctx.branch_ident(&o.common.name)?.clone();
@@ -586,7 +609,12 @@ pub fn union_type(
             ast::var_named("Ok"),
             vec![ast::struct_expr(ast::path("Self"), inits)],
         )));
-        out.extend(object_impls(shared, &ident, cfg, lets, ser, false));
+        let decode = Body {
+            stmts: lets,
+            deprecated: branches.iter().any(|b| b.deprecated)
+                || fields.iter().any(|f| is_deprecated(&f.member.features)),
+        };
+        out.extend(object_impls(shared, &ident, cfg, decode, ser, false));
     }
     Ok(out)
 }

@@ -8,7 +8,6 @@ pub struct Info {
     /// command names
     pub names: Vec<String>,
 }
-#[allow(deprecated)]
 impl qapi_runtime::DecodeMembers for Info {
     fn decode_members(
         members: &mut qapi_runtime::Members<'_, '_>,
@@ -19,7 +18,6 @@ impl qapi_runtime::DecodeMembers for Info {
         })
     }
 }
-#[allow(deprecated)]
 impl qapi_runtime::SerializeMembers for Info {
     fn serialize_members<M: ::serde::ser::SerializeMap>(
         &self,
@@ -38,7 +36,6 @@ pub struct EchoArgs {
     /// any integer
     pub id: i64,
 }
-#[allow(deprecated)]
 impl qapi_runtime::DecodeMembers for EchoArgs {
     fn decode_members(
         members: &mut qapi_runtime::Members<'_, '_>,
@@ -48,7 +45,6 @@ impl qapi_runtime::DecodeMembers for EchoArgs {
         })
     }
 }
-#[allow(deprecated)]
 impl qapi_runtime::SerializeMembers for EchoArgs {
     fn serialize_members<M: ::serde::ser::SerializeMap>(
         &self,
@@ -66,7 +62,6 @@ pub struct ShutdownArgs {
     /// how
     pub mode: Option<String>,
 }
-#[allow(deprecated)]
 impl qapi_runtime::DecodeMembers for ShutdownArgs {
     fn decode_members(
         members: &mut qapi_runtime::Members<'_, '_>,
@@ -76,7 +71,6 @@ impl qapi_runtime::DecodeMembers for ShutdownArgs {
         })
     }
 }
-#[allow(deprecated)]
 impl qapi_runtime::SerializeMembers for ShutdownArgs {
     fn serialize_members<M: ::serde::ser::SerializeMap>(
         &self,
@@ -94,7 +88,6 @@ pub struct RawArgs {
     /// a driver
     pub driver: String,
 }
-#[allow(deprecated)]
 impl qapi_runtime::DecodeMembers for RawArgs {
     fn decode_members(
         members: &mut qapi_runtime::Members<'_, '_>,
@@ -104,7 +97,6 @@ impl qapi_runtime::DecodeMembers for RawArgs {
         })
     }
 }
-#[allow(deprecated)]
 impl qapi_runtime::SerializeMembers for RawArgs {
     fn serialize_members<M: ::serde::ser::SerializeMap>(
         &self,
@@ -122,7 +114,6 @@ pub struct StartedEvent {
     /// why
     pub reason: String,
 }
-#[allow(deprecated)]
 impl qapi_runtime::DecodeMembers for StartedEvent {
     fn decode_members(
         members: &mut qapi_runtime::Members<'_, '_>,
@@ -132,7 +123,6 @@ impl qapi_runtime::DecodeMembers for StartedEvent {
         })
     }
 }
-#[allow(deprecated)]
 impl qapi_runtime::SerializeMembers for StartedEvent {
     fn serialize_members<M: ::serde::ser::SerializeMap>(
         &self,
@@ -158,7 +148,6 @@ pub enum Event {
     /// An event this version of the schema does not know (lenient decoding only).
     Unrecognized { name: String, data: Option<::serde_json::Value> },
 }
-#[allow(deprecated)]
 impl qapi_runtime::EventSet for Event {
     fn decode_event(
         name: &str,

@@ -107,7 +107,6 @@ pub struct Scalars {
     /// a keyword as a member name
     pub r#type: String,
 }
-#[allow(deprecated)]
 impl qapi_runtime::DecodeMembers for Scalars {
     fn decode_members(
         members: &mut qapi_runtime::Members<'_, '_>,
@@ -136,7 +135,6 @@ impl qapi_runtime::DecodeMembers for Scalars {
         })
     }
 }
-#[allow(deprecated)]
 impl qapi_runtime::SerializeMembers for Scalars {
     fn serialize_members<M: ::serde::ser::SerializeMap>(
         &self,
@@ -179,7 +177,6 @@ pub struct Base {
     /// a name
     pub name: Option<String>,
 }
-#[allow(deprecated)]
 impl qapi_runtime::DecodeMembers for Base {
     fn decode_members(
         members: &mut qapi_runtime::Members<'_, '_>,
@@ -190,7 +187,6 @@ impl qapi_runtime::DecodeMembers for Base {
         })
     }
 }
-#[allow(deprecated)]
 impl qapi_runtime::SerializeMembers for Base {
     fn serialize_members<M: ::serde::ser::SerializeMap>(
         &self,
@@ -265,7 +261,6 @@ pub struct Legacy {
     /// underscore
     pub c_d: i64,
 }
-#[allow(deprecated)]
 impl qapi_runtime::DecodeMembers for Legacy {
     fn decode_members(
         members: &mut qapi_runtime::Members<'_, '_>,
@@ -276,7 +271,6 @@ impl qapi_runtime::DecodeMembers for Legacy {
         })
     }
 }
-#[allow(deprecated)]
 impl qapi_runtime::SerializeMembers for Legacy {
     fn serialize_members<M: ::serde::ser::SerializeMap>(
         &self,
@@ -299,7 +293,6 @@ pub struct Node {
     /// lists need no box
     pub children: Option<Vec<Node>>,
 }
-#[allow(deprecated)]
 impl qapi_runtime::DecodeMembers for Node {
     fn decode_members(
         members: &mut qapi_runtime::Members<'_, '_>,
@@ -311,7 +304,6 @@ impl qapi_runtime::DecodeMembers for Node {
         })
     }
 }
-#[allow(deprecated)]
 impl qapi_runtime::SerializeMembers for Node {
     fn serialize_members<M: ::serde::ser::SerializeMap>(
         &self,
@@ -331,7 +323,6 @@ pub struct LowBranch {
     /// a number
     pub depth: u8,
 }
-#[allow(deprecated)]
 impl qapi_runtime::DecodeMembers for LowBranch {
     fn decode_members(
         members: &mut qapi_runtime::Members<'_, '_>,
@@ -341,7 +332,6 @@ impl qapi_runtime::DecodeMembers for LowBranch {
         })
     }
 }
-#[allow(deprecated)]
 impl qapi_runtime::SerializeMembers for LowBranch {
     fn serialize_members<M: ::serde::ser::SerializeMap>(
         &self,
@@ -399,7 +389,6 @@ impl qapi_runtime::DecodeMembers for OnlyTag {
         )
     }
 }
-#[allow(deprecated)]
 impl qapi_runtime::SerializeMembers for OnlyTag {
     fn serialize_members<M: ::serde::ser::SerializeMap>(
         &self,
@@ -483,7 +472,6 @@ impl qapi_runtime::DecodeMembers for WithBase {
         Ok(Self { name: v_name, kind: branch })
     }
 }
-#[allow(deprecated)]
 impl qapi_runtime::SerializeMembers for WithBase {
     fn serialize_members<M: ::serde::ser::SerializeMap>(
         &self,
@@ -525,7 +513,6 @@ pub struct OnlyTagHolder {
     /// a union inside
     pub inner: OnlyTag,
 }
-#[allow(deprecated)]
 impl qapi_runtime::DecodeMembers for OnlyTagHolder {
     fn decode_members(
         members: &mut qapi_runtime::Members<'_, '_>,
@@ -535,7 +522,6 @@ impl qapi_runtime::DecodeMembers for OnlyTagHolder {
         })
     }
 }
-#[allow(deprecated)]
 impl qapi_runtime::SerializeMembers for OnlyTagHolder {
     fn serialize_members<M: ::serde::ser::SerializeMap>(
         &self,
@@ -557,7 +543,6 @@ pub enum Color {
     /// A value this version of the schema does not know; only lenient decoding produces it.
     Unrecognized(String),
 }
-#[allow(deprecated)]
 impl Color {
     /// The wire name of the value.
     pub fn as_str(&self) -> &str {
@@ -646,7 +631,6 @@ pub enum Event {
     /// An event this version of the schema does not know (lenient decoding only).
     Unrecognized { name: String, data: Option<::serde_json::Value> },
 }
-#[allow(deprecated)]
 impl qapi_runtime::EventSet for Event {
     fn decode_event(
         name: &str,
@@ -737,7 +721,6 @@ pub fn dispatch<C: Commands + ?Sized>(
 }
 /// Runs command `name` with `arguments` (`None` = `{}`): lookup, policy, argument
 /// decoding, call. `Ok(None)`: success of a command without success response.
-#[allow(deprecated)]
 pub fn call<C: Commands + ?Sized>(
     handler: &mut C,
     name: &str,
