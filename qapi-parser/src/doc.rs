@@ -54,8 +54,8 @@ impl Section {
         Section {
             kind,
             name: name.to_string(),
-            // Most section texts are a few lines; growing from empty would reallocate often.
-            text: String::with_capacity(120),
+            // Allocated by the first line (many sections stay empty).
+            text: String::new(),
             loc,
             connected: false,
             stub: false,
@@ -141,7 +141,12 @@ impl DocBlock {
             loc,
             symbol,
             inferred: false,
-            sections: vec![Section::new(Kind::Plain, "", loc)],
+            sections: {
+                // A symbol line, a few descriptions and sections: room for most blocks.
+                let mut sections = Vec::with_capacity(8);
+                sections.push(Section::new(Kind::Plain, "", loc));
+                sections
+            },
             args: Vec::new(),
             features: Vec::new(),
             arg_index: None,
@@ -213,6 +218,10 @@ impl DocBlock {
 
     fn append_line(&mut self, line: &str) {
         if let Some(s) = self.sections.last_mut() {
+            if s.text.capacity() == 0 {
+                // Most section texts are a few lines: room for them at once.
+                s.text.reserve(line.len().max(119) + 1);
+            }
             s.text.push_str(line);
             s.text.push('\n');
         }

@@ -53,6 +53,8 @@ pub(crate) struct Loader<'a> {
     pub pragmas: Pragmas,
     pub legacy: bool,
     included: HashSet<String>,
+    /// `py_abspath` of each file in `diag.files` (include-loop checks walk them often).
+    abs_paths: Vec<String>,
 }
 
 /// Why a file could not be parsed.
@@ -99,6 +101,7 @@ impl<'a> Loader<'a> {
             pragmas: Pragmas::default(),
             legacy,
             included: HashSet::new(),
+            abs_paths: Vec::new(),
         }
     }
 
@@ -120,7 +123,8 @@ impl<'a> Loader<'a> {
         parent: Option<Loc>,
         text: Option<String>,
     ) -> Result<(), LoadError> {
-        self.included.insert(py_abspath(&self.diag.cwd, &name));
+        let abs = py_abspath(&self.diag.cwd, &name);
+        self.included.insert(abs.clone());
         let text = match text {
             Some(t) => t,
             None => {
@@ -143,6 +147,7 @@ impl<'a> Loader<'a> {
         self.diag
             .files
             .push(SourceFile::new(name, text, parent, line_starts));
+        self.abs_paths.push(abs);
         let mut parser = FileParser {
             ld: self,
             id,
@@ -168,7 +173,7 @@ impl<'a> Loader<'a> {
         let mut inf = Some(info);
         while let Some(i) = inf {
             let f = self.diag.file(i.file);
-            if py_abspath(&self.diag.cwd, &f.name) == abs {
+            if self.abs_paths.get(i.file as usize) == Some(&abs) {
                 return Err(self
                     .diag
                     .error(info, format!("inclusion loop for {include}")));
