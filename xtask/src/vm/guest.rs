@@ -9,6 +9,9 @@ pub const AGENT_PORT: &str = "org.qemu.guest_agent.0";
 
 /// The agent's state directory (`-t`); /var/run is a symlink to /run.
 pub const STATE_DIR: &str = "/var/run";
+/// The agent's marker of frozen filesystems in [`STATE_DIR`]; /init reports on the console
+/// when it appears (`<path> present`) and disappears (`<path> absent`).
+pub const FROZEN_MARKER: &str = "/var/run/qga.state.isfrozen";
 
 /// Where the ext4 data disk is mounted, and its device in the guest.
 pub const DATA_MOUNT: &str = "/mnt/data";
@@ -17,6 +20,15 @@ pub const DATA_DEVICE: &str = "/dev/vda";
 pub const DATA_DEVICE_NAME: &str = "vda";
 /// Size of the data disk image.
 pub const DATA_DISK_MIB: u64 = 64;
+/// The data disk's PCI slot on the root bus (`virtio-blk-pci,addr=...`).
+pub const DATA_DISK_PCI_SLOT: i64 = 5;
+
+/// The fsfreeze hook script, at qemu-ga's default path (used with a bare `-F`).
+pub const FSFREEZE_HOOK: &str = "etc/qemu/fsfreeze-hook";
+/// Where the hook appends each argument it is called with.
+pub const FSFREEZE_HOOK_LOG: &str = "/run/fsfreeze-hook.log";
+/// While this file exists the hook fails, with the exit status written in it.
+pub const FSFREEZE_HOOK_FAIL: &str = "/run/fsfreeze-hook.fail";
 
 /// Files placed on the data disk by `mkfs.ext4 -d` (paths relative to [`DATA_MOUNT`]).
 pub const DATA_FILES: &[(&str, &[u8])] = &[
@@ -44,20 +56,9 @@ ID=qgatest
 PRETTY_NAME="QGA Test Linux 1 (\"initramfs\")"
 VERSION="1 (initramfs)"
 VERSION_ID=1
-VARIANT="Agent test VM"
+VARIANT='Agent test VM'
 VARIANT_ID=agent-vm
 "#;
-
-/// What `guest-get-osinfo` must report from [`OS_RELEASE`]: (member, value).
-pub const OS_INFO: &[(&str, &str)] = &[
-    ("id", "qgatest"),
-    ("name", "QGA Test Linux"),
-    ("pretty-name", "QGA Test Linux 1 (\"initramfs\")"),
-    ("version", "1 (initramfs)"),
-    ("version-id", "1"),
-    ("variant", "Agent test VM"),
-    ("variant-id", "agent-vm"),
-];
 
 /// /etc/shadow: root starts without a password; /usr/sbin/chpasswd (a script) changes it.
 pub const SHADOW: &str = "root:*:19000:0:99999:7:::\n";

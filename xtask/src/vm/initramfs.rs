@@ -13,6 +13,7 @@ use std::process::Command;
 const INIT: &str = include_str!("../../vm/init");
 const SHUTDOWN: &str = include_str!("../../vm/shutdown");
 const CHPASSWD: &str = include_str!("../../vm/chpasswd");
+const FSFREEZE_HOOK: &str = include_str!("../../vm/fsfreeze-hook");
 
 /// Where the agent binary lands inside the guest: `/usr/bin/<file name on the host>`.
 pub fn agent_guest_path(agent: &Path) -> Result<String> {
@@ -55,6 +56,7 @@ pub fn build(kernel: &Kernel, agent: &Path, agent_args: &[String], out: &Path) -
     archive.file("init", 0o755, INIT);
     archive.file("sbin/shutdown", 0o755, SHUTDOWN);
     archive.file("usr/sbin/chpasswd", 0o755, CHPASSWD);
+    archive.file(guest::FSFREEZE_HOOK, 0o755, FSFREEZE_HOOK);
 
     archive.file("etc/hostname", 0o644, format!("{}\n", guest::HOSTNAME));
     archive.file("etc/os-release", 0o644, guest::OS_RELEASE);
@@ -100,6 +102,7 @@ pub fn build(kernel: &Kernel, agent: &Path, agent_args: &[String], out: &Path) -
         ("DATA_DEVICE", guest::DATA_DEVICE.to_string()),
         ("DATA_MOUNT", guest::DATA_MOUNT.to_string()),
         ("AGENT_PORT", guest::AGENT_PORT.to_string()),
+        ("FROZEN_MARKER", guest::FROZEN_MARKER.to_string()),
         ("AGENT_CMD", command.join(" ")),
     ]
     .iter()

@@ -1,10 +1,14 @@
 //! Boots and controls one test VM: qemu-system-x86_64 under TCG with the agent's
-//! virtio-serial port on a host unix socket and the serial console in a log file.
+//! virtio-serial port on a host unix socket, the serial console in a log file and, on
+//! request, a QMP monitor on a second socket.
 
 use super::guest;
-use super::qga::QgaConnection;
+use super::qmp::Qmp;
 use anyhow::{bail, Context, Result};
+use qga_types::qapi_runtime::ClientError;
+use qga_types::Client;
 use std::fs;
+use std::os::unix::net::UnixStream;
 use std::path::{Path, PathBuf};
 use std::process::{Child, Command, ExitStatus, Stdio};
 use std::time::{Duration, Instant};
@@ -16,8 +20,13 @@ pub struct VmConfig {
     pub kernel: PathBuf,
     /// `-initrd`: the initramfs.
     pub initrd: PathBuf,
-    /// A raw disk image attached as the first virtio disk (`/dev/vda` in the guest).
+    /// A raw disk image attached as the only virtio disk (`/dev/vda` in the guest), with
+    /// discards passed through to the image.
     pub data_disk: Option<PathBuf>,
+    /// Attach a QMP monitor socket (for wake-up and memory hot-plug).
+    pub qmp: bool,
+    /// Free DIMM slots for memory hot-plug (0: none), each up to `memory_mib` large.
+    pub memory_slots: u32,
     /// Directory for the agent socket, the console log and QEMU's own stderr.
     pub run_dir: PathBuf,
     pub memory_mib: u32,
@@ -31,6 +40,8 @@ impl VmConfig {
             kernel: kernel.to_path_buf(),
             initrd: initrd.to_path_buf(),
             data_disk: None,
+            qmp: false,
+            memory_slots: 0,
             run_dir: run_dir.to_path_buf(),
             memory_mib: 512,
             extra_cmdline: String::new(),
@@ -42,6 +53,8 @@ impl VmConfig {
 pub struct Vm {
     child: Child,
     agent_socket: PathBuf,
+    qmp_socket: Option<PathBuf>,
+    data_disk: Option<PathBuf>,
     console_log: PathBuf,
     qemu_log: PathBuf,
     /// A directory made only because `run_dir` was too long for a socket path.
@@ -53,19 +66,28 @@ pub struct Vm {
 /// Longest unix socket path (sun_path is 108 bytes including the NUL).
 const MAX_SOCKET_PATH: usize = 107;
 
+/// How long one command may take before the client gives up (`dd`, hibernation attempts).
+pub const COMMAND_TIMEOUT: Duration = Duration::from_secs(30);
+
 impl Vm {
     pub fn boot(config: &VmConfig) -> Result<Vm> {
         fs::create_dir_all(&config.run_dir)
             .with_context(|| format!("cannot create {}", config.run_dir.display()))?;
         let mut socket_dir = None;
-        let mut agent_socket = config.run_dir.join("qga.sock");
-        if agent_socket.as_os_str().len() > MAX_SOCKET_PATH {
-            let dir = std::env::temp_dir().join(format!("qga-vm-{}", std::process::id()));
-            fs::create_dir_all(&dir)?;
-            agent_socket = dir.join("qga.sock");
-            socket_dir = Some(dir);
+        let mut sockets = config.run_dir.clone();
+        if sockets.join("qga.sock").as_os_str().len() > MAX_SOCKET_PATH {
+            sockets = std::env::temp_dir().join(format!("qga-vm-{}", std::process::id()));
+            fs::create_dir_all(&sockets)?;
+            socket_dir = Some(sockets.clone());
         }
-        let _ = fs::remove_file(&agent_socket);
+        let agent_socket = sockets.join("qga.sock");
+        let qmp_socket = config.qmp.then(|| sockets.join("qmp.sock"));
+        for socket in [Some(&agent_socket), qmp_socket.as_ref()]
+            .into_iter()
+            .flatten()
+        {
+            let _ = fs::remove_file(socket);
+        }
         let console_log = config.run_dir.join("console.log");
         let qemu_log = config.run_dir.join("qemu.log");
         let _ = fs::remove_file(&console_log);
@@ -82,7 +104,15 @@ impl Vm {
         qemu.args([
             "-accel", "tcg", "-machine", "q35", "-cpu", "max", "-smp", "1",
         ])
-        .args(["-m", &format!("{}M", config.memory_mib)])
+        .arg("-m")
+        .arg(match config.memory_slots {
+            0 => format!("{}M", config.memory_mib),
+            slots => format!(
+                "{}M,slots={slots},maxmem={}M",
+                config.memory_mib,
+                config.memory_mib * (slots + 1)
+            ),
+        })
         .args([
             "-display",
             "none",
@@ -108,8 +138,21 @@ impl Vm {
             &format!("virtserialport,chardev=qga0,name={}", guest::AGENT_PORT),
         ]);
         if let Some(disk) = &config.data_disk {
+            // A fixed PCI slot, so the checks know the disk's address.
             qemu.arg("-drive")
-                .arg(format!("file={},if=virtio,format=raw", disk.display()));
+                .arg(format!(
+                    "file={},if=none,id=data,format=raw,discard=unmap",
+                    disk.display()
+                ))
+                .arg("-device")
+                .arg(format!(
+                    "virtio-blk-pci,drive=data,addr={:#x}",
+                    guest::DATA_DISK_PCI_SLOT
+                ));
+        }
+        if let Some(socket) = &qmp_socket {
+            qemu.arg("-qmp")
+                .arg(format!("unix:{},server=on,wait=off", socket.display()));
         }
         let log = fs::File::create(&qemu_log)?;
         let child = qemu
@@ -121,6 +164,8 @@ impl Vm {
         Ok(Vm {
             child,
             agent_socket,
+            qmp_socket,
+            data_disk: config.data_disk.clone(),
             console_log,
             qemu_log,
             socket_dir,
@@ -132,6 +177,20 @@ impl Vm {
     /// Host end of the guest agent's virtio-serial port.
     pub fn agent_socket(&self) -> &Path {
         &self.agent_socket
+    }
+
+    /// The data disk image on the host.
+    pub fn data_disk(&self) -> Option<&Path> {
+        self.data_disk.as_deref()
+    }
+
+    /// A new QMP session (fails if the VM was booted without a monitor).
+    pub fn qmp(&self) -> Result<Qmp> {
+        let socket = self
+            .qmp_socket
+            .as_ref()
+            .context("this VM was booted without a QMP monitor")?;
+        Qmp::connect(socket)
     }
 
     /// File receiving the guest's serial console.
@@ -154,10 +213,11 @@ impl Vm {
         self.started.elapsed()
     }
 
-    /// Connects to the agent socket and repeats the sync handshake until the agent answers.
-    pub fn wait_for_agent(&mut self, timeout: Duration) -> Result<QgaConnection> {
+    /// Connects to the agent socket and repeats the guest-agent handshake until the agent
+    /// answers; the client's reads then time out after [`COMMAND_TIMEOUT`].
+    pub fn wait_for_agent(&mut self, timeout: Duration) -> Result<Client<UnixStream>> {
         let deadline = Instant::now() + timeout;
-        let mut connection = None;
+        let mut client = None;
         loop {
             if let Some(status) = self.child.try_wait()? {
                 bail!(
@@ -171,20 +231,34 @@ impl Vm {
                     self.diagnostics()
                 );
             }
-            if connection.is_none() {
-                connection = QgaConnection::connect(&self.agent_socket).ok();
+            if client.is_none() {
+                client = UnixStream::connect(&self.agent_socket)
+                    .and_then(|stream| {
+                        // Short reads: each handshake attempt gives up quickly and repeats.
+                        stream.set_read_timeout(Some(Duration::from_millis(300)))?;
+                        Ok(Client::new(stream))
+                    })
+                    .ok();
             }
-            match connection.as_mut() {
-                None => std::thread::sleep(Duration::from_millis(20)),
-                Some(conn) => match conn.sync(Duration::from_millis(500)) {
-                    Ok(()) => return connection.context("connection vanished"),
-                    Err(err) if err.downcast_ref::<super::qga::TimedOut>().is_some() => {}
-                    // QEMU went away or dropped the socket: the next round tells which.
-                    Err(_) => {
-                        connection = None;
-                        std::thread::sleep(Duration::from_millis(50));
-                    }
-                },
+            let Some(connected) = client.as_mut() else {
+                std::thread::sleep(Duration::from_millis(20));
+                continue;
+            };
+            match connected.connection().guest_agent_handshake() {
+                Ok(()) => {
+                    let mut client = client.context("connection vanished")?;
+                    client
+                        .connection()
+                        .get_ref()
+                        .set_read_timeout(Some(COMMAND_TIMEOUT))?;
+                    return Ok(client);
+                }
+                Err(ClientError::Timeout) => {}
+                // QEMU went away or dropped the socket: the next round tells which.
+                Err(_) => {
+                    client = None;
+                    std::thread::sleep(Duration::from_millis(50));
+                }
             }
         }
     }

@@ -1,15 +1,18 @@
 //! End-to-end tests in a real VM: `cargo xtask vm-test` boots a Debian kernel under TCG with
 //! an initramfs that runs the guest agent on a virtio-serial port, and drives the agent from
-//! the host through that port.
+//! the host through that port with the generated typed client (`qga_types::Client`).
 //!
-//! Usage: `cargo xtask vm-test [--agent PATH | --reference] [--vmlinuz] [--keep]`
-//! - default: builds and tests this workspace's `qga-agent`;
-//! - `--agent PATH`: tests that binary instead (its shared libraries are copied along);
+//! Usage: `cargo xtask vm-test [--agent PATH | --reference | --all] [--suite NAME]
+//! [--vmlinuz] [--keep]`
+//! - default: builds and tests this workspace's `qga-agent` (dev profile);
+//! - `--agent PATH`: tests that binary instead, expecting qga-agent's behaviour (its shared
+//!   libraries are copied along);
 //! - `--reference`: tests QEMU's own qemu-ga (installed by `cargo xtask setup`);
-//! - `--vmlinuz`: boots the compressed kernel instead of the extracted vmlinux (slower);
-//! - `--keep`: keeps the work directory (initramfs, disk image, logs) after a passing run.
+//! - `--all`: qga-agent, then qemu-ga, with the same checks (what CI runs);
+//! - `--suite NAME`: only that suite (`main`, `hook+power`; see [`suite`]);
+//! - `--vmlinuz`: boots the compressed kernel in every suite (slower);
+//! - `--keep`: keeps the work directories (initramfs, disk image, logs) after passing runs.
 
-pub mod base64;
 pub mod checks;
 pub mod cpio;
 pub mod disk;
@@ -21,12 +24,16 @@ pub mod kernel;
 pub mod machine;
 pub mod modules;
 pub mod qga;
+pub mod qmp;
+pub mod suite;
 
 use anyhow::{bail, Context, Result};
+use checks::Flavor;
 use kernel::Kernel;
 use machine::{Vm, VmConfig};
 use std::path::{Path, PathBuf};
 use std::time::{Duration, Instant};
+use suite::Suite;
 
 /// Cache and work directories of the VM tests: `<workspace>/target/vm`.
 pub fn vm_dir() -> PathBuf {
@@ -44,8 +51,8 @@ pub struct AgentUnderTest {
     /// Short name, used for the work directory and messages.
     pub label: String,
     pub binary: PathBuf,
-    /// Extra command-line arguments after the standard virtio-serial ones.
-    pub args: Vec<String>,
+    /// Which behaviour the checks expect where the agents legitimately differ.
+    pub flavor: Flavor,
 }
 
 impl AgentUnderTest {
@@ -54,14 +61,17 @@ impl AgentUnderTest {
         let binary = host::which("qemu-ga")
             .context("qemu-ga not found (run `cargo xtask setup` as root)")?;
         Ok(AgentUnderTest {
-            label: "reference".into(),
+            label: "qemu-ga".into(),
             binary,
-            args: Vec::new(),
+            flavor: Flavor::Reference,
         })
     }
 
-    /// This workspace's agent, built in the dev profile (already built by `cargo test`).
+    /// This workspace's agent in the dev profile: `cargo test` has built it already in CI,
+    /// and a release build would cost a full optimised compile for no gain in the VM (the
+    /// checks spend their time in the guest, not in the agent).
     pub fn ours() -> Result<Self> {
+        let start = Instant::now();
         crate::ci::cargo(&["build", "--quiet", "-p", "qga-agent"])?;
         let target = std::env::var_os("CARGO_TARGET_DIR")
             .map(PathBuf::from)
@@ -70,15 +80,19 @@ impl AgentUnderTest {
         if !binary.is_file() {
             bail!("built qga-agent but {} does not exist", binary.display());
         }
+        eprintln!(
+            "vm-test: cargo build -p qga-agent: {} ms",
+            start.elapsed().as_millis()
+        );
         Ok(AgentUnderTest {
             label: "qga-agent".into(),
             binary,
-            args: Vec::new(),
+            flavor: Flavor::Ours,
         })
     }
 }
 
-/// How a suite run goes.
+/// How the suites run.
 #[derive(Debug, Clone, Default)]
 pub struct SuiteOptions {
     /// Boot the bzImage even if a vmlinux is available.
@@ -87,83 +101,140 @@ pub struct SuiteOptions {
     pub keep: bool,
 }
 
-/// Builds the initramfs and disk for `agent`, boots, runs every check; Err if any failed.
-pub fn run_suite(kernel: &Kernel, agent: &AgentUnderTest, options: &SuiteOptions) -> Result<()> {
+/// Check counts of one suite run.
+struct SuiteResult {
+    passed: usize,
+    failed: Vec<String>,
+}
+
+/// Runs every suite against `agent`, prints `vm-test (<label>): N passed, M failed`, and
+/// fails if any check failed.
+pub fn run_agent(
+    kernel: &Kernel,
+    agent: &AgentUnderTest,
+    suites: &[&Suite],
+    options: &SuiteOptions,
+) -> Result<()> {
+    let start = Instant::now();
+    let mut passed = 0;
+    let mut failed = Vec::new();
+    for suite in suites {
+        match run_suite(kernel, agent, suite, options) {
+            Ok(result) => {
+                passed += result.passed;
+                failed.extend(result.failed);
+            }
+            Err(err) => {
+                eprintln!("vm-test ({}) [{}]: {err:#}", agent.label, suite.name);
+                failed.extend(
+                    suite
+                        .checks
+                        .iter()
+                        .map(|(name, _)| format!("{}: {name} (not run)", suite.name)),
+                );
+            }
+        }
+    }
+    println!(
+        "vm-test ({}): {passed} passed, {} failed ({:.1} s)",
+        agent.label,
+        failed.len(),
+        start.elapsed().as_secs_f64()
+    );
+    if !failed.is_empty() {
+        bail!("vm-test ({}) failed: {}", agent.label, failed.join("; "));
+    }
+    Ok(())
+}
+
+/// Builds the initramfs and disk, boots, runs the suite's checks. Err only if the VM could
+/// not be brought up; failed checks are counted in the result.
+fn run_suite(
+    kernel: &Kernel,
+    agent: &AgentUnderTest,
+    suite: &Suite,
+    options: &SuiteOptions,
+) -> Result<SuiteResult> {
     let total = Instant::now();
-    let work = fresh_work_dir(&agent.label)?;
+    let tag = format!("vm-test ({}) [{}]", agent.label, suite.name);
+    let work = fresh_work_dir(&format!("{}-{}", agent.label, suite.name.replace('+', "-")))?;
 
     let step = Instant::now();
     let initrd = work.join("initramfs.cpio");
-    initramfs::build(kernel, &agent.binary, &agent.args, &initrd)?;
-    let initrd_ms = step.elapsed().as_millis();
-    let step = Instant::now();
+    let agent_args: Vec<String> = suite.agent_args.iter().map(|a| a.to_string()).collect();
+    initramfs::build(kernel, &agent.binary, &agent_args, &initrd)?;
     let disk = work.join("data.img");
     disk::build(&disk)?;
-    let disk_ms = step.elapsed().as_millis();
+    let prepare_ms = step.elapsed().as_millis();
 
-    let image = if options.compressed_kernel {
+    let image = if options.compressed_kernel || suite.compressed_kernel {
         &kernel.vmlinuz
     } else {
         kernel.boot_image()
     };
     let mut config = VmConfig::new(image, &initrd, &work);
     config.data_disk = Some(disk);
+    config.qmp = suite.qmp;
+    config.memory_slots = suite.memory_slots;
     let mut vm = Vm::boot(&config)?;
-    let mut agent_conn = vm.wait_for_agent(Duration::from_secs(180))?;
+    let client = vm.wait_for_agent(Duration::from_secs(180))?;
     let boot_ms = vm.uptime().as_millis();
+    eprintln!(
+        "{tag}: {} on {} {}; initramfs + disk {prepare_ms} ms ({} KiB), boot to agent {boot_ms} ms",
+        agent.binary.display(),
+        file_name(image),
+        kernel.package_version,
+        std::fs::metadata(&initrd)
+            .map(|m| m.len() >> 10)
+            .unwrap_or(0),
+    );
     if options.keep {
         eprintln!(
-            "vm-test [{}]: agent socket {}, console {}",
-            agent.label,
+            "{tag}: agent socket {}, console {}",
             vm.agent_socket().display(),
             vm.console_log().display()
         );
     }
-    eprintln!(
-        "vm-test [{}]: {} on {} {}; initramfs {initrd_ms} ms ({} KiB), disk {disk_ms} ms, boot to agent {boot_ms} ms",
-        agent.label,
-        agent.binary.display(),
-        file_name(image),
-        kernel.package_version,
-        std::fs::metadata(&initrd).map(|m| m.len() >> 10).unwrap_or(0),
-    );
 
     let outcomes = {
         let mut ctx = checks::Ctx {
-            agent: &mut agent_conn,
+            client,
             vm: &mut vm,
             kernel,
+            flavor: agent.flavor,
         };
-        checks::run_all(&mut ctx)
+        checks::run_all(&mut ctx, suite.checks)
     };
     let checks_ms: u128 = outcomes.iter().map(|o| o.took.as_millis()).sum();
-    let failed: Vec<&str> = outcomes
+    let failed: Vec<String> = outcomes
         .iter()
         .filter(|o| o.result.is_err())
-        .map(|o| o.name)
+        .map(|o| format!("{}: {}", suite.name, o.name))
         .collect();
-    let passed = outcomes.len() - failed.len();
     eprintln!(
-        "vm-test [{}]: checks {checks_ms} ms, total {} ms",
-        agent.label,
+        "{tag}: checks {checks_ms} ms, suite total {} ms",
         total.elapsed().as_millis()
     );
-    println!("vm-test: {passed} passed, {} failed", failed.len());
-    drop(vm);
     if !failed.is_empty() {
-        bail!(
-            "vm-test [{}] failed: {}; console log and images kept in {}",
-            agent.label,
-            failed.join(", "),
-            work.display()
+        // Loudly, with what the guest said.
+        eprintln!(
+            "{tag}: {} check(s) failed{}",
+            failed.len(),
+            vm.diagnostics()
         );
     }
-    if options.keep {
-        eprintln!("vm-test [{}]: kept {}", agent.label, work.display());
+    drop(vm);
+    if !failed.is_empty() {
+        eprintln!("{tag}: console log and images kept in {}", work.display());
+    } else if options.keep {
+        eprintln!("{tag}: kept {}", work.display());
     } else {
         let _ = std::fs::remove_dir_all(&work);
     }
-    Ok(())
+    Ok(SuiteResult {
+        passed: outcomes.len() - failed.len(),
+        failed,
+    })
 }
 
 /// `target/vm/run-<label>-<pid>`: one per process, so concurrent runs do not collide.
@@ -197,6 +268,8 @@ fn file_name(path: &Path) -> String {
 pub fn run(args: &[String]) -> Result<()> {
     let mut agent_path = None;
     let mut reference = false;
+    let mut all = false;
+    let mut only_suite = None;
     let mut options = SuiteOptions::default();
     let mut args = args.iter();
     while let Some(arg) = args.next() {
@@ -205,25 +278,49 @@ pub fn run(args: &[String]) -> Result<()> {
                 agent_path = Some(PathBuf::from(args.next().context("--agent needs a path")?))
             }
             "--reference" => reference = true,
+            "--all" => all = true,
+            "--suite" => only_suite = Some(args.next().context("--suite needs a name")?.clone()),
             "--vmlinuz" => options.compressed_kernel = true,
             "--keep" => options.keep = true,
             other => bail!("vm-test: unknown argument {other:?} (see xtask/src/vm/mod.rs)"),
         }
     }
-    let agent = match (agent_path, reference) {
-        (Some(_), true) => bail!("vm-test: give --agent or --reference, not both"),
-        (Some(binary), false) => {
+    let suites: Vec<&Suite> = match &only_suite {
+        None => suite::SUITES.to_vec(),
+        Some(name) => {
+            let found = suite::SUITES.iter().copied().filter(|s| s.name == name);
+            let found: Vec<&Suite> = found.collect();
+            if found.is_empty() {
+                let names: Vec<&str> = suite::SUITES.iter().map(|s| s.name).collect();
+                bail!("vm-test: no suite {name:?} (suites: {})", names.join(", "));
+            }
+            found
+        }
+    };
+    let agents = match (agent_path, reference, all) {
+        (Some(binary), false, false) => {
             let binary = std::fs::canonicalize(&binary)
                 .with_context(|| format!("agent {} not found", binary.display()))?;
-            AgentUnderTest {
+            vec![AgentUnderTest {
                 label: "custom".into(),
                 binary,
-                args: Vec::new(),
-            }
+                flavor: Flavor::Ours,
+            }]
         }
-        (None, true) => AgentUnderTest::reference()?,
-        (None, false) => AgentUnderTest::ours()?,
+        (None, true, false) => vec![AgentUnderTest::reference()?],
+        (None, false, true) => vec![AgentUnderTest::ours()?, AgentUnderTest::reference()?],
+        (None, false, false) => vec![AgentUnderTest::ours()?],
+        _ => bail!("vm-test: give one of --agent PATH, --reference, --all"),
     };
     let kernel = kernel::ensure(&kernel_cache())?;
-    run_suite(&kernel, &agent, &options)
+    // Every agent runs even if an earlier one failed: the differential needs both results.
+    let failed: Vec<String> = agents
+        .iter()
+        .filter_map(|agent| run_agent(&kernel, agent, &suites, &options).err())
+        .map(|err| format!("{err:#}"))
+        .collect();
+    if !failed.is_empty() {
+        bail!("{}", failed.join("\n"));
+    }
+    Ok(())
 }

@@ -1,131 +1,93 @@
-//! A minimal raw-JSON guest-agent client for the host side of the VM tests: handshake with
-//! `guest-sync-delimited`, then one request, one reply line. (To be replaced by the typed
-//! client generated in `qga-types` once it exists.)
+//! A raw byte-level connection to the agent, for the one thing the typed client cannot
+//! express: checking the exact bytes on the wire (sentinels, member order, several requests
+//! in one write). Everything else goes through `qga_types::Client`.
 
-use anyhow::{bail, Context, Result};
-use serde_json::{json, Value};
+use anyhow::{bail, ensure, Context, Result};
 use std::io::{ErrorKind, Read, Write};
 use std::os::unix::net::UnixStream;
 use std::path::Path;
-use std::time::{Duration, Instant, SystemTime, UNIX_EPOCH};
+use std::time::{Duration, Instant};
 
-/// A reply of the agent: `{"return": ...}` or `{"error": {"class", "desc"}}`.
-#[derive(Debug, Clone, PartialEq)]
-pub enum Reply {
-    Return(Value),
-    Error { class: String, desc: String },
-}
-
-/// A connection to a guest agent over a byte stream (here: QEMU's chardev socket).
-pub struct QgaConnection {
+pub struct RawConnection {
     stream: UnixStream,
     /// Bytes received but not yet consumed.
     pending: Vec<u8>,
-    /// How long a command may take before the call fails.
-    pub timeout: Duration,
 }
 
-impl QgaConnection {
+impl RawConnection {
     pub fn connect(path: &Path) -> Result<Self> {
         let stream = UnixStream::connect(path)
             .with_context(|| format!("cannot connect to {}", path.display()))?;
-        Ok(QgaConnection {
+        Ok(RawConnection {
             stream,
             pending: Vec::new(),
-            timeout: Duration::from_secs(30),
         })
     }
 
-    /// Resynchronises: 0xFF resets the agent's parser, `guest-sync-delimited` answers with a
-    /// 0xFF-prefixed reply; everything before the reply carrying our id is discarded.
+    pub fn send(&mut self, bytes: &[u8]) -> Result<()> {
+        self.stream
+            .write_all(bytes)
+            .context("cannot write to the agent socket")
+    }
+
+    /// Resynchronises: 0xFF and `guest-sync-delimited`; everything up to the sentinel
+    /// before the reply carrying our id is discarded, and so is that reply.
     pub fn sync(&mut self, timeout: Duration) -> Result<()> {
-        let id = SystemTime::now()
-            .duration_since(UNIX_EPOCH)
-            .map(|d| d.as_nanos() as i64 & 0xffff_ffff_ffff)
-            .unwrap_or(4242);
-        let request = json!({"execute": "guest-sync-delimited", "arguments": {"id": id}});
-        let mut bytes = vec![0xff];
-        bytes.extend(request.to_string().into_bytes());
-        self.stream.write_all(&bytes)?;
+        let id = 0x5eed_0000_i64 + i64::from(std::process::id() & 0xffff);
+        let reply = format!("{{\"return\": {id}}}\n").into_bytes();
+        let mut request = vec![0xff];
+        request.extend(
+            format!("{{\"execute\":\"guest-sync-delimited\",\"arguments\":{{\"id\":{id}}}}}")
+                .into_bytes(),
+        );
+        self.send(&request)?;
         let deadline = Instant::now() + timeout;
         loop {
-            // Skip to the sentinel; only what follows it can be our reply.
-            loop {
-                if let Some(at) = self.pending.iter().position(|&b| b == 0xff) {
+            match self.pending.iter().position(|&b| b == 0xff) {
+                Some(at) => {
                     self.pending.drain(..=at);
-                    break;
+                    while self.pending.len() < reply.len() && !self.pending.contains(&0xff) {
+                        self.fill(deadline)?;
+                    }
+                    if self.pending.starts_with(&reply) {
+                        self.pending.drain(..reply.len());
+                        return Ok(());
+                    }
                 }
-                self.pending.clear();
-                self.fill(deadline)?;
-            }
-            let line = self.read_line(deadline)?;
-            if let Ok(value) = serde_json::from_slice::<Value>(&line) {
-                if value.get("return") == Some(&json!(id)) {
-                    return Ok(());
+                None => {
+                    self.pending.clear();
+                    self.fill(deadline)?;
                 }
             }
         }
     }
 
-    /// Sends a command and returns the agent's reply.
-    pub fn execute(&mut self, command: &str, arguments: Option<Value>) -> Result<Reply> {
-        self.send(command, arguments)?;
-        let deadline = Instant::now() + self.timeout;
-        let line = self.read_line(deadline)?;
-        let value: Value = serde_json::from_slice(&line).with_context(|| {
-            format!(
-                "{command}: reply is not JSON: {}",
-                String::from_utf8_lossy(&line)
-            )
-        })?;
-        parse_reply(&value).with_context(|| format!("{command}: unexpected reply {value}"))
-    }
-
-    /// Like [`execute`](Self::execute) but an error reply is an `Err`.
-    pub fn call(&mut self, command: &str, arguments: Option<Value>) -> Result<Value> {
-        match self.execute(command, arguments)? {
-            Reply::Return(value) => Ok(value),
-            Reply::Error { class, desc } => bail!("{command} failed: {class}: {desc}"),
-        }
-    }
-
-    /// Sends a command that has no reply on success (`guest-shutdown`, `guest-suspend-*`).
-    pub fn send(&mut self, command: &str, arguments: Option<Value>) -> Result<()> {
-        let mut request = json!({"execute": command});
-        if let Some(arguments) = arguments {
-            request["arguments"] = arguments;
-        }
-        self.stream
-            .write_all(request.to_string().as_bytes())
-            .with_context(|| format!("{command}: cannot send"))
-    }
-
-    /// Waits up to `timeout` for a line; `Ok(None)` if none came (a command without reply).
-    pub fn try_read_reply(&mut self, timeout: Duration) -> Result<Option<Reply>> {
-        match self.read_line(Instant::now() + timeout) {
-            Ok(line) => {
-                let value: Value = serde_json::from_slice(&line)?;
-                Ok(Some(parse_reply(&value)?))
+    /// Reads exactly as many bytes as `expected` has and fails unless they are equal.
+    pub fn expect(&mut self, expected: &[u8], timeout: Duration) -> Result<()> {
+        let deadline = Instant::now() + timeout;
+        while self.pending.len() < expected.len() {
+            if let Err(err) = self.fill(deadline) {
+                bail!(
+                    "{err:#}; received only {:?}, expected {:?}",
+                    String::from_utf8_lossy(&self.pending),
+                    String::from_utf8_lossy(expected)
+                );
             }
-            Err(err) if err.downcast_ref::<TimedOut>().is_some() => Ok(None),
-            Err(err) => Err(err),
         }
-    }
-
-    fn read_line(&mut self, deadline: Instant) -> Result<Vec<u8>> {
-        loop {
-            if let Some(at) = self.pending.iter().position(|&b| b == b'\n') {
-                let line = self.pending.drain(..=at).collect::<Vec<_>>();
-                return Ok(line[..line.len() - 1].to_vec());
-            }
-            self.fill(deadline)?;
-        }
+        let got: Vec<u8> = self.pending.drain(..expected.len()).collect();
+        ensure!(
+            got == expected,
+            "received {:?}, expected {:?}",
+            String::from_utf8_lossy(&got),
+            String::from_utf8_lossy(expected)
+        );
+        Ok(())
     }
 
     fn fill(&mut self, deadline: Instant) -> Result<()> {
         let left = deadline.saturating_duration_since(Instant::now());
         if left.is_zero() {
-            return Err(TimedOut.into());
+            bail!("timed out waiting for the agent");
         }
         self.stream.set_read_timeout(Some(left))?;
         let mut chunk = [0u8; 4096];
@@ -136,7 +98,7 @@ impl QgaConnection {
                 Ok(())
             }
             Err(err) if matches!(err.kind(), ErrorKind::WouldBlock | ErrorKind::TimedOut) => {
-                Err(TimedOut.into())
+                bail!("timed out waiting for the agent")
             }
             Err(err) if err.kind() == ErrorKind::Interrupted => Ok(()),
             Err(err) => Err(err).context("reading from the agent"),
@@ -144,81 +106,50 @@ impl QgaConnection {
     }
 }
 
-/// No reply arrived in time.
-#[derive(Debug)]
-pub struct TimedOut;
-
-impl std::fmt::Display for TimedOut {
-    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
-        f.write_str("timed out waiting for the agent")
-    }
-}
-
-impl std::error::Error for TimedOut {}
-
-fn parse_reply(value: &Value) -> Result<Reply> {
-    if let Some(ret) = value.get("return") {
-        return Ok(Reply::Return(ret.clone()));
-    }
-    let error = value.get("error").context("neither return nor error")?;
-    let text = |key: &str| {
-        error
-            .get(key)
-            .and_then(Value::as_str)
-            .unwrap_or_default()
-            .to_string()
-    };
-    Ok(Reply::Error {
-        class: text("class"),
-        desc: text("desc"),
-    })
-}
-
 #[cfg(test)]
 mod tests {
     use super::*;
 
-    #[test]
-    fn sync_skips_noise_before_the_sentinel_and_stale_ids() {
-        let (client, mut agent) = UnixStream::pair().unwrap();
-        let mut conn = QgaConnection {
+    fn pair() -> (RawConnection, UnixStream) {
+        let (client, agent) = UnixStream::pair().unwrap();
+        let conn = RawConnection {
             stream: client,
             pending: Vec::new(),
-            timeout: Duration::from_secs(5),
         };
+        (conn, agent)
+    }
+
+    #[test]
+    fn sync_skips_noise_and_stale_replies_then_expect_compares_bytes() {
+        let (mut conn, mut agent) = pair();
         let fake_agent = std::thread::spawn(move || {
             let mut buf = [0u8; 512];
             let n = agent.read(&mut buf).unwrap();
             assert_eq!(buf[0], 0xff);
-            let request: Value = serde_json::from_slice(&buf[1..n]).unwrap();
-            let id = request["arguments"]["id"].clone();
+            let request: serde_json::Value = serde_json::from_slice(&buf[1..n]).unwrap();
+            let id = request["arguments"]["id"].as_i64().unwrap();
             let mut out = b"{\"error\": {\"class\": \"GenericError\", \"desc\": \"x\"}}\n".to_vec();
             out.extend(b"\xff{\"return\": 1}\n\xff");
-            out.extend(json!({"return": id}).to_string().into_bytes());
-            out.extend(b"\n{\"return\": {}}\n");
+            out.extend(format!("{{\"return\": {id}}}\n").into_bytes());
+            out.extend(b"{\"return\": {}}\n");
             agent.write_all(&out).unwrap();
-            let n = agent.read(&mut buf).unwrap();
-            serde_json::from_slice::<Value>(&buf[..n]).unwrap()
+            agent
         });
         conn.sync(Duration::from_secs(5)).unwrap();
-        // The reply queued after the sync reply belongs to the next command.
-        assert_eq!(
-            conn.execute("guest-ping", None).unwrap(),
-            Reply::Return(json!({}))
-        );
-        assert_eq!(fake_agent.join().unwrap(), json!({"execute": "guest-ping"}));
+        let _agent = fake_agent.join().unwrap();
+        conn.expect(b"{\"return\": {}}\n", Duration::from_secs(5))
+            .unwrap();
     }
 
     #[test]
-    fn error_replies_keep_class_and_desc() {
-        let reply = parse_reply(&json!({"error": {"class": "CommandNotFound", "desc": "d"}}));
-        assert_eq!(
-            reply.unwrap(),
-            Reply::Error {
-                class: "CommandNotFound".into(),
-                desc: "d".into()
-            }
-        );
-        assert!(parse_reply(&json!({"x": 1})).is_err());
+    fn expect_reports_what_differed_and_timeouts() {
+        let (mut conn, mut agent) = pair();
+        agent.write_all(b"{\"return\": 1}\n").unwrap();
+        let err = conn
+            .expect(b"{\"return\": 2}\n", Duration::from_secs(5))
+            .unwrap_err();
+        assert!(err.to_string().contains("received"), "{err}");
+        let err = conn.expect(b"more", Duration::from_millis(50)).unwrap_err();
+        assert!(err.to_string().contains("timed out"), "{err}");
     }
 }
