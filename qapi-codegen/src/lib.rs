@@ -41,6 +41,7 @@ pub use cfg::UnmappedCfg;
 use qapi_parser::Schema;
 use std::collections::BTreeMap;
 use std::fmt;
+use std::ops::Range;
 use std::path::{Path, PathBuf};
 use std::sync::atomic::{AtomicUsize, Ordering};
 
@@ -151,10 +152,12 @@ pub fn generate(schema: &Schema, options: &Options) -> Result<Output, Error> {
         .map_or(1, |n| n.get())
         .clamp(1, 8);
     let next = AtomicUsize::new(0);
-    let work = || render_units(schema, options, &next);
+    let work = |main| render_units(schema, options, &next, main);
     let shares: Vec<Share> = std::thread::scope(|scope| {
-        let helpers: Vec<_> = (1..threads).map(|_| scope.spawn(work)).collect();
-        let mut shares = vec![work()];
+        let helpers: Vec<_> = (1..threads)
+            .map(|_| scope.spawn(move || work(false)))
+            .collect();
+        let mut shares = vec![work(true)];
         for helper in helpers {
             shares.push(helper.join().unwrap_or_else(|_| Share {
                 errors: vec![(0, "a generator thread panicked".to_owned())],
@@ -163,20 +166,25 @@ pub fn generate(schema: &Schema, options: &Options) -> Result<Output, Error> {
         }
         shares
     });
-    let mut pieces = Vec::new();
+    let mut pieces: Vec<(usize, &str)> = Vec::new();
     let mut features = std::collections::BTreeSet::new();
-    let mut first_error: Option<(usize, String)> = None;
-    for share in shares {
-        pieces.extend(share.pieces);
-        features.extend(share.features);
-        for e in share.errors {
-            if first_error.as_ref().is_none_or(|f| e.0 < f.0) {
+    let mut first_error: Option<&(usize, String)> = None;
+    for share in &shares {
+        pieces.extend(
+            share
+                .pieces
+                .iter()
+                .map(|(i, range)| (*i, &share.text[range.clone()])),
+        );
+        features.extend(share.features.iter().cloned());
+        for e in &share.errors {
+            if first_error.is_none_or(|f| e.0 < f.0) {
                 first_error = Some(e);
             }
         }
     }
     if let Some((_, message)) = first_error {
-        return Err(Error::Generate(message));
+        return Err(Error::Generate(message.clone()));
     }
     pieces.sort_unstable_by_key(|(i, _)| *i);
     let root = schema
@@ -219,19 +227,22 @@ pub fn generate(schema: &Schema, options: &Options) -> Result<Output, Error> {
     })
 }
 
-/// One thread's part of the output: printed units and failures, with their positions.
+/// One thread's part of the output: its printed units (one text, and each unit's position
+/// in the schema order and in the text) and failures.
 #[derive(Default)]
 struct Share {
-    pieces: Vec<(usize, String)>,
+    text: String,
+    pieces: Vec<(usize, Range<usize>)>,
     errors: Vec<(usize, String)>,
     features: Vec<String>,
 }
 
-/// Emits and prints units until none is left. `next` hands out positions in the work order:
-/// the two biggest units (commands, events: the last two) first, so the types even out the
-/// load. A failing unit does not stop the thread, so the first failure in schema order is
-/// always found.
-fn render_units(schema: &Schema, options: &Options, next: &AtomicUsize) -> Share {
+/// Emits and prints units until none is left. The calling thread (`main`) does the biggest
+/// unit, the commands (the last one), first: its memory stays with that thread's allocator
+/// arena, which outlives the call. `next` hands out the other units: the events (the next
+/// biggest) first, so the types even out the load. A failing unit does not stop the thread,
+/// so the first failure in schema order is always found.
+fn render_units(schema: &Schema, options: &Options, next: &AtomicUsize, main: bool) -> Share {
     let mut share = Share::default();
     let setup = cfg::CfgMap::new(&options.cfg, options.unmapped_cfg)
         .and_then(|cfg| context::Ctx::new(schema, options, cfg));
@@ -246,22 +257,23 @@ fn render_units(schema: &Schema, options: &Options, next: &AtomicUsize) -> Share
     let shared = emit::Shared::new(&ctx);
     let units = emit::units(&ctx);
     let n = units.len();
+    let mut first = main.then_some(n - 1);
     loop {
-        let k = next.fetch_add(1, Ordering::Relaxed);
-        if k >= n {
-            break;
-        }
-        let i = if k < 2 { n - 1 - k } else { k - 2 };
-        match emit::unit(&ctx, &names, &shared, &units[i]) {
-            Ok(items) => {
-                let file = syn::File {
-                    shebang: None,
-                    attrs: Vec::new(),
-                    items,
-                };
-                share.pieces.push((i, prettyplease::unparse(&file)));
+        let i = match first.take() {
+            Some(i) => i,
+            None => match next.fetch_add(1, Ordering::Relaxed) {
+                k if k >= n - 1 => break,
+                0 => n - 2,
+                k => k - 1,
+            },
+        };
+        let start = share.text.len();
+        match emit::unit(&ctx, &names, &shared, &units[i], &mut share.text) {
+            Ok(()) => share.pieces.push((i, start..share.text.len())),
+            Err(e) => {
+                share.text.truncate(start);
+                share.errors.push((i, e));
             }
-            Err(e) => share.errors.push((i, e)),
         }
     }
     share.features = ctx.cfg.features();

@@ -100,12 +100,223 @@ fn commands<'s>(ctx: &Ctx<'s>) -> Result<Vec<Cmd<'s>>, String> {
     Ok(out)
 }
 
-/// Everything for commands: the trait, the return enum, the table, dispatch, the client.
-pub fn emit(ctx: &Ctx<'_>, items: &ItemNames) -> Result<Vec<Item>, String> {
+/// Everything for commands: the trait, the return enum, the table and dispatch, the client.
+/// Each part is handed to `print` as soon as it is built, so the syntax trees of the parts
+/// (large for big schemas) are not all alive at once.
+pub fn emit(
+    ctx: &Ctx<'_>,
+    items: &ItemNames,
+    print: &mut dyn FnMut(Vec<Item>),
+) -> Result<(), String> {
+    let mut cmds = commands(ctx)?;
+    print(vec![commands_trait(ctx, items, &cmds)]);
+    print(return_items(ctx, items, &cmds));
+    print(dispatch_items(ctx, items, &cmds)?);
+    print(client_items(ctx, items, &mut cmds));
+    Ok(())
+}
+
+/// `fn method(&mut self)` with the given argument and return type.
+fn method_sig(method: &Ident, argument: Option<Type>, returns: Type) -> syn::Signature {
+    let mut sig: syn::Signature = parse_quote!(fn method(&mut self));
+    sig.ident = method.clone();
+    if let Some(ty) = argument {
+        sig.inputs.push(ast::fn_arg("arguments", ty));
+    }
+    sig.output = ast::returns(returns);
+    sig
+}
+
+/// The trait with one method per command.
+fn commands_trait(ctx: &Ctx<'_>, items: &ItemNames, cmds: &[Cmd<'_>]) -> Item {
+    let std_string = &ctx.std.string;
+    let std_result = &ctx.std.result;
+    let (trait_ident, dispatch_ident) = (&items.trait_ident, &items.dispatch_ident);
+    let qapi_error: Type = parse_quote!(qapi_runtime::QapiError);
+    let raw_map: Type = parse_quote!(::serde_json::Map<#std_string, ::serde_json::Value>);
+    let mut methods = Vec::with_capacity(cmds.len() + 1);
+    for c in cmds {
+        let argument = if !c.command.gen {
+            Some(raw_map.clone())
+        } else {
+            c.args.clone()
+        };
+        let ret_ty = c.ret.clone().unwrap_or_else(ast::unit_type);
+        let sig = method_sig(
+            &c.method,
+            argument,
+            ctx.std.result_of(ret_ty, qapi_error.clone()),
+        );
+        let mut attrs = c.docs.clone();
+        if !c.command.gen {
+            attrs.extend(note(
+                &c.docs,
+                " The arguments are passed as given (`gen: false`): this command checks them itself.",
+            ));
+        }
+        attrs.extend_from_slice(&c.deprecated);
+        attrs.extend_from_slice(&c.cfg);
+        methods.push(syn::TraitItem::Fn(syn::TraitItemFn {
+            attrs,
+            sig,
+            default: None,
+            semi_token: Some(Default::default()),
+        }));
+    }
+    let dispatch_doc = format!(
+        " [`{dispatch_ident}`] decodes a request, consults [`check_enabled`](Self::check_enabled), calls the method and builds the reply."
+    );
+    let mut commands_trait: syn::ItemTrait = parse_quote! {
+        /// The commands of the schema, one method per command; implement it to serve them.
+        ///
+        #[doc = #dispatch_doc]
+        pub trait #trait_ident {
+            /// Decides whether a command may run; called after lookup and before its arguments
+            /// are decoded. An `Err` is answered with `CommandNotFound` and
+            /// `Command <name> has been disabled: <reason>`.
+            fn check_enabled(&self, command: &'static qapi_runtime::CommandInfo) -> #std_result<(), qapi_runtime::Disabled> {
+                let _ = command;
+                Ok(())
+            }
+        }
+    };
+    methods.append(&mut commands_trait.items);
+    commands_trait.items = methods;
+    Item::Trait(commands_trait)
+}
+
+/// The return enum with its `Serialize` impl and its decoder.
+fn return_items(ctx: &Ctx<'_>, items: &ItemNames, cmds: &[Cmd<'_>]) -> Vec<Item> {
+    let std_option = &ctx.std.option;
+    let std_result = &ctx.std.result;
+    let return_ident = &items.return_ident;
+    let decode_empty: Stmt = parse_quote! {
+        <qapi_runtime::Empty as qapi_runtime::Decode>::decode(value, decoder)?;
+    };
+    let self_path = ast::path("Self");
+    let (value, serializer) = (ast::ident("value"), ast::ident("serializer"));
+    let mut ret_variants = Vec::with_capacity(cmds.len());
+    let mut ret_ser = Vec::with_capacity(cmds.len());
+    let mut ret_decode = Vec::with_capacity(cmds.len() + 1);
+    for c in cmds.iter().filter(|c| c.command.success_response) {
+        let (variant, cfg) = (&c.variant, &c.cfg);
+        let name = c.command.common.name.as_str();
+        let self_variant = ast::path_join(&self_path, variant);
+        let mut attrs = vec![ast::doc_attr(&format!(" What `{name}` returns."))];
+        attrs.extend_from_slice(cfg);
+        match &c.ret {
+            Some(ty) => {
+                ret_variants.push(ast::variant(
+                    attrs,
+                    variant.clone(),
+                    ast::fields_tuple(ty.clone()),
+                ));
+                let written = match c.command.ret_type.as_deref() {
+                    Some("any") if ctx.opts.member_order == crate::MemberOrder::Qemu => {
+                        ast::reference(ast::call_path(
+                            "qapi_runtime::qdict::Ordered",
+                            vec![ast::var(&value)],
+                        ))
+                    }
+                    _ => ast::var(&value),
+                };
+                ret_ser.push(ast::arm(
+                    cfg.clone(),
+                    ast::pat_tuple_struct(
+                        self_variant.clone(),
+                        vec![ast::pat_ident(value.clone())],
+                    ),
+                    ast::call_path(
+                        "::serde::Serialize::serialize",
+                        vec![written, ast::var(&serializer)],
+                    ),
+                ));
+                let decoded = ast::try_(ast::call_path(
+                    "qapi_runtime::Decode::decode",
+                    vec![ast::var(&value), ast::var_named("decoder")],
+                ));
+                ret_decode.push(ast::arm(
+                    cfg.clone(),
+                    ast::pat_str(name),
+                    ast::call(ast::expr_path(self_variant), vec![decoded]),
+                ));
+            }
+            None => {
+                ret_variants.push(ast::variant(attrs, variant.clone(), syn::Fields::Unit));
+                ret_ser.push(ast::arm(
+                    cfg.clone(),
+                    ast::pat_path(self_variant.clone()),
+                    ast::call_path("qapi_runtime::ser::empty", vec![ast::var(&serializer)]),
+                ));
+                ret_decode.push(ast::arm(
+                    cfg.clone(),
+                    ast::pat_str(name),
+                    ast::block_expr(vec![
+                        decode_empty.clone(),
+                        ast::tail(ast::expr_path(self_variant)),
+                    ]),
+                ));
+            }
+        }
+    }
+    let ret_decode_body: Vec<Stmt> = if ret_decode.is_empty() {
+        parse_quote! {
+            let _ = (name, value, decoder);
+            Ok(None)
+        }
+    } else {
+        ret_decode.push(parse_quote!(_ => return Ok(None),));
+        let matched = ast::match_(ast::var_named("name"), ret_decode);
+        let some = ast::call(ast::var_named("Some"), vec![matched]);
+        vec![ast::tail(ast::call(ast::var_named("Ok"), vec![some]))]
+    };
+    let (ret_match, serializer): (Expr, Ident) = if ret_ser.is_empty() {
+        (parse_quote!(match *self {}), ast::ident("_serializer"))
+    } else {
+        (ast::match_(ast::var_named("self"), ret_ser), serializer)
+    };
+    let mut return_enum: syn::ItemEnum = parse_quote! {
+        /// The typed return value of a command that succeeded; serialise it (inside a
+        /// [`qapi_runtime::Reply`]) straight to the output.
+        #[derive(Debug, Clone, PartialEq)]
+        #[allow(clippy::large_enum_variant)]
+        pub enum #return_ident {}
+    };
+    return_enum.variants = ret_variants.into_iter().collect();
+    let mut return_serialize: syn::ItemImpl = parse_quote! {
+        impl ::serde::Serialize for #return_ident {
+            fn serialize<S: ::serde::Serializer>(&self, #serializer: S) -> #std_result<S::Ok, S::Error> {}
+        }
+    };
+    if let Some(body) = ast::first_fn_body(&mut return_serialize) {
+        *body = vec![ast::tail(ret_match)];
+    }
+    let mut return_decode: syn::ItemImpl = parse_quote! {
+        impl #return_ident {
+            /// Decodes what command `name` returned (`None`: not a command of this build, or
+            /// one without success response).
+            pub fn decode(
+                name: &str,
+                value: &::serde_json::Value,
+                decoder: &mut qapi_runtime::Decoder,
+            ) -> #std_result<#std_option<Self>, qapi_runtime::DecodeError> {}
+        }
+    };
+    if let Some(body) = ast::first_fn_body(&mut return_decode) {
+        *body = ret_decode_body;
+    }
+    vec![
+        Item::Enum(return_enum),
+        Item::Impl(return_serialize),
+        Item::Impl(return_decode),
+    ]
+}
+
+/// The command table, its lookup, `dispatch` and `call`.
+fn dispatch_items(ctx: &Ctx<'_>, items: &ItemNames, cmds: &[Cmd<'_>]) -> Result<Vec<Item>, String> {
     let std_option = &ctx.std.option;
     let std_string = &ctx.std.string;
     let std_result = &ctx.std.result;
-    let cmds = commands(ctx)?;
     let ItemNames {
         trait_ident,
         return_ident,
@@ -114,126 +325,17 @@ pub fn emit(ctx: &Ctx<'_>, items: &ItemNames) -> Result<Vec<Item>, String> {
         lookup_ident,
         dispatch_ident,
         call_ident,
-        client_ident,
-        event_ident,
+        ..
     } = items;
-
-    // Pieces every command repeats, built once and cloned.
-    let receiver: syn::Signature = parse_quote!(fn method(&mut self));
-    let qapi_error: Type = parse_quote!(qapi_runtime::QapiError);
-    let client_error: Type = parse_quote!(qapi_runtime::ClientError);
-    let raw_map: Type = parse_quote!(::serde_json::Map<#std_string, ::serde_json::Value>);
-    let decode_empty: Stmt = parse_quote! {
-        <qapi_runtime::Empty as qapi_runtime::Decode>::decode(value, decoder)?;
-    };
     let no_args: Stmt = parse_quote!(qapi_runtime::request::no_args(arguments)?;);
-    let no_client_args: Expr = parse_quote!(None::<&qapi_runtime::Empty>);
-    let empty_type: Type = parse_quote!(qapi_runtime::Empty);
-    let self_path = ast::path("Self");
     let return_path = ast::path_ident(return_ident.clone());
-    let (value, serializer, arguments) = (
-        ast::ident("value"),
-        ast::ident("serializer"),
-        ast::ident("arguments"),
-    );
-
-    let mut methods = Vec::with_capacity(cmds.len() + 1);
-    let mut ret_variants = Vec::with_capacity(cmds.len());
-    let mut ret_ser = Vec::with_capacity(cmds.len());
-    let mut ret_decode = Vec::with_capacity(cmds.len() + 1);
+    let (value, arguments) = (ast::ident("value"), ast::ident("arguments"));
     let mut arms = Vec::with_capacity(cmds.len() + 1);
-    let mut client_methods = Vec::with_capacity(cmds.len());
     let mut table = Vec::with_capacity(cmds.len());
-    for c in &cmds {
-        let (method, variant, cfg, docs, deprecated) =
-            (&c.method, &c.variant, &c.cfg, &c.docs, &c.deprecated);
+    for c in cmds {
+        let (method, variant, cfg) = (&c.method, &c.variant, &c.cfg);
         let name = c.command.common.name.as_str();
         let what = describe(c.entity);
-        let ret_ty = c.ret.clone().unwrap_or_else(ast::unit_type);
-        // Trait method.
-        let mut sig = receiver.clone();
-        sig.ident = method.clone();
-        if !c.command.gen {
-            sig.inputs.push(ast::fn_arg("arguments", raw_map.clone()));
-        } else if let Some(ty) = &c.args {
-            sig.inputs.push(ast::fn_arg("arguments", ty.clone()));
-        }
-        sig.output = ast::returns(ctx.std.result_of(ret_ty.clone(), qapi_error.clone()));
-        let mut attrs = docs.clone();
-        if !c.command.gen {
-            attrs.extend(note(
-                docs,
-                " The arguments are passed as given (`gen: false`): this command checks them itself.",
-            ));
-        }
-        attrs.extend_from_slice(deprecated);
-        attrs.extend_from_slice(cfg);
-        methods.push(syn::TraitItem::Fn(syn::TraitItemFn {
-            attrs,
-            sig,
-            default: None,
-            semi_token: Some(Default::default()),
-        }));
-        // Return enum.
-        let self_variant = ast::path_join(&self_path, variant);
-        if c.command.success_response {
-            let mut attrs = vec![ast::doc_attr(&format!(" What `{name}` returns."))];
-            attrs.extend_from_slice(cfg);
-            match &c.ret {
-                Some(ty) => {
-                    ret_variants.push(ast::variant(
-                        attrs,
-                        variant.clone(),
-                        ast::fields_tuple(ty.clone()),
-                    ));
-                    let written = match c.command.ret_type.as_deref() {
-                        Some("any") if ctx.opts.member_order == crate::MemberOrder::Qemu => {
-                            ast::reference(ast::call_path(
-                                "qapi_runtime::qdict::Ordered",
-                                vec![ast::var(&value)],
-                            ))
-                        }
-                        _ => ast::var(&value),
-                    };
-                    ret_ser.push(ast::arm(
-                        cfg.clone(),
-                        ast::pat_tuple_struct(
-                            self_variant.clone(),
-                            vec![ast::pat_ident(value.clone())],
-                        ),
-                        ast::call_path(
-                            "::serde::Serialize::serialize",
-                            vec![written, ast::var(&serializer)],
-                        ),
-                    ));
-                    let decoded = ast::try_(ast::call_path(
-                        "qapi_runtime::Decode::decode",
-                        vec![ast::var(&value), ast::var_named("decoder")],
-                    ));
-                    ret_decode.push(ast::arm(
-                        cfg.clone(),
-                        ast::pat_str(name),
-                        ast::call(ast::expr_path(self_variant.clone()), vec![decoded]),
-                    ));
-                }
-                None => {
-                    ret_variants.push(ast::variant(attrs, variant.clone(), syn::Fields::Unit));
-                    ret_ser.push(ast::arm(
-                        cfg.clone(),
-                        ast::pat_path(self_variant.clone()),
-                        ast::call_path("qapi_runtime::ser::empty", vec![ast::var(&serializer)]),
-                    ));
-                    ret_decode.push(ast::arm(
-                        cfg.clone(),
-                        ast::pat_str(name),
-                        ast::block_expr(vec![
-                            decode_empty.clone(),
-                            ast::tail(ast::expr_path(self_variant.clone())),
-                        ]),
-                    ));
-                }
-            }
-        }
         // Dispatch arm.
         let returned = ast::expr_path(ast::path_join(&return_path, variant));
         let wrap = match (c.command.success_response, c.ret.is_some()) {
@@ -283,52 +385,6 @@ pub fn emit(ctx: &Ctx<'_>, items: &ItemNames) -> Result<Vec<Item>, String> {
                 )
             }
         });
-        // Client method.
-        let mut sig = receiver.clone();
-        sig.ident = method.clone();
-        if let Some(ty) = &c.args {
-            sig.inputs
-                .push(ast::fn_arg("arguments", ast::ty_ref(ty.clone())));
-        }
-        sig.output = ast::returns(ctx.std.result_of(ret_ty, client_error.clone()));
-        let cargs = match &c.args {
-            Some(_) => ast::call(ast::var_named("Some"), vec![ast::var(&arguments)]),
-            None => no_client_args.clone(),
-        };
-        let connection = ast::field(ast::var_named("self"), &ast::ident("connection"));
-        let request = vec![ast::lit_str(name), cargs];
-        let body = if !c.command.success_response {
-            ast::method(connection, "send_only", request)
-        } else if c.ret.is_some() {
-            ast::method(connection, "execute", request)
-        } else {
-            let executed = ast::method_turbofish(
-                connection,
-                ast::ident("execute"),
-                vec![ast::infer_type(), empty_type.clone()],
-                request,
-            );
-            ast::method(
-                executed,
-                "map",
-                vec![ast::closure(ast::pat_wild(), ast::unit_expr())],
-            )
-        };
-        let mut attrs = docs.clone();
-        if !c.command.success_response {
-            attrs.extend(note(
-                docs,
-                " The server replies only on failure: this returns once the request is sent.",
-            ));
-        }
-        attrs.extend_from_slice(deprecated);
-        attrs.extend_from_slice(cfg);
-        client_methods.push(syn::ImplItem::Fn(ast::impl_fn(
-            attrs,
-            ast::public(),
-            sig,
-            vec![ast::tail(body)],
-        )));
         // Table entry.
         let cmd = c.command;
         let mut info = ast::call_path("qapi_runtime::CommandInfo::new", vec![ast::lit_str(name)]);
@@ -357,24 +413,6 @@ pub fn emit(ctx: &Ctx<'_>, items: &ItemNames) -> Result<Vec<Item>, String> {
             info,
         ));
     }
-
-    let table_items = command_table(table, table_ident, count_ident);
-    let ret_decode_body: Vec<Stmt> = if ret_decode.is_empty() {
-        parse_quote! {
-            let _ = (name, value, decoder);
-            Ok(None)
-        }
-    } else {
-        ret_decode.push(parse_quote!(_ => return Ok(None),));
-        let matched = ast::match_(ast::var_named("name"), ret_decode);
-        let some = ast::call(ast::var_named("Some"), vec![matched]);
-        vec![ast::tail(ast::call(ast::var_named("Ok"), vec![some]))]
-    };
-    let (ret_match, serializer): (Expr, Ident) = if ret_ser.is_empty() {
-        (parse_quote!(match *self {}), ast::ident("_serializer"))
-    } else {
-        (ast::match_(ast::var_named("self"), ret_ser), serializer)
-    };
     let call_body: Vec<Stmt> = if cmds.is_empty() {
         parse_quote! {
             let _ = arguments;
@@ -384,65 +422,6 @@ pub fn emit(ctx: &Ctx<'_>, items: &ItemNames) -> Result<Vec<Item>, String> {
         arms.push(parse_quote!(_ => Err(qapi_runtime::QapiError::command_not_found(name)),));
         vec![ast::tail(ast::match_(ast::var_named("name"), arms))]
     };
-    let dispatch_doc = format!(
-        " [`{dispatch_ident}`] decodes a request, consults [`check_enabled`](Self::check_enabled), calls the method and builds the reply."
-    );
-    let mut commands_trait: syn::ItemTrait = parse_quote! {
-        /// The commands of the schema, one method per command; implement it to serve them.
-        ///
-        #[doc = #dispatch_doc]
-        pub trait #trait_ident {
-            /// Decides whether a command may run; called after lookup and before its arguments
-            /// are decoded. An `Err` is answered with `CommandNotFound` and
-            /// `Command <name> has been disabled: <reason>`.
-            fn check_enabled(&self, command: &'static qapi_runtime::CommandInfo) -> #std_result<(), qapi_runtime::Disabled> {
-                let _ = command;
-                Ok(())
-            }
-        }
-    };
-    methods.append(&mut commands_trait.items);
-    commands_trait.items = methods;
-    let return_enum: syn::ItemEnum = parse_quote! {
-        /// The typed return value of a command that succeeded; serialise it (inside a
-        /// [`qapi_runtime::Reply`]) straight to the output.
-        #[derive(Debug, Clone, PartialEq)]
-        #[allow(clippy::large_enum_variant)]
-        pub enum #return_ident {}
-    };
-    let return_enum = syn::ItemEnum {
-        variants: ret_variants.into_iter().collect(),
-        ..return_enum
-    };
-    let mut return_serialize: syn::ItemImpl = parse_quote! {
-        impl ::serde::Serialize for #return_ident {
-            fn serialize<S: ::serde::Serializer>(&self, #serializer: S) -> #std_result<S::Ok, S::Error> {}
-        }
-    };
-    if let Some(body) = ast::first_fn_body(&mut return_serialize) {
-        *body = vec![ast::tail(ret_match)];
-    }
-    let mut return_decode: syn::ItemImpl = parse_quote! {
-        impl #return_ident {
-            /// Decodes what command `name` returned (`None`: not a command of this build, or
-            /// one without success response).
-            pub fn decode(
-                name: &str,
-                value: &::serde_json::Value,
-                decoder: &mut qapi_runtime::Decoder,
-            ) -> #std_result<#std_option<Self>, qapi_runtime::DecodeError> {}
-        }
-    };
-    if let Some(body) = ast::first_fn_body(&mut return_decode) {
-        *body = ret_decode_body;
-    }
-    let mut out = vec![
-        Item::Trait(commands_trait),
-        Item::Enum(return_enum),
-        Item::Impl(return_serialize),
-        Item::Impl(return_decode),
-    ];
-    out.extend(table_items);
     let mut call: syn::ItemFn = parse_quote! {
         /// Runs command `name` with `arguments` (`None` = `{}`): lookup, policy, argument
         /// decoding, call. `Ok(None)`: success of a command without success response.
@@ -467,6 +446,85 @@ pub fn emit(ctx: &Ctx<'_>, items: &ItemNames) -> Result<Vec<Item>, String> {
         // The deprecated trait methods are called here.
         call.attrs.push(ast::attr_list("allow", quote!(deprecated)));
     }
+    let mut out = command_table(table, table_ident, count_ident);
+    out.extend([
+        parse_quote! {
+            /// The table entry of a command of this build, by wire name.
+            pub fn #lookup_ident(name: &str) -> #std_option<&'static qapi_runtime::CommandInfo> {
+                #table_ident.iter().find(|info| info.name == name)
+            }
+        },
+        parse_quote! {
+            /// Handles one request (`execute`, `arguments`, `id`) as QEMU does and returns the
+            /// reply, or `None` when a command without success response succeeded.
+            pub fn #dispatch_ident<C: #trait_ident + ?Sized>(handler: &mut C, request: &::serde_json::Value) -> #std_option<qapi_runtime::Reply<#return_ident>> {
+                match qapi_runtime::Request::parse(request) {
+                    Ok(request) => request.reply(#call_ident(handler, request.execute, request.arguments)),
+                    Err(rejected) => Some(rejected.into_reply()),
+                }
+            }
+        },
+        Item::Fn(call),
+    ]);
+    Ok(out)
+}
+
+/// The typed client (the last part: it takes the commands' docs).
+fn client_items(ctx: &Ctx<'_>, items: &ItemNames, cmds: &mut [Cmd<'_>]) -> Vec<Item> {
+    let (client_ident, event_ident) = (&items.client_ident, &items.event_ident);
+    let client_error: Type = parse_quote!(qapi_runtime::ClientError);
+    let no_client_args: Expr = parse_quote!(None::<&qapi_runtime::Empty>);
+    let empty_type: Type = parse_quote!(qapi_runtime::Empty);
+    let arguments = ast::ident("arguments");
+    let mut client_methods = Vec::with_capacity(cmds.len());
+    for c in cmds {
+        let name = c.command.common.name.as_str();
+        let ret_ty = c.ret.clone().unwrap_or_else(ast::unit_type);
+        let sig = method_sig(
+            &c.method,
+            c.args.clone().map(ast::ty_ref),
+            ctx.std.result_of(ret_ty, client_error.clone()),
+        );
+        let cargs = match &c.args {
+            Some(_) => ast::call(ast::var_named("Some"), vec![ast::var(&arguments)]),
+            None => no_client_args.clone(),
+        };
+        let connection = ast::field(ast::var_named("self"), &ast::ident("connection"));
+        let request = vec![ast::lit_str(name), cargs];
+        let body = if !c.command.success_response {
+            ast::method(connection, "send_only", request)
+        } else if c.ret.is_some() {
+            ast::method(connection, "execute", request)
+        } else {
+            let executed = ast::method_turbofish(
+                connection,
+                ast::ident("execute"),
+                vec![ast::infer_type(), empty_type.clone()],
+                request,
+            );
+            ast::method(
+                executed,
+                "map",
+                vec![ast::closure(ast::pat_wild(), ast::unit_expr())],
+            )
+        };
+        let mut attrs = std::mem::take(&mut c.docs);
+        if !c.command.success_response {
+            let no_reply = note(
+                &attrs,
+                " The server replies only on failure: this returns once the request is sent.",
+            );
+            attrs.extend(no_reply);
+        }
+        attrs.extend_from_slice(&c.deprecated);
+        attrs.extend_from_slice(&c.cfg);
+        client_methods.push(syn::ImplItem::Fn(ast::impl_fn(
+            attrs,
+            ast::public(),
+            sig,
+            vec![ast::tail(body)],
+        )));
+    }
     let mut client_impl: syn::ItemImpl = parse_quote! {
         impl<S: ::std::io::Read + ::std::io::Write> #client_ident<S> {
             /// A strict client (replies must match the schema); see
@@ -486,24 +544,7 @@ pub fn emit(ctx: &Ctx<'_>, items: &ItemNames) -> Result<Vec<Item>, String> {
         }
     };
     client_impl.items.extend(client_methods);
-    out.extend([
-        parse_quote! {
-            /// The table entry of a command of this build, by wire name.
-            pub fn #lookup_ident(name: &str) -> #std_option<&'static qapi_runtime::CommandInfo> {
-                #table_ident.iter().find(|info| info.name == name)
-            }
-        },
-        parse_quote! {
-            /// Handles one request (`execute`, `arguments`, `id`) as QEMU does and returns the
-            /// reply, or `None` when a command without success response succeeded.
-            pub fn #dispatch_ident<C: #trait_ident + ?Sized>(handler: &mut C, request: &::serde_json::Value) -> #std_option<qapi_runtime::Reply<#return_ident>> {
-                match qapi_runtime::Request::parse(request) {
-                    Ok(request) => request.reply(#call_ident(handler, request.execute, request.arguments)),
-                    Err(rejected) => Some(rejected.into_reply()),
-                }
-            }
-        },
-        Item::Fn(call),
+    vec![
         parse_quote! {
             /// A typed client: one method per command over any byte stream. Do the handshake
             /// first ([`qapi_runtime::Connection::guest_agent_handshake`] or
@@ -513,8 +554,7 @@ pub fn emit(ctx: &Ctx<'_>, items: &ItemNames) -> Result<Vec<Item>, String> {
             }
         },
         Item::Impl(client_impl),
-    ]);
-    Ok(out)
+    ]
 }
 
 /// `COMMANDS`: a plain array when no command is conditional, else an array built in a

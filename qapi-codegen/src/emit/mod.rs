@@ -37,28 +37,44 @@ pub fn units<'s>(ctx: &Ctx<'s>) -> Vec<Unit<'s>> {
     out
 }
 
-/// The items of one unit.
+/// Emits one unit and appends it, printed, to `out`.
 pub fn unit(
     ctx: &Ctx<'_>,
     names: &ItemNames,
     shared: &Shared,
     unit: &Unit<'_>,
-) -> Result<Vec<Item>, String> {
+    out: &mut String,
+) -> Result<(), String> {
     let schema = ctx.schema;
-    match unit {
+    let items = match unit {
         Unit::Type(entity) => match entity {
-            Entity::Enum(e) => types::enum_type(ctx, shared, e, entity),
-            Entity::Object(o) if o.variants.is_some() => types::union_type(ctx, shared, o, entity),
+            Entity::Enum(e) => types::enum_type(ctx, shared, e, entity)?,
+            Entity::Object(o) if o.variants.is_some() => types::union_type(ctx, shared, o, entity)?,
             Entity::Object(o) => {
                 let owner = ctx.owner_of(&o.common.name).and_then(|n| schema.get(n));
-                types::struct_type(ctx, shared, o, entity, owner)
+                types::struct_type(ctx, shared, o, entity, owner)?
             }
-            Entity::Alternate(a) => types::alternate_type(ctx, shared, a, entity),
-            _ => Ok(Vec::new()),
+            Entity::Alternate(a) => types::alternate_type(ctx, shared, a, entity)?,
+            _ => Vec::new(),
         },
-        Unit::Events => events::emit(ctx, names),
-        Unit::Commands => commands::emit(ctx, names),
-    }
+        Unit::Events => events::emit(ctx, names)?,
+        Unit::Commands => {
+            return commands::emit(ctx, names, &mut |items| print(items, out));
+        }
+    };
+    print(items, out);
+    Ok(())
+}
+
+/// Appends `items`, printed, to `out` (printing items one batch at a time gives the same text
+/// as printing them together).
+fn print(items: Vec<Item>, out: &mut String) {
+    let file = syn::File {
+        shebang: None,
+        attrs: Vec::new(),
+        items,
+    };
+    out.push_str(&prettyplease::unparse(&file));
 }
 
 /// The statements of a function body, and whether they use a deprecated item (a member or
