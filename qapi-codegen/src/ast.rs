@@ -523,8 +523,11 @@ fn outer(meta: Meta) -> Attribute {
 
 /// `#[doc = "text"]`.
 pub fn doc_attr(text: &str) -> Attribute {
+    thread_local! {
+        static DOC: Ident = ident("doc");
+    }
     outer(Meta::NameValue(MetaNameValue {
-        path: path_ident(ident("doc")),
+        path: path_ident(DOC.with(Ident::clone)),
         eq_token: Default::default(),
         value: lit(Lit::Str(doc_literal(text))),
     }))

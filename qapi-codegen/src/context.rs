@@ -480,16 +480,20 @@ impl<'s> Ctx<'s> {
     /// The fields of an object type: base members first, in schema (visit) order. `skip`
     /// leaves out a member (a union's tag).
     pub fn fields(&self, name: &'s str, skip: Option<&str>) -> Result<Vec<Field<'s>>, String> {
-        let mut ns = Namespace::new();
+        // Field name -> (member, declaring type), for clash messages (described only then).
+        let mut taken: HashMap<String, (&'s str, &'s str)> = HashMap::new();
         let mut out = Vec::new();
         for object in self.base_chain(name) {
             let doc = self.doc_for_type(&object.common.name);
             for member in &object.members {
                 let field = names::field_name(&member.name);
-                ns.claim(
-                    &field,
-                    &format!("member '{}' of '{}'", member.name, object.common.name),
-                )?;
+                let describe = |(m, o): (&str, &str)| format!("member '{m}' of '{o}'");
+                let this = (member.name.as_str(), object.common.name.as_str());
+                if let Some(previous) = taken.get(&field) {
+                    return Err(names::clash(&describe(this), &describe(*previous), &field));
+                }
+                let ident = names::ident(&field);
+                taken.insert(field, this);
                 if Some(member.name.as_str()) == skip {
                     continue;
                 }
@@ -502,7 +506,7 @@ impl<'s> Ctx<'s> {
                     member,
                     declared_in: &object.common.name,
                     owner: name,
-                    ident: names::ident(&field),
+                    ident,
                     any,
                     doc,
                     cond: member.ifcond.as_ref(),

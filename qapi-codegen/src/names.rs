@@ -119,6 +119,11 @@ pub fn ident(name: &str) -> Ident {
     }
 }
 
+/// The message for two definitions whose Rust names clash.
+pub fn clash(owner: &str, previous: &str, name: &str) -> String {
+    format!("{owner} and {previous} both map to the Rust name '{name}'")
+}
+
 /// Names taken in one namespace (the module's items, a struct's fields, an enum's variants, a
 /// trait's methods), with what took them, so a clash can name both parties.
 #[derive(Debug, Default)]
@@ -135,9 +140,7 @@ impl Namespace {
     /// already has it.
     pub fn claim(&mut self, name: &str, owner: &str) -> Result<(), String> {
         match self.taken.get(name) {
-            Some(previous) => Err(format!(
-                "{owner} and {previous} both map to the Rust name '{name}'"
-            )),
+            Some(previous) => Err(clash(owner, previous, name)),
             None => {
                 self.taken.insert(name.to_owned(), owner.to_owned());
                 Ok(())

@@ -116,9 +116,19 @@ pub fn emit(
     Ok(())
 }
 
-/// `fn method(&mut self)` with the given argument and return type.
-fn method_sig(method: &Ident, argument: Option<Type>, returns: Type) -> syn::Signature {
-    let mut sig: syn::Signature = parse_quote!(fn method(&mut self));
+/// `fn method(&mut self)`, parsed once per part.
+fn receiver_sig() -> syn::Signature {
+    parse_quote!(fn method(&mut self))
+}
+
+/// `receiver` (`fn method(&mut self)`) with the given name, argument and return type.
+fn method_sig(
+    receiver: &syn::Signature,
+    method: &Ident,
+    argument: Option<Type>,
+    returns: Type,
+) -> syn::Signature {
+    let mut sig = receiver.clone();
     sig.ident = method.clone();
     if let Some(ty) = argument {
         sig.inputs.push(ast::fn_arg("arguments", ty));
@@ -134,6 +144,7 @@ fn commands_trait(ctx: &Ctx<'_>, items: &ItemNames, cmds: &[Cmd<'_>]) -> Item {
     let (trait_ident, dispatch_ident) = (&items.trait_ident, &items.dispatch_ident);
     let qapi_error: Type = parse_quote!(qapi_runtime::QapiError);
     let raw_map: Type = parse_quote!(::serde_json::Map<#std_string, ::serde_json::Value>);
+    let receiver = receiver_sig();
     let mut methods = Vec::with_capacity(cmds.len() + 1);
     for c in cmds {
         let argument = if !c.command.gen {
@@ -143,6 +154,7 @@ fn commands_trait(ctx: &Ctx<'_>, items: &ItemNames, cmds: &[Cmd<'_>]) -> Item {
         };
         let ret_ty = c.ret.clone().unwrap_or_else(ast::unit_type);
         let sig = method_sig(
+            &receiver,
             &c.method,
             argument,
             ctx.std.result_of(ret_ty, qapi_error.clone()),
@@ -476,11 +488,13 @@ fn client_items(ctx: &Ctx<'_>, items: &ItemNames, cmds: &mut [Cmd<'_>]) -> Vec<I
     let no_client_args: Expr = parse_quote!(None::<&qapi_runtime::Empty>);
     let empty_type: Type = parse_quote!(qapi_runtime::Empty);
     let arguments = ast::ident("arguments");
+    let receiver = receiver_sig();
     let mut client_methods = Vec::with_capacity(cmds.len());
     for c in cmds {
         let name = c.command.common.name.as_str();
         let ret_ty = c.ret.clone().unwrap_or_else(ast::unit_type);
         let sig = method_sig(
+            &receiver,
             &c.method,
             c.args.clone().map(ast::ty_ref),
             ctx.std.result_of(ret_ty, client_error.clone()),
