@@ -60,6 +60,25 @@ VARIANT='Agent test VM'
 VARIANT_ID=agent-vm
 "#;
 
+/// utmp record types (`ut_type`).
+pub const LOGIN_PROCESS: i16 = 6;
+pub const USER_PROCESS: i16 = 7;
+pub const DEAD_PROCESS: i16 = 8;
+
+/// The guest's /var/run/utmp, as (type, line, user, seconds, microseconds); nobody really
+/// logs in to the test VM, so the host writes the records.
+pub const UTMP: &[(i16, &str, &str, i32, i32)] = &[
+    (USER_PROCESS, "tty1", "root", 1_700_000_000, 500_000),
+    (LOGIN_PROCESS, "tty2", "LOGIN", 1_700_000_010, 0),
+    (USER_PROCESS, "pts/0", "alice", 1_700_000_100, 250_000),
+    (USER_PROCESS, "pts/1", "root", 1_699_999_000, 0),
+    (DEAD_PROCESS, "pts/2", "bob", 1_700_000_200, 0),
+];
+
+/// What guest-get-users reports from [`UTMP`]: each user of a `USER_PROCESS` record once,
+/// with the earliest login time.
+pub const USERS: &[(&str, f64)] = &[("root", 1_699_999_000.0), ("alice", 1_700_000_100.25)];
+
 /// /etc/shadow: root starts without a password; /usr/sbin/chpasswd (a script) changes it.
 pub const SHADOW: &str = "root:*:19000:0:99999:7:::\n";
 

@@ -65,6 +65,7 @@ pub fn build(kernel: &Kernel, agent: &Path, agent_args: &[String], out: &Path) -
     }
     archive.file("etc/shadow", 0o600, guest::SHADOW);
     archive.symlink("etc/mtab", "/proc/self/mounts");
+    archive.file("run/utmp", 0o664, utmp(guest::UTMP));
 
     let modules = modules::resolve(&kernel.modules_dir(), guest::MODULES)?;
     let mut module_paths = Vec::new();
@@ -115,6 +116,28 @@ pub fn build(kernel: &Kernel, agent: &Path, agent_args: &[String], out: &Path) -
     archive.write_to(&mut writer)?;
     writer.flush()?;
     Ok(())
+}
+
+/// glibc's x86_64 `struct utmpx` (384 bytes) for each (type, line, user, seconds,
+/// microseconds).
+fn utmp(records: &[(i16, &str, &str, i32, i32)]) -> Vec<u8> {
+    let mut out = Vec::new();
+    for &(kind, line, user, seconds, micros) in records {
+        let mut record = [0u8; 384];
+        record[0..2].copy_from_slice(&kind.to_le_bytes());
+        record[4..8].copy_from_slice(&1i32.to_le_bytes()); // ut_pid
+        let text = |record: &mut [u8; 384], at: usize, len: usize, value: &str| {
+            let bytes = &value.as_bytes()[..value.len().min(len)];
+            record[at..at + bytes.len()].copy_from_slice(bytes);
+        };
+        text(&mut record, 8, 32, line); // ut_line
+        text(&mut record, 40, 4, line.rsplit('/').next().unwrap_or(line)); // ut_id
+        text(&mut record, 44, 32, user); // ut_user; ut_host (256), exit, session follow
+        record[340..344].copy_from_slice(&seconds.to_le_bytes()); // ut_tv.tv_sec
+        record[344..348].copy_from_slice(&micros.to_le_bytes()); // ut_tv.tv_usec
+        out.extend_from_slice(&record);
+    }
+    out
 }
 
 /// busybox-static as /bin/busybox plus a symlink for every applet.
@@ -181,4 +204,27 @@ fn shared_libraries(program: &Path) -> Result<Vec<PathBuf>> {
         }
     }
     Ok(libraries)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn utmp_records_use_glibcs_x86_64_layout() {
+        let bytes = utmp(&[(7, "pts/12", "someone", 1_700_000_000, 250_000)]);
+        assert_eq!(bytes.len(), 384);
+        assert_eq!(&bytes[0..2], &7i16.to_le_bytes());
+        assert_eq!(&bytes[8..14], b"pts/12");
+        assert_eq!(&bytes[40..42], b"12");
+        assert_eq!(&bytes[44..52], b"someone\0");
+        assert_eq!(&bytes[340..344], &1_700_000_000i32.to_le_bytes());
+        assert_eq!(&bytes[344..348], &250_000i32.to_le_bytes());
+        let long = "x".repeat(40);
+        let bytes = utmp(&[(7, "tty1", &long, 0, 0), (8, "tty2", "b", 0, 0)]);
+        assert_eq!(bytes.len(), 768);
+        // A name is cut at the field size, not spilled into the next field.
+        assert_eq!(&bytes[44..76], &long.as_bytes()[..32]);
+        assert_eq!(bytes[76], 0);
+    }
 }

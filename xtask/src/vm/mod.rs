@@ -176,6 +176,7 @@ fn run_suite(
     config.data_disk = Some(disk);
     config.qmp = suite.qmp;
     config.memory_slots = suite.memory_slots;
+    config.extra_cmdline = suite.kernel_args.to_string();
     let mut vm = Vm::boot(&config)?;
     let client = vm.wait_for_agent(Duration::from_secs(180))?;
     let boot_ms = vm.uptime().as_millis();

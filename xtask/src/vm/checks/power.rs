@@ -244,6 +244,15 @@ pub fn memory_hotplug(ctx: &mut Ctx) -> Result<()> {
                 .find(|b| b.phys_index == block.phys_index)
                 .with_context(|| format!("block {} vanished", block.phys_index))?;
             ensure!(state.online == online, "after online={online}: {state:?}");
+            if online {
+                // The suite's kernel policy puts it in ZONE_MOVABLE (see suite.rs).
+                let path = format!(
+                    "/sys/devices/system/memory/memory{}/valid_zones",
+                    block.phys_index
+                );
+                let zone = read_text(&mut ctx.client, &path)?;
+                ensure!(zone.trim() == "Movable", "{path}: {zone:?}");
+            }
         }
     }
     Ok(())

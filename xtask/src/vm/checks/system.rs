@@ -8,7 +8,7 @@ use qga_types::qapi_runtime::ErrorClass;
 use qga_types::{
     GuestCpuStats, GuestIpAddress, GuestIpAddressType, GuestLogicalProcessor, GuestMemoryBlock,
     GuestMemoryBlockResponse, GuestMemoryBlockResponseType, GuestSetMemoryBlocksArgs,
-    GuestSetTimeArgs, GuestSetVcpusArgs, GuestTimezone,
+    GuestSetTimeArgs, GuestSetVcpusArgs, GuestTimezone, GuestUser,
 };
 use std::os::unix::net::UnixStream;
 use std::time::Duration;
@@ -169,10 +169,18 @@ pub fn load(ctx: &mut Ctx) -> Result<()> {
     Ok(())
 }
 
+/// The users of the utmp records the initramfs carries.
 pub fn users(ctx: &mut Ctx) -> Result<()> {
-    // Nobody logs in: the guest has no utmp records.
     let got = ctx.client.guest_get_users()?;
-    ensure!(got.is_empty(), "got {got:?}");
+    let want: Vec<GuestUser> = guest::USERS
+        .iter()
+        .map(|&(user, login_time)| GuestUser {
+            user: user.into(),
+            login_time,
+            domain: None,
+        })
+        .collect();
+    ensure!(got == want, "got {got:?}");
     Ok(())
 }
 
