@@ -782,3 +782,45 @@ pub fn if_(cond: Expr, stmts: Vec<Stmt>) -> Expr {
         else_branch: None,
     })
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn doc_value(attr: &Attribute) -> String {
+        match &attr.meta {
+            Meta::NameValue(MetaNameValue {
+                value:
+                    Expr::Lit(ExprLit {
+                        lit: Lit::Str(s), ..
+                    }),
+                ..
+            }) => s.value(),
+            _ => panic!("not a doc attribute"),
+        }
+    }
+
+    #[test]
+    fn doc_strings_keep_their_text() {
+        for text in [
+            "",
+            " plain",
+            " \"quoted\" and \"#hash\" and \"##two\"",
+            " back\\slash, tab\tand unicode: é ✓",
+            " lone\rcarriage return",
+            " ends with a quote\"",
+        ] {
+            assert_eq!(doc_value(&doc_attr(text)), text, "{text:?}");
+        }
+    }
+
+    #[test]
+    fn paths_from_text() {
+        let p = path("::serde_json::Value");
+        assert!(p.leading_colon.is_some());
+        assert_eq!(p.segments.len(), 2);
+        let p = path("qapi_runtime::ser::optional");
+        assert!(p.leading_colon.is_none());
+        assert_eq!(p.segments.len(), 3);
+    }
+}
