@@ -61,6 +61,13 @@ pub(crate) fn build(items: Vec<Item>, diag: &Diag<'_>) -> Result<Built, Error> {
         b.out.modules.push(m);
     }
     b.predefined()?;
+    // Include directives mostly name files as they were loaded: their modules are known.
+    let loaded: HashMap<&str, usize> = diag
+        .files
+        .iter()
+        .enumerate()
+        .map(|(i, f)| (f.name.as_str(), i))
+        .collect();
     for item in items {
         match item {
             Item::Include {
@@ -69,7 +76,10 @@ pub(crate) fn build(items: Vec<Item>, diag: &Diag<'_>) -> Result<Built, Error> {
                 start,
                 end,
             } => {
-                let module = py_relpath(&diag.cwd, &target, &schema_dir);
+                let module = match loaded.get(target.as_str()) {
+                    Some(&i) => b.out.file_modules[i].clone(),
+                    None => py_relpath(&diag.cwd, &target, &schema_dir),
+                };
                 if !b.out.modules.contains(&module) {
                     b.out.modules.push(module.clone());
                 }

@@ -486,64 +486,67 @@ impl Checker<'_, '_> {
                 format!("discriminator member '{tag}' of {base_desc} must not be conditional"),
             ));
         }
-        let values: Vec<EnumValue> = match &self.b.entities[enum_index] {
-            Entity::Enum(e) => e.values.clone(),
+        // Enum values without a branch get an empty one (borrowed, not copied: unions and
+        // their enums can be big).
+        let implicit: Vec<Variant> = match (&self.b.entities[enum_index], self.branches(i)) {
+            (Entity::Enum(e), Some(branches)) => {
+                let cases: HashSet<&str> = branches.iter().map(|b| b.name.as_str()).collect();
+                e.values
+                    .iter()
+                    .filter(|value| !cases.contains(value.name.as_str()))
+                    .map(|value| Variant {
+                        name: value.name.clone(),
+                        ty: "q_empty".into(),
+                        ifcond: value.ifcond.clone(),
+                    })
+                    .collect()
+            }
             _ => Vec::new(),
         };
-        let value_names: HashSet<&str> = values.iter().map(|v| v.name.as_str()).collect();
-        // Enum values without a branch get an empty one.
-        let mut implicit = Vec::new();
-        if let Some(Entity::Object(o)) = self.b.entities.get(i) {
-            if let Some(v) = &o.variants {
-                let cases: HashSet<&str> = v.variants.iter().map(|b| b.name.as_str()).collect();
-                for value in &values {
-                    if !cases.contains(value.name.as_str()) {
-                        implicit.push(Variant {
-                            name: value.name.clone(),
-                            ty: "q_empty".into(),
-                            ifcond: value.ifcond.clone(),
-                        });
-                    }
-                }
-            }
-        }
-        let explicit_count;
-        let variants: Vec<Variant> = {
+        let explicit_count = {
             let Some(Entity::Object(o)) = self.b.entities.get_mut(i) else {
                 return Ok(());
             };
             let Some(v) = o.variants.as_mut() else {
                 return Ok(());
             };
-            explicit_count = v.variants.len();
+            let explicit_count = v.variants.len();
             v.variants.extend(implicit);
-            v.variants.clone()
+            explicit_count
         };
-        if variants.is_empty() {
+        let is_value: Vec<bool> = match (&self.b.entities[enum_index], self.branches(i)) {
+            (Entity::Enum(e), Some(branches)) => {
+                let values: HashSet<&str> = e.values.iter().map(|v| v.name.as_str()).collect();
+                branches
+                    .iter()
+                    .map(|b| values.contains(b.name.as_str()))
+                    .collect()
+            }
+            _ => Vec::new(),
+        };
+        if is_value.is_empty() {
             return Err(self.err(i, "union has no branches".into()));
         }
-        for (k, v) in variants.iter().enumerate() {
+        for (k, &is_value) in is_value.iter().enumerate() {
             let d = Subject::Branch {
                 owner: i,
                 index: k,
                 defined_in: if k < explicit_count { i } else { mref.owner },
             };
-            let Some(t) = self.lookup_type(&v.ty) else {
+            let branch = self.branches(i).and_then(|b| b.get(k));
+            let ty = branch.map_or("", |b| b.ty.as_str());
+            let Some(t) = self.lookup_type(ty) else {
                 return Err(self.diag.error(
                     at,
-                    format!(
-                        "{} uses unknown type '{}'",
-                        self.describe_subject(d, at),
-                        v.ty
-                    ),
+                    format!("{} uses unknown type '{ty}'", self.describe_subject(d, at)),
                 ));
             };
-            if !value_names.contains(v.name.as_str()) {
+            if !is_value {
                 return Err(self.err(
                     i,
                     format!(
                         "branch '{}' is not a value of {}",
-                        v.name,
+                        branch.map_or("", |b| b.name.as_str()),
                         describe(&self.b.entities[enum_index])
                     ),
                 ));
@@ -561,6 +564,13 @@ impl Checker<'_, '_> {
             self.check_object(t)?;
         }
         Ok(())
+    }
+
+    /// The branches of union `i`.
+    fn branches(&self, i: usize) -> Option<&[Variant]> {
+        self.object(i)
+            .and_then(|o| o.variants.as_ref())
+            .map(|v| v.variants.as_slice())
     }
 
     /// QEMU's `QAPISchemaAlternateType.check`.

@@ -1,8 +1,6 @@
 //! Builds located errors the way QEMU renders them: include chains, the `In <meta> '<name>':`
 //! context of the definition a line belongs to, and a source excerpt for reports.
 
-use std::collections::HashMap;
-
 use crate::error::{Context, Error, ErrorKind, Excerpt};
 use crate::source::{FileId, Loc, SourceFile};
 
@@ -14,7 +12,8 @@ pub(crate) struct Diag<'a> {
     pub cwd: String,
     /// QEMU records the definition on the line's shared source-info object, so a line
     /// reports the definition most recently checked on it (normally the one starting there).
-    defn: HashMap<Loc, (&'static str, String)>,
+    /// Looked up only for messages, so a list searched from its end does.
+    defn: Vec<(Loc, &'static str, String)>,
 }
 
 impl<'a> Diag<'a> {
@@ -31,15 +30,24 @@ impl<'a> Diag<'a> {
 
     /// Records that the definition starting at `loc` is being checked.
     pub fn set_defn(&mut self, loc: Loc, meta: &'static str, name: &str) {
-        self.defn.insert(loc, (meta, name.to_string()));
+        self.defn.push((loc, meta, name.to_string()));
+    }
+
+    /// The definition most recently recorded at `loc`.
+    fn defn(&self, loc: Loc) -> Option<(&'static str, &str)> {
+        self.defn
+            .iter()
+            .rev()
+            .find(|(l, _, _)| *l == loc)
+            .map(|(_, meta, name)| (*meta, name.as_str()))
     }
 
     pub fn defn_name(&self, loc: Loc) -> Option<&str> {
-        self.defn.get(&loc).map(|(_, n)| n.as_str())
+        self.defn(loc).map(|(_, name)| name)
     }
 
     pub fn defn_meta(&self, loc: Loc) -> Option<&'static str> {
-        self.defn.get(&loc).map(|(m, _)| *m)
+        self.defn(loc).map(|(meta, _)| meta)
     }
 
     /// The include directives leading to `file`, outermost first.
@@ -55,10 +63,10 @@ impl<'a> Diag<'a> {
     }
 
     fn context(&self, loc: Loc) -> Option<Context> {
-        self.defn.get(&loc).map(|(meta, name)| Context {
+        self.defn(loc).map(|(meta, name)| Context {
             file: self.file(loc.file).name.clone(),
-            meta: (*meta).to_string(),
-            name: name.clone(),
+            meta: meta.to_string(),
+            name: name.to_string(),
         })
     }
 

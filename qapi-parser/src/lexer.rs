@@ -62,13 +62,17 @@ pub(crate) struct Tokens {
 }
 
 /// Splits `text` (which must end with `\n`) into tokens, ending with [`Tok::Eof`] at the
-/// final newline.
-pub(crate) fn tokenize(text: &str) -> Result<Tokens, String> {
+/// final newline; `tokens` is a list to reuse.
+pub(crate) fn tokenize(text: &str, mut tokens: Vec<Token>) -> Result<Tokens, String> {
     let pairs =
         Grammar::parse(Rule::file, text).map_err(|e| format!("internal lexer error: {e}"))?;
     let mut lx = Lexer {
         text,
-        tokens: Vec::with_capacity(text.len() / 16),
+        tokens: {
+            tokens.clear();
+            tokens.reserve(text.len() / 16);
+            tokens
+        },
         line_starts: Vec::with_capacity(text.len() / 24 + 1),
     };
     lx.line_starts.push(0);
@@ -241,7 +245,7 @@ mod tests {
     use super::*;
 
     fn kinds(text: &str) -> Vec<Tok> {
-        tokenize(text)
+        tokenize(text, Vec::new())
             .unwrap()
             .tokens
             .iter()
@@ -284,7 +288,7 @@ mod tests {
             kinds("{ 'a': [ 'b\\\\' ],\n 'c' }\n"),
             vec![LBrace, Str, Colon, LBracket, Str, RBracket, Comma, Str, RBrace, Eof]
         );
-        let t = tokenize("'a' ,\n'b'\n").unwrap().tokens;
+        let t = tokenize("'a' ,\n'b'\n", Vec::new()).unwrap().tokens;
         assert_eq!((t[0].start, t[0].end, t[0].line), (0, 3, 1));
         assert_eq!((t[1].kind, t[1].line), (Comma, 1));
         assert_eq!((t[2].kind, t[2].line), (Str, 2));
@@ -293,7 +297,7 @@ mod tests {
 
     #[test]
     fn bad_escape_points_at_the_escaped_char() {
-        let t = tokenize("  'x\\q'\n").unwrap().tokens;
+        let t = tokenize("  'x\\q'\n", Vec::new()).unwrap().tokens;
         assert_eq!(t[0].start, 2);
         assert_eq!(t[0].aux, 5);
     }
@@ -301,7 +305,7 @@ mod tests {
     #[test]
     fn stray_runs_stop_at_structure_quotes_and_space() {
         let text = "ab#c,d 'x' \u{1d}e\n";
-        let t = tokenize(text).unwrap().tokens;
+        let t = tokenize(text, Vec::new()).unwrap().tokens;
         assert_eq!(t[0].kind, Tok::Error(LexError::Stray));
         assert_eq!(&text[t[0].start as usize..t[0].end as usize], "ab#c");
         // U+001D is whitespace for Python, so 'e' starts a new run.
@@ -312,7 +316,7 @@ mod tests {
     #[test]
     fn comments_run_to_end_of_line() {
         let text = "# one\n  ## two\n";
-        let t = tokenize(text).unwrap().tokens;
+        let t = tokenize(text, Vec::new()).unwrap().tokens;
         assert_eq!(&text[t[1].start as usize..t[1].end as usize], "## two");
     }
     #[test]
@@ -338,7 +342,7 @@ mod tests {
     #[test]
     fn lines_count_through_comments_and_errors() {
         let text = "##\n# a\n##\n{ 'x': 'y' } # c\n\n'bad\n  'z'\n";
-        let t = tokenize(text).unwrap();
+        let t = tokenize(text, Vec::new()).unwrap();
         let lines: Vec<(Tok, u32)> = t.tokens.iter().map(|t| (t.kind, t.line)).collect();
         assert_eq!(lines[0], (Tok::Comment, 1));
         assert_eq!(lines[2], (Tok::Comment, 3));
@@ -457,7 +461,7 @@ mod tests {
 
     fn compare_with_reference(text: &str) {
         let want = reference(text);
-        let got = tokenize(text).unwrap().tokens;
+        let got = tokenize(text, Vec::new()).unwrap().tokens;
         for (i, w) in want.iter().enumerate() {
             let g = got[i];
             let (start, end) = (g.start as usize, g.end as usize);

@@ -55,6 +55,8 @@ pub(crate) struct Loader<'a> {
     included: HashSet<String>,
     /// `py_abspath` of each file in `diag.files` (include-loop checks walk them often).
     abs_paths: Vec<String>,
+    /// Token lists of finished files, reused by the next ones (fewer big allocations).
+    token_pool: Vec<Vec<Token>>,
 }
 
 /// Why a file could not be parsed.
@@ -102,6 +104,7 @@ impl<'a> Loader<'a> {
             legacy,
             included: HashSet::new(),
             abs_paths: Vec::new(),
+            token_pool: Vec::new(),
         }
     }
 
@@ -142,7 +145,7 @@ impl<'a> Loader<'a> {
         let lexer::Tokens {
             tokens,
             line_starts,
-        } = lexer::tokenize(text)
+        } = lexer::tokenize(text, self.token_pool.pop().unwrap_or_default())
             .map_err(|msg| Error::bare(ErrorKind::Parse, format!("{name}: {msg}")))?;
         self.diag
             .files
@@ -163,8 +166,12 @@ impl<'a> Loader<'a> {
             },
             last_end: 0,
             ended_early: false,
+            frames: Vec::new(),
         };
-        parser.parse()
+        let result = parser.parse();
+        let tokens = std::mem::take(&mut parser.tokens);
+        self.token_pool.push(tokens);
+        result
     }
 
     /// Processes an include directive found at `info`.
@@ -256,6 +263,8 @@ struct FileParser<'l, 'a> {
     last_end: u32,
     /// Legacy: the doc block just read ended at a non-comment token, which is now current.
     ended_early: bool,
+    /// Open containers of `get_expr`, kept between calls for their allocation.
+    frames: Vec<Frame<'a>>,
 }
 
 impl<'l, 'a> FileParser<'l, 'a> {
@@ -445,7 +454,14 @@ impl<'l, 'a> FileParser<'l, 'a> {
     /// Parses a value (QEMU's `get_expr`, `get_members` and `get_values`, with the same
     /// checks in the same order). Iterative, so nesting costs heap, not stack.
     fn get_expr(&mut self) -> Result<Value<'a>, Error> {
-        let mut stack: Vec<Frame<'a>> = Vec::new();
+        let mut stack = std::mem::take(&mut self.frames);
+        let value = self.get_expr_in(&mut stack);
+        stack.clear();
+        self.frames = stack;
+        value
+    }
+
+    fn get_expr_in(&mut self, stack: &mut Vec<Frame<'a>>) -> Result<Value<'a>, Error> {
         loop {
             if stack.len() > MAX_DEPTH {
                 return Err(self.parse_error("expressions nested too deeply"));
