@@ -200,17 +200,15 @@ pub fn generate(schema: &Schema, options: &Options) -> Result<Output, Error> {
         Runtime::Inline => inline::runtime_text().map_err(Error::Generate)?,
         Runtime::Crate => "",
     };
+    let (before, after) = match options.header {
+        Header::ModuleDoc => ("//! ", "\n"),
+        Header::Comment => ("// ", "\n\n"),
+    };
     let size = pieces.iter().map(|(_, p)| p.len() + 1).sum::<usize>() + runtime.len();
-    let mut code = String::with_capacity(header.len() + 8 + size);
-    match options.header {
-        Header::ModuleDoc => code.push_str("//! "),
-        Header::Comment => code.push_str("// "),
-    }
+    let mut code = String::with_capacity(before.len() + header.len() + after.len() + size);
+    code.push_str(before);
     code.push_str(&header);
-    code.push_str(match options.header {
-        Header::ModuleDoc => "\n",
-        Header::Comment => "\n\n",
-    });
+    code.push_str(after);
     for (i, (_, piece)) in pieces.iter().enumerate() {
         if i > 0 {
             code.push('\n');
