@@ -54,7 +54,7 @@ impl Section {
         Section {
             kind,
             name: name.to_string(),
-            // Allocated by the first line (many sections stay empty).
+            // Set from the block's pending text when the section ends.
             text: String::new(),
             loc,
             connected: false,
@@ -86,6 +86,9 @@ pub(crate) struct DocBlock {
     returns: Option<usize>,
     errors: Option<usize>,
     since: Option<usize>,
+    /// The text of the last section while the block is read; it moves into the section,
+    /// trimmed and exactly sized, when the next one starts or the block ends.
+    pending: String,
 }
 
 /// Where doc lines come from: the parser, which reads comment tokens the way QEMU does.
@@ -136,7 +139,9 @@ fn indentation(line: &str) -> usize {
 }
 
 impl DocBlock {
-    fn new(loc: Loc, symbol: Option<String>) -> DocBlock {
+    /// `pending` is a buffer to reuse for section texts.
+    fn new(loc: Loc, symbol: Option<String>, mut pending: String) -> DocBlock {
+        pending.clear();
         DocBlock {
             loc,
             symbol,
@@ -154,6 +159,7 @@ impl DocBlock {
             returns: None,
             errors: None,
             since: None,
+            pending,
         }
     }
 
@@ -217,28 +223,35 @@ impl DocBlock {
     }
 
     fn append_line(&mut self, line: &str) {
-        if let Some(s) = self.sections.last_mut() {
-            if s.text.capacity() == 0 {
-                // Most section texts are a few lines: room for them at once.
-                s.text.reserve(line.len().max(119) + 1);
-            }
-            s.text.push_str(line);
-            s.text.push('\n');
+        self.pending.push_str(line);
+        self.pending.push('\n');
+    }
+
+    /// Ends the last section's text: surrounding newlines go.
+    fn flush(&mut self) {
+        if let Some(last) = self.sections.last_mut() {
+            last.text.push_str(self.pending.trim_matches('\n'));
         }
+        self.pending.clear();
+    }
+
+    fn push_section(&mut self, section: Section) {
+        self.flush();
+        self.sections.push(section);
     }
 
     /// Continues the trailing plain section or starts a new one.
     fn ensure_untagged(&mut self, loc: Loc) {
         if let Some(last) = self.sections.last_mut() {
             if last.kind == Kind::Plain {
-                if last.text.is_empty() {
+                if self.pending.is_empty() {
                     last.loc = loc;
                 }
-                last.text.push('\n');
+                self.pending.push('\n');
                 return;
             }
         }
-        self.sections.push(Section::new(Kind::Plain, "", loc));
+        self.push_section(Section::new(Kind::Plain, "", loc));
     }
 
     fn new_tagged<'a>(&mut self, src: &dyn DocSource<'a>, kind: Kind) -> Result<(), Error> {
@@ -261,7 +274,7 @@ impl DocBlock {
                 *slot = Some(index);
             }
         }
-        self.sections.push(Section::new(kind, "", loc));
+        self.push_section(Section::new(kind, "", loc));
         Ok(())
     }
 
@@ -281,24 +294,21 @@ impl DocBlock {
                 return Err(src.sem_error(loc, format!("'{name}' parameter name duplicated")));
             }
             // Legacy: a repeated description becomes a plain paragraph.
-            self.sections.push(Section::new(Kind::Plain, "", loc));
+            self.push_section(Section::new(Kind::Plain, "", loc));
             return Ok(());
         }
         let index = self.sections.len();
-        self.sections.push(Section::new(kind, name, loc));
+        self.push_section(Section::new(kind, name, loc));
         self.register(features, index);
         Ok(())
     }
 
-    /// Finishes the block: strips surrounding newlines and requires text in every
-    /// non-plain section.
+    /// Finishes the block (every text without surrounding newlines) and requires text in
+    /// every non-plain section.
     pub fn end<'a>(&mut self, src: &dyn DocSource<'a>) -> Result<(), Error> {
+        self.flush();
         let legacy = src.legacy();
         for section in &mut self.sections {
-            let text = &mut section.text;
-            text.truncate(text.trim_end_matches('\n').len());
-            let leading = text.len() - text.trim_start_matches('\n').len();
-            text.drain(..leading);
             if legacy && section.kind == Kind::Member {
                 // `#optional` marked optional members; the schema says so itself now.
                 if let Some(rest) = section.text.strip_prefix("#optional") {
@@ -328,6 +338,11 @@ impl DocBlock {
         Ok(())
     }
 
+    /// The text buffer, for the next block.
+    pub fn take_buffer(&mut self) -> String {
+        std::mem::take(&mut self.pending)
+    }
+
     /// Legacy: a `Returns:`/`Errors:` section QEMU 10.0.2 would reject here becomes plain
     /// text, keeping its tag.
     pub fn demote(&mut self, returns: bool) {
@@ -348,7 +363,7 @@ impl DocBlock {
         let mut s = Section::new(Kind::Member, name, self.loc);
         s.stub = true;
         s.connected = true;
-        self.sections.push(s);
+        self.push_section(s);
         let index = self.sections.len() - 1;
         self.register(false, index);
         index
@@ -357,9 +372,11 @@ impl DocBlock {
 
 /// Parses a doc block whose opening `##` is the current token. With `inferred`, a block
 /// without symbol line is parsed as definition documentation (legacy only).
+/// `buffer` is reused for section texts (see [`DocBlock::take_buffer`]).
 pub(crate) fn parse_block<'a>(
     src: &mut dyn DocSource<'a>,
     inferred: bool,
+    buffer: String,
 ) -> Result<DocBlock, Error> {
     let info = src.loc();
     let legacy = src.legacy();
@@ -367,7 +384,7 @@ pub(crate) fn parse_block<'a>(
     match line {
         Some(first) if first.starts_with('@') => {
             let (symbol, rest) = symbol_line(src, first)?;
-            let mut doc = DocBlock::new(info, Some(symbol));
+            let mut doc = DocBlock::new(info, Some(symbol), buffer);
             line = src.next_line()?;
             if let Some(rest) = rest {
                 // Legacy `@name: text` or `@name text`: the text opens the body.
@@ -378,13 +395,13 @@ pub(crate) fn parse_block<'a>(
             Ok(doc)
         }
         _ if legacy && inferred => {
-            let mut doc = DocBlock::new(info, None);
+            let mut doc = DocBlock::new(info, None, buffer);
             doc.inferred = true;
             definition_sections(src, &mut doc, line)?;
             Ok(doc)
         }
         _ => {
-            let mut doc = DocBlock::new(info, None);
+            let mut doc = DocBlock::new(info, None, buffer);
             doc.ensure_untagged(src.loc());
             let mut first = true;
             while let Some(l) = line {

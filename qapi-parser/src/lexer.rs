@@ -51,7 +51,8 @@ pub(crate) struct Token {
     pub end: u32,
     /// 1-based line of `start`.
     pub line: u32,
-    /// For [`LexError::BadEscape`]: offset of the escaped character.
+    /// For [`LexError::BadEscape`]: offset of the escaped character; for [`Tok::Str`]: 1
+    /// when the string holds an escape.
     pub aux: u32,
 }
 
@@ -152,14 +153,25 @@ impl Lexer<'_> {
                     find_newline(&bytes[at..end]).unwrap_or(end - at),
                 ),
                 b'\'' => {
+                    // Up to the closing quote: any character outside printable ASCII, and
+                    // whether there is an escape to undo.
                     let body = &bytes[at + 1..end];
-                    let close = body.iter().position(|&b| b == b'\'').unwrap_or(body.len());
-                    let kind = if funny(&body[..close]) {
-                        Tok::Error(LexError::Funny)
+                    let (mut close, mut funny, mut escaped) = (body.len(), false, false);
+                    for (i, &b) in body.iter().enumerate() {
+                        if b == b'\'' {
+                            close = i;
+                            break;
+                        }
+                        funny |= !(b' '..=b'~').contains(&b);
+                        escaped |= b == b'\\';
+                    }
+                    if funny {
+                        (Tok::Error(LexError::Funny), close + 2)
                     } else {
-                        Tok::Str
-                    };
-                    (kind, close + 2)
+                        self.push(Tok::Str, at, at + close + 2, usize::from(escaped));
+                        at += close + 2;
+                        continue;
+                    }
                 }
                 b',' => (Tok::Comma, 1),
                 b':' => (Tok::Colon, 1),
@@ -293,6 +305,13 @@ mod tests {
         assert_eq!((t[1].kind, t[1].line), (Comma, 1));
         assert_eq!((t[2].kind, t[2].line), (Str, 2));
         assert_eq!(kinds("'a\\\\\\'\n")[0], Error(LexError::BadEscape));
+    }
+
+    #[test]
+    fn strings_note_their_escapes() {
+        let t = tokenize("['a\\\', 'c']\n", Vec::new()).unwrap().tokens;
+        assert_eq!((t[1].kind, t[1].aux), (Tok::Str, 1));
+        assert_eq!((t[3].kind, t[3].aux), (Tok::Str, 0));
     }
 
     #[test]

@@ -57,6 +57,8 @@ pub(crate) struct Loader<'a> {
     abs_paths: Vec<String>,
     /// Token lists of finished files, reused by the next ones (fewer big allocations).
     token_pool: Vec<Vec<Token>>,
+    /// Section text buffer of doc blocks, reused from block to block.
+    doc_buffer: String,
 }
 
 /// Why a file could not be parsed.
@@ -105,6 +107,7 @@ impl<'a> Loader<'a> {
             included: HashSet::new(),
             abs_paths: Vec::new(),
             token_pool: Vec::new(),
+            doc_buffer: String::new(),
         }
     }
 
@@ -327,7 +330,7 @@ impl<'l, 'a> FileParser<'l, 'a> {
     /// The value of the current string token.
     fn string_value(&self) -> Cow<'a, str> {
         let raw = &self.text[self.cur.start as usize + 1..self.cur.end as usize - 1];
-        if raw.contains('\\') {
+        if self.cur.aux != 0 {
             Cow::Owned(raw.replace("\\\\", "\\"))
         } else {
             Cow::Borrowed(raw)
@@ -599,13 +602,15 @@ impl<'l, 'a> FileParser<'l, 'a> {
             return Err(self.parse_error("junk after '##' at start of documentation comment"));
         }
         let inferred = self.ld.legacy && self.block_precedes_expression();
-        let mut block = doc::parse_block(self, inferred)?;
+        let buffer = std::mem::take(&mut self.ld.doc_buffer);
+        let mut block = doc::parse_block(self, inferred, buffer)?;
         if self.ended_early {
             self.ended_early = false;
         } else {
             self.accept(true)?;
         }
         block.end(self)?;
+        self.ld.doc_buffer = block.take_buffer();
         self.ld.docs.push(block);
         Ok(self.ld.docs.len() - 1)
     }
