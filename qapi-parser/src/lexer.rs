@@ -309,7 +309,7 @@ mod tests {
 
     #[test]
     fn strings_note_their_escapes() {
-        let t = tokenize("['a\\\', 'c']\n", Vec::new()).unwrap().tokens;
+        let t = tokenize("['a\\\\b', 'c']\n", Vec::new()).unwrap().tokens;
         assert_eq!((t[1].kind, t[1].aux), (Tok::Str, 1));
         assert_eq!((t[3].kind, t[3].aux), (Tok::Str, 0));
     }
