@@ -3,7 +3,6 @@
 //! arrays) inserted where QEMU inserts them; duplicate definitions are caught here.
 
 use std::collections::HashMap;
-use std::path::PathBuf;
 
 use crate::diag::Diag;
 use crate::error::Error;
@@ -102,7 +101,7 @@ impl Builder<'_, '_> {
     fn info(&self, loc: Loc, start: u32, end: u32) -> SourceInfo {
         let file = self.diag.file(loc.file);
         SourceInfo {
-            file: PathBuf::from(&file.name),
+            file: file.path.clone(),
             line: loc.line,
             col: file.column_of(start),
             span: start as usize..end as usize,

@@ -39,7 +39,7 @@ mod value;
 
 pub mod model;
 
-use std::path::{Path, PathBuf};
+use std::path::Path;
 
 pub use dump::dump;
 pub use error::{Context, Error, ErrorKind};
@@ -121,7 +121,7 @@ fn line_info(diag: &diag::Diag<'_>, loc: source::Loc) -> SourceInfo {
     let file = diag.file(loc.file);
     let start = file.line_start(loc.line);
     SourceInfo {
-        file: PathBuf::from(&file.name),
+        file: file.path.clone(),
         line: loc.line,
         col: 1,
         span: start..file.line_end(loc.line).max(start),

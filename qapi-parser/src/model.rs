@@ -6,14 +6,15 @@
 //! Types refer to each other by name; [`Schema::get`] resolves a name.
 
 use std::collections::HashMap;
-use std::path::PathBuf;
+use std::path::Path;
+use std::sync::Arc;
 
 /// Where something was defined: the file as QEMU names it in messages, and a position.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct SourceInfo {
     /// The file path as built while parsing: the root path as given, include paths joined
-    /// onto the including file's directory (not normalised).
-    pub file: PathBuf,
+    /// onto the including file's directory (not normalised). Shared by all infos of a file.
+    pub file: Arc<Path>,
     /// 1-based line of the definition's opening `{` (or of the doc block's first line).
     pub line: u32,
     /// 1-based column of that position.

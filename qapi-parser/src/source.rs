@@ -4,6 +4,7 @@
 
 use std::cell::OnceCell;
 use std::path::{Path, PathBuf};
+use std::sync::Arc;
 
 /// An append-only store of file texts: texts never move, so parsed values can borrow them
 /// while later includes are still being added.
@@ -48,6 +49,8 @@ pub(crate) struct Loc {
 pub(crate) struct SourceFile<'a> {
     /// The path as QEMU builds it (root as given, includes joined onto the includer's dir).
     pub name: String,
+    /// `name` as a path, for the model's source infos.
+    pub path: Arc<Path>,
     pub text: &'a str,
     /// Byte offset of the start of every line.
     line_starts: Vec<u32>,
@@ -59,6 +62,7 @@ impl<'a> SourceFile<'a> {
     /// `line_starts` holds the byte offset of every line start (the tokenizer finds them).
     pub fn new(name: String, text: &'a str, parent: Option<Loc>, line_starts: Vec<u32>) -> Self {
         SourceFile {
+            path: Path::new(&name).into(),
             name,
             text,
             line_starts,
