@@ -286,96 +286,99 @@ impl<'s> Ctx<'s> {
     /// Tarjan's algorithm over "contains without indirection" edges.
     fn find_cycles(&mut self) {
         let schema = self.schema;
-        let mut edges: HashMap<&'s str, Vec<&'s str>> = HashMap::new();
-        for e in &schema.entities {
-            let targets: Vec<&'s str> = match e {
-                Entity::Object(o) => {
-                    let mut t: Vec<&'s str> = schema
-                        .all_members(&o.common.name)
-                        .iter()
-                        .map(|m| m.ty.as_str())
-                        .collect();
-                    if let Some(v) = &o.variants {
-                        t.extend(v.variants.iter().map(|v| v.ty.as_str()));
-                    }
-                    t
-                }
-                Entity::Alternate(a) => a.variants.iter().map(|v| v.ty.as_str()).collect(),
-                _ => continue,
-            };
-            let targets = targets
-                .into_iter()
-                .filter(|t| {
-                    matches!(
-                        schema.get(t),
-                        Some(Entity::Object(_)) | Some(Entity::Alternate(_))
-                    )
-                })
-                .collect();
-            edges.insert(e.name(), targets);
-        }
-        let mut index: HashMap<&'s str, usize> = HashMap::new();
-        let mut low: HashMap<&'s str, usize> = HashMap::new();
-        let mut on_stack: HashSet<&'s str> = HashSet::new();
-        let mut stack: Vec<&'s str> = Vec::new();
-        let mut counter = 0;
-        let mut components = 0;
-        let nodes: Vec<&'s str> = schema
+        // The object and alternate types, numbered; edges by number.
+        let nodes: Vec<&'s Entity> = schema
             .entities
             .iter()
-            .map(Entity::name)
-            .filter(|n| edges.contains_key(n))
+            .filter(|e| matches!(e, Entity::Object(_) | Entity::Alternate(_)))
             .collect();
+        let number: HashMap<&'s str, usize> = nodes
+            .iter()
+            .enumerate()
+            .map(|(i, e)| (e.name(), i))
+            .collect();
+        let edges: Vec<Vec<usize>> = nodes
+            .iter()
+            .map(|e| {
+                let mut targets: Vec<&'s str> = Vec::new();
+                match e {
+                    Entity::Object(o) => {
+                        targets.extend(
+                            schema
+                                .all_members(&o.common.name)
+                                .iter()
+                                .map(|m| m.ty.as_str()),
+                        );
+                        if let Some(v) = &o.variants {
+                            targets.extend(v.variants.iter().map(|v| v.ty.as_str()));
+                        }
+                    }
+                    Entity::Alternate(a) => {
+                        targets.extend(a.variants.iter().map(|v| v.ty.as_str()))
+                    }
+                    _ => {}
+                }
+                targets
+                    .iter()
+                    .filter_map(|t| number.get(t).copied())
+                    .collect()
+            })
+            .collect();
+        const UNSEEN: usize = usize::MAX;
+        let mut index = vec![UNSEEN; nodes.len()];
+        let mut low = vec![0; nodes.len()];
+        let mut on_stack = vec![false; nodes.len()];
+        let mut stack: Vec<usize> = Vec::new();
+        let mut counter = 0;
+        let mut components = 0;
         // Iterative DFS: (node, next edge position).
-        for &root in &nodes {
-            if index.contains_key(root) {
+        for root in 0..nodes.len() {
+            if index[root] != UNSEEN {
                 continue;
             }
-            let mut work: Vec<(&'s str, usize)> = vec![(root, 0)];
-            index.insert(root, counter);
-            low.insert(root, counter);
+            let mut work: Vec<(usize, usize)> = vec![(root, 0)];
+            index[root] = counter;
+            low[root] = counter;
             counter += 1;
             stack.push(root);
-            on_stack.insert(root);
+            on_stack[root] = true;
             while let Some(&mut (node, ref mut pos)) = work.last_mut() {
-                let next = edges.get(node).and_then(|t| t.get(*pos)).copied();
+                let next = edges[node].get(*pos).copied();
                 *pos += 1;
                 match next {
-                    Some(target) if !index.contains_key(target) => {
-                        index.insert(target, counter);
-                        low.insert(target, counter);
+                    Some(target) if index[target] == UNSEEN => {
+                        index[target] = counter;
+                        low[target] = counter;
                         counter += 1;
                         stack.push(target);
-                        on_stack.insert(target);
+                        on_stack[target] = true;
                         work.push((target, 0));
                     }
                     Some(target) => {
-                        if on_stack.contains(target) {
-                            let l = low[node].min(index[target]);
-                            low.insert(node, l);
+                        if on_stack[target] {
+                            low[node] = low[node].min(index[target]);
                         }
                     }
                     None => {
                         work.pop();
                         if let Some(&(parent, _)) = work.last() {
-                            let l = low[parent].min(low[node]);
-                            low.insert(parent, l);
+                            low[parent] = low[parent].min(low[node]);
                         }
                         if low[node] == index[node] {
                             let mut members = Vec::new();
                             while let Some(top) = stack.pop() {
-                                on_stack.remove(top);
+                                on_stack[top] = false;
                                 members.push(top);
                                 if top == node {
                                     break;
                                 }
                             }
-                            let self_loop = edges.get(node).is_some_and(|t| t.contains(&node));
+                            let self_loop = edges[node].contains(&node);
                             if members.len() > 1 || self_loop {
                                 self.cyclic.insert(components);
                             }
                             for m in members {
-                                self.component.insert(m, components);
+                                self.component.insert(nodes[m].name(), components);
                             }
                             components += 1;
                         }
