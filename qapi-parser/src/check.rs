@@ -406,13 +406,9 @@ impl Checker<'_, '_> {
             .collect();
         if self.is_union(i) {
             self.check_branches(i, &seen)?;
-            let variants: Vec<String> = self
-                .object(i)
-                .and_then(|o| o.variants.as_ref())
-                .map(|v| v.variants.iter().map(|v| v.ty.clone()).collect())
-                .unwrap_or_default();
-            for ty in variants {
-                if let Some(t) = self.lookup_type(&ty) {
+            let branches = self.branches(i).unwrap_or_default();
+            for branch in branches {
+                if let Some(t) = self.lookup_type(&branch.ty) {
                     self.object_clash(t, at, &mut seen.clone())?;
                 }
             }
@@ -672,32 +668,21 @@ impl Checker<'_, '_> {
     /// QEMU's `QAPISchemaCommand.check` and `QAPISchemaEvent.check`.
     fn check_routine(&mut self, i: usize) -> Result<(), Error> {
         self.definition_common(i)?;
-        let (what, name, arg, ret, boxed) = match &self.b.entities[i] {
-            Entity::Command(c) => (
-                "command",
-                c.common.name.clone(),
-                c.arg_type.clone(),
-                c.ret_type.clone(),
-                c.boxed,
-            ),
-            Entity::Event(e) => (
-                "event",
-                e.common.name.clone(),
-                e.arg_type.clone(),
-                None,
-                e.boxed,
-            ),
+        let (what, boxed) = match &self.b.entities[i] {
+            Entity::Command(c) => ("command", c.boxed),
+            Entity::Event(e) => ("event", e.boxed),
             _ => return Ok(()),
         };
-        if let Some(arg) = arg {
-            let Some(t) = self.lookup_type(&arg) else {
+        if let Some(arg) = self.routine_types(i).0 {
+            let Some(t) = self.lookup_type(arg) else {
                 return Err(self.err(i, format!("{what}'s 'data' uses unknown type '{arg}'")));
             };
-            let desc = describe(&self.b.entities[t]);
             if self.object(t).is_none() {
+                let desc = describe(&self.b.entities[t]);
                 return Err(self.err(i, format!("{what}'s 'data' cannot take {desc}")));
             }
             if self.is_union(t) && !boxed {
+                let desc = describe(&self.b.entities[t]);
                 return Err(self.err(
                     i,
                     format!("{what}'s 'data' can take {desc} only with 'boxed': true"),
@@ -714,11 +699,16 @@ impl Checker<'_, '_> {
                 ));
             }
         }
-        if let Some(ret) = ret {
-            let Some(t) = self.lookup_type(&ret) else {
+        if let Some(ret) = self.routine_types(i).1 {
+            let Some(t) = self.lookup_type(ret) else {
                 return Err(self.err(i, format!("command's 'returns' uses unknown type '{ret}'")));
             };
-            let excepted = self.legacy || self.pragmas.command_returns_exceptions.contains(&name);
+            let excepted = self.legacy
+                || self
+                    .pragmas
+                    .command_returns_exceptions
+                    .iter()
+                    .any(|n| n == self.name(i));
             if !excepted {
                 let mut typ = Some(t);
                 if let Entity::Array(a) = &self.b.entities[t] {
@@ -736,6 +726,15 @@ impl Checker<'_, '_> {
             }
         }
         Ok(())
+    }
+
+    /// The argument and return types of command or event `i`.
+    fn routine_types(&self, i: usize) -> (Option<&str>, Option<&str>) {
+        match &self.b.entities[i] {
+            Entity::Command(c) => (c.arg_type.as_deref(), c.ret_type.as_deref()),
+            Entity::Event(e) => (e.arg_type.as_deref(), None),
+            _ => (None, None),
+        }
     }
 
     /// Matches the entity's members and features to its doc block (QEMU's `connect_doc`).

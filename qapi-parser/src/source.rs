@@ -187,25 +187,46 @@ pub(crate) fn current_dir() -> String {
         .unwrap_or_else(|_| "/".to_string())
 }
 
+/// The components of `os.path.abspath(path)`: `os.path.join(cwd, path)` normalised.
+fn abs_components<'p>(cwd: &'p str, path: &'p str) -> Vec<&'p str> {
+    if path.starts_with('/') {
+        return norm_components(path).1;
+    }
+    let (absolute, mut parts) = norm_components(cwd);
+    for comp in path.split('/') {
+        match comp {
+            "" | "." => {}
+            ".." => {
+                if parts.last().is_some_and(|p| *p != "..") {
+                    parts.pop();
+                } else if !absolute {
+                    parts.push("..");
+                }
+            }
+            c => parts.push(c),
+        }
+    }
+    parts
+}
+
 /// `os.path.abspath`: lexical, relative to `cwd`, no symlink resolution.
 pub(crate) fn py_abspath(cwd: &str, path: &str) -> String {
-    let joined;
-    let full = if path.starts_with('/') {
-        path
-    } else {
-        joined = py_join(cwd, path);
-        &joined
-    };
-    let (_, parts) = norm_components(full);
-    format!("/{}", parts.join("/"))
+    let parts = abs_components(cwd, path);
+    let mut out = String::with_capacity(cwd.len() + path.len() + 1);
+    for part in &parts {
+        out.push('/');
+        out.push_str(part);
+    }
+    if out.is_empty() {
+        out.push('/');
+    }
+    out
 }
 
 /// `os.path.relpath(path, start)`.
 pub(crate) fn py_relpath(cwd: &str, path: &str, start: &str) -> String {
-    let path = py_abspath(cwd, path);
-    let start = py_abspath(cwd, start);
-    let (_, p) = norm_components(&path);
-    let (_, s) = norm_components(&start);
+    let p = abs_components(cwd, path);
+    let s = abs_components(cwd, start);
     let common = p.iter().zip(&s).take_while(|(a, b)| a == b).count();
     let mut out: Vec<&str> = vec![".."; s.len() - common];
     out.extend(&p[common..]);
