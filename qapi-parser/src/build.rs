@@ -3,6 +3,7 @@
 //! arrays) inserted where QEMU inserts them; duplicate definitions are caught here.
 
 use std::collections::HashMap;
+use std::sync::Arc;
 
 use crate::diag::Diag;
 use crate::error::Error;
@@ -18,7 +19,7 @@ pub(crate) struct Built {
     pub index: HashMap<String, usize>,
     pub modules: Vec<String>,
     /// Module name of every file.
-    pub file_modules: Vec<String>,
+    pub file_modules: Vec<Arc<str>>,
     /// Where the 65th distinct feature name was first used, if there is one.
     pub feature_overflow: Option<Loc>,
 }
@@ -27,6 +28,7 @@ struct Builder<'d, 'a> {
     diag: &'d Diag<'a>,
     out: Built,
     features_seen: HashMap<String, ()>,
+    builtin_module: Arc<str>,
 }
 
 /// Maximum number of distinct feature names, special ones included.
@@ -42,7 +44,7 @@ pub(crate) fn build(items: Vec<Item>, diag: &Diag<'_>) -> Result<Built, Error> {
     let file_modules = diag
         .files
         .iter()
-        .map(|f| py_relpath(&diag.cwd, &f.name, &schema_dir))
+        .map(|f| Arc::from(py_relpath(&diag.cwd, &f.name, &schema_dir)))
         .collect::<Vec<_>>();
     let mut b = Builder {
         diag,
@@ -55,9 +57,10 @@ pub(crate) fn build(items: Vec<Item>, diag: &Diag<'_>) -> Result<Built, Error> {
             feature_overflow: None,
         },
         features_seen: HashMap::new(),
+        builtin_module: Arc::from("./builtin"),
     };
-    if let Some(m) = b.out.file_modules.first().cloned() {
-        b.out.modules.push(m);
+    if let Some(m) = b.out.file_modules.first() {
+        b.out.modules.push(m.to_string());
     }
     b.predefined()?;
     // Include directives mostly name files as they were loaded: their modules are known.
@@ -76,7 +79,7 @@ pub(crate) fn build(items: Vec<Item>, diag: &Diag<'_>) -> Result<Built, Error> {
                 end,
             } => {
                 let module = match loaded.get(target.as_str()) {
-                    Some(&i) => b.out.file_modules[i].clone(),
+                    Some(&i) => b.out.file_modules[i].to_string(),
                     None => py_relpath(&diag.cwd, &target, &schema_dir),
                 };
                 if !b.out.modules.contains(&module) {
@@ -103,12 +106,12 @@ impl Builder<'_, '_> {
         SourceInfo {
             file: file.path.clone(),
             line: loc.line,
-            col: file.column_of(start),
+            col: file.column_at(loc.line, start),
             span: start as usize..end as usize,
         }
     }
 
-    fn module_of(&self, file: FileId) -> String {
+    fn module_of(&self, file: FileId) -> Arc<str> {
         self.out.file_modules[file as usize].clone()
     }
 
@@ -123,7 +126,7 @@ impl Builder<'_, '_> {
             name,
             module: match at {
                 Some((loc, _, _)) => self.module_of(loc.file),
-                None => "./builtin".to_string(),
+                None => self.builtin_module.clone(),
             },
             info: at.map(|(loc, s, e)| self.info(loc, s, e)),
             ifcond,

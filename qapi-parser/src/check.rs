@@ -827,13 +827,12 @@ impl Checker<'_, '_> {
     /// Arrays live in their element type's module.
     fn set_array_modules(&mut self) {
         for i in 0..self.b.entities.len() {
-            let element = match &self.b.entities[i] {
-                Entity::Array(a) => a.element.clone(),
+            let module = match &self.b.entities[i] {
+                Entity::Array(a) => self
+                    .lookup_type(&a.element)
+                    .map(|t| self.b.entities[t].common().module.clone()),
                 _ => continue,
             };
-            let module = self
-                .lookup_type(&element)
-                .map(|t| self.b.entities[t].common().module.clone());
             if let (Some(module), Entity::Array(a)) = (module, &mut self.b.entities[i]) {
                 a.common.module = module;
             }

@@ -11,10 +11,7 @@ pub fn dump(schema: &Schema) -> String {
     let mut out = String::with_capacity(schema.entities.len() * 64);
     let mut by_module: HashMap<&str, Vec<&Entity>> = HashMap::new();
     for e in &schema.entities {
-        by_module
-            .entry(e.common().module.as_str())
-            .or_default()
-            .push(e);
+        by_module.entry(&*e.common().module).or_default().push(e);
     }
     for module in &schema.modules {
         let _ = writeln!(out, "module {module}");

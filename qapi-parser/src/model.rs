@@ -55,8 +55,8 @@ impl Feature {
 pub struct Common {
     pub name: String,
     /// Module name as QEMU prints it: `./builtin`, the root file's name, or an included file's
-    /// path relative to the root file's directory (normalised).
-    pub module: String,
+    /// path relative to the root file's directory (normalised). Shared by its entities.
+    pub module: Arc<str>,
     /// `None` for built-ins and predefined entities.
     pub info: Option<SourceInfo>,
     pub ifcond: Option<IfCond>,

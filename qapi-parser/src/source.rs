@@ -99,7 +99,11 @@ impl<'a> SourceFile<'a> {
     /// QEMU's column of a byte offset: 1 + characters since the line start, where a tab maps
     /// the running column `c` to `((c - 1) mod 8) + 1` (QEMU's tab handling never advances).
     pub fn column_of(&self, pos: u32) -> u32 {
-        let line = self.line_of(pos);
+        self.column_at(self.line_of(pos), pos)
+    }
+
+    /// [`SourceFile::column_of`] when the line of `pos` is known.
+    pub fn column_at(&self, line: u32, pos: u32) -> u32 {
         let start = self.line_start(line);
         let end = (pos as usize).min(self.text.len());
         let mut col: u32 = 1;
