@@ -70,8 +70,10 @@ pub(crate) struct Checker<'c, 'a> {
     pragmas: &'c Pragmas,
     legacy: bool,
     state: Vec<State>,
-    /// All members (base chain first) of each checked object type.
-    all_members: Vec<Vec<MemberRef>>,
+    /// All members (base chain first) of each checked object type: a range of
+    /// `member_list`.
+    all_members: Vec<std::ops::Range<usize>>,
+    member_list: Vec<MemberRef>,
 }
 
 /// Runs every schema check; on success the entities are final.
@@ -90,7 +92,8 @@ pub(crate) fn check(
         pragmas,
         legacy,
         state: vec![State::Unchecked; n],
-        all_members: vec![Vec::new(); n],
+        all_members: vec![0..0; n],
+        member_list: Vec::new(),
     };
     for i in 0..n {
         c.check_entity(i)?;
@@ -355,17 +358,19 @@ impl Checker<'_, '_> {
         self.state[i] = State::InProgress;
         self.definition_common(i)?;
         let at = self.loc(i);
-        let mut seen = Seen::default();
-        let (base, nmembers) = {
-            let o = self
-                .object(i)
-                .ok_or_else(|| self.err(i, "internal: not an object".into()))?;
-            (o.base.clone(), o.members.len())
+        let o = self
+            .object(i)
+            .ok_or_else(|| self.err(i, "internal: not an object".into()))?;
+        let nmembers = o.members.len();
+        let base = match o.base.as_deref() {
+            None => None,
+            Some(name) => match self.lookup_type(name) {
+                Some(b) => Some(b),
+                None => return Err(self.err(i, format!("'base' uses unknown type '{name}'"))),
+            },
         };
-        if let Some(base) = base {
-            let Some(b) = self.lookup_type(&base) else {
-                return Err(self.err(i, format!("'base' uses unknown type '{base}'")));
-            };
+        let mut seen = Seen::default();
+        if let Some(b) = base {
             if self.object(b).is_none() || self.is_union(b) {
                 return Err(self.err(
                     i,
@@ -376,7 +381,10 @@ impl Checker<'_, '_> {
                 ));
             }
             self.check_object(b)?;
+            seen.items.reserve(self.all_members[b].len() + nmembers);
             self.object_clash(b, at, &mut seen)?;
+        } else {
+            seen.items.reserve(nmembers);
         }
         for k in 0..nmembers {
             let subject = Subject::Member(MemberRef { owner: i, index: k });
@@ -396,14 +404,13 @@ impl Checker<'_, '_> {
             self.features_clash(i, Some(k), at)?;
             self.clash(subject, at, &mut seen)?;
         }
-        self.all_members[i] = seen
-            .items
-            .iter()
-            .filter_map(|s| match s {
+        let first = self.member_list.len();
+        self.member_list
+            .extend(seen.items.iter().filter_map(|s| match s {
                 Subject::Member(m) => Some(*m),
                 _ => None,
-            })
-            .collect();
+            }));
+        self.all_members[i] = first..self.member_list.len();
         if self.is_union(i) {
             self.check_branches(i, &seen)?;
             let branches = self.branches(i).unwrap_or_default();
@@ -419,7 +426,7 @@ impl Checker<'_, '_> {
 
     /// QEMU's `QAPISchemaObjectType.check_clash`: all members of `t`, then each branch.
     fn object_clash(&self, t: usize, at: Loc, seen: &mut Seen) -> Result<(), Error> {
-        for &m in &self.all_members[t] {
+        for &m in &self.member_list[self.all_members[t].clone()] {
             self.clash(Subject::Member(m), at, seen)?;
         }
         if let Some(v) = self.object(t).and_then(|o| o.variants.as_ref()) {
@@ -689,7 +696,7 @@ impl Checker<'_, '_> {
                 ));
             }
             self.check_object(t)?;
-            let conditional = self.all_members[t].iter().any(|m| {
+            let conditional = self.member_list[self.all_members[t].clone()].iter().any(|m| {
                 matches!(&self.b.entities[m.owner], Entity::Object(o) if o.members[m.index].ifcond.is_some())
             });
             if conditional && !boxed {
