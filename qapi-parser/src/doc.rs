@@ -194,7 +194,7 @@ impl DocBlock {
             None => list
                 .iter()
                 .copied()
-                .find(|&i| self.sections[i].name == name),
+                .find(|&i| crate::value::same_str(&self.sections[i].name, name)),
         }
     }
 

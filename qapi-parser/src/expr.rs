@@ -10,7 +10,7 @@ use crate::model::{Feature, IfCond, Pragmas};
 use crate::names::{self, NameError};
 use crate::parser::Expr;
 use crate::source::Loc;
-use crate::value::{Dict, Value};
+use crate::value::{same_str, Dict, Value};
 
 /// The six kinds of definitions.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
@@ -516,7 +516,7 @@ impl Checker<'_, '_> {
         }
         let unknown: Vec<&str> = dict
             .keys()
-            .filter(|k| !required.contains(k) && !optional.contains(k))
+            .filter(|k| !required.iter().chain(optional).any(|r| same_str(r, k)))
             .collect();
         if !unknown.is_empty() {
             let s = if unknown.len() > 1 { "s" } else { "" };

@@ -18,13 +18,22 @@ pub(crate) struct Dict<'a> {
     pub entries: Vec<(Cow<'a, str>, Value<'a>)>,
 }
 
+/// String equality that settles most mismatches before comparing whole strings (keys are
+/// compared often, and mostly against other keys).
+pub(crate) fn same_str(a: &str, b: &str) -> bool {
+    a.len() == b.len() && a.as_bytes().first() == b.as_bytes().first() && a == b
+}
+
 impl<'a> Dict<'a> {
     pub fn get(&self, key: &str) -> Option<&Value<'a>> {
-        self.entries.iter().find(|(k, _)| k == key).map(|(_, v)| v)
+        self.entries
+            .iter()
+            .find(|(k, _)| same_str(k, key))
+            .map(|(_, v)| v)
     }
 
     pub fn contains(&self, key: &str) -> bool {
-        self.entries.iter().any(|(k, _)| k == key)
+        self.entries.iter().any(|(k, _)| same_str(k, key))
     }
 
     pub fn len(&self) -> usize {
@@ -42,7 +51,7 @@ impl<'a> Dict<'a> {
     /// Renames a key in place (keeps its position).
     pub fn rename(&mut self, from: &str, to: &'a str) {
         for (k, _) in &mut self.entries {
-            if k == from {
+            if same_str(k, from) {
                 *k = Cow::Borrowed(to);
             }
         }
