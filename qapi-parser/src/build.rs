@@ -318,7 +318,7 @@ impl Builder<'_, '_> {
         let at = (def.loc, def.start, def.end);
         let loc = def.loc;
         self.note_features(&def.features, loc);
-        let mut common = self.common(def.name.clone(), Some(at), def.ifcond.clone(), def.features);
+        let mut common = self.common(def.name, Some(at), def.ifcond.clone(), def.features);
         common.doc = def.doc;
         let entity = match def.kind {
             DefKind::Enum { values, prefix } => {
@@ -358,7 +358,7 @@ impl Builder<'_, '_> {
                     UnionBase::Inline(members) => {
                         let members = self.members(members, at)?;
                         let base = self.implicit_object(
-                            &def.name,
+                            &common.name,
                             at,
                             def.ifcond.clone(),
                             "base",
@@ -366,7 +366,9 @@ impl Builder<'_, '_> {
                         )?;
                         (base, self.variants(branches, at)?)
                     }
-                    UnionBase::Simple => self.simple_union(&def.name, at, &def.ifcond, branches)?,
+                    UnionBase::Simple => {
+                        self.simple_union(&common.name, at, &def.ifcond, branches)?
+                    }
                 };
                 Entity::Object(ObjectType {
                     common,
@@ -389,7 +391,7 @@ impl Builder<'_, '_> {
                 allow_preconfig,
                 coroutine,
             } => {
-                let arg_type = self.arguments(&def.name, at, &def.ifcond, data)?;
+                let arg_type = self.arguments(&common.name, at, &def.ifcond, data)?;
                 let ret_type = match returns {
                     Some(r) => Some(self.type_name(r, at)?),
                     None => None,
@@ -407,7 +409,7 @@ impl Builder<'_, '_> {
                 })
             }
             DefKind::Event { data, boxed } => {
-                let arg_type = self.arguments(&def.name, at, &def.ifcond, data)?;
+                let arg_type = self.arguments(&common.name, at, &def.ifcond, data)?;
                 Entity::Event(Event {
                     common,
                     arg_type,

@@ -1,6 +1,8 @@
 //! Builds located errors the way QEMU renders them: include chains, the `In <meta> '<name>':`
 //! context of the definition a line belongs to, and a source excerpt for reports.
 
+use std::borrow::Cow;
+
 use crate::error::{Context, Error, ErrorKind, Excerpt};
 use crate::source::{FileId, Loc, SourceFile};
 
@@ -13,7 +15,8 @@ pub(crate) struct Diag<'a> {
     /// QEMU records the definition on the line's shared source-info object, so a line
     /// reports the definition most recently checked on it (normally the one starting there).
     /// Looked up only for messages, so a list searched from its end does.
-    defn: Vec<(Loc, &'static str, String)>,
+    /// Names borrow the schema text where they can.
+    defn: Vec<(Loc, &'static str, Cow<'a, str>)>,
 }
 
 impl<'a> Diag<'a> {
@@ -29,8 +32,8 @@ impl<'a> Diag<'a> {
     }
 
     /// Records that the definition starting at `loc` is being checked.
-    pub fn set_defn(&mut self, loc: Loc, meta: &'static str, name: &str) {
-        self.defn.push((loc, meta, name.to_string()));
+    pub fn set_defn(&mut self, loc: Loc, meta: &'static str, name: Cow<'a, str>) {
+        self.defn.push((loc, meta, name));
     }
 
     /// The definition most recently recorded at `loc`.
@@ -39,7 +42,7 @@ impl<'a> Diag<'a> {
             .iter()
             .rev()
             .find(|(l, _, _)| *l == loc)
-            .map(|(_, meta, name)| (*meta, name.as_str()))
+            .map(|(_, meta, name)| (*meta, name.as_ref()))
     }
 
     pub fn defn_name(&self, loc: Loc) -> Option<&str> {

@@ -50,6 +50,12 @@ pub(crate) struct Section {
 }
 
 impl Section {
+    /// Whether this is a section other than the body (`sections[0]`), descriptions and dropped
+    /// ones.
+    pub fn is_other(&self) -> bool {
+        !self.dropped && !self.stub && !matches!(self.kind, Kind::Member | Kind::Feature)
+    }
+
     fn new(kind: Kind, name: &str, loc: Loc) -> Section {
         Section {
             kind,
@@ -169,17 +175,6 @@ impl DocBlock {
 
     pub fn errors(&self) -> Option<&Section> {
         self.errors.map(|i| &self.sections[i])
-    }
-
-    /// Indices of the sections other than body, descriptions and dropped ones, in source
-    /// order.
-    pub fn other_sections(&self) -> Vec<usize> {
-        (1..self.sections.len())
-            .filter(|&i| {
-                let s = &self.sections[i];
-                !s.dropped && !s.stub && !matches!(s.kind, Kind::Member | Kind::Feature)
-            })
-            .collect()
     }
 
     /// Index of the description of `name` among members or features.

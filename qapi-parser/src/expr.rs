@@ -161,11 +161,11 @@ const FLAG_KEYS: [&str; 6] = [
 ];
 
 /// Runs QEMU's `check_exprs` over all expressions.
-pub(crate) fn check_exprs(
-    exprs: Vec<Expr<'_>>,
+pub(crate) fn check_exprs<'a>(
+    exprs: Vec<Expr<'a>>,
     docs: &mut [DocBlock],
     pragmas: &Pragmas,
-    diag: &mut Diag<'_>,
+    diag: &mut Diag<'a>,
     legacy: bool,
 ) -> Result<Vec<Item>, Error> {
     let mut items = Vec::with_capacity(exprs.len());
@@ -185,11 +185,11 @@ pub(crate) fn check_exprs(
     Ok(items)
 }
 
-fn check_expr(
-    expr: Expr<'_>,
+fn check_expr<'a>(
+    expr: Expr<'a>,
     docs: &mut [DocBlock],
     pragmas: &Pragmas,
-    diag: &mut Diag<'_>,
+    diag: &mut Diag<'a>,
     legacy: bool,
 ) -> Result<Def, Error> {
     let loc = expr.loc;
@@ -209,8 +209,8 @@ fn check_expr(
     let Some(Value::Str(name)) = dict.get(meta.as_str()) else {
         return Err(diag.error(loc, format!("'{}' requires a string name", meta.as_str())));
     };
+    diag.set_defn(loc, meta.as_str(), name.clone());
     let name = name.to_string();
-    diag.set_defn(loc, meta.as_str(), &name);
     let cx = Checker {
         diag,
         loc,

@@ -146,24 +146,21 @@ fn model_doc(mut d: doc::DocBlock, diag: &diag::Diag<'_>) -> Doc {
     };
     let args = describe(&d.args, &mut d.sections);
     let features = describe(&d.features, &mut d.sections);
-    let others = d.other_sections();
-    let sections = others
-        .iter()
-        .map(|&i| {
-            let s = &mut d.sections[i];
-            DocSection {
-                kind: match s.kind {
-                    doc::Kind::Returns => SectionKind::Returns,
-                    doc::Kind::Errors => SectionKind::Errors,
-                    doc::Kind::Since => SectionKind::Since,
-                    doc::Kind::Todo => SectionKind::Todo,
-                    _ => SectionKind::Plain,
-                },
-                text: std::mem::take(&mut s.text),
-                info: line_info(diag, s.loc),
-            }
-        })
-        .collect();
+    let others = d.sections.get_mut(1..).unwrap_or_default();
+    let mut sections = Vec::with_capacity(others.iter().filter(|s| s.is_other()).count());
+    for s in others.iter_mut().filter(|s| s.is_other()) {
+        sections.push(DocSection {
+            kind: match s.kind {
+                doc::Kind::Returns => SectionKind::Returns,
+                doc::Kind::Errors => SectionKind::Errors,
+                doc::Kind::Since => SectionKind::Since,
+                doc::Kind::Todo => SectionKind::Todo,
+                _ => SectionKind::Plain,
+            },
+            text: std::mem::take(&mut s.text),
+            info: line_info(diag, s.loc),
+        });
+    }
     Doc {
         info: line_info(diag, d.loc),
         symbol: d.symbol.take(),
