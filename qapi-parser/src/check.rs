@@ -49,8 +49,10 @@ enum Subject {
 }
 
 /// Names seen so far in a clash check. Small sets compare mangled names in place; big ones
-/// get a hash index.
-#[derive(Clone, Default)]
+/// get a hash index. Branches are checked against what their union has seen, each on its
+/// own: the set is cut back to its length before a branch, so index entries may point past
+/// the end or at a later item, and a found item counts only if its name matches.
+#[derive(Default)]
 struct Seen {
     items: Vec<Subject>,
     index: Option<HashMap<String, usize>>,
@@ -229,7 +231,8 @@ impl Checker<'_, '_> {
         match &seen.index {
             Some(index) => index
                 .get(&crate::names::c_name_raw(name))
-                .map(|&i| seen.items[i]),
+                .and_then(|&i| seen.items.get(i).copied())
+                .filter(|&s| same_c_name(self.subject_name(s), name)),
             None => seen
                 .items
                 .iter()
@@ -414,9 +417,11 @@ impl Checker<'_, '_> {
         if self.is_union(i) {
             self.check_branches(i, &seen)?;
             let branches = self.branches(i).unwrap_or_default();
+            let len = seen.items.len();
             for branch in branches {
                 if let Some(t) = self.lookup_type(&branch.ty) {
-                    self.object_clash(t, at, &mut seen.clone())?;
+                    self.object_clash(t, at, &mut seen)?;
+                    seen.items.truncate(len);
                 }
             }
         }
@@ -430,9 +435,11 @@ impl Checker<'_, '_> {
             self.clash(Subject::Member(m), at, seen)?;
         }
         if let Some(v) = self.object(t).and_then(|o| o.variants.as_ref()) {
+            let len = seen.items.len();
             for variant in &v.variants {
                 if let Some(vt) = self.lookup_type(&variant.ty) {
-                    self.object_clash(vt, at, &mut seen.clone())?;
+                    self.object_clash(vt, at, seen)?;
+                    seen.items.truncate(len);
                 }
             }
         }

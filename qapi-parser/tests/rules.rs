@@ -691,6 +691,31 @@ fn union_rules() {
     );
 }
 
+/// Each branch is checked against the union's own members only, not against other branches,
+/// whether the set of names seen is small or big enough to be indexed.
+#[test]
+fn branches_are_checked_each_on_their_own() {
+    for base_members in [2, 40] {
+        let base: String = (0..base_members)
+            .map(|i| format!(", 'm{i}': 'int'"))
+            .collect();
+        let schema = format!(
+            "{{ 'enum': 'En', 'data': [ 'a', 'b', 'c' ] }}\n\
+             {{ 'struct': 'Sa', 'data': {{ 'x': 'int', 'y': 'int' }} }}\n\
+             {{ 'struct': 'Sb', 'data': {{ 'y': 'int', 'x': 'int' }} }}\n\
+             {{ 'struct': 'Sc', 'data': {{ 'm1': 'int' }} }}\n\
+             {{ 'union': 'Un', 'base': {{ 'kind': 'En'{base} }}, 'discriminator': 'kind',\n\
+               'data': {{ 'a': 'Sa', 'b': 'Sb' }} }}"
+        );
+        ok(&schema);
+        let clash = schema.replace("'b': 'Sb'", "'b': 'Sb', 'c': 'Sc'");
+        assert_eq!(
+            err(&clash),
+            "t.json: In union 'Un':\nt.json:5: member 'm1' of type 'Sc' collides with base member 'm1'"
+        );
+    }
+}
+
 #[test]
 fn base_and_type_resolution() {
     assert_eq!(err("{ 'struct': 'Aa', 'base': 'Bb', 'data': {} }\n{ 'struct': 'Bb', 'base': 'Aa', 'data': {} }"), "t.json: In struct 'Aa':\nt.json:1: object Aa contains itself");
