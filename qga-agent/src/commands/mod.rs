@@ -1,7 +1,5 @@
 //! The generated `Commands` trait implemented for [`Agent`]: thin glue from decoded arguments
-//! to the system layer ([`crate::sys`]) and back to protocol types.
-
-mod convert;
+//! to the system layer ([`crate::sys`]), which returns the protocol types itself.
 
 use nix::sys::signal::{pthread_sigmask, SigSet, SigmaskHow, Signal};
 use qga_types::qapi_runtime::{self, CommandInfo, Disabled, QapiError};
@@ -107,23 +105,13 @@ impl Commands for Agent {
     }
 
     fn guest_file_read(&mut self, args: t::GuestFileReadArgs) -> Result<t::GuestFileRead> {
-        let read = self.files.read(args.handle, args.count).map_err(generic)?;
-        Ok(t::GuestFileRead {
-            count: read.data.len() as i64,
-            buf_b64: qapi_runtime::Base64Bytes(read.data),
-            eof: read.eof,
-        })
+        self.files.read(args.handle, args.count).map_err(generic)
     }
 
     fn guest_file_write(&mut self, args: t::GuestFileWriteArgs) -> Result<t::GuestFileWrite> {
-        let written = self
-            .files
+        self.files
             .write(args.handle, &args.buf_b64, args.count)
-            .map_err(generic)?;
-        Ok(t::GuestFileWrite {
-            count: written.count,
-            eof: written.eof,
-        })
+            .map_err(generic)
     }
 
     fn guest_file_seek(&mut self, args: t::GuestFileSeekArgs) -> Result<t::GuestFileSeek> {
@@ -138,14 +126,9 @@ impl Commands for Agent {
                 )))
             }
         };
-        let seek = self
-            .files
+        self.files
             .seek(args.handle, args.offset, whence)
-            .map_err(generic)?;
-        Ok(t::GuestFileSeek {
-            position: seek.position,
-            eof: seek.eof,
-        })
+            .map_err(generic)
     }
 
     fn guest_file_flush(&mut self, args: t::GuestFileFlushArgs) -> Result<()> {
@@ -177,18 +160,8 @@ impl Commands for Agent {
     }
 
     fn guest_fstrim(&mut self, args: t::GuestFstrimArgs) -> Result<t::GuestFilesystemTrimResponse> {
-        let results = sys::fstrim::fstrim(args.minimum).map_err(generic)?;
-        Ok(t::GuestFilesystemTrimResponse {
-            paths: results
-                .into_iter()
-                .map(|r| t::GuestFilesystemTrimResult {
-                    path: r.path,
-                    trimmed: r.trimmed,
-                    minimum: r.minimum,
-                    error: r.error,
-                })
-                .collect(),
-        })
+        let paths = sys::fstrim::fstrim(args.minimum).map_err(generic)?;
+        Ok(t::GuestFilesystemTrimResponse { paths })
     }
 
     fn guest_suspend_disk(&mut self) -> Result<()> {
@@ -204,28 +177,23 @@ impl Commands for Agent {
     }
 
     fn guest_network_get_interfaces(&mut self) -> Result<Vec<t::GuestNetworkInterface>> {
-        let list = sys::net::network_interfaces().map_err(generic)?;
-        Ok(list.into_iter().map(convert::interface).collect())
+        sys::net::network_interfaces().map_err(generic)
     }
 
     fn guest_get_vcpus(&mut self) -> Result<Vec<t::GuestLogicalProcessor>> {
-        let list = sys::vcpu::get_vcpus().map_err(generic)?;
-        Ok(list.into_iter().map(convert::vcpu_out).collect())
+        sys::vcpu::get_vcpus().map_err(generic)
     }
 
     fn guest_set_vcpus(&mut self, args: t::GuestSetVcpusArgs) -> Result<i64> {
-        let vcpus: Vec<_> = args.vcpus.into_iter().map(convert::vcpu_in).collect();
-        sys::vcpu::set_vcpus(&vcpus).map_err(generic)
+        sys::vcpu::set_vcpus(&args.vcpus).map_err(generic)
     }
 
     fn guest_get_disks(&mut self) -> Result<Vec<t::GuestDiskInfo>> {
-        let list = sys::blockdev::get_disks().map_err(generic)?;
-        Ok(list.into_iter().map(convert::disk).collect())
+        sys::blockdev::get_disks().map_err(generic)
     }
 
     fn guest_get_fsinfo(&mut self) -> Result<Vec<t::GuestFilesystemInfo>> {
-        let list = sys::blockdev::get_fsinfo().map_err(generic)?;
-        Ok(list.into_iter().map(convert::filesystem).collect())
+        sys::blockdev::get_fsinfo().map_err(generic)
     }
 
     fn guest_set_user_password(&mut self, args: t::GuestSetUserPasswordArgs) -> Result<()> {
@@ -234,29 +202,18 @@ impl Commands for Agent {
     }
 
     fn guest_get_memory_blocks(&mut self) -> Result<Vec<t::GuestMemoryBlock>> {
-        let list = sys::memory::get_memory_blocks().map_err(generic)?;
-        Ok(list.into_iter().map(convert::memory_block_out).collect())
+        sys::memory::get_memory_blocks().map_err(generic)
     }
 
     fn guest_set_memory_blocks(
         &mut self,
         args: t::GuestSetMemoryBlocksArgs,
     ) -> Result<Vec<t::GuestMemoryBlockResponse>> {
-        let blocks: Vec<_> = args
-            .mem_blks
-            .into_iter()
-            .map(convert::memory_block_in)
-            .collect();
-        let responses = sys::memory::set_memory_blocks(&blocks);
-        Ok(responses
-            .into_iter()
-            .map(convert::memory_response)
-            .collect())
+        Ok(sys::memory::set_memory_blocks(&args.mem_blks))
     }
 
     fn guest_get_memory_block_info(&mut self) -> Result<t::GuestMemoryBlockInfo> {
-        let info = sys::memory::get_memory_block_info().map_err(generic)?;
-        Ok(t::GuestMemoryBlockInfo { size: info.size })
+        sys::memory::get_memory_block_info().map_err(generic)
     }
 
     fn guest_exec_status(&mut self, args: t::GuestExecStatusArgs) -> Result<t::GuestExecStatus> {
@@ -312,38 +269,15 @@ impl Commands for Agent {
     }
 
     fn guest_get_users(&mut self) -> Result<Vec<t::GuestUser>> {
-        Ok(sys::users::users()
-            .into_iter()
-            .map(|u| t::GuestUser {
-                user: u.user,
-                login_time: u.login_time,
-                domain: None,
-            })
-            .collect())
+        Ok(sys::users::users())
     }
 
     fn guest_get_timezone(&mut self) -> Result<t::GuestTimezone> {
-        let tz = sys::host::timezone();
-        Ok(t::GuestTimezone {
-            zone: tz.zone,
-            offset: tz.offset,
-        })
+        Ok(sys::host::timezone())
     }
 
     fn guest_get_osinfo(&mut self) -> Result<t::GuestOsInfo> {
-        let os = sys::host::os_info();
-        Ok(t::GuestOsInfo {
-            kernel_release: os.kernel_release,
-            kernel_version: os.kernel_version,
-            machine: os.machine,
-            id: os.id,
-            name: os.name,
-            pretty_name: os.pretty_name,
-            version: os.version,
-            version_id: os.version_id,
-            variant: os.variant,
-            variant_id: os.variant_id,
-        })
+        Ok(sys::host::os_info())
     }
 
     fn guest_ssh_get_authorized_keys(
@@ -370,26 +304,18 @@ impl Commands for Agent {
     }
 
     fn guest_get_diskstats(&mut self) -> Result<Vec<t::GuestDiskStatsInfo>> {
-        let list = sys::stats::disk_stats().map_err(generic)?;
-        Ok(list.into_iter().map(convert::disk_stats).collect())
+        sys::stats::disk_stats().map_err(generic)
     }
 
     fn guest_get_cpustats(&mut self) -> Result<Vec<t::GuestCpuStats>> {
-        let list = sys::stats::cpu_stats().map_err(generic)?;
-        Ok(list.into_iter().map(convert::cpu_stats).collect())
+        sys::stats::cpu_stats().map_err(generic)
     }
 
     fn guest_get_load(&mut self) -> Result<t::GuestLoadAverage> {
-        let load = sys::host::load_average().map_err(generic)?;
-        Ok(t::GuestLoadAverage {
-            load1m: load.load1m,
-            load5m: load.load5m,
-            load15m: load.load15m,
-        })
+        sys::host::load_average().map_err(generic)
     }
 
     fn guest_network_get_route(&mut self) -> Result<Vec<t::GuestNetworkRoute>> {
-        let list = sys::net::network_routes().map_err(generic)?;
-        Ok(list.into_iter().map(convert::route).collect())
+        sys::net::network_routes().map_err(generic)
     }
 }

@@ -10,150 +10,41 @@ use std::os::fd::AsRawFd;
 use std::os::unix::ffi::OsStrExt;
 use std::path::{Path, PathBuf};
 
+use qga_types::{
+    GuestCcwAddress, GuestDiskAddress, GuestDiskBusType, GuestDiskInfo, GuestDiskSmart,
+    GuestFilesystemInfo, GuestNvMeSmart, GuestPciAddress,
+};
+
 use super::error::errno_of;
 use super::mount::{Mount, MountTables};
 use super::SysError;
 
-/// QAPI `GuestDiskBusType`.
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
-pub enum DiskBusType {
-    Ide,
-    Fdc,
-    Scsi,
-    Virtio,
-    Xen,
-    Usb,
-    Uml,
-    Sata,
-    Sd,
-    Unknown,
-    Ieee1394,
-    Ssa,
-    Fibre,
-    Raid,
-    Iscsi,
-    Sas,
-    Mmc,
-    Virtual,
-    FileBackedVirtual,
-    Nvme,
-}
-
-/// QAPI `GuestPCIAddress`; -1 marks unknown fields.
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
-pub struct PciAddress {
-    pub domain: i64,
-    pub bus: i64,
-    pub slot: i64,
-    pub function: i64,
-}
-
-/// QAPI `GuestCCWAddress` (s390 channel I/O).
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
-pub struct CcwAddress {
-    pub cssid: i64,
-    pub ssid: i64,
-    pub subchno: i64,
-    pub devno: i64,
-}
-
-/// QAPI `GuestDiskAddress`.
-#[derive(Debug, Clone, PartialEq, Eq)]
-pub struct DiskAddress {
-    pub pci_controller: PciAddress,
-    pub bus_type: DiskBusType,
-    pub bus: i64,
-    pub target: i64,
-    pub unit: i64,
-    pub serial: Option<String>,
-    pub dev: Option<String>,
-    pub ccw_address: Option<CcwAddress>,
-}
-
-impl DiskAddress {
-    fn unknown() -> DiskAddress {
-        DiskAddress {
-            pci_controller: PciAddress {
-                domain: -1,
-                bus: -1,
-                slot: -1,
-                function: -1,
-            },
-            bus_type: DiskBusType::Unknown,
-            bus: 0,
-            target: 0,
-            unit: 0,
-            serial: None,
-            dev: None,
-            ccw_address: None,
-        }
+/// A disk address with nothing known yet: PCI fields -1 (unknown), bus type `unknown`.
+fn unknown_address() -> GuestDiskAddress {
+    GuestDiskAddress {
+        pci_controller: GuestPciAddress {
+            domain: -1,
+            bus: -1,
+            slot: -1,
+            function: -1,
+        },
+        bus_type: GuestDiskBusType::Unknown,
+        bus: 0,
+        target: 0,
+        unit: 0,
+        serial: None,
+        dev: None,
+        ccw_address: None,
     }
 }
 
-/// QAPI `GuestFilesystemInfo`.
-#[derive(Debug, Clone, PartialEq, Eq)]
-pub struct FilesystemInfo {
-    /// Kernel name of the block device, e.g. `vda1`, `dm-0`.
-    pub name: String,
-    pub mountpoint: String,
-    /// The filesystem type (QAPI member `type`).
-    pub fs_type: String,
-    pub used_bytes: Option<u64>,
-    pub total_bytes: Option<u64>,
-    pub total_bytes_privileged: Option<u64>,
-    pub disk: Vec<DiskAddress>,
-}
-
-/// QAPI `GuestNVMeSmart` (the `nvme` variant of `GuestDiskSmart`).
-#[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
-pub struct NvmeSmart {
-    pub critical_warning: i64,
-    pub temperature: i64,
-    pub available_spare: i64,
-    pub available_spare_threshold: i64,
-    pub percentage_used: i64,
-    pub data_units_read_lo: u64,
-    pub data_units_read_hi: u64,
-    pub data_units_written_lo: u64,
-    pub data_units_written_hi: u64,
-    pub host_read_commands_lo: u64,
-    pub host_read_commands_hi: u64,
-    pub host_write_commands_lo: u64,
-    pub host_write_commands_hi: u64,
-    pub controller_busy_time_lo: u64,
-    pub controller_busy_time_hi: u64,
-    pub power_cycles_lo: u64,
-    pub power_cycles_hi: u64,
-    pub power_on_hours_lo: u64,
-    pub power_on_hours_hi: u64,
-    pub unsafe_shutdowns_lo: u64,
-    pub unsafe_shutdowns_hi: u64,
-    pub media_errors_lo: u64,
-    pub media_errors_hi: u64,
-    pub number_of_error_log_entries_lo: u64,
-    pub number_of_error_log_entries_hi: u64,
-}
-
-/// QAPI `GuestDiskInfo`.
-#[derive(Debug, Clone, PartialEq, Eq)]
-pub struct DiskInfo {
-    /// Device node, e.g. `/dev/vda`.
-    pub name: String,
-    pub partition: bool,
-    pub dependencies: Option<Vec<String>>,
-    pub address: Option<DiskAddress>,
-    pub alias: Option<String>,
-    /// NVMe SMART data (`smart` with `type: nvme`).
-    pub smart: Option<NvmeSmart>,
-}
-
 /// `guest-get-fsinfo` for the real mount tables and sysfs.
-pub fn get_fsinfo() -> Result<Vec<FilesystemInfo>, SysError> {
+pub fn get_fsinfo() -> Result<Vec<GuestFilesystemInfo>, SysError> {
     BlockDevices::default().fsinfo(&MountTables::default().list()?)
 }
 
 /// `guest-get-disks` for the real sysfs.
-pub fn get_disks() -> Result<Vec<DiskInfo>, SysError> {
+pub fn get_disks() -> Result<Vec<GuestDiskInfo>, SysError> {
     BlockDevices::default().disks()
 }
 
@@ -180,7 +71,7 @@ impl BlockDevices {
     /// `<sys>/dev/block/M:m` resolved; virtual devices (`/devices/virtual/block/`) are
     /// followed through `slaves/`; real ones yield a disk address. Sizes come from `statvfs`.
     /// Errors abort the whole command: `realpath("<path>"): <strerror>`, ...
-    pub fn fsinfo(&self, mounts: &[Mount]) -> Result<Vec<FilesystemInfo>, SysError> {
+    pub fn fsinfo(&self, mounts: &[Mount]) -> Result<Vec<GuestFilesystemInfo>, SysError> {
         let mut list = Vec::new();
         for mount in mounts {
             let devpath = self
@@ -189,10 +80,10 @@ impl BlockDevices {
             let mut name = None;
             let mut disk = Vec::new();
             self.device(&devpath, &mut name, &mut disk)?;
-            let mut info = FilesystemInfo {
+            let mut info = GuestFilesystemInfo {
                 name: name.unwrap_or_default(),
                 mountpoint: mount.dir_text(),
-                fs_type: mount.fs_type.clone(),
+                r#type: mount.fs_type.clone(),
                 used_bytes: None,
                 total_bytes: None,
                 total_bytes_privileged: None,
@@ -217,7 +108,7 @@ impl BlockDevices {
     /// `guest-get-disks`: the non-empty disks of `<sys>/block` and their partitions
     /// (`<disk>N` or `<disk>pN` subdirectories), in qemu-ga's order (reverse discovery; each
     /// disk followed by its partitions in reverse). Errors reading details are ignored.
-    pub fn disks(&self) -> Result<Vec<DiskInfo>, SysError> {
+    pub fn disks(&self) -> Result<Vec<GuestDiskInfo>, SysError> {
         let block = self.sys.join("block");
         let entries = std::fs::read_dir(&block).map_err(|err| {
             SysError::with_errno(
@@ -239,7 +130,7 @@ impl BlockDevices {
             let Some(dev_name) = self.devnode(&disk_dir) else {
                 continue;
             };
-            let mut disk = DiskInfo {
+            let mut disk = GuestDiskInfo {
                 name: dev_name.clone(),
                 partition: false,
                 dependencies: None,
@@ -262,9 +153,9 @@ impl BlockDevices {
             if disk
                 .address
                 .as_ref()
-                .is_some_and(|a| a.bus_type == DiskBusType::Nvme)
+                .is_some_and(|a| a.bus_type == GuestDiskBusType::Nvme)
             {
-                disk.smart = nvme_smart(Path::new(&disk.name));
+                disk.smart = nvme_smart(Path::new(&disk.name)).map(GuestDiskSmart::Nvme);
             }
             list.push(disk);
             list.extend(self.partitions(&name.to_string_lossy(), &disk_dir, &dev_name));
@@ -285,7 +176,7 @@ impl BlockDevices {
     }
 
     /// The partitions of a disk as entries that depend on the disk, in directory order.
-    fn partitions(&self, disk_name: &str, disk_dir: &Path, disk_dev: &str) -> Vec<DiskInfo> {
+    fn partitions(&self, disk_name: &str, disk_dir: &Path, disk_dev: &str) -> Vec<GuestDiskInfo> {
         let Ok(entries) = std::fs::read_dir(disk_dir) else {
             return Vec::new();
         };
@@ -294,7 +185,7 @@ impl BlockDevices {
             .filter(|entry| entry.file_type().is_ok_and(|t| t.is_dir()))
             .filter(|entry| is_partition_name(disk_name, &entry.file_name().to_string_lossy()))
             .filter_map(|entry| {
-                Some(DiskInfo {
+                Some(GuestDiskInfo {
                     name: self.devnode(&entry.path())?,
                     partition: true,
                     dependencies: Some(vec![disk_dev.to_owned()]),
@@ -311,7 +202,7 @@ impl BlockDevices {
         &self,
         devpath: &Path,
         name: &mut Option<String>,
-        disks: &mut Vec<DiskAddress>,
+        disks: &mut Vec<GuestDiskAddress>,
     ) -> Result<(), SysError> {
         let syspath = std::fs::canonicalize(devpath).map_err(|err| {
             SysError::with_errno(
@@ -336,7 +227,7 @@ impl BlockDevices {
         &self,
         syspath: &Path,
         name: &mut Option<String>,
-        disks: &mut Vec<DiskAddress>,
+        disks: &mut Vec<GuestDiskAddress>,
     ) -> Result<(), SysError> {
         let slaves = syspath.join("slaves");
         let entries = match std::fs::read_dir(&slaves) {
@@ -361,8 +252,12 @@ impl BlockDevices {
     }
 
     /// Builds the address of a real device; it is kept (prepended) if anything was learnt.
-    fn real_device(&self, syspath: &Path, disks: &mut Vec<DiskAddress>) -> Result<(), SysError> {
-        let mut disk = DiskAddress::unknown();
+    fn real_device(
+        &self,
+        syspath: &Path,
+        disks: &mut Vec<GuestDiskAddress>,
+    ) -> Result<(), SysError> {
+        let mut disk = unknown_address();
         disk.dev = self.devnode(syspath);
         disk.serial = self
             .udev_property(syspath, "ID_SERIAL")
@@ -460,7 +355,7 @@ impl<'a> Scan<'a> {
     }
 
     /// `%x:%x:%x.%x` as a PCI address.
-    fn pci(&mut self) -> Option<PciAddress> {
+    fn pci(&mut self) -> Option<GuestPciAddress> {
         let domain = self.hex()?;
         self.lit(':')?;
         let bus = self.hex()?;
@@ -468,7 +363,7 @@ impl<'a> Scan<'a> {
         let slot = self.hex()?;
         self.lit('.')?;
         let function = self.hex()?;
-        Some(PciAddress {
+        Some(GuestPciAddress {
             domain,
             bus,
             slot,
@@ -511,7 +406,7 @@ const KNOWN_DRIVERS: [&str; 7] = [
 
 /// A PCI-attached disk: the controller is the first PCI device on the path (descending
 /// through bridges) bound to a known driver; the driver decides the bus type and numbers.
-fn pci_device(syspath: &str, disk: &mut DiskAddress) -> Result<bool, SysError> {
+fn pci_device(syspath: &str, disk: &mut GuestDiskAddress) -> Result<bool, SysError> {
     let Some(start) = syspath.find("/devices/pci") else {
         return Ok(false);
     };
@@ -566,7 +461,7 @@ fn pci_device(syspath: &str, disk: &mut DiskAddress) -> Result<bool, SysError> {
             let (Some(index), Some(target)) = (host_index, target) else {
                 return Ok(false);
             };
-            disk.bus_type = DiskBusType::Ide;
+            disk.bus_type = GuestDiskBusType::Ide;
             disk.bus = index as i64;
             disk.unit = target[1];
         }
@@ -574,25 +469,25 @@ fn pci_device(syspath: &str, disk: &mut DiskAddress) -> Result<bool, SysError> {
             let Some(target) = target else {
                 return Ok(false);
             };
-            disk.bus_type = DiskBusType::Scsi;
+            disk.bus_type = GuestDiskBusType::Scsi;
             disk.unit = target[1];
         }
         "virtio-pci" => match target {
             Some(target) => {
-                disk.bus_type = DiskBusType::Scsi;
+                disk.bus_type = GuestDiskBusType::Scsi;
                 disk.unit = target[2];
             }
-            None => disk.bus_type = DiskBusType::Virtio,
+            None => disk.bus_type = GuestDiskBusType::Virtio,
         },
         "ahci" => {
             let (Some(index), Some(_)) = (host_index, target) else {
                 return Ok(false);
             };
             disk.unit = index as i64;
-            disk.bus_type = DiskBusType::Sata;
+            disk.bus_type = GuestDiskBusType::Sata;
         }
-        "nvme" => disk.bus_type = DiskBusType::Nvme,
-        _ => disk.bus_type = DiskBusType::Usb,
+        "nvme" => disk.bus_type = GuestDiskBusType::Nvme,
+        _ => disk.bus_type = GuestDiskBusType::Usb,
     }
     Ok(true)
 }
@@ -615,7 +510,7 @@ fn host_numbers(dir: &str, prefix: &str) -> Result<Vec<i64>, SysError> {
 }
 
 /// An s390 channel-attached disk: `/devices/css<x>/<cssid>.<ssid>.<subchno>/<x>.<x>.<devno>/`.
-fn ccw_device(syspath: &str, disk: &mut DiskAddress) -> bool {
+fn ccw_device(syspath: &str, disk: &mut GuestDiskAddress) -> bool {
     let Some(rest) = after(syspath, "/devices/css") else {
         return false;
     };
@@ -634,7 +529,7 @@ fn ccw_device(syspath: &str, disk: &mut DiskAddress) -> bool {
         scan.hex()?;
         scan.lit('.')?;
         let devno = scan.hex()?;
-        Some(CcwAddress {
+        Some(GuestCcwAddress {
             cssid,
             ssid,
             subchno,
@@ -652,18 +547,18 @@ fn ccw_device(syspath: &str, disk: &mut DiskAddress) -> bool {
 }
 
 /// A virtio disk not on PCI: virtio-scsi (`target` numbers) or virtio-blk.
-fn nonpci_virtio(syspath: &str, disk: &mut DiskAddress) -> bool {
+fn nonpci_virtio(syspath: &str, disk: &mut GuestDiskAddress) -> bool {
     if !syspath.contains("/virtio") || !syspath.contains("/block") {
         return false;
     }
     match after(syspath, "/target").and_then(|rest| Scan::new(rest).target()) {
         Some([bus, target, unit]) => {
-            disk.bus_type = DiskBusType::Scsi;
+            disk.bus_type = GuestDiskBusType::Scsi;
             disk.bus = bus;
             disk.target = target;
             disk.unit = unit;
         }
-        None => disk.bus_type = DiskBusType::Virtio,
+        None => disk.bus_type = GuestDiskBusType::Virtio,
     }
     true
 }
@@ -698,7 +593,7 @@ nix::ioctl_readwrite!(nvme_ioctl_admin_cmd, b'N', 0x41, NvmeAdminCmd);
 const SMART_LOG_SIZE: usize = 512;
 
 /// Reads the SMART log (page 0x02, all namespaces) of an NVMe device; `None` on any error.
-fn nvme_smart(device: &Path) -> Option<NvmeSmart> {
+fn nvme_smart(device: &Path) -> Option<GuestNvMeSmart> {
     let file = File::open(device).ok()?;
     let mut log = [0u8; SMART_LOG_SIZE];
     let mut cmd = NvmeAdminCmd {
@@ -717,13 +612,13 @@ fn nvme_smart(device: &Path) -> Option<NvmeSmart> {
 }
 
 /// Decodes the little-endian fields of an NVMe SMART log page.
-fn parse_smart_log(log: &[u8; SMART_LOG_SIZE]) -> NvmeSmart {
+fn parse_smart_log(log: &[u8; SMART_LOG_SIZE]) -> GuestNvMeSmart {
     let u64_at = |offset: usize| {
         let mut bytes = [0u8; 8];
         bytes.copy_from_slice(&log[offset..offset + 8]);
         u64::from_le_bytes(bytes)
     };
-    NvmeSmart {
+    GuestNvMeSmart {
         critical_warning: i64::from(log[0]),
         temperature: i64::from(u16::from_le_bytes([log[1], log[2]])),
         available_spare: i64::from(log[3]),
@@ -877,8 +772,8 @@ mod tests {
         }
     }
 
-    fn pci(domain: i64, bus: i64, slot: i64, function: i64) -> PciAddress {
-        PciAddress {
+    fn pci(domain: i64, bus: i64, slot: i64, function: i64) -> GuestPciAddress {
+        GuestPciAddress {
             domain,
             bus,
             slot,
@@ -905,12 +800,12 @@ mod tests {
 
         let root = &list[3];
         assert_eq!(root.mountpoint, fake.path("m/root").to_str().unwrap());
-        assert_eq!(root.fs_type, "ext4");
+        assert_eq!(root.r#type, "ext4");
         assert_eq!(
             root.disk,
-            [DiskAddress {
+            [GuestDiskAddress {
                 pci_controller: pci(0, 0, 2, 0),
-                bus_type: DiskBusType::Virtio,
+                bus_type: GuestDiskBusType::Virtio,
                 bus: 0,
                 target: 0,
                 unit: 0,
@@ -924,16 +819,16 @@ mod tests {
         assert!(root.total_bytes.unwrap() <= total);
 
         let sata = &list[2].disk[0];
-        assert_eq!(sata.bus_type, DiskBusType::Sata);
+        assert_eq!(sata.bus_type, GuestDiskBusType::Sata);
         assert_eq!(sata.unit, 1, "ata2 is the second of ata1, ata2, ata3");
         assert_eq!(sata.pci_controller, pci(0, 0, 0x1f, 2));
         assert_eq!(sata.serial, None, "empty serials are dropped");
 
         let scsi = &list[1].disk[0];
-        assert_eq!((scsi.bus_type, scsi.unit), (DiskBusType::Scsi, 5));
+        assert_eq!((&scsi.bus_type, scsi.unit), (&GuestDiskBusType::Scsi, 5));
 
         let nvme = &list[0].disk[0];
-        assert_eq!(nvme.bus_type, DiskBusType::Nvme);
+        assert_eq!(nvme.bus_type, GuestDiskBusType::Nvme);
         assert_eq!(
             nvme.pci_controller,
             pci(0, 1, 0, 0),
@@ -966,7 +861,10 @@ mod tests {
         let vda = find("/dev/vda");
         assert!(!vda.partition);
         assert_eq!(vda.dependencies, None);
-        assert_eq!(vda.address.as_ref().unwrap().bus_type, DiskBusType::Virtio);
+        assert_eq!(
+            vda.address.as_ref().unwrap().bus_type,
+            GuestDiskBusType::Virtio
+        );
         assert_eq!(
             vda.address.as_ref().unwrap().dev.as_deref(),
             Some("/dev/vda")
@@ -980,10 +878,13 @@ mod tests {
         assert_eq!(dm.address, None, "virtual disks have no address");
         assert_eq!(
             find("/dev/sda").address.as_ref().unwrap().bus_type,
-            DiskBusType::Sata
+            GuestDiskBusType::Sata
         );
         let nvme = find("/dev/qga-test-nvme0n1");
-        assert_eq!(nvme.address.as_ref().unwrap().bus_type, DiskBusType::Nvme);
+        assert_eq!(
+            nvme.address.as_ref().unwrap().bus_type,
+            GuestDiskBusType::Nvme
+        );
         assert_eq!(nvme.smart, None, "no device node to query");
         // Each partition comes right before its disk (reverse order of discovery).
         let vda_at = disks.iter().position(|d| d.name == "/dev/vda").unwrap();
@@ -1014,22 +915,22 @@ mod tests {
 
     #[test]
     fn ide_scsi_usb_and_ccw_paths() {
-        let mut disk = DiskAddress::unknown();
+        let mut disk = unknown_address();
         assert!(ccw_device(
             "/sys/devices/css0/0.0.0002/0.0.0042/virtio1/block/vda",
             &mut disk
         ));
         assert_eq!(
             disk.ccw_address,
-            Some(CcwAddress {
+            Some(GuestCcwAddress {
                 cssid: 0,
                 ssid: 0,
                 subchno: 2,
                 devno: 0x42
             })
         );
-        assert_eq!(disk.bus_type, DiskBusType::Virtio);
-        let mut disk = DiskAddress::unknown();
+        assert_eq!(disk.bus_type, GuestDiskBusType::Virtio);
+        let mut disk = unknown_address();
         assert!(nonpci_virtio(
             "/sys/devices/platform/virtio0/host0/target0:0:3/0:0:3:4/block/sda",
             &mut disk

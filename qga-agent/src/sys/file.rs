@@ -15,6 +15,8 @@ use nix::errno::Errno;
 use nix::fcntl::{self, OFlag};
 use nix::sys::stat::{self, Mode};
 use nix::unistd;
+use qga_types::qapi_runtime::Base64Bytes;
+use qga_types::{GuestFileRead, GuestFileSeek, GuestFileWrite};
 
 use super::{base64, SysError};
 
@@ -22,28 +24,6 @@ use super::{base64, SysError};
 pub const DEFAULT_READ_COUNT: i64 = 4096;
 /// Largest `count` `guest-file-read` accepts (48 MiB).
 pub const MAX_READ_COUNT: i64 = 48 * 1024 * 1024;
-
-/// Result of a read: the bytes read (`count` on the wire is `data.len()`) and the stdio EOF
-/// indicator after the read.
-#[derive(Debug, Clone, PartialEq, Eq)]
-pub struct FileRead {
-    pub data: Vec<u8>,
-    pub eof: bool,
-}
-
-/// Result of a write: bytes written and the stdio EOF indicator (always false after a write).
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
-pub struct FileWrite {
-    pub count: i64,
-    pub eof: bool,
-}
-
-/// Result of a seek: the new position (`ftell`) and the EOF indicator (cleared by a seek).
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
-pub struct FileSeek {
-    pub position: i64,
-    pub eof: bool,
-}
 
 /// Origin of a seek (QAPI `QGASeek`).
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -127,7 +107,7 @@ pub fn open_file(path: &str, mode: Option<&str>) -> Result<File, SysError> {
 /// FIFO) is the error `failed to read file: Resource temporarily unavailable`; if some bytes
 /// were read before `EAGAIN` they are returned with `eof: false` (stdio would report the error
 /// and lose them).
-pub fn read_file(mut file: &File, count: usize) -> Result<FileRead, SysError> {
+pub fn read_file(mut file: &File, count: usize) -> Result<GuestFileRead, SysError> {
     // Zeroed allocation: large ones come straight from mmap, so pages the kernel does not
     // write into are never touched, and the bytes land in the buffer that is returned.
     let mut data = vec![0u8; count];
@@ -146,15 +126,20 @@ pub fn read_file(mut file: &File, count: usize) -> Result<FileRead, SysError> {
         }
     }
     data.truncate(filled);
-    Ok(FileRead { data, eof })
+    Ok(GuestFileRead {
+        count: filled as i64,
+        buf_b64: Base64Bytes(data),
+        eof,
+    })
 }
 
-/// Writes `data` to `file` completely, as `fwrite` does (retrying short writes).
+/// Writes `data` to `file` completely, as `fwrite` does (retrying short writes); `eof` is
+/// always false after a write.
 ///
 /// If the kernel refuses more data after some bytes went out (a full non-blocking pipe), the
 /// number written so far is returned; an error before anything was written is
 /// `failed to write to file: <strerror>`.
-pub fn write_file(mut file: &File, data: &[u8]) -> Result<FileWrite, SysError> {
+pub fn write_file(mut file: &File, data: &[u8]) -> Result<GuestFileWrite, SysError> {
     let mut written = 0;
     while written < data.len() {
         match file.write(&data[written..]) {
@@ -165,21 +150,21 @@ pub fn write_file(mut file: &File, data: &[u8]) -> Result<FileWrite, SysError> {
             Err(err) => return Err(SysError::with_io("failed to write to file", &err)),
         }
     }
-    Ok(FileWrite {
+    Ok(GuestFileWrite {
         count: written as i64,
         eof: false,
     })
 }
 
-/// `fseek` + `ftell`: moves the file position and reports the new one.
-pub fn seek_file(file: &File, offset: i64, whence: Whence) -> Result<FileSeek, SysError> {
+/// `fseek` + `ftell`: moves the file position and reports the new one (a seek clears `eof`).
+pub fn seek_file(file: &File, offset: i64, whence: Whence) -> Result<GuestFileSeek, SysError> {
     let whence = match whence {
         Whence::Set => unistd::Whence::SeekSet,
         Whence::Cur => unistd::Whence::SeekCur,
         Whence::End => unistd::Whence::SeekEnd,
     };
     match unistd::lseek(file, offset, whence) {
-        Ok(position) => Ok(FileSeek {
+        Ok(position) => Ok(GuestFileSeek {
             position,
             eof: false,
         }),
@@ -244,7 +229,7 @@ impl FileTable {
 
     /// `guest-file-read`: `count` defaults to 4096 and must be within 0..=48 MiB
     /// (`value '<n>' is invalid for argument count`). See [`read_file`].
-    pub fn read(&mut self, handle: i64, count: Option<i64>) -> Result<FileRead, SysError> {
+    pub fn read(&mut self, handle: i64, count: Option<i64>) -> Result<GuestFileRead, SysError> {
         let file = self.get(handle)?;
         let count = count.unwrap_or(DEFAULT_READ_COUNT);
         let count = match usize::try_from(count) {
@@ -261,7 +246,7 @@ impl FileTable {
         handle: i64,
         buf_b64: &str,
         count: Option<i64>,
-    ) -> Result<FileWrite, SysError> {
+    ) -> Result<GuestFileWrite, SysError> {
         let file = self.get(handle)?;
         let data = base64::decode(buf_b64)?;
         let count = match count {
@@ -281,7 +266,7 @@ impl FileTable {
         handle: i64,
         offset: i64,
         whence: impl Into<WhenceArg>,
-    ) -> Result<FileSeek, SysError> {
+    ) -> Result<GuestFileSeek, SysError> {
         let file = self.get(handle)?;
         let whence = match whence.into() {
             WhenceArg::Code(code) => Whence::from_code(code)?,
@@ -361,12 +346,20 @@ mod tests {
             })
         }
 
-        fn read(&mut self, handle: i64, count: Option<i64>) -> FileRead {
+        fn read(&mut self, handle: i64, count: Option<i64>) -> GuestFileRead {
             self.table.read(handle, count).unwrap()
         }
 
-        fn write(&mut self, handle: i64, data: &[u8]) -> FileWrite {
+        fn write(&mut self, handle: i64, data: &[u8]) -> GuestFileWrite {
             self.table.write(handle, &encode(data), None).unwrap()
+        }
+    }
+
+    fn read_result(data: &[u8], eof: bool) -> GuestFileRead {
+        GuestFileRead {
+            count: data.len() as i64,
+            buf_b64: Base64Bytes(data.to_vec()),
+            eof,
         }
     }
 
@@ -526,47 +519,17 @@ mod tests {
         fs::write(fx.path("f"), b"guest\n").unwrap();
         let h = fx.open("f", None).unwrap();
         // Default count: short read at end of file sets EOF.
-        assert_eq!(
-            fx.read(h, None),
-            FileRead {
-                data: b"guest\n".to_vec(),
-                eof: true
-            }
-        );
+        assert_eq!(fx.read(h, None), read_result(b"guest\n", true));
         // EOF does not stick: a read at end of file reports it again with 0 bytes.
-        assert_eq!(
-            fx.read(h, Some(10)),
-            FileRead {
-                data: vec![],
-                eof: true
-            }
-        );
+        assert_eq!(fx.read(h, Some(10)), read_result(b"", true));
 
         let h = fx.open("f", None).unwrap();
         // Exactly the remaining bytes: EOF not seen yet.
-        assert_eq!(fx.read(h, Some(3)).data, b"gue");
-        assert_eq!(
-            fx.read(h, Some(3)),
-            FileRead {
-                data: b"st\n".to_vec(),
-                eof: false
-            }
-        );
-        assert_eq!(
-            fx.read(h, Some(3)),
-            FileRead {
-                data: vec![],
-                eof: true
-            }
-        );
+        assert_eq!(fx.read(h, Some(3)).buf_b64.0, b"gue");
+        assert_eq!(fx.read(h, Some(3)), read_result(b"st\n", false));
+        assert_eq!(fx.read(h, Some(3)), read_result(b"", true));
         // Count 0 reads nothing and reports no EOF.
-        assert_eq!(
-            fx.read(h, Some(0)),
-            FileRead {
-                data: vec![],
-                eof: false
-            }
-        );
+        assert_eq!(fx.read(h, Some(0)), read_result(b"", false));
     }
 
     #[test]
@@ -581,13 +544,7 @@ mod tests {
             .unwrap()
             .write_all(b"cd")
             .unwrap();
-        assert_eq!(
-            fx.read(h, None),
-            FileRead {
-                data: b"cd".to_vec(),
-                eof: true
-            }
-        );
+        assert_eq!(fx.read(h, None), read_result(b"cd", true));
     }
 
     #[test]
@@ -601,7 +558,7 @@ mod tests {
                 format!("value '{bad}' is invalid for argument count")
             );
         }
-        assert_eq!(fx.read(h, Some(MAX_READ_COUNT)).data, b"x");
+        assert_eq!(fx.read(h, Some(MAX_READ_COUNT)).buf_b64.0, b"x");
     }
 
     #[test]
@@ -611,10 +568,10 @@ mod tests {
         fs::write(fx.path("big"), &content).unwrap();
         let h = fx.open("big", None).unwrap();
         let first = fx.read(h, Some(1024 * 1024));
-        assert_eq!(first.data, &content[..1024 * 1024]);
+        assert_eq!(first.buf_b64.0, &content[..1024 * 1024]);
         assert!(!first.eof);
         let rest = fx.read(h, Some(MAX_READ_COUNT));
-        assert_eq!(rest.data, &content[1024 * 1024..]);
+        assert_eq!(rest.buf_b64.0, &content[1024 * 1024..]);
         assert!(rest.eof);
     }
 
@@ -640,13 +597,7 @@ mod tests {
         mkfifo(fx.path("fifo").as_str(), Mode::from_bits_truncate(0o600)).unwrap();
         let h = fx.open("fifo", None).unwrap();
         // No writer yet: the kernel reports end of file.
-        assert_eq!(
-            fx.read(h, None),
-            FileRead {
-                data: vec![],
-                eof: true
-            }
-        );
+        assert_eq!(fx.read(h, None), read_result(b"", true));
         let mut writer = fs::OpenOptions::new()
             .write(true)
             .open(fx.path("fifo"))
@@ -658,22 +609,10 @@ mod tests {
         );
         writer.write_all(b"ping").unwrap();
         // Data, then EAGAIN: the data is returned, not lost.
-        assert_eq!(
-            fx.read(h, None),
-            FileRead {
-                data: b"ping".to_vec(),
-                eof: false
-            }
-        );
+        assert_eq!(fx.read(h, None), read_result(b"ping", false));
         writer.write_all(b"!").unwrap();
         drop(writer);
-        assert_eq!(
-            fx.read(h, None),
-            FileRead {
-                data: b"!".to_vec(),
-                eof: true
-            }
-        );
+        assert_eq!(fx.read(h, None), read_result(b"!", true));
         assert_eq!(
             fx.table.seek(h, 0, Whence::Cur).unwrap_err().to_string(),
             "failed to seek file: Illegal seek"
@@ -686,7 +625,7 @@ mod tests {
         let h = fx.open("f", Some("w")).unwrap();
         assert_eq!(
             fx.write(h, b"hello"),
-            FileWrite {
+            GuestFileWrite {
                 count: 5,
                 eof: false
             }
@@ -733,7 +672,7 @@ mod tests {
         fx.write(h, b"de");
         assert_eq!(fx.table.seek(h, 0, Whence::Cur).unwrap().position, 5);
         fx.table.seek(h, 1, Whence::Set).unwrap();
-        assert_eq!(fx.read(h, Some(2)).data, b"bc");
+        assert_eq!(fx.read(h, Some(2)).buf_b64.0, b"bc");
         fx.write(h, b"f");
         assert_eq!(fs::read(fx.path("f")).unwrap(), b"abcdef");
     }
@@ -745,18 +684,18 @@ mod tests {
         let h = fx.open("f", Some("r+")).unwrap();
         assert_eq!(
             fx.table.seek(h, -3, Whence::End).unwrap(),
-            FileSeek {
+            GuestFileSeek {
                 position: 7,
                 eof: false
             }
         );
-        assert_eq!(fx.read(h, Some(2)).data, b"78");
+        assert_eq!(fx.read(h, Some(2)).buf_b64.0, b"78");
         fx.write(h, b"X");
         assert_eq!(fx.table.seek(h, -2, Whence::Cur).unwrap().position, 8);
-        assert_eq!(fx.read(h, None).data, b"8X");
+        assert_eq!(fx.read(h, None).buf_b64.0, b"8X");
         assert_eq!(fx.table.seek(h, 2, Whence::Set).unwrap().position, 2);
         fx.write(h, b"YZ");
-        assert_eq!(fx.read(h, Some(1)).data, b"4");
+        assert_eq!(fx.read(h, Some(1)).buf_b64.0, b"4");
         assert_eq!(fs::read(fx.path("f")).unwrap(), b"01YZ45678X");
         // Past the end is allowed, before the start is not.
         assert_eq!(fx.table.seek(h, 100, Whence::Set).unwrap().position, 100);

@@ -3,24 +3,15 @@
 use std::fs::File;
 
 use nix::errno::Errno;
+use qga_types::GuestFilesystemTrimResult;
 
 use super::error::{errno_of, strerror};
 use super::fsioctl::{FsIoctl, Kernel};
 use super::mount::{Mount, MountTables};
 use super::SysError;
 
-/// One entry of `guest-fstrim`'s `paths` (QAPI `GuestFilesystemTrimResult`): either `trimmed`
-/// and `minimum` or `error`.
-#[derive(Debug, Clone, PartialEq, Eq)]
-pub struct TrimResult {
-    pub path: String,
-    pub trimmed: Option<i64>,
-    pub minimum: Option<i64>,
-    pub error: Option<String>,
-}
-
 /// `guest-fstrim`: trims every mount of the real mount tables.
-pub fn fstrim(minimum: Option<i64>) -> Result<Vec<TrimResult>, SysError> {
+pub fn fstrim(minimum: Option<i64>) -> Result<Vec<GuestFilesystemTrimResult>, SysError> {
     let mounts = MountTables::default().list()?;
     Ok(trim_mounts(&mounts, minimum, &Kernel))
 }
@@ -33,12 +24,12 @@ pub fn trim_mounts(
     mounts: &[Mount],
     minimum: Option<i64>,
     ioctl: &impl FsIoctl,
-) -> Vec<TrimResult> {
+) -> Vec<GuestFilesystemTrimResult> {
     let minlen = minimum.unwrap_or(0) as u64;
-    let mut results: Vec<TrimResult> = mounts
+    let mut results: Vec<GuestFilesystemTrimResult> = mounts
         .iter()
         .map(|mount| {
-            let mut result = TrimResult {
+            let mut result = GuestFilesystemTrimResult {
                 path: mount.dir_text(),
                 trimmed: None,
                 minimum: None,

@@ -1,9 +1,12 @@
 //! Host facts and power: guest-get-host-name, guest-get-timezone, guest-get-load,
 //! guest-get-osinfo and guest-shutdown.
 
+use std::ffi::OsStr;
 use std::path::{Path, PathBuf};
 
 use nix::errno::Errno;
+use nix::sys::utsname::{uname, UtsName};
+use qga_types::{GuestLoadAverage, GuestOsInfo, GuestTimezone};
 
 use super::{process, SysError};
 
@@ -14,17 +17,8 @@ pub fn host_name() -> Result<String, SysError> {
     Ok(name.to_string_lossy().into_owned())
 }
 
-/// `guest-get-timezone` result.
-#[derive(Debug, Clone, PartialEq, Eq)]
-pub struct Timezone {
-    /// Abbreviation of the zone in effect now (`UTC`, `CET`, `CEST`, ...), if known.
-    pub zone: Option<String>,
-    /// Seconds east of UTC now.
-    pub offset: i64,
-}
-
 /// `guest-get-timezone`: the local zone (`TZ`, else `/etc/localtime`, else UTC) at this moment.
-pub fn timezone() -> Timezone {
+pub fn timezone() -> GuestTimezone {
     let now = std::time::SystemTime::now()
         .duration_since(std::time::UNIX_EPOCH)
         .map_or(0, |d| d.as_secs() as i64);
@@ -32,7 +26,7 @@ pub fn timezone() -> Timezone {
 }
 
 /// The local zone's abbreviation and offset at `secs` since the epoch.
-pub fn timezone_at(secs: i64) -> Timezone {
+pub fn timezone_at(secs: i64) -> GuestTimezone {
     let time: libc::time_t = secs;
     // SAFETY: an all-zero `tm` is a valid value (integers and a null zone pointer).
     let mut tm: libc::tm = unsafe { std::mem::zeroed() };
@@ -41,7 +35,7 @@ pub fn timezone_at(secs: i64) -> Timezone {
     // SAFETY: both pointers are valid for the call; localtime_r writes only into `tm`.
     let result = unsafe { libc::localtime_r(&time, &mut tm) };
     if result.is_null() {
-        return Timezone {
+        return GuestTimezone {
             zone: Some("UTC".to_owned()),
             offset: 0,
         };
@@ -54,7 +48,7 @@ pub fn timezone_at(secs: i64) -> Timezone {
         let name = unsafe { std::ffi::CStr::from_ptr(tm.tm_zone) };
         Some(name.to_string_lossy().into_owned())
     };
-    Timezone {
+    GuestTimezone {
         zone,
         offset: tm.tm_gmtoff,
     }
@@ -66,16 +60,8 @@ extern "C" {
     fn tzset();
 }
 
-/// `guest-get-load` result: the 1, 5 and 15 minute load averages.
-#[derive(Debug, Clone, Copy, PartialEq)]
-pub struct LoadAverage {
-    pub load1m: f64,
-    pub load5m: f64,
-    pub load15m: f64,
-}
-
 /// `guest-get-load`: `getloadavg()`; failure is `cannot query load average: <strerror>`.
-pub fn load_average() -> Result<LoadAverage, SysError> {
+pub fn load_average() -> Result<GuestLoadAverage, SysError> {
     let mut loads = [0f64; 3];
     // SAFETY: the pointer is valid for 3 doubles and we ask for at most 3.
     let n = unsafe { libc::getloadavg(loads.as_mut_ptr(), 3) };
@@ -83,26 +69,11 @@ pub fn load_average() -> Result<LoadAverage, SysError> {
         let errno = if n < 0 { Errno::last() } else { Errno::EIO };
         return Err(SysError::with_errno("cannot query load average", errno));
     }
-    Ok(LoadAverage {
+    Ok(GuestLoadAverage {
         load1m: loads[0],
         load5m: loads[1],
         load15m: loads[2],
     })
-}
-
-/// `guest-get-osinfo` result (`uname` plus os-release fields); absent facts are `None`.
-#[derive(Debug, Clone, Default, PartialEq, Eq)]
-pub struct OsInfo {
-    pub kernel_release: Option<String>,
-    pub kernel_version: Option<String>,
-    pub machine: Option<String>,
-    pub id: Option<String>,
-    pub name: Option<String>,
-    pub pretty_name: Option<String>,
-    pub version: Option<String>,
-    pub version_id: Option<String>,
-    pub variant: Option<String>,
-    pub variant_id: Option<String>,
 }
 
 /// The os-release files qemu-ga consults, in order: `$QGA_OS_RELEASE` alone if set, else
@@ -118,35 +89,40 @@ pub fn os_release_paths() -> Vec<PathBuf> {
 }
 
 /// `guest-get-osinfo`: `uname` and the first usable file of [`os_release_paths`].
-pub fn os_info() -> OsInfo {
+pub fn os_info() -> GuestOsInfo {
     os_info_from(&os_release_paths())
 }
 
 /// [`os_info`] reading os-release from the first of `paths` that can be read and parsed.
-pub fn os_info_from(paths: &[PathBuf]) -> OsInfo {
-    let mut info = OsInfo::default();
-    if let Ok(uts) = nix::sys::utsname::uname() {
-        info.kernel_release = Some(uts.release().to_string_lossy().into_owned());
-        info.kernel_version = Some(uts.version().to_string_lossy().into_owned());
-        info.machine = Some(uts.machine().to_string_lossy().into_owned());
+pub fn os_info_from(paths: &[PathBuf]) -> GuestOsInfo {
+    let uts = uname().ok();
+    let uts_field = |field: fn(&UtsName) -> &OsStr| {
+        uts.as_ref()
+            .map(|uts| field(uts).to_string_lossy().into_owned())
+    };
+    let fields = paths
+        .iter()
+        .find_map(|path| read_os_release(path))
+        .unwrap_or_default();
+    let get = |key: &str| {
+        fields
+            .iter()
+            .rev()
+            .find(|(k, _)| k == key)
+            .map(|(_, v)| os_release_value(v))
+    };
+    GuestOsInfo {
+        kernel_release: uts_field(UtsName::release),
+        kernel_version: uts_field(UtsName::version),
+        machine: uts_field(UtsName::machine),
+        id: get("ID"),
+        name: get("NAME"),
+        pretty_name: get("PRETTY_NAME"),
+        version: get("VERSION"),
+        version_id: get("VERSION_ID"),
+        variant: get("VARIANT"),
+        variant_id: get("VARIANT_ID"),
     }
-    if let Some(fields) = paths.iter().find_map(|path| read_os_release(path)) {
-        let get = |key: &str| {
-            fields
-                .iter()
-                .rev()
-                .find(|(k, _)| k == key)
-                .map(|(_, v)| os_release_value(v))
-        };
-        info.id = get("ID");
-        info.name = get("NAME");
-        info.pretty_name = get("PRETTY_NAME");
-        info.version = get("VERSION");
-        info.version_id = get("VERSION_ID");
-        info.variant = get("VARIANT");
-        info.variant_id = get("VARIANT_ID");
-    }
-    info
 }
 
 /// Reads an os-release file as qemu-ga does (a GLib key file with an implicit group): `None`

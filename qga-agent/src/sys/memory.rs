@@ -6,6 +6,9 @@ use std::os::unix::fs::FileExt;
 use std::path::{Path, PathBuf};
 
 use nix::errno::Errno;
+use qga_types::{
+    GuestMemoryBlock, GuestMemoryBlockInfo, GuestMemoryBlockResponse, GuestMemoryBlockResponseType,
+};
 
 use super::error::errno_of;
 use super::SysError;
@@ -13,34 +16,8 @@ use super::SysError;
 /// The sysfs directory of memory blocks.
 pub const MEMORY_DIR: &str = "/sys/devices/system/memory";
 
-/// QAPI `GuestMemoryBlock`. `can_offline` is always set on output and ignored on input.
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
-pub struct MemoryBlock {
-    pub phys_index: u64,
-    pub online: bool,
-    pub can_offline: Option<bool>,
-}
-
-/// QAPI `GuestMemoryBlockResponseType`.
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
-pub enum MemoryBlockResponseType {
-    Success,
-    NotFound,
-    OperationNotSupported,
-    OperationFailed,
-}
-
-/// QAPI `GuestMemoryBlockResponse`.
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
-pub struct MemoryBlockResponse {
-    pub phys_index: u64,
-    pub response: MemoryBlockResponseType,
-    /// The errno behind a failure, when there is one.
-    pub error_code: Option<i64>,
-}
-
 /// `guest-get-memory-blocks` on [`MEMORY_DIR`].
-pub fn get_memory_blocks() -> Result<Vec<MemoryBlock>, SysError> {
+pub fn get_memory_blocks() -> Result<Vec<GuestMemoryBlock>, SysError> {
     get_memory_blocks_in(Path::new(MEMORY_DIR))
 }
 
@@ -49,7 +26,7 @@ pub fn get_memory_blocks() -> Result<Vec<MemoryBlock>, SysError> {
 /// No such directory: `[]`. A directory without blocks: `guest reported zero memory blocks!`.
 /// `online` = `state` starts with `online`; `can_offline` = `removable` is not `0`; a block
 /// without `state` is online and not offlinable, one without `removable` not offlinable.
-pub fn get_memory_blocks_in(dir: &Path) -> Result<Vec<MemoryBlock>, SysError> {
+pub fn get_memory_blocks_in(dir: &Path) -> Result<Vec<GuestMemoryBlock>, SysError> {
     let entries = match std::fs::read_dir(dir) {
         Ok(entries) => entries,
         Err(err) if errno_of(&err) == Errno::ENOENT => return Ok(Vec::new()),
@@ -80,7 +57,7 @@ pub fn get_memory_blocks_in(dir: &Path) -> Result<Vec<MemoryBlock>, SysError> {
         }
         let block_dir = PathBuf::from(block_dir);
         let block = match read_sysfs(&block_dir, "state", 10) {
-            Err((Some(Errno::ENOENT), _)) => MemoryBlock {
+            Err((Some(Errno::ENOENT), _)) => GuestMemoryBlock {
                 phys_index,
                 online: true,
                 can_offline: Some(false),
@@ -92,7 +69,7 @@ pub fn get_memory_blocks_in(dir: &Path) -> Result<Vec<MemoryBlock>, SysError> {
                     Err((Some(Errno::ENOENT), _)) => false,
                     Err((_, err)) => return Err(err),
                 };
-                MemoryBlock {
+                GuestMemoryBlock {
                     phys_index,
                     online: state.starts_with(b"online"),
                     can_offline: Some(can_offline),
@@ -108,18 +85,21 @@ pub fn get_memory_blocks_in(dir: &Path) -> Result<Vec<MemoryBlock>, SysError> {
 }
 
 /// `guest-set-memory-blocks` on [`MEMORY_DIR`].
-pub fn set_memory_blocks(blocks: &[MemoryBlock]) -> Vec<MemoryBlockResponse> {
+pub fn set_memory_blocks(blocks: &[GuestMemoryBlock]) -> Vec<GuestMemoryBlockResponse> {
     set_memory_blocks_in(Path::new(MEMORY_DIR), blocks)
 }
 
 /// `guest-set-memory-blocks`: one response per requested block, in order. `online`/`offline`
-/// is written to `state` only when it differs.
-pub fn set_memory_blocks_in(dir: &Path, blocks: &[MemoryBlock]) -> Vec<MemoryBlockResponse> {
+/// is written to `state` only when it differs; `can_offline` of the request is ignored.
+pub fn set_memory_blocks_in(
+    dir: &Path,
+    blocks: &[GuestMemoryBlock],
+) -> Vec<GuestMemoryBlockResponse> {
     blocks
         .iter()
         .map(|block| {
             let (response, errno) = set_block(dir, block);
-            MemoryBlockResponse {
+            GuestMemoryBlockResponse {
                 phys_index: block.phys_index,
                 response,
                 error_code: errno.map(|e| i64::from(e as i32)),
@@ -128,8 +108,11 @@ pub fn set_memory_blocks_in(dir: &Path, blocks: &[MemoryBlock]) -> Vec<MemoryBlo
         .collect()
 }
 
-fn set_block(dir: &Path, block: &MemoryBlock) -> (MemoryBlockResponseType, Option<Errno>) {
-    use MemoryBlockResponseType::*;
+fn set_block(
+    dir: &Path,
+    block: &GuestMemoryBlock,
+) -> (GuestMemoryBlockResponseType, Option<Errno>) {
+    use GuestMemoryBlockResponseType::*;
     if let Err(err) = std::fs::read_dir(dir) {
         let errno = errno_of(&err);
         let response = if errno == Errno::ENOENT {
@@ -168,19 +151,13 @@ fn set_block(dir: &Path, block: &MemoryBlock) -> (MemoryBlockResponseType, Optio
     (Success, None)
 }
 
-/// QAPI `GuestMemoryBlockInfo`.
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
-pub struct MemoryBlockInfo {
-    pub size: u64,
-}
-
 /// `guest-get-memory-block-info` on [`MEMORY_DIR`].
-pub fn get_memory_block_info() -> Result<MemoryBlockInfo, SysError> {
+pub fn get_memory_block_info() -> Result<GuestMemoryBlockInfo, SysError> {
     get_memory_block_info_in(Path::new(MEMORY_DIR))
 }
 
 /// `guest-get-memory-block-info`: `block_size_bytes` parsed as hexadecimal.
-pub fn get_memory_block_info_in(dir: &Path) -> Result<MemoryBlockInfo, SysError> {
+pub fn get_memory_block_info_in(dir: &Path) -> Result<GuestMemoryBlockInfo, SysError> {
     if let Err(err) = std::fs::read_dir(dir) {
         return Err(SysError::with_errno(
             format!("open(\"{}/\")", dir.display()),
@@ -195,7 +172,7 @@ pub fn get_memory_block_info_in(dir: &Path) -> Result<MemoryBlockInfo, SysError>
         .chars()
         .take_while(char::is_ascii_hexdigit)
         .collect();
-    Ok(MemoryBlockInfo {
+    Ok(GuestMemoryBlockInfo {
         size: u64::from_str_radix(&digits, 16).unwrap_or(0),
     })
 }
@@ -272,7 +249,7 @@ mod tests {
         ]);
         let mut blocks = get_memory_blocks_in(root.path()).unwrap();
         blocks.sort_by_key(|b| b.phys_index);
-        let block = |i, online, can| MemoryBlock {
+        let block = |i, online, can| GuestMemoryBlock {
             phys_index: i,
             online,
             can_offline: Some(can),
@@ -305,13 +282,13 @@ mod tests {
 
     #[test]
     fn set_reports_per_block() {
-        use MemoryBlockResponseType::*;
+        use GuestMemoryBlockResponseType::*;
         let root = fake_memory(&[
             ("memory0", Some("online\n"), Some("1")),
             ("memory1", Some("online\n"), Some("1")),
             ("memory2", None, None),
         ]);
-        let block = |i, online| MemoryBlock {
+        let block = |i, online| GuestMemoryBlock {
             phys_index: i,
             online,
             can_offline: None,
@@ -328,7 +305,7 @@ mod tests {
         );
         let view: Vec<_> = responses
             .iter()
-            .map(|r| (r.phys_index, r.response, r.error_code))
+            .map(|r| (r.phys_index, r.response.clone(), r.error_code))
             .collect();
         assert_eq!(
             view,

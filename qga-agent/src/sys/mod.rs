@@ -4,8 +4,9 @@
 //! `Result<T, SysError>`; the error's `Display` is exactly the `desc` text qemu-ga 10.0.2
 //! reports for that failure (class `GenericError`). Filesystem roots and file paths are
 //! parameters (with `Default`s or `*_in`/`*_from`/`*_with` variants) so tests can use fake
-//! trees. Results mirror the QAPI types with snake_case fields; byte payloads (file reads,
-//! exec output) are raw `Vec<u8>` that the protocol layer base64-encodes.
+//! trees. Results are the generated `qga_types` types wherever they are what goes on the wire
+//! (file reads carry raw bytes as `Base64Bytes`, encoded while the reply is written); exec
+//! output is raw `Vec<u8>` that the protocol layer base64-encodes.
 //!
 //! | commands | module |
 //! |---|---|

@@ -7,56 +7,20 @@ use std::path::Path;
 use nix::ifaddrs::getifaddrs;
 use nix::sys::socket::{socket, AddressFamily, SockFlag, SockType};
 
+use qga_types::{
+    GuestIpAddress, GuestIpAddressType, GuestNetworkInterface, GuestNetworkInterfaceStat,
+    GuestNetworkRoute,
+};
+
 use super::{strerror, SysError};
 
-/// QAPI `GuestIpAddressType`.
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
-pub enum IpAddressType {
-    Ipv4,
-    Ipv6,
-}
-
-/// QAPI `GuestIpAddress`.
-#[derive(Debug, Clone, PartialEq, Eq)]
-pub struct IpAddress {
-    pub ip_address: String,
-    pub ip_address_type: IpAddressType,
-    /// Number of set bits in the netmask (0 when the kernel gave none).
-    pub prefix: i64,
-}
-
-/// QAPI `GuestNetworkInterfaceStat`, from `/proc/net/dev`.
-#[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
-pub struct InterfaceStats {
-    pub rx_bytes: u64,
-    pub rx_packets: u64,
-    pub rx_errs: u64,
-    pub rx_dropped: u64,
-    pub tx_bytes: u64,
-    pub tx_packets: u64,
-    pub tx_errs: u64,
-    pub tx_dropped: u64,
-}
-
-/// QAPI `GuestNetworkInterface`.
-#[derive(Debug, Clone, PartialEq, Eq)]
-pub struct NetworkInterface {
-    pub name: String,
-    /// `xx:xx:xx:xx:xx:xx` from SIOCGIFHWADDR; absent if the ioctl fails.
-    pub hardware_address: Option<String>,
-    /// Present once the interface has an IPv4/IPv6 address.
-    pub ip_addresses: Option<Vec<IpAddress>>,
-    /// Attached together with the first address, if `/proc/net/dev` lists the interface.
-    pub statistics: Option<InterfaceStats>,
-}
-
 /// `guest-network-get-interfaces` with statistics from `/proc/net/dev`.
-pub fn network_interfaces() -> Result<Vec<NetworkInterface>, SysError> {
+pub fn network_interfaces() -> Result<Vec<GuestNetworkInterface>, SysError> {
     network_interfaces_with(Path::new("/proc/net/dev"))
 }
 
 /// `guest-network-get-interfaces`: one entry per interface name in `getifaddrs()` order.
-pub fn network_interfaces_with(net_dev: &Path) -> Result<Vec<NetworkInterface>, SysError> {
+pub fn network_interfaces_with(net_dev: &Path) -> Result<Vec<GuestNetworkInterface>, SysError> {
     let addrs = getifaddrs().map_err(|errno| SysError::with_errno("getifaddrs failed", errno))?;
     let socket = socket(
         AddressFamily::Inet,
@@ -66,12 +30,12 @@ pub fn network_interfaces_with(net_dev: &Path) -> Result<Vec<NetworkInterface>, 
     )
     .map_err(|errno| SysError::with_errno("failed to create socket", errno))?;
     let net_dev_text = std::fs::read(net_dev).ok();
-    let mut interfaces: Vec<NetworkInterface> = Vec::new();
+    let mut interfaces: Vec<GuestNetworkInterface> = Vec::new();
     for ifa in addrs {
         let index = match interfaces.iter().position(|i| i.name == ifa.interface_name) {
             Some(index) => index,
             None => {
-                interfaces.push(NetworkInterface {
+                interfaces.push(GuestNetworkInterface {
                     name: ifa.interface_name.clone(),
                     hardware_address: None,
                     ip_addresses: None,
@@ -91,9 +55,9 @@ pub fn network_interfaces_with(net_dev: &Path) -> Result<Vec<NetworkInterface>, 
                     .as_ref()
                     .and_then(|m| m.as_sockaddr_in())
                     .map_or(0, |m| m.ip().to_bits().count_ones());
-                Some(IpAddress {
+                Some(GuestIpAddress {
                     ip_address: v4.ip().to_string(),
-                    ip_address_type: IpAddressType::Ipv4,
+                    ip_address_type: GuestIpAddressType::Ipv4,
                     prefix: i64::from(prefix),
                 })
             } else if let Some(v6) = addr.as_sockaddr_in6() {
@@ -102,9 +66,9 @@ pub fn network_interfaces_with(net_dev: &Path) -> Result<Vec<NetworkInterface>, 
                     .as_ref()
                     .and_then(|m| m.as_sockaddr_in6())
                     .map_or(0, |m| m.ip().to_bits().count_ones());
-                Some(IpAddress {
+                Some(GuestIpAddress {
                     ip_address: ipv6_text(&v6.ip()),
-                    ip_address_type: IpAddressType::Ipv6,
+                    ip_address_type: GuestIpAddressType::Ipv6,
                     prefix: i64::from(prefix),
                 })
             } else {
@@ -150,7 +114,7 @@ fn hardware_address(socket: i32, name: &str) -> Option<String> {
 }
 
 /// The statistics of `name` in `/proc/net/dev` content (`name:` then 16 counters).
-pub fn interface_stats(text: &[u8], name: &str) -> Option<InterfaceStats> {
+pub fn interface_stats(text: &[u8], name: &str) -> Option<GuestNetworkInterfaceStat> {
     let text = String::from_utf8_lossy(text);
     for line in text.lines() {
         let Some((iface, counters)) = line.trim_start().split_once(':') else {
@@ -166,7 +130,7 @@ pub fn interface_stats(text: &[u8], name: &str) -> Option<InterfaceStats> {
         if values.len() < 16 {
             continue;
         }
-        return Some(InterfaceStats {
+        return Some(GuestNetworkInterfaceStat {
             rx_bytes: values[0],
             rx_packets: values[1],
             rx_errs: values[2],
@@ -235,30 +199,8 @@ pub fn ipv6_text(addr: &Ipv6Addr) -> String {
     out
 }
 
-/// QAPI `GuestNetworkRoute`: IPv4 routes carry `gateway`, `mask`, `mtu`, `window`, `irtt`;
-/// IPv6 routes carry `source`, `nexthop`, `desprefixlen`, `srcprefixlen`.
-#[derive(Debug, Clone, Default, PartialEq, Eq)]
-pub struct NetworkRoute {
-    pub iface: String,
-    pub destination: String,
-    pub metric: i64,
-    pub gateway: Option<String>,
-    pub mask: Option<String>,
-    pub irtt: Option<i64>,
-    pub flags: Option<u64>,
-    pub refcnt: Option<i64>,
-    pub r#use: Option<i64>,
-    pub window: Option<i64>,
-    pub mtu: Option<i64>,
-    pub desprefixlen: Option<String>,
-    pub source: Option<String>,
-    pub srcprefixlen: Option<String>,
-    pub nexthop: Option<String>,
-    pub version: i64,
-}
-
 /// `guest-network-get-route` from `/proc/net/route` and `/proc/net/ipv6_route`.
-pub fn network_routes() -> Result<Vec<NetworkRoute>, SysError> {
+pub fn network_routes() -> Result<Vec<GuestNetworkRoute>, SysError> {
     network_routes_from(
         Path::new("/proc/net/route"),
         Path::new("/proc/net/ipv6_route"),
@@ -268,7 +210,10 @@ pub fn network_routes() -> Result<Vec<NetworkRoute>, SysError> {
 /// `guest-network-get-route`: IPv4 routes then IPv6 routes, in file order. Either file
 /// missing fails the command: `open("<path>"): <strerror>` (the first failure is reported;
 /// qemu-ga aborts when both fail).
-pub fn network_routes_from(route: &Path, ipv6_route: &Path) -> Result<Vec<NetworkRoute>, SysError> {
+pub fn network_routes_from(
+    route: &Path,
+    ipv6_route: &Path,
+) -> Result<Vec<GuestNetworkRoute>, SysError> {
     let read = |path: &Path| {
         std::fs::read(path).map_err(|err| {
             SysError::new(format!(
@@ -286,7 +231,7 @@ pub fn network_routes_from(route: &Path, ipv6_route: &Path) -> Result<Vec<Networ
 }
 
 /// Parses `/proc/net/route` (first line is a header; lines that do not parse are skipped).
-pub fn parse_ipv4_routes(text: &str) -> Vec<NetworkRoute> {
+pub fn parse_ipv4_routes(text: &str) -> Vec<GuestNetworkRoute> {
     text.lines()
         .skip(1)
         .filter_map(|line| {
@@ -297,7 +242,7 @@ pub fn parse_ipv4_routes(text: &str) -> Vec<NetworkRoute> {
             let hex = |s: &str| u32::from_str_radix(s, 16).ok();
             let int = |s: &str| s.parse::<i32>().ok().map(i64::from);
             let addr = |v: u32| Ipv4Addr::from(v.swap_bytes()).to_string();
-            Some(NetworkRoute {
+            Some(GuestNetworkRoute {
                 iface: f[0].to_owned(),
                 destination: addr(hex(f[1])?),
                 gateway: Some(addr(hex(f[2])?)),
@@ -310,7 +255,10 @@ pub fn parse_ipv4_routes(text: &str) -> Vec<NetworkRoute> {
                 window: Some(int(f[9])?),
                 irtt: Some(int(f[10])?),
                 version: 4,
-                ..NetworkRoute::default()
+                desprefixlen: None,
+                source: None,
+                srcprefixlen: None,
+                nexthop: None,
             })
         })
         .collect()
@@ -319,7 +267,7 @@ pub fn parse_ipv4_routes(text: &str) -> Vec<NetworkRoute> {
 /// Parses `/proc/net/ipv6_route` (no header). `metric` is the 32-bit field read as signed
 /// (`ffffffff` is -1) like qemu-ga; `flags` is reported as the unsigned 32-bit value (qemu-ga
 /// sign-extends it, so e.g. `RTF_LOCAL` routes show 18446744071564165121).
-pub fn parse_ipv6_routes(text: &str) -> Vec<NetworkRoute> {
+pub fn parse_ipv6_routes(text: &str) -> Vec<GuestNetworkRoute> {
     text.lines()
         .filter_map(|line| {
             let f: Vec<&str> = line.split_whitespace().collect();
@@ -327,7 +275,7 @@ pub fn parse_ipv6_routes(text: &str) -> Vec<NetworkRoute> {
                 return None;
             }
             let hex = |s: &str| u32::from_str_radix(s, 16).ok();
-            Some(NetworkRoute {
+            Some(GuestNetworkRoute {
                 destination: ipv6_text(&hex_ipv6(f[0])?),
                 desprefixlen: Some(hex(f[1])?.to_string()),
                 source: Some(ipv6_text(&hex_ipv6(f[2])?)),
@@ -339,7 +287,11 @@ pub fn parse_ipv6_routes(text: &str) -> Vec<NetworkRoute> {
                 flags: Some(u64::from(hex(f[8])?)),
                 iface: f[9].to_owned(),
                 version: 6,
-                ..NetworkRoute::default()
+                gateway: None,
+                mask: None,
+                irtt: None,
+                window: None,
+                mtu: None,
             })
         })
         .collect()
@@ -441,7 +393,7 @@ Inter-|   Receive                                                |  Transmit
         let eth0 = interface_stats(NET_DEV.as_bytes(), "eth0").unwrap();
         assert_eq!(
             eth0,
-            InterfaceStats {
+            GuestNetworkInterfaceStat {
                 rx_bytes: 294_670_353,
                 rx_packets: 8343,
                 rx_errs: 1,
@@ -465,12 +417,12 @@ Inter-|   Receive                                                |  Transmit
         let lo = interfaces.iter().find(|i| i.name == "lo").unwrap();
         assert_eq!(lo.hardware_address.as_deref(), Some("00:00:00:00:00:00"));
         let addresses = lo.ip_addresses.as_ref().unwrap();
-        assert!(addresses.contains(&IpAddress {
+        assert!(addresses.contains(&GuestIpAddress {
             ip_address: "127.0.0.1".into(),
-            ip_address_type: IpAddressType::Ipv4,
+            ip_address_type: GuestIpAddressType::Ipv4,
             prefix: 8,
         }));
-        assert_eq!(lo.statistics.unwrap().rx_bytes, 3193);
+        assert_eq!(lo.statistics.as_ref().unwrap().rx_bytes, 3193);
         // Names are unique and every interface with addresses got statistics from the file
         // only if it is listed there.
         for (i, iface) in interfaces.iter().enumerate() {
@@ -509,7 +461,7 @@ fd000000000000000000000000000000 40 00000000000000000000000000000000 00 00000000
         assert_eq!(routes.len(), 6);
         assert_eq!(
             routes[0],
-            NetworkRoute {
+            GuestNetworkRoute {
                 iface: "eth0".into(),
                 destination: "0.0.0.0".into(),
                 gateway: Some("192.0.2.1".into()),
@@ -522,7 +474,10 @@ fd000000000000000000000000000000 40 00000000000000000000000000000000 00 00000000
                 window: Some(0),
                 irtt: Some(0),
                 version: 4,
-                ..NetworkRoute::default()
+                desprefixlen: None,
+                source: None,
+                srcprefixlen: None,
+                nexthop: None,
             }
         );
         assert_eq!(routes[1].mask.as_deref(), Some("255.255.255.0"));
@@ -533,7 +488,7 @@ fd000000000000000000000000000000 40 00000000000000000000000000000000 00 00000000
         );
         assert_eq!(
             routes[2],
-            NetworkRoute {
+            GuestNetworkRoute {
                 iface: "eth0".into(),
                 destination: "fd00::".into(),
                 desprefixlen: Some("64".into()),
@@ -545,7 +500,11 @@ fd000000000000000000000000000000 40 00000000000000000000000000000000 00 00000000
                 r#use: Some(0),
                 flags: Some(1),
                 version: 6,
-                ..NetworkRoute::default()
+                gateway: None,
+                mask: None,
+                irtt: None,
+                window: None,
+                mtu: None,
             }
         );
         assert_eq!(routes[3].nexthop.as_deref(), Some("fd00::1"));

@@ -4,48 +4,18 @@
 use std::path::Path;
 
 use nix::unistd::{sysconf, SysconfVar};
+use qga_types::{GuestCpuStats, GuestDiskStats, GuestDiskStatsInfo, GuestLinuxCpuStats};
 
 use super::error::errno_of;
 use super::SysError;
 
-/// QAPI `GuestDiskStats`: which fields are present depends on the kernel's column count.
-#[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
-pub struct DiskStats {
-    pub read_sectors: Option<u64>,
-    pub read_ios: Option<u64>,
-    pub read_merges: Option<u64>,
-    pub write_sectors: Option<u64>,
-    pub write_ios: Option<u64>,
-    pub write_merges: Option<u64>,
-    pub discard_sectors: Option<u64>,
-    pub discard_ios: Option<u64>,
-    pub discard_merges: Option<u64>,
-    pub flush_ios: Option<u64>,
-    pub read_ticks: Option<u64>,
-    pub write_ticks: Option<u64>,
-    pub discard_ticks: Option<u64>,
-    pub flush_ticks: Option<u64>,
-    pub ios_pgr: Option<u64>,
-    pub total_ticks: Option<u64>,
-    pub weight_ticks: Option<u64>,
-}
-
-/// QAPI `GuestDiskStatsInfo`.
-#[derive(Debug, Clone, PartialEq, Eq)]
-pub struct DiskStatsInfo {
-    pub name: String,
-    pub major: u64,
-    pub minor: u64,
-    pub stats: DiskStats,
-}
-
 /// `guest-get-diskstats` from `/proc/diskstats`.
-pub fn disk_stats() -> Result<Vec<DiskStatsInfo>, SysError> {
+pub fn disk_stats() -> Result<Vec<GuestDiskStatsInfo>, SysError> {
     disk_stats_from(Path::new("/proc/diskstats"))
 }
 
 /// `guest-get-diskstats`: `open("<path>"): <strerror>` if the file cannot be read.
-pub fn disk_stats_from(path: &Path) -> Result<Vec<DiskStatsInfo>, SysError> {
+pub fn disk_stats_from(path: &Path) -> Result<Vec<GuestDiskStatsInfo>, SysError> {
     let text = read_proc(path)?;
     Ok(parse_disk_stats(&text))
 }
@@ -54,7 +24,7 @@ pub fn disk_stats_from(path: &Path) -> Result<Vec<DiskStatsInfo>, SysError> {
 /// (major, minor, name, then up to 17 numbers), lines with fewer than 7 are skipped; 7 fields
 /// is the old partition format (read/write ios and sectors); 14+ add the full read/write
 /// set, 18+ discards, 20 flushes. 8 to 13 fields give an entry with no statistics.
-pub fn parse_disk_stats(text: &str) -> Vec<DiskStatsInfo> {
+pub fn parse_disk_stats(text: &str) -> Vec<GuestDiskStatsInfo> {
     let mut disks = Vec::new();
     for line in text.lines() {
         let tokens: Vec<&str> = line.split_whitespace().collect();
@@ -78,7 +48,7 @@ pub fn parse_disk_stats(text: &str) -> Vec<DiskStatsInfo> {
         }
         let v = |i: usize| values[i];
         let u32v = |i: usize| values[i] & 0xffff_ffff;
-        let mut stats = DiskStats::default();
+        let mut stats = no_disk_stats();
         if fields == 7 {
             stats.read_ios = Some(v(0));
             stats.read_sectors = Some(v(1));
@@ -108,7 +78,7 @@ pub fn parse_disk_stats(text: &str) -> Vec<DiskStatsInfo> {
             stats.flush_ios = Some(v(15));
             stats.flush_ticks = Some(u32v(16));
         }
-        disks.push(DiskStatsInfo {
+        disks.push(GuestDiskStatsInfo {
             name: (*name).to_owned(),
             major: u64::from(major),
             minor: u64::from(minor),
@@ -118,39 +88,24 @@ pub fn parse_disk_stats(text: &str) -> Vec<DiskStatsInfo> {
     disks
 }
 
-/// QAPI `GuestLinuxCpuStats` (the only `GuestCpuStats` variant, tag `linux`); times in
-/// milliseconds.
-#[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
-pub struct CpuStats {
-    pub cpu: i64,
-    pub user: u64,
-    pub nice: u64,
-    pub system: u64,
-    pub idle: u64,
-    pub iowait: Option<u64>,
-    pub irq: Option<u64>,
-    pub softirq: Option<u64>,
-    pub steal: Option<u64>,
-    pub guest: Option<u64>,
-    pub guestnice: Option<u64>,
-}
-
 /// `guest-get-cpustats` from `/proc/stat`.
-pub fn cpu_stats() -> Result<Vec<CpuStats>, SysError> {
+pub fn cpu_stats() -> Result<Vec<GuestCpuStats>, SysError> {
     let ticks = sysconf(SysconfVar::CLK_TCK).ok().flatten().unwrap_or(100);
     cpu_stats_from(Path::new("/proc/stat"), ticks.max(1) as u64)
 }
 
-/// `guest-get-cpustats` with `ticks_per_second` (`sysconf(_SC_CLK_TCK)`).
-pub fn cpu_stats_from(path: &Path, ticks_per_second: u64) -> Result<Vec<CpuStats>, SysError> {
+/// `guest-get-cpustats` with `ticks_per_second` (`sysconf(_SC_CLK_TCK)`); every entry is
+/// the `linux` variant.
+pub fn cpu_stats_from(path: &Path, ticks_per_second: u64) -> Result<Vec<GuestCpuStats>, SysError> {
     let text = read_proc(path)?;
-    Ok(parse_cpu_stats(&text, ticks_per_second))
+    let cpus = parse_cpu_stats(&text, ticks_per_second);
+    Ok(cpus.into_iter().map(GuestCpuStats::Linux).collect())
 }
 
 /// Parses the `cpuN` lines of `/proc/stat` (the aggregate `cpu` line and other lines are
 /// skipped); tick counts become milliseconds. A `cpuN` line with fewer than 4 numbers ends
 /// the parse, as in qemu-ga. Optional fields follow the column count.
-pub fn parse_cpu_stats(text: &str, ticks_per_second: u64) -> Vec<CpuStats> {
+pub fn parse_cpu_stats(text: &str, ticks_per_second: u64) -> Vec<GuestLinuxCpuStats> {
     let ms = |ticks: u64| ticks.wrapping_mul(1000) / ticks_per_second;
     let mut cpus = Vec::new();
     for line in text.lines() {
@@ -166,7 +121,7 @@ pub fn parse_cpu_stats(text: &str, ticks_per_second: u64) -> Vec<CpuStats> {
             break;
         }
         let get = |i: usize| values.get(i).copied().map(ms);
-        cpus.push(CpuStats {
+        cpus.push(GuestLinuxCpuStats {
             cpu: leading_int(id),
             user: ms(values[0]),
             nice: ms(values[1]),
@@ -181,6 +136,29 @@ pub fn parse_cpu_stats(text: &str, ticks_per_second: u64) -> Vec<CpuStats> {
         });
     }
     cpus
+}
+
+/// Disk statistics with no field known yet (which are filled depends on the column count).
+fn no_disk_stats() -> GuestDiskStats {
+    GuestDiskStats {
+        read_sectors: None,
+        read_ios: None,
+        read_merges: None,
+        write_sectors: None,
+        write_ios: None,
+        write_merges: None,
+        discard_sectors: None,
+        discard_ios: None,
+        discard_merges: None,
+        flush_ios: None,
+        read_ticks: None,
+        write_ticks: None,
+        discard_ticks: None,
+        flush_ticks: None,
+        ios_pgr: None,
+        total_ticks: None,
+        weight_ticks: None,
+    }
 }
 
 /// `atoi`: optional sign and leading digits, 0 if none.
@@ -224,7 +202,7 @@ mod tests {
         assert_eq!((vda.major, vda.minor), (254, 0));
         assert_eq!(
             vda.stats,
-            DiskStats {
+            GuestDiskStats {
                 read_ios: Some(11),
                 read_merges: Some(22),
                 read_sectors: Some(33),
@@ -253,16 +231,16 @@ mod tests {
         // 7 fields: the old partition format.
         assert_eq!(
             disks[4].stats,
-            DiskStats {
+            GuestDiskStats {
                 read_ios: Some(100),
                 read_sectors: Some(200),
                 write_ios: Some(300),
                 write_sectors: Some(400),
-                ..DiskStats::default()
+                ..no_disk_stats()
             }
         );
         // 9 fields: listed without statistics.
-        assert_eq!(disks[5].stats, DiskStats::default());
+        assert_eq!(disks[5].stats, no_disk_stats());
     }
 
     #[test]
@@ -294,7 +272,7 @@ cpu4 1 2 3 4
         assert_eq!(cpus.len(), 3, "a short cpu line ends the parse");
         assert_eq!(
             cpus[0],
-            CpuStats {
+            GuestLinuxCpuStats {
                 cpu: 0,
                 user: 100,
                 nice: 200,
@@ -310,13 +288,18 @@ cpu4 1 2 3 4
         );
         assert_eq!(
             cpus[1],
-            CpuStats {
+            GuestLinuxCpuStats {
                 cpu: 1,
                 user: 10,
                 nice: 20,
                 system: 30,
                 idle: 40,
-                ..CpuStats::default()
+                iowait: None,
+                irq: None,
+                softirq: None,
+                steal: None,
+                guest: None,
+                guestnice: None,
             }
         );
         assert_eq!(cpus[2].guest, Some(90));

@@ -5,35 +5,30 @@ use std::os::unix::ffi::OsStrExt;
 use std::path::Path;
 use std::sync::Mutex;
 
+use qga_types::GuestUser;
+
 /// The utmpx database glibc reads by default.
 pub const UTMP_PATH: &str = "/var/run/utmp";
-
-/// QAPI `GuestUser` (Linux never sets `domain`).
-#[derive(Debug, Clone, PartialEq)]
-pub struct User {
-    pub user: String,
-    /// Earliest login of this user, seconds since the epoch with a microsecond fraction.
-    pub login_time: f64,
-}
 
 /// glibc's utmpx functions keep one global cursor and file name.
 static UTMPX: Mutex<()> = Mutex::new(());
 
 /// `guest-get-users` from [`UTMP_PATH`].
-pub fn users() -> Vec<User> {
+pub fn users() -> Vec<GuestUser> {
     users_from(Path::new(UTMP_PATH))
 }
 
 /// `guest-get-users`: one entry per user name of the `USER_PROCESS` records of `utmp`, in
-/// order of first appearance, with the earliest login time. An unreadable file gives `[]`.
-pub fn users_from(utmp: &Path) -> Vec<User> {
+/// order of first appearance, with the earliest login time (seconds since the epoch with a
+/// microsecond fraction; Linux has no `domain`). An unreadable file gives `[]`.
+pub fn users_from(utmp: &Path) -> Vec<GuestUser> {
     let Ok(path) = CString::new(utmp.as_os_str().as_bytes()) else {
         return Vec::new();
     };
     let _guard = UTMPX
         .lock()
         .unwrap_or_else(|poisoned| poisoned.into_inner());
-    let mut users: Vec<User> = Vec::new();
+    let mut users: Vec<GuestUser> = Vec::new();
     // SAFETY: the utmpx functions are only called with the lock held; `path` outlives the
     // calls (glibc copies the name); every record pointer is used before the next call.
     unsafe {
@@ -55,9 +50,10 @@ pub fn users_from(utmp: &Path) -> Vec<User> {
                 f64::from(record.ut_tv.tv_sec) + f64::from(record.ut_tv.tv_usec) / 1_000_000.0;
             match users.iter_mut().find(|u| u.user == name) {
                 Some(user) => user.login_time = user.login_time.min(login_time),
-                None => users.push(User {
+                None => users.push(GuestUser {
                     user: name,
                     login_time,
+                    domain: None,
                 }),
             }
         }
@@ -139,17 +135,20 @@ mod tests {
         assert_eq!(
             users,
             [
-                User {
+                GuestUser {
                     user: "alice".into(),
-                    login_time: 1000.25
+                    login_time: 1000.25,
+                    domain: None,
                 },
-                User {
+                GuestUser {
                     user: "bob".into(),
-                    login_time: 1500.0
+                    login_time: 1500.0,
+                    domain: None,
                 },
-                User {
+                GuestUser {
                     user: "a-very-long-user-name-of-32-char".into(),
-                    login_time: 3000.0
+                    login_time: 3000.0,
+                    domain: None,
                 },
             ]
         );

@@ -5,6 +5,7 @@ use std::os::unix::fs::FileExt;
 use std::path::{Path, PathBuf};
 
 use nix::errno::Errno;
+use qga_types::GuestLogicalProcessor;
 
 use super::error::errno_of;
 use super::SysError;
@@ -12,23 +13,15 @@ use super::SysError;
 /// The sysfs directory of logical CPUs.
 pub const CPU_DIR: &str = "/sys/devices/system/cpu";
 
-/// QAPI `GuestLogicalProcessor`. `can_offline` is always set on output and ignored on input.
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
-pub struct LogicalProcessor {
-    pub logical_id: i64,
-    pub online: bool,
-    pub can_offline: Option<bool>,
-}
-
 /// `guest-get-vcpus` on [`CPU_DIR`].
-pub fn get_vcpus() -> Result<Vec<LogicalProcessor>, SysError> {
+pub fn get_vcpus() -> Result<Vec<GuestLogicalProcessor>, SysError> {
     get_vcpus_in(Path::new(CPU_DIR))
 }
 
 /// `guest-get-vcpus`: the `cpuN` entries of `cpu_dir` in directory order. `online` is the
 /// first byte of `cpuN/online` not being `0`; a CPU without that file is online and cannot
 /// be offlined.
-pub fn get_vcpus_in(cpu_dir: &Path) -> Result<Vec<LogicalProcessor>, SysError> {
+pub fn get_vcpus_in(cpu_dir: &Path) -> Result<Vec<GuestLogicalProcessor>, SysError> {
     let entries = std::fs::read_dir(cpu_dir).map_err(|err| {
         SysError::with_errno(
             format!("failed to list entries: {}", cpu_dir.display()),
@@ -43,12 +36,12 @@ pub fn get_vcpus_in(cpu_dir: &Path) -> Result<Vec<LogicalProcessor>, SysError> {
         };
         let dir = cpu_path(cpu_dir, id);
         let online = match open_online(&dir, false)? {
-            None => LogicalProcessor {
+            None => GuestLogicalProcessor {
                 logical_id: id,
                 online: true,
                 can_offline: Some(false),
             },
-            Some(file) => LogicalProcessor {
+            Some(file) => GuestLogicalProcessor {
                 logical_id: id,
                 online: read_status(&file, &dir)? != b'0',
                 can_offline: Some(true),
@@ -60,7 +53,7 @@ pub fn get_vcpus_in(cpu_dir: &Path) -> Result<Vec<LogicalProcessor>, SysError> {
 }
 
 /// `guest-set-vcpus` on [`CPU_DIR`].
-pub fn set_vcpus(vcpus: &[LogicalProcessor]) -> Result<i64, SysError> {
+pub fn set_vcpus(vcpus: &[GuestLogicalProcessor]) -> Result<i64, SysError> {
     set_vcpus_in(Path::new(CPU_DIR), vcpus)
 }
 
@@ -68,7 +61,8 @@ pub fn set_vcpus(vcpus: &[LogicalProcessor]) -> Result<i64, SysError> {
 /// `cpuN/online` only when it differs) and returns how many were processed before the first
 /// failure. That failure is reported only if it hit the first element:
 /// `logical processor #N can't be offlined`, `open("<dir>/cpuN/"): <strerror>`, ...
-pub fn set_vcpus_in(cpu_dir: &Path, vcpus: &[LogicalProcessor]) -> Result<i64, SysError> {
+/// `can_offline` of the request is ignored.
+pub fn set_vcpus_in(cpu_dir: &Path, vcpus: &[GuestLogicalProcessor]) -> Result<i64, SysError> {
     let mut processed = 0;
     for vcpu in vcpus {
         if let Err(err) = set_vcpu(cpu_dir, vcpu) {
@@ -82,7 +76,7 @@ pub fn set_vcpus_in(cpu_dir: &Path, vcpus: &[LogicalProcessor]) -> Result<i64, S
     Ok(processed)
 }
 
-fn set_vcpu(cpu_dir: &Path, vcpu: &LogicalProcessor) -> Result<(), SysError> {
+fn set_vcpu(cpu_dir: &Path, vcpu: &GuestLogicalProcessor) -> Result<(), SysError> {
     let dir = cpu_path(cpu_dir, vcpu.logical_id);
     let Some(file) = open_online(&dir, true)? else {
         if vcpu.online {
@@ -173,7 +167,7 @@ mod tests {
         root
     }
 
-    fn sorted(mut v: Vec<LogicalProcessor>) -> Vec<LogicalProcessor> {
+    fn sorted(mut v: Vec<GuestLogicalProcessor>) -> Vec<GuestLogicalProcessor> {
         v.sort_by_key(|c| c.logical_id);
         v
     }
@@ -198,7 +192,7 @@ mod tests {
             ("cpufreq", None),
         ]);
         let vcpus = sorted(get_vcpus_in(root.path()).unwrap());
-        let expect = |id, online, can| LogicalProcessor {
+        let expect = |id, online, can| GuestLogicalProcessor {
             logical_id: id,
             online,
             can_offline: Some(can),
@@ -236,7 +230,7 @@ mod tests {
     #[test]
     fn set_writes_only_changes_and_counts() {
         let root = fake_cpus(&[("cpu0", None), ("cpu1", Some("1")), ("cpu2", Some("1"))]);
-        let cpu = |id, online| LogicalProcessor {
+        let cpu = |id, online| GuestLogicalProcessor {
             logical_id: id,
             online,
             can_offline: None,
