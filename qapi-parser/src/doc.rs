@@ -97,6 +97,75 @@ pub(crate) struct DocBlock {
     pending: String,
 }
 
+/// A comment of a doc block: its byte range in the file and its line.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub(crate) struct Comment {
+    pub start: u32,
+    pub end: u32,
+    pub line: u32,
+}
+
+/// The comments of a doc block token (see `doc_block` in `qapi.pest`), in order, the opening
+/// `##` first: every non-blank line of the block holds exactly one, possibly indented.
+#[derive(Clone)]
+pub(crate) struct BlockLines<'a> {
+    text: &'a str,
+    /// Where the next comment is searched from.
+    at: usize,
+    /// End of the block.
+    end: usize,
+    /// Line of `at`.
+    line: u32,
+}
+
+impl<'a> BlockLines<'a> {
+    /// The block `text[start..end]`, which starts with its opening comment on `line`.
+    pub fn new(text: &'a str, start: usize, end: usize, line: u32) -> BlockLines<'a> {
+        BlockLines {
+            text,
+            at: start,
+            end,
+            line,
+        }
+    }
+}
+
+impl Iterator for BlockLines<'_> {
+    type Item = Comment;
+
+    fn next(&mut self) -> Option<Comment> {
+        let bytes = self.text.as_bytes();
+        // Whitespace up to the next comment.
+        while self.at < self.end {
+            match bytes[self.at] {
+                b'#' => break,
+                b'\n' => {
+                    self.line += 1;
+                    self.at += 1;
+                }
+                _ => {
+                    let c = self.text[self.at..].chars().next().unwrap_or(' ');
+                    self.at += c.len_utf8();
+                }
+            }
+        }
+        if self.at >= self.end {
+            return None;
+        }
+        let start = self.at;
+        let end = start
+            + self.text[start..self.end]
+                .find('\n')
+                .unwrap_or(self.end - start);
+        self.at = end;
+        Some(Comment {
+            start: start as u32,
+            end: end as u32,
+            line: self.line,
+        })
+    }
+}
+
 /// Where doc lines come from: the parser, which reads comment tokens the way QEMU does.
 pub(crate) trait DocSource<'a> {
     /// The next line of the block (text after `# `, right-stripped), or `None` at its end.

@@ -4,8 +4,8 @@
 //! The pipeline follows QEMU's phases, because their order decides which error is reported
 //! first:
 //!
-//! 1. `lexer` (the pest grammar `qapi.pest`) and `parser`: syntax, doc blocks, `include` and
-//!    `pragma` directives, file by file as they are reached;
+//! 1. `syntax` (the pest grammar `qapi.pest`), `value` and `parser`: syntax, doc blocks,
+//!    `include` and `pragma` directives, file by file as they are reached;
 //! 2. `expr`: shape and name checks per definition, producing typed definitions;
 //! 3. `build`: entities in QEMU's creation order, with implicit types;
 //! 4. `check`: semantic checks, doc connection, the feature limit.
@@ -22,6 +22,10 @@
 //! # Ok::<(), qapi_parser::Error>(())
 //! ```
 
+// pest is used without its `std` feature (see Cargo.toml); the parser it generates names
+// `alloc` for its boxes.
+extern crate alloc;
+
 mod build;
 mod check;
 mod construct;
@@ -31,10 +35,10 @@ mod dump;
 mod error;
 mod expr;
 mod legacy;
-mod lexer;
 mod names;
 mod parser;
 mod source;
+mod syntax;
 mod value;
 
 pub mod model;

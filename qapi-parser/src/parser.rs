@@ -1,24 +1,23 @@
-//! The syntax driver: walks each file's tokens like QEMU's recursive-descent parser, builds
-//! top-level expressions, reads doc blocks, and processes `include` and `pragma` directives
-//! inline, reporting QEMU's exact parse errors.
+//! The loader: takes each file's top-level items from its pest parse (`syntax`) in order, as
+//! QEMU's parser meets them: values become expressions, doc blocks are read by `doc`, and
+//! `include` and `pragma` directives are processed where they stand, so the error reported is
+//! the first one in QEMU's order.
 
-use std::borrow::Cow;
 use std::collections::HashSet;
+use std::iter::Peekable;
+
+use pest::iterators::{Pair, Pairs};
 
 use crate::diag::Diag;
-use crate::doc::{self, DocBlock, DocSource};
+use crate::doc::{self, BlockLines, Comment, DocBlock, DocSource};
 use crate::error::{Error, ErrorKind};
-use crate::lexer::{self, LexError, Tok, Token};
 use crate::model::Pragmas;
 use crate::source::{
-    fs_path, is_py_space, normalize_text, py_abspath, py_dirname, py_join, strerror, FileId, Loc,
-    SourceFile, TextArena,
+    fs_path, is_py_space, line_starts, normalize_text, py_abspath, py_dirname, py_join, strerror,
+    FileId, Loc, SourceFile, TextArena,
 };
-use crate::value::{Dict, Value};
-
-/// Deeper nesting than this is refused: QEMU itself dies of Python's recursion limit
-/// somewhat below 500 levels, and later phases walk values recursively.
-const MAX_DEPTH: usize = 480;
+use crate::syntax::{self, Rule, SyntaxError};
+use crate::value::{self, Dict, Value};
 
 /// A top-level expression: a definition, or the record QEMU keeps of an include directive.
 pub(crate) struct Expr<'a> {
@@ -33,17 +32,6 @@ pub(crate) struct Expr<'a> {
     pub include: Option<String>,
 }
 
-/// An open container while parsing a value.
-enum Frame<'a> {
-    /// A dict and the key whose value is being parsed.
-    Dict {
-        dict: Dict<'a>,
-        key: Cow<'a, str>,
-        seen: Option<HashSet<Cow<'a, str>>>,
-    },
-    List(Vec<Value<'a>>),
-}
-
 /// State shared by all files of one schema.
 pub(crate) struct Loader<'a> {
     arena: &'a TextArena,
@@ -55,8 +43,6 @@ pub(crate) struct Loader<'a> {
     included: HashSet<String>,
     /// `py_abspath` of each file in `diag.files` (include-loop checks walk them often).
     abs_paths: Vec<String>,
-    /// Token lists of finished files, reused by the next ones (fewer big allocations).
-    token_pool: Vec<Vec<Token>>,
     /// Section text buffer of doc blocks, reused from block to block.
     doc_buffer: String,
 }
@@ -106,7 +92,6 @@ impl<'a> Loader<'a> {
             legacy,
             included: HashSet::new(),
             abs_paths: Vec::new(),
-            token_pool: Vec::new(),
             doc_buffer: String::new(),
         }
     }
@@ -145,36 +130,26 @@ impl<'a> Loader<'a> {
         };
         let text: &'a str = self.arena.alloc(normalize_text(text));
         let id = self.diag.files.len() as FileId;
-        let lexer::Tokens {
-            tokens,
-            line_starts,
-        } = lexer::tokenize(text, self.token_pool.pop().unwrap_or_default())
+        let items = syntax::parse_file(text, self.legacy)
             .map_err(|msg| Error::bare(ErrorKind::Parse, format!("{name}: {msg}")))?;
         self.diag
             .files
-            .push(SourceFile::new(name, text, parent, line_starts));
+            .push(SourceFile::new(name, text, parent, line_starts(text)));
         self.abs_paths.push(abs);
         let mut parser = FileParser {
             ld: self,
             id,
             text,
-            tokens,
-            next: 0,
-            cur: Token {
-                kind: Tok::Eof,
+            items: items.peekable(),
+            cur: Comment {
                 start: 0,
                 end: 0,
                 line: 1,
-                aux: 0,
             },
-            last_end: 0,
+            block: None,
             ended_early: false,
-            frames: Vec::new(),
         };
-        let result = parser.parse();
-        let tokens = std::mem::take(&mut parser.tokens);
-        self.token_pool.push(tokens);
-        result
+        parser.parse()
     }
 
     /// Processes an include directive found at `info`.
@@ -252,191 +227,183 @@ impl<'a> Loader<'a> {
     }
 }
 
-/// Parses one file: QEMU's `QAPISchemaParser` over the token list.
+/// Reads one file's items (QEMU's `QAPISchemaParser`).
 struct FileParser<'l, 'a> {
     ld: &'l mut Loader<'a>,
     id: FileId,
     text: &'a str,
-    tokens: Vec<Token>,
-    /// Index of the next token to read.
-    next: usize,
-    /// The current token.
-    cur: Token,
-    /// End offset of the previous token (for expression spans).
-    last_end: u32,
-    /// Legacy: the doc block just read ended at a non-comment token, which is now current.
+    /// The file's top-level pairs, in order (see `syntax::parse_file`).
+    items: Peekable<Pairs<'a, Rule>>,
+    /// The token QEMU's parser is at while a doc block is read: a comment of the block, or
+    /// the token after it.
+    cur: Comment,
+    /// The comments of the doc block being read.
+    block: Option<BlockLines<'a>>,
+    /// Legacy: the doc block just read ended at a non-comment token.
     ended_early: bool,
-    /// Open containers of `get_expr`, kept between calls for their allocation.
-    frames: Vec<Frame<'a>>,
 }
 
 impl<'l, 'a> FileParser<'l, 'a> {
-    fn loc(&self) -> Loc {
+    fn loc_at(&self, pos: usize) -> Loc {
         Loc {
             file: self.id,
-            line: self.cur.line,
+            line: self.ld.diag.file(self.id).line_of(pos as u32),
         }
     }
 
+    fn syntax_error(&self, e: SyntaxError) -> Error {
+        self.ld.diag.parse_error(self.id, e.start, e.end, e.message)
+    }
+
+    /// A parse error at the current token of a doc block.
     fn parse_error(&self, msg: impl Into<String>) -> Error {
         self.ld
             .diag
             .parse_error(self.id, self.cur.start, self.cur.end, msg.into())
     }
 
-    fn token_text(&self, t: Token) -> &'a str {
-        &self.text[t.start as usize..t.end as usize]
-    }
-
-    /// Reads the next token, skipping plain comments when `skip_comment`; malformed tokens
-    /// are reported here, when reached.
-    fn accept(&mut self, skip_comment: bool) -> Result<(), Error> {
-        self.last_end = self.cur.end;
-        loop {
-            let i = self.next.min(self.tokens.len() - 1);
-            self.cur = self.tokens[i];
-            self.next = i + 1;
-            match self.cur.kind {
-                Tok::Comment => {
-                    if !skip_comment || self.token_text(self.cur).starts_with("##") {
-                        return Ok(());
-                    }
-                }
-                Tok::Error(e) => return Err(self.lex_error(e)),
-                _ => return Ok(()),
-            }
+    /// QEMU's lexer reads the token after an item before the item is processed: a malformed
+    /// one is reported first.
+    fn check_next_token(&mut self) -> Result<(), Error> {
+        match self.items.peek().and_then(syntax::lexical_error) {
+            Some(e) => Err(self.syntax_error(e)),
+            None => Ok(()),
         }
     }
 
-    fn lex_error(&self, e: LexError) -> Error {
-        let t = self.cur;
-        let msg = match e {
-            LexError::Unterminated => "missing terminating \"'\"".to_string(),
-            LexError::Funny => "funny character in string".to_string(),
-            LexError::BadEscape => {
-                let c = self.text[t.aux as usize..].chars().next().unwrap_or(' ');
-                format!("unknown escape \\{c}")
+    /// The token after the current item (the final newline at the end of the file).
+    fn next_token(&mut self) -> Comment {
+        let len = self.text.len();
+        let (start, end) = match self.items.peek() {
+            Some(pair) => syntax::token_span(pair, len),
+            None => {
+                let eof = len.saturating_sub(1) as u32;
+                (eof, eof)
             }
-            LexError::Stray => format!("stray '{}'", self.token_text(t)),
         };
-        let end = if e == LexError::Stray {
-            t.end
-        } else {
-            t.start + 1
-        };
-        self.ld.diag.parse_error(self.id, t.start, end, msg)
-    }
-
-    /// The value of the current string token.
-    fn string_value(&self) -> Cow<'a, str> {
-        let raw = &self.text[self.cur.start as usize + 1..self.cur.end as usize - 1];
-        if self.cur.aux != 0 {
-            Cow::Owned(raw.replace("\\\\", "\\"))
-        } else {
-            Cow::Borrowed(raw)
+        Comment {
+            start,
+            end,
+            line: self.ld.diag.file(self.id).line_of(start),
         }
     }
 
     fn parse(&mut self) -> Result<(), LoadError> {
-        self.accept(true)?;
+        let len = self.text.len();
         let mut cur_doc: Option<usize> = None;
-        while self.cur.kind != Tok::Eof {
-            let info = self.loc();
-            if self.cur.kind == Tok::Comment {
-                self.reject_expr_doc(cur_doc)?;
-                if self.ld.legacy && self.token_text(self.cur) != "##" {
-                    // Before QEMU 2.9, `##...` lines were ordinary comments.
-                    self.accept(true)?;
-                    continue;
+        while let Some(item) = self.items.next() {
+            match item.as_rule() {
+                Rule::EOI => break,
+                Rule::doc_block | Rule::legacy_doc_block => {
+                    self.reject_expr_doc(cur_doc)?;
+                    cur_doc = Some(self.get_doc(&item)?);
                 }
-                cur_doc = Some(self.get_doc()?);
-                continue;
+                // Before QEMU 2.9, `##...` lines were ordinary comments.
+                Rule::legacy_comment => {}
+                Rule::dict | Rule::list | Rule::string | Rule::boolean => {
+                    let span = item.as_span();
+                    let (start, end) = (span.start() as u32, span.end() as u32);
+                    let info = self.loc_at(span.start());
+                    let expr = value::from_pair(item, len).map_err(|e| self.syntax_error(e))?;
+                    self.check_next_token()?;
+                    self.expression(expr, info, start, end, cur_doc)?;
+                    cur_doc = None;
+                }
+                _ => return Err(self.syntax_error(syntax::error_point(&item, len)).into()),
             }
-            let start = self.cur.start;
-            let expr = self.get_expr()?;
-            let end = self.last_end;
-            let Value::Dict(dict) = expr else {
+        }
+        self.reject_expr_doc(cur_doc)?;
+        Ok(())
+    }
+
+    /// Processes a top-level expression: a directive or a definition.
+    fn expression(
+        &mut self,
+        expr: Value<'a>,
+        info: Loc,
+        start: u32,
+        end: u32,
+        cur_doc: Option<usize>,
+    ) -> Result<(), LoadError> {
+        let Value::Dict(dict) = expr else {
+            return Err(self
+                .ld
+                .diag
+                .error(info, "top-level expression must be an object".into())
+                .into());
+        };
+        if dict.contains("include") {
+            self.reject_expr_doc(cur_doc)?;
+            if dict.len() != 1 {
                 return Err(self
                     .ld
                     .diag
-                    .error(info, "top-level expression must be an object".into())
+                    .error(info, "invalid 'include' directive".into())
+                    .into());
+            }
+            let Some(Value::Str(include)) = dict.get("include") else {
+                return Err(self
+                    .ld
+                    .diag
+                    .error(info, "value of 'include' must be a string".into())
                     .into());
             };
-            if dict.contains("include") {
-                self.reject_expr_doc(cur_doc)?;
-                if dict.len() != 1 {
-                    return Err(self
-                        .ld
-                        .diag
-                        .error(info, "invalid 'include' directive".into())
-                        .into());
-                }
-                let Some(Value::Str(include)) = dict.get("include") else {
-                    return Err(self
-                        .ld
-                        .diag
-                        .error(info, "value of 'include' must be a string".into())
-                        .into());
-                };
-                let include = include.to_string();
-                let dir = py_dirname(&self.ld.diag.file(self.id).name).to_string();
-                let incl_fname = py_join(&dir, &include);
-                self.ld.exprs.push(Expr {
-                    value: dict,
-                    loc: info,
-                    start,
-                    end,
-                    doc: None,
-                    include: Some(incl_fname.clone()),
-                });
-                self.ld.include(&include, info, incl_fname)?;
-            } else if dict.contains("pragma") {
-                self.reject_expr_doc(cur_doc)?;
-                if dict.len() != 1 {
-                    return Err(self
-                        .ld
-                        .diag
-                        .error(info, "invalid 'pragma' directive".into())
-                        .into());
-                }
-                let Some(Value::Dict(pragma)) = dict.get("pragma") else {
-                    return Err(self
-                        .ld
-                        .diag
-                        .error(info, "value of 'pragma' must be an object".into())
-                        .into());
-                };
-                for (name, value) in &pragma.entries {
-                    self.ld.pragma(name, value, info)?;
-                }
-            } else {
-                let mut doc = cur_doc;
-                if let Some(d) = cur_doc {
-                    let block = &self.ld.docs[d];
-                    if block.symbol.is_none() && !block.inferred {
-                        if !self.ld.legacy {
-                            return Err(self
-                                .ld
-                                .diag
-                                .error(block.loc, "definition documentation required".into())
-                                .into());
-                        }
-                        // Legacy: a heading block stays free-form.
-                        doc = None;
-                    }
-                }
-                self.ld.exprs.push(Expr {
-                    value: dict,
-                    loc: info,
-                    start,
-                    end,
-                    doc,
-                    include: None,
-                });
+            let include = include.to_string();
+            let dir = py_dirname(&self.ld.diag.file(self.id).name).to_string();
+            let incl_fname = py_join(&dir, &include);
+            self.ld.exprs.push(Expr {
+                value: dict,
+                loc: info,
+                start,
+                end,
+                doc: None,
+                include: Some(incl_fname.clone()),
+            });
+            self.ld.include(&include, info, incl_fname)?;
+        } else if dict.contains("pragma") {
+            self.reject_expr_doc(cur_doc)?;
+            if dict.len() != 1 {
+                return Err(self
+                    .ld
+                    .diag
+                    .error(info, "invalid 'pragma' directive".into())
+                    .into());
             }
-            cur_doc = None;
+            let Some(Value::Dict(pragma)) = dict.get("pragma") else {
+                return Err(self
+                    .ld
+                    .diag
+                    .error(info, "value of 'pragma' must be an object".into())
+                    .into());
+            };
+            for (name, value) in &pragma.entries {
+                self.ld.pragma(name, value, info)?;
+            }
+        } else {
+            let mut doc = cur_doc;
+            if let Some(d) = cur_doc {
+                let block = &self.ld.docs[d];
+                if block.symbol.is_none() && !block.inferred {
+                    if !self.ld.legacy {
+                        return Err(self
+                            .ld
+                            .diag
+                            .error(block.loc, "definition documentation required".into())
+                            .into());
+                    }
+                    // Legacy: a heading block stays free-form.
+                    doc = None;
+                }
+            }
+            self.ld.exprs.push(Expr {
+                value: dict,
+                loc: info,
+                start,
+                end,
+                doc,
+                include: None,
+            });
         }
-        self.reject_expr_doc(cur_doc)?;
         Ok(())
     }
 
@@ -454,218 +421,67 @@ impl<'l, 'a> FileParser<'l, 'a> {
         Ok(())
     }
 
-    /// Parses a value (QEMU's `get_expr`, `get_members` and `get_values`, with the same
-    /// checks in the same order). Iterative, so nesting costs heap, not stack.
-    fn get_expr(&mut self) -> Result<Value<'a>, Error> {
-        let mut stack = std::mem::take(&mut self.frames);
-        let value = self.get_expr_in(&mut stack);
-        stack.clear();
-        self.frames = stack;
-        value
-    }
-
-    fn get_expr_in(&mut self, stack: &mut Vec<Frame<'a>>) -> Result<Value<'a>, Error> {
-        loop {
-            if stack.len() > MAX_DEPTH {
-                return Err(self.parse_error("expressions nested too deeply"));
-            }
-            // The start of a value.
-            let mut value = match self.cur.kind {
-                Tok::LBrace => {
-                    self.accept(true)?;
-                    if self.cur.kind == Tok::RBrace {
-                        self.accept(true)?;
-                        Value::Dict(Dict::default())
-                    } else if self.cur.kind != Tok::Str {
-                        return Err(self.parse_error("expected string or '}'"));
-                    } else {
-                        let mut frame = Frame::Dict {
-                            dict: Dict::default(),
-                            key: Cow::Borrowed(""),
-                            seen: None,
-                        };
-                        self.member_key(&mut frame)?;
-                        stack.push(frame);
-                        continue;
-                    }
-                }
-                Tok::LBracket => {
-                    self.accept(true)?;
-                    if self.cur.kind == Tok::RBracket {
-                        self.accept(true)?;
-                        Value::List(Vec::new())
-                    } else if !matches!(
-                        self.cur.kind,
-                        Tok::LBrace | Tok::LBracket | Tok::Str | Tok::True | Tok::False
-                    ) {
-                        return Err(self.parse_error("expected '{', '[', ']', string, or boolean"));
-                    } else {
-                        stack.push(Frame::List(Vec::new()));
-                        continue;
-                    }
-                }
-                Tok::Str => {
-                    let s = self.string_value();
-                    self.accept(true)?;
-                    Value::Str(s)
-                }
-                Tok::True | Tok::False => {
-                    let b = self.cur.kind == Tok::True;
-                    self.accept(true)?;
-                    Value::Bool(b)
-                }
-                _ => return Err(self.parse_error("expected '{', '[', string, or boolean")),
-            };
-            // A complete value: store it in its container, closing containers as they end.
-            loop {
-                match stack.last_mut() {
-                    None => return Ok(value),
-                    Some(Frame::Dict { dict, key, .. }) => {
-                        dict.entries.push((std::mem::take(key), value));
-                        if self.cur.kind == Tok::RBrace {
-                            self.accept(true)?;
-                            value = match stack.pop() {
-                                Some(Frame::Dict { dict, .. }) => Value::Dict(dict),
-                                _ => return Err(self.parse_error("internal parser error")),
-                            };
-                            continue;
-                        }
-                        if self.cur.kind != Tok::Comma {
-                            return Err(self.parse_error("expected ',' or '}'"));
-                        }
-                        self.accept(true)?;
-                        if self.cur.kind != Tok::Str {
-                            return Err(self.parse_error("expected string"));
-                        }
-                        if let Some(frame) = stack.last_mut() {
-                            self.member_key(frame)?;
-                        }
-                        break;
-                    }
-                    Some(Frame::List(items)) => {
-                        items.push(value);
-                        if self.cur.kind == Tok::RBracket {
-                            self.accept(true)?;
-                            value = match stack.pop() {
-                                Some(Frame::List(items)) => Value::List(items),
-                                _ => return Err(self.parse_error("internal parser error")),
-                            };
-                            continue;
-                        }
-                        if self.cur.kind != Tok::Comma {
-                            return Err(self.parse_error("expected ',' or ']'"));
-                        }
-                        self.accept(true)?;
-                        break;
-                    }
-                }
-            }
-        }
-    }
-
-    /// Reads `'key' :` (the current token is the key string) into a dict frame, refusing
-    /// duplicate keys at the token after the colon, as QEMU does.
-    fn member_key(&mut self, frame: &mut Frame<'a>) -> Result<(), Error> {
-        let Frame::Dict { dict, key, seen } = frame else {
-            return Ok(());
+    /// Reads the doc block `block`; returns its index.
+    fn get_doc(&mut self, block: &Pair<'a, Rule>) -> Result<usize, Error> {
+        let span = block.as_span();
+        let line = self.ld.diag.file(self.id).line_of(span.start() as u32);
+        let mut lines = BlockLines::new(self.text, span.start(), span.end(), line);
+        let Some(opening) = lines.next() else {
+            return Err(self.parse_error("documentation comment must start with '##'"));
         };
-        let new_key = self.string_value();
-        self.accept(true)?;
-        if self.cur.kind != Tok::Colon {
-            return Err(self.parse_error("expected ':'"));
-        }
-        self.accept(true)?;
-        // Big dicts get a hash set for the duplicate check.
-        let duplicate = match seen {
-            Some(set) => !set.insert(new_key.clone()),
-            None => {
-                let dup = dict.contains(&new_key);
-                if dict.len() >= 16 {
-                    let mut set: HashSet<Cow<'a, str>> =
-                        dict.entries.iter().map(|(k, _)| k.clone()).collect();
-                    set.insert(new_key.clone());
-                    *seen = Some(set);
-                }
-                dup
-            }
-        };
-        if duplicate {
-            return Err(self.parse_error(format!("duplicate key '{new_key}'")));
-        }
-        *key = new_key;
-        Ok(())
-    }
-
-    /// Reads the doc block starting at the current `##` token; returns its index.
-    fn get_doc(&mut self) -> Result<usize, Error> {
-        if self.token_text(self.cur) != "##" {
+        self.cur = opening;
+        if &self.text[opening.start as usize..opening.end as usize] != "##" {
             return Err(self.parse_error("junk after '##' at start of documentation comment"));
         }
-        let inferred = self.ld.legacy && self.block_precedes_expression();
+        let inferred = self.ld.legacy && self.block_precedes_expression(&lines);
+        self.block = Some(lines);
         let buffer = std::mem::take(&mut self.ld.doc_buffer);
-        let mut block = doc::parse_block(self, inferred, buffer)?;
+        let mut doc = doc::parse_block(self, inferred, buffer)?;
+        self.block = None;
         if self.ended_early {
             self.ended_early = false;
         } else {
-            self.accept(true)?;
+            // QEMU's lexer reads the token after the closing `##`.
+            self.check_next_token()?;
         }
-        block.end(self)?;
-        self.ld.doc_buffer = block.take_buffer();
-        self.ld.docs.push(block);
+        doc.end(self)?;
+        self.ld.doc_buffer = doc.take_buffer();
+        self.ld.docs.push(doc);
         Ok(self.ld.docs.len() - 1)
     }
 
-    /// Legacy: whether the doc block at the current token has no symbol line, does not open
-    /// with a heading, and is directly followed by an expression.
-    fn block_precedes_expression(&self) -> bool {
-        let mut i = self.next;
-        let line_of = |t: Token| -> &str {
-            let text = self.token_text(t);
-            text.strip_prefix("# ")
-                .unwrap_or(&text[1..])
-                .trim_end_matches(is_py_space)
+    /// Legacy: whether the doc block whose comments after the opening `##` are `lines` has no
+    /// symbol line, does not open with a heading, and is directly followed by an expression.
+    fn block_precedes_expression(&mut self, lines: &BlockLines<'a>) -> bool {
+        let Some(first) = lines.clone().next() else {
+            return false;
         };
-        match self.tokens.get(i) {
-            Some(t) if t.kind == Tok::Comment => {
-                let first = line_of(*t);
-                if first.starts_with('@') || first.starts_with('=') {
-                    return false;
-                }
-            }
-            _ => return false,
+        let text = &self.text[first.start as usize..first.end as usize];
+        let first = text
+            .strip_prefix("# ")
+            .unwrap_or(&text[1..])
+            .trim_end_matches(is_py_space);
+        if first.starts_with('@') || first.starts_with('=') {
+            return false;
         }
-        // Find the end of the block, then the next token that is not a plain comment.
-        while let Some(t) = self.tokens.get(i) {
-            if t.kind != Tok::Comment {
-                return t.kind == Tok::LBrace;
-            }
-            i += 1;
-            if self.token_text(*t).starts_with("##") || line_of(*t) == "##" {
-                break;
-            }
-        }
-        while let Some(t) = self.tokens.get(i) {
-            if t.kind == Tok::Comment && !self.token_text(*t).starts_with("##") {
-                i += 1;
-                continue;
-            }
-            return t.kind == Tok::LBrace;
-        }
-        false
+        matches!(self.items.peek().map(Pair::as_rule), Some(Rule::dict))
     }
 }
 
 impl<'l, 'a> DocSource<'a> for FileParser<'l, 'a> {
     fn next_line(&mut self) -> Result<Option<&'a str>, Error> {
-        self.accept(false)?;
-        if self.cur.kind != Tok::Comment {
+        let Some(comment) = self.block.as_mut().and_then(Iterator::next) else {
+            // The block ends at a non-comment token (or the end of the file).
+            self.cur = self.next_token();
+            self.check_next_token()?;
             if self.ld.legacy {
                 self.ended_early = true;
                 return Ok(None);
             }
             return Err(self.parse_error("documentation comment must end with '##'"));
-        }
-        let val = self.token_text(self.cur);
+        };
+        self.cur = comment;
+        let val = &self.text[comment.start as usize..comment.end as usize];
         if val.starts_with("##") {
             if val != "##" && !self.ld.legacy {
                 return Err(self.parse_error("junk after '##' at end of documentation comment"));
@@ -690,7 +506,10 @@ impl<'l, 'a> DocSource<'a> for FileParser<'l, 'a> {
     }
 
     fn loc(&self) -> Loc {
-        FileParser::loc(self)
+        Loc {
+            file: self.id,
+            line: self.cur.line,
+        }
     }
 
     fn parse_error(&self, msg: String) -> Error {

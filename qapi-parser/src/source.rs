@@ -59,7 +59,7 @@ pub(crate) struct SourceFile<'a> {
 }
 
 impl<'a> SourceFile<'a> {
-    /// `line_starts` holds the byte offset of every line start (the tokenizer finds them).
+    /// `line_starts` holds the byte offset of every line start (see [`line_starts`]).
     pub fn new(name: String, text: &'a str, parent: Option<Loc>, line_starts: Vec<u32>) -> Self {
         SourceFile {
             path: Path::new(&name).into(),
@@ -123,6 +123,14 @@ impl<'a> SourceFile<'a> {
             line: self.line_of(pos),
         }
     }
+}
+
+/// The byte offset of the start of every line of `text`.
+pub(crate) fn line_starts(text: &str) -> Vec<u32> {
+    let mut starts = Vec::with_capacity(text.len() / 32 + 1);
+    starts.push(0);
+    starts.extend(text.match_indices('\n').map(|(i, _)| i as u32 + 1));
+    starts
 }
 
 /// Python's `str.isspace()` for one character.

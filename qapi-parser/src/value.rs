@@ -1,6 +1,12 @@
-//! Parsed JSON-ish values of a schema expression (strings, booleans, lists, ordered dicts).
+//! Values of schema expressions (strings, booleans, lists, ordered dicts), built from the
+//! pest parse with QEMU's duplicate-key check.
 
 use std::borrow::Cow;
+use std::collections::HashSet;
+
+use pest::iterators::Pair;
+
+use crate::syntax::{self, Rule, SyntaxError};
 
 /// A value as the parser produced it. Strings borrow the file text unless they contained an
 /// escape.
@@ -74,5 +80,80 @@ impl<'a> Value<'a> {
             Value::List(l) => !l.is_empty(),
             Value::Dict(d) => !d.is_empty(),
         }
+    }
+}
+
+/// Builds the value of a `dict`, `list`, `string` or `boolean` pair of a file whose text is
+/// `len` bytes long. The error is the first error point or duplicate key in document order,
+/// which is the order QEMU meets them in.
+pub(crate) fn from_pair<'a>(pair: Pair<'a, Rule>, len: usize) -> Result<Value<'a>, SyntaxError> {
+    match pair.as_rule() {
+        Rule::string => Ok(Value::Str(unquote(pair.as_str()))),
+        Rule::boolean => Ok(Value::Bool(pair.as_str() == "true")),
+        Rule::list => {
+            let mut items = Vec::new();
+            for item in pair.into_inner() {
+                items.push(from_pair(item, len)?);
+            }
+            Ok(Value::List(items))
+        }
+        Rule::dict => {
+            let mut dict = Dict::default();
+            // Big objects get a hash set for the duplicate check.
+            let mut seen: Option<HashSet<Cow<'a, str>>> = None;
+            // Keys and values in turn; an error point in place of either ends the object.
+            let mut parts = pair.into_inner();
+            while let Some(key) = parts.next() {
+                if key.as_rule() != Rule::string {
+                    return Err(syntax::error_point(&key, len));
+                }
+                let Some(value) = parts.next() else {
+                    break;
+                };
+                if value.as_rule() == Rule::want_colon {
+                    return Err(syntax::error_point(&value, len));
+                }
+                // QEMU reads the token after the colon, then checks the key.
+                if let Some(e) = syntax::lexical_error(&value) {
+                    return Err(e);
+                }
+                let key = unquote(key.as_str());
+                let duplicate = match &mut seen {
+                    Some(set) => !set.insert(key.clone()),
+                    None => {
+                        let duplicate = dict.contains(&key);
+                        if dict.len() >= 16 {
+                            let mut set: HashSet<Cow<'a, str>> =
+                                dict.entries.iter().map(|(k, _)| k.clone()).collect();
+                            set.insert(key.clone());
+                            seen = Some(set);
+                        }
+                        duplicate
+                    }
+                };
+                if duplicate {
+                    let (start, end) = syntax::token_span(&value, len);
+                    return Err(SyntaxError {
+                        start,
+                        end,
+                        message: format!("duplicate key '{key}'"),
+                    });
+                }
+                let value = from_pair(value, len)?;
+                dict.entries.push((key, value));
+            }
+            Ok(Value::Dict(dict))
+        }
+        _ => Err(syntax::error_point(&pair, len)),
+    }
+}
+
+/// The text of a string token: without its quotes, `\\` read as one backslash.
+fn unquote(token: &str) -> Cow<'_, str> {
+    let raw = token.get(1..token.len().saturating_sub(1)).unwrap_or("");
+    if raw.contains('\\') {
+        Cow::Owned(raw.replace("\\\\", "\\"))
+    } else {
+        Cow::Borrowed(raw)
     }
 }
