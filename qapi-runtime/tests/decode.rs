@@ -248,9 +248,18 @@ fn reply_envelopes_and_id_echo() {
 #[test]
 fn base64_round_trip_and_errors() {
     use qapi_runtime::base64::{decode, encode};
-    for n in 0..10 {
-        let bytes: Vec<u8> = (0..n as u8).map(|b| b.wrapping_mul(37)).collect();
-        assert_eq!(decode(&encode(&bytes)).unwrap(), bytes);
+    // Short inputs, the 24-byte blocks of the encoder and its 12 KiB and 192 KiB pieces.
+    let lengths = (0..100).chain([12287, 12288, 12289, 196_607, 196_608, 196_610]);
+    for n in lengths {
+        let bytes: Vec<u8> = (0..n)
+            .map(|b: usize| (b.wrapping_mul(37) >> 3) as u8)
+            .collect();
+        let text = encode(&bytes);
+        assert_eq!(text.len(), n.div_ceil(3) * 4);
+        assert_eq!(decode(&text).unwrap(), bytes, "length {n}");
+        let mut written = Vec::new();
+        qapi_runtime::base64::write_to(&mut written, &bytes).unwrap();
+        assert_eq!(written, text.as_bytes(), "length {n}");
     }
     assert_eq!(encode(b"hello"), "aGVsbG8=");
     assert!(decode("aGVsbG8").is_err());
