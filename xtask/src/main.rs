@@ -7,6 +7,7 @@
 //! - `gen-check`: generates the standalone crates CI checks and builds them (clippy too).
 //! - `conformance [DIR]`: QEMU's QAPI front-end test cases against `qapi-dump`.
 //! - `demo`: starts the guest agent on a unix socket and runs a typed client session.
+//! - `qemu-scripts`: fetches QEMU's own Python QAPI generator for side-by-side benchmarks.
 //! - `setup`: installs what the VM tests need (run as root; idempotent).
 //! - `vm-test`: end-to-end tests of the guest agent in a real VM (see `vm/mod.rs`).
 
@@ -15,6 +16,7 @@ mod codegen;
 mod conformance;
 mod demo;
 mod gen;
+mod reference;
 mod setup;
 mod vm;
 
@@ -44,6 +46,7 @@ fn run() -> Result<()> {
         "gen-check" => gen::ci_check(),
         "conformance" => conformance::run(rest),
         "demo" => demo::run(rest),
+        "qemu-scripts" => reference::run(rest),
         "setup" => setup::run(rest),
         "vm-test" => vm::run(rest),
         other => bail!("unknown task '{other}'"),
