@@ -2,8 +2,9 @@
 //! `scripts/`) so the benchmarks can time it side by side with ours.
 //!
 //! The source tarball comes from Debian's archive (the package qemu-system-x86 10.0.2 is built
-//! from) and is unpacked, only `scripts/qapi` and `scripts/qapi-gen.py`, under
-//! `target/qemu-src/`. The parser and codegen benches look there (or in `$QEMU_SCRIPTS`).
+//! from) and is unpacked, only `scripts/qapi`, `scripts/qapi-gen.py` and the test harness
+//! `tests/qapi-schema/test-qapi.py`, under `target/qemu-src/`. The parser and codegen benches
+//! look there (or in `$QEMU_SCRIPTS`).
 
 use crate::vm::host;
 use anyhow::{bail, Context, Result};
@@ -22,12 +23,18 @@ pub fn scripts_dir() -> PathBuf {
         .join("scripts")
 }
 
+/// QEMU's front-end test harness (`test-qapi.py`), next to `scripts/`.
+pub fn test_harness() -> PathBuf {
+    scripts_dir().with_file_name("tests/qapi-schema/test-qapi.py")
+}
+
 pub fn run(args: &[String]) -> Result<()> {
     if let Some(arg) = args.first() {
         bail!("qemu-scripts takes no arguments (got {arg:?})");
     }
     let scripts = scripts_dir();
-    if !scripts.join("qapi-gen.py").is_file() {
+    let harness = test_harness();
+    if !scripts.join("qapi-gen.py").is_file() || !harness.is_file() {
         let Some(python) = host::which("python3") else {
             bail!("QEMU's generator needs python3, which is not installed");
         };
@@ -53,7 +60,8 @@ pub fn run(args: &[String]) -> Result<()> {
                 .arg("-C")
                 .arg(&src)
                 .arg(format!("{top}/scripts/qapi"))
-                .arg(format!("{top}/scripts/qapi-gen.py")),
+                .arg(format!("{top}/scripts/qapi-gen.py"))
+                .arg(format!("{top}/tests/qapi-schema/test-qapi.py")),
         )?;
         // Only the two paths are kept; the tarball itself is 39 MB.
         std::fs::remove_file(&tarball)?;
