@@ -6,6 +6,8 @@
 //! - `gen SCHEMA OUT_DIR [--legacy]`: writes a standalone Rust crate for any schema.
 //! - `gen-check`: generates the standalone crates CI checks and builds them (clippy too).
 //! - `conformance [DIR]`: QEMU's QAPI front-end test cases against `qapi-dump`.
+//! - `differential [--count N] [--seed S] [--keep DIR]`: `qapi-dump` against QEMU's Python
+//!   front end on mutated schemas (needs `qemu-scripts`).
 //! - `demo`: starts the guest agent on a unix socket and runs a typed client session.
 //! - `qemu-scripts`: fetches QEMU's own Python QAPI generator for side-by-side benchmarks.
 //! - `setup`: installs what the VM tests need (run as root; idempotent).
@@ -15,6 +17,7 @@ mod ci;
 mod codegen;
 mod conformance;
 mod demo;
+mod differential;
 mod gen;
 mod reference;
 mod setup;
@@ -46,6 +49,7 @@ fn run() -> Result<()> {
         "gen-check" => gen::ci_check(),
         "conformance" => conformance::run(rest),
         "demo" => demo::run(rest),
+        "differential" => differential::run(rest),
         "qemu-scripts" => reference::run(rest),
         "setup" => setup::run(rest),
         "vm-test" => vm::run(rest),
