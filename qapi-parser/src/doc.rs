@@ -130,10 +130,10 @@ impl<'a> BlockLines<'a> {
     }
 }
 
-impl Iterator for BlockLines<'_> {
-    type Item = Comment;
-
-    fn next(&mut self) -> Option<Comment> {
+impl BlockLines<'_> {
+    /// The next comment; `line_starts` are the file's (see `source::line_starts`): the
+    /// comment runs to the end of its line.
+    pub fn next(&mut self, line_starts: &[u32]) -> Option<Comment> {
         let bytes = self.text.as_bytes();
         // Whitespace up to the next comment.
         while self.at < self.end {
@@ -153,10 +153,10 @@ impl Iterator for BlockLines<'_> {
             return None;
         }
         let start = self.at;
-        let end = start
-            + self.text[start..self.end]
-                .find('\n')
-                .unwrap_or(self.end - start);
+        let end = match line_starts.get(self.line as usize) {
+            Some(&next) => (next as usize - 1).min(self.end),
+            None => self.end,
+        };
         self.at = end;
         Some(Comment {
             start: start as u32,

@@ -426,7 +426,7 @@ impl<'l, 'a> FileParser<'l, 'a> {
         let span = block.as_span();
         let line = self.ld.diag.file(self.id).line_of(span.start() as u32);
         let mut lines = BlockLines::new(self.text, span.start(), span.end(), line);
-        let Some(opening) = lines.next() else {
+        let Some(opening) = lines.next(self.ld.diag.file(self.id).line_starts()) else {
             return Err(self.parse_error("documentation comment must start with '##'"));
         };
         self.cur = opening;
@@ -453,7 +453,10 @@ impl<'l, 'a> FileParser<'l, 'a> {
     /// Legacy: whether the doc block whose comments after the opening `##` are `lines` has no
     /// symbol line, does not open with a heading, and is directly followed by an expression.
     fn block_precedes_expression(&mut self, lines: &BlockLines<'a>) -> bool {
-        let Some(first) = lines.clone().next() else {
+        let Some(first) = lines
+            .clone()
+            .next(self.ld.diag.file(self.id).line_starts())
+        else {
             return false;
         };
         let text = &self.text[first.start as usize..first.end as usize];
@@ -470,7 +473,8 @@ impl<'l, 'a> FileParser<'l, 'a> {
 
 impl<'l, 'a> DocSource<'a> for FileParser<'l, 'a> {
     fn next_line(&mut self) -> Result<Option<&'a str>, Error> {
-        let Some(comment) = self.block.as_mut().and_then(Iterator::next) else {
+        let line_starts = self.ld.diag.file(self.id).line_starts();
+        let Some(comment) = self.block.as_mut().and_then(|b| b.next(line_starts)) else {
             // The block ends at a non-comment token (or the end of the file).
             self.cur = self.next_token();
             self.check_next_token()?;

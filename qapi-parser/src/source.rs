@@ -70,6 +70,11 @@ impl<'a> SourceFile<'a> {
         }
     }
 
+    /// Byte offset of the start of every line.
+    pub fn line_starts(&self) -> &[u32] {
+        &self.line_starts
+    }
+
     /// 1-based line of a byte offset.
     pub fn line_of(&self, pos: u32) -> u32 {
         self.line_starts.partition_point(|&s| s <= pos) as u32
@@ -127,9 +132,29 @@ impl<'a> SourceFile<'a> {
 
 /// The byte offset of the start of every line of `text`.
 pub(crate) fn line_starts(text: &str) -> Vec<u32> {
-    let mut starts = Vec::with_capacity(text.len() / 32 + 1);
+    let bytes = text.as_bytes();
+    let mut starts = Vec::with_capacity(bytes.len() / 32 + 1);
     starts.push(0);
-    starts.extend(text.match_indices('\n').map(|(i, _)| i as u32 + 1));
+    // A mask of the newlines of each 64-byte chunk (the compiler vectorizes the fold), then
+    // its set bits: lines are short, so one search per line would cost more.
+    let mut chunks = bytes.chunks_exact(64);
+    let mut base = 0u32;
+    for chunk in &mut chunks {
+        let mut mask = chunk
+            .iter()
+            .enumerate()
+            .fold(0u64, |m, (i, &b)| m | (u64::from(b == b'\n') << i));
+        while mask != 0 {
+            starts.push(base + mask.trailing_zeros() + 1);
+            mask &= mask - 1;
+        }
+        base += 64;
+    }
+    for (i, &b) in chunks.remainder().iter().enumerate() {
+        if b == b'\n' {
+            starts.push(base + i as u32 + 1);
+        }
+    }
     starts
 }
 
@@ -289,6 +314,23 @@ mod tests {
         assert_eq!(f.line_of(3), 2);
         assert_eq!(f.column_of(4), 2);
         assert_eq!(f.line_text(2), "cd");
+    }
+
+    #[test]
+    fn line_starts_across_chunks() {
+        // Newlines at both ends of 64-byte chunks, runs of them, and in the remainder.
+        let mut text = String::new();
+        for i in 0..300 {
+            text.push(if i % 63 == 0 || i % 64 == 63 || (100..104).contains(&i) {
+                '\n'
+            } else {
+                'x'
+            });
+        }
+        let mut expected = vec![0];
+        expected.extend(text.match_indices('\n').map(|(i, _)| i as u32 + 1));
+        assert_eq!(line_starts(&text), expected);
+        assert_eq!(line_starts(""), vec![0]);
     }
 
     #[test]
