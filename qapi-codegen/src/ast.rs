@@ -434,6 +434,17 @@ pub fn pat_ident(name: Ident) -> Pat {
     })
 }
 
+/// `ref name`.
+pub fn pat_ref_ident(name: Ident) -> Pat {
+    Pat::Ident(PatIdent {
+        attrs: Vec::new(),
+        by_ref: Some(Default::default()),
+        mutability: None,
+        ident: name,
+        subpat: None,
+    })
+}
+
 /// `_`.
 pub fn pat_wild() -> Pat {
     Pat::Wild(syn::PatWild {
@@ -695,10 +706,10 @@ pub fn impl_fn(
     }
 }
 
-/// The body of the first function of an impl (for impls parsed from a fixed skeleton).
-pub fn first_fn_body(item: &mut syn::ItemImpl) -> Option<&mut Vec<Stmt>> {
+/// The first method of an impl block.
+pub fn first_fn(item: &mut syn::ItemImpl) -> Option<&mut syn::ImplItemFn> {
     item.items.iter_mut().find_map(|i| match i {
-        syn::ImplItem::Fn(f) => Some(&mut f.block.stmts),
+        syn::ImplItem::Fn(f) => Some(f),
         _ => None,
     })
 }

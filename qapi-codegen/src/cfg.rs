@@ -70,8 +70,19 @@ impl CfgMap {
                 },
             },
             IfCond::All(items) => {
-                let items = self.list(items, what)?;
-                quote!(all(#(#items),*))
+                // Distinct conditions may map to one predicate: keep it once.
+                let mut items = self.list(items, what)?;
+                let mut seen = Vec::with_capacity(items.len());
+                items.retain(|p| {
+                    let text = p.to_string();
+                    let new = !seen.contains(&text);
+                    seen.push(text);
+                    new
+                });
+                match items.as_slice() {
+                    [one] => one.clone(),
+                    _ => quote!(all(#(#items),*)),
+                }
             }
             IfCond::Any(items) => {
                 let items = self.list(items, what)?;
@@ -143,6 +154,23 @@ mod tests {
         ]);
         let p = map.predicate(&cond, "command 'x'").unwrap();
         assert_eq!(p.to_string(), "any (target_os = \"linux\" , not (windows))");
+    }
+
+    #[test]
+    fn conjuncts_mapped_alike_are_kept_once() {
+        let mut m = BTreeMap::new();
+        m.insert("A".to_owned(), "unix".to_owned());
+        m.insert("B".to_owned(), "unix".to_owned());
+        m.insert("C".to_owned(), "windows".to_owned());
+        let map = CfgMap::new(&m, UnmappedCfg::Error).unwrap();
+        let p = map
+            .predicate(&IfCond::All(vec![name("A"), name("B")]), "x")
+            .unwrap();
+        assert_eq!(p.to_string(), "unix");
+        let p = map
+            .predicate(&IfCond::All(vec![name("A"), name("C"), name("B")]), "x")
+            .unwrap();
+        assert_eq!(p.to_string(), "all (unix , windows)");
     }
 
     #[test]

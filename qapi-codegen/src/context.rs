@@ -2,6 +2,7 @@
 //! references must be boxed, member lists with their Rust fields, and doc lookups.
 
 use crate::ast;
+use crate::avail::Availability;
 use crate::cfg::{both, CfgMap};
 use crate::names::{self, Namespace};
 use crate::{MemberOrder, Options};
@@ -10,6 +11,7 @@ use qapi_parser::{
     BuiltinKind, Doc, Entity, EnumType, Feature, IfCond, Member, ObjectType, Schema,
 };
 use quote::{format_ident, quote};
+use std::borrow::Cow;
 use std::collections::{HashMap, HashSet};
 use syn::{Attribute, Expr, Path, Type};
 
@@ -37,7 +39,8 @@ pub struct Field<'s> {
     pub any: AnyKind,
     /// The doc block describing the member, if any.
     doc: Option<&'s Doc>,
-    pub cond: Option<&'s IfCond>,
+    /// The member's own condition and its type's (see [`Availability::part`]).
+    pub cond: Option<Cow<'s, IfCond>>,
 }
 
 impl Field<'_> {
@@ -92,6 +95,8 @@ pub struct Ctx<'s> {
     pub schema: &'s Schema,
     pub opts: &'s Options,
     pub cfg: CfgMap,
+    /// Effective conditions of the definitions.
+    pub avail: Availability<'s>,
     /// Rust names of the generated types, by schema name.
     type_names: HashMap<&'s str, Ident>,
     /// Rust names of the branch enums of struct-shaped unions.
@@ -115,6 +120,7 @@ impl<'s> Ctx<'s> {
             schema,
             opts,
             cfg,
+            avail: Availability::new(schema),
             type_names: HashMap::new(),
             branch_names: HashMap::new(),
             owners: HashMap::new(),
@@ -512,7 +518,7 @@ impl<'s> Ctx<'s> {
                     ident,
                     any,
                     doc,
-                    cond: member.ifcond.as_ref(),
+                    cond: self.avail.part(member.ifcond.as_ref(), &member.ty, name),
                 });
             }
         }
@@ -624,9 +630,24 @@ impl<'s> Ctx<'s> {
         format_ident!("{}", name)
     }
 
-    /// Condition of a union/alternate variant: the branch's own and its tag value's.
-    pub fn variant_cond(&self, branch: Option<&IfCond>, value: Option<&IfCond>) -> Option<IfCond> {
-        both(branch, value)
+    /// Condition of a union branch: the branch's own, its tag value's and its type's
+    /// (beyond the union's).
+    pub fn variant_cond(
+        &self,
+        union: &str,
+        branch: Option<&IfCond>,
+        value: Option<&IfCond>,
+        ty: &str,
+    ) -> Option<IfCond> {
+        let own = both(branch, value);
+        self.avail
+            .part(own.as_ref(), ty, union)
+            .map(Cow::into_owned)
+    }
+
+    /// The `#[cfg]` of a definition, by its effective condition.
+    pub fn entity_cfg(&self, e: &Entity) -> Result<Vec<Attribute>, String> {
+        self.cfg.attr(self.avail.of(e.name()), &describe(e))
     }
 }
 

@@ -29,6 +29,7 @@
 //! ```
 
 mod ast;
+mod avail;
 mod cfg;
 mod context;
 mod docs;

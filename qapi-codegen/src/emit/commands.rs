@@ -92,7 +92,7 @@ fn commands<'s>(ctx: &Ctx<'s>) -> Result<Vec<Cmd<'s>>, String> {
             variant: names::ident(&variant),
             args,
             ret,
-            cfg: ctx.cfg.attr(command.common.ifcond.as_ref(), &what)?,
+            cfg: ctx.entity_cfg(entity)?,
             docs: definition_docs(ctx, entity, &[]),
             deprecated: ctx.deprecated_attr(&command.common.features, &what)?,
         });
@@ -210,6 +210,19 @@ fn return_items(ctx: &Ctx<'_>, items: &ItemNames, cmds: &[Cmd<'_>]) -> Vec<Item>
     let mut ret_variants = Vec::with_capacity(cmds.len());
     let mut ret_ser = Vec::with_capacity(cmds.len());
     let mut ret_decode = Vec::with_capacity(cmds.len() + 1);
+    // When every variant may be compiled out, the enum may be empty: `match *self` (with
+    // `ref` bindings) is then still exhaustive, and the decoder may use nothing.
+    let all_conditional = cmds
+        .iter()
+        .filter(|c| c.command.success_response)
+        .all(|c| !c.cfg.is_empty());
+    let bind = |v: &Ident| {
+        if all_conditional {
+            ast::pat_ref_ident(v.clone())
+        } else {
+            ast::pat_ident(v.clone())
+        }
+    };
     for c in cmds.iter().filter(|c| c.command.success_response) {
         let (variant, cfg) = (&c.variant, &c.cfg);
         let name = c.command.common.name.as_str();
@@ -234,10 +247,7 @@ fn return_items(ctx: &Ctx<'_>, items: &ItemNames, cmds: &[Cmd<'_>]) -> Vec<Item>
                 };
                 ret_ser.push(ast::arm(
                     cfg.clone(),
-                    ast::pat_tuple_struct(
-                        self_variant.clone(),
-                        vec![ast::pat_ident(value.clone())],
-                    ),
+                    ast::pat_tuple_struct(self_variant.clone(), vec![bind(&value)]),
                     ast::call_path(
                         "::serde::Serialize::serialize",
                         vec![written, ast::var(&serializer)],
@@ -282,8 +292,12 @@ fn return_items(ctx: &Ctx<'_>, items: &ItemNames, cmds: &[Cmd<'_>]) -> Vec<Item>
         let some = ast::call(ast::var_named("Some"), vec![matched]);
         vec![ast::tail(ast::call(ast::var_named("Ok"), vec![some]))]
     };
+    let maybe_empty = all_conditional && !ret_ser.is_empty();
     let (ret_match, serializer): (Expr, Ident) = if ret_ser.is_empty() {
         (parse_quote!(match *self {}), ast::ident("_serializer"))
+    } else if all_conditional {
+        let this = ast::deref(ast::var_named("self"));
+        (ast::match_(this, ret_ser), serializer)
     } else {
         (ast::match_(ast::var_named("self"), ret_ser), serializer)
     };
@@ -300,8 +314,13 @@ fn return_items(ctx: &Ctx<'_>, items: &ItemNames, cmds: &[Cmd<'_>]) -> Vec<Item>
             fn serialize<S: ::serde::Serializer>(&self, #serializer: S) -> #std_result<S::Ok, S::Error> {}
         }
     };
-    if let Some(body) = ast::first_fn_body(&mut return_serialize) {
-        *body = vec![ast::tail(ret_match)];
+    if let Some(serialize) = ast::first_fn(&mut return_serialize) {
+        serialize.block.stmts = vec![ast::tail(ret_match)];
+        if maybe_empty {
+            serialize
+                .attrs
+                .push(ast::attr_list("allow", quote!(unused_variables)));
+        }
     }
     let mut return_decode: syn::ItemImpl = parse_quote! {
         impl #return_ident {
@@ -314,8 +333,12 @@ fn return_items(ctx: &Ctx<'_>, items: &ItemNames, cmds: &[Cmd<'_>]) -> Vec<Item>
             ) -> #std_result<#std_option<Self>, qapi_runtime::DecodeError> {}
         }
     };
-    if let Some(body) = ast::first_fn_body(&mut return_decode) {
-        *body = ret_decode_body;
+    if let Some(decode) = ast::first_fn(&mut return_decode) {
+        decode.block.stmts = ret_decode_body;
+        if maybe_empty {
+            let allow = quote!(unreachable_code, unused_variables);
+            decode.attrs.push(ast::attr_list("allow", allow));
+        }
     }
     vec![
         Item::Enum(return_enum),
@@ -399,6 +422,7 @@ fn dispatch_items(ctx: &Ctx<'_>, items: &ItemNames, cmds: &[Cmd<'_>]) -> Result<
         });
         // Table entry.
         let cmd = c.command;
+        let cond = ctx.avail.of(&cmd.common.name);
         let mut info = ast::call_path("qapi_runtime::CommandInfo::new", vec![ast::lit_str(name)]);
         for (flag, method) in [
             (!cmd.success_response, "without_success_response"),
@@ -419,11 +443,7 @@ fn dispatch_items(ctx: &Ctx<'_>, items: &ItemNames, cmds: &[Cmd<'_>]) -> Result<
                 info = ast::method(info, method, vec![present]);
             }
         }
-        table.push((
-            ctx.cfg.expr(cmd.common.ifcond.as_ref(), &what)?,
-            cmd.common.ifcond.is_some(),
-            info,
-        ));
+        table.push((ctx.cfg.expr(cond, &what)?, cond.is_some(), info));
     }
     let call_body: Vec<Stmt> = if cmds.is_empty() {
         parse_quote! {
@@ -451,6 +471,11 @@ fn dispatch_items(ctx: &Ctx<'_>, items: &ItemNames, cmds: &[Cmd<'_>]) -> Result<
         }
     };
     call.block.stmts.extend(call_body);
+    if !cmds.is_empty() && cmds.iter().all(|c| !c.cfg.is_empty()) {
+        // Every arm may be compiled out.
+        call.attrs
+            .push(ast::attr_list("allow", quote!(unused_variables)));
+    }
     if cmds
         .iter()
         .any(|c| is_deprecated(&c.command.common.features))

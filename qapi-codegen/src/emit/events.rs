@@ -35,7 +35,7 @@ pub fn emit(ctx: &Ctx<'_>, items: &ItemNames) -> Result<Vec<Item>, String> {
         let variant_name = names::type_name(&event.common.name);
         ns.claim(&variant_name, &what)?;
         let variant = ast::path_join(&self_path, &names::ident(&variant_name));
-        let cfg = ctx.cfg.attr(event.common.ifcond.as_ref(), &what)?;
+        let cfg = ctx.entity_cfg(entity)?;
         let mut attrs = definition_docs(ctx, entity, &[]);
         attrs.extend(ctx.deprecated_attr(&event.common.features, &what)?);
         attrs.extend_from_slice(&cfg);

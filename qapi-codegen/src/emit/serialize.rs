@@ -9,7 +9,7 @@ use crate::context::{is_deprecated, AnyKind, Ctx, Field};
 use crate::names::{self, Namespace};
 use crate::MemberOrder;
 use qapi_parser::Entity;
-use quote::format_ident;
+use quote::{format_ident, quote};
 use syn::{Expr, Stmt};
 
 /// One member write: its key (for ordering), the statement, and whether the member is
@@ -37,7 +37,7 @@ pub fn field_entry(
     access: &Expr,
     what: &str,
 ) -> Result<Entry, String> {
-    let cfg = ctx.cfg.attr(f.cond, what)?;
+    let cfg = ctx.cfg.attr(f.cond.as_deref(), what)?;
     let key = f.member.name.as_str();
     let qemu = ctx.opts.member_order == MemberOrder::Qemu;
     let any = if qemu { f.any } else { AnyKind::No };
@@ -196,9 +196,18 @@ fn members_body(
                     what,
                 )?;
                 deprecated |= body.deprecated;
+                let (pat, attrs) = match binding_use(ctx, bty)? {
+                    Use::Never => (ast::pat_wild(), b.cfg.clone()),
+                    Use::Maybe => {
+                        let mut attrs = b.cfg.clone();
+                        attrs.push(ast::attr_list("allow", quote!(unused_variables)));
+                        (ast::pat_ident(binding.clone()), attrs)
+                    }
+                    Use::Always => (ast::pat_ident(binding.clone()), b.cfg.clone()),
+                };
                 ast::arm(
-                    b.cfg.clone(),
-                    ast::pat_tuple_struct(variant, vec![ast::pat_ident(binding.clone())]),
+                    attrs,
+                    ast::pat_tuple_struct(variant, vec![pat]),
                     ast::block_expr(body.stmts),
                 )
             }
@@ -215,5 +224,30 @@ fn members_body(
     Ok(Body {
         stmts: vec![ast::tail(ast::match_(target, arms))],
         deprecated,
+    })
+}
+
+/// Whether the serialisation of a branch of type `ty` reads the branch's value.
+enum Use {
+    Never,
+    /// Only where some member's condition holds.
+    Maybe,
+    Always,
+}
+
+fn binding_use(ctx: &Ctx<'_>, ty: &str) -> Result<Use, String> {
+    let Some(Entity::Object(o)) = ctx.schema.get(ty) else {
+        return Ok(Use::Always);
+    };
+    if o.variants.is_some() {
+        return Ok(Use::Always);
+    }
+    let fields = ctx.fields(&o.common.name, None)?;
+    Ok(if fields.is_empty() {
+        Use::Never
+    } else if fields.iter().all(|f| f.cond.is_some()) {
+        Use::Maybe
+    } else {
+        Use::Always
     })
 }

@@ -8,7 +8,7 @@ use crate::context::{describe, feature_notes, is_deprecated, Ctx, Field, JsonCla
 use crate::docs;
 use crate::names::{self, Namespace};
 use proc_macro2::Ident;
-use qapi_parser::{AlternateType, Doc, Entity, EnumType, ObjectType};
+use qapi_parser::{AlternateType, Doc, Entity, EnumType, IfCond, ObjectType};
 use quote::{format_ident, quote};
 use syn::{Attribute, Expr, Item, Path};
 
@@ -16,6 +16,15 @@ use syn::{Attribute, Expr, Item, Path};
 pub fn definition_docs(ctx: &Ctx<'_>, e: &Entity, extra: &[String]) -> Vec<Attribute> {
     let mut notes = feature_notes(&e.common().features);
     notes.extend(extra.iter().cloned());
+    if ctx.avail.is_inherited(e.name()) {
+        // Only worth saying when the cfg differs from the one the definition's own `if` gives.
+        let what = describe(e);
+        let text =
+            |c: Option<&IfCond>| c.map(|c| ctx.cfg.predicate(c, &what).map(|p| p.to_string()).ok());
+        if text(e.common().ifcond.as_ref()) != text(ctx.avail.of(e.name())) {
+            notes.push("Its condition includes those of the types it uses.".to_owned());
+        }
+    }
     let lines = match ctx.schema.doc_of(e) {
         Some(doc) => docs::definition(doc, &notes),
         None => notes,
@@ -42,7 +51,7 @@ pub fn enum_type(
 ) -> Result<Vec<Item>, String> {
     let ident = ctx.type_ident(&e.common.name)?.clone();
     let what = describe(entity);
-    let cfg = ctx.cfg.attr(e.common.ifcond.as_ref(), &what)?;
+    let cfg = ctx.entity_cfg(entity)?;
     let schema_doc = ctx.schema.doc_of(entity);
     let mut ns = Namespace::new();
     let mut variants = Vec::with_capacity(e.values.len() + 1);
@@ -146,7 +155,7 @@ fn field_decls(ctx: &Ctx<'_>, fields: &[Field<'_>], what: &str) -> Result<Vec<sy
         .map(|f| {
             let mut attrs = docs::attrs(&f.doc_lines());
             attrs.extend(ctx.deprecated_attr(&f.member.features, what)?);
-            attrs.extend(ctx.cfg.attr(f.cond, what)?);
+            attrs.extend(ctx.cfg.attr(f.cond.as_deref(), what)?);
             Ok(ast::pub_field(attrs, f.ident.clone(), ctx.field_type(f)?))
         })
         .collect()
@@ -171,7 +180,7 @@ fn field_inits(
     fields
         .iter()
         .map(|f| {
-            let cfg = ctx.cfg.attr(f.cond, what)?;
+            let cfg = ctx.cfg.attr(f.cond.as_deref(), what)?;
             let read = member_read(&f.member.name, f.member.optional);
             Ok(ast::field_value(cfg, &f.ident, read))
         })
@@ -208,13 +217,16 @@ fn object_impls(
         impl_attrs(serialize.deprecated),
     );
     let mut serialize = serialize.stmts;
+    let unused = || vec![ast::attr_list("allow", quote!(unused_variables))];
+    let decode_fn_attrs = if maybe_unused && !serialize.is_empty() {
+        unused()
+    } else {
+        Vec::new()
+    };
     let (sig, fn_attrs) = if serialize.is_empty() {
         (shared.serialize_no_members.clone(), Vec::new())
     } else if maybe_unused {
-        (
-            shared.serialize_members.clone(),
-            vec![ast::attr_list("allow", quote!(unused_variables))],
-        )
+        (shared.serialize_members.clone(), unused())
     } else {
         (shared.serialize_members.clone(), Vec::new())
     };
@@ -228,7 +240,7 @@ fn object_impls(
             Some(ast::path("qapi_runtime::DecodeMembers")),
             ident,
             vec![ast::impl_fn(
-                Vec::new(),
+                decode_fn_attrs,
                 syn::Visibility::Inherited,
                 shared.decode_members.clone(),
                 decode.stmts,
@@ -260,7 +272,7 @@ pub fn struct_type(
     let name = o.common.name.as_str();
     let ident = ctx.type_ident(name)?.clone();
     let what = describe(entity);
-    let cfg = ctx.cfg.attr(o.common.ifcond.as_ref(), &what)?;
+    let cfg = ctx.entity_cfg(entity)?;
     let doc = match owner {
         Some(Entity::Event(ev)) => docs::attrs(&[format!("Data of event `{}`.", ev.common.name)]),
         Some(owner) => docs::attrs(&[format!("Arguments of command `{}`.", owner.name())]),
@@ -360,7 +372,12 @@ pub(crate) fn union_branches<'s>(
         };
         let variant = names::variant_name(&v.name);
         ns.claim(&variant, &format!("branch '{}' of {what}", v.name))?;
-        let cond = ctx.variant_cond(v.ifcond.as_ref(), value.ifcond.as_ref());
+        let cond = ctx.variant_cond(
+            &o.common.name,
+            v.ifcond.as_ref(),
+            value.ifcond.as_ref(),
+            &v.ty,
+        );
         let cfg = ctx.cfg.attr(cond.as_ref(), what)?;
         let empty = v.ty == "q_empty";
         branches.push(Branch {
@@ -372,7 +389,7 @@ pub(crate) fn union_branches<'s>(
             deprecated: is_deprecated(&value.features),
             doc,
             tag: &variants.tag,
-            extra_cond: v.ifcond.is_some() && v.ifcond != value.ifcond,
+            extra_cond: cond != value.ifcond,
         });
     }
     let unknown = format_ident!(
@@ -492,7 +509,7 @@ pub fn union_type(
 ) -> Result<Vec<Item>, String> {
     let ident = ctx.type_ident(&o.common.name)?.clone();
     let what = describe(entity);
-    let cfg = ctx.cfg.attr(o.common.ifcond.as_ref(), &what)?;
+    let cfg = ctx.entity_cfg(entity)?;
     let doc = definition_docs(ctx, entity, &[]);
     let (tag_member, tag_enum) = ctx.tag_enum(o)?;
     let tag_unknown = catch_all_of(tag_enum);
@@ -574,7 +591,7 @@ pub fn union_type(
             let Some(f) = fields.iter().find(|f| std::ptr::eq(f.member, m)) else {
                 continue;
             };
-            let fcfg = ctx.cfg.attr(f.cond, &what)?;
+            let fcfg = ctx.cfg.attr(f.cond.as_deref(), &what)?;
             let var = format_ident!("v_{}", names::field_name(&m.name));
             inits.push(ast::field_value(fcfg.clone(), &f.ident, ast::var(&var)));
             lets.push(ast::let_(
@@ -640,7 +657,7 @@ pub fn alternate_type(
 ) -> Result<Vec<Item>, String> {
     let ident = ctx.type_ident(&a.common.name)?.clone();
     let what = describe(entity);
-    let cfg = ctx.cfg.attr(a.common.ifcond.as_ref(), &what)?;
+    let cfg = ctx.entity_cfg(entity)?;
     let schema_doc = ctx.schema.doc_of(entity);
     let wire_name = &a.common.name;
     let mut ns = Namespace::new();
@@ -652,7 +669,8 @@ pub fn alternate_type(
         let name = names::variant_name(&v.name);
         ns.claim(&name, &format!("branch '{}' of {what}", v.name))?;
         let variant = names::ident(&name);
-        let vcfg = ctx.cfg.attr(v.ifcond.as_ref(), &what)?;
+        let vcond = ctx.avail.part(v.ifcond.as_ref(), &v.ty, wire_name);
+        let vcfg = ctx.cfg.attr(vcond.as_deref(), &what)?;
         let ty = ctx.held_type(&a.common.name, &v.ty)?;
         let attrs = concat(docs::attrs(&docs::member(schema_doc, &v.name, &[])), &vcfg);
         decls.push(ast::variant(attrs, variant.clone(), ast::fields_tuple(ty)));
