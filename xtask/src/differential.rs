@@ -1,4 +1,4 @@
-//! `cargo xtask differential [--count N] [--seed S] [--keep DIR]`: `qapi-dump` against QEMU's
+//! `cargo xtask differential [--count N] [--seed S] [--keep DIR] [--errors]`: `qapi-dump` against QEMU's
 //! own Python front end on mutated schemas.
 //!
 //! Seeds are QEMU's front-end test cases, the qga schema and a few QMP modules. Each mutant
@@ -45,6 +45,8 @@ struct Options {
     count: u64,
     seed: u64,
     keep: Option<PathBuf>,
+    /// Print how often QEMU gave each kind of error (to judge what the mutants reach).
+    errors: bool,
 }
 
 fn parse_args(args: &[String]) -> Result<Options> {
@@ -52,6 +54,7 @@ fn parse_args(args: &[String]) -> Result<Options> {
         count: 2000,
         seed: 1,
         keep: None,
+        errors: false,
     };
     let mut it = args.iter();
     while let Some(arg) = it.next() {
@@ -64,8 +67,9 @@ fn parse_args(args: &[String]) -> Result<Options> {
             "--count" => opts.count = value()?.parse().context("--count")?,
             "--seed" => opts.seed = value()?.parse().context("--seed")?,
             "--keep" => opts.keep = Some(PathBuf::from(value()?)),
+            "--errors" => opts.errors = true,
             other => bail!(
-                "unknown argument {other:?} (usage: differential [--count N] [--seed S] [--keep DIR])"
+                "unknown argument {other:?} (usage: differential [--count N] [--seed S] [--keep DIR] [--errors])"
             ),
         }
     }
@@ -122,16 +126,36 @@ pub fn run(args: &[String]) -> Result<()> {
         compared,
         mismatches,
         accepted,
+        generated,
+        unstable,
         crashes,
+        errors,
     } = result?;
+    if opts.errors {
+        let mut errors: Vec<(u64, String)> = errors.into_iter().map(|(k, n)| (n, k)).collect();
+        errors.sort_by(|a, b| b.cmp(a));
+        for (n, kind) in errors {
+            println!("{n:6} {kind}");
+        }
+    }
     for (kind, n) in &crashes {
         println!("QEMU crash x{n}: {kind}");
     }
     let crashed: u64 = crashes.values().sum();
     println!(
-        "{accepted} of the compared mutants were accepted by QEMU; \
-         {crashed} QEMU crashes were not compared"
+        "QEMU accepted {} of {} compared generated schemas and {} of {} other mutants; \
+         {crashed} QEMU crashes were not compared",
+        accepted[1],
+        generated,
+        accepted[0],
+        compared - generated
     );
+    if unstable > 0 {
+        println!(
+            "{unstable} mutants where QEMU's answer depends on Python's hash seed \
+             (compared with all answers of {RESEEDS} more seeds)"
+        );
+    }
     println!("{compared} compared, {mismatches} mismatches");
     if mismatches > 0 {
         bail!("{mismatches} mismatch(es) with QEMU's front end");
@@ -144,10 +168,16 @@ pub fn run(args: &[String]) -> Result<()> {
 struct Tally {
     compared: u64,
     mismatches: u64,
-    /// Compared mutants QEMU's front end accepted (the rest it rejected).
-    accepted: u64,
+    /// Compared mutants QEMU's front end accepted: of seeds, of generated schemas.
+    accepted: [u64; 2],
+    /// Compared mutants that are generated schemas.
+    generated: u64,
+    /// Mutants on which QEMU's answer depends on Python's hash seed.
+    unstable: u64,
     /// QEMU crashes by exception and place.
     crashes: std::collections::BTreeMap<String, u64>,
+    /// QEMU's errors by kind (last line, without place and quoted names).
+    errors: std::collections::BTreeMap<String, u64>,
 }
 
 /// Sets up the work tree and runs all mutants.
@@ -163,14 +193,29 @@ fn run_in(opts: &Options, root: &Path, qemu: &Path, tool: &Path, work: &Path) ->
     let seeds = load_seeds(work)?;
     let pool = Pool::new(&seeds);
 
-    let mut python = Python::start(qemu, work, root)?;
+    // Python's string hashing is salted per process, and QEMU's front end iterates a set in
+    // a few places (which of several clashes it reports). The main reference runs with a fixed
+    // seed; on a mismatch, references with other seeds are asked too (started on first need).
+    let mut python = Python::start(qemu, work, root, 0)?;
+    let mut others: Vec<Python> = Vec::new();
     let mut tally = Tally::default();
     let started = Instant::now();
     for i in 0..opts.count {
         let mut rng = Rng::new(opts.seed, i);
-        let seed = &seeds[rng.below(seeds.len())];
-        let text = mutate(&seed.text, &mut rng, &pool);
-        let rel = format!("{}/m{i:06}-{}", seed.dir, seed.name);
+        // A third are generated schemas (dense in definitions that refer to each other),
+        // mutated or not; the rest are mutants of a seed.
+        let (text, rel, origin) = if rng.below(3) == 0 {
+            let mut text = generate(&mut rng);
+            if rng.below(2) == 0 {
+                text = mutate(&text, &mut rng, &pool);
+            }
+            (text, format!("cases/g{i:06}.json"), "generated")
+        } else {
+            let seed = &seeds[rng.below(seeds.len())];
+            let text = mutate(&seed.text, &mut rng, &pool);
+            let rel = format!("{}/m{i:06}-{}", seed.dir, seed.name);
+            (text, rel, seed.name.as_str())
+        };
         let path = work.join(&rel);
         std::fs::write(&path, &text).with_context(|| format!("writing {}", path.display()))?;
 
@@ -193,28 +238,47 @@ fn run_in(opts: &Options, root: &Path, qemu: &Path, tool: &Path, work: &Path) ->
             }
         } else {
             tally.compared += 1;
-            tally.accepted += u64::from(!theirs.failed);
+            let is_generated = usize::from(origin == "generated");
+            tally.accepted[is_generated] += u64::from(!theirs.failed);
+            tally.generated += is_generated as u64;
+            if theirs.failed {
+                *tally.errors.entry(error_kind(&theirs.err)).or_default() += 1;
+            }
             if status.is_none() {
                 report.push_str("qapi-dump timed out\n");
             }
-            if out != theirs.out {
-                report.push_str(&short_diff("stdout", &theirs.out, &out));
-            }
-            if err != theirs.err {
-                report.push_str(&short_diff("stderr", &theirs.err, &err));
-            }
-            if (status != Some(0)) != theirs.failed {
-                report.push_str(&format!(
-                    "exit status {status:?}, QEMU {}\n",
-                    if theirs.failed { "failed" } else { "passed" }
-                ));
+            report.push_str(&compare(&theirs, &out, &err, status));
+            if !report.is_empty() && status.is_some() {
+                if others.is_empty() {
+                    for hash_seed in 1..=RESEEDS {
+                        others.push(Python::start(qemu, work, root, hash_seed)?);
+                    }
+                }
+                let mut answers = vec![theirs];
+                for other in &mut others {
+                    answers.push(other.ask(&rel)?);
+                }
+                let differ = answers
+                    .iter()
+                    .any(|a| a.err != answers[0].err || a.out != answers[0].out);
+                if differ {
+                    tally.unstable += 1;
+                    if answers
+                        .iter()
+                        .any(|a| compare(a, &out, &err, status).is_empty())
+                    {
+                        report.clear();
+                    } else {
+                        report.push_str("(QEMU's answer depends on the hash seed; none matched)\n");
+                    }
+                }
             }
         }
         if report.is_empty() {
             let _ = std::fs::remove_file(&path);
         } else {
             tally.mismatches += 1;
-            println!("MISMATCH {} (seed {})\n{report}", path.display(), seed.name);
+            println!("MISMATCH {} ({origin})\n{report}", path.display());
         }
         if (i + 1) % 2000 == 0 {
             eprintln!(
@@ -337,12 +401,13 @@ struct Python {
 }
 
 impl Python {
-    fn start(qemu: &Path, work: &Path, root: &Path) -> Result<Python> {
+    fn start(qemu: &Path, work: &Path, root: &Path, hash_seed: u32) -> Result<Python> {
         let driver = root.join("xtask/differential/driver.py");
         let mut child = Command::new("python3")
             .arg(&driver)
             .arg(qemu)
             .current_dir(work)
+            .env("PYTHONHASHSEED", hash_seed.to_string())
             .stdin(Stdio::piped())
             .stdout(Stdio::piped())
             .spawn()
@@ -389,6 +454,46 @@ impl Drop for Python {
         let _ = self.child.kill();
         let _ = self.child.wait();
     }
+}
+
+/// How many other hash seeds are tried when QEMU and we disagree.
+const RESEEDS: u32 = 8;
+
+/// Where QEMU's verdict and ours differ (empty when they agree).
+fn compare(theirs: &Verdict, out: &str, err: &str, status: Option<i32>) -> String {
+    let mut report = String::new();
+    if out != theirs.out {
+        report.push_str(&short_diff("stdout", &theirs.out, out));
+    }
+    if err != theirs.err {
+        report.push_str(&short_diff("stderr", &theirs.err, err));
+    }
+    if (status != Some(0)) != theirs.failed {
+        report.push_str(&format!(
+            "exit status {status:?}, QEMU {}\n",
+            if theirs.failed { "failed" } else { "passed" }
+        ));
+    }
+    report
+}
+
+/// An error's last line without its `file:line[:col]:` and with quoted names as `'_'`.
+fn error_kind(err: &str) -> String {
+    let last = err.lines().last().unwrap_or_default();
+    let mut text = last.split_once(": ").map_or(last, |(_, rest)| rest);
+    if let Some((place, rest)) = last.split_once(": ") {
+        // The place is `file:line` or `file:line:col`; keep lines that have none.
+        if !place.ends_with(|c: char| c.is_ascii_digit()) {
+            text = last;
+        } else {
+            text = rest;
+        }
+    }
+    let mut out = String::new();
+    for (i, part) in text.split('\'').enumerate() {
+        out.push_str(if i % 2 == 1 { "'_'" } else { part });
+    }
+    out
 }
 
 /// The first differing line with two lines of context, `-` QEMU, `+` ours.
@@ -454,6 +559,8 @@ impl Rng {
 /// Strings seen in the seeds, plus hand-picked ones that sit on naming-rule edges.
 struct Pool {
     strings: Vec<String>,
+    /// Top-level expressions of the seeds with the comments before them.
+    exprs: Vec<Vec<u8>>,
 }
 
 const EDGE_STRINGS: &[&str] = &[
@@ -686,6 +793,7 @@ impl Pool {
     fn new(seeds: &[Seed]) -> Pool {
         let mut strings: Vec<String> = EDGE_STRINGS.iter().map(|s| s.to_string()).collect();
         let mut seen = std::collections::HashSet::new();
+        let mut exprs = Vec::new();
         for seed in seeds {
             for tok in tokens(&seed.text) {
                 if tok.kind == Kind::Str {
@@ -695,8 +803,13 @@ impl Pool {
                     }
                 }
             }
+            exprs.extend(
+                top_level(&seed.text)
+                    .into_iter()
+                    .map(|(s, e)| seed.text[s..e].to_vec()),
+            );
         }
-        Pool { strings }
+        Pool { strings, exprs }
     }
 
     /// A corpus string or a variant of one on a naming-rule edge.
@@ -879,7 +992,7 @@ fn mutate(seed: &[u8], rng: &mut Rng, pool: &Pool) -> Vec<u8> {
 fn edit(text: &mut Vec<u8>, rng: &mut Rng, pool: &Pool) -> bool {
     let toks = tokens(text);
     let ls = lines(text);
-    match rng.below(16) {
+    match rng.below(17) {
         // Line edits: delete, duplicate, swap with the next.
         0 => {
             let Some(&(s, e)) = ls.get(rng.below(ls.len())) else {
@@ -1054,6 +1167,19 @@ fn edit(text: &mut Vec<u8>, rng: &mut Rng, pool: &Pool) -> bool {
             };
             splice(text, t.start, t.end, with.as_bytes());
         }
+        // A definition of another seed, with its doc comment, between two definitions.
+        14 => {
+            if pool.exprs.is_empty() {
+                return false;
+            }
+            let at = match top_level(text).get(rng.below(top_level(text).len() + 1)) {
+                Some(&(s, _)) => s,
+                None => text.len(),
+            };
+            let mut with = rng.pick(&pool.exprs).clone();
+            with.push(b'\n');
+            splice(text, at, at, &with);
+        }
         // Byte edits.
         _ => {
             if text.is_empty() {
@@ -1110,11 +1236,414 @@ fn edit(text: &mut Vec<u8>, rng: &mut Rng, pool: &Pool) -> bool {
     true
 }
 
+/// Byte ranges of the top-level expressions, each from the first comment line before it.
+fn top_level(text: &[u8]) -> Vec<(usize, usize)> {
+    let toks = tokens(text);
+    let mut out = Vec::new();
+    let mut i = 0;
+    let mut comments_from = None;
+    while i < toks.len() {
+        match toks[i].kind {
+            Kind::Comment => {
+                comments_from.get_or_insert(toks[i].start);
+                i += 1;
+            }
+            Kind::Open if text[toks[i].start] == b'{' => {
+                let end = value_end(&toks, i);
+                out.push((comments_from.unwrap_or(toks[i].start), toks[end].end));
+                comments_from = None;
+                i = end + 1;
+            }
+            _ => {
+                comments_from = None;
+                i += 1;
+            }
+        }
+    }
+    out
+}
+
 fn doc_line(rng: &mut Rng, pool: &Pool) -> String {
     match rng.below(5) {
         0 => format!("# @{}: text", pool.string(rng)),
         _ => rng.pick(DOC_LINES).to_string(),
     }
+}
+
+/// Type names of generated schemas: few, so that definitions refer to and clash with each other.
+const GEN_TYPES: &[&str] = &["Foo", "Bar", "Baz", "Enum", "Alt", "Union", "Sub"];
+const GEN_MEMBERS: &[&str] = &[
+    "a", "b", "c", "type", "kind", "one", "two", "on", "off", "data",
+];
+/// Member names on the edges of the naming rules (used now and then).
+const GEN_EDGE_MEMBERS: &[&str] = &[
+    "a-b",
+    "a_b",
+    "x-c",
+    "__org.qemu_x-d",
+    "has-a",
+    "u",
+    "max",
+    "If",
+    "q_e",
+    "1",
+    "base",
+];
+const GEN_BUILTINS: &[&str] = &[
+    "int", "str", "bool", "number", "any", "null", "size", "int8", "uint64", "QType",
+];
+const GEN_EVENTS: &[&str] = &["FOO", "BAR", "EV_ONE", "Ev"];
+const GEN_COMMANDS: &[&str] = &["foo", "bar", "do-it", "x-cmd", "Cmd", "cmd_two"];
+/// Conditions and features that are valid (the edge cases are in `IF_VALUES` etc.).
+const GEN_IFS: &[&str] = &[
+    "'CONFIG_A'",
+    "'CONFIG_B'",
+    "{ 'not': 'CONFIG_A' }",
+    "{ 'all': [ 'CONFIG_A', 'CONFIG_B' ] }",
+    "{ 'any': [ 'CONFIG_A', { 'not': 'CONFIG_B' } ] }",
+];
+const GEN_FEATURES: &[&str] = &[
+    "[ 'feat' ]",
+    "[ 'deprecated' ]",
+    "[ 'unstable', 'feat' ]",
+    "[ { 'name': 'feat', 'if': 'CONFIG_A' } ]",
+];
+
+/// Mostly a common name, now and then an edge one.
+fn gen_name(rng: &mut Rng, common: &[&'static str], edge: &[&'static str]) -> &'static str {
+    if rng.below(12) == 0 {
+        *rng.pick(edge)
+    } else {
+        *rng.pick(common)
+    }
+}
+
+fn gen_member(rng: &mut Rng) -> &'static str {
+    gen_name(rng, GEN_MEMBERS, GEN_EDGE_MEMBERS)
+}
+
+/// A random schema of 1 to 6 definitions, often valid, with optional docs and pragmas.
+fn generate(rng: &mut Rng) -> Vec<u8> {
+    // Plan the definitions first, so that references mostly hit defined types.
+    let mut plan: Vec<(&str, &str)> = Vec::new();
+    for _ in 0..1 + rng.below(7) {
+        let (meta, name) = match rng.below(6) {
+            0 => ("enum", *rng.pick(&["Enum", "Kind", "Color"])),
+            1 => ("struct", *rng.pick(&["Foo", "Bar", "Sub"])),
+            2 => ("union", *rng.pick(&["Union", "Obj"])),
+            3 => ("alternate", *rng.pick(&["Alt", "Either"])),
+            4 => ("command", gen_name(rng, &GEN_COMMANDS[..4], GEN_COMMANDS)),
+            _ => ("event", gen_name(rng, &GEN_EVENTS[..3], GEN_EVENTS)),
+        };
+        if plan.iter().all(|&(_, n)| n != name) || rng.below(10) == 0 {
+            plan.push((meta, name));
+        }
+    }
+    // Unions need an enum for their tag, usually.
+    if plan.iter().any(|&(m, _)| m == "union") && rng.below(8) != 0 {
+        plan.insert(0, ("enum", "Tag"));
+    }
+    let named = |want: &[&str]| -> Vec<&str> {
+        plan.iter()
+            .filter(|(m, _)| want.contains(m))
+            .map(|&(_, n)| n)
+            .collect()
+    };
+    let types = named(&["enum", "struct", "union", "alternate"]);
+    let structs = named(&["struct"]);
+    let enums = named(&["enum"]);
+    // Enum members are fixed up front: unions need them for their branches.
+    let enum_members: Vec<Vec<&str>> = enums
+        .iter()
+        .map(|_| {
+            let mut ms: Vec<&str> = Vec::new();
+            for _ in 0..rng.below(5) {
+                let m = gen_member(rng);
+                if !ms.contains(&m) || rng.below(10) == 0 {
+                    ms.push(m);
+                }
+            }
+            ms
+        })
+        .collect();
+
+    let mut out = String::new();
+    let mut all_docs = rng.below(4) == 0;
+    if rng.below(5) == 0 {
+        let pragma = gen_pragma(rng);
+        all_docs |= pragma.contains("'doc-required': true");
+        out.push_str(&pragma);
+    }
+    for &(meta, name) in &plan {
+        let mut members: Vec<String> = Vec::new();
+        let mut body = format!("{{ '{meta}': '{name}'");
+        match meta {
+            "enum" => {
+                let k = enums.iter().position(|&e| e == name).unwrap_or(0);
+                let data: Vec<String> = enum_members
+                    .get(k)
+                    .map(Vec::as_slice)
+                    .unwrap_or_default()
+                    .iter()
+                    .map(|m| {
+                        members.push(m.to_string());
+                        match rng.below(4) {
+                            0 => format!("{{ 'name': '{m}'{} }}", gen_extras(rng, "member")),
+                            _ => format!("'{m}'"),
+                        }
+                    })
+                    .collect();
+                body.push_str(&format!(", 'data': [ {} ]", data.join(", ")));
+                if rng.below(6) == 0 {
+                    body.push_str(", 'prefix': 'PRE'");
+                }
+            }
+            "struct" => {
+                if rng.below(3) == 0 {
+                    let base = match structs.get(rng.below(structs.len() + 1)) {
+                        Some(s) => format!("'{s}'"),
+                        None => gen_type_ref(rng, &types, true),
+                    };
+                    body.push_str(&format!(", 'base': {base}"));
+                }
+                let data = gen_members(rng, &types, &mut members);
+                body.push_str(&format!(", 'data': {data}"));
+            }
+            "union" => {
+                let k = rng.below(enums.len() + 1);
+                let (tag_type, tags) = match enums.get(k) {
+                    Some(e) => (*e, enum_members[k].as_slice()),
+                    None => ("Enum", &["a", "b"][..]),
+                };
+                let tag = gen_name(rng, &["type", "kind"], &["a", "*type"]);
+                members.push(tag.trim_start_matches('*').to_string());
+                let base = match rng.below(4) {
+                    0 => format!("'{}'", structs.first().unwrap_or(&"Foo")),
+                    _ => format!("{{ '{tag}': '{tag_type}' }}"),
+                };
+                body.push_str(&format!(", 'base': {base}"));
+                let disc = gen_name(rng, &[tag.trim_start_matches('*')], &["type", "b"]);
+                body.push_str(&format!(", 'discriminator': '{disc}'"));
+                let mut branches = Vec::new();
+                for &b in tags {
+                    if rng.below(4) == 0 {
+                        continue;
+                    }
+                    let t = match structs.get(rng.below(structs.len() + 1)) {
+                        Some(s) => s,
+                        None => types.get(rng.below(types.len() + 1)).unwrap_or(&"int"),
+                    };
+                    branches.push(match rng.below(4) {
+                        0 => format!("'{b}': {{ 'type': '{t}'{} }}", gen_extras(rng, "member")),
+                        _ => format!("'{b}': '{t}'"),
+                    });
+                }
+                body.push_str(&format!(", 'data': {{ {} }}", branches.join(", ")));
+            }
+            "alternate" => {
+                let mut branches = Vec::new();
+                for _ in 0..1 + rng.below(3) {
+                    let b = gen_member(rng);
+                    if members.iter().any(|m| m == b) {
+                        continue;
+                    }
+                    members.push(b.to_string());
+                    let t = if rng.below(2) == 0 {
+                        format!("'{}'", rng.pick(&["int", "str", "bool", "null", "number"]))
+                    } else {
+                        gen_type_ref(rng, &types, false)
+                    };
+                    branches.push(format!("'{b}': {t}"));
+                }
+                body.push_str(&format!(", 'data': {{ {} }}", branches.join(", ")));
+            }
+            _ => {
+                let boxed = match rng.below(4) {
+                    0 => false,
+                    1 => {
+                        let t = types.get(rng.below(types.len() + 1)).unwrap_or(&"Foo");
+                        body.push_str(&format!(", 'data': '{t}'"));
+                        rng.below(2) == 0
+                    }
+                    _ => {
+                        let data = gen_members(rng, &types, &mut members);
+                        body.push_str(&format!(", 'data': {data}"));
+                        false
+                    }
+                };
+                if meta == "command" && rng.below(2) == 0 {
+                    let t = match structs.get(rng.below(structs.len() + 1)) {
+                        Some(s) if rng.below(2) == 0 => format!("'{s}'"),
+                        _ => gen_type_ref(rng, &types, false),
+                    };
+                    body.push_str(&format!(", 'returns': {t}"));
+                }
+                // Flags with the only value they accept, now and then the other one.
+                let flags: &[(&str, bool)] = if meta == "command" {
+                    &[
+                        ("gen", false),
+                        ("success-response", false),
+                        ("allow-oob", true),
+                        ("allow-preconfig", true),
+                        ("coroutine", true),
+                    ]
+                } else {
+                    &[]
+                };
+                if boxed {
+                    body.push_str(", 'boxed': true");
+                }
+                for &(flag, value) in flags {
+                    if rng.below(flags.len() * 2) == 0 {
+                        let value = value != (rng.below(10) == 0);
+                        body.push_str(&format!(", '{flag}': {value}"));
+                    }
+                }
+            }
+        }
+        let extras = gen_extras(rng, meta);
+        body.push_str(&extras);
+        body.push_str(" }\n");
+        if all_docs || rng.below(2) == 0 {
+            out.push_str(&gen_doc(rng, meta, name, &members, &extras));
+        }
+        out.push_str(&body);
+    }
+    if rng.below(6) == 0 {
+        out.push_str("##\n# = Section\n##\n");
+    }
+    out.into_bytes()
+}
+
+fn gen_pragma(rng: &mut Rng) -> String {
+    let mut items = Vec::new();
+    if rng.below(2) == 0 {
+        items.push(format!("'doc-required': {}", rng.below(2) == 0));
+    }
+    for key in [
+        "command-name-exceptions",
+        "command-returns-exceptions",
+        "documentation-exceptions",
+        "member-name-exceptions",
+    ] {
+        if rng.below(3) == 0 {
+            let names = [*rng.pick(GEN_TYPES), *rng.pick(GEN_COMMANDS)];
+            items.push(format!("'{key}': [ '{}', '{}' ]", names[0], names[1]));
+        }
+    }
+    format!("{{ 'pragma': {{ {} }} }}\n", items.join(", "))
+}
+
+/// `, 'if': ...` and/or `, 'features': [...]`, or nothing.
+fn gen_extras(rng: &mut Rng, meta: &str) -> String {
+    let mut out = String::new();
+    if rng.below(4) == 0 {
+        let values = if rng.below(16) == 0 {
+            IF_VALUES
+        } else {
+            GEN_IFS
+        };
+        out.push_str(&format!(", 'if': {}", rng.pick(values)));
+    }
+    if rng.below(4) == 0 {
+        let values = if rng.below(16) == 0 {
+            FEATURE_VALUES
+        } else {
+            GEN_FEATURES
+        };
+        let mut features = rng.pick(values).to_string();
+        // 'deprecated' is for commands, events and members, not types.
+        if ["enum", "struct", "union", "alternate"].contains(&meta) && rng.below(8) != 0 {
+            features = features.replace("'deprecated'", "'feat2'");
+        }
+        out.push_str(&format!(", 'features': {features}"));
+    }
+    out
+}
+
+/// A type reference: a built-in or planned type, an array, an inline object, rarely unknown.
+fn gen_type_ref(rng: &mut Rng, types: &[&str], inline: bool) -> String {
+    let named = match types.get(rng.below(types.len() * 2 + 1)) {
+        Some(t) if rng.below(12) != 0 => *t,
+        Some(_) => "Nope",
+        None => *rng.pick(GEN_BUILTINS),
+    };
+    match rng.below(if inline { 4 } else { 3 }) {
+        0 => format!("[ '{named}' ]"),
+        3 => format!("{{ 'm': '{named}' }}"),
+        _ => format!("'{named}'"),
+    }
+}
+
+fn gen_members(rng: &mut Rng, types: &[&str], names: &mut Vec<String>) -> String {
+    let mut data = Vec::new();
+    for _ in 0..rng.below(4) {
+        let m = gen_member(rng);
+        if names.iter().any(|n| n == m) && rng.below(10) != 0 {
+            continue;
+        }
+        names.push(m.to_string());
+        let opt = if rng.below(3) == 0 { "*" } else { "" };
+        let inline = rng.below(10) == 0;
+        let ty = gen_type_ref(rng, types, inline);
+        data.push(match rng.below(4) {
+            0 => format!(
+                "'{opt}{m}': {{ 'type': {ty}{} }}",
+                gen_extras(rng, "member")
+            ),
+            _ => format!("'{opt}{m}': {ty}"),
+        });
+    }
+    format!("{{ {} }}", data.join(", "))
+}
+
+/// A doc comment for `name`, describing some of `members` (and sometimes other names).
+fn gen_doc(rng: &mut Rng, meta: &str, name: &str, members: &[String], extras: &str) -> String {
+    let mut out = format!("##\n# @{name}:\n");
+    if rng.below(2) == 0 {
+        out.push_str("#\n# Intro text.\n");
+    }
+    let mut documented = std::collections::HashSet::new();
+    for m in members {
+        if documented.insert(m) && rng.below(8) != 0 {
+            out.push_str(&format!("#\n# @{m}: text\n"));
+            if rng.below(4) == 0 {
+                out.push_str("#     more text\n");
+            }
+        }
+    }
+    if rng.below(6) == 0 {
+        out.push_str(&format!("# @{}: extra\n", gen_member(rng)));
+    }
+    // The features the definition has, now and then one more or one less.
+    let mut features: Vec<&str> = ["feat", "feat2", "deprecated", "unstable"]
+        .into_iter()
+        .filter(|f| extras.contains(&format!("'{f}'")) != (rng.below(10) == 0))
+        .collect();
+    if rng.below(10) == 0 {
+        features.clear();
+    }
+    if !features.is_empty() {
+        out.push_str("#\n# Features:\n#\n");
+        for f in features {
+            out.push_str(&format!("# @{f}: text\n"));
+        }
+    }
+    // Sections in the usual order, each at most once (an odd one now and then).
+    let is_command = meta == "command";
+    for (section, usual) in [
+        ("Returns: a value", is_command),
+        ("Errors: if bad", is_command),
+        ("Plain text.", true),
+        ("Since: 1.0", true),
+        ("TODO: x", false),
+    ] {
+        if rng.below(if usual { 3 } else { 100 }) == 0 {
+            out.push_str(&format!("#\n# {section}\n"));
+        }
+    }
+    out.push_str("##\n");
+    out
 }
 
 #[cfg(test)]
@@ -1124,6 +1653,7 @@ mod tests {
     fn pool() -> Pool {
         Pool {
             strings: vec!["a".into(), "b".into()],
+            exprs: vec![b"{ 'enum': 'E', 'data': [] }".to_vec()],
         }
     }
 
@@ -1139,6 +1669,23 @@ mod tests {
             .collect();
         assert_eq!(one, two);
         assert!(one.iter().filter(|m| m.as_slice() != seed).count() > 40);
+    }
+
+    #[test]
+    fn generated_schemas_are_deterministic() {
+        let one: Vec<Vec<u8>> = (0..20).map(|i| generate(&mut Rng::new(3, i))).collect();
+        let two: Vec<Vec<u8>> = (0..20).map(|i| generate(&mut Rng::new(3, i))).collect();
+        assert_eq!(one, two);
+        assert!(one
+            .iter()
+            .all(|s| s.starts_with(b"{") || s.starts_with(b"#")));
+    }
+
+    #[test]
+    fn top_level_takes_comments_along() {
+        let text = b"# c\n{ 'a': { 'b': 1 } }\n{ 'c': 2 }\n";
+        let spans: Vec<&[u8]> = top_level(text).iter().map(|&(s, e)| &text[s..e]).collect();
+        assert_eq!(spans, [&b"# c\n{ 'a': { 'b': 1 } }"[..], b"{ 'c': 2 }"]);
     }
 
     #[test]
