@@ -132,25 +132,27 @@ impl<'a> SourceFile<'a> {
 
 /// The byte offset of the start of every line of `text`.
 pub(crate) fn line_starts(text: &str) -> Vec<u32> {
+    const LOW7: u64 = 0x7f7f_7f7f_7f7f_7f7f;
+    const NEWLINES: u64 = 0x0a0a_0a0a_0a0a_0a0a;
     let bytes = text.as_bytes();
     let mut starts = Vec::with_capacity(bytes.len() / 32 + 1);
     starts.push(0);
-    // A mask of the newlines of each 64-byte chunk (the compiler vectorizes the fold), then
-    // its set bits: lines are short, so one search per line would cost more.
-    let mut chunks = bytes.chunks_exact(64);
+    // Eight bytes at a time: lines are short, so one search per line would cost more. The
+    // high bit of each byte of `hits` is set exactly where `word` holds a newline.
+    let mut words = bytes.chunks_exact(8);
     let mut base = 0u32;
-    for chunk in &mut chunks {
-        let mut mask = chunk
-            .iter()
-            .enumerate()
-            .fold(0u64, |m, (i, &b)| m | (u64::from(b == b'\n') << i));
-        while mask != 0 {
-            starts.push(base + mask.trailing_zeros() + 1);
-            mask &= mask - 1;
+    for chunk in &mut words {
+        let mut word = [0u8; 8];
+        word.copy_from_slice(chunk);
+        let x = u64::from_le_bytes(word) ^ NEWLINES;
+        let mut hits = !(((x & LOW7) + LOW7) | x | LOW7);
+        while hits != 0 {
+            starts.push(base + hits.trailing_zeros() / 8 + 1);
+            hits &= hits - 1;
         }
-        base += 64;
+        base += 8;
     }
-    for (i, &b) in chunks.remainder().iter().enumerate() {
+    for (i, &b) in words.remainder().iter().enumerate() {
         if b == b'\n' {
             starts.push(base + i as u32 + 1);
         }
@@ -318,11 +320,14 @@ mod tests {
 
     #[test]
     fn line_starts_across_chunks() {
-        // Newlines at both ends of 64-byte chunks, runs of them, and in the remainder.
+        // Newlines at both ends of 8-byte words, runs of them, bytes with the high bit set, and
+        // the remainder.
         let mut text = String::new();
         for i in 0..300 {
-            text.push(if i % 63 == 0 || i % 64 == 63 || (100..104).contains(&i) {
+            text.push(if i % 7 == 0 || i % 8 == 7 || (100..104).contains(&i) {
                 '\n'
+            } else if i % 5 == 0 {
+                '\u{8a}'
             } else {
                 'x'
             });
