@@ -12,6 +12,7 @@ const CASES: &[(&str, &str, MemberOrder)] = &[
     ("types.json", "types.rs", MemberOrder::Schema),
     ("types.json", "types_qemu_order.rs", MemberOrder::Qemu),
     ("commands.json", "commands.rs", MemberOrder::Schema),
+    ("conditions.json", "conditions.rs", MemberOrder::Schema),
 ];
 
 pub fn options(order: MemberOrder) -> Options {
