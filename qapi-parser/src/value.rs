@@ -91,18 +91,21 @@ pub(crate) fn from_pair<'a>(pair: Pair<'a, Rule>, len: usize) -> Result<Value<'a
         Rule::string => Ok(Value::Str(unquote(pair.as_str()))),
         Rule::boolean => Ok(Value::Bool(pair.as_str() == "true")),
         Rule::list => {
-            let mut items = Vec::new();
-            for item in pair.into_inner() {
+            let inner = pair.into_inner();
+            let mut items = Vec::with_capacity(inner.len());
+            for item in inner {
                 items.push(from_pair(item, len)?);
             }
             Ok(Value::List(items))
         }
         Rule::dict => {
-            let mut dict = Dict::default();
-            // Big objects get a hash set for the duplicate check.
-            let mut seen: Option<HashSet<Cow<'a, str>>> = None;
             // Keys and values in turn; an error point in place of either ends the object.
             let mut parts = pair.into_inner();
+            let mut dict = Dict {
+                entries: Vec::with_capacity(parts.len() / 2),
+            };
+            // Big objects get a hash set for the duplicate check.
+            let mut seen: Option<HashSet<Cow<'a, str>>> = None;
             while let Some(key) = parts.next() {
                 if key.as_rule() != Rule::string {
                     return Err(syntax::error_point(&key, len));

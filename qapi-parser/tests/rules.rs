@@ -75,6 +75,23 @@ fn string_errors_point_at_the_opening_quote() {
 }
 
 #[test]
+fn funny_characters_are_reported_where_the_string_is_read() {
+    let funny = |line: u32, col: u32| format!("t.json:{line}:{col}: funny character in string");
+    // A key, and a string where a colon is due (QEMU's lexer fails before its parser).
+    assert_eq!(err("{ 'b\u{1}': 'x' }"), funny(1, 3));
+    assert_eq!(err("{ 'a' 'b\u{7f}' }"), funny(1, 7));
+    // The value is read before its key is found to be a duplicate.
+    assert_eq!(err("{ 'a': 'x', 'a': 'y\u{e9}' }"), funny(1, 18));
+    // A list element, a character after an escape, and the token after a definition.
+    assert_eq!(err("{ 'a': [ 'x', 'y\ty' ] }"), funny(1, 15));
+    assert_eq!(err("{ 'a': 'b\\\\\u{1}' }"), funny(1, 8));
+    assert_eq!(
+        err("{ 'enum': 'E', 'data': [] }\n'\u{1}'"),
+        funny(2, 1)
+    );
+}
+
+#[test]
 fn double_backslash_is_one_backslash() {
     let s = ok("{ 'enum': 'Abc', 'data': [], 'prefix': 'a\\\\b' }");
     match s.get("Abc") {
