@@ -53,7 +53,6 @@ def run_one(harness, qapi_error, path):
 def main():
     harness = load_harness(sys.argv[1])
     from qapi.error import QAPIError
-    sys.setrecursionlimit(10000)
     out = sys.stdout
     for line in sys.stdin:
         path = line.rstrip('\n')

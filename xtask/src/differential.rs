@@ -222,7 +222,8 @@ fn run_in(opts: &Options, root: &Path, qemu: &Path, tool: &Path, work: &Path) ->
         let ours = Ours::start(tool, work, &rel)?;
         let theirs = python.ask(&rel)?;
         let (out, err, status) = ours.finish()?;
-        let panicked = status == Some(101) || err.contains("panicked at");
+        // A panic, or death by a signal (a stack overflow aborts) or by the timeout.
+        let panicked = status.is_none() || status == Some(101) || err.contains("panicked at");
         let mut report = String::new();
         if let Some(crash) = &theirs.crash {
             // Grouped by exception type and place, not by message (which names the input).
@@ -233,7 +234,7 @@ fn run_in(opts: &Options, root: &Path, qemu: &Path, tool: &Path, work: &Path) ->
             *tally.crashes.entry(kind).or_default() += 1;
             if panicked {
                 report.push_str(&format!(
-                    "QEMU crashed ({crash}) and qapi-dump panicked:\n{err}"
+                    "QEMU crashed ({crash}) and qapi-dump died (status {status:?}):\n{err}"
                 ));
             }
         } else {
@@ -992,7 +993,7 @@ fn mutate(seed: &[u8], rng: &mut Rng, pool: &Pool) -> Vec<u8> {
 fn edit(text: &mut Vec<u8>, rng: &mut Rng, pool: &Pool) -> bool {
     let toks = tokens(text);
     let ls = lines(text);
-    match rng.below(17) {
+    match rng.below(18) {
         // Line edits: delete, duplicate, swap with the next.
         0 => {
             let Some(&(s, e)) = ls.get(rng.below(ls.len())) else {
@@ -1179,6 +1180,27 @@ fn edit(text: &mut Vec<u8>, rng: &mut Rng, pool: &Pool) -> bool {
             let mut with = rng.pick(&pool.exprs).clone();
             with.push(b'\n');
             splice(text, at, at, &with);
+        }
+        // A value nested deeply in lists or objects (QEMU's recursion has a limit; ours too?).
+        15 => {
+            let ps = pairs(&toks);
+            let Some(&(k, v)) = ps.get(rng.below(ps.len())) else {
+                return false;
+            };
+            let Some(first) = next_code(&toks, k).and_then(|c| next_code(&toks, c)) else {
+                return false;
+            };
+            let depth = *rng.pick(&[2, 10, 100, 300, 1000, 5000, 50_000]);
+            let (open, close) = if rng.below(2) == 0 {
+                ("[".repeat(depth), "]".repeat(depth))
+            } else {
+                ("{ 'not': ".repeat(depth), " }".repeat(depth))
+            };
+            let inner = text[toks[first].start..toks[v].end].to_vec();
+            let mut with = open.into_bytes();
+            with.extend_from_slice(&inner);
+            with.extend_from_slice(close.as_bytes());
+            splice(text, toks[first].start, toks[v].end, &with);
         }
         // Byte edits.
         _ => {
