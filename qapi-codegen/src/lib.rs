@@ -13,6 +13,17 @@
 //! The generated code calls the small `qapi-runtime` crate, either as a dependency or inlined
 //! as a module (for standalone crates).
 //!
+//! # Conditions
+//!
+//! QEMU's front end does not check that `if` conditions agree: an unconditional union may use
+//! an enum defined under `if`. So that the output compiles under every combination of cfgs,
+//! a definition is emitted under its own condition AND those of the types it needs (base,
+//! union tag, array elements, command arguments and return type, event data, the types of
+//! members and branches without an `if`), wherever it or a use of it appears (impls, `Event`
+//! variants, trait and client methods, dispatcher arms, `COMMANDS`). A member or branch with
+//! its own `if` takes its type's condition itself instead. Conditions already implied
+//! (`A` implies `any(A, B)`) or mapped to the same predicate are not repeated.
+//!
 //! # Use from a build script
 //!
 //! ```no_run
