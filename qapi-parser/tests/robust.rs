@@ -286,6 +286,56 @@ fn hostile_shapes() {
     }
 }
 
+/// The grammar refuses values inside more than 256 open objects and lists (see `dict` in
+/// `qapi.pest`); up to
+/// there, parsing and checking fit in half of a 2 MB thread stack even unoptimized (about
+/// 1 MB at opt-level 0, far less optimized). The thread's size is explicit, so the check
+/// holds whatever `RUST_MIN_STACK` says.
+#[test]
+fn deep_nesting_fits_a_small_stack() {
+    let too_deep = "expressions nested too deeply";
+    let nested = |open: &str, inner: &str, close: &str, n: usize| {
+        format!("{}{inner}{}", open.repeat(n), close.repeat(n))
+    };
+    let cases = [
+        (nested("{ 'a': ", "'x'", " }", 256), false),
+        (nested("{ 'a': ", "'x'", " }", 257), true),
+        (nested("[ ", "'x'", " ]", 256), false),
+        (nested("[ ", "'x'", " ]", 257), true),
+        (nested("{ 'a': [ ", "'x'", " ] }", 128), false),
+        (nested("{ 'a': [ ", "{ 'b': 'x' }", " ] }", 128), true),
+        (
+            nested(
+                "{ 'command': 'c', 'if': ",
+                &nested("{ 'not': ", "'A'", " }", 255),
+                " }",
+                1,
+            ),
+            false,
+        ),
+        ("{ 'a': ".repeat(100_000), true),
+        ("[".repeat(100_000), true),
+    ];
+    let worker = std::thread::Builder::new()
+        .stack_size(2 << 20)
+        .spawn(move || {
+            for (text, refused) in cases {
+                let outcome = match parse_str("t.json", &text, &strict()) {
+                    Ok(_) => "a schema".to_string(),
+                    Err(e) => e.to_string(),
+                };
+                assert_eq!(
+                    outcome.ends_with(too_deep),
+                    refused,
+                    "{outcome} ({} bytes)",
+                    text.len()
+                );
+            }
+        })
+        .expect("thread starts");
+    worker.join().expect("no overflow, no failed check");
+}
+
 /// Sizes where a quadratic step would take minutes: many members, descriptions, values and
 /// branches in one definition must all be handled in near-linear time.
 #[test]
