@@ -453,10 +453,7 @@ impl<'l, 'a> FileParser<'l, 'a> {
     /// Legacy: whether the doc block whose comments after the opening `##` are `lines` has no
     /// symbol line, does not open with a heading, and is directly followed by an expression.
     fn block_precedes_expression(&mut self, lines: &BlockLines<'a>) -> bool {
-        let Some(first) = lines
-            .clone()
-            .next(self.ld.diag.file(self.id).line_starts())
-        else {
+        let Some(first) = lines.clone().next(self.ld.diag.file(self.id).line_starts()) else {
             return false;
         };
         let text = &self.text[first.start as usize..first.end as usize];

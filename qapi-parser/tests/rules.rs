@@ -85,10 +85,7 @@ fn funny_characters_are_reported_where_the_string_is_read() {
     // A list element, a character after an escape, and the token after a definition.
     assert_eq!(err("{ 'a': [ 'x', 'y\ty' ] }"), funny(1, 15));
     assert_eq!(err("{ 'a': 'b\\\\\u{1}' }"), funny(1, 8));
-    assert_eq!(
-        err("{ 'enum': 'E', 'data': [] }\n'\u{1}'"),
-        funny(2, 1)
-    );
+    assert_eq!(err("{ 'enum': 'E', 'data': [] }\n'\u{1}'"), funny(2, 1));
 }
 
 #[test]
