@@ -845,6 +845,8 @@ struct Tok {
     kind: Kind,
     start: usize,
     end: usize,
+    /// For an opening bracket, the index of its closing one (the last token if unclosed).
+    close: usize,
 }
 
 /// A forgiving tokenizer over any bytes (mutants are often broken already).
@@ -899,30 +901,36 @@ fn tokens(text: &[u8]) -> Vec<Tok> {
             kind,
             start,
             end: i.min(text.len()),
+            close: 0,
         });
+    }
+    // Brackets matched in one pass (values can be nested tens of thousands deep).
+    let mut open = Vec::new();
+    for j in 0..toks.len() {
+        match toks[j].kind {
+            Kind::Open => open.push(j),
+            Kind::Close => {
+                if let Some(o) = open.pop() {
+                    toks[o].close = j;
+                }
+            }
+            _ => {}
+        }
+    }
+    let last = toks.len().saturating_sub(1);
+    for o in open {
+        toks[o].close = last;
     }
     toks
 }
 
 /// Index of the last token of the value starting at token `i` (skipping comments).
 fn value_end(toks: &[Tok], i: usize) -> usize {
-    if toks[i].kind != Kind::Open {
-        return i;
+    if toks[i].kind == Kind::Open {
+        toks[i].close
+    } else {
+        i
     }
-    let mut depth = 0usize;
-    for (j, t) in toks.iter().enumerate().skip(i) {
-        match t.kind {
-            Kind::Open => depth += 1,
-            Kind::Close => {
-                depth -= 1;
-                if depth == 0 {
-                    return j;
-                }
-            }
-            _ => {}
-        }
-    }
-    toks.len() - 1
 }
 
 /// The next non-comment token after `i`.
@@ -1190,7 +1198,7 @@ fn edit(text: &mut Vec<u8>, rng: &mut Rng, pool: &Pool) -> bool {
             let Some(first) = next_code(&toks, k).and_then(|c| next_code(&toks, c)) else {
                 return false;
             };
-            let depth = *rng.pick(&[2, 10, 100, 300, 1000, 5000, 50_000]);
+            let depth = *rng.pick(&[2, 10, 100, 300, 1000, 5000, 30_000]);
             let (open, close) = if rng.below(2) == 0 {
                 ("[".repeat(depth), "]".repeat(depth))
             } else {
