@@ -2,11 +2,16 @@
 //! agent schema, plus peak heap use measured by a counting allocator.
 //!
 //! `cargo bench -p qapi-parser`. QEMU's Python front end needs about 200 ms for the QMP
-//! schema; the target here is under 10 ms and 50 MB.
+//! schema; the target here is under 10 ms and 50 MB. With QEMU's scripts fetched
+//! (`cargo xtask qemu-scripts`, or `$QEMU_SCRIPTS` pointing at QEMU's `scripts/`),
+//! `load/reference: QEMU qmp-10.0` times QEMU's own front end (`QAPISchema`) in the same run,
+//! in one Python process (interpreter start excluded).
 
 use std::alloc::{GlobalAlloc, Layout, System};
-use std::path::PathBuf;
+use std::path::{Path, PathBuf};
+use std::process::Command;
 use std::sync::atomic::{AtomicBool, AtomicIsize, Ordering};
+use std::time::Duration;
 
 use criterion::{criterion_group, criterion_main, Criterion};
 
@@ -93,7 +98,58 @@ fn bench(c: &mut Criterion) {
     });
     let s = qapi_parser::load(&qmp, &options).expect("valid");
     group.bench_function("dump qmp-10.0", |b| b.iter(|| qapi_parser::dump(&s)));
+    if let Some(scripts) = qemu_scripts() {
+        group.sample_size(10);
+        group.bench_function("reference: QEMU qmp-10.0", |b| {
+            b.iter_custom(|iters| python_load(&scripts, &qmp, iters))
+        });
+    }
     group.finish();
+}
+
+/// QEMU's `scripts/` directory, if fetched.
+fn qemu_scripts() -> Option<PathBuf> {
+    let dir = std::env::var_os("QEMU_SCRIPTS")
+        .map(PathBuf::from)
+        .unwrap_or_else(|| {
+            Path::new(env!("CARGO_MANIFEST_DIR")).join("../target/qemu-src/qemu-10.0.2/scripts")
+        });
+    if dir.join("qapi/schema.py").is_file() {
+        Some(dir)
+    } else {
+        eprintln!("no reference: run `cargo xtask qemu-scripts` to time QEMU's front end too");
+        None
+    }
+}
+
+/// Loads `schema` with QEMU's front end `iters` times in one Python process; its own timing.
+fn python_load(scripts: &Path, schema: &Path, iters: u64) -> Duration {
+    const DRIVER: &str = "
+import sys, time
+sys.path.insert(0, sys.argv[1])
+from qapi.schema import QAPISchema
+total = 0.0
+for _ in range(int(sys.argv[3])):
+    start = time.perf_counter()
+    QAPISchema(sys.argv[2])
+    total += time.perf_counter() - start
+print(total)
+";
+    let out = Command::new("python3")
+        .args(["-c", DRIVER])
+        .arg(scripts)
+        .arg(schema)
+        .arg(iters.to_string())
+        .output();
+    let seconds = out
+        .ok()
+        .filter(|o| o.status.success())
+        .and_then(|o| String::from_utf8(o.stdout).ok())
+        .and_then(|s| s.trim().parse::<f64>().ok());
+    match seconds {
+        Some(s) => Duration::from_secs_f64(s),
+        None => panic!("QEMU's front end failed under python3"),
+    }
 }
 
 criterion_group!(benches, bench);
