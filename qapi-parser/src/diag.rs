@@ -65,12 +65,15 @@ impl<'a> Diag<'a> {
         chain
     }
 
+    /// QEMU prints the `In <meta> '<name>':` line only when the name is not empty.
     fn context(&self, loc: Loc) -> Option<Context> {
-        self.defn(loc).map(|(meta, name)| Context {
-            file: self.file(loc.file).name.clone(),
-            meta: meta.to_string(),
-            name: name.to_string(),
-        })
+        self.defn(loc)
+            .filter(|(_, name)| !name.is_empty())
+            .map(|(meta, name)| Context {
+                file: self.file(loc.file).name.clone(),
+                meta: meta.to_string(),
+                name: name.to_string(),
+            })
     }
 
     fn excerpt(&self, loc: Loc, span: Option<(u32, u32)>) -> Excerpt {

@@ -580,6 +580,19 @@ fn feature_rules() {
     ok("{ 'command': 'c', 'features': ['deprecated', 'int', 'if', 'name'] }");
 }
 
+#[test]
+fn empty_definition_name_has_no_context_line() {
+    // QEMU prints `In <meta> '<name>':` only for a non-empty name.
+    assert_eq!(
+        err("{ 'struct': '', 'data': {} }"),
+        "t.json:1: struct has an invalid name"
+    );
+    assert_eq!(
+        err("{ 'command': '' }"),
+        "t.json:1: command has an invalid name"
+    );
+}
+
 // ---- definitions ----
 
 #[test]
