@@ -266,6 +266,8 @@ fn check_expr<'a>(
             let members = cx.implicit_members(dict.get("data"), "'data'", permissive)?;
             let base = match dict.get("base") {
                 None => None,
+                // QEMU tests type names for truth: an empty one means none.
+                Some(Value::Str(b)) if b.is_empty() => None,
                 Some(Value::Str(b)) => Some(b.to_string()),
                 Some(_) => return Err(cx.err("'base' should be a type name".into())),
             };
@@ -294,6 +296,8 @@ fn check_expr<'a>(
             )?;
             let data = cx.arguments(&dict)?;
             let returns = cx.type_name_or_array(dict.get("returns"), Src("'returns'", None))?;
+            // QEMU tests the return type name for truth: an empty one means none.
+            let returns = returns.filter(|r| !matches!(r, TypeRef::Name(n) if n.is_empty()));
             DefKind::Command {
                 data,
                 returns,
@@ -815,6 +819,8 @@ impl Checker<'_, '_> {
             &["if", "features"],
         )?;
         let base = match dict.get("base") {
+            // An empty base name means no base, like an empty inline base.
+            Some(Value::Str(b)) if b.is_empty() => UnionBase::Inline(Vec::new()),
             Some(Value::Str(b)) => UnionBase::Named(b.to_string()),
             other => UnionBase::Inline(
                 self.implicit_members(other, "'base'", self.permissive(name))?
@@ -907,12 +913,15 @@ impl Checker<'_, '_> {
                 return Err(self.err("'boxed': true requires 'data'".into()));
             };
             return match args {
+                // QEMU tests the argument type name for truth: an empty one means none.
+                Value::Str(s) if s.is_empty() => Ok(None),
                 Value::Str(s) => Ok(Some(Data::Named(self.type_ref(s)))),
                 _ => Err(self.err("'data' should be a type name".into())),
             };
         }
         match args {
             None => Ok(None),
+            Some(Value::Str(s)) if s.is_empty() => Ok(None),
             Some(Value::Str(s)) => Ok(Some(Data::Named(self.type_ref(s)))),
             Some(other) => {
                 let members = self

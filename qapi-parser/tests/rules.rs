@@ -824,6 +824,36 @@ fn definitions_on_one_line_share_the_context() {
     );
 }
 
+#[test]
+fn empty_type_name_means_no_type() {
+    // QEMU tests base, argument and return type names for truth: '' is no type at all.
+    let s = ok("{ 'command': 'c', 'data': '', 'returns': '' }\n\
+         { 'command': 'd', 'data': '', 'boxed': true }\n\
+         { 'event': 'EV', 'data': '' }\n\
+         { 'struct': 'Abc', 'base': '', 'data': {} }");
+    let d = dump_user(&s);
+    assert!(d.contains("command c None -> None\n"), "{d}");
+    assert!(
+        d.contains("command d None -> None\n    gen=True success_response=True boxed=True"),
+        "{d}"
+    );
+    assert!(d.contains("event EV None\n"), "{d}");
+    assert!(d.contains("object Abc\n") && !d.contains("    base"), "{d}");
+    assert_eq!(
+        err("{ 'union': 'Abc', 'base': '', 'discriminator': 'type', 'data': {} }"),
+        "t.json: In union 'Abc':\nt.json:1: discriminator 'type' is not a member of 'base'"
+    );
+    assert_eq!(
+        err("##\n# @c:\n# @a: x\n##\n{ 'command': 'c', 'data': '' }"),
+        "t.json:3: documented member 'a' does not exist"
+    );
+    // Member and branch types are looked up as given.
+    assert_eq!(
+        err("{ 'struct': 'Abc', 'data': { 'a': '' } }"),
+        "t.json: In struct 'Abc':\nt.json:1: member 'a' uses unknown type ''"
+    );
+}
+
 // ---- model and dump ----
 
 #[test]
