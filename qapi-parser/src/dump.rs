@@ -108,7 +108,8 @@ fn entity(out: &mut String, schema: &Schema, e: &Entity) {
         }
         Entity::Enum(en) => {
             let _ = writeln!(out, "enum {}", en.common.name);
-            if let Some(p) = &en.prefix {
+            // QEMU's dump tests the prefix for truth: an empty one is not printed.
+            if let Some(p) = en.prefix.as_deref().filter(|p| !p.is_empty()) {
                 let _ = writeln!(out, "    prefix {p}");
             }
             for v in &en.values {

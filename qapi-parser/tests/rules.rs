@@ -857,6 +857,17 @@ fn empty_type_name_means_no_type() {
 // ---- model and dump ----
 
 #[test]
+fn empty_enum_prefix_is_kept_but_not_dumped() {
+    let s = ok("{ 'enum': 'Abc', 'prefix': '', 'data': [ 'a' ] }");
+    assert_eq!(dump_user(&s), "module t.json\nenum Abc\n    member a\n");
+    let Some(Entity::Enum(e)) = s.entities.iter().find(|e| e.name() == "Abc") else {
+        panic!("no enum Abc");
+    };
+    // QEMU's generator uses an empty prefix as given; only the dump leaves it out.
+    assert_eq!(e.prefix.as_deref(), Some(""));
+}
+
+#[test]
 fn implicit_types_and_arrays_are_placed_like_qemu() {
     let s = ok("{ 'command': 'c', 'data': { 'a': ['Sa'] } }\n{ 'struct': 'Sa', 'data': {} }");
     let names: Vec<&str> = s
