@@ -94,10 +94,33 @@ pub fn load(path: impl AsRef<Path>, options: &Options) -> Result<Schema, Error> 
 /// Checks the schema text `text` as if read from the file `name`; includes are read from
 /// disk relative to `name`'s directory.
 pub fn parse_str(name: &str, text: &str, options: &Options) -> Result<Schema, Error> {
-    run(name, Some(text.to_string()), options)
+    run(name, Some(text), options)
 }
 
-fn run(name: &str, text: Option<String>, options: &Options) -> Result<Schema, Error> {
+/// Stack of the loading thread: values may nest 512 deep (the grammar's bound, above QEMU's
+/// own limit), which takes about 2 MB unoptimized; the rest is headroom.
+const LOAD_STACK: usize = 8 << 20;
+
+/// Loads on a thread with a known stack, so deep nesting cannot overflow a small caller's
+/// stack (a test thread has 2 MB); the stack is reserved, not touched, so this is cheap.
+fn run(name: &str, text: Option<&str>, options: &Options) -> Result<Schema, Error> {
+    std::thread::scope(|scope| {
+        let loader = std::thread::Builder::new()
+            .name("qapi-load".into())
+            .stack_size(LOAD_STACK)
+            .spawn_scoped(scope, || run_here(name, text, options));
+        match loader {
+            Ok(handle) => handle
+                .join()
+                .unwrap_or_else(|panic| std::panic::resume_unwind(panic)),
+            // No thread to be had: load on the caller's stack.
+            Err(_) => run_here(name, text, options),
+        }
+    })
+}
+
+fn run_here(name: &str, text: Option<&str>, options: &Options) -> Result<Schema, Error> {
+    let text = text.map(str::to_string);
     let arena = source::TextArena::default();
     let mut loader = parser::Loader::new(&arena, options.legacy);
     loader.load_root(name, text)?;

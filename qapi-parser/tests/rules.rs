@@ -168,6 +168,24 @@ fn deep_nesting_is_an_error_not_a_crash() {
     assert_eq!(e.kind(), ErrorKind::Parse);
 }
 
+#[test]
+fn nesting_as_deep_as_qemu_accepts_is_parsed() {
+    // QEMU parses values nested up to 494 deep (its Python recursion limit stops it beyond).
+    let n = 494;
+    let data = format!("{}{}", "[".repeat(n), "]".repeat(n));
+    assert_eq!(
+        err(&format!("{{ 'enum': 'Abc', 'data': {data} }}")),
+        "t.json: In enum 'Abc':\nt.json:1: 'data' member requires a string name"
+    );
+    let cond = format!("{}'A'{}", "{ 'not': ".repeat(n), " }".repeat(n));
+    let s = ok(&format!("{{ 'enum': 'Abc', 'data': [], 'if': {cond} }}"));
+    assert!(dump_user(&s).contains(&format!(
+        "    if {}'A'{}\n",
+        "{'not': ".repeat(n),
+        "}".repeat(n)
+    )));
+}
+
 // ---- doc comments ----
 
 #[test]
