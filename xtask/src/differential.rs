@@ -1198,7 +1198,7 @@ fn edit(text: &mut Vec<u8>, rng: &mut Rng, pool: &Pool) -> bool {
             let Some(first) = next_code(&toks, k).and_then(|c| next_code(&toks, c)) else {
                 return false;
             };
-            let depth = *rng.pick(&[2, 10, 100, 300, 1000, 5000, 30_000]);
+            let depth = *rng.pick(&[2, 10, 100, 300, 490, 494, 495, 1000, 5000, 30_000]);
             let (open, close) = if rng.below(2) == 0 {
                 ("[".repeat(depth), "]".repeat(depth))
             } else {
