@@ -1341,11 +1341,8 @@ const GEN_FEATURES: &[&str] = &[
 
 /// Mostly a common name, now and then an edge one.
 fn gen_name(rng: &mut Rng, common: &[&'static str], edge: &[&'static str]) -> &'static str {
-    if rng.below(12) == 0 {
-        *rng.pick(edge)
-    } else {
-        *rng.pick(common)
-    }
+    let names = if rng.below(12) == 0 { edge } else { common };
+    names[rng.below(names.len())]
 }
 
 fn gen_member(rng: &mut Rng) -> &'static str {
