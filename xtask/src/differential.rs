@@ -1,4 +1,4 @@
-//! `cargo xtask differential [--count N] [--seed S] [--keep DIR] [--errors]`: `qapi-dump` against QEMU's
+//! `cargo xtask differential [--count N] [--seed S] [--keep DIR] [--errors] [--only NAME]`: `qapi-dump` against QEMU's
 //! own Python front end on mutated schemas.
 //!
 //! Seeds are QEMU's front-end test cases, the qga schema and a few QMP modules. Each mutant
@@ -47,6 +47,8 @@ struct Options {
     keep: Option<PathBuf>,
     /// Print how often QEMU gave each kind of error (to judge what the mutants reach).
     errors: bool,
+    /// Only seeds whose name contains this (and no generated schemas).
+    only: Option<String>,
 }
 
 fn parse_args(args: &[String]) -> Result<Options> {
@@ -55,6 +57,7 @@ fn parse_args(args: &[String]) -> Result<Options> {
         seed: 1,
         keep: None,
         errors: false,
+        only: None,
     };
     let mut it = args.iter();
     while let Some(arg) = it.next() {
@@ -68,8 +71,9 @@ fn parse_args(args: &[String]) -> Result<Options> {
             "--seed" => opts.seed = value()?.parse().context("--seed")?,
             "--keep" => opts.keep = Some(PathBuf::from(value()?)),
             "--errors" => opts.errors = true,
+            "--only" => opts.only = Some(value()?),
             other => bail!(
-                "unknown argument {other:?} (usage: differential [--count N] [--seed S] [--keep DIR] [--errors])"
+                "unknown argument {other:?} (usage: differential [--count N] [--seed S] [--keep DIR] [--errors] [--only NAME])"
             ),
         }
     }
@@ -190,7 +194,13 @@ fn run_in(opts: &Options, root: &Path, qemu: &Path, tool: &Path, work: &Path) ->
         root.join("schema/qga/qapi-schema.json"),
         work.join("qga/qapi-schema.json"),
     )?;
-    let seeds = load_seeds(work)?;
+    let mut seeds = load_seeds(work)?;
+    if let Some(only) = &opts.only {
+        seeds.retain(|s| s.name.contains(only.as_str()));
+        if seeds.is_empty() {
+            bail!("no seed's name contains {only:?}");
+        }
+    }
     let pool = Pool::new(&seeds);
 
     // Python's string hashing is salted per process, and QEMU's front end iterates a set in
@@ -204,7 +214,7 @@ fn run_in(opts: &Options, root: &Path, qemu: &Path, tool: &Path, work: &Path) ->
         let mut rng = Rng::new(opts.seed, i);
         // A third are generated schemas (dense in definitions that refer to each other),
         // mutated or not; the rest are mutants of a seed.
-        let (text, rel, origin) = if rng.below(3) == 0 {
+        let (text, rel, origin) = if rng.below(3) == 0 && opts.only.is_none() {
             let mut text = generate(&mut rng);
             if rng.below(2) == 0 {
                 text = mutate(&text, &mut rng, &pool);
