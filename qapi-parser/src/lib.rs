@@ -97,26 +97,15 @@ pub fn parse_str(name: &str, text: &str, options: &Options) -> Result<Schema, Er
     run(name, Some(text), options)
 }
 
-/// Stack of the loading thread: values may nest 512 deep (the grammar's bound, above QEMU's
-/// own limit), which takes about 2 MB unoptimized; the rest is headroom.
-const LOAD_STACK: usize = 8 << 20;
+/// Stack a load may need: values may nest 512 deep (the grammar's bound, above QEMU's own
+/// limit), which takes about 2 MB unoptimized (under 0.4 MB optimized).
+const LOAD_STACK: usize = 3 << 20;
 
-/// Loads on a thread with a known stack, so deep nesting cannot overflow a small caller's
-/// stack (a test thread has 2 MB); the stack is reserved, not touched, so this is cheap.
+/// Loads on the caller's stack when it has room for the deepest input, else on a fresh stack
+/// segment (a test thread has 2 MB), so deep nesting cannot overflow; no thread is started,
+/// whose fresh malloc arena would cost a tenth of a load.
 fn run(name: &str, text: Option<&str>, options: &Options) -> Result<Schema, Error> {
-    std::thread::scope(|scope| {
-        let loader = std::thread::Builder::new()
-            .name("qapi-load".into())
-            .stack_size(LOAD_STACK)
-            .spawn_scoped(scope, || run_here(name, text, options));
-        match loader {
-            Ok(handle) => handle
-                .join()
-                .unwrap_or_else(|panic| std::panic::resume_unwind(panic)),
-            // No thread to be had: load on the caller's stack.
-            Err(_) => run_here(name, text, options),
-        }
-    })
+    stacker::maybe_grow(LOAD_STACK, LOAD_STACK, || run_here(name, text, options))
 }
 
 fn run_here(name: &str, text: Option<&str>, options: &Options) -> Result<Schema, Error> {
