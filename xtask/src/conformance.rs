@@ -11,20 +11,9 @@ use std::process::Command;
 
 use crate::ci::{cargo, workspace_root};
 
-pub fn run(args: &[String]) -> Result<()> {
+/// Builds `qapi-dump` (debug) and returns its path.
+pub fn build_qapi_dump() -> Result<PathBuf> {
     let root = workspace_root();
-    let dir = match args.first() {
-        Some(d) => PathBuf::from(d),
-        None => root.join("../shared/qapi-tests/cases"),
-    };
-    let dir = dir
-        .canonicalize()
-        .with_context(|| format!("test case directory {}", dir.display()))?;
-    let (Some(parent), Some(dir_name)) = (dir.parent(), dir.file_name()) else {
-        bail!("{} has no parent directory", dir.display());
-    };
-    let dir_name = dir_name.to_string_lossy().into_owned();
-
     cargo(&[
         "build",
         "--quiet",
@@ -41,7 +30,24 @@ pub fn run(args: &[String]) -> Result<()> {
     } else {
         root.join(target)
     };
-    let tool = target.join("debug").join("qapi-dump");
+    Ok(target.join("debug").join("qapi-dump"))
+}
+
+pub fn run(args: &[String]) -> Result<()> {
+    let root = workspace_root();
+    let dir = match args.first() {
+        Some(d) => PathBuf::from(d),
+        None => root.join("../shared/qapi-tests/cases"),
+    };
+    let dir = dir
+        .canonicalize()
+        .with_context(|| format!("test case directory {}", dir.display()))?;
+    let (Some(parent), Some(dir_name)) = (dir.parent(), dir.file_name()) else {
+        bail!("{} has no parent directory", dir.display());
+    };
+    let dir_name = dir_name.to_string_lossy().into_owned();
+
+    let tool = build_qapi_dump()?;
 
     let mut names: Vec<String> = std::fs::read_dir(&dir)
         .with_context(|| format!("reading {}", dir.display()))?

@@ -16,7 +16,7 @@ use std::process::{Child, ChildStdin, Command, Stdio};
 use std::sync::mpsc::{self, Receiver};
 use std::time::{Duration, Instant};
 
-use crate::ci::{cargo, workspace_root};
+use crate::ci::workspace_root;
 
 /// QMP modules used as seeds (small to mid-sized; each pulls in a few others).
 const QMP_SEEDS: &[&str] = &[
@@ -97,23 +97,7 @@ pub fn run(args: &[String]) -> Result<()> {
     if !crate::reference::test_harness().is_file() {
         bail!("QEMU's front end is missing; run `cargo xtask qemu-scripts` first");
     }
-    cargo(&[
-        "build",
-        "--quiet",
-        "-p",
-        "qapi-parser",
-        "--bin",
-        "qapi-dump",
-    ])?;
-    let target = std::env::var_os("CARGO_TARGET_DIR")
-        .map(PathBuf::from)
-        .unwrap_or_else(|| root.join("target"));
-    let tool = if target.is_absolute() {
-        target
-    } else {
-        root.join(target)
-    }
-    .join("debug/qapi-dump");
+    let tool = crate::conformance::build_qapi_dump()?;
 
     let (work, temporary) = match &opts.keep {
         Some(dir) => (dir.clone(), false),

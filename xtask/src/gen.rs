@@ -134,19 +134,8 @@ pub fn ci_check() -> Result<()> {
             &["build", "--quiet"][..],
             &["clippy", "--quiet", "--", "-D", "warnings"][..],
         ] {
-            eprintln!("$ (in {}) cargo {}", dir.display(), args.join(" "));
-            let status = Command::new(&cargo)
-                .args(args)
-                .current_dir(&dir)
-                .env("CARGO_TARGET_DIR", base.join("target"))
-                .status()
-                .with_context(|| format!("running cargo in {}", dir.display()))?;
-            if !status.success() {
-                bail!(
-                    "cargo {} failed for the generated {name} crate",
-                    args.join(" ")
-                );
-            }
+            cargo_in(&cargo, &dir, &base.join("target"), args)
+                .with_context(|| format!("checking the generated {name} crate"))?;
         }
         eprintln!(
             "gen-check: {name} ok in {:.1} s",
@@ -176,6 +165,21 @@ fn positive_cases(root: &Path) -> Result<Vec<PathBuf>> {
     cases.sort();
     cases.push(root.join("qapi-codegen/tests/golden/conditions.json"));
     Ok(cases)
+}
+
+/// Runs `cargo ARGS` in `dir` with the shared target directory `target`; fails if it fails.
+fn cargo_in(cargo: &str, dir: &Path, target: &Path, args: &[&str]) -> Result<()> {
+    eprintln!("$ (in {}) cargo {}", dir.display(), args.join(" "));
+    let status = Command::new(cargo)
+        .args(args)
+        .current_dir(dir)
+        .env("CARGO_TARGET_DIR", target)
+        .status()
+        .with_context(|| format!("running cargo in {}", dir.display()))?;
+    if !status.success() {
+        bail!("cargo {} failed", args.join(" "));
+    }
+    Ok(())
 }
 
 const CASES_DIR: &str = "../shared/qapi-tests/cases";
@@ -212,19 +216,8 @@ fn check_cases(root: &Path, base: &Path, cargo: &str) -> Result<()> {
             if command[0] == "clippy" {
                 args.extend(["--", "-D", "warnings"]);
             }
-            eprintln!("$ (in {}) cargo {}", dir.display(), args.join(" "));
-            let status = Command::new(cargo)
-                .args(&args)
-                .current_dir(&dir)
-                .env("CARGO_TARGET_DIR", base.join("target"))
-                .status()
-                .with_context(|| format!("running cargo in {}", dir.display()))?;
-            if !status.success() {
-                bail!(
-                    "cargo {} failed for the generated case crates",
-                    args.join(" ")
-                );
-            }
+            cargo_in(cargo, &dir, &base.join("target"), &args)
+                .context("checking the generated case crates")?;
         }
     }
     eprintln!(
