@@ -589,7 +589,14 @@ fn definition_sections<'a>(
                          '.. qmp-example::' directive, or other suitable markup instead."
                     )));
                 }
-                // Legacy: notes and examples are plain paragraphs.
+                "Example" | "Examples" => {
+                    // Legacy: an example section is literal text up to the next tagged
+                    // section; its modern form is a `.. qmp-example::` directive.
+                    line = legacy_example(src, doc, text)?;
+                    no_more_args = true;
+                    continue;
+                }
+                // Legacy: notes are plain paragraphs.
                 _ => None,
             };
             if let Some(kind) = kind {
@@ -618,6 +625,48 @@ fn definition_sections<'a>(
         }
     }
     Ok(())
+}
+
+/// Legacy `Example:` section: `text` and the lines after it, up to the next tagged section or
+/// the end of the block, as the body of a `.. qmp-example::` directive in a plain section.
+/// Returns the first line after it.
+fn legacy_example<'a>(
+    src: &mut dyn DocSource<'a>,
+    doc: &mut DocBlock,
+    text: &str,
+) -> Result<Option<&'a str>, Error> {
+    doc.ensure_untagged(src.loc());
+    doc.append_line(".. qmp-example::");
+    doc.append_line("");
+    let mut body: Vec<&str> = Vec::new();
+    if !text.is_empty() {
+        body.push(text);
+    }
+    let mut line = src.next_line()?;
+    while let Some(l) = line {
+        if tagged(l).is_some() || legacy_since(l).is_some() {
+            break;
+        }
+        body.push(l);
+        line = src.next_line()?;
+    }
+    while body.last() == Some(&"") {
+        body.pop();
+    }
+    let body_start = body
+        .iter()
+        .position(|l| !l.is_empty())
+        .unwrap_or(body.len());
+    let mut indented = String::new();
+    for l in &body[body_start..] {
+        indented.clear();
+        if !l.is_empty() {
+            indented.push_str("    ");
+            indented.push_str(l);
+        }
+        doc.append_line(&indented);
+    }
+    Ok(line)
 }
 
 /// Legacy `Since 1.5` (no colon, version number follows) as a Since section.

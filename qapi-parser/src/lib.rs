@@ -71,8 +71,9 @@ pub struct Options {
     ///   are plain comments; a block may end with `# ##` or run into the next expression; a
     ///   symbol line needs no colon (`# @Name`); a block without symbol line right before a
     ///   definition documents it; a doc whose symbol differs from its definition is still
-    ///   its doc; `Note:`, `Notes:`, `Example:` and `Examples:` are plain paragraphs; section
-    ///   text may continue on unindented lines up to a blank line; `Since 1.5` is a Since
+    ///   its doc; `Note:` and `Notes:` are plain paragraphs; an `Example:`/`Examples:`
+    ///   section (literal text up to the next tagged section) becomes a `.. qmp-example::`
+    ///   directive; section text may continue on unindented lines up to a blank line; `Since 1.5` is a Since
     ///   section; `Returns:`/`Errors:` where QEMU 10.0.2 forbids them become plain text;
     ///   undocumented members and features are accepted (members get empty descriptions);
     ///   descriptions of members that do not exist are dropped, except that one such

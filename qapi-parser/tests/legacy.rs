@@ -155,6 +155,37 @@ fn old_doc_blocks() {
 }
 
 #[test]
+fn example_sections_become_qmp_example_directives() {
+    // QEMU before 8.0: `Example:` starts a literal section that runs to the next tagged
+    // section; the modern spelling is a `.. qmp-example::` directive.
+    let src =
+        "##\n# @bar:\n#\n# Does it.\n#\n# Example:\n#\n# 1. Do it\n# -> { \"execute\": \"bar\" }\n\
+               # <- { \"return\": {} }\n#\n# Since: 1.5\n#\n# Examples: -> {}\n##\n\
+               { 'command': 'bar' }\n";
+    let s = legacy_ok(src);
+    let bar = s.doc_of(s.get("bar").expect("bar")).expect("documented");
+    // Without member descriptions before it, the first example is part of the body, as the
+    // directive would be in a modern doc comment.
+    assert_eq!(
+        bar.body,
+        "Does it.\n\n.. qmp-example::\n\n    1. Do it\n    -> { \"execute\": \"bar\" }\n    <- { \"return\": {} }"
+    );
+    let kinds: Vec<(SectionKind, &str)> = bar
+        .sections
+        .iter()
+        .map(|s| (s.kind, s.text.as_str()))
+        .collect();
+    assert_eq!(
+        kinds,
+        [
+            (SectionKind::Since, "1.5"),
+            (SectionKind::Plain, ".. qmp-example::\n\n    -> {}"),
+        ]
+    );
+    assert!(err(src).contains("The 'Example' section is no longer supported"));
+}
+
+#[test]
 fn doc_without_symbol_line_documents_the_next_definition() {
     let s = legacy_ok(
         "##\n#\n# Does things.\n#\n# @id: an id\n#\n# Returns: the id\n##\n\
