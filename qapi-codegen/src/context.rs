@@ -196,6 +196,7 @@ impl<'s> Ctx<'s> {
             Entity::Enum(en) => en.common.name != "QType" || self.referenced.contains("QType"),
             Entity::Object(o) => {
                 !o.is_implicit()
+                    || wrapped_type(&o.common.name).is_some()
                     || (o.common.name.ends_with("-arg")
                         && self.owners.contains_key(o.common.name.as_str()))
             }
@@ -219,14 +220,24 @@ impl<'s> Ctx<'s> {
             if !self.is_generated(e) || !e.name().starts_with("q_") {
                 continue;
             }
-            let owner = self.owners[e.name()];
-            let derived = match schema.get(owner) {
-                Some(Entity::Event(_)) => format!("{}Event", names::type_name(owner)),
-                _ => format!("{}Args", names::type_name(owner)),
+            let (derived, what) = match (wrapped_type(e.name()), self.owners.get(e.name())) {
+                (Some(wrapped), _) => (
+                    format!("{}Wrapper", names::type_name(wrapped)),
+                    format!("the simple-union wrapper of '{wrapped}'"),
+                ),
+                (None, Some(&owner)) => match schema.get(owner) {
+                    Some(Entity::Event(_)) => (
+                        format!("{}Event", names::type_name(owner)),
+                        format!("the arguments of '{owner}'"),
+                    ),
+                    _ => (
+                        format!("{}Args", names::type_name(owner)),
+                        format!("the arguments of '{owner}'"),
+                    ),
+                },
+                (None, None) => continue,
             };
-            let rust = self
-                .items
-                .claim_derived(&derived, &format!("the arguments of '{owner}'"));
+            let rust = self.items.claim_derived(&derived, &what);
             self.type_names.insert(e.name(), names::ident(&rust));
         }
         for e in &schema.entities {
@@ -711,4 +722,9 @@ pub fn feature_notes(features: &[Feature]) -> Vec<String> {
         notes.push(format!("Features: {}.", others.join(", ")));
     }
     notes
+}
+
+/// The type a legacy simple-union wrapper (`q_obj_<T>-wrapper`, one member `data: T`) wraps.
+fn wrapped_type(name: &str) -> Option<&str> {
+    name.strip_prefix("q_obj_")?.strip_suffix("-wrapper")
 }

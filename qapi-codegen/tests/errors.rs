@@ -82,3 +82,27 @@ fn a_bad_type_override_is_reported() {
         .unwrap()
         .contains("pub a: qapi_runtime::Base64Bytes,"));
 }
+
+#[test]
+fn legacy_simple_unions_get_wrapper_structs() {
+    let path = concat!(
+        env!("CARGO_MANIFEST_DIR"),
+        "/tests/legacy/simple-union.json"
+    );
+    let schema = qapi_parser::load(path, &qapi_parser::Options { legacy: true }).unwrap();
+    let code = generate(&schema, &Options::default()).unwrap().code;
+    // One wrapper per wrapped type, shared by both unions, with the single member `data`.
+    assert_eq!(
+        code.matches("pub struct InetWrapper {").count(),
+        1,
+        "{code}"
+    );
+    assert!(code.contains("pub struct IntListWrapper {"), "{code}");
+    assert!(code.contains("Inet(InetWrapper)"), "{code}");
+    assert!(code.contains("pub data: Inet,"), "{code}");
+    // The old example section is fenced, not read as Markdown.
+    assert!(
+        code.contains("/// ```text\n/// 1. An inet address"),
+        "{code}"
+    );
+}

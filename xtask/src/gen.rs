@@ -105,6 +105,11 @@ serde_json = {{ version = "1", features = ["preserve_order"] }}
 /// The standalone crates CI generates and compiles.
 const CI_SCHEMAS: &[(&str, &str, bool)] = &[
     ("qga-1.5", "schema/qga-1.5/qapi-schema.json", true),
+    (
+        "legacy-simple-union",
+        "qapi-codegen/tests/legacy/simple-union.json",
+        true,
+    ),
     ("qga", "schema/qga/qapi-schema.json", false),
     (
         "qmp-10.0",
