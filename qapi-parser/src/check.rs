@@ -706,7 +706,8 @@ impl Checker<'_, '_> {
             let conditional = self.member_list[self.all_members[t].clone()].iter().any(|m| {
                 matches!(&self.b.entities[m.owner], Entity::Object(o) if o.members[m.index].ifcond.is_some())
             });
-            if conditional && !boxed {
+            // QEMU before 9.1 allowed conditional arguments without 'boxed'.
+            if conditional && !boxed && !self.legacy {
                 return Err(self.err(
                     i,
                     format!("conditional {what} arguments require 'boxed': true"),

@@ -437,6 +437,14 @@ impl Checker<'_, '_> {
     /// QEMU's `check_defn_name_str`.
     fn defn_name(&self, name: &str, meta: Meta) -> Result<(), Error> {
         let source = Src(meta.as_str(), None);
+        if self.legacy {
+            // QEMU before 6.0 checked only the shape of definition names, not their case.
+            self.lower(name, source, true, true)?;
+            if !matches!(meta, Meta::Event | Meta::Command) && name.ends_with("List") {
+                return Err(self.err(format!("{source} name should not end in 'List'")));
+            }
+            return Ok(());
+        }
         match meta {
             Meta::Event => names::check_upper(name)
                 .map_err(|e| self.name_error(e, source, "must not use lowercase or '-'")),

@@ -59,7 +59,9 @@ pub struct Options {
     ///
     /// * expressions: `'type'` means `'struct'`; flag values `'yes'`/`'no'` mean
     ///   `true`/`false`; members, enum values and branches may use upper case and `_`,
-    ///   commands `_`; any command may return any type; `'visitor'`, `'dict'` and `'**'`
+    ///   commands `_`; definition names may use any case (only their shape and the `List`
+    ///   suffix are checked); command arguments may be conditional without `'boxed'`; any
+    ///   command may return any type; `'visitor'`, `'dict'` and `'**'`
     ///   mean `'any'`; `'if'` may be a C preprocessor expression (`defined(X) && !Y`) or a
     ///   list (all must hold); pragmas `returns-whitelist` and `name-case-whitelist` are the
     ///   old names of `command-returns-exceptions` and `member-name-exceptions`;

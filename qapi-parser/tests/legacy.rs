@@ -155,6 +155,29 @@ fn old_doc_blocks() {
 }
 
 #[test]
+fn definition_names_of_any_case_and_conditional_arguments() {
+    // QEMU 5.2 checked only the shape of definition names, and allowed conditional command
+    // arguments without 'boxed' until 9.1.
+    let src = "{ 'event': 'oops' }\n\
+               { 'command': 'TestCmd', 'data': { 'a': { 'type': 'int', 'if': 'X' } } }\n\
+               { 'struct': 'lower_struct', 'data': {} }";
+    let s = legacy_ok(src);
+    assert!(s.get("oops").is_some() && s.get("TestCmd").is_some());
+    assert!(err(src).ends_with("name of event must not use lowercase or '-'"));
+    assert!(
+        err("{ 'command': 'test-cmd', 'data': { 'a': { 'type': 'int', 'if': 'X' } } }")
+            .ends_with("conditional command arguments require 'boxed': true")
+    );
+    // Shapes and the 'List' suffix are still checked.
+    assert!(legacy_err("{ 'event': 'a.b' }")
+        .to_string()
+        .ends_with("event has an invalid name"));
+    assert!(legacy_err("{ 'struct': 'FooList', 'data': {} }")
+        .to_string()
+        .ends_with("struct name should not end in 'List'"));
+}
+
+#[test]
 fn example_sections_become_qmp_example_directives() {
     // QEMU before 8.0: `Example:` starts a literal section that runs to the next tagged
     // section; the modern spelling is a `.. qmp-example::` directive.
