@@ -44,9 +44,15 @@ pub fn run(_args: &[String]) -> Result<()> {
     cargo(&["test", "--workspace"])?;
     // QEMU's QAPI front-end regression cases against qapi-dump.
     crate::conformance::run(&[])?;
-    // Standalone crates generated for qga-1.5, qga, QMP 10.0 and QEMU's test schema build
-    // and pass clippy -D warnings.
+    // Standalone crates generated for qga-1.5, qga, QMP 10.0, QEMU's test schema and the
+    // positive front-end cases build and pass clippy -D warnings.
     crate::gen::ci_check()?;
+    // qapi-dump against QEMU 10.0.2's own front end on mutated schemas (a short, fixed run;
+    // `cargo xtask differential --count N --seed S` goes further).
+    crate::reference::run(&[])?;
+    crate::differential::run(&["--count", "3000", "--seed", "1"].map(String::from))?;
+    // Legacy mode on QEMU 5.2's and 7.2's schemas and test cases; their crates build.
+    crate::legacy::run(&["--build".to_string()])?;
     // End-to-end in a real VM: the same checks against qga-agent (dev build, already built
     // by `cargo test`) and against QEMU's reference qemu-ga.
     crate::vm::run(&["--all".to_string()])?;

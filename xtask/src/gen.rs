@@ -173,7 +173,7 @@ fn positive_cases(root: &Path) -> Result<Vec<PathBuf>> {
 }
 
 /// Runs `cargo ARGS` in `dir` with the shared target directory `target`; fails if it fails.
-fn cargo_in(cargo: &str, dir: &Path, target: &Path, args: &[&str]) -> Result<()> {
+pub fn cargo_in(cargo: &str, dir: &Path, target: &Path, args: &[&str]) -> Result<()> {
     eprintln!("$ (in {}) cargo {}", dir.display(), args.join(" "));
     let status = Command::new(cargo)
         .args(args)

@@ -9,6 +9,7 @@
 //! - `differential [--count N] [--seed S] [--keep DIR]`: `qapi-dump` against QEMU's Python
 //!   front end on mutated schemas (needs `qemu-scripts`).
 //! - `demo`: starts the guest agent on a unix socket and runs a typed client session.
+//! - `legacy-check [--build]`: legacy mode against QEMU 5.2's and 7.2's schemas and test cases.
 //! - `qemu-scripts`: fetches QEMU's own Python QAPI generator for side-by-side benchmarks.
 //! - `setup`: installs what the VM tests need (run as root; idempotent).
 //! - `vm-test`: end-to-end tests of the guest agent in a real VM (see `vm/mod.rs`).
@@ -19,6 +20,7 @@ mod conformance;
 mod demo;
 mod differential;
 mod gen;
+mod legacy;
 mod reference;
 mod setup;
 mod vm;
@@ -50,6 +52,7 @@ fn run() -> Result<()> {
         "conformance" => conformance::run(rest),
         "demo" => demo::run(rest),
         "differential" => differential::run(rest),
+        "legacy-check" => legacy::run(rest),
         "qemu-scripts" => reference::run(rest),
         "setup" => setup::run(rest),
         "vm-test" => vm::run(rest),

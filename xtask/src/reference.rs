@@ -33,39 +33,49 @@ pub fn run(args: &[String]) -> Result<()> {
         bail!("qemu-scripts takes no arguments (got {arg:?})");
     }
     let scripts = scripts_dir();
-    let harness = test_harness();
-    if !scripts.join("qapi-gen.py").is_file() || !harness.is_file() {
-        let Some(python) = host::which("python3") else {
-            bail!("QEMU's generator needs python3, which is not installed");
-        };
-        let src = crate::ci::workspace_root().join("target/qemu-src");
-        std::fs::create_dir_all(&src).with_context(|| format!("creating {}", src.display()))?;
-        let tarball = src.join("qemu.orig.tar.xz");
-        if !tarball.is_file() {
-            eprintln!("qemu-scripts: downloading {TARBALL_URL}");
-            // python3 is there anyway (the generator needs it); curl may not be.
-            let partial = src.join("qemu.orig.tar.xz.part");
-            host::run(Command::new(&python).args([
-                "-c",
-                "import sys, urllib.request; urllib.request.urlretrieve(sys.argv[1], sys.argv[2])",
-                TARBALL_URL,
-            ]).arg(&partial))?;
-            std::fs::rename(&partial, &tarball)?;
-        }
-        let top = format!("qemu-{VERSION}");
-        host::run(
-            Command::new("tar")
-                .arg("-xJf")
-                .arg(&tarball)
-                .arg("-C")
-                .arg(&src)
-                .arg(format!("{top}/scripts/qapi"))
-                .arg(format!("{top}/scripts/qapi-gen.py"))
-                .arg(format!("{top}/tests/qapi-schema/test-qapi.py")),
+    if !scripts.join("qapi-gen.py").is_file() || !test_harness().is_file() {
+        fetch(
+            TARBALL_URL,
+            &format!("qemu-{VERSION}"),
+            &[
+                "scripts/qapi",
+                "scripts/qapi-gen.py",
+                "tests/qapi-schema/test-qapi.py",
+            ],
         )?;
-        // Only the two paths are kept; the tarball itself is 39 MB.
-        std::fs::remove_file(&tarball)?;
     }
     println!("{}", scripts.display());
     Ok(())
+}
+
+/// Downloads a QEMU source tarball and unpacks `paths` of its top directory `top` into
+/// `target/qemu-src/<top>`; only those paths are kept (a tarball is 20-40 MB).
+pub fn fetch(url: &str, top: &str, paths: &[&str]) -> Result<PathBuf> {
+    let Some(python) = host::which("python3") else {
+        bail!("downloading QEMU's sources needs python3, which is not installed");
+    };
+    let src = crate::ci::workspace_root().join("target/qemu-src");
+    std::fs::create_dir_all(&src).with_context(|| format!("creating {}", src.display()))?;
+    let tarball = src.join(format!("{top}.tar.xz"));
+    eprintln!("qemu-src: downloading {url}");
+    // python3 is there anyway (QEMU's generator needs it); curl may not be.
+    let partial = src.join(format!("{top}.tar.xz.part"));
+    host::run(
+        Command::new(&python)
+            .args([
+                "-c",
+                "import sys, urllib.request; urllib.request.urlretrieve(sys.argv[1], sys.argv[2])",
+                url,
+            ])
+            .arg(&partial),
+    )?;
+    std::fs::rename(&partial, &tarball)?;
+    let mut tar = Command::new("tar");
+    tar.arg("-xJf").arg(&tarball).arg("-C").arg(&src);
+    for path in paths {
+        tar.arg(format!("{top}/{path}"));
+    }
+    host::run(&mut tar)?;
+    std::fs::remove_file(&tarball)?;
+    Ok(src.join(top))
 }

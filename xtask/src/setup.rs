@@ -2,8 +2,9 @@
 //! root; idempotent and quiet; a second run only checks) and caches the guest kernel.
 //!
 //! Installs: qemu-system-x86 10.0.x from bookworm-backports, QEMU's reference qemu-ga, and
-//! busybox-static, e2fsprogs, xz-utils, zstd; fetches a Debian 6.1 kernel package into
-//! `target/vm/kernel/` (unpacked, not installed) and extracts its vmlinux.
+//! busybox-static, e2fsprogs, xz-utils, zstd and python3 (QEMU's own QAPI front end runs on
+//! it); fetches a Debian 6.1 kernel package into `target/vm/kernel/` (unpacked, not
+//! installed) and extracts its vmlinux.
 
 use crate::vm::{self, host};
 use anyhow::{bail, Context, Result};
@@ -38,6 +39,11 @@ const NEEDS: &[Need] = &[
         package: "xz-utils",
         from_backports: false,
         present: || host::which("xz").is_some(),
+    },
+    Need {
+        package: "python3",
+        from_backports: false,
+        present: || host::which("python3").is_some(),
     },
     Need {
         package: "zstd",

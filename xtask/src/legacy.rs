@@ -1,0 +1,112 @@
+//! `cargo xtask legacy-check [--build]`: legacy mode against the schemas of older QEMU
+//! releases, fetched from Debian's archive (QEMU 5.2 and 7.2 source tarballs).
+//!
+//! For each release, `qapi-dump --legacy` must accept its QMP schema, its guest-agent schema
+//! and every positive case of its own front-end test suite (a `NAME.json` with an empty
+//! `NAME.err`). With `--build`, crates generated from the QMP and guest-agent schemas must
+//! also build and pass clippy with `-D warnings`.
+
+use crate::ci::workspace_root;
+use anyhow::{bail, Context, Result};
+use std::path::{Path, PathBuf};
+use std::process::Command;
+
+/// Releases checked: version (the tarball's top directory) and tarball URL.
+const RELEASES: &[(&str, &str)] = &[
+    (
+        "5.2.0",
+        "http://deb.debian.org/debian/pool/main/q/qemu/qemu_5.2+dfsg.orig.tar.xz",
+    ),
+    (
+        "7.2.0",
+        "http://deb.debian.org/debian/pool/main/q/qemu/qemu_7.2+dfsg.orig.tar.xz",
+    ),
+];
+
+pub fn run(args: &[String]) -> Result<()> {
+    let build = match args {
+        [] => false,
+        [flag] if flag == "--build" => true,
+        _ => bail!("usage: cargo xtask legacy-check [--build]"),
+    };
+    let dump = crate::conformance::build_qapi_dump()?;
+    let mut failures = 0usize;
+    for (version, url) in RELEASES {
+        let top = format!("qemu-{version}");
+        let mut dir = workspace_root().join("target/qemu-src").join(&top);
+        if !dir.join("tests/qapi-schema").is_dir() {
+            dir = crate::reference::fetch(
+                url,
+                &top,
+                &["qapi", "qga/qapi-schema.json", "tests/qapi-schema"],
+            )?;
+        }
+        let mut schemas = vec![
+            dir.join("qapi/qapi-schema.json"),
+            dir.join("qga/qapi-schema.json"),
+        ];
+        schemas.extend(positive_cases(&dir.join("tests/qapi-schema"))?);
+        let mut accepted = 0usize;
+        for schema in &schemas {
+            let out = Command::new(&dump)
+                .arg("--legacy")
+                .arg(schema)
+                .output()
+                .with_context(|| format!("running {}", dump.display()))?;
+            if out.status.success() {
+                accepted += 1;
+            } else {
+                failures += 1;
+                eprintln!(
+                    "QEMU {version}: {} rejected:\n{}",
+                    schema.display(),
+                    String::from_utf8_lossy(&out.stderr)
+                );
+            }
+        }
+        eprintln!(
+            "QEMU {version}: {accepted} of {} schemas accepted",
+            schemas.len()
+        );
+        if build {
+            for (name, schema) in [("qmp", &schemas[0]), ("qga", &schemas[1])] {
+                build_crate(&format!("{version}-{name}"), schema)?;
+            }
+        }
+    }
+    if failures > 0 {
+        bail!("{failures} schemas rejected in legacy mode");
+    }
+    Ok(())
+}
+
+/// Every `NAME.json` in `dir` whose `NAME.err` exists and is empty, sorted.
+fn positive_cases(dir: &Path) -> Result<Vec<PathBuf>> {
+    let mut cases: Vec<PathBuf> = std::fs::read_dir(dir)
+        .with_context(|| format!("reading {}", dir.display()))?
+        .filter_map(|e| e.ok().map(|e| e.path()))
+        .filter(|p| p.extension().is_some_and(|e| e == "err"))
+        .filter(|p| p.metadata().is_ok_and(|m| m.len() == 0))
+        .map(|p| p.with_extension("json"))
+        .filter(|p| p.is_file())
+        .collect();
+    cases.sort();
+    Ok(cases)
+}
+
+/// Generates a crate from `schema` (legacy) and builds and lints it.
+fn build_crate(name: &str, schema: &Path) -> Result<()> {
+    let base = workspace_root().join("target/legacy-check");
+    let dir = base.join(name);
+    crate::gen::generate_crate(schema, &dir, true)
+        .with_context(|| format!("generating the {name} crate"))?;
+    let cargo = std::env::var("CARGO").unwrap_or_else(|_| "cargo".into());
+    for args in [
+        &["build", "--quiet"][..],
+        &["clippy", "--quiet", "--", "-D", "warnings"][..],
+    ] {
+        crate::gen::cargo_in(&cargo, &dir, &base.join("target"), args)
+            .with_context(|| format!("checking the generated {name} crate"))?;
+    }
+    Ok(())
+}
