@@ -132,16 +132,7 @@ pub fn ci_check() -> Result<()> {
     let cargo = std::env::var("CARGO").unwrap_or_else(|_| "cargo".into());
     for (name, schema, legacy) in CI_SCHEMAS {
         let started = Instant::now();
-        let dir = base.join(name);
-        generate_crate(&root.join(schema), &dir, *legacy)
-            .with_context(|| format!("generating the {name} crate"))?;
-        for args in [
-            &["build", "--quiet"][..],
-            &["clippy", "--quiet", "--", "-D", "warnings"][..],
-        ] {
-            cargo_in(&cargo, &dir, &base.join("target"), args)
-                .with_context(|| format!("checking the generated {name} crate"))?;
-        }
+        check_crate(&cargo, &base, name, &root.join(schema), *legacy)?;
         eprintln!(
             "gen-check: {name} ok in {:.1} s",
             started.elapsed().as_secs_f64()
@@ -150,11 +141,31 @@ pub fn ci_check() -> Result<()> {
     check_cases(&root, &base, &cargo)
 }
 
-/// QEMU's positive front-end cases (`NAME.json` with an empty `NAME.err`), found in the
-/// directory, plus the codegen test schema whose conditions disagree with its types.
-fn positive_cases(root: &Path) -> Result<Vec<PathBuf>> {
-    let dir = root.join(CASES_DIR);
-    let entries = std::fs::read_dir(&dir).with_context(|| format!("reading {}", dir.display()))?;
+/// Generates a standalone crate from `schema` into `base/<name>`, then builds it and runs
+/// clippy with `-D warnings` (target dir `base/target`, shared by the crates of one base).
+pub fn check_crate(
+    cargo: &str,
+    base: &Path,
+    name: &str,
+    schema: &Path,
+    legacy: bool,
+) -> Result<()> {
+    let dir = base.join(name);
+    generate_crate(schema, &dir, legacy).with_context(|| format!("generating the {name} crate"))?;
+    for args in [
+        &["build", "--quiet"][..],
+        &["clippy", "--quiet", "--", "-D", "warnings"][..],
+    ] {
+        cargo_in(cargo, &dir, &base.join("target"), args)
+            .with_context(|| format!("checking the generated {name} crate"))?;
+    }
+    Ok(())
+}
+
+/// The positive cases of a QEMU front-end test directory: every `NAME.json` whose `NAME.err`
+/// exists and is empty, sorted.
+pub fn positive_cases(dir: &Path) -> Result<Vec<PathBuf>> {
+    let entries = std::fs::read_dir(dir).with_context(|| format!("reading {}", dir.display()))?;
     let mut cases = Vec::new();
     for entry in entries {
         let path = entry?.path();
@@ -164,11 +175,7 @@ fn positive_cases(root: &Path) -> Result<Vec<PathBuf>> {
             cases.push(path);
         }
     }
-    if cases.is_empty() {
-        bail!("no positive cases in {}", dir.display());
-    }
     cases.sort();
-    cases.push(root.join("qapi-codegen/tests/golden/conditions.json"));
     Ok(cases)
 }
 
@@ -195,7 +202,13 @@ const CASES_DIR: &str = "../shared/qapi-tests/cases";
 fn check_cases(root: &Path, base: &Path, cargo: &str) -> Result<()> {
     let started = Instant::now();
     let dir = base.join("cases");
-    let cases = positive_cases(root)?;
+    let cases_dir = root.join(CASES_DIR);
+    let mut cases = positive_cases(&cases_dir)?;
+    if cases.is_empty() {
+        bail!("no positive cases in {}", cases_dir.display());
+    }
+    // The codegen test schema whose conditions disagree with its types.
+    cases.push(root.join("qapi-codegen/tests/golden/conditions.json"));
     let mut members = Vec::with_capacity(cases.len());
     for schema in &cases {
         let stem = schema

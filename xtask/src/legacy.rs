@@ -8,7 +8,6 @@
 
 use crate::ci::workspace_root;
 use anyhow::{bail, Context, Result};
-use std::path::{Path, PathBuf};
 use std::process::Command;
 
 /// Releases checked: version (the tarball's top directory) and tarball URL.
@@ -45,7 +44,7 @@ pub fn run(args: &[String]) -> Result<()> {
             dir.join("qapi/qapi-schema.json"),
             dir.join("qga/qapi-schema.json"),
         ];
-        schemas.extend(positive_cases(&dir.join("tests/qapi-schema"))?);
+        schemas.extend(crate::gen::positive_cases(&dir.join("tests/qapi-schema"))?);
         let mut accepted = 0usize;
         for schema in &schemas {
             let out = Command::new(&dump)
@@ -69,44 +68,15 @@ pub fn run(args: &[String]) -> Result<()> {
             schemas.len()
         );
         if build {
+            let base = workspace_root().join("target/legacy-check");
+            let cargo = std::env::var("CARGO").unwrap_or_else(|_| "cargo".into());
             for (name, schema) in [("qmp", &schemas[0]), ("qga", &schemas[1])] {
-                build_crate(&format!("{version}-{name}"), schema)?;
+                crate::gen::check_crate(&cargo, &base, &format!("{version}-{name}"), schema, true)?;
             }
         }
     }
     if failures > 0 {
         bail!("{failures} schemas rejected in legacy mode");
-    }
-    Ok(())
-}
-
-/// Every `NAME.json` in `dir` whose `NAME.err` exists and is empty, sorted.
-fn positive_cases(dir: &Path) -> Result<Vec<PathBuf>> {
-    let mut cases: Vec<PathBuf> = std::fs::read_dir(dir)
-        .with_context(|| format!("reading {}", dir.display()))?
-        .filter_map(|e| e.ok().map(|e| e.path()))
-        .filter(|p| p.extension().is_some_and(|e| e == "err"))
-        .filter(|p| p.metadata().is_ok_and(|m| m.len() == 0))
-        .map(|p| p.with_extension("json"))
-        .filter(|p| p.is_file())
-        .collect();
-    cases.sort();
-    Ok(cases)
-}
-
-/// Generates a crate from `schema` (legacy) and builds and lints it.
-fn build_crate(name: &str, schema: &Path) -> Result<()> {
-    let base = workspace_root().join("target/legacy-check");
-    let dir = base.join(name);
-    crate::gen::generate_crate(schema, &dir, true)
-        .with_context(|| format!("generating the {name} crate"))?;
-    let cargo = std::env::var("CARGO").unwrap_or_else(|_| "cargo".into());
-    for args in [
-        &["build", "--quiet"][..],
-        &["clippy", "--quiet", "--", "-D", "warnings"][..],
-    ] {
-        crate::gen::cargo_in(&cargo, &dir, &base.join("target"), args)
-            .with_context(|| format!("checking the generated {name} crate"))?;
     }
     Ok(())
 }
