@@ -203,6 +203,13 @@ pub(crate) fn py_join(dir: &str, name: &str) -> String {
 fn norm_components(path: &str) -> (bool, Vec<&str>) {
     let absolute = path.starts_with('/');
     let mut parts: Vec<&str> = Vec::new();
+    push_components(&mut parts, path, absolute);
+    (absolute, parts)
+}
+
+/// Appends the components of `path` to the normalised `parts`, resolving `.` and `..` (a
+/// `..` above the root of an absolute path is dropped).
+fn push_components<'p>(parts: &mut Vec<&'p str>, path: &'p str, absolute: bool) {
     for comp in path.split('/') {
         match comp {
             "" | "." => {}
@@ -216,7 +223,6 @@ fn norm_components(path: &str) -> (bool, Vec<&str>) {
             c => parts.push(c),
         }
     }
-    (absolute, parts)
 }
 
 /// The current directory, as `os.path.abspath` would join onto relative paths.
@@ -232,19 +238,7 @@ fn abs_components<'p>(cwd: &'p str, path: &'p str) -> Vec<&'p str> {
         return norm_components(path).1;
     }
     let (absolute, mut parts) = norm_components(cwd);
-    for comp in path.split('/') {
-        match comp {
-            "" | "." => {}
-            ".." => {
-                if parts.last().is_some_and(|p| *p != "..") {
-                    parts.pop();
-                } else if !absolute {
-                    parts.push("..");
-                }
-            }
-            c => parts.push(c),
-        }
-    }
+    push_components(&mut parts, path, absolute);
     parts
 }
 
