@@ -4,7 +4,15 @@
 mod common;
 
 use common::{dump_user, err, legacy_err, legacy_ok};
-use qapi_parser::{Entity, IfCond, SectionKind};
+use qapi_parser::{Doc, Entity, IfCond, SectionKind};
+
+/// A doc's sections as (kind, text) pairs.
+fn sections(doc: &Doc) -> Vec<(SectionKind, &str)> {
+    doc.sections
+        .iter()
+        .map(|s| (s.kind, s.text.as_str()))
+        .collect()
+}
 
 #[test]
 fn type_keyword_is_a_struct() {
@@ -136,11 +144,7 @@ fn old_doc_blocks() {
         .collect();
     // `#optional` is dropped, the stale `@size` (unrelated to `b`) is dropped, `b` gets a stub.
     assert_eq!(args, [("a", "an int\n      more"), ("b", "")]);
-    let kinds: Vec<(SectionKind, &str)> = foo
-        .sections
-        .iter()
-        .map(|s| (s.kind, s.text.as_str()))
-        .collect();
+    let kinds = sections(foo);
     assert_eq!(
         kinds,
         [
@@ -193,11 +197,7 @@ fn example_sections_become_qmp_example_directives() {
         bar.body,
         "Does it.\n\n.. qmp-example::\n\n    1. Do it\n    -> { \"execute\": \"bar\" }\n    <- { \"return\": {} }"
     );
-    let kinds: Vec<(SectionKind, &str)> = bar
-        .sections
-        .iter()
-        .map(|s| (s.kind, s.text.as_str()))
-        .collect();
+    let kinds = sections(bar);
     assert_eq!(
         kinds,
         [
