@@ -32,7 +32,7 @@ pub fn run(args: &[String]) -> Result<()> {
     let mut failures = 0usize;
     for (version, url) in RELEASES {
         let top = format!("qemu-{version}");
-        let mut dir = workspace_root().join("target/qemu-src").join(&top);
+        let mut dir = crate::reference::source_dir(&top);
         if !dir.join("tests/qapi-schema").is_dir() {
             dir = crate::reference::fetch(
                 url,

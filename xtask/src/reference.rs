@@ -15,12 +15,19 @@ const VERSION: &str = "10.0.2";
 const TARBALL_URL: &str =
     "http://deb.debian.org/debian/pool/main/q/qemu/qemu_10.0.2+ds.orig.tar.xz";
 
+/// Where QEMU source tarballs are unpacked.
+fn sources_root() -> PathBuf {
+    crate::ci::workspace_root().join("target/qemu-src")
+}
+
+/// Where QEMU sources with the top directory `top` are unpacked: `target/qemu-src/<top>`.
+pub fn source_dir(top: &str) -> PathBuf {
+    sources_root().join(top)
+}
+
 /// `target/qemu-src/qemu-10.0.2/scripts`, where the benches look by default.
 pub fn scripts_dir() -> PathBuf {
-    crate::ci::workspace_root()
-        .join("target/qemu-src")
-        .join(format!("qemu-{VERSION}"))
-        .join("scripts")
+    source_dir(&format!("qemu-{VERSION}")).join("scripts")
 }
 
 /// QEMU's front-end test harness (`test-qapi.py`), next to `scripts/`.
@@ -54,7 +61,7 @@ pub fn fetch(url: &str, top: &str, paths: &[&str]) -> Result<PathBuf> {
     let Some(python) = host::which("python3") else {
         bail!("downloading QEMU's sources needs python3, which is not installed");
     };
-    let src = crate::ci::workspace_root().join("target/qemu-src");
+    let src = sources_root();
     std::fs::create_dir_all(&src).with_context(|| format!("creating {}", src.display()))?;
     let tarball = src.join(format!("{top}.tar.xz"));
     eprintln!("qemu-src: downloading {url}");
@@ -77,5 +84,5 @@ pub fn fetch(url: &str, top: &str, paths: &[&str]) -> Result<PathBuf> {
     }
     host::run(&mut tar)?;
     std::fs::remove_file(&tarball)?;
-    Ok(src.join(top))
+    Ok(source_dir(top))
 }
