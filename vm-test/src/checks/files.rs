@@ -5,7 +5,7 @@ use super::{
     command_error, decode_text, exec_wait, expect_error, read_file, read_file_in, read_text,
     shell_ok, write_file, Ctx, Flavor,
 };
-use crate::vm::guest;
+use crate::guest;
 use anyhow::{ensure, Context, Result};
 use qga_types::qapi_runtime::{base64, ErrorClass};
 use qga_types::{
