@@ -267,7 +267,7 @@ pub fn exec(ctx: &mut Ctx) -> Result<()> {
     let got = exec_wait(client, &args)?;
     ensure!(
         got.exitcode == Some(0)
-            && base64::decode(got.out_data.as_deref().unwrap_or_default())?
+            && base64::decode_strict(got.out_data.as_deref().unwrap_or_default())?
                 == b"line one\nline two\n\x00\xff",
         "cat of input-data: {got:?}"
     );
