@@ -262,3 +262,71 @@ fn captured_memory_is_bounded() {
     );
     assert_alive(&mut agent);
 }
+
+#[test]
+fn a_daemonized_agent_watches_its_children() {
+    use std::io::{BufRead, BufReader, Write};
+    let dir = tempfile::tempdir().expect("temporary directory");
+    let socket = dir.path().join("a.sock");
+    let pid_file = dir.path().join("qga.pid");
+    let out = std::process::Command::new(common::agent_binary())
+        .args(["-d", "-m", "unix-listen", "-p"])
+        .arg(&socket)
+        .arg("-t")
+        .arg(dir.path())
+        .arg("-f")
+        .arg(&pid_file)
+        .env("QGA_CONF", "/nonexistent")
+        .stdin(std::process::Stdio::null())
+        .output()
+        .expect("run agent");
+    assert!(
+        out.status.success(),
+        "{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    let deadline = Instant::now() + Duration::from_secs(5);
+    let pid = loop {
+        let text = std::fs::read_to_string(&pid_file).unwrap_or_default();
+        if let Some(pid) = text.strip_suffix('\n').and_then(|p| p.parse::<i32>().ok()) {
+            break nix::unistd::Pid::from_raw(pid);
+        }
+        assert!(Instant::now() < deadline, "no pid file");
+        std::thread::sleep(Duration::from_millis(20));
+    };
+    struct Kill(nix::unistd::Pid);
+    impl Drop for Kill {
+        fn drop(&mut self) {
+            let _ = nix::sys::signal::kill(self.0, nix::sys::signal::Signal::SIGKILL);
+        }
+    }
+    let _kill = Kill(pid);
+    let stream = std::os::unix::net::UnixStream::connect(&socket).expect("daemon listens");
+    stream
+        .set_read_timeout(Some(Duration::from_secs(10)))
+        .expect("timeout");
+    let mut reader = BufReader::new(&stream);
+    let mut call = |request: String| {
+        (&stream).write_all(request.as_bytes()).expect("send");
+        let mut line = String::new();
+        reader.read_line(&mut line).expect("reply");
+        serde_json::from_str::<Value>(&line).expect("JSON reply")
+    };
+    let request = r#"{"execute":"guest-exec","arguments":{"path":"echo","arg":["hi"],"capture-output":true}}"#;
+    let child = pid_of(&call(request.to_owned()));
+    let deadline = Instant::now() + Duration::from_secs(10);
+    loop {
+        let status = call(format!(
+            r#"{{"execute":"guest-exec-status","arguments":{{"pid":{child}}}}}"#
+        ));
+        if status["return"]["exited"] == true {
+            assert_eq!(status["return"]["out-data"], "aGkK");
+            break;
+        }
+        assert!(
+            Instant::now() < deadline,
+            "the child is never reported: {status}"
+        );
+        std::thread::sleep(Duration::from_millis(50));
+    }
+}

@@ -94,7 +94,7 @@ impl ExecTable {
     }
 
     /// An empty table holding at most `limit` bytes of captured output and pending input
-    /// (0: no bound). Starts the watcher thread.
+    /// (0: no bound). The watcher thread starts with the first exec.
     pub fn with_memory_limit(limit: usize) -> Self {
         ExecTable {
             watcher: Watcher::new(limit).map_err(|e| e.to_string()),

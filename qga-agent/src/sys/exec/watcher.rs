@@ -122,8 +122,9 @@ pub(super) struct Watcher {
 }
 
 impl Watcher {
-    /// Shared state with `limit` bytes for captured output and input (0: unbounded); the
-    /// thread starts now or, if that fails, at the next [`Watcher::ensure_running`].
+    /// Shared state with `limit` bytes for captured output and input (0: unbounded). The
+    /// thread starts with the first exec ([`Watcher::ensure_running`]): after the agent has
+    /// daemonized, since `fork` keeps only the calling thread.
     pub fn new(limit: usize) -> io::Result<Watcher> {
         let (wake_read, wake_write) = nonblocking_pipe()?;
         let shared = Arc::new(Shared {
@@ -134,12 +135,10 @@ impl Watcher {
             wake_read,
             wake_write,
         });
-        let mut watcher = Watcher {
+        Ok(Watcher {
             shared,
             thread: None,
-        };
-        let _ = watcher.ensure_running();
-        Ok(watcher)
+        })
     }
 
     /// Starts the thread if it is not running (never started, or ended by a panic).
