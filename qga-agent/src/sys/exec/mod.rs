@@ -632,6 +632,89 @@ mod tests {
     }
 
     #[test]
+    fn large_input_and_output_at_once() {
+        // Input fed while output is drained, by one thread, without deadlock.
+        let mut table = ExecTable::new();
+        let data = vec![b'q'; 3 << 20];
+        let input = qapi_runtime_base64(&data);
+        let pid = table
+            .exec("cat", &[], None, Some(&input), CaptureMode::Merged)
+            .unwrap();
+        let status = wait(&mut table, pid);
+        assert_eq!(status.out_data.map(|d| d.len()), Some(data.len()));
+        assert_eq!(table.memory_held(), 0);
+        // A child that never reads its input: feeding ends when it exits.
+        let pid = table
+            .exec("true", &[], None, Some(&input), CaptureMode::None)
+            .unwrap();
+        assert_eq!(wait(&mut table, pid).exitcode, Some(0));
+        let deadline = Instant::now() + Duration::from_secs(10);
+        while table.memory_held() != 0 {
+            assert!(Instant::now() < deadline, "input still held");
+            std::thread::sleep(Duration::from_millis(10));
+        }
+    }
+
+    #[test]
+    fn memory_bound_refuses_new_captures_and_truncates() {
+        let mut table = ExecTable::with_memory_limit(256 * 1024);
+        let input = qapi_runtime_base64(&[b'x'; 300 * 1024]);
+        let refused = table
+            .exec("cat", &[], None, Some(&input), CaptureMode::None)
+            .unwrap_err()
+            .to_string();
+        assert!(
+            refused.starts_with("Exec memory limit reached: "),
+            "{refused}"
+        );
+        let pid = table
+            .exec(
+                "head",
+                &args(&["-c", "1000000", "/dev/zero"]),
+                None,
+                None,
+                CaptureMode::Stdout,
+            )
+            .unwrap();
+        let deadline = Instant::now() + Duration::from_secs(10);
+        while table.memory_held() < 256 * 1024 {
+            assert!(Instant::now() < deadline, "output not held");
+            std::thread::sleep(Duration::from_millis(10));
+        }
+        assert_eq!(
+            table
+                .exec("echo", &[], None, None, CaptureMode::Stderr)
+                .unwrap_err()
+                .to_string(),
+            "Exec memory limit reached: captured output and input of earlier commands hold \
+             262144 of 262144 bytes (exec-memory-limit); collect finished commands with \
+             guest-exec-status"
+        );
+        // Capturing nothing needs no memory.
+        let quiet = table
+            .exec("true", &[], None, None, CaptureMode::None)
+            .unwrap();
+        assert_eq!(wait(&mut table, quiet).exitcode, Some(0));
+        let status = wait(&mut table, pid);
+        assert_eq!(status.out_data.map(|d| d.len()), Some(256 * 1024));
+        assert_eq!(status.out_truncated, Some(true));
+        assert_eq!(table.memory_held(), 0);
+        // No bound at all with 0.
+        let mut table = ExecTable::with_memory_limit(0);
+        let pid = table
+            .exec("cat", &[], None, Some(&input), CaptureMode::Stdout)
+            .unwrap();
+        assert_eq!(
+            wait(&mut table, pid).out_data.map(|d| d.len()),
+            Some(300 * 1024)
+        );
+    }
+
+    fn qapi_runtime_base64(data: &[u8]) -> String {
+        qga_types::qapi_runtime::base64::encode(data)
+    }
+
+    #[test]
     fn program_resolution() {
         let dir = tempfile::tempdir().unwrap();
         let exe = dir.path().join("tool");

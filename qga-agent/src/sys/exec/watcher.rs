@@ -422,3 +422,63 @@ fn feed(feeder: &mut Feeder) -> Option<usize> {
     feeder.data = Vec::new();
     Some(freed)
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn children_without_a_pidfd_are_reaped_by_polling() {
+        let child = std::process::Command::new("sh")
+            .args(["-c", "exit 7"])
+            .spawn()
+            .unwrap();
+        let mut record = Record {
+            pid: i64::from(child.id()),
+            pidfd: None,
+            status: None,
+            out: None,
+            err: None,
+            input: None,
+        };
+        let deadline = std::time::Instant::now() + Duration::from_secs(10);
+        while record.status.is_none() {
+            assert!(std::time::Instant::now() < deadline, "never reaped");
+            std::thread::sleep(Duration::from_millis(10));
+            reap(&mut record);
+        }
+        assert_eq!(record.status, Some((Some(7), None)));
+        assert!(record.finished());
+    }
+
+    #[test]
+    fn pidfds_are_available() {
+        // Linux 5.3+; without them the agent still works, polling every 100 ms.
+        let child = std::process::Command::new("true").spawn().unwrap();
+        let pidfd = pidfd_open(i64::from(child.id()));
+        let mut record = Record {
+            pid: i64::from(child.id()),
+            pidfd,
+            status: None,
+            out: None,
+            err: None,
+            input: None,
+        };
+        if let Some(fd) = &record.pidfd {
+            let mut fds = [libc::pollfd {
+                fd: fd.as_raw_fd(),
+                events: libc::POLLIN,
+                revents: 0,
+            }];
+            // SAFETY: one valid pollfd.
+            let ready = unsafe { libc::poll(fds.as_mut_ptr(), 1, 10_000) };
+            assert_eq!(ready, 1, "the pidfd reports the exit");
+        }
+        while record.status.is_none() {
+            std::thread::sleep(Duration::from_millis(10));
+            reap(&mut record);
+        }
+        assert!(record.pidfd.is_none());
+        assert_eq!(record.status, Some((Some(0), None)));
+    }
+}
