@@ -429,12 +429,14 @@ mod tests {
 
     #[test]
     fn children_without_a_pidfd_are_reaped_by_polling() {
-        let child = std::process::Command::new("sh")
+        // Reaped below by pid, as the agent does.
+        let pid = std::process::Command::new("sh")
             .args(["-c", "exit 7"])
             .spawn()
-            .unwrap();
+            .unwrap()
+            .id();
         let mut record = Record {
-            pid: i64::from(child.id()),
+            pid: i64::from(pid),
             pidfd: None,
             status: None,
             out: None,
@@ -454,10 +456,10 @@ mod tests {
     #[test]
     fn pidfds_are_available() {
         // Linux 5.3+; without them the agent still works, polling every 100 ms.
-        let child = std::process::Command::new("true").spawn().unwrap();
-        let pidfd = pidfd_open(i64::from(child.id()));
+        let pid = i64::from(std::process::Command::new("true").spawn().unwrap().id());
+        let pidfd = pidfd_open(pid);
         let mut record = Record {
-            pid: i64::from(child.id()),
+            pid,
             pidfd,
             status: None,
             out: None,
