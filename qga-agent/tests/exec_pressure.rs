@@ -330,3 +330,52 @@ fn a_daemonized_agent_watches_its_children() {
         std::thread::sleep(Duration::from_millis(50));
     }
 }
+
+#[test]
+fn helper_input_survives_a_full_pids_cgroup() {
+    let Some(cgroup) = PidsCgroup::create(12) else {
+        testenv::skip_or_fail(
+            "a writable pids cgroup (root, cgroup v1 /sys/fs/cgroup/pids or v2 with pids)",
+        );
+        return;
+    };
+    let mut agent = Agent::start(&[]);
+    cgroup.add(agent.child.id());
+    let mut client = agent.connect();
+    let mut sleepers = Vec::new();
+    loop {
+        let reply = exec(&mut client, "sleep", &["30"], false);
+        match reply["return"]["pid"].as_i64() {
+            Some(pid) => sleepers.push(pid),
+            None => break,
+        }
+        assert!(sleepers.len() < 12, "the limit never applied");
+    }
+    let kill = |pid: i64| {
+        let pid = nix::unistd::Pid::from_raw(pid as i32);
+        let _ = nix::sys::signal::kill(pid, nix::sys::signal::Signal::SIGKILL);
+    };
+    // One task free: enough for chpasswd, none left for a thread to feed its input.
+    kill(sleepers.remove(0));
+    let current = || std::fs::read_to_string(cgroup.dir.join("pids.current")).unwrap_or_default();
+    let deadline = Instant::now() + Duration::from_secs(10);
+    while current().trim() != "11" {
+        assert!(Instant::now() < deadline, "task not freed: {}", current());
+        std::thread::sleep(Duration::from_millis(20));
+    }
+    let reply = client.call(
+        r#"{"execute":"guest-set-user-password","arguments":{"username":"qga-no-such-user","password":"aGk=","crypted":false}}"#,
+    );
+    assert_eq!(
+        error_of(&reply).1,
+        "set user password: cannot write to stdin pipe: Resource temporarily unavailable"
+    );
+    for pid in sleepers {
+        kill(pid);
+    }
+    assert_alive(&mut agent);
+    assert_eq!(
+        client.call(r#"{"execute":"guest-ping"}"#)["return"],
+        serde_json::json!({})
+    );
+}
