@@ -78,7 +78,9 @@ pub struct ExecStatus {
 /// The children started by `guest-exec` until their final status was reported.
 #[derive(Debug)]
 pub struct ExecTable {
-    watcher: Result<Watcher, String>,
+    limit: usize,
+    /// Created with the first exec (see [`watcher`]).
+    watcher: Option<Watcher>,
 }
 
 impl Default for ExecTable {
@@ -97,21 +99,25 @@ impl ExecTable {
     /// (0: no bound). The watcher thread starts with the first exec.
     pub fn with_memory_limit(limit: usize) -> Self {
         ExecTable {
-            watcher: Watcher::new(limit).map_err(|e| e.to_string()),
+            limit,
+            watcher: None,
         }
     }
 
+    /// The running watcher, set up now if needed; failing (no descriptor or task left) is
+    /// this exec's error, and the next exec tries again.
     fn watcher(&mut self) -> Result<&mut Watcher, SysError> {
-        let watcher = self
-            .watcher
-            .as_mut()
-            .map_err(|e| SysError::new(format!("cannot watch child processes: {e}")))?;
-        watcher.ensure_running().map_err(|e| {
+        let failed = |e: std::io::Error| {
             SysError::new(format!(
-                "cannot start the thread that watches child processes: {}",
+                "cannot start watching child processes: {}",
                 super::error::io_strerror(&e)
             ))
-        })?;
+        };
+        let watcher = match &mut self.watcher {
+            Some(watcher) => watcher,
+            empty => empty.insert(Watcher::new(self.limit).map_err(failed)?),
+        };
+        watcher.ensure_running().map_err(failed)?;
         Ok(watcher)
     }
 
@@ -228,7 +234,7 @@ impl ExecTable {
     /// dropped, so a later query fails with `PID <pid> does not exist` (also for unknown pids).
     pub fn status(&mut self, pid: i64) -> Result<ExecStatus, SysError> {
         let missing = || SysError::new(format!("PID {pid} does not exist"));
-        let watcher = self.watcher.as_mut().map_err(|_| missing())?;
+        let watcher = self.watcher.as_mut().ok_or_else(missing)?;
         let mut state = watcher.shared.lock();
         let (&serial, record) = state
             .records
