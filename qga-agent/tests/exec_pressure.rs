@@ -86,7 +86,9 @@ struct PidsCgroup {
 
 impl PidsCgroup {
     fn create(max: u32) -> Option<PidsCgroup> {
-        let name = format!("qga-agent-test-{}", std::process::id());
+        static COUNT: std::sync::atomic::AtomicUsize = std::sync::atomic::AtomicUsize::new(0);
+        let n = COUNT.fetch_add(1, std::sync::atomic::Ordering::SeqCst);
+        let name = format!("qga-agent-test-{}-{n}", std::process::id());
         // cgroup v1's pids hierarchy, else v2 (pure or hybrid) with the pids controller.
         let v1 = Path::new("/sys/fs/cgroup/pids");
         let v2 = ["/sys/fs/cgroup", "/sys/fs/cgroup/unified"]

@@ -2,7 +2,7 @@
 //! background until their status is reported.
 //!
 //! [`ExecTable::exec`] starts the child and returns at once; one watcher thread for all
-//! children ([`watcher`]) drains captured streams (so a child never blocks on a full pipe),
+//! children (module `watcher`) drains captured streams (so a child never blocks on a full pipe),
 //! feeds input, and reaps each child as it exits, keeping its status for
 //! [`ExecTable::status`]. Captured output and pending input together are bounded
 //! ([`DEFAULT_MEMORY_LIMIT`]). The agent must never reap with `waitpid(-1)` or ignore
@@ -79,7 +79,7 @@ pub struct ExecStatus {
 #[derive(Debug)]
 pub struct ExecTable {
     limit: usize,
-    /// Created with the first exec (see [`watcher`]).
+    /// Created with the first exec.
     watcher: Option<Watcher>,
 }
 
