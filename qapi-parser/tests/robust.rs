@@ -9,7 +9,7 @@
 
 mod common;
 
-use common::{legacy, shared, strict};
+use common::{legacy, repo, strict};
 use qapi_parser::{parse_str, Error, ErrorKind, Options};
 
 /// Parses `text` and renders whatever comes out; the test fails if anything panics.
@@ -152,12 +152,12 @@ impl Rng {
 }
 
 fn read(rel: &str) -> String {
-    std::fs::read_to_string(shared(rel)).expect("shared schema")
+    std::fs::read_to_string(repo(rel)).expect("schema under schema/")
 }
 
 #[test]
 fn every_truncation_point_of_each_qga_chunk() {
-    let text = read("schemas/qga-10.0/qapi-schema.json");
+    let text = read("schema/qga/qapi-schema.json");
     let starts = chunk_starts(&text);
     for pair in starts.windows(2) {
         let (start, end) = (pair[0], pair[1]);
@@ -190,7 +190,7 @@ fn sampled_truncations_with_full_context() {
 
 #[test]
 fn every_truncation_point_of_the_seed_in_legacy_mode() {
-    let text = read("schemas/qga-1.5/qapi-schema.json");
+    let text = read("schema/qga-1.5/qapi-schema.json");
     let starts = chunk_starts(&text);
     for pair in starts.windows(2) {
         for cut in pair[0]..=pair[1] {
