@@ -29,7 +29,8 @@ fn qapi_dump_binary_matches_qemu_from_the_schemas_dir() {
         .expect("run qapi-dump");
     assert!(output.status.success());
     assert!(output.stderr.is_empty());
-    let want = std::fs::read(repo("qapi-parser/tests/fixtures/qga-10.0.dump")).expect("reference dump");
+    let want =
+        std::fs::read(repo("qapi-parser/tests/fixtures/qga-10.0.dump")).expect("reference dump");
     assert!(
         output.stdout == want,
         "qapi-dump output differs from QEMU's"
@@ -144,12 +145,10 @@ fn seed_loads_in_legacy_mode() {
 
 #[test]
 fn modern_schemas_mean_the_same_in_legacy_mode() {
-    let strict_dump = qapi_parser::dump(
-        &load(repo("schema/qga/qapi-schema.json"), &strict()).expect("valid"),
-    );
-    let legacy_dump = qapi_parser::dump(
-        &load(repo("schema/qga/qapi-schema.json"), &legacy()).expect("valid"),
-    );
+    let strict_dump =
+        qapi_parser::dump(&load(repo("schema/qga/qapi-schema.json"), &strict()).expect("valid"));
+    let legacy_dump =
+        qapi_parser::dump(&load(repo("schema/qga/qapi-schema.json"), &legacy()).expect("valid"));
     assert!(strict_dump == legacy_dump);
     let qmp = load(repo("schema/qmp/qapi-schema.json"), &legacy()).expect("valid");
     assert_eq!(qmp.entities.len(), 1406);
