@@ -3,7 +3,8 @@
 //! For every `NAME.out` in DIR (default: QEMU 10.0.2's `tests/qapi-schema`, fetched into
 //! `target/qemu-src` when missing), runs `qapi-dump <dir>/NAME.json` from DIR's parent, as QEMU's harness does, and
 //! compares stdout with `NAME.out` and stderr, with every `<dir>/` deleted, with `NAME.err`.
-//! The exit status must be non-zero exactly when `NAME.err` is not empty.
+//! The exit status must be non-zero exactly when `NAME.err` is not empty. In QEMU's source
+//! tree, only the cases its `meson.build` lists run, as there.
 
 use anyhow::{bail, Context, Result};
 use std::path::{Path, PathBuf};
@@ -47,6 +48,10 @@ pub fn run(dir: Option<PathBuf>) -> Result<()> {
             name.strip_suffix(".out").map(str::to_string)
         })
         .collect();
+    // In QEMU's source tree, its meson.build says which cases run (a few stale ones do not).
+    if let Ok(meson) = std::fs::read_to_string(dir.join("meson.build")) {
+        names.retain(|name| meson.contains(&format!("'{name}.json'")));
+    }
     names.sort();
 
     let (mut passed, mut failed) = (0usize, 0usize);
