@@ -424,6 +424,21 @@ fn lines(text: &[u8]) -> Vec<(usize, usize)> {
     out
 }
 
+/// One of the lines `ls` of `text` that start with `first`, picked at random.
+fn line_starting_with(
+    text: &[u8],
+    ls: &[(usize, usize)],
+    first: u8,
+    rng: &mut Rng,
+) -> Option<(usize, usize)> {
+    let found: Vec<(usize, usize)> = ls
+        .iter()
+        .copied()
+        .filter(|&(s, e)| e > s && text[s] == first)
+        .collect();
+    found.get(rng.below(found.len())).copied()
+}
+
 /// 1 to 3 edits of `seed`.
 pub(super) fn mutate(seed: &[u8], rng: &mut Rng, pool: &Pool) -> Vec<u8> {
     let mut text = seed.to_vec();
@@ -622,12 +637,7 @@ fn edit(text: &mut Vec<u8>, rng: &mut Rng, pool: &Pool) -> bool {
             }
         }
         Mutation::EditComment => {
-            let comments: Vec<(usize, usize)> = ls
-                .iter()
-                .copied()
-                .filter(|&(s, e)| e > s && text[s] == b'#')
-                .collect();
-            let Some(&(s, e)) = comments.get(rng.below(comments.len())) else {
+            let Some((s, e)) = line_starting_with(text, &ls, b'#', rng) else {
                 return false;
             };
             match rng.below(4) {
@@ -650,12 +660,7 @@ fn edit(text: &mut Vec<u8>, rng: &mut Rng, pool: &Pool) -> bool {
             }
         }
         Mutation::InsertDocBlock => {
-            let defs: Vec<(usize, usize)> = ls
-                .iter()
-                .copied()
-                .filter(|&(s, e)| e > s && text[s] == b'{')
-                .collect();
-            let Some(&(s, _)) = defs.get(rng.below(defs.len())) else {
+            let Some((s, _)) = line_starting_with(text, &ls, b'{', rng) else {
                 return false;
             };
             let mut block = format!("##\n# @{}:\n", pool.string(rng));
