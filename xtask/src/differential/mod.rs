@@ -30,7 +30,7 @@ pub struct Args {
     /// How many mutants to compare
     #[arg(long, default_value_t = 2000)]
     pub count: u64,
-    /// Mutant `i` of seed `S` is always the same schema
+    /// Random seed: mutant i of seed S is always the same schema
     #[arg(long, default_value_t = 1)]
     pub seed: u64,
     /// Work in DIR and keep the mismatching inputs there
