@@ -152,7 +152,8 @@ impl Rng {
 }
 
 fn read(rel: &str) -> String {
-    std::fs::read_to_string(repo(rel)).expect("schema under schema/")
+    let path = repo(rel);
+    std::fs::read_to_string(&path).unwrap_or_else(|e| panic!("reading {}: {e}", path.display()))
 }
 
 #[test]
@@ -173,9 +174,9 @@ fn every_truncation_point_of_each_qga_chunk() {
 fn sampled_truncations_with_full_context() {
     let mut rng = Rng(0x5eed_1234_abcd_0001);
     for (rel, options, samples) in [
-        ("schemas/qmp-10.0/common.json", strict(), 60),
-        ("schemas/qmp-10.0/run-state.json", strict(), 40),
-        ("schemas/qmp-10.0/block-export.json", legacy(), 40),
+        ("schema/qmp/common.json", strict(), 60),
+        ("schema/qmp/run-state.json", strict(), 40),
+        ("schema/qmp/block-export.json", legacy(), 40),
     ] {
         let text = read(rel);
         for _ in 0..samples {
@@ -246,9 +247,9 @@ fn mutate(text: &str, rng: &mut Rng) -> String {
 fn random_mutations() {
     let mut rng = Rng(0x0dd_ba11_cafe_f00d);
     for (rel, rounds) in [
-        ("schemas/qga-10.0/qapi-schema.json", 300),
-        ("schemas/qga-1.5/qapi-schema.json", 300),
-        ("schemas/qmp-10.0/common.json", 200),
+        ("schema/qga/qapi-schema.json", 300),
+        ("schema/qga-1.5/qapi-schema.json", 300),
+        ("schema/qmp/common.json", 200),
     ] {
         let text = read(rel);
         for round in 0..rounds {
