@@ -100,22 +100,15 @@ fn every_prefix(name: &str, text: &str, options: &Options) {
     });
 }
 
-fn repo_schema(rel: &str) -> String {
-    let path = std::path::Path::new(env!("CARGO_MANIFEST_DIR"))
-        .join("../schema")
-        .join(rel);
-    std::fs::read_to_string(path).expect("schema in the repository")
-}
-
 #[test]
 fn every_prefix_of_the_qga_schema() {
-    let text = repo_schema("qga/qapi-schema.json");
+    let text = read("schema/qga/qapi-schema.json");
     every_prefix("qga.json", &text, &strict());
 }
 
 #[test]
 fn every_prefix_of_the_qga_1_5_schema() {
-    let text = repo_schema("qga-1.5/qapi-schema.json");
+    let text = read("schema/qga-1.5/qapi-schema.json");
     every_prefix("qga-1.5.json", &text, &legacy());
     every_prefix("qga-1.5.json", &text, &strict());
 }
