@@ -424,6 +424,14 @@ fn lines(text: &[u8]) -> Vec<(usize, usize)> {
     out
 }
 
+/// A `'key': value` pair picked at random: its key and the value's first and last tokens.
+fn pick_value(toks: &[Tok], rng: &mut Rng) -> Option<(usize, usize, usize)> {
+    let ps = pairs(toks);
+    let &(k, v) = ps.get(rng.below(ps.len()))?;
+    let first = next_code(toks, k).and_then(|c| next_code(toks, c))?;
+    Some((k, first, v))
+}
+
 /// One of the lines `ls` of `text` that start with `first`, picked at random.
 fn line_starting_with(
     text: &[u8],
@@ -583,11 +591,7 @@ fn edit(text: &mut Vec<u8>, rng: &mut Rng, pool: &Pool) -> bool {
             splice(text, t.start, t.end, with.as_bytes());
         }
         Mutation::RetypeValue => {
-            let ps = pairs(&toks);
-            let Some(&(k, v)) = ps.get(rng.below(ps.len())) else {
-                return false;
-            };
-            let Some(first) = next_code(&toks, k).and_then(|c| next_code(&toks, c)) else {
+            let Some((k, first, v)) = pick_value(&toks, rng) else {
                 return false;
             };
             let key = &text[toks[k].start..toks[k].end];
@@ -697,11 +701,7 @@ fn edit(text: &mut Vec<u8>, rng: &mut Rng, pool: &Pool) -> bool {
             splice(text, at, at, &with);
         }
         Mutation::NestDeeply => {
-            let ps = pairs(&toks);
-            let Some(&(k, v)) = ps.get(rng.below(ps.len())) else {
-                return false;
-            };
-            let Some(first) = next_code(&toks, k).and_then(|c| next_code(&toks, c)) else {
+            let Some((k, first, v)) = pick_value(&toks, rng) else {
                 return false;
             };
             let depth = *rng.pick(&[2, 10, 100, 300, 490, 494, 495, 1000, 5000, 30_000]);
