@@ -701,7 +701,7 @@ fn edit(text: &mut Vec<u8>, rng: &mut Rng, pool: &Pool) -> bool {
             splice(text, at, at, &with);
         }
         Mutation::NestDeeply => {
-            let Some((k, first, v)) = pick_value(&toks, rng) else {
+            let Some((_, first, v)) = pick_value(&toks, rng) else {
                 return false;
             };
             let depth = *rng.pick(&[2, 10, 100, 300, 490, 494, 495, 1000, 5000, 30_000]);
