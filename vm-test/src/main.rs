@@ -39,18 +39,7 @@ use std::time::{Duration, Instant};
 use suite::Suite;
 use testenv as host;
 
-/// The workspace root (this crate lives one level below it).
-pub fn workspace_root() -> PathBuf {
-    let manifest = PathBuf::from(env!("CARGO_MANIFEST_DIR"));
-    manifest.parent().map(PathBuf::from).unwrap_or(manifest)
-}
-
-/// The cargo target directory (`CARGO_TARGET_DIR`, or `target/` in the workspace).
-pub fn target_dir() -> PathBuf {
-    std::env::var_os("CARGO_TARGET_DIR")
-        .map(PathBuf::from)
-        .unwrap_or_else(|| workspace_root().join("target"))
-}
+pub use testenv::{target_dir, workspace_root};
 
 /// Cache and work directories of the VM tests: `<workspace>/target/vm`.
 pub fn vm_dir() -> PathBuf {
