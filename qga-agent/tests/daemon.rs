@@ -32,7 +32,17 @@ fn text(bytes: &[u8]) -> String {
 fn version_help_and_command_list() {
     let out = run(&["-V"], &[]);
     assert!(out.status.success());
-    assert_eq!(text(&out.stdout), "QEMU Guest Agent 10.0.2\n");
+    let version = text(&out.stdout);
+    let mut lines = version.lines();
+    assert_eq!(lines.next(), Some("QEMU Guest Agent 10.0.2"));
+    assert_eq!(
+        lines.next(),
+        Some(concat!(
+            "qga-agent ",
+            env!("CARGO_PKG_VERSION"),
+            ": a Rust drop-in for qemu-ga"
+        ))
+    );
 
     let out = run(&["--help"], &[]);
     assert!(out.status.success());
