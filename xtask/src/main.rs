@@ -8,6 +8,7 @@
 //! - `conformance [DIR]`: QEMU's QAPI front-end test cases against `qapi-dump`.
 //! - `differential [--count N] [--seed S] [--keep DIR]`: `qapi-dump` against QEMU's Python
 //!   front end on mutated schemas (needs `qemu-scripts`).
+//! - `dist [--check]`: the static binary, .deb and .rpm in `target/dist/` (see `dist.rs`).
 //! - `demo`: starts the guest agent on a unix socket and runs a typed client session.
 //! - `legacy-check [--build]`: legacy mode against QEMU 5.2's and 7.2's schemas and test cases.
 //! - `qemu-scripts`: fetches QEMU's own Python QAPI generator for side-by-side benchmarks.
@@ -18,6 +19,7 @@ mod ci;
 mod codegen;
 mod conformance;
 mod differential;
+mod dist;
 mod gen;
 mod legacy;
 mod reference;
@@ -50,6 +52,7 @@ fn run() -> Result<()> {
         "conformance" => conformance::run(rest),
         "demo" => demo(rest),
         "differential" => differential::run(rest),
+        "dist" => dist::run(rest),
         "legacy-check" => legacy::run(rest),
         "qemu-scripts" => reference::run(rest),
         "setup" => setup::run(rest),
