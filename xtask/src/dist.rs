@@ -276,7 +276,7 @@ pub fn check_artifacts(artifacts: &Artifacts) -> Result<()> {
 
     if let Some(lintian) = need("lintian", "lintian")? {
         let out = Command::new(lintian)
-            .args(["--no-tag-display-limit", "--suppress-tags", "none"])
+            .arg("--no-tag-display-limit")
             .arg(&artifacts.deb)
             .output()?;
         let text = String::from_utf8_lossy(&out.stdout);
