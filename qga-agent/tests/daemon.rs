@@ -445,3 +445,34 @@ fn vsock_listen_binds_any_cid() {
     let status = wait_timeout(&mut child, Duration::from_secs(10)).expect("exits");
     assert_eq!(status.code(), Some(0));
 }
+
+#[test]
+fn verbose_logs_what_qemu_ga_logs() {
+    use std::io::Read;
+    let mut agent = Agent::start(&["-v"]);
+    let mut c = agent.connect();
+    assert_eq!(c.call(r#"{"execute":"guest-ping"}"#), json!({"return": {}}));
+    drop(c);
+    std::thread::sleep(std::time::Duration::from_millis(200));
+    assert_eq!(agent.terminate().code(), Some(0));
+    let mut log = String::new();
+    let stderr = agent.child.stderr.as_mut().expect("stderr is piped");
+    stderr.read_to_string(&mut log).expect("read the log");
+    // qemu-ga 10.0.2 -v logs these, in this order, for one ping (checked by running it).
+    let expected = [
+        "debug: Guest agent version 10.0.2 (qga-agent ",
+        "debug: read data, count: 24, data: {\"execute\":\"guest-ping\"}",
+        "debug: process_event: called",
+        "debug: processing command",
+        "debug: sending data, count: 15",
+        "debug: received EOF",
+        "debug: received signal num 15, quitting",
+    ];
+    let mut rest = log.as_str();
+    for line in expected {
+        let at = rest
+            .find(line)
+            .unwrap_or_else(|| panic!("{line:?} missing (in order) from the log:\n{log}"));
+        rest = &rest[at + line.len()..];
+    }
+}
