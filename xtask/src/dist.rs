@@ -128,7 +128,9 @@ pub fn build() -> Result<Artifacts> {
     let mut rpm = Command::new(&cargo_rpm);
     rpm.current_dir(crate::ci::workspace_root())
         .args(["generate-rpm", "-p", "qga-agent"])
-        .args(["--profile", PROFILE, "--target", TRIPLE, "-o"])
+        .args(["--profile", PROFILE, "--target", TRIPLE, "--target-dir"])
+        .arg(&target)
+        .arg("-o")
         .arg(&dist);
     host::run(&mut rpm)?;
     let version = env!("CARGO_PKG_VERSION");
@@ -311,4 +313,35 @@ pub fn check_artifacts(artifacts: &Artifacts) -> Result<()> {
         eprintln!("check: rpm -qlp lists the packaged files; conflicts/obsoletes/provides qemu-guest-agent");
     }
     Ok(())
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn dynamic_binaries_have_an_interpreter() {
+        let sh = std::fs::canonicalize("/bin/sh").expect("/bin/sh");
+        let interp = interpreter(&sh).expect("ELF");
+        assert!(
+            interp.as_deref().is_some_and(|i| i.contains("ld-linux")),
+            "{interp:?}"
+        );
+    }
+
+    #[test]
+    fn static_binaries_have_none() {
+        // busybox-static, which `cargo xtask setup` installs for the VM tests.
+        let Some(busybox) = host::which("busybox") else {
+            host::skip_or_fail("busybox (busybox-static) is not installed");
+            return;
+        };
+        assert_eq!(interpreter(&busybox).expect("ELF"), None);
+    }
+
+    #[test]
+    fn non_elf_files_are_refused() {
+        let err = interpreter(Path::new(env!("CARGO_MANIFEST_PATH"))).unwrap_err();
+        assert!(err.to_string().contains("not an ELF64 file"), "{err:#}");
+    }
 }

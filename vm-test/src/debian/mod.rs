@@ -58,8 +58,8 @@ pub fn run(options: &SuiteOptions) -> Result<()> {
     if !host::is_root() {
         bail!("the debian suite runs as root (mmdebstrap, chroot dpkg, device nodes in the image)");
     }
-    let deb = build_deb()?;
     let tar = image::base_tar(&vm_dir().join("debian"))?;
+    let deb = build_deb()?;
     let work = vm_dir().join(format!("run-debian-{}", std::process::id()));
     std::fs::create_dir_all(&work)?;
     let step = Instant::now();
