@@ -1,6 +1,6 @@
 //! `cargo xtask dist [--check]`: builds what a release ships into `<target>/dist/` and prints
 //! each file with its size:
-//! - `qga-agent`: statically linked (glibc `crt-static`), from the `dist` profile (LTO, one
+//! - `qga-agent`: statically linked (glibc `crt-static`), from the `ship` profile (LTO, one
 //!   codegen unit, stripped);
 //! - `qga-agent_<version>_amd64.deb` (cargo-deb) and `qga-agent-<version>.x86_64.rpm`
 //!   (cargo-generate-rpm), from the metadata in `qga-agent/Cargo.toml` and the files in
@@ -22,7 +22,7 @@ use testenv as host;
 /// The target triple of the shipped binary (`--target` keeps `crt-static` off build scripts).
 pub const TRIPLE: &str = "x86_64-unknown-linux-gnu";
 /// The Cargo profile of the shipped binary (root Cargo.toml).
-pub const PROFILE: &str = "dist";
+pub const PROFILE: &str = "ship";
 
 /// Files every package must contain (Debian paths; the rpm uses /usr/lib for /lib).
 const PACKAGED: &[&str] = &[

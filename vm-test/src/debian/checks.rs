@@ -61,12 +61,20 @@ fn started_by_udev(ctx: &mut DebCtx) -> Result<()> {
     let props = unit_properties(&mut ctx.client)?;
     ensure!(property(&props, "ActiveState")? == "active", "{props:?}");
     ensure!(property(&props, "UnitFileState")? == "static", "{props:?}");
-    let device = r"dev-virtio\x2dports-org.qemu.guest_agent.0.device";
+    // The port's device unit (named after the port by the udev rule's symlink) wants the
+    // agent: SYSTEMD_WANTS of the rule; WantedBy names the same device by its sysfs path.
     ensure!(
-        property(&props, "WantedBy")?
-            .split_whitespace()
-            .any(|u| u == device),
-        "the unit is not wanted by {device}: {props:?}"
+        property(&props, "WantedBy")?.contains("x2dports-vport"),
+        "the unit is not wanted by a virtio port device: {props:?}"
+    );
+    let device = r"dev-virtio\x2dports-org.qemu.guest_agent.0.device";
+    let wants = shell_ok(
+        &mut ctx.client,
+        &format!("systemctl show -p Wants --value '{device}'"),
+    )?;
+    ensure!(
+        wants.split_whitespace().any(|u| u == "qga-agent.service"),
+        "{device} wants {wants:?}, not qga-agent.service"
     );
     let pid = property(&props, "MainPID")?;
     let exe = shell_ok(&mut ctx.client, &format!("readlink /proc/{pid}/exe"))?;

@@ -11,8 +11,10 @@ use std::process::Command;
 use std::time::Instant;
 
 /// Packages beyond minbase: systemd as init, udev to see the port, a kernel and its
-/// initramfs, and an NSS source other than files (extrausers) for the user lookup checks.
-const INCLUDE: &str = "systemd-sysv,udev,linux-image-amd64,kmod,libnss-extrausers";
+/// initramfs, an NSS source other than files (extrausers) for the user lookup checks, and
+/// dbus, which systemd recommends and every installed Debian has: `shutdown +0` schedules
+/// the power-off through logind over D-Bus.
+const INCLUDE: &str = "systemd-sysv,udev,linux-image-amd64,kmod,libnss-extrausers,dbus";
 
 /// The account the checks log in as and change (a plain /etc/passwd user).
 pub const USER: &str = "alice";
