@@ -1,7 +1,7 @@
 //! The checks of the Debian suite: what a real distribution answers better than the busybox
 //! image (systemd, udev, chpasswd, logins, os-release, NSS, the packaged hook).
 
-use super::image::{HOOK_LOG, NSS_UID, NSS_USER, USER};
+use super::image::{GUEST_DEB, HOOK_LOG, NSS_UID, NSS_USER, USER};
 use crate::checks::{exec_wait, expect_error, read_text, shell, shell_ok};
 use crate::machine::Vm;
 use anyhow::{bail, ensure, Context, Result};
@@ -32,6 +32,7 @@ pub const CHECKS: &[(&str, DebCheck)] = &[
     ("guest-ssh-* for an NSS-only user", ssh_keys_nss),
     ("guest-fsfreeze-* with the packaged hook", fsfreeze_hook),
     ("restart by systemd after kill -9", restart_after_kill),
+    ("dpkg purge, install, upgrade", purge_install_upgrade),
     ("guest-shutdown powers off", shutdown),
 ];
 
@@ -412,6 +413,84 @@ fn restart_after_kill(ctx: &mut DebCtx) -> Result<()> {
         );
         std::thread::sleep(Duration::from_millis(500));
     }
+}
+
+/// Runs `script` outside the agent's cgroup (stopping the agent must not kill it), output
+/// in `log`, and waits for the agent to answer again and `log` to end with `done`.
+fn run_detached(ctx: &mut DebCtx, name: &str, script: &str, log: &str) -> Result<String> {
+    shell_ok(
+        &mut ctx.client,
+        &format!(
+            "rm -f {log}; systemd-run --quiet --unit {name} sh -c '({script}) > {log} 2>&1; echo done >> {log}'"
+        ),
+    )?;
+    let deadline = Instant::now() + Duration::from_secs(120);
+    loop {
+        std::thread::sleep(Duration::from_secs(1));
+        let _ = ctx
+            .client
+            .connection()
+            .get_ref()
+            .shutdown(std::net::Shutdown::Both);
+        ctx.client = ctx.vm.wait_for_agent(Duration::from_secs(60))?;
+        let done = shell(&mut ctx.client, &format!("cat {log}"))?.stdout;
+        if done.ends_with("done\n") {
+            return Ok(done);
+        }
+        ensure!(Instant::now() < deadline, "{name} did not finish: {done:?}");
+    }
+}
+
+/// Purge leaves none of the package's files or state; installing into the running system
+/// starts the agent at once (postinst replays the port's udev event); installing again (an
+/// upgrade) restarts it on the new binary and keeps the configuration.
+fn purge_install_upgrade(ctx: &mut DebCtx) -> Result<()> {
+    shell_ok(
+        &mut ctx.client,
+        "echo '# local edit' >> /etc/qemu/qemu-ga.conf",
+    )?;
+    let script = format!(
+        "dpkg --purge qga-agent; \
+         for f in /usr/sbin/qga-agent /lib/systemd/system/qga-agent.service \
+           /lib/udev/rules.d/60-qga-agent.rules /etc/qemu/qemu-ga.conf /etc/qemu/fsfreeze-hook \
+           /etc/qemu/fsfreeze-hook.d/README /var/log/qga-fsfreeze-hook.log /run/qga.state \
+           /usr/share/doc/qga-agent; do [ -e $f ] && echo left: $f; done; \
+         echo state: $(systemctl is-active qga-agent.service); \
+         dpkg --install {GUEST_DEB}"
+    );
+    let log = run_detached(ctx, "vm-test-purge", &script, "/root/purge.log")?;
+    ensure!(!log.contains("left:"), "purge left files: {log}");
+    ensure!(log.contains("state: inactive"), "after purge: {log}");
+    let conf = read_text(&mut ctx.client, "/etc/qemu/qemu-ga.conf")?;
+    ensure!(
+        !conf.contains("# local edit"),
+        "the purged conffile came back edited"
+    );
+    let props = unit_properties(&mut ctx.client)?;
+    ensure!(property(&props, "ActiveState")? == "active", "{props:?}");
+
+    shell_ok(
+        &mut ctx.client,
+        "echo '# local edit' >> /etc/qemu/qemu-ga.conf",
+    )?;
+    let pid = property(&props, "MainPID")?.to_owned();
+    let script = format!("dpkg --force-confold --install {GUEST_DEB}");
+    let log = run_detached(ctx, "vm-test-upgrade", &script, "/root/upgrade.log")?;
+    let props = unit_properties(&mut ctx.client)?;
+    ensure!(
+        property(&props, "ActiveState")? == "active",
+        "{props:?}: {log}"
+    );
+    ensure!(
+        property(&props, "MainPID")? != pid,
+        "the upgrade did not restart the agent: {log}"
+    );
+    let conf = read_text(&mut ctx.client, "/etc/qemu/qemu-ga.conf")?;
+    ensure!(
+        conf.contains("# local edit"),
+        "the upgrade replaced the edited conffile"
+    );
+    Ok(())
 }
 
 fn shutdown(ctx: &mut DebCtx) -> Result<()> {

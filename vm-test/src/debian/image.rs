@@ -21,6 +21,8 @@ pub const USER: &str = "alice";
 /// An account only the extrausers NSS source knows (not in /etc/passwd).
 pub const NSS_USER: &str = "nssuser";
 pub const NSS_UID: u32 = 5001;
+/// Where the guest keeps a copy of the package under test.
+pub const GUEST_DEB: &str = "/var/cache/vm-test/qga-agent.deb";
 /// What the test hook in fsfreeze-hook.d appends its argument to.
 pub const HOOK_LOG: &str = "/run/vm-test-hook.log";
 
@@ -177,7 +179,10 @@ pub fn prepare(tar: &Path, deb: &Path, work: &Path) -> Result<BootFiles> {
         deb.display(),
         installed.lines().last().unwrap_or_default()
     );
-    fs::remove_file(&staged)?;
+    // Kept in the guest for the purge/reinstall/upgrade check.
+    let kept = root.join(GUEST_DEB.trim_start_matches('/'));
+    fs::create_dir_all(kept.parent().context("GUEST_DEB has a directory")?)?;
+    fs::rename(&staged, &kept)?;
 
     let boot = root.join("boot");
     let find = |prefix: &str| -> Result<PathBuf> {
