@@ -62,20 +62,19 @@ fn started_by_udev(ctx: &mut DebCtx) -> Result<()> {
     let props = unit_properties(&mut ctx.client)?;
     ensure!(property(&props, "ActiveState")? == "active", "{props:?}");
     ensure!(property(&props, "UnitFileState")? == "static", "{props:?}");
-    // The port's device unit (named after the port by the udev rule's symlink) wants the
-    // agent: SYSTEMD_WANTS of the rule; WantedBy names the same device by its sysfs path.
+    // The port's device unit wants the agent (WantedBy names it by its sysfs path), because
+    // our udev rule gave the port SYSTEMD_WANTS.
     ensure!(
         property(&props, "WantedBy")?.contains("x2dports-vport"),
         "the unit is not wanted by a virtio port device: {props:?}"
     );
-    let device = r"dev-virtio\x2dports-org.qemu.guest_agent.0.device";
-    let wants = shell_ok(
+    let udev = shell_ok(
         &mut ctx.client,
-        &format!("systemctl show -p Wants --value '{device}'"),
+        "udevadm info --query=property /dev/virtio-ports/org.qemu.guest_agent.0",
     )?;
     ensure!(
-        wants.split_whitespace().any(|u| u == "qga-agent.service"),
-        "{device} wants {wants:?}, not qga-agent.service"
+        udev.lines().any(|l| l == "SYSTEMD_WANTS=qga-agent.service"),
+        "udev did not apply 60-qga-agent.rules to the port: {udev:?}"
     );
     let pid = property(&props, "MainPID")?;
     let exe = shell_ok(&mut ctx.client, &format!("readlink /proc/{pid}/exe"))?;
