@@ -12,12 +12,14 @@
 //!   libraries are copied along);
 //! - `--reference`: tests QEMU's own qemu-ga (installed by `cargo xtask setup`);
 //! - `--all`: qga-agent, then qemu-ga, with the same checks (what CI runs);
-//! - `--suite NAME`: only that suite (`main`, `hook+power`; see [`suite`]);
+//! - `--suite NAME`: only that suite (`main`, `hook+power`; see [`suite`]); `--suite debian`
+//!   is the packaged agent in a real Debian guest instead (see [`debian`]);
 //! - `--vmlinuz`: boots the compressed kernel in every suite (slower);
 //! - `--keep`: keeps the work directories (initramfs, disk image, logs) after passing runs.
 
 pub mod checks;
 pub mod cpio;
+pub mod debian;
 pub mod disk;
 pub mod elf;
 pub mod guest;
@@ -313,6 +315,9 @@ fn run(args: Args) -> Result<()> {
         compressed_kernel: args.vmlinuz,
         keep: args.keep,
     };
+    if args.suite.as_deref() == Some(debian::NAME) {
+        return debian::run(&options);
+    }
     let suites: Vec<&Suite> = match &args.suite {
         None => suite::SUITES.to_vec(),
         Some(name) => {

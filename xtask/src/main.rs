@@ -6,6 +6,7 @@ mod ci;
 mod codegen;
 mod conformance;
 mod differential;
+mod dist;
 mod gen;
 mod legacy;
 mod reference;
@@ -75,6 +76,12 @@ enum Task {
         #[arg(long)]
         build: bool,
     },
+    /// Build what a release ships into target/dist: static qga-agent, .deb, .rpm
+    Dist {
+        /// Then check them: static and stripped, package contents and relations, lintian
+        #[arg(long)]
+        check: bool,
+    },
     /// End-to-end tests of the guest agent in a real VM (runs `cargo run -p vm-test -- ARGS`)
     #[command(disable_help_flag = true)]
     VmTest {
@@ -117,7 +124,7 @@ fn run(cli: Cli) -> Result<()> {
         Task::Differential(args) => differential::run(&args),
         Task::LegacyCheck { build } => legacy::run(build),
         Task::VmTest { args } => vm_test(&args),
-        // The `Dist` arm goes here.
+        Task::Dist { check } => dist::run(check),
     }
 }
 
