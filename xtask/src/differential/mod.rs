@@ -1,18 +1,16 @@
 //! `cargo xtask differential [--count N] [--seed S] [--keep DIR] [--errors] [--only NAME]
 //! [--cases DIR]`: `qapi-dump` against QEMU's own Python front end on mutated schemas.
 //!
-//! Seeds are QEMU's front-end test cases, the qga schema and a few QMP modules. Each mutant
-//! (1 to 3 QAPI-aware edits of a seed, see [`mutate`]), or a schema made up by
-//! [`generate`], is written next to its seed's copies in a
-//! work directory (so includes resolve), then [`runner`] gives `qapi-dump` and one long-lived python3 running
-//! `xtask/differential/driver.py` (QEMU's `test-qapi.py` visitor) are given the same relative
-//! path. Stdout, stderr and failure must agree; mutants on which QEMU's front end crashes (a
-//! Python exception other than `QAPIError`) are counted apart and only checked for a panic of
-//! ours. Mutant `i` depends only on the seed and `i`, so any one can be regenerated.
-//!
-//! Seeds are read from a work directory (`target/differential-PID`, or `--keep DIR`): QEMU
-//! 10.0.2's front-end test cases (fetched into `target/qemu-src` when missing, or `--cases
-//! DIR`), `schema/qga` and `schema/qmp`.
+//! Seeds are QEMU 10.0.2's front-end test cases (fetched into `target/qemu-src` when missing,
+//! or `--cases DIR`), `schema/qga` and a few modules of `schema/qmp`, copied into a work
+//! directory (`target/differential-PID`, or `--keep DIR`). Each mutant (1 to 3 QAPI-aware
+//! edits of a seed, [`mutate`]) or made-up schema ([`generate`]) is written next to its
+//! seed's copies (so includes resolve); then [`runner`] gives the same relative path to
+//! `qapi-dump` and to one long-lived python3 running `xtask/differential/driver.py` (QEMU's
+//! `test-qapi.py` visitor). Stdout, stderr and failure must agree; mutants on which QEMU's
+//! front end crashes (a Python exception other than `QAPIError`) are counted apart and only
+//! checked for a panic of ours. Mutant `i` depends only on the seed and `i`, so any one can
+//! be regenerated.
 
 mod generate;
 mod mutate;
