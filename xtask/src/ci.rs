@@ -72,6 +72,10 @@ pub fn run(quick: bool) -> Result<()> {
     // End-to-end in a real VM: the same checks against qga-agent (dev build, already built
     // by `cargo test`) and against QEMU's reference qemu-ga.
     crate::vm_test(&["--all".to_string()])?;
+    // What a release ships: the static binary, the .deb (lintian) and the .rpm, checked.
+    crate::dist::run(true)?;
+    // The .deb installed with dpkg in a real Debian bookworm guest with systemd and udev.
+    crate::vm_test(&["--suite".to_string(), "debian".to_string()])?;
     eprintln!("ci: all checks passed");
     Ok(())
 }
