@@ -8,7 +8,7 @@ use crate::names::{self, Namespace};
 use crate::{MemberOrder, Options};
 use proc_macro2::Ident;
 use qapi_parser::{
-    BuiltinKind, Doc, Entity, EnumType, Feature, IfCond, Member, ObjectType, Schema,
+    BuiltinKind, Doc, Entity, EnumType, Feature, IfCond, Implicit, Member, ObjectType, Schema,
 };
 use quote::{format_ident, quote};
 use std::borrow::Cow;
@@ -101,8 +101,6 @@ pub struct Ctx<'s> {
     type_names: HashMap<&'s str, Ident>,
     /// Rust names of the branch enums of struct-shaped unions.
     branch_names: HashMap<&'s str, Ident>,
-    /// Implicit types and the definition owning them (`q_obj_foo-arg` -> `foo`).
-    owners: HashMap<&'s str, &'s str>,
     /// Strongly connected component of each object/alternate type, for boxing.
     component: HashMap<&'s str, usize>,
     cyclic: HashSet<usize>,
@@ -123,7 +121,6 @@ impl<'s> Ctx<'s> {
             avail: Availability::new(schema),
             type_names: HashMap::new(),
             branch_names: HashMap::new(),
-            owners: HashMap::new(),
             component: HashMap::new(),
             cyclic: HashSet::new(),
             referenced: HashSet::new(),
@@ -137,27 +134,12 @@ impl<'s> Ctx<'s> {
                 result: ast::path("Result"),
             },
         };
-        ctx.collect_owners();
         ctx.collect_references();
         ctx.name_types()?;
         ctx.choose_std_paths();
         ctx.find_cycles();
         ctx.parse_overrides()?;
         Ok(ctx)
-    }
-
-    fn collect_owners(&mut self) {
-        for e in &self.schema.entities {
-            let (arg, name) = match e {
-                Entity::Command(c) => (c.arg_type.as_deref(), c.common.name.as_str()),
-                Entity::Event(ev) => (ev.arg_type.as_deref(), ev.common.name.as_str()),
-                Entity::Object(o) => (o.base.as_deref(), o.common.name.as_str()),
-                _ => continue,
-            };
-            if let Some(arg) = arg.filter(|a| a.starts_with("q_obj_")) {
-                self.owners.insert(arg, name);
-            }
-        }
     }
 
     fn collect_references(&mut self) {
@@ -185,60 +167,80 @@ impl<'s> Ctx<'s> {
         }
     }
 
-    /// The command or event an implicit argument type belongs to.
+    /// The definition whose doc describes an implicit argument or base type's members.
     pub fn owner_of(&self, implicit: &str) -> Option<&'s str> {
-        self.owners.get(implicit).copied()
+        match self.schema.get(implicit)?.implicit()? {
+            Implicit::Arguments { of } | Implicit::UnionBase { of } => Some(of),
+            _ => None,
+        }
     }
 
-    /// Whether a schema type becomes a generated Rust type.
+    /// Whether `ty` is `q_empty`, the type of the union branches a schema leaves out.
+    pub fn is_empty_object(&self, ty: &str) -> bool {
+        self.schema
+            .get(ty)
+            .is_some_and(|e| e.implicit() == Some(&Implicit::Empty))
+    }
+
+    /// Whether a schema type becomes a generated Rust type: a union's base and `q_empty` do
+    /// not (their members are inlined or there are none).
     pub fn is_generated(&self, e: &Entity) -> bool {
         match e {
             Entity::Enum(en) => en.common.name != "QType" || self.referenced.contains("QType"),
-            Entity::Object(o) => {
-                !o.is_implicit()
-                    || wrapped_type(&o.common.name).is_some()
-                    || (o.common.name.ends_with("-arg")
-                        && self.owners.contains_key(o.common.name.as_str()))
-            }
+            Entity::Object(o) => matches!(
+                o.common.implicit,
+                None | Some(Implicit::Arguments { .. } | Implicit::Wrapper { .. })
+            ),
             Entity::Alternate(_) => true,
             _ => false,
+        }
+    }
+
+    /// The Rust name the generator makes for an implicit type it generates, and what the
+    /// name is for (for clash messages).
+    fn derived_name(&self, e: &Entity) -> Option<(String, String)> {
+        match e.implicit()? {
+            Implicit::Wrapper { wrapped } => Some((
+                format!("{}Wrapper", names::type_name(wrapped)),
+                format!("the simple-union wrapper of '{wrapped}'"),
+            )),
+            Implicit::Arguments { of } => {
+                let suffix = match self.schema.get(of) {
+                    Some(Entity::Event(_)) => "Event",
+                    _ => "Args",
+                };
+                Some((
+                    format!("{}{suffix}", names::type_name(of)),
+                    format!("the arguments of '{of}'"),
+                ))
+            }
+            _ => None,
         }
     }
 
     fn name_types(&mut self) -> Result<(), String> {
         let schema = self.schema;
         // Schema names first: they win over names the generator derives.
-        for e in &schema.entities {
-            if !self.is_generated(e) || e.name().starts_with("q_") {
+        let generated: Vec<&'s Entity> = schema
+            .entities
+            .iter()
+            .filter(|e| self.is_generated(e))
+            .collect();
+        let derived: Vec<_> = generated
+            .iter()
+            .filter_map(|e| Some((e.name(), self.derived_name(e)?)))
+            .collect();
+        for e in generated {
+            if self.derived_name(e).is_some() {
                 continue;
             }
             let rust = names::type_name(e.name());
             self.items.claim(&rust, &describe(e))?;
             self.type_names.insert(e.name(), names::ident(&rust));
         }
-        for e in &schema.entities {
-            if !self.is_generated(e) || !e.name().starts_with("q_") {
-                continue;
-            }
-            let (derived, what) = match (wrapped_type(e.name()), self.owners.get(e.name())) {
-                (Some(wrapped), _) => (
-                    format!("{}Wrapper", names::type_name(wrapped)),
-                    format!("the simple-union wrapper of '{wrapped}'"),
-                ),
-                (None, Some(&owner)) => match schema.get(owner) {
-                    Some(Entity::Event(_)) => (
-                        format!("{}Event", names::type_name(owner)),
-                        format!("the arguments of '{owner}'"),
-                    ),
-                    _ => (
-                        format!("{}Args", names::type_name(owner)),
-                        format!("the arguments of '{owner}'"),
-                    ),
-                },
-                (None, None) => continue,
-            };
-            let rust = self.items.claim_derived(&derived, &what);
-            self.type_names.insert(e.name(), names::ident(&rust));
+        for (name, (preferred, what)) in derived {
+            let rust = self.items.claim_derived(&preferred, &what);
+            self.type_names.insert(name, names::ident(&rust));
         }
         for e in &schema.entities {
             if let Entity::Object(o) = e {
@@ -433,9 +435,7 @@ impl<'s> Ctx<'s> {
                 let element = self.rust_type(&a.element)?;
                 Ok(ast::generic(&self.std.vec, vec![element]))
             }
-            Some(Entity::Object(o)) if o.common.name == "q_empty" => {
-                Ok(ast::ty(ast::path("qapi_runtime::Empty")))
-            }
+            Some(_) if self.is_empty_object(ty) => Ok(ast::ty(ast::path("qapi_runtime::Empty"))),
             Some(_) => {
                 let ident = self.type_ident(ty)?;
                 Ok(ast::ty(ast::path_ident(ident.clone())))
@@ -474,7 +474,7 @@ impl<'s> Ctx<'s> {
 
     /// The doc block describing the members of an object type.
     pub fn doc_for_type(&self, name: &str) -> Option<&'s Doc> {
-        let owner = self.owners.get(name).copied().unwrap_or(name);
+        let owner = self.owner_of(name).unwrap_or(name);
         self.schema.get(owner).and_then(|e| self.schema.doc_of(e))
     }
 
@@ -722,9 +722,4 @@ pub fn feature_notes(features: &[Feature]) -> Vec<String> {
         notes.push(format!("Features: {}.", others.join(", ")));
     }
     notes
-}
-
-/// The type a legacy simple-union wrapper (`q_obj_<T>-wrapper`, one member `data: T`) wraps.
-fn wrapped_type(name: &str) -> Option<&str> {
-    name.strip_prefix("q_obj_")?.strip_suffix("-wrapper")
 }

@@ -181,44 +181,54 @@ impl Checker<'_, '_> {
 
     /// QEMU's `QAPISchemaMember.describe(info)`.
     fn describe_subject(&self, s: Subject, at: Loc) -> String {
-        let (role, defined_in) = match s {
-            Subject::Member(m) => ("member", self.name(m.owner)),
-            Subject::Value { owner, .. } => ("value", self.name(owner)),
-            Subject::Branch { defined_in, .. } => ("branch", self.name(defined_in)),
+        let (role, owner) = match s {
+            Subject::Member(m) => ("member", Some(m.owner)),
+            Subject::Value { owner, .. } => ("value", Some(owner)),
+            Subject::Branch { defined_in, .. } => ("branch", Some(defined_in)),
             Subject::Feature {
                 owner,
                 member: None,
                 ..
-            } => ("feature", self.name(owner)),
+            } => ("feature", Some(owner)),
             Subject::Feature {
-                owner,
-                member: Some(m),
-                ..
-            } => (
-                "feature",
-                match &self.b.entities[owner] {
-                    Entity::Object(o) => o.members[m].name.as_str(),
-                    _ => "",
+                member: Some(_), ..
+            } => ("feature", None),
+        };
+        let mut defined_in = match (owner, s) {
+            (Some(owner), _) => self.name(owner),
+            // QEMU names the member here, not the type declaring it.
+            (
+                None,
+                Subject::Feature {
+                    owner,
+                    member: Some(m),
+                    ..
                 },
-            ),
+            ) => match &self.b.entities[owner] {
+                Entity::Object(o) => o.members[m].name.as_str(),
+                _ => "",
+            },
+            (None, _) => "",
         };
         let name = self.subject_name(s);
         let mut role = role.to_string();
         let mut meta = "type";
-        let mut defined_in = defined_in;
-        if let Some(rest) = defined_in.strip_prefix("q_obj_") {
-            defined_in = rest;
-            if let Some(owner) = rest.strip_suffix("-arg") {
+        // A member of an implicit type is described by what made the type.
+        match owner.and_then(|o| self.b.entities[o].implicit()) {
+            Some(Implicit::Arguments { of }) => {
                 role = "parameter".into();
                 meta = "command";
-                defined_in = owner;
-            } else if let Some(owner) = rest.strip_suffix("-base") {
-                role = format!("base {role}");
-                defined_in = owner;
-            } else if let Some(owner) = rest.strip_suffix("-wrapper") {
-                role = "branch".into();
-                defined_in = owner;
+                defined_in = of;
             }
+            Some(Implicit::UnionBase { of }) => {
+                role = format!("base {role}");
+                defined_in = of;
+            }
+            Some(Implicit::Wrapper { wrapped }) => {
+                role = "branch".into();
+                defined_in = wrapped;
+            }
+            _ => {}
         }
         if Some(defined_in) != self.diag.defn_name(at) {
             format!("{role} '{name}' of {meta} '{defined_in}'")
@@ -463,7 +473,7 @@ impl Checker<'_, '_> {
             }
         };
         let tag_owner = self.name(mref.owner);
-        let base_desc = if tag_owner.starts_with("q_") {
+        let base_desc = if self.b.entities[mref.owner].implicit().is_some() {
             "'base'".to_string()
         } else {
             format!("base type '{tag_owner}'")
@@ -760,12 +770,11 @@ impl Checker<'_, '_> {
         let at = self.loc(i);
         let entities = &self.b.entities;
         let index = &self.b.index;
-        // The implicit (`q_`) object type `name`, whose members the owner documents.
+        // The implicit object type `name`, whose members the owner documents.
         let implicit = |name: Option<&str>| {
-            name.filter(|n| n.starts_with("q_"))
-                .and_then(|n| index.get(n))
+            name.and_then(|n| index.get(n))
                 .and_then(|&t| match &entities[t] {
-                    Entity::Object(o) => Some(o),
+                    Entity::Object(o) if o.is_implicit() => Some(o),
                     _ => None,
                 })
         };

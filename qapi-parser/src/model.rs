@@ -63,6 +63,25 @@ pub struct Common {
     pub features: Vec<Feature>,
     /// Index into [`Schema::docs`] of the definition's doc block, if it has one.
     pub doc: Option<usize>,
+    /// What made the entity, when the schema does not define it by name.
+    pub implicit: Option<Implicit>,
+}
+
+/// What made an implicit entity (one QEMU's generator creates, not the schema).
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum Implicit {
+    /// `q_empty`: the type of the union branches a schema leaves out.
+    Empty,
+    /// `q_obj_<name>-arg`: the inline arguments (`data`) of command or event `name`.
+    Arguments { of: String },
+    /// `q_obj_<name>-base`: the inline base of union `name`.
+    UnionBase { of: String },
+    /// `q_obj_<T>-wrapper` (legacy simple unions): `{ data: T }` around a branch type.
+    Wrapper { wrapped: String },
+    /// `<Union>Kind` (legacy simple unions): the enum of a union's branch names.
+    UnionKind { of: String },
+    /// `<T>List`: the array of a type, made where it is first used.
+    Array,
 }
 
 /// The built-in scalar types and their JSON representation.
@@ -200,9 +219,9 @@ pub struct ObjectType {
 }
 
 impl ObjectType {
-    /// Implicit types are the ones whose names start with `q_`.
+    /// Whether the generator made the type (`q_empty`, an argument, base or wrapper type).
     pub fn is_implicit(&self) -> bool {
-        self.common.name.starts_with("q_")
+        self.common.implicit.is_some()
     }
 }
 
@@ -284,6 +303,11 @@ impl Entity {
 
     pub fn name(&self) -> &str {
         &self.common().name
+    }
+
+    /// What made the entity, if the schema does not define it by name.
+    pub fn implicit(&self) -> Option<&Implicit> {
+        self.common().implicit.as_ref()
     }
 
     /// True for types (everything but commands, events and includes).

@@ -4,7 +4,7 @@
 mod common;
 
 use common::{dump_user, err, legacy_err, legacy_ok};
-use qapi_parser::{Doc, Entity, IfCond, SectionKind};
+use qapi_parser::{Doc, Entity, IfCond, Implicit, SectionKind};
 
 /// A doc's sections as (kind, text) pairs.
 fn sections(doc: &Doc) -> Vec<(SectionKind, &str)> {
@@ -75,6 +75,21 @@ fn simple_unions_are_desugared_like_qemu_6() {
     assert!(d.contains(
         "object q_obj_Un-base\n    member type: UnKind optional=False\nobject Un\n    base q_obj_Un-base\n    tag type\n    case foo: q_obj_Foo-wrapper\n    case num: q_obj_int-wrapper\n        if N\n"
     ), "{d}");
+    let made = |name: &str| s.get(name).and_then(Entity::implicit).cloned();
+    assert_eq!(
+        made("q_obj_strList-wrapper"),
+        Some(Implicit::Wrapper {
+            wrapped: "strList".into()
+        })
+    );
+    assert_eq!(
+        made("UnKind"),
+        Some(Implicit::UnionKind { of: "Un".into() })
+    );
+    assert_eq!(
+        made("q_obj_Un-base"),
+        Some(Implicit::UnionBase { of: "Un".into() })
+    );
     // Strict mode wants base and discriminator.
     assert!(err("{ 'union': 'Un', 'data': { 'a': 'int' } }")
         .ends_with("union misses keys 'base', 'discriminator'"));

@@ -5,7 +5,7 @@
 mod common;
 
 use common::{dump_user, err, ok};
-use qapi_parser::{Entity, ErrorKind, IfCond, Options};
+use qapi_parser::{Entity, ErrorKind, IfCond, Implicit, Options};
 
 // ---- lexical layer ----
 
@@ -904,6 +904,34 @@ fn implicit_types_and_arrays_are_placed_like_qemu() {
     match s.get("c") {
         Some(Entity::Command(c)) => assert_eq!(c.arg_type.as_deref(), Some("q_obj_c-arg")),
         other => panic!("{other:?}"),
+    }
+}
+
+#[test]
+fn implicit_types_say_what_made_them() {
+    let s = ok("{ 'command': 'c', 'data': { 'a': ['Sa'] } }\n\
+         { 'event': 'EV', 'data': { 'b': 'int' } }\n\
+         { 'enum': 'Ek', 'data': ['x', 'y'] }\n\
+         { 'union': 'Un', 'base': { 'kind': 'Ek' }, 'discriminator': 'kind', 'data': { 'x': 'Sa' } }\n\
+         { 'struct': 'Sa', 'data': {} }");
+    let made = |name: &str| s.get(name).and_then(Entity::implicit).cloned();
+    let of = |owner: &str| owner.to_string();
+    assert_eq!(
+        made("q_obj_c-arg"),
+        Some(Implicit::Arguments { of: of("c") })
+    );
+    assert_eq!(
+        made("q_obj_EV-arg"),
+        Some(Implicit::Arguments { of: of("EV") })
+    );
+    assert_eq!(
+        made("q_obj_Un-base"),
+        Some(Implicit::UnionBase { of: of("Un") })
+    );
+    assert_eq!(made("SaList"), Some(Implicit::Array));
+    assert_eq!(made("q_empty"), Some(Implicit::Empty));
+    for named in ["c", "EV", "Ek", "Un", "Sa", "QType", "int"] {
+        assert_eq!(made(named), None, "{named}");
     }
 }
 

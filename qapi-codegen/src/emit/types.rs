@@ -379,7 +379,7 @@ pub(crate) fn union_branches<'s>(
             &v.ty,
         );
         let cfg = ctx.cfg.attr(cond.as_ref(), what)?;
-        let empty = v.ty == "q_empty";
+        let empty = ctx.is_empty_object(&v.ty);
         branches.push(Branch {
             variant: names::ident(&variant),
             value: &v.name,
