@@ -1,6 +1,7 @@
 //! `if` conditions as `#[cfg(..)]` predicates, through a mapping the user gives.
 
 use crate::ast;
+use crate::Error;
 use proc_macro2::TokenStream;
 use qapi_parser::IfCond;
 use quote::quote;
@@ -33,11 +34,13 @@ pub struct CfgMap {
 
 impl CfgMap {
     /// `mapping` holds predicate texts such as `target_os = "linux"`, `unix`, `all()`.
-    pub fn new(mapping: &BTreeMap<String, String>, unmapped: UnmappedCfg) -> Result<Self, String> {
+    pub fn new(mapping: &BTreeMap<String, String>, unmapped: UnmappedCfg) -> Result<Self, Error> {
         let mut predicates = BTreeMap::new();
         for (name, text) in mapping {
-            let meta: syn::Meta = syn::parse_str(text).map_err(|e| {
-                format!("the cfg mapping of '{name}' is not a cfg predicate: '{text}' ({e})")
+            let meta: syn::Meta = syn::parse_str(text).map_err(|e| Error::BadPredicate {
+                condition: name.clone(),
+                predicate: text.clone(),
+                reason: e.to_string(),
             })?;
             predicates.insert(name.clone(), quote!(#meta));
         }
@@ -49,16 +52,16 @@ impl CfgMap {
     }
 
     /// The predicate for a condition; `what` names the definition for the error message.
-    pub fn predicate(&self, cond: &IfCond, what: &str) -> Result<TokenStream, String> {
+    pub fn predicate(&self, cond: &IfCond, what: &str) -> Result<TokenStream, Error> {
         Ok(match cond {
             IfCond::Name(name) => match self.predicates.get(name) {
                 Some(p) => p.clone(),
                 None => match self.unmapped {
                     UnmappedCfg::Error => {
-                        return Err(format!(
-                            "condition '{name}' (of {what}) has no cfg mapping; \
-                             map it, e.g. Builder::cfg(\"{name}\", \"feature = \\\"...\\\"\")"
-                        ))
+                        return Err(Error::UnmappedCondition {
+                            condition: name.clone(),
+                            used_by: what.to_owned(),
+                        })
                     }
                     UnmappedCfg::Feature => {
                         let feature = name.to_ascii_lowercase();
@@ -95,12 +98,12 @@ impl CfgMap {
         })
     }
 
-    fn list(&self, items: &[IfCond], what: &str) -> Result<Vec<TokenStream>, String> {
+    fn list(&self, items: &[IfCond], what: &str) -> Result<Vec<TokenStream>, Error> {
         items.iter().map(|c| self.predicate(c, what)).collect()
     }
 
     /// `#[cfg(..)]` for an optional condition (nothing when unconditional).
-    pub fn attr(&self, cond: Option<&IfCond>, what: &str) -> Result<Vec<Attribute>, String> {
+    pub fn attr(&self, cond: Option<&IfCond>, what: &str) -> Result<Vec<Attribute>, Error> {
         match cond {
             None => Ok(Vec::new()),
             Some(c) => Ok(vec![ast::attr_list("cfg", self.predicate(c, what)?)]),
@@ -108,7 +111,7 @@ impl CfgMap {
     }
 
     /// `cfg!(..)` as a boolean expression (true when unconditional).
-    pub fn expr(&self, cond: Option<&IfCond>, what: &str) -> Result<Expr, String> {
+    pub fn expr(&self, cond: Option<&IfCond>, what: &str) -> Result<Expr, Error> {
         match cond {
             None => Ok(ast::lit_bool(true)),
             Some(c) => Ok(ast::macro_expr("cfg", self.predicate(c, what)?)),
@@ -178,9 +181,10 @@ mod tests {
         let map = CfgMap::new(&BTreeMap::new(), UnmappedCfg::Error).unwrap();
         let err = map
             .predicate(&name("CONFIG_FOO"), "struct 'Foo'")
-            .unwrap_err();
+            .unwrap_err()
+            .to_string();
         assert!(
-            err.starts_with("condition 'CONFIG_FOO' (of struct 'Foo') has no cfg mapping"),
+            err.contains("condition 'CONFIG_FOO' (of struct 'Foo') has no cfg mapping"),
             "{err}"
         );
     }
@@ -197,7 +201,10 @@ mod tests {
     fn bad_mapping_is_reported() {
         let mut m = BTreeMap::new();
         m.insert("X".to_owned(), "not a (predicate".to_owned());
-        let err = CfgMap::new(&m, UnmappedCfg::Error).err().unwrap();
+        let err = CfgMap::new(&m, UnmappedCfg::Error)
+            .err()
+            .unwrap()
+            .to_string();
         assert!(err.contains("'X'"), "{err}");
     }
 }

@@ -5,7 +5,7 @@ use crate::ast;
 use crate::avail::Availability;
 use crate::cfg::{both, CfgMap};
 use crate::names::{self, Namespace};
-use crate::{MemberOrder, Options};
+use crate::{Error, MemberOrder, Options};
 use proc_macro2::Ident;
 use qapi_parser::{
     BuiltinKind, Doc, Entity, EnumType, Feature, IfCond, Implicit, Member, ObjectType, Schema,
@@ -113,7 +113,7 @@ pub struct Ctx<'s> {
 }
 
 impl<'s> Ctx<'s> {
-    pub fn new(schema: &'s Schema, opts: &'s Options, cfg: CfgMap) -> Result<Self, String> {
+    pub fn new(schema: &'s Schema, opts: &'s Options, cfg: CfgMap) -> Result<Self, Error> {
         let mut ctx = Ctx {
             schema,
             opts,
@@ -218,7 +218,7 @@ impl<'s> Ctx<'s> {
         }
     }
 
-    fn name_types(&mut self) -> Result<(), String> {
+    fn name_types(&mut self) -> Result<(), Error> {
         let schema = self.schema;
         // Schema names first: they win over names the generator derives.
         let generated: Vec<&'s Entity> = schema
@@ -275,28 +275,24 @@ impl<'s> Ctx<'s> {
         self.std = std;
     }
 
-    fn parse_overrides(&mut self) -> Result<(), String> {
+    fn parse_overrides(&mut self) -> Result<(), Error> {
         for (key, path) in &self.opts.type_overrides {
+            let refuse = |problem: String| Error::TypeOverride {
+                key: key.clone(),
+                problem,
+            };
             let (ty, member) = key
                 .split_once('.')
-                .ok_or_else(|| format!("type override '{key}' is not of the form 'Type.member'"))?;
+                .ok_or_else(|| refuse("not of the form 'Type.member'".to_owned()))?;
             let (ty, member) = match self.schema.get(ty) {
                 Some(Entity::Object(o)) => match o.members.iter().find(|m| m.name == member) {
                     Some(m) => (o.common.name.as_str(), m.name.as_str()),
-                    None => {
-                        return Err(format!(
-                            "type override '{key}': '{ty}' has no member '{member}'"
-                        ))
-                    }
+                    None => return Err(refuse(format!("'{ty}' has no member '{member}'"))),
                 },
-                _ => {
-                    return Err(format!(
-                        "type override '{key}': no struct '{ty}' in the schema"
-                    ))
-                }
+                _ => return Err(refuse(format!("no struct '{ty}' in the schema"))),
             };
             let path: syn::Type = syn::parse_str(path)
-                .map_err(|e| format!("type override '{key}': '{path}' is not a Rust type ({e})"))?;
+                .map_err(|e| refuse(format!("'{path}' is not a Rust type ({e})")))?;
             self.overrides.insert((ty, member), path);
         }
         Ok(())
@@ -416,14 +412,14 @@ impl<'s> Ctx<'s> {
     }
 
     /// The Rust name of a generated type.
-    pub fn type_ident(&self, schema_name: &str) -> Result<&Ident, String> {
+    pub fn type_ident(&self, schema_name: &str) -> Result<&Ident, Error> {
         self.type_names
             .get(schema_name)
-            .ok_or_else(|| format!("type '{schema_name}' has no Rust type"))
+            .ok_or_else(|| Error::Inconsistent(format!("type '{schema_name}' has no Rust type")))
     }
 
     /// The Rust type of a schema type reference.
-    pub fn rust_type(&self, ty: &str) -> Result<Type, String> {
+    pub fn rust_type(&self, ty: &str) -> Result<Type, Error> {
         if let Some(kind) = BuiltinKind::from_name(ty) {
             if kind == BuiltinKind::Str {
                 return Ok(self.std.string_type());
@@ -440,12 +436,12 @@ impl<'s> Ctx<'s> {
                 let ident = self.type_ident(ty)?;
                 Ok(ast::ty(ast::path_ident(ident.clone())))
             }
-            None => Err(format!("unknown type '{ty}'")),
+            None => Err(Error::Inconsistent(format!("unknown type '{ty}'"))),
         }
     }
 
     /// The Rust type of a reference from `owner`, boxed when on a cycle.
-    pub fn held_type(&self, owner: &str, ty: &str) -> Result<Type, String> {
+    pub fn held_type(&self, owner: &str, ty: &str) -> Result<Type, Error> {
         let inner = self.rust_type(ty)?;
         Ok(if self.needs_box(owner, ty) {
             self.std.box_of(inner)
@@ -499,7 +495,7 @@ impl<'s> Ctx<'s> {
 
     /// The fields of an object type: base members first, in schema (visit) order. `skip`
     /// leaves out a member (a union's tag).
-    pub fn fields(&self, name: &'s str, skip: Option<&str>) -> Result<Vec<Field<'s>>, String> {
+    pub fn fields(&self, name: &'s str, skip: Option<&str>) -> Result<Vec<Field<'s>>, Error> {
         // Field name -> (member, declaring type), for clash messages (described only then).
         let mut taken: HashMap<String, (&'s str, &'s str)> = HashMap::new();
         let mut out = Vec::new();
@@ -537,7 +533,7 @@ impl<'s> Ctx<'s> {
     }
 
     /// The Rust type of a field, `Option<..>` included for optional members.
-    pub fn field_type(&self, f: &Field<'_>) -> Result<Type, String> {
+    pub fn field_type(&self, f: &Field<'_>) -> Result<Type, Error> {
         let base = match self.overrides.get(&(f.declared_in, f.member.name.as_str())) {
             Some(path) => path.clone(),
             None => self.held_type(f.owner, &f.member.ty)?,
@@ -562,7 +558,7 @@ impl<'s> Ctx<'s> {
         &self,
         features: &[Feature],
         what: &str,
-    ) -> Result<Vec<Attribute>, String> {
+    ) -> Result<Vec<Attribute>, Error> {
         let mut out = Vec::new();
         for f in features.iter().filter(|f| f.name == "deprecated") {
             match &f.ifcond {
@@ -577,12 +573,7 @@ impl<'s> Ctx<'s> {
     }
 
     /// `cfg!(..)` truth of a feature being present (for the command table).
-    pub fn has_feature(
-        &self,
-        features: &[Feature],
-        name: &str,
-        what: &str,
-    ) -> Result<Expr, String> {
+    pub fn has_feature(&self, features: &[Feature], name: &str, what: &str) -> Result<Expr, Error> {
         let mut any: Option<Expr> = None;
         for f in features.iter().filter(|f| f.name == name) {
             let e = self.cfg.expr(f.ifcond.as_ref(), what)?;
@@ -595,28 +586,27 @@ impl<'s> Ctx<'s> {
     }
 
     /// The enum type of a union's tag member.
-    pub fn tag_enum(&self, union: &'s ObjectType) -> Result<(&'s Member, &'s EnumType), String> {
-        let variants = union
-            .variants
-            .as_ref()
-            .ok_or_else(|| format!("'{}' is not a union", union.common.name))?;
+    pub fn tag_enum(&self, union: &'s ObjectType) -> Result<(&'s Member, &'s EnumType), Error> {
+        let variants = union.variants.as_ref().ok_or_else(|| {
+            Error::Inconsistent(format!("'{}' is not a union", union.common.name))
+        })?;
         let tag = self
             .schema
             .all_members(&union.common.name)
             .into_iter()
             .find(|m| m.name == variants.tag)
             .ok_or_else(|| {
-                format!(
+                Error::Inconsistent(format!(
                     "union '{}' has no tag member '{}'",
                     union.common.name, variants.tag
-                )
+                ))
             })?;
         match self.schema.get(&tag.ty) {
             Some(Entity::Enum(e)) => Ok((tag, e)),
-            _ => Err(format!(
+            _ => Err(Error::Inconsistent(format!(
                 "the tag of union '{}' is not an enum",
                 union.common.name
-            )),
+            ))),
         }
     }
 
@@ -629,10 +619,10 @@ impl<'s> Ctx<'s> {
     }
 
     /// The Rust name of a union's branch enum (struct-shaped unions only).
-    pub fn branch_ident(&self, union: &str) -> Result<&Ident, String> {
+    pub fn branch_ident(&self, union: &str) -> Result<&Ident, Error> {
         self.branch_names
             .get(union)
-            .ok_or_else(|| format!("union '{union}' has no branch enum"))
+            .ok_or_else(|| Error::Inconsistent(format!("union '{union}' has no branch enum")))
     }
 
     /// Claims a module-level name the generator needs (`Commands`, `Event`, ...).
@@ -657,7 +647,7 @@ impl<'s> Ctx<'s> {
     }
 
     /// The `#[cfg]` of a definition, by its effective condition.
-    pub fn entity_cfg(&self, e: &Entity) -> Result<Vec<Attribute>, String> {
+    pub fn entity_cfg(&self, e: &Entity) -> Result<Vec<Attribute>, Error> {
         self.cfg.attr(self.avail.of(e.name()), &describe(e))
     }
 }

@@ -5,6 +5,7 @@ use super::types::definition_docs;
 use crate::ast;
 use crate::context::{describe, is_deprecated, Ctx};
 use crate::names::{self, Namespace};
+use crate::Error;
 use proc_macro2::Ident;
 use qapi_parser::{Command, Entity};
 use quote::{format_ident, quote};
@@ -60,7 +61,7 @@ const HOOK: &str = "check_enabled";
 /// Names the client reserves besides the command methods.
 const CLIENT_METHODS: &[&str] = &["new", "connection", "into_connection"];
 
-fn commands<'s>(ctx: &Ctx<'s>) -> Result<Vec<Cmd<'s>>, String> {
+fn commands<'s>(ctx: &Ctx<'s>) -> Result<Vec<Cmd<'s>>, Error> {
     let mut methods = Namespace::new();
     methods.claim(HOOK, "the dispatcher's policy hook")?;
     for m in CLIENT_METHODS {
@@ -107,7 +108,7 @@ pub fn emit(
     ctx: &Ctx<'_>,
     items: &ItemNames,
     print: &mut dyn FnMut(Vec<Item>),
-) -> Result<(), String> {
+) -> Result<(), Error> {
     let mut cmds = commands(ctx)?;
     print(vec![commands_trait(ctx, items, &cmds)]);
     print(return_items(ctx, items, &cmds));
@@ -348,7 +349,7 @@ fn return_items(ctx: &Ctx<'_>, items: &ItemNames, cmds: &[Cmd<'_>]) -> Vec<Item>
 }
 
 /// The command table, its lookup, `dispatch` and `call`.
-fn dispatch_items(ctx: &Ctx<'_>, items: &ItemNames, cmds: &[Cmd<'_>]) -> Result<Vec<Item>, String> {
+fn dispatch_items(ctx: &Ctx<'_>, items: &ItemNames, cmds: &[Cmd<'_>]) -> Result<Vec<Item>, Error> {
     let std_option = &ctx.std.option;
     let std_string = &ctx.std.string;
     let std_result = &ctx.std.result;

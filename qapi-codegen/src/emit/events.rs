@@ -6,11 +6,12 @@ use super::types::definition_docs;
 use crate::ast;
 use crate::context::{describe, is_deprecated, Ctx};
 use crate::names::{self, Namespace};
+use crate::Error;
 use qapi_parser::Entity;
 use quote::{format_ident, quote};
 use syn::{parse_quote, Item, Stmt};
 
-pub fn emit(ctx: &Ctx<'_>, items: &ItemNames) -> Result<Vec<Item>, String> {
+pub fn emit(ctx: &Ctx<'_>, items: &ItemNames) -> Result<Vec<Item>, Error> {
     let std_option = &ctx.std.option;
     let std_string = &ctx.std.string;
     let std_result = &ctx.std.result;

@@ -12,6 +12,7 @@ pub use commands::ItemNames;
 
 use crate::ast;
 use crate::context::Ctx;
+use crate::Error;
 use qapi_parser::Entity;
 use quote::quote;
 use syn::{parse_quote, Attribute, Item, Signature};
@@ -44,7 +45,7 @@ pub fn unit(
     shared: &Shared,
     unit: &Unit<'_>,
     out: &mut String,
-) -> Result<(), String> {
+) -> Result<(), Error> {
     let schema = ctx.schema;
     let items = match unit {
         Unit::Type(entity) => match entity {

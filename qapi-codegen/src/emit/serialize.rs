@@ -7,6 +7,7 @@ use super::Body;
 use crate::ast;
 use crate::context::{is_deprecated, AnyKind, Ctx, Field};
 use crate::names::{self, Namespace};
+use crate::Error;
 use crate::MemberOrder;
 use qapi_parser::Entity;
 use quote::{format_ident, quote};
@@ -36,7 +37,7 @@ pub fn field_entry(
     f: &Field<'_>,
     access: &Expr,
     what: &str,
-) -> Result<Entry, String> {
+) -> Result<Entry, Error> {
     let cfg = ctx.cfg.attr(f.cond.as_deref(), what)?;
     let key = f.member.name.as_str();
     let qemu = ctx.opts.member_order == MemberOrder::Qemu;
@@ -106,7 +107,7 @@ pub fn union_body(
     prefix: Vec<Entry>,
     depth: usize,
     what: &str,
-) -> Result<Body, String> {
+) -> Result<Body, Error> {
     members_body(ctx, ty, access, false, prefix, depth, what)
 }
 
@@ -119,10 +120,10 @@ fn members_body(
     prefix: Vec<Entry>,
     depth: usize,
     what: &str,
-) -> Result<Body, String> {
+) -> Result<Body, Error> {
     let schema = ctx.schema;
     let Some(Entity::Object(o)) = schema.get(ty) else {
-        return Err(format!("'{ty}' is not an object type"));
+        return Err(Error::Inconsistent(format!("'{ty}' is not an object type")));
     };
     let Some(variants) = &o.variants else {
         let mut entries = prefix;
@@ -135,7 +136,7 @@ fn members_body(
     let fields = ctx.fields(&o.common.name, Some(tag))?;
     let members = schema.all_members(&o.common.name);
     // Base entries (the tag's value given as an expression), in visit order.
-    let base = |tag_value: Expr| -> Result<Vec<Entry>, String> {
+    let base = |tag_value: Expr| -> Result<Vec<Entry>, Error> {
         let mut out = prefix.clone();
         for m in &members {
             if m.name == tag {
@@ -235,7 +236,7 @@ enum Use {
     Always,
 }
 
-fn binding_use(ctx: &Ctx<'_>, ty: &str) -> Result<Use, String> {
+fn binding_use(ctx: &Ctx<'_>, ty: &str) -> Result<Use, Error> {
     let Some(Entity::Object(o)) = ctx.schema.get(ty) else {
         return Ok(Use::Always);
     };

@@ -7,6 +7,7 @@ use crate::ast;
 use crate::context::{describe, feature_notes, is_deprecated, Ctx, Field, JsonClass};
 use crate::docs;
 use crate::names::{self, Namespace};
+use crate::Error;
 use proc_macro2::Ident;
 use qapi_parser::{AlternateType, Doc, Entity, EnumType, IfCond, ObjectType};
 use quote::{format_ident, quote};
@@ -48,7 +49,7 @@ pub fn enum_type(
     shared: &Shared,
     e: &EnumType,
     entity: &Entity,
-) -> Result<Vec<Item>, String> {
+) -> Result<Vec<Item>, Error> {
     let ident = ctx.type_ident(&e.common.name)?.clone();
     let what = describe(entity);
     let cfg = ctx.entity_cfg(entity)?;
@@ -149,7 +150,7 @@ pub fn enum_type(
     ])
 }
 
-fn field_decls(ctx: &Ctx<'_>, fields: &[Field<'_>], what: &str) -> Result<Vec<syn::Field>, String> {
+fn field_decls(ctx: &Ctx<'_>, fields: &[Field<'_>], what: &str) -> Result<Vec<syn::Field>, Error> {
     fields
         .iter()
         .map(|f| {
@@ -176,7 +177,7 @@ fn field_inits(
     ctx: &Ctx<'_>,
     fields: &[Field<'_>],
     what: &str,
-) -> Result<Vec<syn::FieldValue>, String> {
+) -> Result<Vec<syn::FieldValue>, Error> {
     fields
         .iter()
         .map(|f| {
@@ -268,7 +269,7 @@ pub fn struct_type(
     o: &ObjectType,
     entity: &Entity,
     owner: Option<&Entity>,
-) -> Result<Vec<Item>, String> {
+) -> Result<Vec<Item>, Error> {
     let name = o.common.name.as_str();
     let ident = ctx.type_ident(name)?.clone();
     let what = describe(entity);
@@ -357,14 +358,17 @@ pub(crate) fn union_branches<'s>(
     o: &'s ObjectType,
     what: &str,
     ns: &mut Namespace,
-) -> Result<(Vec<Branch<'s>>, Ident, Ident), String> {
+) -> Result<(Vec<Branch<'s>>, Ident, Ident), Error> {
     let (_, tag_enum) = ctx.tag_enum(o)?;
     let tag_ident = ctx.type_ident(&tag_enum.common.name)?.clone();
     let doc = ctx
         .schema
         .get(&o.common.name)
         .and_then(|e| ctx.schema.doc_of(e));
-    let variants = o.variants.as_ref().ok_or("not a union")?;
+    let variants = o
+        .variants
+        .as_ref()
+        .ok_or_else(|| Error::Inconsistent(format!("'{}' is not a union", o.common.name)))?;
     let mut branches = Vec::new();
     for value in &tag_enum.values {
         let Some(v) = variants.variants.iter().find(|v| v.name == value.name) else {
@@ -404,7 +408,7 @@ fn branch_decls(
     ctx: &Ctx<'_>,
     branches: &[Branch],
     unknown: &Ident,
-) -> Result<Vec<syn::Variant>, String> {
+) -> Result<Vec<syn::Variant>, Error> {
     let mut out = Vec::with_capacity(branches.len() + 1);
     for b in branches {
         let attrs = concat(docs::attrs(&b.doc_lines()), &b.cfg);
@@ -506,7 +510,7 @@ pub fn union_type(
     shared: &Shared,
     o: &ObjectType,
     entity: &Entity,
-) -> Result<Vec<Item>, String> {
+) -> Result<Vec<Item>, Error> {
     let ident = ctx.type_ident(&o.common.name)?.clone();
     let what = describe(entity);
     let cfg = ctx.entity_cfg(entity)?;
@@ -654,7 +658,7 @@ pub fn alternate_type(
     shared: &Shared,
     a: &AlternateType,
     entity: &Entity,
-) -> Result<Vec<Item>, String> {
+) -> Result<Vec<Item>, Error> {
     let ident = ctx.type_ident(&a.common.name)?.clone();
     let what = describe(entity);
     let cfg = ctx.entity_cfg(entity)?;
@@ -681,7 +685,12 @@ pub fn alternate_type(
             Some(JsonClass::Bool) => "Bool",
             Some(JsonClass::Array) => "Array",
             Some(JsonClass::Object) => "Object",
-            None => return Err(format!("branch '{}' of {what} has no JSON type", v.name)),
+            None => {
+                return Err(Error::AmbiguousBranch {
+                    branch: v.name.clone(),
+                    of: what.to_owned(),
+                })
+            }
         };
         let class_path = ast::path_join(&ast::path("::serde_json::Value"), &ast::ident(class));
         let pattern = if class == "Null" {
