@@ -5,6 +5,7 @@ use crate::ast;
 use crate::avail::Availability;
 use crate::cfg::{both, CfgMap};
 use crate::names::{self, Namespace};
+use crate::recursion::Cycles;
 use crate::{Error, MemberOrder, Options};
 use proc_macro2::Ident;
 use qapi_parser::{
@@ -101,9 +102,10 @@ pub struct Ctx<'s> {
     type_names: HashMap<&'s str, Ident>,
     /// Rust names of the branch enums of struct-shaped unions.
     branch_names: HashMap<&'s str, Ident>,
-    /// Strongly connected component of each object/alternate type, for boxing.
-    component: HashMap<&'s str, usize>,
-    cyclic: HashSet<usize>,
+    /// Number of each object and alternate type in `cycles`.
+    node: HashMap<&'s str, usize>,
+    /// The cycles of types holding each other without indirection (they need a box).
+    cycles: Cycles,
     /// Types referenced by members, branches, returns (decides whether `QType` is generated).
     pub referenced: HashSet<&'s str>,
     /// The module namespace, shared with the emitters for their own items.
@@ -121,8 +123,8 @@ impl<'s> Ctx<'s> {
             avail: Availability::new(schema),
             type_names: HashMap::new(),
             branch_names: HashMap::new(),
-            component: HashMap::new(),
-            cyclic: HashSet::new(),
+            node: HashMap::new(),
+            cycles: Cycles::new(&[]),
             referenced: HashSet::new(),
             items: Namespace::new(),
             overrides: HashMap::new(),
@@ -298,16 +300,16 @@ impl<'s> Ctx<'s> {
         Ok(())
     }
 
-    /// Tarjan's algorithm over "contains without indirection" edges.
+    /// The graph of object and alternate types, an edge from each to the types it holds
+    /// (members, base members, branches), and its cycles.
     fn find_cycles(&mut self) {
         let schema = self.schema;
-        // The object and alternate types, numbered; edges by number.
         let nodes: Vec<&'s Entity> = schema
             .entities
             .iter()
             .filter(|e| matches!(e, Entity::Object(_) | Entity::Alternate(_)))
             .collect();
-        let number: HashMap<&'s str, usize> = nodes
+        self.node = nodes
             .iter()
             .enumerate()
             .map(|(i, e)| (e.name(), i))
@@ -315,98 +317,30 @@ impl<'s> Ctx<'s> {
         let edges: Vec<Vec<usize>> = nodes
             .iter()
             .map(|e| {
-                let mut targets: Vec<&'s str> = Vec::new();
+                let mut held: Vec<&'s str> = Vec::new();
                 match e {
                     Entity::Object(o) => {
-                        targets.extend(
-                            schema
-                                .all_members(&o.common.name)
-                                .iter()
-                                .map(|m| m.ty.as_str()),
-                        );
+                        let members = schema.all_members(&o.common.name);
+                        held.extend(members.iter().map(|m| m.ty.as_str()));
                         if let Some(v) = &o.variants {
-                            targets.extend(v.variants.iter().map(|v| v.ty.as_str()));
+                            held.extend(v.variants.iter().map(|v| v.ty.as_str()));
                         }
                     }
-                    Entity::Alternate(a) => {
-                        targets.extend(a.variants.iter().map(|v| v.ty.as_str()))
-                    }
+                    Entity::Alternate(a) => held.extend(a.variants.iter().map(|v| v.ty.as_str())),
                     _ => {}
                 }
-                targets
-                    .iter()
-                    .filter_map(|t| number.get(t).copied())
+                held.iter()
+                    .filter_map(|t| self.node.get(t).copied())
                     .collect()
             })
             .collect();
-        const UNSEEN: usize = usize::MAX;
-        let mut index = vec![UNSEEN; nodes.len()];
-        let mut low = vec![0; nodes.len()];
-        let mut on_stack = vec![false; nodes.len()];
-        let mut stack: Vec<usize> = Vec::new();
-        let mut counter = 0;
-        let mut components = 0;
-        // Iterative DFS: (node, next edge position).
-        for root in 0..nodes.len() {
-            if index[root] != UNSEEN {
-                continue;
-            }
-            let mut work: Vec<(usize, usize)> = vec![(root, 0)];
-            index[root] = counter;
-            low[root] = counter;
-            counter += 1;
-            stack.push(root);
-            on_stack[root] = true;
-            while let Some(&mut (node, ref mut pos)) = work.last_mut() {
-                let next = edges[node].get(*pos).copied();
-                *pos += 1;
-                match next {
-                    Some(target) if index[target] == UNSEEN => {
-                        index[target] = counter;
-                        low[target] = counter;
-                        counter += 1;
-                        stack.push(target);
-                        on_stack[target] = true;
-                        work.push((target, 0));
-                    }
-                    Some(target) => {
-                        if on_stack[target] {
-                            low[node] = low[node].min(index[target]);
-                        }
-                    }
-                    None => {
-                        work.pop();
-                        if let Some(&(parent, _)) = work.last() {
-                            low[parent] = low[parent].min(low[node]);
-                        }
-                        if low[node] == index[node] {
-                            let mut members = Vec::new();
-                            while let Some(top) = stack.pop() {
-                                on_stack[top] = false;
-                                members.push(top);
-                                if top == node {
-                                    break;
-                                }
-                            }
-                            let self_loop = edges[node].contains(&node);
-                            if members.len() > 1 || self_loop {
-                                self.cyclic.insert(components);
-                            }
-                            for m in members {
-                                self.component.insert(nodes[m].name(), components);
-                            }
-                            components += 1;
-                        }
-                    }
-                }
-            }
-        }
+        self.cycles = Cycles::new(&edges);
     }
 
     /// Whether `owner` holding a `target` directly must box it (they are on one cycle).
     pub fn needs_box(&self, owner: &str, target: &str) -> bool {
-        match (self.component.get(owner), self.component.get(target)) {
-            (Some(a), Some(b)) => a == b && self.cyclic.contains(a),
+        match (self.node.get(owner), self.node.get(target)) {
+            (Some(&a), Some(&b)) => self.cycles.same_cycle(a, b),
             _ => false,
         }
     }

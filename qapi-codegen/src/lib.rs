@@ -48,6 +48,7 @@ mod emit;
 mod error;
 mod inline;
 mod names;
+mod recursion;
 
 pub use cfg::UnmappedCfg;
 pub use error::Error;
