@@ -1,13 +1,12 @@
 //! `if` conditions as `#[cfg(..)]` predicates, through a mapping the user gives.
 
-use crate::ast;
 use crate::Error;
 use proc_macro2::TokenStream;
 use qapi_parser::IfCond;
 use quote::quote;
 use std::cell::RefCell;
 use std::collections::{BTreeMap, BTreeSet};
-use syn::{Attribute, Expr};
+use syn::{parse_quote, Attribute, Expr};
 
 /// What to do with a condition the mapping does not name.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Default)]
@@ -88,7 +87,15 @@ impl CfgMap {
                 }
             }
             IfCond::Any(items) => {
-                let items = self.list(items, what)?;
+                // `any(a, any(b, c))` is `any(a, b, c)` (a mapped name may itself be `any`).
+                let items: Vec<TokenStream> = self
+                    .list(items, what)?
+                    .into_iter()
+                    .map(|p| match syn::parse2::<syn::MetaList>(p.clone()) {
+                        Ok(list) if list.path.is_ident("any") => list.tokens,
+                        _ => p,
+                    })
+                    .collect();
                 quote!(any(#(#items),*))
             }
             IfCond::Not(inner) => {
@@ -106,15 +113,21 @@ impl CfgMap {
     pub fn attr(&self, cond: Option<&IfCond>, what: &str) -> Result<Vec<Attribute>, Error> {
         match cond {
             None => Ok(Vec::new()),
-            Some(c) => Ok(vec![ast::attr_list("cfg", self.predicate(c, what)?)]),
+            Some(c) => {
+                let p = self.predicate(c, what)?;
+                Ok(vec![parse_quote!(#[cfg(#p)])])
+            }
         }
     }
 
     /// `cfg!(..)` as a boolean expression (true when unconditional).
     pub fn expr(&self, cond: Option<&IfCond>, what: &str) -> Result<Expr, Error> {
         match cond {
-            None => Ok(ast::lit_bool(true)),
-            Some(c) => Ok(ast::macro_expr("cfg", self.predicate(c, what)?)),
+            None => Ok(parse_quote!(true)),
+            Some(c) => {
+                let p = self.predicate(c, what)?;
+                Ok(parse_quote!(cfg!(#p)))
+            }
         }
     }
 
@@ -187,6 +200,22 @@ mod tests {
             err.contains("condition 'CONFIG_FOO' (of struct 'Foo') has no cfg mapping"),
             "{err}"
         );
+    }
+
+    #[test]
+    fn nested_any_is_flattened() {
+        let mut m = BTreeMap::new();
+        m.insert("WIN".to_owned(), "windows".to_owned());
+        m.insert(
+            "BSD".to_owned(),
+            r#"any(target_os = "freebsd", unix)"#.to_owned(),
+        );
+        let map = CfgMap::new(&m, UnmappedCfg::Error).unwrap();
+        let p = map
+            .predicate(&IfCond::Any(vec![name("WIN"), name("BSD")]), "x")
+            .unwrap();
+        let expected = quote!(any(windows, target_os = "freebsd", unix));
+        assert_eq!(p.to_string(), expected.to_string());
     }
 
     #[test]

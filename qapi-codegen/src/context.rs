@@ -1,7 +1,6 @@
 //! What emission needs to know about the schema, computed once: Rust names of types, which
 //! references must be boxed, member lists with their Rust fields, and doc lookups.
 
-use crate::ast;
 use crate::avail::Availability;
 use crate::cfg::{both, CfgMap};
 use crate::names::{self, Namespace};
@@ -11,10 +10,10 @@ use proc_macro2::Ident;
 use qapi_parser::{
     BuiltinKind, Doc, Entity, EnumType, Feature, IfCond, Implicit, Member, ObjectType, Schema,
 };
-use quote::{format_ident, quote};
+use quote::format_ident;
 use std::borrow::Cow;
 use std::collections::{HashMap, HashSet};
-use syn::{Attribute, Expr, Path, Type};
+use syn::{parse_quote, Attribute, Expr, Path, Type};
 
 /// The JSON type a value of a schema type has (alternates branch on it).
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -72,22 +71,20 @@ pub struct StdPaths {
 impl StdPaths {
     /// `String` as a type.
     pub fn string_type(&self) -> Type {
-        ast::ty(self.string.clone())
+        let string = &self.string;
+        parse_quote!(#string)
     }
 
     /// `Option<inner>`.
     pub fn option_of(&self, inner: Type) -> Type {
-        ast::generic(&self.option, vec![inner])
-    }
-
-    /// `Result<ok, err>`.
-    pub fn result_of(&self, ok: Type, err: Type) -> Type {
-        ast::generic(&self.result, vec![ok, err])
+        let option = &self.option;
+        parse_quote!(#option<#inner>)
     }
 
     /// `Box<inner>`.
     pub fn box_of(&self, inner: Type) -> Type {
-        ast::generic(&self.boxed, vec![inner])
+        let boxed = &self.boxed;
+        parse_quote!(#boxed<#inner>)
     }
 }
 
@@ -129,11 +126,11 @@ impl<'s> Ctx<'s> {
             items: Namespace::new(),
             overrides: HashMap::new(),
             std: StdPaths {
-                option: ast::path("Option"),
-                vec: ast::path("Vec"),
-                string: ast::path("String"),
-                boxed: ast::path("Box"),
-                result: ast::path("Result"),
+                option: parse_quote!(Option),
+                vec: parse_quote!(Vec),
+                string: parse_quote!(String),
+                boxed: parse_quote!(Box),
+                result: parse_quote!(Result),
             },
         };
         ctx.collect_references();
@@ -260,19 +257,22 @@ impl<'s> Ctx<'s> {
     }
 
     fn choose_std_paths(&mut self) {
-        let choose = |name: &str, full: &str| {
-            ast::path(if self.items.is_taken(name) {
+        let choose = |short: Path, full: Path| {
+            let taken = short
+                .get_ident()
+                .is_some_and(|i| self.items.is_taken(&i.to_string()));
+            if taken {
                 full
             } else {
-                name
-            })
+                short
+            }
         };
         let std = StdPaths {
-            option: choose("Option", "::std::option::Option"),
-            vec: choose("Vec", "::std::vec::Vec"),
-            string: choose("String", "::std::string::String"),
-            boxed: choose("Box", "::std::boxed::Box"),
-            result: choose("Result", "::std::result::Result"),
+            option: choose(parse_quote!(Option), parse_quote!(::std::option::Option)),
+            vec: choose(parse_quote!(Vec), parse_quote!(::std::vec::Vec)),
+            string: choose(parse_quote!(String), parse_quote!(::std::string::String)),
+            boxed: choose(parse_quote!(Box), parse_quote!(::std::boxed::Box)),
+            result: choose(parse_quote!(Result), parse_quote!(::std::result::Result)),
         };
         self.std = std;
     }
@@ -363,12 +363,13 @@ impl<'s> Ctx<'s> {
         match self.schema.get(ty) {
             Some(Entity::Array(a)) => {
                 let element = self.rust_type(&a.element)?;
-                Ok(ast::generic(&self.std.vec, vec![element]))
+                let vec = &self.std.vec;
+                Ok(parse_quote!(#vec<#element>))
             }
-            Some(_) if self.is_empty_object(ty) => Ok(ast::ty(ast::path("qapi_runtime::Empty"))),
+            Some(_) if self.is_empty_object(ty) => Ok(parse_quote!(qapi_runtime::Empty)),
             Some(_) => {
                 let ident = self.type_ident(ty)?;
-                Ok(ast::ty(ast::path_ident(ident.clone())))
+                Ok(parse_quote!(#ident))
             }
             None => Err(Error::Inconsistent(format!("unknown type '{ty}'"))),
         }
@@ -496,10 +497,10 @@ impl<'s> Ctx<'s> {
         let mut out = Vec::new();
         for f in features.iter().filter(|f| f.name == "deprecated") {
             match &f.ifcond {
-                None => out.push(ast::attr_word("deprecated")),
+                None => out.push(parse_quote!(#[deprecated])),
                 Some(c) => {
                     let p = self.cfg.predicate(c, what)?;
-                    out.push(ast::attr_list("cfg_attr", quote!(#p, deprecated)));
+                    out.push(parse_quote!(#[cfg_attr(#p, deprecated)]));
                 }
             }
         }
@@ -513,10 +514,10 @@ impl<'s> Ctx<'s> {
             let e = self.cfg.expr(f.ifcond.as_ref(), what)?;
             any = Some(match any {
                 None => e,
-                Some(left) => ast::binary(left, syn::BinOp::Or(Default::default()), e),
+                Some(left) => parse_quote!(#left || #e),
             });
         }
-        Ok(any.unwrap_or_else(|| ast::lit_bool(false)))
+        Ok(any.unwrap_or_else(|| parse_quote!(false)))
     }
 
     /// The enum type of a union's tag member.
@@ -603,21 +604,21 @@ pub fn describe(e: &Entity) -> String {
 }
 
 fn builtin_type(kind: BuiltinKind) -> Type {
-    ast::ty(ast::path(match kind {
-        BuiltinKind::Str => "::std::string::String",
-        BuiltinKind::Number => "f64",
-        BuiltinKind::Int | BuiltinKind::Int64 => "i64",
-        BuiltinKind::Int8 => "i8",
-        BuiltinKind::Int16 => "i16",
-        BuiltinKind::Int32 => "i32",
-        BuiltinKind::Uint8 => "u8",
-        BuiltinKind::Uint16 => "u16",
-        BuiltinKind::Uint32 => "u32",
-        BuiltinKind::Uint64 | BuiltinKind::Size => "u64",
-        BuiltinKind::Bool => "bool",
-        BuiltinKind::Null => "qapi_runtime::Null",
-        BuiltinKind::Any => "::serde_json::Value",
-    }))
+    match kind {
+        BuiltinKind::Str => parse_quote!(::std::string::String),
+        BuiltinKind::Number => parse_quote!(f64),
+        BuiltinKind::Int | BuiltinKind::Int64 => parse_quote!(i64),
+        BuiltinKind::Int8 => parse_quote!(i8),
+        BuiltinKind::Int16 => parse_quote!(i16),
+        BuiltinKind::Int32 => parse_quote!(i32),
+        BuiltinKind::Uint8 => parse_quote!(u8),
+        BuiltinKind::Uint16 => parse_quote!(u16),
+        BuiltinKind::Uint32 => parse_quote!(u32),
+        BuiltinKind::Uint64 | BuiltinKind::Size => parse_quote!(u64),
+        BuiltinKind::Bool => parse_quote!(bool),
+        BuiltinKind::Null => parse_quote!(qapi_runtime::Null),
+        BuiltinKind::Any => parse_quote!(::serde_json::Value),
+    }
 }
 
 /// Whether features make a definition or member deprecated (perhaps only under a condition).

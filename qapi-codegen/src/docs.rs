@@ -5,10 +5,9 @@
 //! bold labels, and indentation is normalised so that Markdown does not invent code blocks and
 //! list continuations line up (clippy's doc lints stay quiet).
 
-use crate::ast;
 use qapi_parser::{Doc, SectionKind};
 use std::borrow::Cow;
-use syn::Attribute;
+use syn::{parse_quote, Attribute};
 
 /// Turns doc lines into `#[doc = " line"]` attributes (prettyplease prints them as `///`).
 pub fn attrs(lines: &[String]) -> Vec<Attribute> {
@@ -21,7 +20,7 @@ pub fn attrs(lines: &[String]) -> Vec<Attribute> {
             text.push(' ');
             text.push_str(line);
         }
-        out.push(ast::doc_attr(&text));
+        out.push(parse_quote!(#[doc = #text]));
     }
     out
 }

@@ -39,7 +39,6 @@
 //! // lib.rs: include!(concat!(env!("OUT_DIR"), "/qga.rs"));
 //! ```
 
-mod ast;
 mod avail;
 mod cfg;
 mod context;
@@ -135,7 +134,6 @@ pub fn generate(schema: &Schema, options: &Options) -> Result<Output, Error> {
     let cfg = cfg::CfgMap::new(&options.cfg, options.unmapped_cfg)?;
     let mut ctx = context::Ctx::new(schema, options, cfg)?;
     let names = emit::ItemNames::claim(&mut ctx);
-    let shared = emit::Shared::new(&ctx);
     let root = schema
         .modules
         .get(1)
@@ -153,7 +151,7 @@ pub fn generate(schema: &Schema, options: &Options) -> Result<Output, Error> {
         if i > 0 {
             code.push('\n');
         }
-        emit::unit(&ctx, &names, &shared, unit, &mut code)?;
+        emit::unit(&ctx, &names, unit, &mut code)?;
     }
     if options.runtime == Runtime::Inline {
         code.push('\n');
