@@ -144,7 +144,7 @@ impl<'s> Ctx<'s> {
     fn collect_references(&mut self) {
         let schema = self.schema;
         let mut refs: Vec<&'s str> = Vec::new();
-        for e in &schema.entities {
+        for e in schema.entities() {
             match e {
                 Entity::Object(o) => {
                     refs.extend(o.members.iter().map(|m| m.ty.as_str()));
@@ -221,7 +221,7 @@ impl<'s> Ctx<'s> {
         let schema = self.schema;
         // Schema names first: they win over names the generator derives.
         let generated: Vec<&'s Entity> = schema
-            .entities
+            .entities()
             .iter()
             .filter(|e| self.is_generated(e))
             .collect();
@@ -241,7 +241,7 @@ impl<'s> Ctx<'s> {
             let rust = self.items.claim_derived(&preferred, &what);
             self.type_names.insert(name, names::ident(&rust));
         }
-        for e in &schema.entities {
+        for e in schema.entities() {
             if let Entity::Object(o) = e {
                 if o.variants.is_some() && !self.union_is_enum(o) {
                     let name = format!("{}Branch", names::type_name(e.name()));
@@ -305,7 +305,7 @@ impl<'s> Ctx<'s> {
     fn find_cycles(&mut self) {
         let schema = self.schema;
         let nodes: Vec<&'s Entity> = schema
-            .entities
+            .entities()
             .iter()
             .filter(|e| matches!(e, Entity::Object(_) | Entity::Alternate(_)))
             .collect();

@@ -135,7 +135,7 @@ pub fn generate(schema: &Schema, options: &Options) -> Result<Output, Error> {
     let mut ctx = context::Ctx::new(schema, options, cfg)?;
     let names = emit::ItemNames::claim(&mut ctx);
     let root = schema
-        .modules
+        .modules()
         .get(1)
         .map(String::as_str)
         .unwrap_or("schema");
@@ -354,7 +354,7 @@ impl Builder {
 pub fn schema_files(root: &Path, schema: &Schema) -> Vec<PathBuf> {
     let dir = root.parent().unwrap_or(Path::new(""));
     let mut files = vec![root.to_path_buf()];
-    for module in schema.modules.iter().skip(2) {
+    for module in schema.modules().iter().skip(2) {
         files.push(dir.join(module));
     }
     files

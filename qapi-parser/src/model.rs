@@ -370,21 +370,56 @@ pub struct Pragmas {
     pub member_name_exceptions: Vec<String>,
 }
 
-/// A checked schema.
+/// A checked schema. Its parts are read through accessors, so the name index always matches
+/// the entities.
 #[derive(Debug, Clone, Default)]
 pub struct Schema {
-    /// Module names in QEMU's order: `./builtin`, the root, then includes in first-use order.
-    pub modules: Vec<String>,
-    /// Every entity in creation order (see the module docs).
-    pub entities: Vec<Entity>,
-    /// Every doc block in source order (included files' blocks where the include was).
-    pub docs: Vec<Doc>,
-    pub pragmas: Pragmas,
+    modules: Vec<String>,
+    entities: Vec<Entity>,
+    docs: Vec<Doc>,
+    pragmas: Pragmas,
     /// Entity index by name (includes are not indexed).
-    pub(crate) index: HashMap<String, usize>,
+    index: HashMap<String, usize>,
 }
 
 impl Schema {
+    /// Made by the loader only, from checked parts whose index matches `entities`.
+    pub(crate) fn new(
+        modules: Vec<String>,
+        entities: Vec<Entity>,
+        docs: Vec<Doc>,
+        pragmas: Pragmas,
+        index: HashMap<String, usize>,
+    ) -> Schema {
+        Schema {
+            modules,
+            entities,
+            docs,
+            pragmas,
+            index,
+        }
+    }
+
+    /// Module names in QEMU's order: `./builtin`, the root, then includes in first-use order.
+    pub fn modules(&self) -> &[String] {
+        &self.modules
+    }
+
+    /// Every entity in creation order (see the module docs).
+    pub fn entities(&self) -> &[Entity] {
+        &self.entities
+    }
+
+    /// Every doc block in source order (included files' blocks where the include was).
+    pub fn docs(&self) -> &[Doc] {
+        &self.docs
+    }
+
+    /// The pragmas in effect.
+    pub fn pragmas(&self) -> &Pragmas {
+        &self.pragmas
+    }
+
     /// Looks an entity up by name.
     pub fn get(&self, name: &str) -> Option<&Entity> {
         self.index.get(name).map(|&i| &self.entities[i])

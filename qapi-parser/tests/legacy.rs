@@ -135,8 +135,8 @@ fn old_spellings_of_any_and_old_pragmas() {
     assert!(
         matches!(s.get("qom-get"), Some(Entity::Command(c)) if c.ret_type.as_deref() == Some("any"))
     );
-    assert_eq!(s.pragmas.command_returns_exceptions, ["qom-get"]);
-    assert_eq!(s.pragmas.member_name_exceptions, ["Abc"]);
+    assert_eq!(s.pragmas().command_returns_exceptions, ["qom-get"]);
+    assert_eq!(s.pragmas().member_name_exceptions, ["Abc"]);
     assert!(err("{ 'pragma': { 'returns-whitelist': [] } }")
         .ends_with("unknown pragma 'returns-whitelist'"));
 }
@@ -170,7 +170,7 @@ fn old_doc_blocks() {
     let bar = s.doc_of(s.get("bar").expect("bar")).expect("documented");
     assert_eq!(bar.sections[0].kind, SectionKind::Plain);
     assert_eq!(bar.sections[0].text, "Returns: nothing");
-    assert_eq!(s.docs.last().map(|d| d.body.as_str()), Some("Example: x"));
+    assert_eq!(s.docs().last().map(|d| d.body.as_str()), Some("Example: x"));
 }
 
 #[test]
@@ -243,7 +243,7 @@ fn unterminated_and_misplaced_blocks() {
     // A block running into the definition ends there; a symbol block before another block
     // stays on its own.
     let s = legacy_ok("##\n# @lonely:\n##\n##\n# @c:\n# Does things.\n{ 'command': 'c' }");
-    assert_eq!(s.docs.len(), 2);
+    assert_eq!(s.docs().len(), 2);
     assert_eq!(
         s.doc_of(s.get("c").expect("c")).map(|d| d.body.as_str()),
         Some("Does things.")

@@ -23,7 +23,7 @@ pub fn emit(ctx: &Ctx<'_>, items: &ItemNames) -> Result<TokenStream, Error> {
     let mut has_data_arms = TokenStream::new();
     let mut ser_arms = TokenStream::new();
     let mut deprecated = false;
-    for entity in &ctx.schema.entities {
+    for entity in ctx.schema.entities() {
         let Entity::Event(event) = entity else {
             continue;
         };

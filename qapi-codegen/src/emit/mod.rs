@@ -27,7 +27,7 @@ pub enum Unit<'s> {
 pub fn units<'s>(ctx: &Ctx<'s>) -> Vec<Unit<'s>> {
     let mut out: Vec<Unit<'s>> = ctx
         .schema
-        .entities
+        .entities()
         .iter()
         .filter(|e| ctx.is_generated(e))
         .map(Unit::Type)
