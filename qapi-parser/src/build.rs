@@ -16,7 +16,7 @@ pub(crate) struct Built {
     pub entities: Vec<Entity>,
     /// QEMU's source info of each entity (`None` for predefined ones).
     pub locs: Vec<Option<Loc>>,
-    pub index: HashMap<String, usize>,
+    pub index: HashMap<String, EntityId>,
     pub modules: Vec<String>,
     /// Module name of every file.
     pub file_modules: Vec<Arc<str>>,
@@ -136,10 +136,10 @@ impl Builder<'_, '_> {
         }
     }
 
-    fn push(&mut self, entity: Entity, loc: Option<Loc>) -> usize {
+    fn push(&mut self, entity: Entity, loc: Option<Loc>) -> EntityId {
         self.out.entities.push(entity);
         self.out.locs.push(loc);
-        self.out.entities.len() - 1
+        EntityId(self.out.entities.len() - 1)
     }
 
     /// QEMU's `_def_definition`: registers a named entity, refusing duplicates.

@@ -370,6 +370,25 @@ pub struct Pragmas {
     pub member_name_exceptions: Vec<String>,
 }
 
+/// An entity's position in creation order: how the loader, the checker and the name index
+/// refer to entities (indexing any per-entity `Vec`).
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
+pub(crate) struct EntityId(pub(crate) usize);
+
+impl<T> std::ops::Index<EntityId> for Vec<T> {
+    type Output = T;
+
+    fn index(&self, id: EntityId) -> &T {
+        &self[id.0]
+    }
+}
+
+impl<T> std::ops::IndexMut<EntityId> for Vec<T> {
+    fn index_mut(&mut self, id: EntityId) -> &mut T {
+        &mut self[id.0]
+    }
+}
+
 /// A checked schema. Its parts are read through accessors, so the name index always matches
 /// the entities.
 #[derive(Debug, Clone, Default)]
@@ -379,7 +398,7 @@ pub struct Schema {
     docs: Vec<Doc>,
     pragmas: Pragmas,
     /// Entity index by name (includes are not indexed).
-    index: HashMap<String, usize>,
+    index: HashMap<String, EntityId>,
 }
 
 impl Schema {
@@ -389,7 +408,7 @@ impl Schema {
         entities: Vec<Entity>,
         docs: Vec<Doc>,
         pragmas: Pragmas,
-        index: HashMap<String, usize>,
+        index: HashMap<String, EntityId>,
     ) -> Schema {
         Schema {
             modules,
@@ -422,7 +441,7 @@ impl Schema {
 
     /// Looks an entity up by name.
     pub fn get(&self, name: &str) -> Option<&Entity> {
-        self.index.get(name).map(|&i| &self.entities[i])
+        self.index.get(name).map(|&id| &self.entities[id])
     }
 
     /// The doc block of an entity, if it has one.
