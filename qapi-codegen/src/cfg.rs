@@ -6,7 +6,7 @@ use qapi_parser::IfCond;
 use quote::quote;
 use std::cell::RefCell;
 use std::collections::{BTreeMap, BTreeSet};
-use syn::{parse_quote, Attribute, Expr};
+use syn::{parse_quote, Expr};
 
 /// What to do with a condition the mapping does not name.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Default)]
@@ -110,12 +110,12 @@ impl CfgMap {
     }
 
     /// `#[cfg(..)]` for an optional condition (nothing when unconditional).
-    pub fn attr(&self, cond: Option<&IfCond>, what: &str) -> Result<Vec<Attribute>, Error> {
+    pub fn attr(&self, cond: Option<&IfCond>, what: &str) -> Result<TokenStream, Error> {
         match cond {
-            None => Ok(Vec::new()),
+            None => Ok(TokenStream::new()),
             Some(c) => {
                 let p = self.predicate(c, what)?;
-                Ok(vec![parse_quote!(#[cfg(#p)])])
+                Ok(quote!(#[cfg(#p)]))
             }
         }
     }

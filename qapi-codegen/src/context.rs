@@ -6,14 +6,14 @@ use crate::cfg::{both, CfgMap};
 use crate::names::{self, Namespace};
 use crate::recursion::Cycles;
 use crate::{Error, MemberOrder, Options};
-use proc_macro2::Ident;
+use proc_macro2::{Ident, TokenStream};
 use qapi_parser::{
     BuiltinKind, Doc, Entity, EnumType, Feature, IfCond, Implicit, Member, ObjectType, Schema,
 };
-use quote::format_ident;
+use quote::{format_ident, quote};
 use std::borrow::Cow;
 use std::collections::{HashMap, HashSet};
-use syn::{parse_quote, Attribute, Expr, Path, Type};
+use syn::{parse_quote, Expr, Path, Type};
 
 /// The JSON type a value of a schema type has (alternates branch on it).
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -493,14 +493,14 @@ impl<'s> Ctx<'s> {
         &self,
         features: &[Feature],
         what: &str,
-    ) -> Result<Vec<Attribute>, Error> {
-        let mut out = Vec::new();
+    ) -> Result<TokenStream, Error> {
+        let mut out = TokenStream::new();
         for f in features.iter().filter(|f| f.name == "deprecated") {
             match &f.ifcond {
-                None => out.push(parse_quote!(#[deprecated])),
+                None => out.extend(quote!(#[deprecated])),
                 Some(c) => {
                     let p = self.cfg.predicate(c, what)?;
-                    out.push(parse_quote!(#[cfg_attr(#p, deprecated)]));
+                    out.extend(quote!(#[cfg_attr(#p, deprecated)]));
                 }
             }
         }
@@ -582,7 +582,7 @@ impl<'s> Ctx<'s> {
     }
 
     /// The `#[cfg]` of a definition, by its effective condition.
-    pub fn entity_cfg(&self, e: &Entity) -> Result<Vec<Attribute>, Error> {
+    pub fn entity_cfg(&self, e: &Entity) -> Result<TokenStream, Error> {
         self.cfg.attr(self.avail.of(e.name()), &describe(e))
     }
 }

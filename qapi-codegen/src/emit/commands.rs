@@ -9,7 +9,7 @@ use crate::Error;
 use proc_macro2::{Ident, TokenStream};
 use qapi_parser::{Command, Entity};
 use quote::quote;
-use syn::{parse_quote, Attribute, Type};
+use syn::Type;
 
 /// What emission needs per command.
 struct Cmd<'s> {
@@ -21,8 +21,8 @@ struct Cmd<'s> {
     /// The argument type, if any.
     args: Option<Type>,
     ret: Option<Type>,
-    cfg: Vec<Attribute>,
-    deprecated: Vec<Attribute>,
+    cfg: TokenStream,
+    deprecated: TokenStream,
 }
 
 /// Module-level names of generated items (claimed once, so the emitters agree).
@@ -125,7 +125,7 @@ fn commands_trait(ctx: &Ctx<'_>, items: &ItemNames, cmds: &[Cmd<'_>]) -> TokenSt
         };
         let ret = returned(c);
         quote! {
-            #(#docs)* #(#deprecated)* #(#cfg)*
+            #docs #deprecated #cfg
             fn #method(&mut self, #argument) -> #result<#ret, qapi_runtime::QapiError>;
         }
     });
@@ -180,7 +180,7 @@ fn return_items(ctx: &Ctx<'_>, items: &ItemNames, cmds: &[Cmd<'_>]) -> TokenStre
         let doc = format!(" What `{name}` returns.");
         match &c.ret {
             Some(ty) => {
-                variants.extend(quote!(#[doc = #doc] #(#cfg)* #variant(#ty),));
+                variants.extend(quote!(#[doc = #doc] #cfg #variant(#ty),));
                 let written = match c.command.ret_type.as_deref() {
                     Some("any") if ctx.opts.member_order == crate::MemberOrder::Qemu => {
                         quote!(&qapi_runtime::qdict::Ordered(value))
@@ -188,19 +188,19 @@ fn return_items(ctx: &Ctx<'_>, items: &ItemNames, cmds: &[Cmd<'_>]) -> TokenStre
                     _ => quote!(value),
                 };
                 ser_arms.extend(quote! {
-                    #(#cfg)* Self::#variant(#bind) => ::serde::Serialize::serialize(#written, serializer),
+                    #cfg Self::#variant(#bind) => ::serde::Serialize::serialize(#written, serializer),
                 });
                 decode_arms.extend(quote! {
-                    #(#cfg)* #name => Self::#variant(qapi_runtime::Decode::decode(value, decoder)?),
+                    #cfg #name => Self::#variant(qapi_runtime::Decode::decode(value, decoder)?),
                 });
             }
             None => {
-                variants.extend(quote!(#[doc = #doc] #(#cfg)* #variant,));
+                variants.extend(quote!(#[doc = #doc] #cfg #variant,));
                 ser_arms.extend(quote! {
-                    #(#cfg)* Self::#variant => qapi_runtime::ser::empty(serializer),
+                    #cfg Self::#variant => qapi_runtime::ser::empty(serializer),
                 });
                 decode_arms.extend(quote! {
-                    #(#cfg)* #name => {
+                    #cfg #name => {
                         <qapi_runtime::Empty as qapi_runtime::Decode>::decode(value, decoder)?;
                         Self::#variant
                     }
@@ -291,16 +291,16 @@ fn dispatch_items(
         };
         arms.extend(match (&c.args, cmd.gen) {
             (None, true) => quote! {
-                #(#cfg)* #name => {
+                #cfg #name => {
                     qapi_runtime::request::no_args(arguments)?;
                     handler.#method().map(#wrap)
                 }
             },
             (_, false) => quote! {
-                #(#cfg)* #name => handler.#method(qapi_runtime::request::raw_args(arguments)).map(#wrap),
+                #cfg #name => handler.#method(qapi_runtime::request::raw_args(arguments)).map(#wrap),
             },
             (Some(_), true) => quote! {
-                #(#cfg)* #name => handler.#method(qapi_runtime::request::decode_args(arguments)?).map(#wrap),
+                #cfg #name => handler.#method(qapi_runtime::request::decode_args(arguments)?).map(#wrap),
             },
         });
         let what = describe(c.entity);
@@ -316,7 +316,7 @@ fn dispatch_items(
             cmd.coroutine,
         );
         table.extend(quote! {
-            #(#cfg)*
+            #cfg
             qapi_runtime::CommandInfo {
                 name: #name,
                 success_response: #success_response,
@@ -396,7 +396,7 @@ fn client_items(ctx: &Ctx<'_>, items: &ItemNames, cmds: &[Cmd<'_>]) -> TokenStre
         let (method, cfg, deprecated) = (&c.method, &c.cfg, &c.deprecated);
         let name = c.command.common.name.as_str();
         let see = format!(" Runs `{name}`; see [`{trait_ident}::{method}`].");
-        let mut docs: Vec<Attribute> = vec![parse_quote!(#[doc = #see])];
+        let mut docs = quote!(#[doc = #see]);
         if !c.command.success_response {
             let no_reply =
                 " The server replies only on failure: this returns once the request is sent.";
@@ -415,7 +415,7 @@ fn client_items(ctx: &Ctx<'_>, items: &ItemNames, cmds: &[Cmd<'_>]) -> TokenStre
             quote!(self.connection.execute::<_, qapi_runtime::Empty>(#name, #arguments).map(|_| ()))
         };
         quote! {
-            #(#docs)* #(#deprecated)* #(#cfg)*
+            #docs #deprecated #cfg
             pub fn #method(&mut self, #parameter) -> #result<#ret, qapi_runtime::ClientError> {
                 #body
             }
@@ -451,10 +451,10 @@ fn client_items(ctx: &Ctx<'_>, items: &ItemNames, cmds: &[Cmd<'_>]) -> TokenStre
 }
 
 /// A paragraph appended to existing docs (separated by a blank doc line when there are any).
-fn note(docs: &[Attribute], text: &str) -> Vec<Attribute> {
+fn note(docs: &TokenStream, text: &str) -> TokenStream {
     if docs.is_empty() {
-        vec![parse_quote!(#[doc = #text])]
+        quote!(#[doc = #text])
     } else {
-        vec![parse_quote!(#[doc = ""]), parse_quote!(#[doc = #text])]
+        quote!(#[doc = ""] #[doc = #text])
     }
 }

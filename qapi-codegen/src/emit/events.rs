@@ -39,28 +39,28 @@ pub fn emit(ctx: &Ctx<'_>, items: &ItemNames) -> Result<TokenStream, Error> {
         match &event.arg_type {
             Some(ty) => {
                 let ty = ctx.rust_type(ty)?;
-                variants.extend(quote!(#(#docs)* #(#deprecated_attr)* #(#cfg)* #variant(#ty),));
+                variants.extend(quote!(#docs #deprecated_attr #cfg #variant(#ty),));
                 decode_arms.extend(quote! {
-                    #(#cfg)* #wire => Self::#variant(qapi_runtime::event::data(decoder, data)?),
+                    #cfg #wire => Self::#variant(qapi_runtime::event::data(decoder, data)?),
                 });
-                name_arms.extend(quote!(#(#cfg)* Self::#variant(_) => #wire,));
-                has_data_arms.extend(quote!(#(#cfg)* Self::#variant(_) => true,));
+                name_arms.extend(quote!(#cfg Self::#variant(_) => #wire,));
+                has_data_arms.extend(quote!(#cfg Self::#variant(_) => true,));
                 ser_arms.extend(quote! {
-                    #(#cfg)* Self::#variant(data) => ::serde::Serialize::serialize(data, serializer),
+                    #cfg Self::#variant(data) => ::serde::Serialize::serialize(data, serializer),
                 });
             }
             None => {
-                variants.extend(quote!(#(#docs)* #(#deprecated_attr)* #(#cfg)* #variant,));
+                variants.extend(quote!(#docs #deprecated_attr #cfg #variant,));
                 decode_arms.extend(quote! {
-                    #(#cfg)* #wire => {
+                    #cfg #wire => {
                         qapi_runtime::event::no_data(decoder, data)?;
                         Self::#variant
                     }
                 });
-                name_arms.extend(quote!(#(#cfg)* Self::#variant => #wire,));
-                has_data_arms.extend(quote!(#(#cfg)* Self::#variant => false,));
+                name_arms.extend(quote!(#cfg Self::#variant => #wire,));
+                has_data_arms.extend(quote!(#cfg Self::#variant => false,));
                 ser_arms.extend(quote! {
-                    #(#cfg)* Self::#variant => qapi_runtime::ser::empty(serializer),
+                    #cfg Self::#variant => qapi_runtime::ser::empty(serializer),
                 });
             }
         }

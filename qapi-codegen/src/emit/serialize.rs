@@ -54,7 +54,7 @@ pub fn field_entry(
     };
     Ok(Entry {
         key: key.to_owned(),
-        stmt: quote!(#(#cfg)* #write;),
+        stmt: quote!(#cfg #write;),
         deprecated: is_deprecated(&f.member.features),
     })
 }
@@ -153,7 +153,7 @@ fn members_body(
             let body = entries_in_order(ctx, entries);
             deprecated |= body.deprecated;
             let stmts = body.stmts;
-            arms.extend(quote!(#(#cfg)* #path::#variant => { #stmts }));
+            arms.extend(quote!(#cfg #path::#variant => { #stmts }));
             continue;
         };
         let body = members_body(
@@ -172,7 +172,7 @@ fn members_body(
             Use::Always => (quote!(#binding), TokenStream::new()),
         };
         let stmts = body.stmts;
-        arms.extend(quote!(#(#cfg)* #allow #path::#variant(#pat) => { #stmts }));
+        arms.extend(quote!(#cfg #allow #path::#variant(#pat) => { #stmts }));
     }
     let body = entries_in_order(ctx, base(quote!(value))?);
     deprecated |= body.deprecated;

@@ -11,10 +11,10 @@ use proc_macro2::Ident;
 use proc_macro2::TokenStream;
 use qapi_parser::{AlternateType, Doc, Entity, EnumType, IfCond, ObjectType};
 use quote::{format_ident, quote};
-use syn::{parse_quote, Attribute, Path};
+use syn::{parse_quote, Path};
 
 /// Doc attributes of a definition.
-pub fn definition_docs(ctx: &Ctx<'_>, e: &Entity, extra: &[String]) -> Vec<Attribute> {
+pub fn definition_docs(ctx: &Ctx<'_>, e: &Entity, extra: &[String]) -> TokenStream {
     let mut notes = feature_notes(&e.common().features);
     notes.extend(extra.iter().cloned());
     if ctx.avail.is_inherited(e.name()) {
@@ -57,9 +57,9 @@ pub fn enum_type(ctx: &Ctx<'_>, e: &EnumType, entity: &Entity) -> Result<TokenSt
         ));
         let deprecated = ctx.deprecated_attr(&value.features, &what)?;
         let wire = &value.name;
-        variants.push(quote!(#(#docs)* #(#deprecated)* #(#vcfg)* #v,));
-        as_str_arms.push(quote!(#(#vcfg)* Self::#v => #wire,));
-        decode_arms.push(quote!(#(#vcfg)* #wire => Self::#v,));
+        variants.push(quote!(#docs #deprecated #vcfg #v,));
+        as_str_arms.push(quote!(#vcfg Self::#v => #wire,));
+        decode_arms.push(quote!(#vcfg #wire => Self::#v,));
     }
     let unknown = format_ident!(
         "{}",
@@ -81,8 +81,8 @@ pub fn enum_type(ctx: &Ctx<'_>, e: &EnumType, entity: &Entity) -> Result<TokenSt
     let docs = definition_docs(ctx, entity, &[]);
     let allow = allow_deprecated(e.values.iter().any(|v| is_deprecated(&v.features)));
     Ok(quote! {
-        #(#docs)*
-        #(#cfg)*
+        #docs
+        #cfg
         #[derive(Debug, Clone, PartialEq, Eq, Hash, PartialOrd, Ord)]
         pub enum #ident {
             #(#variants)*
@@ -90,7 +90,7 @@ pub fn enum_type(ctx: &Ctx<'_>, e: &EnumType, entity: &Entity) -> Result<TokenSt
             #unknown(#string),
         }
 
-        #(#cfg)*
+        #cfg
         #allow
         impl #ident {
             /// The wire name of the value.
@@ -107,7 +107,7 @@ pub fn enum_type(ctx: &Ctx<'_>, e: &EnumType, entity: &Entity) -> Result<TokenSt
             }
         }
 
-        #(#cfg)*
+        #cfg
         qapi_runtime::enumeration!(#ident, #unknown);
     })
 }
@@ -120,7 +120,7 @@ fn field_decls(ctx: &Ctx<'_>, fields: &[Field<'_>], what: &str) -> Result<TokenS
         let deprecated = ctx.deprecated_attr(&f.member.features, what)?;
         let cfg = ctx.cfg.attr(f.cond.as_deref(), what)?;
         let (ident, ty) = (&f.ident, ctx.field_type(f)?);
-        out.extend(quote!(#(#docs)* #(#deprecated)* #(#cfg)* pub #ident: #ty,));
+        out.extend(quote!(#docs #deprecated #cfg pub #ident: #ty,));
     }
     Ok(out)
 }
@@ -140,7 +140,7 @@ fn field_inits(ctx: &Ctx<'_>, fields: &[Field<'_>], what: &str) -> Result<TokenS
     for f in fields {
         let cfg = ctx.cfg.attr(f.cond.as_deref(), what)?;
         let (ident, read) = (&f.ident, member_read(&f.member.name, f.member.optional));
-        out.extend(quote!(#(#cfg)* #ident: #read,));
+        out.extend(quote!(#cfg #ident: #read,));
     }
     Ok(out)
 }
@@ -159,7 +159,7 @@ fn derives(fields: &[Field<'_>]) -> TokenStream {
 fn object_impls(
     ctx: &Ctx<'_>,
     ident: &Ident,
-    cfg: &[Attribute],
+    cfg: &TokenStream,
     decode: Body,
     serialize: Body,
     maybe_unused: bool,
@@ -181,7 +181,7 @@ fn object_impls(
     let (serialize_deprecated, serialize) =
         (allow_deprecated(serialize.deprecated), serialize.stmts);
     quote! {
-        #(#cfg)*
+        #cfg
         #decode_deprecated
         impl qapi_runtime::DecodeMembers for #ident {
             #decode_allow
@@ -190,7 +190,7 @@ fn object_impls(
             }
         }
 
-        #(#cfg)*
+        #cfg
         #serialize_deprecated
         impl qapi_runtime::SerializeMembers for #ident {
             #serialize_allow
@@ -200,7 +200,7 @@ fn object_impls(
             }
         }
 
-        #(#cfg)*
+        #cfg
         qapi_runtime::object!(#ident);
     }
 }
@@ -244,8 +244,8 @@ pub fn struct_type(
     let maybe_unused = fields.iter().all(|f| f.cond.is_some());
     let impls = object_impls(ctx, ident, &cfg, decode, serialize, maybe_unused);
     Ok(quote! {
-        #(#docs)*
-        #(#cfg)*
+        #docs
+        #cfg
         #derive
         pub struct #ident {
             #decls
@@ -263,7 +263,7 @@ pub(crate) struct Branch<'s> {
     /// Schema name of the branch type; `None` for empty branches.
     pub ty: Option<String>,
     pub boxed: bool,
-    pub cfg: Vec<Attribute>,
+    pub cfg: TokenStream,
     /// The tag value is deprecated.
     pub deprecated: bool,
     /// The union's doc block and tag name, for the branch's doc.
@@ -353,7 +353,7 @@ fn branch_decls(ctx: &Ctx<'_>, branches: &[Branch], unknown: &Ident) -> Result<T
                 quote!((#held))
             }
         };
-        out.extend(quote!(#(#docs)* #(#cfg)* #variant #fields,));
+        out.extend(quote!(#docs #cfg #variant #fields,));
     }
     let string = &ctx.std.string;
     out.extend(quote! {
@@ -392,7 +392,7 @@ fn branch_decode(
             (Some(_), false) => quote!(#enum_path::#variant(#decoded)),
             (Some(_), true) => quote!(#enum_path::#variant(#boxed::new(#decoded))),
         };
-        quote!(#(#cfg)* #tag_ident::#variant => #body,)
+        quote!(#cfg #tag_ident::#variant => #body,)
     });
     let fallback = branches.iter().any(|b| b.extra_cond).then(|| {
         quote! {
@@ -441,8 +441,8 @@ pub fn union_type(ctx: &Ctx<'_>, o: &ObjectType, entity: &Entity) -> Result<Toke
         };
         let impls = object_impls(ctx, ident, &cfg, decode, ser, false);
         return Ok(quote! {
-            #(#docs)*
-            #(#cfg)*
+            #docs
+            #cfg
             #[derive(Debug, Clone, PartialEq)]
             #[allow(clippy::large_enum_variant)]
             pub enum #ident {
@@ -483,8 +483,8 @@ pub fn union_type(ctx: &Ctx<'_>, o: &ObjectType, entity: &Entity) -> Result<Toke
         let fcfg = ctx.cfg.attr(f.cond.as_deref(), &what)?;
         let var = format_ident!("v_{}", names::field_name(&m.name));
         let (field, read) = (&f.ident, member_read(&m.name, m.optional));
-        inits.extend(quote!(#(#fcfg)* #field: #var,));
-        lets.extend(quote!(#(#fcfg)* let #var = #read;));
+        inits.extend(quote!(#fcfg #field: #var,));
+        lets.extend(quote!(#fcfg let #var = #read;));
     }
     let tag = Tag {
         ident: &tag_ident,
@@ -505,17 +505,17 @@ pub fn union_type(ctx: &Ctx<'_>, o: &ObjectType, entity: &Entity) -> Result<Toke
     };
     let impls = object_impls(ctx, ident, &cfg, decode, ser, false);
     Ok(quote! {
-        #(#docs)*
-        #(#cfg)*
+        #docs
+        #cfg
         #[derive(Debug, Clone, PartialEq)]
         pub struct #ident {
             #field_decl
-            #(#tag_doc)*
+            #tag_doc
             pub #tag_field: #branch_ident,
         }
 
         #[doc = #branch_doc]
-        #(#cfg)*
+        #cfg
         #[derive(Debug, Clone, PartialEq)]
         #[allow(clippy::large_enum_variant)]
         pub enum #branch_ident {
@@ -562,7 +562,7 @@ pub fn alternate_type(
         let vcfg = ctx.cfg.attr(vcond.as_deref(), &what)?;
         let ty = ctx.held_type(&a.common.name, &v.ty)?;
         let docs = docs::attrs(&docs::member(schema_doc, &v.name, &[]));
-        decls.push(quote!(#(#docs)* #(#vcfg)* #variant(#ty),));
+        decls.push(quote!(#docs #vcfg #variant(#ty),));
         let pattern = match ctx.json_class(&v.ty) {
             Some(JsonClass::Null) => quote!(::serde_json::Value::Null),
             Some(JsonClass::String) => quote!(::serde_json::Value::String(_)),
@@ -578,23 +578,23 @@ pub fn alternate_type(
             }
         };
         decode_arms.push(quote! {
-            #(#vcfg)* #pattern => Self::#variant(qapi_runtime::Decode::decode(value, decoder)?),
+            #vcfg #pattern => Self::#variant(qapi_runtime::Decode::decode(value, decoder)?),
         });
         ser_arms.push(quote! {
-            #(#vcfg)* Self::#variant(value) => ::serde::Serialize::serialize(value, serializer),
+            #vcfg Self::#variant(value) => ::serde::Serialize::serialize(value, serializer),
         });
     }
     let docs = definition_docs(ctx, entity, &[]);
     Ok(quote! {
-        #(#docs)*
-        #(#cfg)*
+        #docs
+        #cfg
         #[derive(Debug, Clone, PartialEq)]
         #[allow(clippy::large_enum_variant)]
         pub enum #ident {
             #(#decls)*
         }
 
-        #(#cfg)*
+        #cfg
         impl qapi_runtime::Decode for #ident {
             fn decode(value: &::serde_json::Value, decoder: &mut qapi_runtime::Decoder) -> qapi_runtime::DecodeResult<Self> {
                 Ok(match value {
@@ -604,7 +604,7 @@ pub fn alternate_type(
             }
         }
 
-        #(#cfg)*
+        #cfg
         impl ::serde::Serialize for #ident {
             fn serialize<S: ::serde::Serializer>(&self, serializer: S) -> #result<S::Ok, S::Error> {
                 match self {
@@ -613,7 +613,7 @@ pub fn alternate_type(
             }
         }
 
-        #(#cfg)*
+        #cfg
         qapi_runtime::deserialize!(#ident);
     })
 }
