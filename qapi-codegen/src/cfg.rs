@@ -27,6 +27,8 @@ pub enum UnmappedCfg {
 /// Translates conditions; remembers the cargo features it invented.
 pub struct CfgMap {
     predicates: BTreeMap<String, TokenStream>,
+    /// The operands of the predicates that are `any(..)` lists, spliced into an enclosing `any`.
+    any_operands: BTreeMap<String, TokenStream>,
     unmapped: UnmappedCfg,
     features: RefCell<BTreeSet<String>>,
 }
@@ -35,16 +37,23 @@ impl CfgMap {
     /// `mapping` holds predicate texts such as `target_os = "linux"`, `unix`, `all()`.
     pub fn new(mapping: &BTreeMap<String, String>, unmapped: UnmappedCfg) -> Result<Self, Error> {
         let mut predicates = BTreeMap::new();
+        let mut any_operands = BTreeMap::new();
         for (name, text) in mapping {
             let meta: syn::Meta = syn::parse_str(text).map_err(|e| Error::BadPredicate {
                 condition: name.clone(),
                 predicate: text.clone(),
                 reason: e.to_string(),
             })?;
+            if let syn::Meta::List(list) = &meta {
+                if list.path.is_ident("any") {
+                    any_operands.insert(name.clone(), list.tokens.clone());
+                }
+            }
             predicates.insert(name.clone(), quote!(#meta));
         }
         Ok(CfgMap {
             predicates,
+            any_operands,
             unmapped,
             features: RefCell::new(BTreeSet::new()),
         })
@@ -87,22 +96,35 @@ impl CfgMap {
                 }
             }
             IfCond::Any(items) => {
-                // `any(a, any(b, c))` is `any(a, b, c)` (a mapped name may itself be `any`).
-                let items: Vec<TokenStream> = self
-                    .list(items, what)?
-                    .into_iter()
-                    .map(|p| match syn::parse2::<syn::MetaList>(p.clone()) {
-                        Ok(list) if list.path.is_ident("any") => list.tokens,
-                        _ => p,
-                    })
-                    .collect();
-                quote!(any(#(#items),*))
+                let mut operands = Vec::with_capacity(items.len());
+                self.any_operands(items, what, &mut operands)?;
+                quote!(any(#(#operands),*))
             }
             IfCond::Not(inner) => {
                 let inner = self.predicate(inner, what)?;
                 quote!(not(#inner))
             }
         })
+    }
+
+    /// The operands of `any(items)`, with nested `any`s (in the schema or in a mapping)
+    /// flattened: `any(a, any(b, c))` is `any(a, b, c)`.
+    fn any_operands(
+        &self,
+        items: &[IfCond],
+        what: &str,
+        out: &mut Vec<TokenStream>,
+    ) -> Result<(), Error> {
+        for item in items {
+            match item {
+                IfCond::Any(inner) => self.any_operands(inner, what, out)?,
+                IfCond::Name(name) if self.any_operands.contains_key(name) => {
+                    out.extend(self.any_operands.get(name).cloned());
+                }
+                _ => out.push(self.predicate(item, what)?),
+            }
+        }
+        Ok(())
     }
 
     fn list(&self, items: &[IfCond], what: &str) -> Result<Vec<TokenStream>, Error> {

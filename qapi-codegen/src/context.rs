@@ -489,11 +489,7 @@ impl<'s> Ctx<'s> {
     }
 
     /// `#[deprecated]` (possibly conditional) when `features` say so.
-    pub fn deprecated_attr(
-        &self,
-        features: &[Feature],
-        what: &str,
-    ) -> Result<TokenStream, Error> {
+    pub fn deprecated_attr(&self, features: &[Feature], what: &str) -> Result<TokenStream, Error> {
         let mut out = TokenStream::new();
         for f in features.iter().filter(|f| f.name == "deprecated") {
             match &f.ifcond {

@@ -5,10 +5,10 @@
 //! bold labels, and indentation is normalised so that Markdown does not invent code blocks and
 //! list continuations line up (clippy's doc lints stay quiet).
 
-use qapi_parser::{Doc, SectionKind};
-use std::borrow::Cow;
 use proc_macro2::{Literal, TokenStream};
+use qapi_parser::{Doc, SectionKind};
 use quote::quote;
+use std::borrow::Cow;
 
 /// Turns doc lines into `#[doc = " line"]` attributes (prettyplease prints them as `///`).
 pub fn attrs(lines: &[String]) -> TokenStream {
