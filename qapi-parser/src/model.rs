@@ -2,8 +2,9 @@
 //!
 //! A [`Schema`] holds every entity QEMU's generator would create, in its creation order:
 //! built-in types, `q_empty`, `QType`, then the definitions in source order with implicit
-//! types (`q_obj_*-arg`, `q_obj_*-base`, `*List` arrays) inserted where QEMU inserts them.
-//! Types refer to each other by name; [`Schema::get`] resolves a name.
+//! types (`q_obj_*-arg`, `q_obj_*-base`, `*List` arrays) inserted where QEMU inserts them;
+//! each implicit entity says what made it ([`Common::implicit`], an [`Implicit`]), so readers
+//! need not decode its name. Types refer to each other by name; [`Schema::get`] resolves a name.
 
 use std::collections::HashMap;
 use std::path::Path;

@@ -18,15 +18,15 @@ fn generated_code_is_fresh() {
     let current = std::fs::read_to_string(&path)
         .unwrap_or_else(|e| panic!("reading {}: {e}", path.display()));
     if current != output.code {
-        let line = current
+        let same = current
             .lines()
             .zip(output.code.lines())
-            .position(|(a, b)| a != b)
-            .map_or_else(|| current.lines().count().min(output.code.lines().count()), |i| i)
-            + 1;
+            .take_while(|(a, b)| a == b)
+            .count();
         panic!(
-            "{} is stale (first difference at line {line}): run `cargo xtask codegen` and commit the result",
-            path.display()
+            "{} is stale (it differs from line {}): run `cargo xtask codegen` and commit the result",
+            path.display(),
+            same + 1
         );
     }
 }
