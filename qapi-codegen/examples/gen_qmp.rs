@@ -1,6 +1,6 @@
 //! Profiling harness: generates the QMP 10.0 schema N times (`gen_qmp [N [OUT_FILE]]`,
 //! default once), optionally writes the code to OUT_FILE, and prints its size; for timing and
-//! callgrind (`taskset -c 0` makes generation single-threaded).
+//! callgrind (generation runs on one thread).
 
 use qapi_codegen::{generate, load_schema, Options, UnmappedCfg};
 use std::path::Path;

@@ -83,7 +83,7 @@ fn bench(c: &mut Criterion) {
     let peak = PEAK.load(Ordering::Relaxed);
     println!(
         "qmp-10.0: {} entities, peak heap during load {:.1} MB",
-        s.entities.len(),
+        s.entities().len(),
         peak as f64 / 1e6
     );
     drop(s);

@@ -348,5 +348,5 @@ fn large_definitions() {
         branches.join(", ")
     );
     let schema = parse_str("t.json", &text, &strict()).expect("valid");
-    assert_eq!(schema.docs[0].args.len(), n);
+    assert_eq!(schema.docs()[0].args.len(), n);
 }

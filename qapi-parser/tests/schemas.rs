@@ -55,17 +55,17 @@ fn qapi_dump_reports_errors_on_stderr() {
 #[test]
 fn qmp_schema_checks() {
     let s = load(repo("schema/qmp/qapi-schema.json"), &strict()).expect("valid");
-    assert_eq!(s.entities.len(), 1406);
-    assert_eq!(s.modules.len(), 44);
+    assert_eq!(s.entities().len(), 1406);
+    assert_eq!(s.modules().len(), 44);
     assert_eq!(
-        s.modules[..3],
+        s.modules()[..3],
         ["./builtin", "qapi-schema.json", "pragma.json"]
     );
     assert_eq!(s.commands().count(), 240);
     assert_eq!(s.events().count(), 56);
     // Modules of nested includes come right after their includer's.
-    let block = s.modules.iter().position(|m| m == "block.json");
-    let core = s.modules.iter().position(|m| m == "block-core.json");
+    let block = s.modules().iter().position(|m| m == "block.json");
+    let core = s.modules().iter().position(|m| m == "block-core.json");
     assert_eq!(core, block.map(|b| b + 1));
     match s.get("blockdev-add") {
         Some(Entity::Command(c)) => {
@@ -83,7 +83,7 @@ fn qmp_schema_checks() {
         other => panic!("{other:?}"),
     }
     // Every entity is findable by name, and arrays live in their element's module.
-    for e in &s.entities {
+    for e in s.entities() {
         if let Entity::Array(a) = e {
             let elem = s.get(&a.element).expect("element exists");
             assert_eq!(a.common.module, elem.common().module, "{}", a.common.name);
@@ -99,7 +99,7 @@ fn seed_loads_in_legacy_mode() {
     let s = load(repo("schema/qga-1.5/qapi-schema.json"), &legacy()).expect("valid");
     assert_eq!(s.commands().count(), 23);
     let structs = s
-        .entities
+        .entities()
         .iter()
         .filter(|e| matches!(e, Entity::Object(o) if o.common.info.is_some() && !o.is_implicit()))
         .count();
@@ -151,5 +151,5 @@ fn modern_schemas_mean_the_same_in_legacy_mode() {
         qapi_parser::dump(&load(repo("schema/qga/qapi-schema.json"), &legacy()).expect("valid"));
     assert!(strict_dump == legacy_dump);
     let qmp = load(repo("schema/qmp/qapi-schema.json"), &legacy()).expect("valid");
-    assert_eq!(qmp.entities.len(), 1406);
+    assert_eq!(qmp.entities().len(), 1406);
 }
