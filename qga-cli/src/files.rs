@@ -16,6 +16,9 @@ use std::time::Instant;
 /// enough for any agent (qemu-ga caps reads at 48 MB).
 pub const CHUNK: usize = 4 << 20;
 
+/// Per read of files without a size (/proc, pipes): the kernel refuses huge reads of some.
+const SMALL_CHUNK: usize = 64 << 10;
+
 /// An open guest file, closed again on every path out.
 struct Remote<'a> {
     agent: &'a mut Agent,
@@ -142,7 +145,7 @@ fn fetch(agent: &mut Agent, path: &str, out: &mut dyn Write, bar: bool) -> Resul
     let progress = progress(size.unwrap_or(0), !bar);
     let mut done = 0u64;
     loop {
-        let chunk = remote.read(CHUNK)?;
+        let chunk = remote.read(if size.is_some() { CHUNK } else { SMALL_CHUNK })?;
         out.write_all(&chunk.buf_b64)
             .map_err(|e| Failure::new(format!("writing {path}'s data: {e}")))?;
         done += chunk.buf_b64.len() as u64;

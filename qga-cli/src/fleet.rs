@@ -73,8 +73,8 @@ pub fn run(
                 let message = failure
                     .message
                     .strip_prefix(&format!("{label}: "))
-                    .unwrap_or(&failure.message)
-                    .to_owned();
+                    .unwrap_or(&failure.message);
+                let message = crate::one_line(message);
                 if global.json {
                     println!("{}", json!({ "target": label, "error": message }));
                 }

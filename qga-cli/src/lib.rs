@@ -64,10 +64,20 @@ pub fn main() -> i32 {
     match run(cli) {
         Ok(code) => code,
         Err(failure) => {
-            eprintln!("qga: {}", failure.message);
+            eprintln!("qga: {}", one_line(&failure.message));
             failure.code
         }
     }
+}
+
+/// Agents' messages can span lines (a tool's stderr); the user gets one.
+pub fn one_line(message: &str) -> String {
+    message
+        .lines()
+        .map(str::trim)
+        .filter(|l| !l.is_empty())
+        .collect::<Vec<_>>()
+        .join(" / ")
 }
 
 fn run(cli: Cli) -> Result<i32, Failure> {
