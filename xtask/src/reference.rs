@@ -40,7 +40,9 @@ pub fn run(args: &[String]) -> Result<()> {
         bail!("qemu-scripts takes no arguments (got {arg:?})");
     }
     let scripts = scripts_dir();
-    if !scripts.join("qapi-gen.py").is_file() || !test_harness().is_file() {
+    let ga_client = scripts.with_file_name("python/qemu/utils/qemu_ga_client.py");
+    if !scripts.join("qapi-gen.py").is_file() || !test_harness().is_file() || !ga_client.is_file()
+    {
         fetch(
             TARBALL_URL,
             &format!("qemu-{VERSION}"),
@@ -48,6 +50,9 @@ pub fn run(args: &[String]) -> Result<()> {
                 "scripts/qapi",
                 "scripts/qapi-gen.py",
                 "tests/qapi-schema/test-qapi.py",
+                // qemu-ga-client and the QMP package it runs on, for qga-cli's bench.
+                "python/qemu/utils",
+                "python/qemu/qmp",
             ],
         )?;
     }
