@@ -2,6 +2,12 @@
 //!
 //! [`Base64Bytes`] serialises through `collect_str`, so with the streaming writer of this crate
 //! a large buffer goes to the socket without a base64 `String` ever existing.
+//!
+//! Two decoders, named for what they accept:
+//! - [`decode_strict`]: padded standard base64 (RFC 4648), line breaks skipped; for clients
+//!   reading what an agent wrote.
+//! - [`decode_lenient`]: what qemu-ga accepts (its alphabet check, then GLib's forgiving
+//!   decoder); for servers, and for [`Base64Bytes`], so input qemu-ga takes is never refused.
 
 use super::decode::{Decode, DecodeError, Decoder};
 use serde_json::Value;
@@ -49,7 +55,7 @@ impl Decode for Base64Bytes {
         let text = value
             .as_str()
             .ok_or_else(|| decoder.invalid_type("string"))?;
-        decode(text).map(Base64Bytes).map_err(|e| {
+        decode_lenient(text).map(Base64Bytes).map_err(|e| {
             DecodeError::new(format!(
                 "Parameter '{}' expects base64 data: {e}",
                 decoder.full_name()
@@ -208,14 +214,6 @@ const fn sextet(c: u8) -> Option<u8> {
     }
 }
 
-/// Decodes padded standard base64; line breaks are skipped (QEMU accepts them too).
-pub fn decode(text: &str) -> Result<Vec<u8>, Base64Error> {
-    if let Some(out) = decode_plain(text.as_bytes()) {
-        return Ok(out);
-    }
-    decode_checked(text)
-}
-
 /// Sextet of each byte; `INVALID` for bytes outside the alphabet (and `=`).
 const INVALID: u8 = 0xFF;
 static SEXTETS: [u8; 256] = {
@@ -231,7 +229,7 @@ static SEXTETS: [u8; 256] = {
 };
 
 /// The common case in one pass: no line breaks, padding only at the end. `None` sends
-/// anything else to [`decode_checked`], which finds the exact error.
+/// anything else to the full decoders, which finds the exact error.
 fn decode_plain(text: &[u8]) -> Option<Vec<u8>> {
     if text.len() % 4 != 0 {
         return None;
@@ -271,8 +269,11 @@ fn decode_plain(text: &[u8]) -> Option<Vec<u8>> {
     Some(out)
 }
 
-/// Decodes with every check, reporting the first problem.
-fn decode_checked(text: &str) -> Result<Vec<u8>, Base64Error> {
+/// Decodes padded standard base64; line breaks are skipped (QEMU accepts them too).
+pub fn decode_strict(text: &str) -> Result<Vec<u8>, Base64Error> {
+    if let Some(out) = decode_plain(text.as_bytes()) {
+        return Ok(out);
+    }
     let mut symbols = Vec::with_capacity(text.len());
     for (offset, &c) in text.as_bytes().iter().enumerate() {
         match c {
@@ -307,12 +308,94 @@ fn decode_checked(text: &str) -> Result<Vec<u8>, Base64Error> {
     Ok(out)
 }
 
+/// Decodes base64 as qemu-ga decodes `buf-b64`, `input-data` and passwords.
+///
+/// Only `A-Z a-z 0-9 + / =` and `\n` are accepted (anything else is
+/// [`Base64Error::InvalidCharacter`]; qemu-ga's message for it is `Base64 data contains
+/// invalid characters`); the rest follows GLib's `g_base64_decode`: newlines are skipped,
+/// characters are taken in groups of four, `=` counts as a zero digit that suppresses output
+/// bytes, and an incomplete trailing group is dropped.
+pub fn decode_lenient(text: &str) -> Result<Vec<u8>, Base64Error> {
+    if let Some(out) = decode_plain(text.as_bytes()) {
+        return Ok(out);
+    }
+    let allowed = |c: u8| c == b'=' || c == b'\n' || sextet(c).is_some();
+    if let Some(offset) = text.bytes().position(|c| !allowed(c)) {
+        let character = text[offset..].chars().next().unwrap_or('\u{fffd}');
+        return Err(Base64Error::InvalidCharacter { offset, character });
+    }
+    let mut out = Vec::with_capacity(text.len() / 4 * 3 + 3);
+    let mut value: u32 = 0;
+    let mut digits = 0;
+    // The last two characters seen, most recent first (GLib's `last[]`).
+    let mut last = [0u8; 2];
+    for c in text.bytes().filter(|&c| c != b'\n') {
+        last = [c, last[0]];
+        value = (value << 6) | u32::from(sextet(c).unwrap_or(0));
+        digits += 1;
+        if digits == 4 {
+            out.push((value >> 16) as u8);
+            if last[1] != b'=' {
+                out.push((value >> 8) as u8);
+            }
+            if last[0] != b'=' {
+                out.push(value as u8);
+            }
+            digits = 0;
+        }
+    }
+    Ok(out)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::decode_lenient as decode;
+
+    #[test]
+    fn decodes_padded_and_unpadded_groups() {
+        assert_eq!(decode("aGVsbG8=").unwrap(), b"hello");
+        assert_eq!(decode("aGk=").unwrap(), b"hi");
+        assert_eq!(decode("aA==").unwrap(), b"h");
+        assert_eq!(decode("Z3Vlc3QK").unwrap(), b"guest\n");
+        assert_eq!(decode("").unwrap(), b"");
+        assert_eq!(decode("+/+/").unwrap(), [0xfb, 0xff, 0xbf]);
+    }
+
+    #[test]
+    fn is_lenient_like_glib() {
+        // Newlines anywhere are skipped.
+        assert_eq!(decode("aGVs\nbG8=\n").unwrap(), b"hello");
+        // An incomplete trailing group is dropped.
+        assert_eq!(decode("aGVsbG8").unwrap(), b"hel");
+        assert_eq!(decode("aGk").unwrap(), b"");
+        // Padding in the middle ends a group early and decoding goes on.
+        assert_eq!(decode("aA==aGk=").unwrap(), b"hhi");
+        // `=` in the third place only drops the middle byte.
+        assert_eq!(decode("QQ=B").unwrap(), [0x41, 0x01]);
+    }
+
+    #[test]
+    fn rejects_characters_outside_the_alphabet() {
+        for text in ["aGVs bG8=", "aGVs-bG8=", "a\r\n", "é", "aGk=\0"] {
+            assert!(decode(text).is_err(), "{text:?}");
+        }
+    }
+}
+
 #[cfg(test)]
 mod fast_path_tests {
     use super::*;
 
-    /// Every short text over a small alphabet: the fast path either declines or agrees with
-    /// the checking decoder, and declines only where that decoder fails.
+    /// The full decoders without the fast path in front.
+    fn slow_strict(text: &str) -> Result<Vec<u8>, Base64Error> {
+        decode_strict(&format!("{text}\n"))
+    }
+
+    fn slow_lenient(text: &str) -> Result<Vec<u8>, Base64Error> {
+        decode_lenient(&format!("{text}\n"))
+    }
+
+    /// Every short text over a small alphabet.
     #[test]
     fn fast_path_agrees_with_checked_decoder() {
         let alphabet = [b'A', b'z', b'/', b'=', b'\n', b'!'];
@@ -324,10 +407,10 @@ mod fast_path_tests {
                     k /= alphabet.len();
                 }
                 let text = String::from_utf8(text).unwrap_or_default();
-                let checked = decode_checked(&text);
-                match decode_plain(text.as_bytes()) {
-                    Some(fast) => assert_eq!(Ok(fast), checked, "{text:?}"),
-                    None => assert!(checked.is_err() || text.contains('\n'), "{text:?}"),
+                // The fast path either declines or agrees with both full decoders.
+                if let Some(fast) = decode_plain(text.as_bytes()) {
+                    assert_eq!(Ok(fast.clone()), slow_strict(&text), "{text:?}");
+                    assert_eq!(Ok(fast), slow_lenient(&text), "{text:?}");
                 }
             }
         }

@@ -51,7 +51,7 @@ pub fn exec(
     };
     let decode = |data: &Option<String>, what: &str| -> Result<Vec<u8>, Failure> {
         match data {
-            Some(text) => qapi_runtime::base64::decode(text)
+            Some(text) => qapi_runtime::base64::decode_strict(text)
                 .map_err(|e| Failure::new(format!("the guest's {what} is not base64: {e:?}"))),
             None => Ok(Vec::new()),
         }
