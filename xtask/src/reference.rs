@@ -41,8 +41,7 @@ pub fn run(args: &[String]) -> Result<()> {
     }
     let scripts = scripts_dir();
     let ga_client = scripts.with_file_name("python/qemu/utils/qemu_ga_client.py");
-    if !scripts.join("qapi-gen.py").is_file() || !test_harness().is_file() || !ga_client.is_file()
-    {
+    if !scripts.join("qapi-gen.py").is_file() || !test_harness().is_file() || !ga_client.is_file() {
         fetch(
             TARBALL_URL,
             &format!("qemu-{VERSION}"),
