@@ -185,7 +185,6 @@ def call(cmd, **args):
     while line[:1] == b"\xff":
         line = line[1:]
     return json.loads(line)["return"]
-f.write(b"\xff")
 assert call("guest-sync-delimited", id=4242) == 4242
 h = call("guest-file-open", path=sys.argv[2])
 out = bytearray()

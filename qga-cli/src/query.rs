@@ -243,7 +243,8 @@ pub fn disks(agent: &mut Agent) -> Done {
 pub fn vcpus(agent: &mut Agent, action: &Option<VcpuAction>) -> Done {
     let (list, online) = match action {
         None => {
-            let cpus = ask!(agent, "guest-get-vcpus", guest_get_vcpus);
+            let mut cpus = ask!(agent, "guest-get-vcpus", guest_get_vcpus);
+            cpus.sort_by_key(|c| c.logical_id);
             let online = cpus.iter().filter(|c| c.online).count();
             let rows = cpus
                 .iter()
@@ -314,7 +315,8 @@ pub fn parse_list(text: &str) -> Result<Vec<i64>, Failure> {
 }
 
 pub fn memory_blocks(agent: &mut Agent) -> Done {
-    let blocks = ask!(agent, "guest-get-memory-blocks", guest_get_memory_blocks);
+    let mut blocks = ask!(agent, "guest-get-memory-blocks", guest_get_memory_blocks);
+    blocks.sort_by_key(|b| b.phys_index);
     let size = ask!(
         agent,
         "guest-get-memory-block-info",
