@@ -191,8 +191,10 @@ pub fn get(agent: &mut Agent, remote: &str, local: &Path, json: bool) -> Result<
             started,
         )),
         Err(e) => {
-            // A partial copy would look like a good one.
-            let _ = std::fs::remove_file(local);
+            // A partial copy would look like a good one (but /dev/null stays).
+            if std::fs::symlink_metadata(local).is_ok_and(|m| m.is_file()) {
+                let _ = std::fs::remove_file(local);
+            }
             Err(e)
         }
     }
