@@ -75,10 +75,16 @@ impl Run {
 
 /// Runs `qga -s <agent port> <args>` with optional standard input.
 fn qga(ctx: &Ctx, args: &[&str], input: Option<&[u8]>) -> Result<Run> {
+    // For freeze, --timeout is the hold time: only where the caller says so.
+    let timeout: &[&str] = if args.contains(&"freeze") {
+        &[]
+    } else {
+        &["--timeout", "30"]
+    };
     let mut child = Command::new(qga_binary()?)
         .arg("-s")
         .arg(ctx.vm.agent_socket())
-        .args(["--timeout", "30"])
+        .args(timeout)
         .args(args)
         .stdin(if input.is_some() {
             Stdio::piped()
@@ -93,11 +99,16 @@ fn qga(ctx: &Ctx, args: &[&str], input: Option<&[u8]>) -> Result<Run> {
         stdin.write_all(data)?;
     }
     let out = child.wait_with_output()?;
-    Ok(Run {
+    let run = Run {
         code: out.status.code().unwrap_or(-1),
         stdout: String::from_utf8_lossy(&out.stdout).into_owned(),
         stderr: String::from_utf8_lossy(&out.stderr).into_owned(),
-    })
+    };
+    // For documentation: what qga printed, as a terminal session.
+    if std::env::var_os("VM_TEST_SHOW_QGA").is_some() {
+        eprintln!("$ qga {}\n{}{}", args.join(" "), run.stdout, run.stderr);
+    }
+    Ok(run)
 }
 
 /// Runs `body` with the harness's connection hung up, then connects it again.
