@@ -70,21 +70,19 @@ pub fn run(kernel: &Kernel, agent: &AgentUnderTest) -> Result<()> {
         .with_context(|| format!("virsh create {name}; libvirtd log: {}", daemon.log()))?;
     }
     let tag = format!("vm-test ({}) [libvirt]", agent.label);
-    for name in DOMAINS {
-        wait_for_agent(&qga, &uri, name, Duration::from_secs(180)).with_context(|| {
-            format!(
-                "{name}: console {}",
-                work.join(format!("{name}.log")).display()
-            )
-        })?;
-    }
-    eprintln!(
-        "{tag}: libvirtd up, {} domains answer after {} ms",
-        DOMAINS.len(),
-        start.elapsed().as_millis()
-    );
-
-    let result = checks(&qga, &uri);
+    let result = (|| {
+        for name in DOMAINS {
+            let console = work.join(format!("{name}.log"));
+            wait_for_agent(&qga, &uri, name, Duration::from_secs(180))
+                .with_context(|| format!("{name}: console {}", console.display()))?;
+        }
+        eprintln!(
+            "{tag}: libvirtd up, {} domains answer after {} ms",
+            DOMAINS.len(),
+            start.elapsed().as_millis()
+        );
+        checks(&qga, &uri)
+    })();
     match &result {
         Ok(()) => eprintln!(
             "{tag}: all checks passed ({:.1} s)",
@@ -92,6 +90,7 @@ pub fn run(kernel: &Kernel, agent: &AgentUnderTest) -> Result<()> {
         ),
         Err(e) => eprintln!("{tag}: FAIL {e:#}\n  libvirtd log: {}", daemon.log()),
     }
+    // Whatever happened, no domain outlives the test.
     for name in DOMAINS {
         let _ = Command::new("virsh")
             .args(["-q", "-c", &uri, "destroy", name])
@@ -107,7 +106,7 @@ pub fn run(kernel: &Kernel, agent: &AgentUnderTest) -> Result<()> {
 }
 
 fn checks(qga: &Path, uri: &str) -> Result<()> {
-    let run = |args: &[&str]| -> Result<Run> { qga_run(qga, uri, args, None) };
+    let run = |args: &[&str]| -> Result<Run> { qga_run(qga, uri, "60", args) };
 
     // One domain, human output.
     let host_name = run(&["-d", DOMAINS[0], "hostname"])?;
@@ -266,15 +265,11 @@ struct Run {
     stderr: String,
 }
 
-fn qga_run(qga: &Path, uri: &str, args: &[&str], input: Option<&[u8]>) -> Result<Run> {
+fn qga_run(qga: &Path, uri: &str, timeout: &str, args: &[&str]) -> Result<Run> {
     let out = Command::new(qga)
-        .args(["-c", uri, "--timeout", "60"])
+        .args(["-c", uri, "--timeout", timeout])
         .args(args)
-        .stdin(if input.is_some() {
-            Stdio::piped()
-        } else {
-            Stdio::null()
-        })
+        .stdin(Stdio::null())
         .output()
         .context("running qga")?;
     Ok(Run {
@@ -287,7 +282,7 @@ fn qga_run(qga: &Path, uri: &str, args: &[&str], input: Option<&[u8]>) -> Result
 fn wait_for_agent(qga: &Path, uri: &str, name: &str, limit: Duration) -> Result<()> {
     let deadline = Instant::now() + limit;
     loop {
-        let run = qga_run(qga, uri, &["-d", name, "--timeout", "5", "ping"], None)?;
+        let run = qga_run(qga, uri, "5", &["-d", name, "ping"])?;
         if run.code == 0 {
             return Ok(());
         }
@@ -311,6 +306,7 @@ fn domain_xml(name: &str, kernel: &Path, initrd: &Path, console: &Path) -> Strin
     <initrd>{initrd}</initrd>
     <cmdline>console=ttyS0 quiet panic=-1 cryptomgr.notests</cmdline>
   </os>
+  <features><acpi/></features>
   <cpu mode='maximum' check='none'/>
   <on_poweroff>destroy</on_poweroff>
   <on_reboot>destroy</on_reboot>
