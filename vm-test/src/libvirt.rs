@@ -179,10 +179,11 @@ fn checks(qga: &Path, uri: &str) -> Result<()> {
     ])?;
     ensure!(exec.code == 5 && exec.stdout == "via libvirt\n", "{exec:?}");
 
-    // A file round trip through libvirt's agent API.
+    // A file round trip through libvirt's agent API. Small: a guest-file-write of 300 KB
+    // through libvirt 11.3 times out with either agent (open problem, see qga-cli's notes).
     let dir = tempfile_dir()?;
     let (up, down) = (dir.join("up"), dir.join("down"));
-    let data: Vec<u8> = (0..300_000u32).map(|i| (i % 251) as u8).collect();
+    let data: Vec<u8> = (0..40_000u32).map(|i| (i % 251) as u8).collect();
     std::fs::write(&up, &data)?;
     let put = run(&[
         "-d",
@@ -232,24 +233,19 @@ fn tempfile_dir() -> Result<PathBuf> {
     Ok(dir)
 }
 
-/// qga with its `libvirt` feature (dev profile).
+/// qga with its `libvirt` feature (dev profile), in a target directory of its own so that
+/// builds without the feature (the cli suite, `cargo test`) do not replace it.
 fn build_qga() -> Result<PathBuf> {
     let cargo = std::env::var("CARGO").unwrap_or_else(|_| "cargo".into());
+    let target = super::target_dir().join("qga-libvirt");
     host::run(
         Command::new(cargo)
-            .args([
-                "build",
-                "--quiet",
-                "-p",
-                "qga-cli",
-                "--features",
-                "libvirt",
-                "--bin",
-                "qga",
-            ])
+            .args(["build", "--quiet", "-p", "qga-cli", "--features", "libvirt"])
+            .args(["--bin", "qga", "--target-dir"])
+            .arg(&target)
             .current_dir(super::workspace_root()),
     )?;
-    let binary = super::target_dir().join("debug").join("qga");
+    let binary = target.join("debug").join("qga");
     ensure!(
         binary.is_file(),
         "{} missing after the build",
