@@ -115,8 +115,9 @@ mod with_libvirt {
             let timeout = if replies {
                 i32::try_from(self.timeout.as_secs().max(1)).unwrap_or(BLOCK)
             } else {
-                // Commands that answer only on failure: send without waiting.
-                0
+                // Commands that answer only on failure: a second for such an answer; silence
+                // is success. (libvirt's no-wait value 0 can drop the request unsent.)
+                1
             };
             let reply = match self.domain.qemu_agent_command(text, timeout, 0) {
                 Ok(reply) => reply,
