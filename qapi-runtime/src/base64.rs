@@ -235,8 +235,10 @@ fn decode_plain(text: &[u8]) -> Option<Vec<u8>> {
         return None;
     }
     let (body, last) = text.split_at(text.len().saturating_sub(4));
-    let mut out = Vec::with_capacity(text.len() / 4 * 3);
-    for group in body.chunks_exact(4) {
+    // Room for the last group too, so it never reallocates.
+    let mut out = Vec::with_capacity(body.len() / 4 * 3 + 3);
+    out.resize(body.len() / 4 * 3, 0);
+    for (group, bytes) in body.chunks_exact(4).zip(out.chunks_exact_mut(3)) {
         let s = [0, 1, 2, 3].map(|i| SEXTETS[usize::from(group[i])]);
         // Valid sextets have the top two bits clear; INVALID has them set.
         if (s[0] | s[1] | s[2] | s[3]) > 63 {
@@ -246,7 +248,7 @@ fn decode_plain(text: &[u8]) -> Option<Vec<u8>> {
             | (u32::from(s[1]) << 12)
             | (u32::from(s[2]) << 6)
             | u32::from(s[3]);
-        out.extend_from_slice(&[(n >> 16) as u8, (n >> 8) as u8, n as u8]);
+        bytes.copy_from_slice(&[(n >> 16) as u8, (n >> 8) as u8, n as u8]);
     }
     if !last.is_empty() {
         let pad = last.iter().rev().take_while(|&&c| c == b'=').count();
@@ -255,7 +257,11 @@ fn decode_plain(text: &[u8]) -> Option<Vec<u8>> {
         }
         let mut n = 0u32;
         for &c in last {
-            let v = if c == b'=' { 0 } else { SEXTETS[usize::from(c)] };
+            let v = if c == b'=' {
+                0
+            } else {
+                SEXTETS[usize::from(c)]
+            };
             if v > 63 {
                 return None;
             }

@@ -56,15 +56,38 @@ impl<'a> Remote<'a> {
         }
     }
 
-    fn read(&mut self, count: usize) -> Result<GuestFileRead, Failure> {
+    /// Sends a guest-file-read without waiting; [`Self::take_read`] gets the reply.
+    fn send_read(&mut self, count: usize) -> Result<(), Failure> {
         let args = GuestFileReadArgs {
             handle: self.handle,
             count: Some(count as i64),
         };
         self.agent
             .c()
-            .guest_file_read(&args)
+            .connection()
+            .send_only("guest-file-read", Some(&args))
             .map_err(|e| self.agent.fail("guest-file-read", e))
+    }
+
+    /// The next reply, which is the oldest guest-file-read's (the agent answers in order).
+    fn take_read(&mut self) -> Result<GuestFileRead, Failure> {
+        let message = self
+            .agent
+            .c()
+            .connection()
+            .read_message()
+            .map_err(|e| self.agent.fail("guest-file-read", e))?;
+        if let Some(value) = message.get("return") {
+            return qapi_runtime::client::decode_return(value, true).map_err(|e| {
+                Failure::new(format!("guest-file-read: cannot decode the reply: {e}"))
+            });
+        }
+        match message.pointer("/error/desc").and_then(|d| d.as_str()) {
+            Some(desc) => Err(Failure::new(format!("guest-file-read: {desc}"))),
+            None => Err(Failure::new(format!(
+                "guest-file-read: unexpected message {message}"
+            ))),
+        }
     }
 
     fn write(&mut self, data: &[u8]) -> Result<i64, Failure> {
@@ -143,14 +166,21 @@ fn fetch(agent: &mut Agent, path: &str, out: &mut dyn Write, bar: bool) -> Resul
         }
     };
     let progress = progress(size.unwrap_or(0), !bar);
+    let count = if size.is_some() { CHUNK } else { SMALL_CHUNK };
+    // Two reads in flight: the agent reads and encodes the next chunk while this side
+    // decodes and writes the current one. Replies come back in order.
+    remote.send_read(count)?;
     let mut done = 0u64;
     loop {
-        let chunk = remote.read(if size.is_some() { CHUNK } else { SMALL_CHUNK })?;
+        remote.send_read(count)?;
+        let chunk = remote.take_read()?;
         out.write_all(&chunk.buf_b64)
             .map_err(|e| Failure::new(format!("writing {path}'s data: {e}")))?;
         done += chunk.buf_b64.len() as u64;
         progress.set_position(done);
         if chunk.eof || chunk.buf_b64.is_empty() {
+            // The read sent ahead finds the end too.
+            remote.take_read()?;
             break;
         }
     }
