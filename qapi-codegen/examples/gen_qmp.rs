@@ -7,8 +7,7 @@ use std::path::Path;
 
 fn main() -> Result<(), Box<dyn std::error::Error>> {
     let n: usize = std::env::args().nth(1).map_or(Ok(1), |a| a.parse())?;
-    let path = Path::new(env!("CARGO_MANIFEST_DIR"))
-        .join("../../shared/schemas/qmp-10.0/qapi-schema.json");
+    let path = Path::new(env!("CARGO_MANIFEST_DIR")).join("../schema/qmp/qapi-schema.json");
     let schema = load_schema(&path, false)?;
     let options = Options {
         unmapped_cfg: UnmappedCfg::Feature,

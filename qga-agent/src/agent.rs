@@ -22,7 +22,7 @@ use crate::{log, qlog, signal};
 pub const UNSUPPORTED: &[&str] = &[];
 
 /// What the agent needs to know from the configuration.
-#[derive(Debug, Clone, Default)]
+#[derive(Debug, Clone)]
 pub struct AgentOptions {
     pub policy: Policy,
     pub state_dir: String,
@@ -31,6 +31,21 @@ pub struct AgentOptions {
     pub deferred_log_file: Option<String>,
     /// Pid file to write when a frozen start ends (daemonized only).
     pub deferred_pid_file: Option<String>,
+    /// Bound on guest-exec's captured output and input (0: none).
+    pub exec_memory_limit: usize,
+}
+
+impl Default for AgentOptions {
+    fn default() -> Self {
+        AgentOptions {
+            policy: Policy::default(),
+            state_dir: String::new(),
+            fsfreeze_hook: None,
+            deferred_log_file: None,
+            deferred_pid_file: None,
+            exec_memory_limit: crate::sys::exec::DEFAULT_MEMORY_LIMIT,
+        }
+    }
 }
 
 /// Everything the frozen state touches; split from [`Agent`] so the freeze sequence can
@@ -123,7 +138,7 @@ impl Agent {
             },
             state,
             files: FileTable::new(),
-            exec: ExecTable::new(),
+            exec: ExecTable::with_memory_limit(options.exec_memory_limit),
             fsfreeze: FsFreeze {
                 hook: options.fsfreeze_hook.map(Into::into),
                 ..FsFreeze::default()
@@ -179,22 +194,28 @@ impl Agent {
 
 impl Handler for Agent {
     fn handle(&mut self, input: Result<Value, ParseError>, out: &mut Output<'_>) {
+        crate::qdebug!("process_event: called");
         let reply = match input {
-            Ok(request) => match qga_types::dispatch(self, &request) {
-                Some(reply) => reply,
-                None => return,
-            },
+            Ok(request) => {
+                crate::qdebug!("processing command");
+                match qga_types::dispatch(self, &request) {
+                    Some(reply) => reply,
+                    None => return,
+                }
+            }
             Err(ParseError(desc)) => Reply::<CommandReturn>::error(None, QapiError::generic(desc)),
         };
         let delimited = std::mem::take(&mut self.delimit);
+        let before = out.written();
         let written = (|| -> Result<(), qapi_runtime::writer::Error> {
             if delimited {
                 out.write_all(&[0xFF])?;
             }
             crate::reply::write_reply(&mut *out, &reply)
         })();
-        if let Err(e) = written {
-            qlog!(Warning, "error sending response: {e}");
+        match written {
+            Ok(()) => crate::qdebug!("sending data, count: {}", out.written() - before),
+            Err(e) => qlog!(Warning, "error sending response: {e}"),
         }
     }
 }

@@ -116,6 +116,7 @@ fn start(config: Config, activation: Option<Activation>) -> Result<(), Vec<Strin
             None
         },
         deferred_pid_file: (frozen && config.daemonize).then(|| config.pid_file.clone()),
+        exec_memory_limit: config.exec_memory_limit,
     };
     let mut agent = Agent::new(options, frozen).map_err(|mut messages| {
         messages.push("failed to load persistent state".to_owned());
@@ -145,7 +146,7 @@ fn start(config: Config, activation: Option<Activation>) -> Result<(), Vec<Strin
     loop {
         match server::serve(channel.as_mut(), &mut streamer, &mut agent) {
             Stop::Quit => {
-                qdebug!("received signal, quitting");
+                qdebug!("received signal num {}, quitting", signal::quit_signal());
                 break;
             }
             Stop::ChannelFailed(e) => {

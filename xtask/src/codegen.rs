@@ -39,12 +39,7 @@ pub fn qga_types_builder() -> Builder {
     builder
 }
 
-pub fn run(args: &[String]) -> Result<()> {
-    let check = match args {
-        [] => false,
-        [flag] if flag == "--check" => true,
-        _ => bail!("usage: cargo xtask codegen [--check]"),
-    };
+pub fn run(check: bool) -> Result<()> {
     let output = qga_types_builder().generate()?;
     let path = workspace_root().join("qga-types/src/generated.rs");
     let current = std::fs::read_to_string(&path).unwrap_or_default();

@@ -1,7 +1,6 @@
 //! The generated `Commands` trait implemented for [`Agent`]: thin glue from decoded arguments
 //! to the system layer ([`crate::sys`]), which returns the protocol types itself.
 
-use nix::sys::signal::{pthread_sigmask, SigSet, SigmaskHow, Signal};
 use qga_types::qapi_runtime::{self, CommandInfo, Disabled, QapiError};
 use qga_types::{self as t, Commands};
 
@@ -21,22 +20,6 @@ impl From<SysError> for QapiError {
     fn from(e: SysError) -> Self {
         QapiError::generic(e.desc())
     }
-}
-
-/// Runs `f` with SIGTERM, SIGINT and SIGALRM blocked, so that threads it starts inherit a
-/// mask that leaves those signals to the main thread (whose blocking calls they interrupt).
-fn with_signals_blocked<R>(f: impl FnOnce() -> R) -> R {
-    let mut set = SigSet::empty();
-    set.add(Signal::SIGTERM);
-    set.add(Signal::SIGINT);
-    set.add(Signal::SIGALRM);
-    let mut old = SigSet::empty();
-    let blocked = pthread_sigmask(SigmaskHow::SIG_BLOCK, Some(&set), Some(&mut old)).is_ok();
-    let result = f();
-    if blocked {
-        let _ = pthread_sigmask(SigmaskHow::SIG_SETMASK, Some(&old), None);
-    }
-    result
 }
 
 impl Commands for Agent {
@@ -252,17 +235,13 @@ impl Commands for Agent {
                 }
             },
         };
-        let exec = &mut self.exec;
-        exec.reap();
-        let pid = with_signals_blocked(|| {
-            exec.exec(
-                &args.path,
-                args.arg.as_deref().unwrap_or_default(),
-                args.env.as_deref(),
-                args.input_data.as_deref(),
-                capture,
-            )
-        })?;
+        let pid = self.exec.exec(
+            &args.path,
+            args.arg.as_deref().unwrap_or_default(),
+            args.env.as_deref(),
+            args.input_data.as_deref(),
+            capture,
+        )?;
         Ok(t::GuestExec { pid })
     }
 
