@@ -231,7 +231,7 @@ static SEXTETS: [u8; 256] = {
 /// The common case in one pass: no line breaks, padding only at the end. `None` sends
 /// anything else to the full decoders, which finds the exact error.
 fn decode_plain(text: &[u8]) -> Option<Vec<u8>> {
-    if text.len() % 4 != 0 {
+    if !text.len().is_multiple_of(4) {
         return None;
     }
     let (body, last) = text.split_at(text.len().saturating_sub(4));

@@ -107,7 +107,7 @@ fn main() {
         None => eprintln!("skipping the Python loop: python3 is not installed"),
     }
 
-    let client = workspace().join("target/qemu-src/qemu-10.0.2/python");
+    let client = testenv::qemu_source().join("python");
     if client.join("qemu/utils/qemu_ga_client.py").is_file() {
         let small = dir.path().join("small.bin");
         std::fs::write(&small, &data[..SMALL]).expect("write small");
@@ -137,13 +137,6 @@ fn timed(bytes: usize, f: impl FnOnce()) -> f64 {
     let start = Instant::now();
     f();
     bytes as f64 / start.elapsed().as_secs_f64() / 1e6
-}
-
-fn workspace() -> PathBuf {
-    Path::new(env!("CARGO_MANIFEST_DIR"))
-        .parent()
-        .expect("workspace root")
-        .to_path_buf()
 }
 
 fn which(program: &str) -> Option<PathBuf> {
