@@ -71,35 +71,41 @@ impl<'a> Remote<'a> {
 
     /// The next reply, which is the oldest guest-file-read's (the agent answers in order).
     fn take_read(&mut self) -> Result<GuestFileRead, Failure> {
+        self.take("guest-file-read")
+    }
+
+    /// The next reply, decoded as the return value of `command`.
+    fn take<T: qapi_runtime::Decode>(&mut self, command: &str) -> Result<T, Failure> {
         let message = self
             .agent
             .c()
             .connection()
             .read_message()
-            .map_err(|e| self.agent.fail("guest-file-read", e))?;
+            .map_err(|e| self.agent.fail(command, e))?;
         if let Some(value) = message.get("return") {
-            return qapi_runtime::client::decode_return(value, true).map_err(|e| {
-                Failure::new(format!("guest-file-read: cannot decode the reply: {e}"))
-            });
+            return qapi_runtime::client::decode_return(value, true)
+                .map_err(|e| Failure::new(format!("{command}: cannot decode the reply: {e}")));
         }
         match message.pointer("/error/desc").and_then(|d| d.as_str()) {
-            Some(desc) => Err(Failure::new(format!("guest-file-read: {desc}"))),
+            Some(desc) => Err(Failure::new(format!("{command}: {desc}"))),
             None => Err(Failure::new(format!(
-                "guest-file-read: unexpected message {message}"
+                "{command}: unexpected message {message}"
             ))),
         }
     }
 
-    fn write(&mut self, data: &[u8]) -> Result<i64, Failure> {
+    /// Sends a guest-file-write without waiting; [`Self::take`] gets the reply.
+    fn send_write(&mut self, data: &[u8]) -> Result<(), Failure> {
         let args = GuestFileWriteArgs {
             handle: self.handle,
             buf_b64: qapi_runtime::base64::encode(data),
             count: None,
         };
-        match self.agent.c().guest_file_write(&args) {
-            Ok(w) => Ok(w.count),
-            Err(e) => Err(self.agent.fail("guest-file-write", e)),
-        }
+        self.agent
+            .c()
+            .connection()
+            .send_only("guest-file-write", Some(&args))
+            .map_err(|e| self.agent.fail("guest-file-write", e))
     }
 
     fn flush(&mut self) -> Result<(), Failure> {
@@ -240,20 +246,31 @@ pub fn put(agent: &mut Agent, local: &Path, remote: &str, json: bool) -> Result<
     let progress = progress(size, json);
     let mut buf = vec![0u8; CHUNK];
     let mut done = 0u64;
+    // Two writes in flight, as get does with reads: the next chunk is read and encoded here
+    // while the agent decodes and writes the previous one.
+    let mut in_flight = std::collections::VecDeque::new();
     loop {
         let n =
             read_full(&mut file, &mut buf).map_err(|e| Failure::new(format!("{shown}: {e}")))?;
-        if n == 0 {
+        if n > 0 {
+            dest.send_write(&buf[..n])?;
+            in_flight.push_back(n);
+        }
+        if in_flight.len() == 2 || (n == 0 && !in_flight.is_empty()) {
+            let sent = in_flight.pop_front().unwrap_or(0);
+            let written: GuestFileWrite = dest.take("guest-file-write")?;
+            if written.count != sent as i64 {
+                return Err(Failure::new(format!(
+                    "{remote}: the guest wrote {} of {sent} bytes (disk full?)",
+                    written.count
+                )));
+            }
+            done += sent as u64;
+            progress.set_position(done);
+        }
+        if n == 0 && in_flight.is_empty() {
             break;
         }
-        let written = dest.write(&buf[..n])?;
-        if written != n as i64 {
-            return Err(Failure::new(format!(
-                "{remote}: the guest wrote {written} of {n} bytes (disk full?)"
-            )));
-        }
-        done += n as u64;
-        progress.set_position(done);
     }
     dest.flush()?;
     let end = dest.seek(0, QgaSeek::End)?;
