@@ -12,7 +12,7 @@
 //!   libraries are copied along);
 //! - `--reference`: tests QEMU's own qemu-ga (installed by `cargo xtask setup`);
 //! - `--all`: qga-agent, then qemu-ga, with the same checks (what CI runs);
-//! - `--suite NAME`: only that suite (`main`, `hook+power`; see [`suite`]); `--suite debian`
+//! - `--suite NAME`: only that suite (`main`, `hook+power`, `cli`; see [`suite`]); `--suite debian`
 //!   is the packaged agent in a real Debian guest instead (see [`debian`]);
 //! - `--vmlinuz`: boots the compressed kernel in every suite (slower);
 //! - `--keep`: keeps the work directories (initramfs, disk image, logs) after passing runs;
