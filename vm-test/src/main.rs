@@ -12,10 +12,11 @@
 //!   libraries are copied along);
 //! - `--reference`: tests QEMU's own qemu-ga (installed by `cargo xtask setup`);
 //! - `--all`: qga-agent, then qemu-ga, with the same checks (what CI runs);
-//! - `--suite NAME`: only that suite (`main`, `hook+power`; see [`suite`]); `--suite debian`
+//! - `--suite NAME`: only that suite (`main`, `hook+power`, `cli`; see [`suite`]); `--suite debian`
 //!   is the packaged agent in a real Debian guest instead (see [`debian`]);
 //! - `--vmlinuz`: boots the compressed kernel in every suite (slower);
-//! - `--keep`: keeps the work directories (initramfs, disk image, logs) after passing runs.
+//! - `--keep`: keeps the work directories (initramfs, disk image, logs) after passing runs;
+//! - `--libvirt`: instead of the suites, qga's libvirt transport (see [`libvirt`]).
 
 pub mod checks;
 pub mod cpio;
@@ -25,6 +26,7 @@ pub mod elf;
 pub mod guest;
 pub mod initramfs;
 pub mod kernel;
+pub mod libvirt;
 pub mod machine;
 pub mod modules;
 pub mod qga;
@@ -297,6 +299,10 @@ struct Args {
     /// Keep the work directories (initramfs, disk image, logs) after passing runs.
     #[arg(long)]
     keep: bool,
+    /// Instead of the suites: qga's libvirt transport against two domains of a libvirtd
+    /// started here (see `libvirt.rs`).
+    #[arg(long, conflicts_with = "suite")]
+    libvirt: bool,
 }
 
 fn main() -> std::process::ExitCode {
@@ -346,6 +352,12 @@ fn run(args: Args) -> Result<()> {
         vec![AgentUnderTest::ours()?]
     };
     let kernel = kernel::ensure(&kernel_cache())?;
+    if args.libvirt {
+        for agent in &agents {
+            libvirt::run(&kernel, agent)?;
+        }
+        return Ok(());
+    }
     // Every agent runs even if an earlier one failed: the differential needs both results.
     let failed: Vec<String> = agents
         .iter()

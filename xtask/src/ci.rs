@@ -72,6 +72,20 @@ pub fn run(quick: bool) -> Result<()> {
     // End-to-end in a real VM: the same checks against qga-agent (dev build, already built
     // by `cargo test`) and against QEMU's reference qemu-ga.
     crate::vm_test(&["--all".to_string()])?;
+    // qga with its libvirt transport: clippy, then -c/-d/--all against two domains of a
+    // libvirtd the test starts itself, with both agents.
+    cargo(&[
+        "clippy",
+        "-p",
+        "qga-cli",
+        "--features",
+        "libvirt",
+        "--all-targets",
+        "--",
+        "-D",
+        "warnings",
+    ])?;
+    crate::vm_test(&["--libvirt".to_string(), "--all".to_string()])?;
     // What a release ships: the static binary, the .deb (lintian) and the .rpm, checked.
     crate::dist::run(true)?;
     // The .deb installed with dpkg in a real Debian bookworm guest with systemd and udev.

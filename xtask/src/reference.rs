@@ -16,7 +16,14 @@ use testenv as host;
 const TARBALL: &str = "pool/main/q/qemu/qemu_10.0.2+ds.orig.tar.xz";
 
 /// The parts of QEMU 10.0.2's source the project uses.
-const PATHS: &[&str] = &["scripts/qapi", "scripts/qapi-gen.py", "tests/qapi-schema"];
+const PATHS: &[&str] = &[
+    "scripts/qapi",
+    "scripts/qapi-gen.py",
+    "tests/qapi-schema",
+    // qemu-ga-client and the QMP package it runs on, for qga-cli's bench.
+    "python/qemu/utils",
+    "python/qemu/qmp",
+];
 
 /// Where QEMU sources with the top directory `top` are unpacked: `target/qemu-src/<top>`.
 pub fn source_dir(top: &str) -> PathBuf {
@@ -43,7 +50,8 @@ pub fn ensure() -> Result<PathBuf> {
     let dir = host::qemu_source();
     let complete = scripts_dir().join("qapi-gen.py").is_file()
         && test_harness().is_file()
-        && test_cases().join("qapi-schema-test.json").is_file();
+        && test_cases().join("qapi-schema-test.json").is_file()
+        && dir.join("python/qemu/utils/qemu_ga_client.py").is_file();
     if !complete {
         eprintln!(
             "qemu-src: QEMU 10.0.2's QAPI scripts and test cases are not in {}; fetching them",

@@ -4,7 +4,8 @@
 //! Installs: qemu-system-x86 10.0.x and QEMU's reference qemu-ga from bookworm-backports
 //! (added to apt's sources on the machine's own mirror when missing), and busybox-static,
 //! e2fsprogs, xz-utils, zstd and python3 (QEMU's own QAPI front end runs on it). The VM tests
-//! fetch their guest kernel themselves (`vm-test`).
+//! fetch their guest kernel themselves (`vm-test`). Also libvirt 11.3 from bookworm-backports
+//! (daemon, QEMU driver, virsh, headers) for qga's libvirt transport.
 
 use anyhow::{bail, Result};
 use std::process::Command;
@@ -50,6 +51,32 @@ const NEEDS: &[Need] = &[
         package: "zstd",
         from_backports: false,
         present: || host::which("zstd").is_some(),
+    },
+    // libvirt 11.3, for qga's libvirt transport (its VM test and the `libvirt` feature).
+    Need {
+        package: "libvirt-daemon",
+        from_backports: true,
+        present: || host::which("libvirtd").is_some(),
+    },
+    Need {
+        package: "libvirt-daemon-driver-qemu",
+        from_backports: true,
+        present: || {
+            std::path::Path::new(
+                "/usr/lib/x86_64-linux-gnu/libvirt/connection-driver/libvirt_driver_qemu.so",
+            )
+            .is_file()
+        },
+    },
+    Need {
+        package: "libvirt-clients",
+        from_backports: true,
+        present: || host::which("virsh").is_some(),
+    },
+    Need {
+        package: "libvirt-dev",
+        from_backports: true,
+        present: || std::path::Path::new("/usr/include/libvirt/libvirt-qemu.h").is_file(),
     },
 ];
 
