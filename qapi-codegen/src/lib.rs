@@ -304,8 +304,10 @@ impl Builder {
         self
     }
 
-    /// Whether [`Builder::generate_to`] prints `cargo:rerun-if-changed` for every schema file
-    /// (default: when run by Cargo, i.e. `CARGO` is set).
+    /// Whether [`Builder::generate`] prints Cargo's build-script instructions:
+    /// `cargo:rerun-if-changed` for every schema file and, for the features invented by
+    /// [`UnmappedCfg::Feature`], `cargo::rustc-check-cfg` (default: when run by Cargo, i.e.
+    /// `CARGO` is set).
     ///
     /// ```
     /// let b = qapi_codegen::Builder::new().emit_rerun_if_changed(false);
@@ -332,6 +334,11 @@ impl Builder {
             for file in schema_files(path, &schema) {
                 println!("cargo:rerun-if-changed={}", file.display());
             }
+            // The features [`UnmappedCfg::Feature`] invented are expected cfgs even when the
+            // crate does not declare them, so rustc's `unexpected_cfgs` lint stays quiet.
+            if let Some(values) = check_cfg_values(&output.features) {
+                println!("cargo::rustc-check-cfg=cfg(feature, values({values}))");
+            }
         }
         Ok(output)
     }
@@ -348,6 +355,12 @@ impl Builder {
     fn schema_path(&self) -> Result<&Path, Error> {
         self.schema.as_deref().ok_or(Error::NoSchema)
     }
+}
+
+/// `"a", "b"` for the features `a` and `b`, or `None` when there are none.
+fn check_cfg_values(features: &[String]) -> Option<String> {
+    let quoted: Vec<String> = features.iter().map(|f| format!("{f:?}")).collect();
+    (!quoted.is_empty()).then(|| quoted.join(", "))
 }
 
 /// The files a schema was read from (the root and its includes).

@@ -32,6 +32,11 @@ pub use reply::Reply;
 pub use request::{CommandInfo, Disabled, Request};
 pub use ser::SerializeMembers;
 
+// Generated code reaches serde and serde_json through these, so a crate using it depends on
+// this crate alone (and gets serde_json's `preserve_order`, which QEMU's member order needs).
+pub use ::serde;
+pub use ::serde_json;
+
 /// The source of this file, for generators that inline the runtime.
 #[doc(hidden)]
 pub const LIB_SOURCE: &str = include_str!("lib.rs");

@@ -119,7 +119,7 @@ fn commands_trait(ctx: &Ctx<'_>, items: &ItemNames, cmds: &[Cmd<'_>]) -> TokenSt
                 &docs,
                 " The arguments are passed as given (`gen: false`): this command checks them itself.",
             ));
-            Some(quote!(arguments: ::serde_json::Map<#string, ::serde_json::Value>))
+            Some(quote!(arguments: qapi_runtime::serde_json::Map<#string, qapi_runtime::serde_json::Value>))
         } else {
             c.args.as_ref().map(|ty| quote!(arguments: #ty))
         };
@@ -188,7 +188,7 @@ fn return_items(ctx: &Ctx<'_>, items: &ItemNames, cmds: &[Cmd<'_>]) -> TokenStre
                     _ => quote!(value),
                 };
                 ser_arms.extend(quote! {
-                    #cfg Self::#variant(#bind) => ::serde::Serialize::serialize(#written, serializer),
+                    #cfg Self::#variant(#bind) => qapi_runtime::serde::Serialize::serialize(#written, serializer),
                 });
                 decode_arms.extend(quote! {
                     #cfg #name => Self::#variant(qapi_runtime::Decode::decode(value, decoder)?),
@@ -240,9 +240,9 @@ fn return_items(ctx: &Ctx<'_>, items: &ItemNames, cmds: &[Cmd<'_>]) -> TokenStre
             #variants
         }
 
-        impl ::serde::Serialize for #return_ident {
+        impl qapi_runtime::serde::Serialize for #return_ident {
             #allow_serialize
-            fn serialize<S: ::serde::Serializer>(&self, #serializer: S) -> #result<S::Ok, S::Error> {
+            fn serialize<S: qapi_runtime::serde::Serializer>(&self, #serializer: S) -> #result<S::Ok, S::Error> {
                 #serialize_body
             }
         }
@@ -253,7 +253,7 @@ fn return_items(ctx: &Ctx<'_>, items: &ItemNames, cmds: &[Cmd<'_>]) -> TokenStre
             #allow_decode
             pub fn decode(
                 name: &str,
-                value: &::serde_json::Value,
+                value: &qapi_runtime::serde_json::Value,
                 decoder: &mut qapi_runtime::Decoder,
             ) -> #result<#option<Self>, qapi_runtime::DecodeError> {
                 #decode_body
@@ -360,7 +360,7 @@ fn dispatch_items(
 
         /// Handles one request (`execute`, `arguments`, `id`) as QEMU does and returns the
         /// reply, or `None` when a command without success response succeeded.
-        pub fn #dispatch_ident<C: #trait_ident + ?Sized>(handler: &mut C, request: &::serde_json::Value) -> #option<qapi_runtime::Reply<#return_ident>> {
+        pub fn #dispatch_ident<C: #trait_ident + ?Sized>(handler: &mut C, request: &qapi_runtime::serde_json::Value) -> #option<qapi_runtime::Reply<#return_ident>> {
             match qapi_runtime::Request::parse(request) {
                 Ok(request) => request.reply(#call_ident(handler, request.execute, request.arguments)),
                 Err(rejected) => Some(rejected.into_reply()),
@@ -374,7 +374,7 @@ fn dispatch_items(
         pub fn #call_ident<C: #trait_ident + ?Sized>(
             handler: &mut C,
             name: &str,
-            arguments: #option<&::serde_json::Map<#string, ::serde_json::Value>>,
+            arguments: #option<&qapi_runtime::serde_json::Map<#string, qapi_runtime::serde_json::Value>>,
         ) -> #result<#option<#return_ident>, qapi_runtime::QapiError> {
             let Some(info) = #lookup_ident(name) else {
                 return Err(qapi_runtime::QapiError::command_not_found(name));
