@@ -125,23 +125,31 @@ pub struct Connection<S, E> {
 }
 
 impl<S: Read + Write, E: EventSet> Connection<S, E> {
-    /// A strict connection: replies must match the schema exactly.
+    /// A lenient connection, ready for a newer server: unknown members of replies and events
+    /// are ignored, unknown enum values and events kept in their `Unrecognized` variants
+    /// ([`Connection::set_strict`] makes them errors).
     pub fn new(stream: S) -> Self {
         Connection {
             stream,
             buf: Vec::new(),
             start: 0,
             scan: Scan::default(),
-            lenient: false,
+            lenient: true,
             next_id: 1,
             events: VecDeque::new(),
         }
     }
 
-    /// Tolerates newer servers: unknown members are ignored, unknown enum values and events
-    /// are kept in their `Unrecognized` variants.
+    /// Tolerates newer servers (the default): unknown members are ignored, unknown enum
+    /// values and events are kept in their `Unrecognized` variants.
     pub fn set_lenient(&mut self, lenient: bool) {
         self.lenient = lenient;
+    }
+
+    /// Replies and events must match the schema exactly; an error names the type, the member
+    /// and the value.
+    pub fn set_strict(&mut self, strict: bool) {
+        self.lenient = !strict;
     }
 
     pub fn is_lenient(&self) -> bool {
@@ -164,7 +172,7 @@ impl<S: Read + Write, E: EventSet> Connection<S, E> {
         if self.lenient {
             Decoder::lenient()
         } else {
-            Decoder::strict()
+            Decoder::strict_reply()
         }
     }
 
@@ -463,7 +471,7 @@ pub fn decode_return<R: Decode>(value: &Value, lenient: bool) -> Result<R, Decod
     let mut decoder = if lenient {
         Decoder::lenient()
     } else {
-        Decoder::strict()
+        Decoder::strict_reply()
     };
     R::decode(value, &mut decoder)
 }

@@ -55,7 +55,9 @@ macro_rules! enumeration {
                 match $t::from_wire(text) {
                     ::std::option::Option::Some(known) => ::std::result::Result::Ok(known),
                     ::std::option::Option::None => {
-                        decoder.unknown_enum_value(text).map($t::$unknown)
+                        decoder
+                            .unknown_enum_value(::std::stringify!($t), text)
+                            .map($t::$unknown)
                     }
                 }
             }

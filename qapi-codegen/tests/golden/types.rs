@@ -750,8 +750,8 @@ pub struct Client<S> {
     connection: qapi_runtime::Connection<S, Event>,
 }
 impl<S: ::std::io::Read + ::std::io::Write> Client<S> {
-    /// A strict client (replies must match the schema); see
-    /// [`qapi_runtime::Connection::set_lenient`] to tolerate newer servers.
+    /// A client tolerating newer servers (unknown members ignored, unknown enum values
+    /// and events kept); [`qapi_runtime::Connection::set_strict`] makes them errors.
     pub fn new(stream: S) -> Self {
         Self {
             connection: qapi_runtime::Connection::new(stream),
