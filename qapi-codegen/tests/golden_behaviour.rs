@@ -440,6 +440,25 @@ fn events_round_trip_in_their_envelope() {
     assert!(matches!(kept.event, commands::Event::Unrecognized { ref name, .. } if name == "NEW"));
 }
 
+/// A server sends a typed event in one call, stamped with the current time.
+#[test]
+fn servers_emit_stamped_events() {
+    use qapi_runtime::EventMessage;
+    let before = std::time::SystemTime::now()
+        .duration_since(std::time::UNIX_EPOCH)
+        .unwrap()
+        .as_secs() as i64;
+    let mut out = Vec::new();
+    let event = commands::Event::Started(commands::StartedEvent { reason: "r".into() });
+    qapi_runtime::event::emit(&mut out, event.clone()).unwrap();
+    let text = String::from_utf8(out).unwrap();
+    assert!(text.ends_with("}\n") && text.matches('\n').count() == 1, "{text}");
+    let m: EventMessage<commands::Event> = serde_json::from_str(&text).unwrap();
+    assert_eq!(m.event, event);
+    assert!(m.timestamp.seconds >= before && m.timestamp.seconds < before + 60);
+    assert!((0..1_000_000).contains(&m.timestamp.microseconds));
+}
+
 #[test]
 fn client_talks_to_the_dispatcher_over_a_socket() {
     use std::io::{BufRead, BufReader, Write};
