@@ -54,11 +54,9 @@ macro_rules! enumeration {
                 let text = decoder.enum_str(value)?;
                 match $t::from_wire(text) {
                     ::std::option::Option::Some(known) => ::std::result::Result::Ok(known),
-                    ::std::option::Option::None => {
-                        decoder
-                            .unknown_enum_value(::std::stringify!($t), text)
-                            .map($t::$unknown)
-                    }
+                    ::std::option::Option::None => decoder
+                        .unknown_enum_value(::std::stringify!($t), text)
+                        .map($t::$unknown),
                 }
             }
         }

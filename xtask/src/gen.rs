@@ -113,11 +113,7 @@ const CI_SCHEMAS: &[(&str, &str, bool)] = &[
         true,
     ),
     ("qga", "schema/qga/qapi-schema.json", false),
-    (
-        "qmp-10.0",
-        "schema/qmp/qapi-schema.json",
-        false,
-    ),
+    ("qmp-10.0", "schema/qmp/qapi-schema.json", false),
     (
         "qapi-schema-test",
         "../shared/qapi-tests/cases/qapi-schema-test.json",

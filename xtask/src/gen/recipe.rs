@@ -44,7 +44,10 @@ pub fn check(cargo: &str, root: &Path, base: &Path) -> Result<()> {
         std::fs::write(dir.join("Cargo.lock"), &lock).context("writing Cargo.lock")?;
         copy_dir(&root.join("schema"), &dir.join("schema"))?;
         let target = base.join("recipe-target");
-        eprintln!("$ (in {}) RUSTFLAGS='-D warnings' cargo build", dir.display());
+        eprintln!(
+            "$ (in {}) RUSTFLAGS='-D warnings' cargo build",
+            dir.display()
+        );
         let status = Command::new(cargo)
             .args(["build", "--quiet"])
             .current_dir(&dir)
@@ -91,7 +94,9 @@ fn parse(readme: &str) -> Result<Recipe> {
             lib,
             build_scripts,
         }),
-        _ => bail!("README recipe: needs a `# Cargo.toml`, a `// src/lib.rs` and a `// build.rs` block"),
+        _ => bail!(
+            "README recipe: needs a `# Cargo.toml`, a `// src/lib.rs` and a `// build.rs` block"
+        ),
     }
 }
 
