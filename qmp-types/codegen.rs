@@ -14,5 +14,6 @@ pub fn qmp_types_builder(root: &std::path::Path) -> qapi_codegen::Builder {
         .unmapped_cfg(qapi_codegen::UnmappedCfg::Enabled)
         .header(qapi_codegen::Header::ModuleDoc)
         .generated_by("`cargo xtask codegen`")
+        .async_client(true)
         .emit_rerun_if_changed(false)
 }

@@ -103,6 +103,9 @@ pub struct Options {
     pub header: Header,
     /// Who generated the file, for the header (e.g. `cargo xtask codegen`).
     pub generated_by: String,
+    /// Also emit `AsyncClient`, under `#[cfg(feature = "tokio")]`: the including crate declares
+    /// a feature `tokio` that enables `qapi-runtime/tokio`.
+    pub async_client: bool,
 }
 
 impl Default for Options {
@@ -116,6 +119,7 @@ impl Default for Options {
             trait_name: "Commands".to_owned(),
             header: Header::Comment,
             generated_by: "qapi-codegen".to_owned(),
+            async_client: false,
         }
     }
 }
@@ -317,6 +321,17 @@ impl Builder {
         self
     }
 
+    /// Also generate the async client, behind the crate's cargo feature `tokio` (which must
+    /// enable `qapi-runtime/tokio`).
+    ///
+    /// ```
+    /// let b = qapi_codegen::Builder::new().async_client(true);
+    /// ```
+    pub fn async_client(mut self, on: bool) -> Self {
+        self.options.async_client = on;
+        self
+    }
+
     /// The options as configured.
     pub fn options(&self) -> &Options {
         &self.options
@@ -336,7 +351,11 @@ impl Builder {
             }
             // The features [`UnmappedCfg::Feature`] invented are expected cfgs even when the
             // crate does not declare them, so rustc's `unexpected_cfgs` lint stays quiet.
-            if let Some(values) = check_cfg_values(&output.features) {
+            let mut features = output.features.clone();
+            if self.options.async_client {
+                features.push("tokio".to_owned());
+            }
+            if let Some(values) = check_cfg_values(&features) {
                 println!("cargo::rustc-check-cfg=cfg(feature, values({values}))");
             }
         }

@@ -87,16 +87,16 @@ struct Scan {
 }
 
 /// The guest agent's sentinel byte.
-const SENTINEL: u8 = 0xFF;
+pub(crate) const SENTINEL: u8 = 0xFF;
 
 /// How many times the guest-agent handshake is retried after a timeout.
 const HANDSHAKE_ATTEMPTS: usize = 3;
 
 /// A request envelope, written in the order QEMU documents (`execute`, `arguments`, `id`).
-struct RequestOut<'a, A: ?Sized> {
-    execute: &'a str,
-    arguments: Option<&'a A>,
-    id: Option<u64>,
+pub(crate) struct RequestOut<'a, A: ?Sized> {
+    pub(crate) execute: &'a str,
+    pub(crate) arguments: Option<&'a A>,
+    pub(crate) id: Option<u64>,
 }
 
 impl<A: Serialize + ?Sized> Serialize for RequestOut<'_, A> {
@@ -443,14 +443,14 @@ impl<S: Read + Write, E: EventSet> Connection<S, E> {
 }
 
 /// Reads an error reply's body; missing parts become empty rather than failing.
-fn error_of(error: &Value) -> QapiError {
+pub(crate) fn error_of(error: &Value) -> QapiError {
     let class = error.get("class").and_then(Value::as_str).unwrap_or("");
     let desc = error.get("desc").and_then(Value::as_str).unwrap_or("");
     QapiError::new(ErrorClass::from_wire(class), desc)
 }
 
 /// An id for `guest-sync-delimited` that a stale reply is unlikely to carry.
-fn random_id() -> i64 {
+pub(crate) fn random_id() -> i64 {
     use std::collections::hash_map::RandomState;
     use std::hash::{BuildHasher, Hasher};
     let mut hasher = RandomState::new().build_hasher();

@@ -5516,3 +5516,528 @@ impl<S: ::std::io::Read + ::std::io::Write> Client<S> {
         self.connection.execute("guest-network-get-route", None::<&qapi_runtime::Empty>)
     }
 }
+/// A typed async client: one `async` method per command. Clones share the connection,
+/// so calls from many tasks are in flight at once; a dropped call leaves the connection
+/// usable. Events: [`Self::connection`]`.events()`.
+#[cfg(feature = "tokio")]
+#[derive(Debug, Clone)]
+pub struct AsyncClient {
+    connection: qapi_runtime::aio::AsyncConnection<Event>,
+    timeout: Option<::std::time::Duration>,
+}
+#[cfg(feature = "tokio")]
+impl AsyncClient {
+    /// A client over a connection that has done its handshake (e.g.
+    /// [`qapi_runtime::aio::AsyncConnection::connect_qmp_unix`]).
+    pub fn new(connection: qapi_runtime::aio::AsyncConnection<Event>) -> Self {
+        Self { connection, timeout: None }
+    }
+    /// A handle whose calls fail with [`qapi_runtime::ClientError::Timeout`] after
+    /// `timeout` (a late reply is dropped; the connection stays usable).
+    pub fn with_timeout(&self, timeout: ::std::time::Duration) -> Self {
+        Self {
+            connection: self.connection.clone(),
+            timeout: Some(timeout),
+        }
+    }
+    /// The connection: events, raw commands, strictness.
+    pub fn connection(&self) -> &qapi_runtime::aio::AsyncConnection<Event> {
+        &self.connection
+    }
+    pub fn into_connection(self) -> qapi_runtime::aio::AsyncConnection<Event> {
+        self.connection
+    }
+    /// Runs `guest-sync-delimited`; see [`Commands::guest_sync_delimited`].
+    pub async fn guest_sync_delimited(
+        &self,
+        arguments: &GuestSyncDelimitedArgs,
+    ) -> Result<i64, qapi_runtime::ClientError> {
+        self.connection
+            .execute_timeout("guest-sync-delimited", Some(arguments), self.timeout)
+            .await
+    }
+    /// Runs `guest-sync`; see [`Commands::guest_sync`].
+    pub async fn guest_sync(
+        &self,
+        arguments: &GuestSyncArgs,
+    ) -> Result<i64, qapi_runtime::ClientError> {
+        self.connection
+            .execute_timeout("guest-sync", Some(arguments), self.timeout)
+            .await
+    }
+    /// Runs `guest-ping`; see [`Commands::guest_ping`].
+    pub async fn guest_ping(&self) -> Result<(), qapi_runtime::ClientError> {
+        self.connection
+            .execute_timeout::<
+                _,
+                qapi_runtime::Empty,
+            >("guest-ping", None::<&qapi_runtime::Empty>, self.timeout)
+            .await
+            .map(|_| ())
+    }
+    /// Runs `guest-get-time`; see [`Commands::guest_get_time`].
+    pub async fn guest_get_time(&self) -> Result<i64, qapi_runtime::ClientError> {
+        self.connection
+            .execute_timeout(
+                "guest-get-time",
+                None::<&qapi_runtime::Empty>,
+                self.timeout,
+            )
+            .await
+    }
+    /// Runs `guest-set-time`; see [`Commands::guest_set_time`].
+    pub async fn guest_set_time(
+        &self,
+        arguments: &GuestSetTimeArgs,
+    ) -> Result<(), qapi_runtime::ClientError> {
+        self.connection
+            .execute_timeout::<
+                _,
+                qapi_runtime::Empty,
+            >("guest-set-time", Some(arguments), self.timeout)
+            .await
+            .map(|_| ())
+    }
+    /// Runs `guest-info`; see [`Commands::guest_info`].
+    pub async fn guest_info(&self) -> Result<GuestAgentInfo, qapi_runtime::ClientError> {
+        self.connection
+            .execute_timeout("guest-info", None::<&qapi_runtime::Empty>, self.timeout)
+            .await
+    }
+    /// Runs `guest-shutdown`; see [`Commands::guest_shutdown`].
+    ///
+    /// The server replies only on failure: this returns once the request is queued.
+    pub async fn guest_shutdown(
+        &self,
+        arguments: &GuestShutdownArgs,
+    ) -> Result<(), qapi_runtime::ClientError> {
+        self.connection.send_only("guest-shutdown", Some(arguments)).await
+    }
+    /// Runs `guest-file-open`; see [`Commands::guest_file_open`].
+    pub async fn guest_file_open(
+        &self,
+        arguments: &GuestFileOpenArgs,
+    ) -> Result<i64, qapi_runtime::ClientError> {
+        self.connection
+            .execute_timeout("guest-file-open", Some(arguments), self.timeout)
+            .await
+    }
+    /// Runs `guest-file-close`; see [`Commands::guest_file_close`].
+    pub async fn guest_file_close(
+        &self,
+        arguments: &GuestFileCloseArgs,
+    ) -> Result<(), qapi_runtime::ClientError> {
+        self.connection
+            .execute_timeout::<
+                _,
+                qapi_runtime::Empty,
+            >("guest-file-close", Some(arguments), self.timeout)
+            .await
+            .map(|_| ())
+    }
+    /// Runs `guest-file-read`; see [`Commands::guest_file_read`].
+    pub async fn guest_file_read(
+        &self,
+        arguments: &GuestFileReadArgs,
+    ) -> Result<GuestFileRead, qapi_runtime::ClientError> {
+        self.connection
+            .execute_timeout("guest-file-read", Some(arguments), self.timeout)
+            .await
+    }
+    /// Runs `guest-file-write`; see [`Commands::guest_file_write`].
+    pub async fn guest_file_write(
+        &self,
+        arguments: &GuestFileWriteArgs,
+    ) -> Result<GuestFileWrite, qapi_runtime::ClientError> {
+        self.connection
+            .execute_timeout("guest-file-write", Some(arguments), self.timeout)
+            .await
+    }
+    /// Runs `guest-file-seek`; see [`Commands::guest_file_seek`].
+    pub async fn guest_file_seek(
+        &self,
+        arguments: &GuestFileSeekArgs,
+    ) -> Result<GuestFileSeek, qapi_runtime::ClientError> {
+        self.connection
+            .execute_timeout("guest-file-seek", Some(arguments), self.timeout)
+            .await
+    }
+    /// Runs `guest-file-flush`; see [`Commands::guest_file_flush`].
+    pub async fn guest_file_flush(
+        &self,
+        arguments: &GuestFileFlushArgs,
+    ) -> Result<(), qapi_runtime::ClientError> {
+        self.connection
+            .execute_timeout::<
+                _,
+                qapi_runtime::Empty,
+            >("guest-file-flush", Some(arguments), self.timeout)
+            .await
+            .map(|_| ())
+    }
+    /// Runs `guest-fsfreeze-status`; see [`Commands::guest_fsfreeze_status`].
+    #[cfg(any(windows, target_os = "linux", target_os = "freebsd"))]
+    pub async fn guest_fsfreeze_status(
+        &self,
+    ) -> Result<GuestFsfreezeStatus, qapi_runtime::ClientError> {
+        self.connection
+            .execute_timeout(
+                "guest-fsfreeze-status",
+                None::<&qapi_runtime::Empty>,
+                self.timeout,
+            )
+            .await
+    }
+    /// Runs `guest-fsfreeze-freeze`; see [`Commands::guest_fsfreeze_freeze`].
+    #[cfg(any(windows, target_os = "linux", target_os = "freebsd"))]
+    pub async fn guest_fsfreeze_freeze(&self) -> Result<i64, qapi_runtime::ClientError> {
+        self.connection
+            .execute_timeout(
+                "guest-fsfreeze-freeze",
+                None::<&qapi_runtime::Empty>,
+                self.timeout,
+            )
+            .await
+    }
+    /// Runs `guest-fsfreeze-freeze-list`; see [`Commands::guest_fsfreeze_freeze_list`].
+    #[cfg(any(windows, target_os = "linux", target_os = "freebsd"))]
+    pub async fn guest_fsfreeze_freeze_list(
+        &self,
+        arguments: &GuestFsfreezeFreezeListArgs,
+    ) -> Result<i64, qapi_runtime::ClientError> {
+        self.connection
+            .execute_timeout("guest-fsfreeze-freeze-list", Some(arguments), self.timeout)
+            .await
+    }
+    /// Runs `guest-fsfreeze-thaw`; see [`Commands::guest_fsfreeze_thaw`].
+    #[cfg(any(windows, target_os = "linux", target_os = "freebsd"))]
+    pub async fn guest_fsfreeze_thaw(&self) -> Result<i64, qapi_runtime::ClientError> {
+        self.connection
+            .execute_timeout(
+                "guest-fsfreeze-thaw",
+                None::<&qapi_runtime::Empty>,
+                self.timeout,
+            )
+            .await
+    }
+    /// Runs `guest-fstrim`; see [`Commands::guest_fstrim`].
+    #[cfg(any(windows, target_os = "linux"))]
+    pub async fn guest_fstrim(
+        &self,
+        arguments: &GuestFstrimArgs,
+    ) -> Result<GuestFilesystemTrimResponse, qapi_runtime::ClientError> {
+        self.connection
+            .execute_timeout("guest-fstrim", Some(arguments), self.timeout)
+            .await
+    }
+    /// Runs `guest-suspend-disk`; see [`Commands::guest_suspend_disk`].
+    ///
+    /// The server replies only on failure: this returns once the request is queued.
+    #[cfg(any(target_os = "linux", windows))]
+    pub async fn guest_suspend_disk(&self) -> Result<(), qapi_runtime::ClientError> {
+        self.connection
+            .send_only("guest-suspend-disk", None::<&qapi_runtime::Empty>)
+            .await
+    }
+    /// Runs `guest-suspend-ram`; see [`Commands::guest_suspend_ram`].
+    ///
+    /// The server replies only on failure: this returns once the request is queued.
+    #[cfg(any(target_os = "linux", windows))]
+    pub async fn guest_suspend_ram(&self) -> Result<(), qapi_runtime::ClientError> {
+        self.connection
+            .send_only("guest-suspend-ram", None::<&qapi_runtime::Empty>)
+            .await
+    }
+    /// Runs `guest-suspend-hybrid`; see [`Commands::guest_suspend_hybrid`].
+    ///
+    /// The server replies only on failure: this returns once the request is queued.
+    #[cfg(target_os = "linux")]
+    pub async fn guest_suspend_hybrid(&self) -> Result<(), qapi_runtime::ClientError> {
+        self.connection
+            .send_only("guest-suspend-hybrid", None::<&qapi_runtime::Empty>)
+            .await
+    }
+    /// Runs `guest-network-get-interfaces`; see [`Commands::guest_network_get_interfaces`].
+    #[cfg(any(windows, unix))]
+    pub async fn guest_network_get_interfaces(
+        &self,
+    ) -> Result<Vec<GuestNetworkInterface>, qapi_runtime::ClientError> {
+        self.connection
+            .execute_timeout(
+                "guest-network-get-interfaces",
+                None::<&qapi_runtime::Empty>,
+                self.timeout,
+            )
+            .await
+    }
+    /// Runs `guest-get-vcpus`; see [`Commands::guest_get_vcpus`].
+    #[cfg(any(target_os = "linux", windows))]
+    pub async fn guest_get_vcpus(
+        &self,
+    ) -> Result<Vec<GuestLogicalProcessor>, qapi_runtime::ClientError> {
+        self.connection
+            .execute_timeout(
+                "guest-get-vcpus",
+                None::<&qapi_runtime::Empty>,
+                self.timeout,
+            )
+            .await
+    }
+    /// Runs `guest-set-vcpus`; see [`Commands::guest_set_vcpus`].
+    #[cfg(target_os = "linux")]
+    pub async fn guest_set_vcpus(
+        &self,
+        arguments: &GuestSetVcpusArgs,
+    ) -> Result<i64, qapi_runtime::ClientError> {
+        self.connection
+            .execute_timeout("guest-set-vcpus", Some(arguments), self.timeout)
+            .await
+    }
+    /// Runs `guest-get-disks`; see [`Commands::guest_get_disks`].
+    #[cfg(any(windows, target_os = "linux"))]
+    pub async fn guest_get_disks(
+        &self,
+    ) -> Result<Vec<GuestDiskInfo>, qapi_runtime::ClientError> {
+        self.connection
+            .execute_timeout(
+                "guest-get-disks",
+                None::<&qapi_runtime::Empty>,
+                self.timeout,
+            )
+            .await
+    }
+    /// Runs `guest-get-fsinfo`; see [`Commands::guest_get_fsinfo`].
+    #[cfg(any(windows, target_os = "linux"))]
+    pub async fn guest_get_fsinfo(
+        &self,
+    ) -> Result<Vec<GuestFilesystemInfo>, qapi_runtime::ClientError> {
+        self.connection
+            .execute_timeout(
+                "guest-get-fsinfo",
+                None::<&qapi_runtime::Empty>,
+                self.timeout,
+            )
+            .await
+    }
+    /// Runs `guest-set-user-password`; see [`Commands::guest_set_user_password`].
+    #[cfg(any(windows, target_os = "linux", target_os = "freebsd"))]
+    pub async fn guest_set_user_password(
+        &self,
+        arguments: &GuestSetUserPasswordArgs,
+    ) -> Result<(), qapi_runtime::ClientError> {
+        self.connection
+            .execute_timeout::<
+                _,
+                qapi_runtime::Empty,
+            >("guest-set-user-password", Some(arguments), self.timeout)
+            .await
+            .map(|_| ())
+    }
+    /// Runs `guest-get-memory-blocks`; see [`Commands::guest_get_memory_blocks`].
+    #[cfg(target_os = "linux")]
+    pub async fn guest_get_memory_blocks(
+        &self,
+    ) -> Result<Vec<GuestMemoryBlock>, qapi_runtime::ClientError> {
+        self.connection
+            .execute_timeout(
+                "guest-get-memory-blocks",
+                None::<&qapi_runtime::Empty>,
+                self.timeout,
+            )
+            .await
+    }
+    /// Runs `guest-set-memory-blocks`; see [`Commands::guest_set_memory_blocks`].
+    #[cfg(target_os = "linux")]
+    pub async fn guest_set_memory_blocks(
+        &self,
+        arguments: &GuestSetMemoryBlocksArgs,
+    ) -> Result<Vec<GuestMemoryBlockResponse>, qapi_runtime::ClientError> {
+        self.connection
+            .execute_timeout("guest-set-memory-blocks", Some(arguments), self.timeout)
+            .await
+    }
+    /// Runs `guest-get-memory-block-info`; see [`Commands::guest_get_memory_block_info`].
+    #[cfg(target_os = "linux")]
+    pub async fn guest_get_memory_block_info(
+        &self,
+    ) -> Result<GuestMemoryBlockInfo, qapi_runtime::ClientError> {
+        self.connection
+            .execute_timeout(
+                "guest-get-memory-block-info",
+                None::<&qapi_runtime::Empty>,
+                self.timeout,
+            )
+            .await
+    }
+    /// Runs `guest-exec-status`; see [`Commands::guest_exec_status`].
+    pub async fn guest_exec_status(
+        &self,
+        arguments: &GuestExecStatusArgs,
+    ) -> Result<GuestExecStatus, qapi_runtime::ClientError> {
+        self.connection
+            .execute_timeout("guest-exec-status", Some(arguments), self.timeout)
+            .await
+    }
+    /// Runs `guest-exec`; see [`Commands::guest_exec`].
+    pub async fn guest_exec(
+        &self,
+        arguments: &GuestExecArgs,
+    ) -> Result<GuestExec, qapi_runtime::ClientError> {
+        self.connection
+            .execute_timeout("guest-exec", Some(arguments), self.timeout)
+            .await
+    }
+    /// Runs `guest-get-host-name`; see [`Commands::guest_get_host_name`].
+    pub async fn guest_get_host_name(
+        &self,
+    ) -> Result<GuestHostName, qapi_runtime::ClientError> {
+        self.connection
+            .execute_timeout(
+                "guest-get-host-name",
+                None::<&qapi_runtime::Empty>,
+                self.timeout,
+            )
+            .await
+    }
+    /// Runs `guest-get-users`; see [`Commands::guest_get_users`].
+    #[cfg(any(windows, unix))]
+    pub async fn guest_get_users(
+        &self,
+    ) -> Result<Vec<GuestUser>, qapi_runtime::ClientError> {
+        self.connection
+            .execute_timeout(
+                "guest-get-users",
+                None::<&qapi_runtime::Empty>,
+                self.timeout,
+            )
+            .await
+    }
+    /// Runs `guest-get-timezone`; see [`Commands::guest_get_timezone`].
+    pub async fn guest_get_timezone(
+        &self,
+    ) -> Result<GuestTimezone, qapi_runtime::ClientError> {
+        self.connection
+            .execute_timeout(
+                "guest-get-timezone",
+                None::<&qapi_runtime::Empty>,
+                self.timeout,
+            )
+            .await
+    }
+    /// Runs `guest-get-osinfo`; see [`Commands::guest_get_osinfo`].
+    pub async fn guest_get_osinfo(
+        &self,
+    ) -> Result<GuestOsInfo, qapi_runtime::ClientError> {
+        self.connection
+            .execute_timeout(
+                "guest-get-osinfo",
+                None::<&qapi_runtime::Empty>,
+                self.timeout,
+            )
+            .await
+    }
+    /// Runs `guest-get-devices`; see [`Commands::guest_get_devices`].
+    #[cfg(windows)]
+    pub async fn guest_get_devices(
+        &self,
+    ) -> Result<Vec<GuestDeviceInfo>, qapi_runtime::ClientError> {
+        self.connection
+            .execute_timeout(
+                "guest-get-devices",
+                None::<&qapi_runtime::Empty>,
+                self.timeout,
+            )
+            .await
+    }
+    /// Runs `guest-ssh-get-authorized-keys`; see [`Commands::guest_ssh_get_authorized_keys`].
+    pub async fn guest_ssh_get_authorized_keys(
+        &self,
+        arguments: &GuestSshGetAuthorizedKeysArgs,
+    ) -> Result<GuestAuthorizedKeys, qapi_runtime::ClientError> {
+        self.connection
+            .execute_timeout(
+                "guest-ssh-get-authorized-keys",
+                Some(arguments),
+                self.timeout,
+            )
+            .await
+    }
+    /// Runs `guest-ssh-add-authorized-keys`; see [`Commands::guest_ssh_add_authorized_keys`].
+    pub async fn guest_ssh_add_authorized_keys(
+        &self,
+        arguments: &GuestSshAddAuthorizedKeysArgs,
+    ) -> Result<(), qapi_runtime::ClientError> {
+        self.connection
+            .execute_timeout::<
+                _,
+                qapi_runtime::Empty,
+            >("guest-ssh-add-authorized-keys", Some(arguments), self.timeout)
+            .await
+            .map(|_| ())
+    }
+    /// Runs `guest-ssh-remove-authorized-keys`; see [`Commands::guest_ssh_remove_authorized_keys`].
+    pub async fn guest_ssh_remove_authorized_keys(
+        &self,
+        arguments: &GuestSshRemoveAuthorizedKeysArgs,
+    ) -> Result<(), qapi_runtime::ClientError> {
+        self.connection
+            .execute_timeout::<
+                _,
+                qapi_runtime::Empty,
+            >("guest-ssh-remove-authorized-keys", Some(arguments), self.timeout)
+            .await
+            .map(|_| ())
+    }
+    /// Runs `guest-get-diskstats`; see [`Commands::guest_get_diskstats`].
+    #[cfg(target_os = "linux")]
+    pub async fn guest_get_diskstats(
+        &self,
+    ) -> Result<Vec<GuestDiskStatsInfo>, qapi_runtime::ClientError> {
+        self.connection
+            .execute_timeout(
+                "guest-get-diskstats",
+                None::<&qapi_runtime::Empty>,
+                self.timeout,
+            )
+            .await
+    }
+    /// Runs `guest-get-cpustats`; see [`Commands::guest_get_cpustats`].
+    #[cfg(target_os = "linux")]
+    pub async fn guest_get_cpustats(
+        &self,
+    ) -> Result<Vec<GuestCpuStats>, qapi_runtime::ClientError> {
+        self.connection
+            .execute_timeout(
+                "guest-get-cpustats",
+                None::<&qapi_runtime::Empty>,
+                self.timeout,
+            )
+            .await
+    }
+    /// Runs `guest-get-load`; see [`Commands::guest_get_load`].
+    #[cfg(unix)]
+    pub async fn guest_get_load(
+        &self,
+    ) -> Result<GuestLoadAverage, qapi_runtime::ClientError> {
+        self.connection
+            .execute_timeout(
+                "guest-get-load",
+                None::<&qapi_runtime::Empty>,
+                self.timeout,
+            )
+            .await
+    }
+    /// Runs `guest-network-get-route`; see [`Commands::guest_network_get_route`].
+    #[cfg(target_os = "linux")]
+    pub async fn guest_network_get_route(
+        &self,
+    ) -> Result<Vec<GuestNetworkRoute>, qapi_runtime::ClientError> {
+        self.connection
+            .execute_timeout(
+                "guest-network-get-route",
+                None::<&qapi_runtime::Empty>,
+                self.timeout,
+            )
+            .await
+    }
+}

@@ -65629,3 +65629,2816 @@ impl<S: ::std::io::Read + ::std::io::Write> Client<S> {
             .map(|_| ())
     }
 }
+/// A typed async client: one `async` method per command. Clones share the connection,
+/// so calls from many tasks are in flight at once; a dropped call leaves the connection
+/// usable. Events: [`Self::connection`]`.events()`.
+#[cfg(feature = "tokio")]
+#[derive(Debug, Clone)]
+pub struct AsyncClient {
+    connection: qapi_runtime::aio::AsyncConnection<Event>,
+    timeout: Option<::std::time::Duration>,
+}
+#[cfg(feature = "tokio")]
+impl AsyncClient {
+    /// A client over a connection that has done its handshake (e.g.
+    /// [`qapi_runtime::aio::AsyncConnection::connect_qmp_unix`]).
+    pub fn new(connection: qapi_runtime::aio::AsyncConnection<Event>) -> Self {
+        Self { connection, timeout: None }
+    }
+    /// A handle whose calls fail with [`qapi_runtime::ClientError::Timeout`] after
+    /// `timeout` (a late reply is dropped; the connection stays usable).
+    pub fn with_timeout(&self, timeout: ::std::time::Duration) -> Self {
+        Self {
+            connection: self.connection.clone(),
+            timeout: Some(timeout),
+        }
+    }
+    /// The connection: events, raw commands, strictness.
+    pub fn connection(&self) -> &qapi_runtime::aio::AsyncConnection<Event> {
+        &self.connection
+    }
+    pub fn into_connection(self) -> qapi_runtime::aio::AsyncConnection<Event> {
+        self.connection
+    }
+    /// Runs `query-status`; see [`Commands::query_status`].
+    pub async fn query_status(&self) -> Result<StatusInfo, qapi_runtime::ClientError> {
+        self.connection
+            .execute_timeout("query-status", None::<&qapi_runtime::Empty>, self.timeout)
+            .await
+    }
+    /// Runs `watchdog-set-action`; see [`Commands::watchdog_set_action`].
+    pub async fn watchdog_set_action(
+        &self,
+        arguments: &WatchdogSetActionArgs,
+    ) -> Result<(), qapi_runtime::ClientError> {
+        self.connection
+            .execute_timeout::<
+                _,
+                qapi_runtime::Empty,
+            >("watchdog-set-action", Some(arguments), self.timeout)
+            .await
+            .map(|_| ())
+    }
+    /// Runs `set-action`; see [`Commands::set_action`].
+    pub async fn set_action(
+        &self,
+        arguments: &SetActionArgs,
+    ) -> Result<(), qapi_runtime::ClientError> {
+        self.connection
+            .execute_timeout::<
+                _,
+                qapi_runtime::Empty,
+            >("set-action", Some(arguments), self.timeout)
+            .await
+            .map(|_| ())
+    }
+    /// Runs `job-pause`; see [`Commands::job_pause`].
+    pub async fn job_pause(
+        &self,
+        arguments: &JobPauseArgs,
+    ) -> Result<(), qapi_runtime::ClientError> {
+        self.connection
+            .execute_timeout::<
+                _,
+                qapi_runtime::Empty,
+            >("job-pause", Some(arguments), self.timeout)
+            .await
+            .map(|_| ())
+    }
+    /// Runs `job-resume`; see [`Commands::job_resume`].
+    pub async fn job_resume(
+        &self,
+        arguments: &JobResumeArgs,
+    ) -> Result<(), qapi_runtime::ClientError> {
+        self.connection
+            .execute_timeout::<
+                _,
+                qapi_runtime::Empty,
+            >("job-resume", Some(arguments), self.timeout)
+            .await
+            .map(|_| ())
+    }
+    /// Runs `job-cancel`; see [`Commands::job_cancel`].
+    pub async fn job_cancel(
+        &self,
+        arguments: &JobCancelArgs,
+    ) -> Result<(), qapi_runtime::ClientError> {
+        self.connection
+            .execute_timeout::<
+                _,
+                qapi_runtime::Empty,
+            >("job-cancel", Some(arguments), self.timeout)
+            .await
+            .map(|_| ())
+    }
+    /// Runs `job-complete`; see [`Commands::job_complete`].
+    pub async fn job_complete(
+        &self,
+        arguments: &JobCompleteArgs,
+    ) -> Result<(), qapi_runtime::ClientError> {
+        self.connection
+            .execute_timeout::<
+                _,
+                qapi_runtime::Empty,
+            >("job-complete", Some(arguments), self.timeout)
+            .await
+            .map(|_| ())
+    }
+    /// Runs `job-dismiss`; see [`Commands::job_dismiss`].
+    pub async fn job_dismiss(
+        &self,
+        arguments: &JobDismissArgs,
+    ) -> Result<(), qapi_runtime::ClientError> {
+        self.connection
+            .execute_timeout::<
+                _,
+                qapi_runtime::Empty,
+            >("job-dismiss", Some(arguments), self.timeout)
+            .await
+            .map(|_| ())
+    }
+    /// Runs `job-finalize`; see [`Commands::job_finalize`].
+    pub async fn job_finalize(
+        &self,
+        arguments: &JobFinalizeArgs,
+    ) -> Result<(), qapi_runtime::ClientError> {
+        self.connection
+            .execute_timeout::<
+                _,
+                qapi_runtime::Empty,
+            >("job-finalize", Some(arguments), self.timeout)
+            .await
+            .map(|_| ())
+    }
+    /// Runs `query-jobs`; see [`Commands::query_jobs`].
+    pub async fn query_jobs(&self) -> Result<Vec<JobInfo>, qapi_runtime::ClientError> {
+        self.connection
+            .execute_timeout("query-jobs", None::<&qapi_runtime::Empty>, self.timeout)
+            .await
+    }
+    /// Runs `query-block`; see [`Commands::query_block`].
+    pub async fn query_block(
+        &self,
+    ) -> Result<Vec<BlockInfo>, qapi_runtime::ClientError> {
+        self.connection
+            .execute_timeout("query-block", None::<&qapi_runtime::Empty>, self.timeout)
+            .await
+    }
+    /// Runs `query-blockstats`; see [`Commands::query_blockstats`].
+    pub async fn query_blockstats(
+        &self,
+        arguments: &QueryBlockstatsArgs,
+    ) -> Result<Vec<BlockStats>, qapi_runtime::ClientError> {
+        self.connection
+            .execute_timeout("query-blockstats", Some(arguments), self.timeout)
+            .await
+    }
+    /// Runs `query-block-jobs`; see [`Commands::query_block_jobs`].
+    pub async fn query_block_jobs(
+        &self,
+    ) -> Result<Vec<BlockJobInfo>, qapi_runtime::ClientError> {
+        self.connection
+            .execute_timeout(
+                "query-block-jobs",
+                None::<&qapi_runtime::Empty>,
+                self.timeout,
+            )
+            .await
+    }
+    /// Runs `block_resize`; see [`Commands::block_resize`].
+    pub async fn block_resize(
+        &self,
+        arguments: &BlockResizeArgs,
+    ) -> Result<(), qapi_runtime::ClientError> {
+        self.connection
+            .execute_timeout::<
+                _,
+                qapi_runtime::Empty,
+            >("block_resize", Some(arguments), self.timeout)
+            .await
+            .map(|_| ())
+    }
+    /// Runs `blockdev-snapshot-sync`; see [`Commands::blockdev_snapshot_sync`].
+    pub async fn blockdev_snapshot_sync(
+        &self,
+        arguments: &BlockdevSnapshotSync,
+    ) -> Result<(), qapi_runtime::ClientError> {
+        self.connection
+            .execute_timeout::<
+                _,
+                qapi_runtime::Empty,
+            >("blockdev-snapshot-sync", Some(arguments), self.timeout)
+            .await
+            .map(|_| ())
+    }
+    /// Runs `blockdev-snapshot`; see [`Commands::blockdev_snapshot`].
+    pub async fn blockdev_snapshot(
+        &self,
+        arguments: &BlockdevSnapshot,
+    ) -> Result<(), qapi_runtime::ClientError> {
+        self.connection
+            .execute_timeout::<
+                _,
+                qapi_runtime::Empty,
+            >("blockdev-snapshot", Some(arguments), self.timeout)
+            .await
+            .map(|_| ())
+    }
+    /// Runs `change-backing-file`; see [`Commands::change_backing_file`].
+    pub async fn change_backing_file(
+        &self,
+        arguments: &ChangeBackingFileArgs,
+    ) -> Result<(), qapi_runtime::ClientError> {
+        self.connection
+            .execute_timeout::<
+                _,
+                qapi_runtime::Empty,
+            >("change-backing-file", Some(arguments), self.timeout)
+            .await
+            .map(|_| ())
+    }
+    /// Runs `block-commit`; see [`Commands::block_commit`].
+    pub async fn block_commit(
+        &self,
+        arguments: &BlockCommitArgs,
+    ) -> Result<(), qapi_runtime::ClientError> {
+        self.connection
+            .execute_timeout::<
+                _,
+                qapi_runtime::Empty,
+            >("block-commit", Some(arguments), self.timeout)
+            .await
+            .map(|_| ())
+    }
+    /// Runs `drive-backup`; see [`Commands::drive_backup`].
+    #[deprecated]
+    pub async fn drive_backup(
+        &self,
+        arguments: &DriveBackup,
+    ) -> Result<(), qapi_runtime::ClientError> {
+        self.connection
+            .execute_timeout::<
+                _,
+                qapi_runtime::Empty,
+            >("drive-backup", Some(arguments), self.timeout)
+            .await
+            .map(|_| ())
+    }
+    /// Runs `blockdev-backup`; see [`Commands::blockdev_backup`].
+    pub async fn blockdev_backup(
+        &self,
+        arguments: &BlockdevBackup,
+    ) -> Result<(), qapi_runtime::ClientError> {
+        self.connection
+            .execute_timeout::<
+                _,
+                qapi_runtime::Empty,
+            >("blockdev-backup", Some(arguments), self.timeout)
+            .await
+            .map(|_| ())
+    }
+    /// Runs `query-named-block-nodes`; see [`Commands::query_named_block_nodes`].
+    pub async fn query_named_block_nodes(
+        &self,
+        arguments: &QueryNamedBlockNodesArgs,
+    ) -> Result<Vec<BlockDeviceInfo>, qapi_runtime::ClientError> {
+        self.connection
+            .execute_timeout("query-named-block-nodes", Some(arguments), self.timeout)
+            .await
+    }
+    /// Runs `x-debug-query-block-graph`; see [`Commands::x_debug_query_block_graph`].
+    pub async fn x_debug_query_block_graph(
+        &self,
+    ) -> Result<XDbgBlockGraph, qapi_runtime::ClientError> {
+        self.connection
+            .execute_timeout(
+                "x-debug-query-block-graph",
+                None::<&qapi_runtime::Empty>,
+                self.timeout,
+            )
+            .await
+    }
+    /// Runs `drive-mirror`; see [`Commands::drive_mirror`].
+    pub async fn drive_mirror(
+        &self,
+        arguments: &DriveMirror,
+    ) -> Result<(), qapi_runtime::ClientError> {
+        self.connection
+            .execute_timeout::<
+                _,
+                qapi_runtime::Empty,
+            >("drive-mirror", Some(arguments), self.timeout)
+            .await
+            .map(|_| ())
+    }
+    /// Runs `block-dirty-bitmap-add`; see [`Commands::block_dirty_bitmap_add`].
+    pub async fn block_dirty_bitmap_add(
+        &self,
+        arguments: &BlockDirtyBitmapAdd,
+    ) -> Result<(), qapi_runtime::ClientError> {
+        self.connection
+            .execute_timeout::<
+                _,
+                qapi_runtime::Empty,
+            >("block-dirty-bitmap-add", Some(arguments), self.timeout)
+            .await
+            .map(|_| ())
+    }
+    /// Runs `block-dirty-bitmap-remove`; see [`Commands::block_dirty_bitmap_remove`].
+    pub async fn block_dirty_bitmap_remove(
+        &self,
+        arguments: &BlockDirtyBitmap,
+    ) -> Result<(), qapi_runtime::ClientError> {
+        self.connection
+            .execute_timeout::<
+                _,
+                qapi_runtime::Empty,
+            >("block-dirty-bitmap-remove", Some(arguments), self.timeout)
+            .await
+            .map(|_| ())
+    }
+    /// Runs `block-dirty-bitmap-clear`; see [`Commands::block_dirty_bitmap_clear`].
+    pub async fn block_dirty_bitmap_clear(
+        &self,
+        arguments: &BlockDirtyBitmap,
+    ) -> Result<(), qapi_runtime::ClientError> {
+        self.connection
+            .execute_timeout::<
+                _,
+                qapi_runtime::Empty,
+            >("block-dirty-bitmap-clear", Some(arguments), self.timeout)
+            .await
+            .map(|_| ())
+    }
+    /// Runs `block-dirty-bitmap-enable`; see [`Commands::block_dirty_bitmap_enable`].
+    pub async fn block_dirty_bitmap_enable(
+        &self,
+        arguments: &BlockDirtyBitmap,
+    ) -> Result<(), qapi_runtime::ClientError> {
+        self.connection
+            .execute_timeout::<
+                _,
+                qapi_runtime::Empty,
+            >("block-dirty-bitmap-enable", Some(arguments), self.timeout)
+            .await
+            .map(|_| ())
+    }
+    /// Runs `block-dirty-bitmap-disable`; see [`Commands::block_dirty_bitmap_disable`].
+    pub async fn block_dirty_bitmap_disable(
+        &self,
+        arguments: &BlockDirtyBitmap,
+    ) -> Result<(), qapi_runtime::ClientError> {
+        self.connection
+            .execute_timeout::<
+                _,
+                qapi_runtime::Empty,
+            >("block-dirty-bitmap-disable", Some(arguments), self.timeout)
+            .await
+            .map(|_| ())
+    }
+    /// Runs `block-dirty-bitmap-merge`; see [`Commands::block_dirty_bitmap_merge`].
+    pub async fn block_dirty_bitmap_merge(
+        &self,
+        arguments: &BlockDirtyBitmapMerge,
+    ) -> Result<(), qapi_runtime::ClientError> {
+        self.connection
+            .execute_timeout::<
+                _,
+                qapi_runtime::Empty,
+            >("block-dirty-bitmap-merge", Some(arguments), self.timeout)
+            .await
+            .map(|_| ())
+    }
+    /// Runs `x-debug-block-dirty-bitmap-sha256`; see [`Commands::x_debug_block_dirty_bitmap_sha256`].
+    pub async fn x_debug_block_dirty_bitmap_sha256(
+        &self,
+        arguments: &BlockDirtyBitmap,
+    ) -> Result<BlockDirtyBitmapSha256, qapi_runtime::ClientError> {
+        self.connection
+            .execute_timeout(
+                "x-debug-block-dirty-bitmap-sha256",
+                Some(arguments),
+                self.timeout,
+            )
+            .await
+    }
+    /// Runs `blockdev-mirror`; see [`Commands::blockdev_mirror`].
+    pub async fn blockdev_mirror(
+        &self,
+        arguments: &BlockdevMirrorArgs,
+    ) -> Result<(), qapi_runtime::ClientError> {
+        self.connection
+            .execute_timeout::<
+                _,
+                qapi_runtime::Empty,
+            >("blockdev-mirror", Some(arguments), self.timeout)
+            .await
+            .map(|_| ())
+    }
+    /// Runs `block-stream`; see [`Commands::block_stream`].
+    pub async fn block_stream(
+        &self,
+        arguments: &BlockStreamArgs,
+    ) -> Result<(), qapi_runtime::ClientError> {
+        self.connection
+            .execute_timeout::<
+                _,
+                qapi_runtime::Empty,
+            >("block-stream", Some(arguments), self.timeout)
+            .await
+            .map(|_| ())
+    }
+    /// Runs `block-job-set-speed`; see [`Commands::block_job_set_speed`].
+    pub async fn block_job_set_speed(
+        &self,
+        arguments: &BlockJobSetSpeedArgs,
+    ) -> Result<(), qapi_runtime::ClientError> {
+        self.connection
+            .execute_timeout::<
+                _,
+                qapi_runtime::Empty,
+            >("block-job-set-speed", Some(arguments), self.timeout)
+            .await
+            .map(|_| ())
+    }
+    /// Runs `block-job-cancel`; see [`Commands::block_job_cancel`].
+    pub async fn block_job_cancel(
+        &self,
+        arguments: &BlockJobCancelArgs,
+    ) -> Result<(), qapi_runtime::ClientError> {
+        self.connection
+            .execute_timeout::<
+                _,
+                qapi_runtime::Empty,
+            >("block-job-cancel", Some(arguments), self.timeout)
+            .await
+            .map(|_| ())
+    }
+    /// Runs `block-job-pause`; see [`Commands::block_job_pause`].
+    pub async fn block_job_pause(
+        &self,
+        arguments: &BlockJobPauseArgs,
+    ) -> Result<(), qapi_runtime::ClientError> {
+        self.connection
+            .execute_timeout::<
+                _,
+                qapi_runtime::Empty,
+            >("block-job-pause", Some(arguments), self.timeout)
+            .await
+            .map(|_| ())
+    }
+    /// Runs `block-job-resume`; see [`Commands::block_job_resume`].
+    pub async fn block_job_resume(
+        &self,
+        arguments: &BlockJobResumeArgs,
+    ) -> Result<(), qapi_runtime::ClientError> {
+        self.connection
+            .execute_timeout::<
+                _,
+                qapi_runtime::Empty,
+            >("block-job-resume", Some(arguments), self.timeout)
+            .await
+            .map(|_| ())
+    }
+    /// Runs `block-job-complete`; see [`Commands::block_job_complete`].
+    pub async fn block_job_complete(
+        &self,
+        arguments: &BlockJobCompleteArgs,
+    ) -> Result<(), qapi_runtime::ClientError> {
+        self.connection
+            .execute_timeout::<
+                _,
+                qapi_runtime::Empty,
+            >("block-job-complete", Some(arguments), self.timeout)
+            .await
+            .map(|_| ())
+    }
+    /// Runs `block-job-dismiss`; see [`Commands::block_job_dismiss`].
+    pub async fn block_job_dismiss(
+        &self,
+        arguments: &BlockJobDismissArgs,
+    ) -> Result<(), qapi_runtime::ClientError> {
+        self.connection
+            .execute_timeout::<
+                _,
+                qapi_runtime::Empty,
+            >("block-job-dismiss", Some(arguments), self.timeout)
+            .await
+            .map(|_| ())
+    }
+    /// Runs `block-job-finalize`; see [`Commands::block_job_finalize`].
+    pub async fn block_job_finalize(
+        &self,
+        arguments: &BlockJobFinalizeArgs,
+    ) -> Result<(), qapi_runtime::ClientError> {
+        self.connection
+            .execute_timeout::<
+                _,
+                qapi_runtime::Empty,
+            >("block-job-finalize", Some(arguments), self.timeout)
+            .await
+            .map(|_| ())
+    }
+    /// Runs `block-job-change`; see [`Commands::block_job_change`].
+    pub async fn block_job_change(
+        &self,
+        arguments: &BlockJobChangeOptions,
+    ) -> Result<(), qapi_runtime::ClientError> {
+        self.connection
+            .execute_timeout::<
+                _,
+                qapi_runtime::Empty,
+            >("block-job-change", Some(arguments), self.timeout)
+            .await
+            .map(|_| ())
+    }
+    /// Runs `blockdev-add`; see [`Commands::blockdev_add`].
+    pub async fn blockdev_add(
+        &self,
+        arguments: &BlockdevOptions,
+    ) -> Result<(), qapi_runtime::ClientError> {
+        self.connection
+            .execute_timeout::<
+                _,
+                qapi_runtime::Empty,
+            >("blockdev-add", Some(arguments), self.timeout)
+            .await
+            .map(|_| ())
+    }
+    /// Runs `blockdev-reopen`; see [`Commands::blockdev_reopen`].
+    pub async fn blockdev_reopen(
+        &self,
+        arguments: &BlockdevReopenArgs,
+    ) -> Result<(), qapi_runtime::ClientError> {
+        self.connection
+            .execute_timeout::<
+                _,
+                qapi_runtime::Empty,
+            >("blockdev-reopen", Some(arguments), self.timeout)
+            .await
+            .map(|_| ())
+    }
+    /// Runs `blockdev-del`; see [`Commands::blockdev_del`].
+    pub async fn blockdev_del(
+        &self,
+        arguments: &BlockdevDelArgs,
+    ) -> Result<(), qapi_runtime::ClientError> {
+        self.connection
+            .execute_timeout::<
+                _,
+                qapi_runtime::Empty,
+            >("blockdev-del", Some(arguments), self.timeout)
+            .await
+            .map(|_| ())
+    }
+    /// Runs `blockdev-set-active`; see [`Commands::blockdev_set_active`].
+    pub async fn blockdev_set_active(
+        &self,
+        arguments: &BlockdevSetActiveArgs,
+    ) -> Result<(), qapi_runtime::ClientError> {
+        self.connection
+            .execute_timeout::<
+                _,
+                qapi_runtime::Empty,
+            >("blockdev-set-active", Some(arguments), self.timeout)
+            .await
+            .map(|_| ())
+    }
+    /// Runs `blockdev-create`; see [`Commands::blockdev_create`].
+    pub async fn blockdev_create(
+        &self,
+        arguments: &BlockdevCreateArgs,
+    ) -> Result<(), qapi_runtime::ClientError> {
+        self.connection
+            .execute_timeout::<
+                _,
+                qapi_runtime::Empty,
+            >("blockdev-create", Some(arguments), self.timeout)
+            .await
+            .map(|_| ())
+    }
+    /// Runs `x-blockdev-amend`; see [`Commands::x_blockdev_amend`].
+    pub async fn x_blockdev_amend(
+        &self,
+        arguments: &XBlockdevAmendArgs,
+    ) -> Result<(), qapi_runtime::ClientError> {
+        self.connection
+            .execute_timeout::<
+                _,
+                qapi_runtime::Empty,
+            >("x-blockdev-amend", Some(arguments), self.timeout)
+            .await
+            .map(|_| ())
+    }
+    /// Runs `block-set-write-threshold`; see [`Commands::block_set_write_threshold`].
+    pub async fn block_set_write_threshold(
+        &self,
+        arguments: &BlockSetWriteThresholdArgs,
+    ) -> Result<(), qapi_runtime::ClientError> {
+        self.connection
+            .execute_timeout::<
+                _,
+                qapi_runtime::Empty,
+            >("block-set-write-threshold", Some(arguments), self.timeout)
+            .await
+            .map(|_| ())
+    }
+    /// Runs `x-blockdev-change`; see [`Commands::x_blockdev_change`].
+    pub async fn x_blockdev_change(
+        &self,
+        arguments: &XBlockdevChangeArgs,
+    ) -> Result<(), qapi_runtime::ClientError> {
+        self.connection
+            .execute_timeout::<
+                _,
+                qapi_runtime::Empty,
+            >("x-blockdev-change", Some(arguments), self.timeout)
+            .await
+            .map(|_| ())
+    }
+    /// Runs `x-blockdev-set-iothread`; see [`Commands::x_blockdev_set_iothread`].
+    pub async fn x_blockdev_set_iothread(
+        &self,
+        arguments: &XBlockdevSetIothreadArgs,
+    ) -> Result<(), qapi_runtime::ClientError> {
+        self.connection
+            .execute_timeout::<
+                _,
+                qapi_runtime::Empty,
+            >("x-blockdev-set-iothread", Some(arguments), self.timeout)
+            .await
+            .map(|_| ())
+    }
+    /// Runs `blockdev-snapshot-internal-sync`; see [`Commands::blockdev_snapshot_internal_sync`].
+    pub async fn blockdev_snapshot_internal_sync(
+        &self,
+        arguments: &BlockdevSnapshotInternal,
+    ) -> Result<(), qapi_runtime::ClientError> {
+        self.connection
+            .execute_timeout::<
+                _,
+                qapi_runtime::Empty,
+            >("blockdev-snapshot-internal-sync", Some(arguments), self.timeout)
+            .await
+            .map(|_| ())
+    }
+    /// Runs `blockdev-snapshot-delete-internal-sync`; see [`Commands::blockdev_snapshot_delete_internal_sync`].
+    pub async fn blockdev_snapshot_delete_internal_sync(
+        &self,
+        arguments: &BlockdevSnapshotDeleteInternalSyncArgs,
+    ) -> Result<SnapshotInfo, qapi_runtime::ClientError> {
+        self.connection
+            .execute_timeout(
+                "blockdev-snapshot-delete-internal-sync",
+                Some(arguments),
+                self.timeout,
+            )
+            .await
+    }
+    /// Runs `query-pr-managers`; see [`Commands::query_pr_managers`].
+    pub async fn query_pr_managers(
+        &self,
+    ) -> Result<Vec<PrManagerInfo>, qapi_runtime::ClientError> {
+        self.connection
+            .execute_timeout(
+                "query-pr-managers",
+                None::<&qapi_runtime::Empty>,
+                self.timeout,
+            )
+            .await
+    }
+    /// Runs `eject`; see [`Commands::eject`].
+    pub async fn eject(
+        &self,
+        arguments: &EjectArgs,
+    ) -> Result<(), qapi_runtime::ClientError> {
+        self.connection
+            .execute_timeout::<
+                _,
+                qapi_runtime::Empty,
+            >("eject", Some(arguments), self.timeout)
+            .await
+            .map(|_| ())
+    }
+    /// Runs `blockdev-open-tray`; see [`Commands::blockdev_open_tray`].
+    pub async fn blockdev_open_tray(
+        &self,
+        arguments: &BlockdevOpenTrayArgs,
+    ) -> Result<(), qapi_runtime::ClientError> {
+        self.connection
+            .execute_timeout::<
+                _,
+                qapi_runtime::Empty,
+            >("blockdev-open-tray", Some(arguments), self.timeout)
+            .await
+            .map(|_| ())
+    }
+    /// Runs `blockdev-close-tray`; see [`Commands::blockdev_close_tray`].
+    pub async fn blockdev_close_tray(
+        &self,
+        arguments: &BlockdevCloseTrayArgs,
+    ) -> Result<(), qapi_runtime::ClientError> {
+        self.connection
+            .execute_timeout::<
+                _,
+                qapi_runtime::Empty,
+            >("blockdev-close-tray", Some(arguments), self.timeout)
+            .await
+            .map(|_| ())
+    }
+    /// Runs `blockdev-remove-medium`; see [`Commands::blockdev_remove_medium`].
+    pub async fn blockdev_remove_medium(
+        &self,
+        arguments: &BlockdevRemoveMediumArgs,
+    ) -> Result<(), qapi_runtime::ClientError> {
+        self.connection
+            .execute_timeout::<
+                _,
+                qapi_runtime::Empty,
+            >("blockdev-remove-medium", Some(arguments), self.timeout)
+            .await
+            .map(|_| ())
+    }
+    /// Runs `blockdev-insert-medium`; see [`Commands::blockdev_insert_medium`].
+    pub async fn blockdev_insert_medium(
+        &self,
+        arguments: &BlockdevInsertMediumArgs,
+    ) -> Result<(), qapi_runtime::ClientError> {
+        self.connection
+            .execute_timeout::<
+                _,
+                qapi_runtime::Empty,
+            >("blockdev-insert-medium", Some(arguments), self.timeout)
+            .await
+            .map(|_| ())
+    }
+    /// Runs `blockdev-change-medium`; see [`Commands::blockdev_change_medium`].
+    pub async fn blockdev_change_medium(
+        &self,
+        arguments: &BlockdevChangeMediumArgs,
+    ) -> Result<(), qapi_runtime::ClientError> {
+        self.connection
+            .execute_timeout::<
+                _,
+                qapi_runtime::Empty,
+            >("blockdev-change-medium", Some(arguments), self.timeout)
+            .await
+            .map(|_| ())
+    }
+    /// Runs `block_set_io_throttle`; see [`Commands::block_set_io_throttle`].
+    pub async fn block_set_io_throttle(
+        &self,
+        arguments: &BlockIoThrottle,
+    ) -> Result<(), qapi_runtime::ClientError> {
+        self.connection
+            .execute_timeout::<
+                _,
+                qapi_runtime::Empty,
+            >("block_set_io_throttle", Some(arguments), self.timeout)
+            .await
+            .map(|_| ())
+    }
+    /// Runs `block-latency-histogram-set`; see [`Commands::block_latency_histogram_set`].
+    pub async fn block_latency_histogram_set(
+        &self,
+        arguments: &BlockLatencyHistogramSetArgs,
+    ) -> Result<(), qapi_runtime::ClientError> {
+        self.connection
+            .execute_timeout::<
+                _,
+                qapi_runtime::Empty,
+            >("block-latency-histogram-set", Some(arguments), self.timeout)
+            .await
+            .map(|_| ())
+    }
+    /// Runs `nbd-server-start`; see [`Commands::nbd_server_start`].
+    pub async fn nbd_server_start(
+        &self,
+        arguments: &NbdServerOptionsLegacy,
+    ) -> Result<(), qapi_runtime::ClientError> {
+        self.connection
+            .execute_timeout::<
+                _,
+                qapi_runtime::Empty,
+            >("nbd-server-start", Some(arguments), self.timeout)
+            .await
+            .map(|_| ())
+    }
+    /// Runs `nbd-server-add`; see [`Commands::nbd_server_add`].
+    #[deprecated]
+    pub async fn nbd_server_add(
+        &self,
+        arguments: &NbdServerAddOptions,
+    ) -> Result<(), qapi_runtime::ClientError> {
+        self.connection
+            .execute_timeout::<
+                _,
+                qapi_runtime::Empty,
+            >("nbd-server-add", Some(arguments), self.timeout)
+            .await
+            .map(|_| ())
+    }
+    /// Runs `nbd-server-remove`; see [`Commands::nbd_server_remove`].
+    #[deprecated]
+    pub async fn nbd_server_remove(
+        &self,
+        arguments: &NbdServerRemoveArgs,
+    ) -> Result<(), qapi_runtime::ClientError> {
+        self.connection
+            .execute_timeout::<
+                _,
+                qapi_runtime::Empty,
+            >("nbd-server-remove", Some(arguments), self.timeout)
+            .await
+            .map(|_| ())
+    }
+    /// Runs `nbd-server-stop`; see [`Commands::nbd_server_stop`].
+    pub async fn nbd_server_stop(&self) -> Result<(), qapi_runtime::ClientError> {
+        self.connection
+            .execute_timeout::<
+                _,
+                qapi_runtime::Empty,
+            >("nbd-server-stop", None::<&qapi_runtime::Empty>, self.timeout)
+            .await
+            .map(|_| ())
+    }
+    /// Runs `block-export-add`; see [`Commands::block_export_add`].
+    pub async fn block_export_add(
+        &self,
+        arguments: &BlockExportOptions,
+    ) -> Result<(), qapi_runtime::ClientError> {
+        self.connection
+            .execute_timeout::<
+                _,
+                qapi_runtime::Empty,
+            >("block-export-add", Some(arguments), self.timeout)
+            .await
+            .map(|_| ())
+    }
+    /// Runs `block-export-del`; see [`Commands::block_export_del`].
+    pub async fn block_export_del(
+        &self,
+        arguments: &BlockExportDelArgs,
+    ) -> Result<(), qapi_runtime::ClientError> {
+        self.connection
+            .execute_timeout::<
+                _,
+                qapi_runtime::Empty,
+            >("block-export-del", Some(arguments), self.timeout)
+            .await
+            .map(|_| ())
+    }
+    /// Runs `query-block-exports`; see [`Commands::query_block_exports`].
+    pub async fn query_block_exports(
+        &self,
+    ) -> Result<Vec<BlockExportInfo>, qapi_runtime::ClientError> {
+        self.connection
+            .execute_timeout(
+                "query-block-exports",
+                None::<&qapi_runtime::Empty>,
+                self.timeout,
+            )
+            .await
+    }
+    /// Runs `query-chardev`; see [`Commands::query_chardev`].
+    pub async fn query_chardev(
+        &self,
+    ) -> Result<Vec<ChardevInfo>, qapi_runtime::ClientError> {
+        self.connection
+            .execute_timeout("query-chardev", None::<&qapi_runtime::Empty>, self.timeout)
+            .await
+    }
+    /// Runs `query-chardev-backends`; see [`Commands::query_chardev_backends`].
+    pub async fn query_chardev_backends(
+        &self,
+    ) -> Result<Vec<ChardevBackendInfo>, qapi_runtime::ClientError> {
+        self.connection
+            .execute_timeout(
+                "query-chardev-backends",
+                None::<&qapi_runtime::Empty>,
+                self.timeout,
+            )
+            .await
+    }
+    /// Runs `ringbuf-write`; see [`Commands::ringbuf_write`].
+    pub async fn ringbuf_write(
+        &self,
+        arguments: &RingbufWriteArgs,
+    ) -> Result<(), qapi_runtime::ClientError> {
+        self.connection
+            .execute_timeout::<
+                _,
+                qapi_runtime::Empty,
+            >("ringbuf-write", Some(arguments), self.timeout)
+            .await
+            .map(|_| ())
+    }
+    /// Runs `ringbuf-read`; see [`Commands::ringbuf_read`].
+    pub async fn ringbuf_read(
+        &self,
+        arguments: &RingbufReadArgs,
+    ) -> Result<::std::string::String, qapi_runtime::ClientError> {
+        self.connection
+            .execute_timeout("ringbuf-read", Some(arguments), self.timeout)
+            .await
+    }
+    /// Runs `chardev-add`; see [`Commands::chardev_add`].
+    pub async fn chardev_add(
+        &self,
+        arguments: &ChardevAddArgs,
+    ) -> Result<ChardevReturn, qapi_runtime::ClientError> {
+        self.connection
+            .execute_timeout("chardev-add", Some(arguments), self.timeout)
+            .await
+    }
+    /// Runs `chardev-change`; see [`Commands::chardev_change`].
+    pub async fn chardev_change(
+        &self,
+        arguments: &ChardevChangeArgs,
+    ) -> Result<ChardevReturn, qapi_runtime::ClientError> {
+        self.connection
+            .execute_timeout("chardev-change", Some(arguments), self.timeout)
+            .await
+    }
+    /// Runs `chardev-remove`; see [`Commands::chardev_remove`].
+    pub async fn chardev_remove(
+        &self,
+        arguments: &ChardevRemoveArgs,
+    ) -> Result<(), qapi_runtime::ClientError> {
+        self.connection
+            .execute_timeout::<
+                _,
+                qapi_runtime::Empty,
+            >("chardev-remove", Some(arguments), self.timeout)
+            .await
+            .map(|_| ())
+    }
+    /// Runs `chardev-send-break`; see [`Commands::chardev_send_break`].
+    pub async fn chardev_send_break(
+        &self,
+        arguments: &ChardevSendBreakArgs,
+    ) -> Result<(), qapi_runtime::ClientError> {
+        self.connection
+            .execute_timeout::<
+                _,
+                qapi_runtime::Empty,
+            >("chardev-send-break", Some(arguments), self.timeout)
+            .await
+            .map(|_| ())
+    }
+    /// Runs `dump-guest-memory`; see [`Commands::dump_guest_memory`].
+    pub async fn dump_guest_memory(
+        &self,
+        arguments: &DumpGuestMemoryArgs,
+    ) -> Result<(), qapi_runtime::ClientError> {
+        self.connection
+            .execute_timeout::<
+                _,
+                qapi_runtime::Empty,
+            >("dump-guest-memory", Some(arguments), self.timeout)
+            .await
+            .map(|_| ())
+    }
+    /// Runs `query-dump`; see [`Commands::query_dump`].
+    pub async fn query_dump(
+        &self,
+    ) -> Result<DumpQueryResult, qapi_runtime::ClientError> {
+        self.connection
+            .execute_timeout("query-dump", None::<&qapi_runtime::Empty>, self.timeout)
+            .await
+    }
+    /// Runs `query-dump-guest-memory-capability`; see [`Commands::query_dump_guest_memory_capability`].
+    pub async fn query_dump_guest_memory_capability(
+        &self,
+    ) -> Result<DumpGuestMemoryCapability, qapi_runtime::ClientError> {
+        self.connection
+            .execute_timeout(
+                "query-dump-guest-memory-capability",
+                None::<&qapi_runtime::Empty>,
+                self.timeout,
+            )
+            .await
+    }
+    /// Runs `set_link`; see [`Commands::set_link`].
+    pub async fn set_link(
+        &self,
+        arguments: &SetLinkArgs,
+    ) -> Result<(), qapi_runtime::ClientError> {
+        self.connection
+            .execute_timeout::<
+                _,
+                qapi_runtime::Empty,
+            >("set_link", Some(arguments), self.timeout)
+            .await
+            .map(|_| ())
+    }
+    /// Runs `netdev_add`; see [`Commands::netdev_add`].
+    pub async fn netdev_add(
+        &self,
+        arguments: &Netdev,
+    ) -> Result<(), qapi_runtime::ClientError> {
+        self.connection
+            .execute_timeout::<
+                _,
+                qapi_runtime::Empty,
+            >("netdev_add", Some(arguments), self.timeout)
+            .await
+            .map(|_| ())
+    }
+    /// Runs `netdev_del`; see [`Commands::netdev_del`].
+    pub async fn netdev_del(
+        &self,
+        arguments: &NetdevDelArgs,
+    ) -> Result<(), qapi_runtime::ClientError> {
+        self.connection
+            .execute_timeout::<
+                _,
+                qapi_runtime::Empty,
+            >("netdev_del", Some(arguments), self.timeout)
+            .await
+            .map(|_| ())
+    }
+    /// Runs `query-rx-filter`; see [`Commands::query_rx_filter`].
+    pub async fn query_rx_filter(
+        &self,
+        arguments: &QueryRxFilterArgs,
+    ) -> Result<Vec<RxFilterInfo>, qapi_runtime::ClientError> {
+        self.connection
+            .execute_timeout("query-rx-filter", Some(arguments), self.timeout)
+            .await
+    }
+    /// Runs `announce-self`; see [`Commands::announce_self`].
+    pub async fn announce_self(
+        &self,
+        arguments: &AnnounceParameters,
+    ) -> Result<(), qapi_runtime::ClientError> {
+        self.connection
+            .execute_timeout::<
+                _,
+                qapi_runtime::Empty,
+            >("announce-self", Some(arguments), self.timeout)
+            .await
+            .map(|_| ())
+    }
+    /// Runs `request-ebpf`; see [`Commands::request_ebpf`].
+    #[cfg(all())]
+    pub async fn request_ebpf(
+        &self,
+        arguments: &RequestEbpfArgs,
+    ) -> Result<EbpfObject, qapi_runtime::ClientError> {
+        self.connection
+            .execute_timeout("request-ebpf", Some(arguments), self.timeout)
+            .await
+    }
+    /// Runs `query-rocker`; see [`Commands::query_rocker`].
+    pub async fn query_rocker(
+        &self,
+        arguments: &QueryRockerArgs,
+    ) -> Result<RockerSwitch, qapi_runtime::ClientError> {
+        self.connection
+            .execute_timeout("query-rocker", Some(arguments), self.timeout)
+            .await
+    }
+    /// Runs `query-rocker-ports`; see [`Commands::query_rocker_ports`].
+    pub async fn query_rocker_ports(
+        &self,
+        arguments: &QueryRockerPortsArgs,
+    ) -> Result<Vec<RockerPort>, qapi_runtime::ClientError> {
+        self.connection
+            .execute_timeout("query-rocker-ports", Some(arguments), self.timeout)
+            .await
+    }
+    /// Runs `query-rocker-of-dpa-flows`; see [`Commands::query_rocker_of_dpa_flows`].
+    pub async fn query_rocker_of_dpa_flows(
+        &self,
+        arguments: &QueryRockerOfDpaFlowsArgs,
+    ) -> Result<Vec<RockerOfDpaFlow>, qapi_runtime::ClientError> {
+        self.connection
+            .execute_timeout("query-rocker-of-dpa-flows", Some(arguments), self.timeout)
+            .await
+    }
+    /// Runs `query-rocker-of-dpa-groups`; see [`Commands::query_rocker_of_dpa_groups`].
+    pub async fn query_rocker_of_dpa_groups(
+        &self,
+        arguments: &QueryRockerOfDpaGroupsArgs,
+    ) -> Result<Vec<RockerOfDpaGroup>, qapi_runtime::ClientError> {
+        self.connection
+            .execute_timeout("query-rocker-of-dpa-groups", Some(arguments), self.timeout)
+            .await
+    }
+    /// Runs `query-tpm-models`; see [`Commands::query_tpm_models`].
+    #[cfg(all())]
+    pub async fn query_tpm_models(
+        &self,
+    ) -> Result<Vec<TpmModel>, qapi_runtime::ClientError> {
+        self.connection
+            .execute_timeout(
+                "query-tpm-models",
+                None::<&qapi_runtime::Empty>,
+                self.timeout,
+            )
+            .await
+    }
+    /// Runs `query-tpm-types`; see [`Commands::query_tpm_types`].
+    #[cfg(all())]
+    pub async fn query_tpm_types(
+        &self,
+    ) -> Result<Vec<TpmType>, qapi_runtime::ClientError> {
+        self.connection
+            .execute_timeout(
+                "query-tpm-types",
+                None::<&qapi_runtime::Empty>,
+                self.timeout,
+            )
+            .await
+    }
+    /// Runs `query-tpm`; see [`Commands::query_tpm`].
+    #[cfg(all())]
+    pub async fn query_tpm(&self) -> Result<Vec<TpmInfo>, qapi_runtime::ClientError> {
+        self.connection
+            .execute_timeout("query-tpm", None::<&qapi_runtime::Empty>, self.timeout)
+            .await
+    }
+    /// Runs `set_password`; see [`Commands::set_password`].
+    pub async fn set_password(
+        &self,
+        arguments: &SetPasswordOptions,
+    ) -> Result<(), qapi_runtime::ClientError> {
+        self.connection
+            .execute_timeout::<
+                _,
+                qapi_runtime::Empty,
+            >("set_password", Some(arguments), self.timeout)
+            .await
+            .map(|_| ())
+    }
+    /// Runs `expire_password`; see [`Commands::expire_password`].
+    pub async fn expire_password(
+        &self,
+        arguments: &ExpirePasswordOptions,
+    ) -> Result<(), qapi_runtime::ClientError> {
+        self.connection
+            .execute_timeout::<
+                _,
+                qapi_runtime::Empty,
+            >("expire_password", Some(arguments), self.timeout)
+            .await
+            .map(|_| ())
+    }
+    /// Runs `screendump`; see [`Commands::screendump`].
+    #[cfg(all())]
+    pub async fn screendump(
+        &self,
+        arguments: &ScreendumpArgs,
+    ) -> Result<(), qapi_runtime::ClientError> {
+        self.connection
+            .execute_timeout::<
+                _,
+                qapi_runtime::Empty,
+            >("screendump", Some(arguments), self.timeout)
+            .await
+            .map(|_| ())
+    }
+    /// Runs `query-spice`; see [`Commands::query_spice`].
+    #[cfg(all())]
+    pub async fn query_spice(&self) -> Result<SpiceInfo, qapi_runtime::ClientError> {
+        self.connection
+            .execute_timeout("query-spice", None::<&qapi_runtime::Empty>, self.timeout)
+            .await
+    }
+    /// Runs `query-vnc`; see [`Commands::query_vnc`].
+    #[cfg(all())]
+    pub async fn query_vnc(&self) -> Result<VncInfo, qapi_runtime::ClientError> {
+        self.connection
+            .execute_timeout("query-vnc", None::<&qapi_runtime::Empty>, self.timeout)
+            .await
+    }
+    /// Runs `query-vnc-servers`; see [`Commands::query_vnc_servers`].
+    #[cfg(all())]
+    pub async fn query_vnc_servers(
+        &self,
+    ) -> Result<Vec<VncInfo2>, qapi_runtime::ClientError> {
+        self.connection
+            .execute_timeout(
+                "query-vnc-servers",
+                None::<&qapi_runtime::Empty>,
+                self.timeout,
+            )
+            .await
+    }
+    /// Runs `change-vnc-password`; see [`Commands::change_vnc_password`].
+    #[cfg(all())]
+    pub async fn change_vnc_password(
+        &self,
+        arguments: &ChangeVncPasswordArgs,
+    ) -> Result<(), qapi_runtime::ClientError> {
+        self.connection
+            .execute_timeout::<
+                _,
+                qapi_runtime::Empty,
+            >("change-vnc-password", Some(arguments), self.timeout)
+            .await
+            .map(|_| ())
+    }
+    /// Runs `query-mice`; see [`Commands::query_mice`].
+    pub async fn query_mice(&self) -> Result<Vec<MouseInfo>, qapi_runtime::ClientError> {
+        self.connection
+            .execute_timeout("query-mice", None::<&qapi_runtime::Empty>, self.timeout)
+            .await
+    }
+    /// Runs `send-key`; see [`Commands::send_key`].
+    pub async fn send_key(
+        &self,
+        arguments: &SendKeyArgs,
+    ) -> Result<(), qapi_runtime::ClientError> {
+        self.connection
+            .execute_timeout::<
+                _,
+                qapi_runtime::Empty,
+            >("send-key", Some(arguments), self.timeout)
+            .await
+            .map(|_| ())
+    }
+    /// Runs `input-send-event`; see [`Commands::input_send_event`].
+    pub async fn input_send_event(
+        &self,
+        arguments: &InputSendEventArgs,
+    ) -> Result<(), qapi_runtime::ClientError> {
+        self.connection
+            .execute_timeout::<
+                _,
+                qapi_runtime::Empty,
+            >("input-send-event", Some(arguments), self.timeout)
+            .await
+            .map(|_| ())
+    }
+    /// Runs `query-display-options`; see [`Commands::query_display_options`].
+    pub async fn query_display_options(
+        &self,
+    ) -> Result<DisplayOptions, qapi_runtime::ClientError> {
+        self.connection
+            .execute_timeout(
+                "query-display-options",
+                None::<&qapi_runtime::Empty>,
+                self.timeout,
+            )
+            .await
+    }
+    /// Runs `display-reload`; see [`Commands::display_reload`].
+    pub async fn display_reload(
+        &self,
+        arguments: &DisplayReloadOptions,
+    ) -> Result<(), qapi_runtime::ClientError> {
+        self.connection
+            .execute_timeout::<
+                _,
+                qapi_runtime::Empty,
+            >("display-reload", Some(arguments), self.timeout)
+            .await
+            .map(|_| ())
+    }
+    /// Runs `display-update`; see [`Commands::display_update`].
+    pub async fn display_update(
+        &self,
+        arguments: &DisplayUpdateOptions,
+    ) -> Result<(), qapi_runtime::ClientError> {
+        self.connection
+            .execute_timeout::<
+                _,
+                qapi_runtime::Empty,
+            >("display-update", Some(arguments), self.timeout)
+            .await
+            .map(|_| ())
+    }
+    /// Runs `client_migrate_info`; see [`Commands::client_migrate_info`].
+    pub async fn client_migrate_info(
+        &self,
+        arguments: &ClientMigrateInfoArgs,
+    ) -> Result<(), qapi_runtime::ClientError> {
+        self.connection
+            .execute_timeout::<
+                _,
+                qapi_runtime::Empty,
+            >("client_migrate_info", Some(arguments), self.timeout)
+            .await
+            .map(|_| ())
+    }
+    /// Runs `query-migrate`; see [`Commands::query_migrate`].
+    pub async fn query_migrate(
+        &self,
+    ) -> Result<MigrationInfo, qapi_runtime::ClientError> {
+        self.connection
+            .execute_timeout("query-migrate", None::<&qapi_runtime::Empty>, self.timeout)
+            .await
+    }
+    /// Runs `migrate-set-capabilities`; see [`Commands::migrate_set_capabilities`].
+    pub async fn migrate_set_capabilities(
+        &self,
+        arguments: &MigrateSetCapabilitiesArgs,
+    ) -> Result<(), qapi_runtime::ClientError> {
+        self.connection
+            .execute_timeout::<
+                _,
+                qapi_runtime::Empty,
+            >("migrate-set-capabilities", Some(arguments), self.timeout)
+            .await
+            .map(|_| ())
+    }
+    /// Runs `query-migrate-capabilities`; see [`Commands::query_migrate_capabilities`].
+    pub async fn query_migrate_capabilities(
+        &self,
+    ) -> Result<Vec<MigrationCapabilityStatus>, qapi_runtime::ClientError> {
+        self.connection
+            .execute_timeout(
+                "query-migrate-capabilities",
+                None::<&qapi_runtime::Empty>,
+                self.timeout,
+            )
+            .await
+    }
+    /// Runs `migrate-set-parameters`; see [`Commands::migrate_set_parameters`].
+    pub async fn migrate_set_parameters(
+        &self,
+        arguments: &MigrateSetParameters,
+    ) -> Result<(), qapi_runtime::ClientError> {
+        self.connection
+            .execute_timeout::<
+                _,
+                qapi_runtime::Empty,
+            >("migrate-set-parameters", Some(arguments), self.timeout)
+            .await
+            .map(|_| ())
+    }
+    /// Runs `query-migrate-parameters`; see [`Commands::query_migrate_parameters`].
+    pub async fn query_migrate_parameters(
+        &self,
+    ) -> Result<MigrationParameters, qapi_runtime::ClientError> {
+        self.connection
+            .execute_timeout(
+                "query-migrate-parameters",
+                None::<&qapi_runtime::Empty>,
+                self.timeout,
+            )
+            .await
+    }
+    /// Runs `migrate-start-postcopy`; see [`Commands::migrate_start_postcopy`].
+    pub async fn migrate_start_postcopy(&self) -> Result<(), qapi_runtime::ClientError> {
+        self.connection
+            .execute_timeout::<
+                _,
+                qapi_runtime::Empty,
+            >("migrate-start-postcopy", None::<&qapi_runtime::Empty>, self.timeout)
+            .await
+            .map(|_| ())
+    }
+    /// Runs `x-colo-lost-heartbeat`; see [`Commands::x_colo_lost_heartbeat`].
+    #[cfg(all())]
+    pub async fn x_colo_lost_heartbeat(&self) -> Result<(), qapi_runtime::ClientError> {
+        self.connection
+            .execute_timeout::<
+                _,
+                qapi_runtime::Empty,
+            >("x-colo-lost-heartbeat", None::<&qapi_runtime::Empty>, self.timeout)
+            .await
+            .map(|_| ())
+    }
+    /// Runs `migrate_cancel`; see [`Commands::migrate_cancel`].
+    pub async fn migrate_cancel(&self) -> Result<(), qapi_runtime::ClientError> {
+        self.connection
+            .execute_timeout::<
+                _,
+                qapi_runtime::Empty,
+            >("migrate_cancel", None::<&qapi_runtime::Empty>, self.timeout)
+            .await
+            .map(|_| ())
+    }
+    /// Runs `migrate-continue`; see [`Commands::migrate_continue`].
+    pub async fn migrate_continue(
+        &self,
+        arguments: &MigrateContinueArgs,
+    ) -> Result<(), qapi_runtime::ClientError> {
+        self.connection
+            .execute_timeout::<
+                _,
+                qapi_runtime::Empty,
+            >("migrate-continue", Some(arguments), self.timeout)
+            .await
+            .map(|_| ())
+    }
+    /// Runs `migrate`; see [`Commands::migrate`].
+    pub async fn migrate(
+        &self,
+        arguments: &MigrateArgs,
+    ) -> Result<(), qapi_runtime::ClientError> {
+        self.connection
+            .execute_timeout::<
+                _,
+                qapi_runtime::Empty,
+            >("migrate", Some(arguments), self.timeout)
+            .await
+            .map(|_| ())
+    }
+    /// Runs `migrate-incoming`; see [`Commands::migrate_incoming`].
+    pub async fn migrate_incoming(
+        &self,
+        arguments: &MigrateIncomingArgs,
+    ) -> Result<(), qapi_runtime::ClientError> {
+        self.connection
+            .execute_timeout::<
+                _,
+                qapi_runtime::Empty,
+            >("migrate-incoming", Some(arguments), self.timeout)
+            .await
+            .map(|_| ())
+    }
+    /// Runs `xen-save-devices-state`; see [`Commands::xen_save_devices_state`].
+    pub async fn xen_save_devices_state(
+        &self,
+        arguments: &XenSaveDevicesStateArgs,
+    ) -> Result<(), qapi_runtime::ClientError> {
+        self.connection
+            .execute_timeout::<
+                _,
+                qapi_runtime::Empty,
+            >("xen-save-devices-state", Some(arguments), self.timeout)
+            .await
+            .map(|_| ())
+    }
+    /// Runs `xen-set-global-dirty-log`; see [`Commands::xen_set_global_dirty_log`].
+    pub async fn xen_set_global_dirty_log(
+        &self,
+        arguments: &XenSetGlobalDirtyLogArgs,
+    ) -> Result<(), qapi_runtime::ClientError> {
+        self.connection
+            .execute_timeout::<
+                _,
+                qapi_runtime::Empty,
+            >("xen-set-global-dirty-log", Some(arguments), self.timeout)
+            .await
+            .map(|_| ())
+    }
+    /// Runs `xen-load-devices-state`; see [`Commands::xen_load_devices_state`].
+    pub async fn xen_load_devices_state(
+        &self,
+        arguments: &XenLoadDevicesStateArgs,
+    ) -> Result<(), qapi_runtime::ClientError> {
+        self.connection
+            .execute_timeout::<
+                _,
+                qapi_runtime::Empty,
+            >("xen-load-devices-state", Some(arguments), self.timeout)
+            .await
+            .map(|_| ())
+    }
+    /// Runs `xen-set-replication`; see [`Commands::xen_set_replication`].
+    #[cfg(all())]
+    pub async fn xen_set_replication(
+        &self,
+        arguments: &XenSetReplicationArgs,
+    ) -> Result<(), qapi_runtime::ClientError> {
+        self.connection
+            .execute_timeout::<
+                _,
+                qapi_runtime::Empty,
+            >("xen-set-replication", Some(arguments), self.timeout)
+            .await
+            .map(|_| ())
+    }
+    /// Runs `query-xen-replication-status`; see [`Commands::query_xen_replication_status`].
+    #[cfg(all())]
+    pub async fn query_xen_replication_status(
+        &self,
+    ) -> Result<ReplicationStatus, qapi_runtime::ClientError> {
+        self.connection
+            .execute_timeout(
+                "query-xen-replication-status",
+                None::<&qapi_runtime::Empty>,
+                self.timeout,
+            )
+            .await
+    }
+    /// Runs `xen-colo-do-checkpoint`; see [`Commands::xen_colo_do_checkpoint`].
+    #[cfg(all())]
+    pub async fn xen_colo_do_checkpoint(&self) -> Result<(), qapi_runtime::ClientError> {
+        self.connection
+            .execute_timeout::<
+                _,
+                qapi_runtime::Empty,
+            >("xen-colo-do-checkpoint", None::<&qapi_runtime::Empty>, self.timeout)
+            .await
+            .map(|_| ())
+    }
+    /// Runs `query-colo-status`; see [`Commands::query_colo_status`].
+    #[cfg(all())]
+    pub async fn query_colo_status(
+        &self,
+    ) -> Result<ColoStatus, qapi_runtime::ClientError> {
+        self.connection
+            .execute_timeout(
+                "query-colo-status",
+                None::<&qapi_runtime::Empty>,
+                self.timeout,
+            )
+            .await
+    }
+    /// Runs `migrate-recover`; see [`Commands::migrate_recover`].
+    pub async fn migrate_recover(
+        &self,
+        arguments: &MigrateRecoverArgs,
+    ) -> Result<(), qapi_runtime::ClientError> {
+        self.connection
+            .execute_timeout::<
+                _,
+                qapi_runtime::Empty,
+            >("migrate-recover", Some(arguments), self.timeout)
+            .await
+            .map(|_| ())
+    }
+    /// Runs `migrate-pause`; see [`Commands::migrate_pause`].
+    pub async fn migrate_pause(&self) -> Result<(), qapi_runtime::ClientError> {
+        self.connection
+            .execute_timeout::<
+                _,
+                qapi_runtime::Empty,
+            >("migrate-pause", None::<&qapi_runtime::Empty>, self.timeout)
+            .await
+            .map(|_| ())
+    }
+    /// Runs `calc-dirty-rate`; see [`Commands::calc_dirty_rate`].
+    pub async fn calc_dirty_rate(
+        &self,
+        arguments: &CalcDirtyRateArgs,
+    ) -> Result<(), qapi_runtime::ClientError> {
+        self.connection
+            .execute_timeout::<
+                _,
+                qapi_runtime::Empty,
+            >("calc-dirty-rate", Some(arguments), self.timeout)
+            .await
+            .map(|_| ())
+    }
+    /// Runs `query-dirty-rate`; see [`Commands::query_dirty_rate`].
+    pub async fn query_dirty_rate(
+        &self,
+        arguments: &QueryDirtyRateArgs,
+    ) -> Result<DirtyRateInfo, qapi_runtime::ClientError> {
+        self.connection
+            .execute_timeout("query-dirty-rate", Some(arguments), self.timeout)
+            .await
+    }
+    /// Runs `set-vcpu-dirty-limit`; see [`Commands::set_vcpu_dirty_limit`].
+    pub async fn set_vcpu_dirty_limit(
+        &self,
+        arguments: &SetVcpuDirtyLimitArgs,
+    ) -> Result<(), qapi_runtime::ClientError> {
+        self.connection
+            .execute_timeout::<
+                _,
+                qapi_runtime::Empty,
+            >("set-vcpu-dirty-limit", Some(arguments), self.timeout)
+            .await
+            .map(|_| ())
+    }
+    /// Runs `cancel-vcpu-dirty-limit`; see [`Commands::cancel_vcpu_dirty_limit`].
+    pub async fn cancel_vcpu_dirty_limit(
+        &self,
+        arguments: &CancelVcpuDirtyLimitArgs,
+    ) -> Result<(), qapi_runtime::ClientError> {
+        self.connection
+            .execute_timeout::<
+                _,
+                qapi_runtime::Empty,
+            >("cancel-vcpu-dirty-limit", Some(arguments), self.timeout)
+            .await
+            .map(|_| ())
+    }
+    /// Runs `query-vcpu-dirty-limit`; see [`Commands::query_vcpu_dirty_limit`].
+    pub async fn query_vcpu_dirty_limit(
+        &self,
+    ) -> Result<Vec<DirtyLimitInfo>, qapi_runtime::ClientError> {
+        self.connection
+            .execute_timeout(
+                "query-vcpu-dirty-limit",
+                None::<&qapi_runtime::Empty>,
+                self.timeout,
+            )
+            .await
+    }
+    /// Runs `query-migrationthreads`; see [`Commands::query_migrationthreads`].
+    #[deprecated]
+    pub async fn query_migrationthreads(
+        &self,
+    ) -> Result<Vec<MigrationThreadInfo>, qapi_runtime::ClientError> {
+        self.connection
+            .execute_timeout(
+                "query-migrationthreads",
+                None::<&qapi_runtime::Empty>,
+                self.timeout,
+            )
+            .await
+    }
+    /// Runs `snapshot-save`; see [`Commands::snapshot_save`].
+    pub async fn snapshot_save(
+        &self,
+        arguments: &SnapshotSaveArgs,
+    ) -> Result<(), qapi_runtime::ClientError> {
+        self.connection
+            .execute_timeout::<
+                _,
+                qapi_runtime::Empty,
+            >("snapshot-save", Some(arguments), self.timeout)
+            .await
+            .map(|_| ())
+    }
+    /// Runs `snapshot-load`; see [`Commands::snapshot_load`].
+    pub async fn snapshot_load(
+        &self,
+        arguments: &SnapshotLoadArgs,
+    ) -> Result<(), qapi_runtime::ClientError> {
+        self.connection
+            .execute_timeout::<
+                _,
+                qapi_runtime::Empty,
+            >("snapshot-load", Some(arguments), self.timeout)
+            .await
+            .map(|_| ())
+    }
+    /// Runs `snapshot-delete`; see [`Commands::snapshot_delete`].
+    pub async fn snapshot_delete(
+        &self,
+        arguments: &SnapshotDeleteArgs,
+    ) -> Result<(), qapi_runtime::ClientError> {
+        self.connection
+            .execute_timeout::<
+                _,
+                qapi_runtime::Empty,
+            >("snapshot-delete", Some(arguments), self.timeout)
+            .await
+            .map(|_| ())
+    }
+    /// Runs `transaction`; see [`Commands::transaction`].
+    pub async fn transaction(
+        &self,
+        arguments: &TransactionArgs,
+    ) -> Result<(), qapi_runtime::ClientError> {
+        self.connection
+            .execute_timeout::<
+                _,
+                qapi_runtime::Empty,
+            >("transaction", Some(arguments), self.timeout)
+            .await
+            .map(|_| ())
+    }
+    /// Runs `trace-event-get-state`; see [`Commands::trace_event_get_state`].
+    pub async fn trace_event_get_state(
+        &self,
+        arguments: &TraceEventGetStateArgs,
+    ) -> Result<Vec<TraceEventInfo>, qapi_runtime::ClientError> {
+        self.connection
+            .execute_timeout("trace-event-get-state", Some(arguments), self.timeout)
+            .await
+    }
+    /// Runs `trace-event-set-state`; see [`Commands::trace_event_set_state`].
+    pub async fn trace_event_set_state(
+        &self,
+        arguments: &TraceEventSetStateArgs,
+    ) -> Result<(), qapi_runtime::ClientError> {
+        self.connection
+            .execute_timeout::<
+                _,
+                qapi_runtime::Empty,
+            >("trace-event-set-state", Some(arguments), self.timeout)
+            .await
+            .map(|_| ())
+    }
+    /// Runs `qmp_capabilities`; see [`Commands::qmp_capabilities`].
+    pub async fn qmp_capabilities(
+        &self,
+        arguments: &QmpCapabilitiesArgs,
+    ) -> Result<(), qapi_runtime::ClientError> {
+        self.connection
+            .execute_timeout::<
+                _,
+                qapi_runtime::Empty,
+            >("qmp_capabilities", Some(arguments), self.timeout)
+            .await
+            .map(|_| ())
+    }
+    /// Runs `query-version`; see [`Commands::query_version`].
+    pub async fn query_version(&self) -> Result<VersionInfo, qapi_runtime::ClientError> {
+        self.connection
+            .execute_timeout("query-version", None::<&qapi_runtime::Empty>, self.timeout)
+            .await
+    }
+    /// Runs `query-commands`; see [`Commands::query_commands`].
+    pub async fn query_commands(
+        &self,
+    ) -> Result<Vec<CommandInfo>, qapi_runtime::ClientError> {
+        self.connection
+            .execute_timeout(
+                "query-commands",
+                None::<&qapi_runtime::Empty>,
+                self.timeout,
+            )
+            .await
+    }
+    /// Runs `quit`; see [`Commands::quit`].
+    pub async fn quit(&self) -> Result<(), qapi_runtime::ClientError> {
+        self.connection
+            .execute_timeout::<
+                _,
+                qapi_runtime::Empty,
+            >("quit", None::<&qapi_runtime::Empty>, self.timeout)
+            .await
+            .map(|_| ())
+    }
+    /// Runs `query-qmp-schema`; see [`Commands::query_qmp_schema`].
+    pub async fn query_qmp_schema(
+        &self,
+    ) -> Result<Vec<SchemaInfo>, qapi_runtime::ClientError> {
+        self.connection
+            .execute_timeout(
+                "query-qmp-schema",
+                None::<&qapi_runtime::Empty>,
+                self.timeout,
+            )
+            .await
+    }
+    /// Runs `qom-list`; see [`Commands::qom_list`].
+    pub async fn qom_list(
+        &self,
+        arguments: &QomListArgs,
+    ) -> Result<Vec<ObjectPropertyInfo>, qapi_runtime::ClientError> {
+        self.connection.execute_timeout("qom-list", Some(arguments), self.timeout).await
+    }
+    /// Runs `qom-get`; see [`Commands::qom_get`].
+    pub async fn qom_get(
+        &self,
+        arguments: &QomGetArgs,
+    ) -> Result<qapi_runtime::serde_json::Value, qapi_runtime::ClientError> {
+        self.connection.execute_timeout("qom-get", Some(arguments), self.timeout).await
+    }
+    /// Runs `qom-set`; see [`Commands::qom_set`].
+    pub async fn qom_set(
+        &self,
+        arguments: &QomSetArgs,
+    ) -> Result<(), qapi_runtime::ClientError> {
+        self.connection
+            .execute_timeout::<
+                _,
+                qapi_runtime::Empty,
+            >("qom-set", Some(arguments), self.timeout)
+            .await
+            .map(|_| ())
+    }
+    /// Runs `qom-list-types`; see [`Commands::qom_list_types`].
+    pub async fn qom_list_types(
+        &self,
+        arguments: &QomListTypesArgs,
+    ) -> Result<Vec<ObjectTypeInfo>, qapi_runtime::ClientError> {
+        self.connection
+            .execute_timeout("qom-list-types", Some(arguments), self.timeout)
+            .await
+    }
+    /// Runs `qom-list-properties`; see [`Commands::qom_list_properties`].
+    pub async fn qom_list_properties(
+        &self,
+        arguments: &QomListPropertiesArgs,
+    ) -> Result<Vec<ObjectPropertyInfo>, qapi_runtime::ClientError> {
+        self.connection
+            .execute_timeout("qom-list-properties", Some(arguments), self.timeout)
+            .await
+    }
+    /// Runs `object-add`; see [`Commands::object_add`].
+    pub async fn object_add(
+        &self,
+        arguments: &ObjectOptions,
+    ) -> Result<(), qapi_runtime::ClientError> {
+        self.connection
+            .execute_timeout::<
+                _,
+                qapi_runtime::Empty,
+            >("object-add", Some(arguments), self.timeout)
+            .await
+            .map(|_| ())
+    }
+    /// Runs `object-del`; see [`Commands::object_del`].
+    pub async fn object_del(
+        &self,
+        arguments: &ObjectDelArgs,
+    ) -> Result<(), qapi_runtime::ClientError> {
+        self.connection
+            .execute_timeout::<
+                _,
+                qapi_runtime::Empty,
+            >("object-del", Some(arguments), self.timeout)
+            .await
+            .map(|_| ())
+    }
+    /// Runs `device-list-properties`; see [`Commands::device_list_properties`].
+    pub async fn device_list_properties(
+        &self,
+        arguments: &DeviceListPropertiesArgs,
+    ) -> Result<Vec<ObjectPropertyInfo>, qapi_runtime::ClientError> {
+        self.connection
+            .execute_timeout("device-list-properties", Some(arguments), self.timeout)
+            .await
+    }
+    /// Runs `device_add`; see [`Commands::device_add`].
+    pub async fn device_add(
+        &self,
+        arguments: &DeviceAddArgs,
+    ) -> Result<(), qapi_runtime::ClientError> {
+        self.connection
+            .execute_timeout::<
+                _,
+                qapi_runtime::Empty,
+            >("device_add", Some(arguments), self.timeout)
+            .await
+            .map(|_| ())
+    }
+    /// Runs `device_del`; see [`Commands::device_del`].
+    pub async fn device_del(
+        &self,
+        arguments: &DeviceDelArgs,
+    ) -> Result<(), qapi_runtime::ClientError> {
+        self.connection
+            .execute_timeout::<
+                _,
+                qapi_runtime::Empty,
+            >("device_del", Some(arguments), self.timeout)
+            .await
+            .map(|_| ())
+    }
+    /// Runs `device-sync-config`; see [`Commands::device_sync_config`].
+    pub async fn device_sync_config(
+        &self,
+        arguments: &DeviceSyncConfigArgs,
+    ) -> Result<(), qapi_runtime::ClientError> {
+        self.connection
+            .execute_timeout::<
+                _,
+                qapi_runtime::Empty,
+            >("device-sync-config", Some(arguments), self.timeout)
+            .await
+            .map(|_| ())
+    }
+    /// Runs `query-cpus-fast`; see [`Commands::query_cpus_fast`].
+    pub async fn query_cpus_fast(
+        &self,
+    ) -> Result<Vec<CpuInfoFast>, qapi_runtime::ClientError> {
+        self.connection
+            .execute_timeout(
+                "query-cpus-fast",
+                None::<&qapi_runtime::Empty>,
+                self.timeout,
+            )
+            .await
+    }
+    /// Runs `query-machines`; see [`Commands::query_machines`].
+    pub async fn query_machines(
+        &self,
+        arguments: &QueryMachinesArgs,
+    ) -> Result<Vec<MachineInfo>, qapi_runtime::ClientError> {
+        self.connection
+            .execute_timeout("query-machines", Some(arguments), self.timeout)
+            .await
+    }
+    /// Runs `query-current-machine`; see [`Commands::query_current_machine`].
+    pub async fn query_current_machine(
+        &self,
+    ) -> Result<CurrentMachineParams, qapi_runtime::ClientError> {
+        self.connection
+            .execute_timeout(
+                "query-current-machine",
+                None::<&qapi_runtime::Empty>,
+                self.timeout,
+            )
+            .await
+    }
+    /// Runs `query-target`; see [`Commands::query_target`].
+    pub async fn query_target(&self) -> Result<TargetInfo, qapi_runtime::ClientError> {
+        self.connection
+            .execute_timeout("query-target", None::<&qapi_runtime::Empty>, self.timeout)
+            .await
+    }
+    /// Runs `query-uuid`; see [`Commands::query_uuid`].
+    pub async fn query_uuid(&self) -> Result<UuidInfo, qapi_runtime::ClientError> {
+        self.connection
+            .execute_timeout("query-uuid", None::<&qapi_runtime::Empty>, self.timeout)
+            .await
+    }
+    /// Runs `query-vm-generation-id`; see [`Commands::query_vm_generation_id`].
+    pub async fn query_vm_generation_id(
+        &self,
+    ) -> Result<GuidInfo, qapi_runtime::ClientError> {
+        self.connection
+            .execute_timeout(
+                "query-vm-generation-id",
+                None::<&qapi_runtime::Empty>,
+                self.timeout,
+            )
+            .await
+    }
+    /// Runs `system_reset`; see [`Commands::system_reset`].
+    pub async fn system_reset(&self) -> Result<(), qapi_runtime::ClientError> {
+        self.connection
+            .execute_timeout::<
+                _,
+                qapi_runtime::Empty,
+            >("system_reset", None::<&qapi_runtime::Empty>, self.timeout)
+            .await
+            .map(|_| ())
+    }
+    /// Runs `system_powerdown`; see [`Commands::system_powerdown`].
+    pub async fn system_powerdown(&self) -> Result<(), qapi_runtime::ClientError> {
+        self.connection
+            .execute_timeout::<
+                _,
+                qapi_runtime::Empty,
+            >("system_powerdown", None::<&qapi_runtime::Empty>, self.timeout)
+            .await
+            .map(|_| ())
+    }
+    /// Runs `system_wakeup`; see [`Commands::system_wakeup`].
+    pub async fn system_wakeup(&self) -> Result<(), qapi_runtime::ClientError> {
+        self.connection
+            .execute_timeout::<
+                _,
+                qapi_runtime::Empty,
+            >("system_wakeup", None::<&qapi_runtime::Empty>, self.timeout)
+            .await
+            .map(|_| ())
+    }
+    /// Runs `inject-nmi`; see [`Commands::inject_nmi`].
+    pub async fn inject_nmi(&self) -> Result<(), qapi_runtime::ClientError> {
+        self.connection
+            .execute_timeout::<
+                _,
+                qapi_runtime::Empty,
+            >("inject-nmi", None::<&qapi_runtime::Empty>, self.timeout)
+            .await
+            .map(|_| ())
+    }
+    /// Runs `query-kvm`; see [`Commands::query_kvm`].
+    pub async fn query_kvm(&self) -> Result<KvmInfo, qapi_runtime::ClientError> {
+        self.connection
+            .execute_timeout("query-kvm", None::<&qapi_runtime::Empty>, self.timeout)
+            .await
+    }
+    /// Runs `memsave`; see [`Commands::memsave`].
+    pub async fn memsave(
+        &self,
+        arguments: &MemsaveArgs,
+    ) -> Result<(), qapi_runtime::ClientError> {
+        self.connection
+            .execute_timeout::<
+                _,
+                qapi_runtime::Empty,
+            >("memsave", Some(arguments), self.timeout)
+            .await
+            .map(|_| ())
+    }
+    /// Runs `pmemsave`; see [`Commands::pmemsave`].
+    pub async fn pmemsave(
+        &self,
+        arguments: &PmemsaveArgs,
+    ) -> Result<(), qapi_runtime::ClientError> {
+        self.connection
+            .execute_timeout::<
+                _,
+                qapi_runtime::Empty,
+            >("pmemsave", Some(arguments), self.timeout)
+            .await
+            .map(|_| ())
+    }
+    /// Runs `query-memdev`; see [`Commands::query_memdev`].
+    pub async fn query_memdev(&self) -> Result<Vec<Memdev>, qapi_runtime::ClientError> {
+        self.connection
+            .execute_timeout("query-memdev", None::<&qapi_runtime::Empty>, self.timeout)
+            .await
+    }
+    /// Runs `query-hotpluggable-cpus`; see [`Commands::query_hotpluggable_cpus`].
+    pub async fn query_hotpluggable_cpus(
+        &self,
+    ) -> Result<Vec<HotpluggableCpu>, qapi_runtime::ClientError> {
+        self.connection
+            .execute_timeout(
+                "query-hotpluggable-cpus",
+                None::<&qapi_runtime::Empty>,
+                self.timeout,
+            )
+            .await
+    }
+    /// Runs `set-numa-node`; see [`Commands::set_numa_node`].
+    pub async fn set_numa_node(
+        &self,
+        arguments: &NumaOptions,
+    ) -> Result<(), qapi_runtime::ClientError> {
+        self.connection
+            .execute_timeout::<
+                _,
+                qapi_runtime::Empty,
+            >("set-numa-node", Some(arguments), self.timeout)
+            .await
+            .map(|_| ())
+    }
+    /// Runs `balloon`; see [`Commands::balloon`].
+    pub async fn balloon(
+        &self,
+        arguments: &BalloonArgs,
+    ) -> Result<(), qapi_runtime::ClientError> {
+        self.connection
+            .execute_timeout::<
+                _,
+                qapi_runtime::Empty,
+            >("balloon", Some(arguments), self.timeout)
+            .await
+            .map(|_| ())
+    }
+    /// Runs `query-balloon`; see [`Commands::query_balloon`].
+    pub async fn query_balloon(&self) -> Result<BalloonInfo, qapi_runtime::ClientError> {
+        self.connection
+            .execute_timeout("query-balloon", None::<&qapi_runtime::Empty>, self.timeout)
+            .await
+    }
+    /// Runs `query-hv-balloon-status-report`; see [`Commands::query_hv_balloon_status_report`].
+    pub async fn query_hv_balloon_status_report(
+        &self,
+    ) -> Result<HvBalloonInfo, qapi_runtime::ClientError> {
+        self.connection
+            .execute_timeout(
+                "query-hv-balloon-status-report",
+                None::<&qapi_runtime::Empty>,
+                self.timeout,
+            )
+            .await
+    }
+    /// Runs `query-memory-size-summary`; see [`Commands::query_memory_size_summary`].
+    pub async fn query_memory_size_summary(
+        &self,
+    ) -> Result<MemoryInfo, qapi_runtime::ClientError> {
+        self.connection
+            .execute_timeout(
+                "query-memory-size-summary",
+                None::<&qapi_runtime::Empty>,
+                self.timeout,
+            )
+            .await
+    }
+    /// Runs `query-memory-devices`; see [`Commands::query_memory_devices`].
+    pub async fn query_memory_devices(
+        &self,
+    ) -> Result<Vec<MemoryDeviceInfo>, qapi_runtime::ClientError> {
+        self.connection
+            .execute_timeout(
+                "query-memory-devices",
+                None::<&qapi_runtime::Empty>,
+                self.timeout,
+            )
+            .await
+    }
+    /// Runs `x-query-irq`; see [`Commands::x_query_irq`].
+    pub async fn x_query_irq(
+        &self,
+    ) -> Result<HumanReadableText, qapi_runtime::ClientError> {
+        self.connection
+            .execute_timeout("x-query-irq", None::<&qapi_runtime::Empty>, self.timeout)
+            .await
+    }
+    /// Runs `x-query-jit`; see [`Commands::x_query_jit`].
+    #[cfg(all())]
+    pub async fn x_query_jit(
+        &self,
+    ) -> Result<HumanReadableText, qapi_runtime::ClientError> {
+        self.connection
+            .execute_timeout("x-query-jit", None::<&qapi_runtime::Empty>, self.timeout)
+            .await
+    }
+    /// Runs `x-query-numa`; see [`Commands::x_query_numa`].
+    pub async fn x_query_numa(
+        &self,
+    ) -> Result<HumanReadableText, qapi_runtime::ClientError> {
+        self.connection
+            .execute_timeout("x-query-numa", None::<&qapi_runtime::Empty>, self.timeout)
+            .await
+    }
+    /// Runs `x-query-opcount`; see [`Commands::x_query_opcount`].
+    #[cfg(all())]
+    pub async fn x_query_opcount(
+        &self,
+    ) -> Result<HumanReadableText, qapi_runtime::ClientError> {
+        self.connection
+            .execute_timeout(
+                "x-query-opcount",
+                None::<&qapi_runtime::Empty>,
+                self.timeout,
+            )
+            .await
+    }
+    /// Runs `x-query-ramblock`; see [`Commands::x_query_ramblock`].
+    pub async fn x_query_ramblock(
+        &self,
+    ) -> Result<HumanReadableText, qapi_runtime::ClientError> {
+        self.connection
+            .execute_timeout(
+                "x-query-ramblock",
+                None::<&qapi_runtime::Empty>,
+                self.timeout,
+            )
+            .await
+    }
+    /// Runs `x-query-roms`; see [`Commands::x_query_roms`].
+    pub async fn x_query_roms(
+        &self,
+    ) -> Result<HumanReadableText, qapi_runtime::ClientError> {
+        self.connection
+            .execute_timeout("x-query-roms", None::<&qapi_runtime::Empty>, self.timeout)
+            .await
+    }
+    /// Runs `x-query-usb`; see [`Commands::x_query_usb`].
+    pub async fn x_query_usb(
+        &self,
+    ) -> Result<HumanReadableText, qapi_runtime::ClientError> {
+        self.connection
+            .execute_timeout("x-query-usb", None::<&qapi_runtime::Empty>, self.timeout)
+            .await
+    }
+    /// Runs `dumpdtb`; see [`Commands::dumpdtb`].
+    #[cfg(all())]
+    pub async fn dumpdtb(
+        &self,
+        arguments: &DumpdtbArgs,
+    ) -> Result<(), qapi_runtime::ClientError> {
+        self.connection
+            .execute_timeout::<
+                _,
+                qapi_runtime::Empty,
+            >("dumpdtb", Some(arguments), self.timeout)
+            .await
+            .map(|_| ())
+    }
+    /// Runs `x-query-interrupt-controllers`; see [`Commands::x_query_interrupt_controllers`].
+    pub async fn x_query_interrupt_controllers(
+        &self,
+    ) -> Result<HumanReadableText, qapi_runtime::ClientError> {
+        self.connection
+            .execute_timeout(
+                "x-query-interrupt-controllers",
+                None::<&qapi_runtime::Empty>,
+                self.timeout,
+            )
+            .await
+    }
+    /// Runs `query-cpu-model-comparison`; see [`Commands::query_cpu_model_comparison`].
+    #[cfg(all())]
+    pub async fn query_cpu_model_comparison(
+        &self,
+        arguments: &QueryCpuModelComparisonArgs,
+    ) -> Result<CpuModelCompareInfo, qapi_runtime::ClientError> {
+        self.connection
+            .execute_timeout("query-cpu-model-comparison", Some(arguments), self.timeout)
+            .await
+    }
+    /// Runs `query-cpu-model-baseline`; see [`Commands::query_cpu_model_baseline`].
+    #[cfg(all())]
+    pub async fn query_cpu_model_baseline(
+        &self,
+        arguments: &QueryCpuModelBaselineArgs,
+    ) -> Result<CpuModelBaselineInfo, qapi_runtime::ClientError> {
+        self.connection
+            .execute_timeout("query-cpu-model-baseline", Some(arguments), self.timeout)
+            .await
+    }
+    /// Runs `query-cpu-model-expansion`; see [`Commands::query_cpu_model_expansion`].
+    #[cfg(any(all(), all(), all(), all(), all()))]
+    pub async fn query_cpu_model_expansion(
+        &self,
+        arguments: &QueryCpuModelExpansionArgs,
+    ) -> Result<CpuModelExpansionInfo, qapi_runtime::ClientError> {
+        self.connection
+            .execute_timeout("query-cpu-model-expansion", Some(arguments), self.timeout)
+            .await
+    }
+    /// Runs `query-cpu-definitions`; see [`Commands::query_cpu_definitions`].
+    #[cfg(any(all(), all(), all(), all(), all(), all(), all()))]
+    pub async fn query_cpu_definitions(
+        &self,
+    ) -> Result<Vec<CpuDefinitionInfo>, qapi_runtime::ClientError> {
+        self.connection
+            .execute_timeout(
+                "query-cpu-definitions",
+                None::<&qapi_runtime::Empty>,
+                self.timeout,
+            )
+            .await
+    }
+    /// Runs `set-cpu-topology`; see [`Commands::set_cpu_topology`].
+    #[cfg(all())]
+    pub async fn set_cpu_topology(
+        &self,
+        arguments: &SetCpuTopologyArgs,
+    ) -> Result<(), qapi_runtime::ClientError> {
+        self.connection
+            .execute_timeout::<
+                _,
+                qapi_runtime::Empty,
+            >("set-cpu-topology", Some(arguments), self.timeout)
+            .await
+            .map(|_| ())
+    }
+    /// Runs `query-s390x-cpu-polarization`; see [`Commands::query_s390x_cpu_polarization`].
+    #[cfg(all())]
+    pub async fn query_s390x_cpu_polarization(
+        &self,
+    ) -> Result<CpuPolarizationInfo, qapi_runtime::ClientError> {
+        self.connection
+            .execute_timeout(
+                "query-s390x-cpu-polarization",
+                None::<&qapi_runtime::Empty>,
+                self.timeout,
+            )
+            .await
+    }
+    /// Runs `query-replay`; see [`Commands::query_replay`].
+    pub async fn query_replay(&self) -> Result<ReplayInfo, qapi_runtime::ClientError> {
+        self.connection
+            .execute_timeout("query-replay", None::<&qapi_runtime::Empty>, self.timeout)
+            .await
+    }
+    /// Runs `replay-break`; see [`Commands::replay_break`].
+    pub async fn replay_break(
+        &self,
+        arguments: &ReplayBreakArgs,
+    ) -> Result<(), qapi_runtime::ClientError> {
+        self.connection
+            .execute_timeout::<
+                _,
+                qapi_runtime::Empty,
+            >("replay-break", Some(arguments), self.timeout)
+            .await
+            .map(|_| ())
+    }
+    /// Runs `replay-delete-break`; see [`Commands::replay_delete_break`].
+    pub async fn replay_delete_break(&self) -> Result<(), qapi_runtime::ClientError> {
+        self.connection
+            .execute_timeout::<
+                _,
+                qapi_runtime::Empty,
+            >("replay-delete-break", None::<&qapi_runtime::Empty>, self.timeout)
+            .await
+            .map(|_| ())
+    }
+    /// Runs `replay-seek`; see [`Commands::replay_seek`].
+    pub async fn replay_seek(
+        &self,
+        arguments: &ReplaySeekArgs,
+    ) -> Result<(), qapi_runtime::ClientError> {
+        self.connection
+            .execute_timeout::<
+                _,
+                qapi_runtime::Empty,
+            >("replay-seek", Some(arguments), self.timeout)
+            .await
+            .map(|_| ())
+    }
+    /// Runs `yank`; see [`Commands::yank`].
+    pub async fn yank(
+        &self,
+        arguments: &YankArgs,
+    ) -> Result<(), qapi_runtime::ClientError> {
+        self.connection
+            .execute_timeout::<
+                _,
+                qapi_runtime::Empty,
+            >("yank", Some(arguments), self.timeout)
+            .await
+            .map(|_| ())
+    }
+    /// Runs `query-yank`; see [`Commands::query_yank`].
+    pub async fn query_yank(
+        &self,
+    ) -> Result<Vec<YankInstance>, qapi_runtime::ClientError> {
+        self.connection
+            .execute_timeout("query-yank", None::<&qapi_runtime::Empty>, self.timeout)
+            .await
+    }
+    /// Runs `add_client`; see [`Commands::add_client`].
+    pub async fn add_client(
+        &self,
+        arguments: &AddClientArgs,
+    ) -> Result<(), qapi_runtime::ClientError> {
+        self.connection
+            .execute_timeout::<
+                _,
+                qapi_runtime::Empty,
+            >("add_client", Some(arguments), self.timeout)
+            .await
+            .map(|_| ())
+    }
+    /// Runs `query-name`; see [`Commands::query_name`].
+    pub async fn query_name(&self) -> Result<NameInfo, qapi_runtime::ClientError> {
+        self.connection
+            .execute_timeout("query-name", None::<&qapi_runtime::Empty>, self.timeout)
+            .await
+    }
+    /// Runs `query-iothreads`; see [`Commands::query_iothreads`].
+    pub async fn query_iothreads(
+        &self,
+    ) -> Result<Vec<IoThreadInfo>, qapi_runtime::ClientError> {
+        self.connection
+            .execute_timeout(
+                "query-iothreads",
+                None::<&qapi_runtime::Empty>,
+                self.timeout,
+            )
+            .await
+    }
+    /// Runs `stop`; see [`Commands::stop`].
+    pub async fn stop(&self) -> Result<(), qapi_runtime::ClientError> {
+        self.connection
+            .execute_timeout::<
+                _,
+                qapi_runtime::Empty,
+            >("stop", None::<&qapi_runtime::Empty>, self.timeout)
+            .await
+            .map(|_| ())
+    }
+    /// Runs `cont`; see [`Commands::cont`].
+    pub async fn cont(&self) -> Result<(), qapi_runtime::ClientError> {
+        self.connection
+            .execute_timeout::<
+                _,
+                qapi_runtime::Empty,
+            >("cont", None::<&qapi_runtime::Empty>, self.timeout)
+            .await
+            .map(|_| ())
+    }
+    /// Runs `x-exit-preconfig`; see [`Commands::x_exit_preconfig`].
+    pub async fn x_exit_preconfig(&self) -> Result<(), qapi_runtime::ClientError> {
+        self.connection
+            .execute_timeout::<
+                _,
+                qapi_runtime::Empty,
+            >("x-exit-preconfig", None::<&qapi_runtime::Empty>, self.timeout)
+            .await
+            .map(|_| ())
+    }
+    /// Runs `human-monitor-command`; see [`Commands::human_monitor_command`].
+    pub async fn human_monitor_command(
+        &self,
+        arguments: &HumanMonitorCommandArgs,
+    ) -> Result<::std::string::String, qapi_runtime::ClientError> {
+        self.connection
+            .execute_timeout("human-monitor-command", Some(arguments), self.timeout)
+            .await
+    }
+    /// Runs `getfd`; see [`Commands::getfd`].
+    #[cfg(all())]
+    pub async fn getfd(
+        &self,
+        arguments: &GetfdArgs,
+    ) -> Result<(), qapi_runtime::ClientError> {
+        self.connection
+            .execute_timeout::<
+                _,
+                qapi_runtime::Empty,
+            >("getfd", Some(arguments), self.timeout)
+            .await
+            .map(|_| ())
+    }
+    /// Runs `get-win32-socket`; see [`Commands::get_win32_socket`].
+    #[cfg(all())]
+    pub async fn get_win32_socket(
+        &self,
+        arguments: &GetWin32SocketArgs,
+    ) -> Result<(), qapi_runtime::ClientError> {
+        self.connection
+            .execute_timeout::<
+                _,
+                qapi_runtime::Empty,
+            >("get-win32-socket", Some(arguments), self.timeout)
+            .await
+            .map(|_| ())
+    }
+    /// Runs `closefd`; see [`Commands::closefd`].
+    pub async fn closefd(
+        &self,
+        arguments: &ClosefdArgs,
+    ) -> Result<(), qapi_runtime::ClientError> {
+        self.connection
+            .execute_timeout::<
+                _,
+                qapi_runtime::Empty,
+            >("closefd", Some(arguments), self.timeout)
+            .await
+            .map(|_| ())
+    }
+    /// Runs `add-fd`; see [`Commands::add_fd`].
+    pub async fn add_fd(
+        &self,
+        arguments: &AddFdArgs,
+    ) -> Result<AddfdInfo, qapi_runtime::ClientError> {
+        self.connection.execute_timeout("add-fd", Some(arguments), self.timeout).await
+    }
+    /// Runs `remove-fd`; see [`Commands::remove_fd`].
+    pub async fn remove_fd(
+        &self,
+        arguments: &RemoveFdArgs,
+    ) -> Result<(), qapi_runtime::ClientError> {
+        self.connection
+            .execute_timeout::<
+                _,
+                qapi_runtime::Empty,
+            >("remove-fd", Some(arguments), self.timeout)
+            .await
+            .map(|_| ())
+    }
+    /// Runs `query-fdsets`; see [`Commands::query_fdsets`].
+    pub async fn query_fdsets(
+        &self,
+    ) -> Result<Vec<FdsetInfo>, qapi_runtime::ClientError> {
+        self.connection
+            .execute_timeout("query-fdsets", None::<&qapi_runtime::Empty>, self.timeout)
+            .await
+    }
+    /// Runs `query-command-line-options`; see [`Commands::query_command_line_options`].
+    pub async fn query_command_line_options(
+        &self,
+        arguments: &QueryCommandLineOptionsArgs,
+    ) -> Result<Vec<CommandLineOptionInfo>, qapi_runtime::ClientError> {
+        self.connection
+            .execute_timeout("query-command-line-options", Some(arguments), self.timeout)
+            .await
+    }
+    /// Runs `rtc-reset-reinjection`; see [`Commands::rtc_reset_reinjection`].
+    #[cfg(all())]
+    pub async fn rtc_reset_reinjection(&self) -> Result<(), qapi_runtime::ClientError> {
+        self.connection
+            .execute_timeout::<
+                _,
+                qapi_runtime::Empty,
+            >("rtc-reset-reinjection", None::<&qapi_runtime::Empty>, self.timeout)
+            .await
+            .map(|_| ())
+    }
+    /// Runs `query-sev`; see [`Commands::query_sev`].
+    #[cfg(all())]
+    pub async fn query_sev(&self) -> Result<SevInfo, qapi_runtime::ClientError> {
+        self.connection
+            .execute_timeout("query-sev", None::<&qapi_runtime::Empty>, self.timeout)
+            .await
+    }
+    /// Runs `query-sev-launch-measure`; see [`Commands::query_sev_launch_measure`].
+    #[cfg(all())]
+    pub async fn query_sev_launch_measure(
+        &self,
+    ) -> Result<SevLaunchMeasureInfo, qapi_runtime::ClientError> {
+        self.connection
+            .execute_timeout(
+                "query-sev-launch-measure",
+                None::<&qapi_runtime::Empty>,
+                self.timeout,
+            )
+            .await
+    }
+    /// Runs `query-sev-capabilities`; see [`Commands::query_sev_capabilities`].
+    #[cfg(all())]
+    pub async fn query_sev_capabilities(
+        &self,
+    ) -> Result<SevCapability, qapi_runtime::ClientError> {
+        self.connection
+            .execute_timeout(
+                "query-sev-capabilities",
+                None::<&qapi_runtime::Empty>,
+                self.timeout,
+            )
+            .await
+    }
+    /// Runs `sev-inject-launch-secret`; see [`Commands::sev_inject_launch_secret`].
+    #[cfg(all())]
+    pub async fn sev_inject_launch_secret(
+        &self,
+        arguments: &SevInjectLaunchSecretArgs,
+    ) -> Result<(), qapi_runtime::ClientError> {
+        self.connection
+            .execute_timeout::<
+                _,
+                qapi_runtime::Empty,
+            >("sev-inject-launch-secret", Some(arguments), self.timeout)
+            .await
+            .map(|_| ())
+    }
+    /// Runs `query-sev-attestation-report`; see [`Commands::query_sev_attestation_report`].
+    #[cfg(all())]
+    pub async fn query_sev_attestation_report(
+        &self,
+        arguments: &QuerySevAttestationReportArgs,
+    ) -> Result<SevAttestationReport, qapi_runtime::ClientError> {
+        self.connection
+            .execute_timeout(
+                "query-sev-attestation-report",
+                Some(arguments),
+                self.timeout,
+            )
+            .await
+    }
+    /// Runs `dump-skeys`; see [`Commands::dump_skeys`].
+    #[cfg(all())]
+    pub async fn dump_skeys(
+        &self,
+        arguments: &DumpSkeysArgs,
+    ) -> Result<(), qapi_runtime::ClientError> {
+        self.connection
+            .execute_timeout::<
+                _,
+                qapi_runtime::Empty,
+            >("dump-skeys", Some(arguments), self.timeout)
+            .await
+            .map(|_| ())
+    }
+    /// Runs `query-gic-capabilities`; see [`Commands::query_gic_capabilities`].
+    #[cfg(all())]
+    pub async fn query_gic_capabilities(
+        &self,
+    ) -> Result<Vec<GicCapability>, qapi_runtime::ClientError> {
+        self.connection
+            .execute_timeout(
+                "query-gic-capabilities",
+                None::<&qapi_runtime::Empty>,
+                self.timeout,
+            )
+            .await
+    }
+    /// Runs `query-sgx`; see [`Commands::query_sgx`].
+    #[cfg(all())]
+    pub async fn query_sgx(&self) -> Result<SgxInfo, qapi_runtime::ClientError> {
+        self.connection
+            .execute_timeout("query-sgx", None::<&qapi_runtime::Empty>, self.timeout)
+            .await
+    }
+    /// Runs `query-sgx-capabilities`; see [`Commands::query_sgx_capabilities`].
+    #[cfg(all())]
+    pub async fn query_sgx_capabilities(
+        &self,
+    ) -> Result<SgxInfo, qapi_runtime::ClientError> {
+        self.connection
+            .execute_timeout(
+                "query-sgx-capabilities",
+                None::<&qapi_runtime::Empty>,
+                self.timeout,
+            )
+            .await
+    }
+    /// Runs `xen-event-list`; see [`Commands::xen_event_list`].
+    #[cfg(all())]
+    pub async fn xen_event_list(
+        &self,
+    ) -> Result<Vec<EvtchnInfo>, qapi_runtime::ClientError> {
+        self.connection
+            .execute_timeout(
+                "xen-event-list",
+                None::<&qapi_runtime::Empty>,
+                self.timeout,
+            )
+            .await
+    }
+    /// Runs `xen-event-inject`; see [`Commands::xen_event_inject`].
+    #[cfg(all())]
+    pub async fn xen_event_inject(
+        &self,
+        arguments: &XenEventInjectArgs,
+    ) -> Result<(), qapi_runtime::ClientError> {
+        self.connection
+            .execute_timeout::<
+                _,
+                qapi_runtime::Empty,
+            >("xen-event-inject", Some(arguments), self.timeout)
+            .await
+            .map(|_| ())
+    }
+    /// Runs `query-audiodevs`; see [`Commands::query_audiodevs`].
+    pub async fn query_audiodevs(
+        &self,
+    ) -> Result<Vec<Audiodev>, qapi_runtime::ClientError> {
+        self.connection
+            .execute_timeout(
+                "query-audiodevs",
+                None::<&qapi_runtime::Empty>,
+                self.timeout,
+            )
+            .await
+    }
+    /// Runs `query-acpi-ospm-status`; see [`Commands::query_acpi_ospm_status`].
+    pub async fn query_acpi_ospm_status(
+        &self,
+    ) -> Result<Vec<AcpiostInfo>, qapi_runtime::ClientError> {
+        self.connection
+            .execute_timeout(
+                "query-acpi-ospm-status",
+                None::<&qapi_runtime::Empty>,
+                self.timeout,
+            )
+            .await
+    }
+    /// Runs `query-pci`; see [`Commands::query_pci`].
+    pub async fn query_pci(&self) -> Result<Vec<PciInfo>, qapi_runtime::ClientError> {
+        self.connection
+            .execute_timeout("query-pci", None::<&qapi_runtime::Empty>, self.timeout)
+            .await
+    }
+    /// Runs `query-stats`; see [`Commands::query_stats`].
+    pub async fn query_stats(
+        &self,
+        arguments: &StatsFilter,
+    ) -> Result<Vec<StatsResult>, qapi_runtime::ClientError> {
+        self.connection
+            .execute_timeout("query-stats", Some(arguments), self.timeout)
+            .await
+    }
+    /// Runs `query-stats-schemas`; see [`Commands::query_stats_schemas`].
+    pub async fn query_stats_schemas(
+        &self,
+        arguments: &QueryStatsSchemasArgs,
+    ) -> Result<Vec<StatsSchema>, qapi_runtime::ClientError> {
+        self.connection
+            .execute_timeout("query-stats-schemas", Some(arguments), self.timeout)
+            .await
+    }
+    /// Runs `x-query-virtio`; see [`Commands::x_query_virtio`].
+    pub async fn x_query_virtio(
+        &self,
+    ) -> Result<Vec<VirtioInfo>, qapi_runtime::ClientError> {
+        self.connection
+            .execute_timeout(
+                "x-query-virtio",
+                None::<&qapi_runtime::Empty>,
+                self.timeout,
+            )
+            .await
+    }
+    /// Runs `x-query-virtio-status`; see [`Commands::x_query_virtio_status`].
+    pub async fn x_query_virtio_status(
+        &self,
+        arguments: &XQueryVirtioStatusArgs,
+    ) -> Result<VirtioStatus, qapi_runtime::ClientError> {
+        self.connection
+            .execute_timeout("x-query-virtio-status", Some(arguments), self.timeout)
+            .await
+    }
+    /// Runs `x-query-virtio-queue-status`; see [`Commands::x_query_virtio_queue_status`].
+    pub async fn x_query_virtio_queue_status(
+        &self,
+        arguments: &XQueryVirtioQueueStatusArgs,
+    ) -> Result<VirtQueueStatus, qapi_runtime::ClientError> {
+        self.connection
+            .execute_timeout(
+                "x-query-virtio-queue-status",
+                Some(arguments),
+                self.timeout,
+            )
+            .await
+    }
+    /// Runs `x-query-virtio-vhost-queue-status`; see [`Commands::x_query_virtio_vhost_queue_status`].
+    pub async fn x_query_virtio_vhost_queue_status(
+        &self,
+        arguments: &XQueryVirtioVhostQueueStatusArgs,
+    ) -> Result<VirtVhostQueueStatus, qapi_runtime::ClientError> {
+        self.connection
+            .execute_timeout(
+                "x-query-virtio-vhost-queue-status",
+                Some(arguments),
+                self.timeout,
+            )
+            .await
+    }
+    /// Runs `x-query-virtio-queue-element`; see [`Commands::x_query_virtio_queue_element`].
+    pub async fn x_query_virtio_queue_element(
+        &self,
+        arguments: &XQueryVirtioQueueElementArgs,
+    ) -> Result<VirtioQueueElement, qapi_runtime::ClientError> {
+        self.connection
+            .execute_timeout(
+                "x-query-virtio-queue-element",
+                Some(arguments),
+                self.timeout,
+            )
+            .await
+    }
+    /// Runs `query-cryptodev`; see [`Commands::query_cryptodev`].
+    pub async fn query_cryptodev(
+        &self,
+    ) -> Result<Vec<QCryptodevInfo>, qapi_runtime::ClientError> {
+        self.connection
+            .execute_timeout(
+                "query-cryptodev",
+                None::<&qapi_runtime::Empty>,
+                self.timeout,
+            )
+            .await
+    }
+    /// Runs `cxl-inject-general-media-event`; see [`Commands::cxl_inject_general_media_event`].
+    pub async fn cxl_inject_general_media_event(
+        &self,
+        arguments: &CxlInjectGeneralMediaEventArgs,
+    ) -> Result<(), qapi_runtime::ClientError> {
+        self.connection
+            .execute_timeout::<
+                _,
+                qapi_runtime::Empty,
+            >("cxl-inject-general-media-event", Some(arguments), self.timeout)
+            .await
+            .map(|_| ())
+    }
+    /// Runs `cxl-inject-dram-event`; see [`Commands::cxl_inject_dram_event`].
+    pub async fn cxl_inject_dram_event(
+        &self,
+        arguments: &CxlInjectDramEventArgs,
+    ) -> Result<(), qapi_runtime::ClientError> {
+        self.connection
+            .execute_timeout::<
+                _,
+                qapi_runtime::Empty,
+            >("cxl-inject-dram-event", Some(arguments), self.timeout)
+            .await
+            .map(|_| ())
+    }
+    /// Runs `cxl-inject-memory-module-event`; see [`Commands::cxl_inject_memory_module_event`].
+    pub async fn cxl_inject_memory_module_event(
+        &self,
+        arguments: &CxlInjectMemoryModuleEventArgs,
+    ) -> Result<(), qapi_runtime::ClientError> {
+        self.connection
+            .execute_timeout::<
+                _,
+                qapi_runtime::Empty,
+            >("cxl-inject-memory-module-event", Some(arguments), self.timeout)
+            .await
+            .map(|_| ())
+    }
+    /// Runs `cxl-inject-poison`; see [`Commands::cxl_inject_poison`].
+    pub async fn cxl_inject_poison(
+        &self,
+        arguments: &CxlInjectPoisonArgs,
+    ) -> Result<(), qapi_runtime::ClientError> {
+        self.connection
+            .execute_timeout::<
+                _,
+                qapi_runtime::Empty,
+            >("cxl-inject-poison", Some(arguments), self.timeout)
+            .await
+            .map(|_| ())
+    }
+    /// Runs `cxl-inject-uncorrectable-errors`; see [`Commands::cxl_inject_uncorrectable_errors`].
+    pub async fn cxl_inject_uncorrectable_errors(
+        &self,
+        arguments: &CxlInjectUncorrectableErrorsArgs,
+    ) -> Result<(), qapi_runtime::ClientError> {
+        self.connection
+            .execute_timeout::<
+                _,
+                qapi_runtime::Empty,
+            >("cxl-inject-uncorrectable-errors", Some(arguments), self.timeout)
+            .await
+            .map(|_| ())
+    }
+    /// Runs `cxl-inject-correctable-error`; see [`Commands::cxl_inject_correctable_error`].
+    pub async fn cxl_inject_correctable_error(
+        &self,
+        arguments: &CxlInjectCorrectableErrorArgs,
+    ) -> Result<(), qapi_runtime::ClientError> {
+        self.connection
+            .execute_timeout::<
+                _,
+                qapi_runtime::Empty,
+            >("cxl-inject-correctable-error", Some(arguments), self.timeout)
+            .await
+            .map(|_| ())
+    }
+    /// Runs `cxl-add-dynamic-capacity`; see [`Commands::cxl_add_dynamic_capacity`].
+    pub async fn cxl_add_dynamic_capacity(
+        &self,
+        arguments: &CxlAddDynamicCapacityArgs,
+    ) -> Result<(), qapi_runtime::ClientError> {
+        self.connection
+            .execute_timeout::<
+                _,
+                qapi_runtime::Empty,
+            >("cxl-add-dynamic-capacity", Some(arguments), self.timeout)
+            .await
+            .map(|_| ())
+    }
+    /// Runs `cxl-release-dynamic-capacity`; see [`Commands::cxl_release_dynamic_capacity`].
+    pub async fn cxl_release_dynamic_capacity(
+        &self,
+        arguments: &CxlReleaseDynamicCapacityArgs,
+    ) -> Result<(), qapi_runtime::ClientError> {
+        self.connection
+            .execute_timeout::<
+                _,
+                qapi_runtime::Empty,
+            >("cxl-release-dynamic-capacity", Some(arguments), self.timeout)
+            .await
+            .map(|_| ())
+    }
+}

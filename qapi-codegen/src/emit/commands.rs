@@ -35,6 +35,8 @@ pub struct ItemNames {
     pub call_ident: Ident,
     pub client_ident: Ident,
     pub event_ident: Ident,
+    /// The async client's name, when [`crate::Options::async_client`] asks for one.
+    pub async_client_ident: Option<Ident>,
 }
 
 impl ItemNames {
@@ -49,6 +51,10 @@ impl ItemNames {
             call_ident: ctx.item_name("call", "the command caller"),
             client_ident: ctx.item_name("Client", "the client"),
             event_ident: ctx.item_name("Event", "the event enum"),
+            async_client_ident: ctx
+                .opts
+                .async_client
+                .then(|| ctx.item_name("AsyncClient", "the async client")),
         }
     }
 }
@@ -56,7 +62,7 @@ impl ItemNames {
 /// Names the dispatcher's trait reserves besides the command methods.
 const HOOK: &str = "check_enabled";
 /// Names the client reserves besides the command methods.
-const CLIENT_METHODS: &[&str] = &["new", "connection", "into_connection"];
+const CLIENT_METHODS: &[&str] = &["new", "connection", "into_connection", "with_timeout"];
 
 fn commands<'s>(ctx: &Ctx<'s>) -> Result<Vec<Cmd<'s>>, Error> {
     let mut methods = Namespace::new();
@@ -104,6 +110,7 @@ pub fn emit(ctx: &Ctx<'_>, items: &ItemNames) -> Result<TokenStream, Error> {
     out.extend(return_items(ctx, items, &cmds));
     out.extend(dispatch_items(ctx, items, &cmds)?);
     out.extend(client_items(ctx, items, &cmds));
+    out.extend(async_client_items(ctx, items, &cmds));
     Ok(out)
 }
 
@@ -442,6 +449,87 @@ fn client_items(ctx: &Ctx<'_>, items: &ItemNames, cmds: &[Cmd<'_>]) -> TokenStre
             }
 
             pub fn into_connection(self) -> qapi_runtime::Connection<S, #event_ident> {
+                self.connection
+            }
+
+            #(#methods)*
+        }
+    }
+}
+
+/// The async client (behind the crate's `tokio` feature): one `async` method per command over
+/// a shared [`qapi_runtime::aio::AsyncConnection`].
+fn async_client_items(ctx: &Ctx<'_>, items: &ItemNames, cmds: &[Cmd<'_>]) -> TokenStream {
+    let Some(client_ident) = &items.async_client_ident else {
+        return TokenStream::new();
+    };
+    let (result, option) = (&ctx.std.result, &ctx.std.option);
+    let (event_ident, trait_ident) = (&items.event_ident, &items.trait_ident);
+    let methods = cmds.iter().map(|c| {
+        let (method, cfg, deprecated) = (&c.method, &c.cfg, &c.deprecated);
+        let name = c.command.common.name.as_str();
+        let see = format!(" Runs `{name}`; see [`{trait_ident}::{method}`].");
+        let mut docs = quote!(#[doc = #see]);
+        if !c.command.success_response {
+            let no_reply =
+                " The server replies only on failure: this returns once the request is queued.";
+            docs.extend(note(&docs, no_reply));
+        }
+        let ret = returned(c);
+        let (parameter, arguments) = match &c.args {
+            Some(ty) => (Some(quote!(arguments: &#ty)), quote!(Some(arguments))),
+            None => (None, quote!(None::<&qapi_runtime::Empty>)),
+        };
+        let body = if !c.command.success_response {
+            quote!(self.connection.send_only(#name, #arguments).await)
+        } else if c.ret.is_some() {
+            quote!(self.connection.execute_timeout(#name, #arguments, self.timeout).await)
+        } else {
+            quote! {
+                self.connection
+                    .execute_timeout::<_, qapi_runtime::Empty>(#name, #arguments, self.timeout)
+                    .await
+                    .map(|_| ())
+            }
+        };
+        quote! {
+            #docs #deprecated #cfg
+            pub async fn #method(&self, #parameter) -> #result<#ret, qapi_runtime::ClientError> {
+                #body
+            }
+        }
+    });
+    quote! {
+        /// A typed async client: one `async` method per command. Clones share the connection,
+        /// so calls from many tasks are in flight at once; a dropped call leaves the connection
+        /// usable. Events: [`Self::connection`]`.events()`.
+        #[cfg(feature = "tokio")]
+        #[derive(Debug, Clone)]
+        pub struct #client_ident {
+            connection: qapi_runtime::aio::AsyncConnection<#event_ident>,
+            timeout: #option<::std::time::Duration>,
+        }
+
+        #[cfg(feature = "tokio")]
+        impl #client_ident {
+            /// A client over a connection that has done its handshake (e.g.
+            /// [`qapi_runtime::aio::AsyncConnection::connect_qmp_unix`]).
+            pub fn new(connection: qapi_runtime::aio::AsyncConnection<#event_ident>) -> Self {
+                Self { connection, timeout: None }
+            }
+
+            /// A handle whose calls fail with [`qapi_runtime::ClientError::Timeout`] after
+            /// `timeout` (a late reply is dropped; the connection stays usable).
+            pub fn with_timeout(&self, timeout: ::std::time::Duration) -> Self {
+                Self { connection: self.connection.clone(), timeout: Some(timeout) }
+            }
+
+            /// The connection: events, raw commands, strictness.
+            pub fn connection(&self) -> &qapi_runtime::aio::AsyncConnection<#event_ident> {
+                &self.connection
+            }
+
+            pub fn into_connection(self) -> qapi_runtime::aio::AsyncConnection<#event_ident> {
                 self.connection
             }
 
