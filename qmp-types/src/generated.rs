@@ -697,7 +697,6 @@ pub struct InetSocketAddress {
     /// supported for passive sockets.  (Since 4.2)
     pub keep_alive: Option<bool>,
     /// enable multi-path TCP.  (Since 6.1)
-    #[cfg(all())]
     pub mptcp: Option<bool>,
 }
 impl qapi_runtime::DecodeMembers for InetSocketAddress {
@@ -712,7 +711,6 @@ impl qapi_runtime::DecodeMembers for InetSocketAddress {
             ipv4: members.optional("ipv4")?,
             ipv6: members.optional("ipv6")?,
             keep_alive: members.optional("keep-alive")?,
-            #[cfg(all())]
             mptcp: members.optional("mptcp")?,
         })
     }
@@ -729,7 +727,7 @@ impl qapi_runtime::SerializeMembers for InetSocketAddress {
         qapi_runtime::ser::optional(map, "ipv4", self.ipv4.as_ref())?;
         qapi_runtime::ser::optional(map, "ipv6", self.ipv6.as_ref())?;
         qapi_runtime::ser::optional(map, "keep-alive", self.keep_alive.as_ref())?;
-        #[cfg(all())] qapi_runtime::ser::optional(map, "mptcp", self.mptcp.as_ref())?;
+        qapi_runtime::ser::optional(map, "mptcp", self.mptcp.as_ref())?;
         Ok(())
     }
 }
@@ -747,12 +745,10 @@ pub struct UnixSocketAddress {
     /// if true, this is a Linux abstract socket address.  `path`
     /// will be prefixed by a null byte, and optionally padded with null
     /// bytes.  Defaults to false.  (Since 5.1)
-    #[cfg(all())]
     pub r#abstract: Option<bool>,
     /// if false, pad an abstract socket address with enough null
     /// bytes to make it fill struct sockaddr_un member sun_path.
     /// Defaults to true.  (Since 5.1)
-    #[cfg(all())]
     pub tight: Option<bool>,
 }
 impl qapi_runtime::DecodeMembers for UnixSocketAddress {
@@ -761,9 +757,7 @@ impl qapi_runtime::DecodeMembers for UnixSocketAddress {
     ) -> qapi_runtime::DecodeResult<Self> {
         Ok(Self {
             path: members.required("path")?,
-            #[cfg(all())]
             r#abstract: members.optional("abstract")?,
-            #[cfg(all())]
             tight: members.optional("tight")?,
         })
     }
@@ -774,9 +768,8 @@ impl qapi_runtime::SerializeMembers for UnixSocketAddress {
         map: &mut M,
     ) -> Result<(), M::Error> {
         map.serialize_entry("path", &self.path)?;
-        #[cfg(all())]
         qapi_runtime::ser::optional(map, "abstract", self.r#abstract.as_ref())?;
-        #[cfg(all())] qapi_runtime::ser::optional(map, "tight", self.tight.as_ref())?;
+        qapi_runtime::ser::optional(map, "tight", self.tight.as_ref())?;
         Ok(())
     }
 }
@@ -1148,19 +1141,16 @@ impl qapi_runtime::SerializeMembers for SocketAddress {
                     "keep-alive",
                     branch1.keep_alive.as_ref(),
                 )?;
-                #[cfg(all())]
                 qapi_runtime::ser::optional(map, "mptcp", branch1.mptcp.as_ref())?;
             }
             SocketAddress::Unix(branch1) => {
                 map.serialize_entry("type", "unix")?;
                 map.serialize_entry("path", &branch1.path)?;
-                #[cfg(all())]
                 qapi_runtime::ser::optional(
                     map,
                     "abstract",
                     branch1.r#abstract.as_ref(),
                 )?;
-                #[cfg(all())]
                 qapi_runtime::ser::optional(map, "tight", branch1.tight.as_ref())?;
             }
             SocketAddress::Vsock(branch1) => {
@@ -3408,7 +3398,6 @@ qapi_runtime::object!(SecretProperties);
 /// # Since
 ///
 /// 5.1
-#[cfg(all())]
 #[derive(Debug, Clone, PartialEq)]
 pub struct SecretKeyringProperties {
     /// the data format that the secret is provided in
@@ -3426,7 +3415,6 @@ pub struct SecretKeyringProperties {
     /// serial number that identifies a key to get from the kernel
     pub serial: i32,
 }
-#[cfg(all())]
 impl qapi_runtime::DecodeMembers for SecretKeyringProperties {
     fn decode_members(
         members: &mut qapi_runtime::Members<'_, '_>,
@@ -3439,7 +3427,6 @@ impl qapi_runtime::DecodeMembers for SecretKeyringProperties {
         })
     }
 }
-#[cfg(all())]
 impl qapi_runtime::SerializeMembers for SecretKeyringProperties {
     fn serialize_members<M: qapi_runtime::serde::ser::SerializeMap>(
         &self,
@@ -3452,7 +3439,6 @@ impl qapi_runtime::SerializeMembers for SecretKeyringProperties {
         Ok(())
     }
 }
-#[cfg(all())]
 qapi_runtime::object!(SecretKeyringProperties);
 
 /// Properties for objects of classes derived from tls-creds.
@@ -6538,17 +6524,14 @@ pub enum BlockStatsSpecific {
     /// The branch for `driver` = `"gluster"`.
     Gluster,
     /// The branch for `driver` = `"host_cdrom"`.
-    #[cfg(all())]
     HostCdrom,
     /// The branch for `driver` = `"host_device"`.
-    #[cfg(all())]
     HostDevice(BlockStatsSpecificFile),
     /// The branch for `driver` = `"http"`.
     Http,
     /// The branch for `driver` = `"https"`.
     Https,
     /// The branch for `driver` = `"io_uring"`.
-    #[cfg(all())]
     IoUring,
     /// The branch for `driver` = `"iscsi"`.
     Iscsi,
@@ -6565,7 +6548,6 @@ pub enum BlockStatsSpecific {
     /// The branch for `driver` = `"nvme"`.
     Nvme(BlockStatsSpecificNvme),
     /// The branch for `driver` = `"nvme-io_uring"`.
-    #[cfg(all())]
     NvmeIoUring,
     /// The branch for `driver` = `"parallels"`.
     Parallels,
@@ -6584,7 +6566,6 @@ pub enum BlockStatsSpecific {
     /// The branch for `driver` = `"rbd"`.
     Rbd,
     /// The branch for `driver` = `"replication"`.
-    #[cfg(all())]
     Replication,
     /// The branch for `driver` = `"ssh"`.
     Ssh,
@@ -6595,13 +6576,10 @@ pub enum BlockStatsSpecific {
     /// The branch for `driver` = `"vhdx"`.
     Vhdx,
     /// The branch for `driver` = `"virtio-blk-vfio-pci"`.
-    #[cfg(all())]
     VirtioBlkVfioPci,
     /// The branch for `driver` = `"virtio-blk-vhost-user"`.
-    #[cfg(all())]
     VirtioBlkVhostUser,
     /// The branch for `driver` = `"virtio-blk-vhost-vdpa"`.
-    #[cfg(all())]
     VirtioBlkVhostVdpa,
     /// The branch for `driver` = `"vmdk"`.
     Vmdk,
@@ -6637,9 +6615,7 @@ impl qapi_runtime::DecodeMembers for BlockStatsSpecific {
                 BlockdevDriver::Ftp => Self::Ftp,
                 BlockdevDriver::Ftps => Self::Ftps,
                 BlockdevDriver::Gluster => Self::Gluster,
-                #[cfg(all())]
                 BlockdevDriver::HostCdrom => Self::HostCdrom,
-                #[cfg(all())]
                 BlockdevDriver::HostDevice => {
                     Self::HostDevice(
                         qapi_runtime::DecodeMembers::decode_members(members)?,
@@ -6647,7 +6623,6 @@ impl qapi_runtime::DecodeMembers for BlockStatsSpecific {
                 }
                 BlockdevDriver::Http => Self::Http,
                 BlockdevDriver::Https => Self::Https,
-                #[cfg(all())]
                 BlockdevDriver::IoUring => Self::IoUring,
                 BlockdevDriver::Iscsi => Self::Iscsi,
                 BlockdevDriver::Luks => Self::Luks,
@@ -6658,7 +6633,6 @@ impl qapi_runtime::DecodeMembers for BlockStatsSpecific {
                 BlockdevDriver::Nvme => {
                     Self::Nvme(qapi_runtime::DecodeMembers::decode_members(members)?)
                 }
-                #[cfg(all())]
                 BlockdevDriver::NvmeIoUring => Self::NvmeIoUring,
                 BlockdevDriver::Parallels => Self::Parallels,
                 BlockdevDriver::Preallocate => Self::Preallocate,
@@ -6668,17 +6642,13 @@ impl qapi_runtime::DecodeMembers for BlockStatsSpecific {
                 BlockdevDriver::Quorum => Self::Quorum,
                 BlockdevDriver::Raw => Self::Raw,
                 BlockdevDriver::Rbd => Self::Rbd,
-                #[cfg(all())]
                 BlockdevDriver::Replication => Self::Replication,
                 BlockdevDriver::Ssh => Self::Ssh,
                 BlockdevDriver::Throttle => Self::Throttle,
                 BlockdevDriver::Vdi => Self::Vdi,
                 BlockdevDriver::Vhdx => Self::Vhdx,
-                #[cfg(all())]
                 BlockdevDriver::VirtioBlkVfioPci => Self::VirtioBlkVfioPci,
-                #[cfg(all())]
                 BlockdevDriver::VirtioBlkVhostUser => Self::VirtioBlkVhostUser,
-                #[cfg(all())]
                 BlockdevDriver::VirtioBlkVhostVdpa => Self::VirtioBlkVhostVdpa,
                 BlockdevDriver::Vmdk => Self::Vmdk,
                 BlockdevDriver::Vpc => Self::Vpc,
@@ -6742,11 +6712,9 @@ impl qapi_runtime::SerializeMembers for BlockStatsSpecific {
             BlockStatsSpecific::Gluster => {
                 map.serialize_entry("driver", "gluster")?;
             }
-            #[cfg(all())]
             BlockStatsSpecific::HostCdrom => {
                 map.serialize_entry("driver", "host_cdrom")?;
             }
-            #[cfg(all())]
             BlockStatsSpecific::HostDevice(branch1) => {
                 map.serialize_entry("driver", "host_device")?;
                 map.serialize_entry("discard-nb-ok", &branch1.discard_nb_ok)?;
@@ -6759,7 +6727,6 @@ impl qapi_runtime::SerializeMembers for BlockStatsSpecific {
             BlockStatsSpecific::Https => {
                 map.serialize_entry("driver", "https")?;
             }
-            #[cfg(all())]
             BlockStatsSpecific::IoUring => {
                 map.serialize_entry("driver", "io_uring")?;
             }
@@ -6787,7 +6754,6 @@ impl qapi_runtime::SerializeMembers for BlockStatsSpecific {
                 map.serialize_entry("aligned-accesses", &branch1.aligned_accesses)?;
                 map.serialize_entry("unaligned-accesses", &branch1.unaligned_accesses)?;
             }
-            #[cfg(all())]
             BlockStatsSpecific::NvmeIoUring => {
                 map.serialize_entry("driver", "nvme-io_uring")?;
             }
@@ -6815,7 +6781,6 @@ impl qapi_runtime::SerializeMembers for BlockStatsSpecific {
             BlockStatsSpecific::Rbd => {
                 map.serialize_entry("driver", "rbd")?;
             }
-            #[cfg(all())]
             BlockStatsSpecific::Replication => {
                 map.serialize_entry("driver", "replication")?;
             }
@@ -6831,15 +6796,12 @@ impl qapi_runtime::SerializeMembers for BlockStatsSpecific {
             BlockStatsSpecific::Vhdx => {
                 map.serialize_entry("driver", "vhdx")?;
             }
-            #[cfg(all())]
             BlockStatsSpecific::VirtioBlkVfioPci => {
                 map.serialize_entry("driver", "virtio-blk-vfio-pci")?;
             }
-            #[cfg(all())]
             BlockStatsSpecific::VirtioBlkVhostUser => {
                 map.serialize_entry("driver", "virtio-blk-vhost-user")?;
             }
-            #[cfg(all())]
             BlockStatsSpecific::VirtioBlkVhostVdpa => {
                 map.serialize_entry("driver", "virtio-blk-vhost-vdpa")?;
             }
@@ -9970,7 +9932,6 @@ pub enum BlockdevAioOptions {
     /// Use native AIO backend (only Linux and Windows)
     Native,
     /// Use linux io_uring (since 5.0)
-    #[cfg(all())]
     IoUring,
     /// A value this version of the schema does not know; only lenient decoding produces it.
     Unrecognized(::std::string::String),
@@ -9981,7 +9942,6 @@ impl BlockdevAioOptions {
         match self {
             Self::Threads => "threads",
             Self::Native => "native",
-            #[cfg(all())]
             Self::IoUring => "io_uring",
             Self::Unrecognized(value) => value,
         }
@@ -9992,7 +9952,6 @@ impl BlockdevAioOptions {
             match value {
                 "threads" => Self::Threads,
                 "native" => Self::Native,
-                #[cfg(all())]
                 "io_uring" => Self::IoUring,
                 _ => return None,
             },
@@ -10071,13 +10030,10 @@ pub enum BlockdevDriver {
     /// **Deprecated.**
     #[deprecated]
     Gluster,
-    #[cfg(all())]
     HostCdrom,
-    #[cfg(all())]
     HostDevice,
     Http,
     Https,
-    #[cfg(all())]
     IoUring,
     Iscsi,
     Luks,
@@ -10087,7 +10043,6 @@ pub enum BlockdevDriver {
     NullCo,
     /// Since 2.12
     Nvme,
-    #[cfg(all())]
     NvmeIoUring,
     Parallels,
     Preallocate,
@@ -10097,18 +10052,14 @@ pub enum BlockdevDriver {
     Quorum,
     Raw,
     Rbd,
-    #[cfg(all())]
     Replication,
     Ssh,
     /// Since 2.11
     Throttle,
     Vdi,
     Vhdx,
-    #[cfg(all())]
     VirtioBlkVfioPci,
-    #[cfg(all())]
     VirtioBlkVhostUser,
-    #[cfg(all())]
     VirtioBlkVhostVdpa,
     Vmdk,
     Vpc,
@@ -10136,13 +10087,10 @@ impl BlockdevDriver {
             Self::Ftp => "ftp",
             Self::Ftps => "ftps",
             Self::Gluster => "gluster",
-            #[cfg(all())]
             Self::HostCdrom => "host_cdrom",
-            #[cfg(all())]
             Self::HostDevice => "host_device",
             Self::Http => "http",
             Self::Https => "https",
-            #[cfg(all())]
             Self::IoUring => "io_uring",
             Self::Iscsi => "iscsi",
             Self::Luks => "luks",
@@ -10151,7 +10099,6 @@ impl BlockdevDriver {
             Self::NullAio => "null-aio",
             Self::NullCo => "null-co",
             Self::Nvme => "nvme",
-            #[cfg(all())]
             Self::NvmeIoUring => "nvme-io_uring",
             Self::Parallels => "parallels",
             Self::Preallocate => "preallocate",
@@ -10161,17 +10108,13 @@ impl BlockdevDriver {
             Self::Quorum => "quorum",
             Self::Raw => "raw",
             Self::Rbd => "rbd",
-            #[cfg(all())]
             Self::Replication => "replication",
             Self::Ssh => "ssh",
             Self::Throttle => "throttle",
             Self::Vdi => "vdi",
             Self::Vhdx => "vhdx",
-            #[cfg(all())]
             Self::VirtioBlkVfioPci => "virtio-blk-vfio-pci",
-            #[cfg(all())]
             Self::VirtioBlkVhostUser => "virtio-blk-vhost-user",
-            #[cfg(all())]
             Self::VirtioBlkVhostVdpa => "virtio-blk-vhost-vdpa",
             Self::Vmdk => "vmdk",
             Self::Vpc => "vpc",
@@ -10198,13 +10141,10 @@ impl BlockdevDriver {
                 "ftp" => Self::Ftp,
                 "ftps" => Self::Ftps,
                 "gluster" => Self::Gluster,
-                #[cfg(all())]
                 "host_cdrom" => Self::HostCdrom,
-                #[cfg(all())]
                 "host_device" => Self::HostDevice,
                 "http" => Self::Http,
                 "https" => Self::Https,
-                #[cfg(all())]
                 "io_uring" => Self::IoUring,
                 "iscsi" => Self::Iscsi,
                 "luks" => Self::Luks,
@@ -10213,7 +10153,6 @@ impl BlockdevDriver {
                 "null-aio" => Self::NullAio,
                 "null-co" => Self::NullCo,
                 "nvme" => Self::Nvme,
-                #[cfg(all())]
                 "nvme-io_uring" => Self::NvmeIoUring,
                 "parallels" => Self::Parallels,
                 "preallocate" => Self::Preallocate,
@@ -10223,17 +10162,13 @@ impl BlockdevDriver {
                 "quorum" => Self::Quorum,
                 "raw" => Self::Raw,
                 "rbd" => Self::Rbd,
-                #[cfg(all())]
                 "replication" => Self::Replication,
                 "ssh" => Self::Ssh,
                 "throttle" => Self::Throttle,
                 "vdi" => Self::Vdi,
                 "vhdx" => Self::Vhdx,
-                #[cfg(all())]
                 "virtio-blk-vfio-pci" => Self::VirtioBlkVfioPci,
-                #[cfg(all())]
                 "virtio-blk-vhost-user" => Self::VirtioBlkVhostUser,
-                #[cfg(all())]
                 "virtio-blk-vhost-vdpa" => Self::VirtioBlkVhostVdpa,
                 "vmdk" => Self::Vmdk,
                 "vpc" => Self::Vpc,
@@ -10288,7 +10223,6 @@ pub struct BlockdevOptionsFile {
     /// prevents stale data on the migration destination with
     /// cache.direct=off.  Currently only supported on Linux hosts.
     /// (default: on, since: 4.0)
-    #[cfg(all())]
     pub drop_cache: Option<bool>,
     /// whether to check that page cache was dropped
     /// on live migration.  May cause noticeable delays if the image
@@ -10308,7 +10242,6 @@ impl qapi_runtime::DecodeMembers for BlockdevOptionsFile {
             locking: members.optional("locking")?,
             aio: members.optional("aio")?,
             aio_max_batch: members.optional("aio-max-batch")?,
-            #[cfg(all())]
             drop_cache: members.optional("drop-cache")?,
             x_check_cache_dropped: members.optional("x-check-cache-dropped")?,
         })
@@ -10324,7 +10257,6 @@ impl qapi_runtime::SerializeMembers for BlockdevOptionsFile {
         qapi_runtime::ser::optional(map, "locking", self.locking.as_ref())?;
         qapi_runtime::ser::optional(map, "aio", self.aio.as_ref())?;
         qapi_runtime::ser::optional(map, "aio-max-batch", self.aio_max_batch.as_ref())?;
-        #[cfg(all())]
         qapi_runtime::ser::optional(map, "drop-cache", self.drop_cache.as_ref())?;
         qapi_runtime::ser::optional(
             map,
@@ -12084,13 +12016,11 @@ qapi_runtime::object!(BlockdevOptionsGluster);
 /// # Since
 ///
 /// 7.2
-#[cfg(all())]
 #[derive(Debug, Clone, PartialEq)]
 pub struct BlockdevOptionsIoUring {
     /// path to the image file
     pub filename: ::std::string::String,
 }
-#[cfg(all())]
 impl qapi_runtime::DecodeMembers for BlockdevOptionsIoUring {
     fn decode_members(
         members: &mut qapi_runtime::Members<'_, '_>,
@@ -12100,7 +12030,6 @@ impl qapi_runtime::DecodeMembers for BlockdevOptionsIoUring {
         })
     }
 }
-#[cfg(all())]
 impl qapi_runtime::SerializeMembers for BlockdevOptionsIoUring {
     fn serialize_members<M: qapi_runtime::serde::ser::SerializeMap>(
         &self,
@@ -12110,7 +12039,6 @@ impl qapi_runtime::SerializeMembers for BlockdevOptionsIoUring {
         Ok(())
     }
 }
-#[cfg(all())]
 qapi_runtime::object!(BlockdevOptionsIoUring);
 
 /// Driver specific block device options for the nvme-io_uring backend.
@@ -12118,14 +12046,12 @@ qapi_runtime::object!(BlockdevOptionsIoUring);
 /// # Since
 ///
 /// 7.2
-#[cfg(all())]
 #[derive(Debug, Clone, PartialEq)]
 pub struct BlockdevOptionsNvmeIoUring {
     /// path to the NVMe namespace's character device (e.g.
     /// /dev/ng0n1).
     pub path: ::std::string::String,
 }
-#[cfg(all())]
 impl qapi_runtime::DecodeMembers for BlockdevOptionsNvmeIoUring {
     fn decode_members(
         members: &mut qapi_runtime::Members<'_, '_>,
@@ -12135,7 +12061,6 @@ impl qapi_runtime::DecodeMembers for BlockdevOptionsNvmeIoUring {
         })
     }
 }
-#[cfg(all())]
 impl qapi_runtime::SerializeMembers for BlockdevOptionsNvmeIoUring {
     fn serialize_members<M: qapi_runtime::serde::ser::SerializeMap>(
         &self,
@@ -12145,7 +12070,6 @@ impl qapi_runtime::SerializeMembers for BlockdevOptionsNvmeIoUring {
         Ok(())
     }
 }
-#[cfg(all())]
 qapi_runtime::object!(BlockdevOptionsNvmeIoUring);
 
 /// Driver specific block device options for the virtio-blk-vfio-pci
@@ -12154,14 +12078,12 @@ qapi_runtime::object!(BlockdevOptionsNvmeIoUring);
 /// # Since
 ///
 /// 7.2
-#[cfg(all())]
 #[derive(Debug, Clone, PartialEq)]
 pub struct BlockdevOptionsVirtioBlkVfioPci {
     /// path to the PCI device's sysfs directory (e.g.
     /// /sys/bus/pci/devices/0000:00:01.0).
     pub path: ::std::string::String,
 }
-#[cfg(all())]
 impl qapi_runtime::DecodeMembers for BlockdevOptionsVirtioBlkVfioPci {
     fn decode_members(
         members: &mut qapi_runtime::Members<'_, '_>,
@@ -12171,7 +12093,6 @@ impl qapi_runtime::DecodeMembers for BlockdevOptionsVirtioBlkVfioPci {
         })
     }
 }
-#[cfg(all())]
 impl qapi_runtime::SerializeMembers for BlockdevOptionsVirtioBlkVfioPci {
     fn serialize_members<M: qapi_runtime::serde::ser::SerializeMap>(
         &self,
@@ -12181,7 +12102,6 @@ impl qapi_runtime::SerializeMembers for BlockdevOptionsVirtioBlkVfioPci {
         Ok(())
     }
 }
-#[cfg(all())]
 qapi_runtime::object!(BlockdevOptionsVirtioBlkVfioPci);
 
 /// Driver specific block device options for the virtio-blk-vhost-user
@@ -12190,13 +12110,11 @@ qapi_runtime::object!(BlockdevOptionsVirtioBlkVfioPci);
 /// # Since
 ///
 /// 7.2
-#[cfg(all())]
 #[derive(Debug, Clone, PartialEq)]
 pub struct BlockdevOptionsVirtioBlkVhostUser {
     /// path to the vhost-user UNIX domain socket.
     pub path: ::std::string::String,
 }
-#[cfg(all())]
 impl qapi_runtime::DecodeMembers for BlockdevOptionsVirtioBlkVhostUser {
     fn decode_members(
         members: &mut qapi_runtime::Members<'_, '_>,
@@ -12206,7 +12124,6 @@ impl qapi_runtime::DecodeMembers for BlockdevOptionsVirtioBlkVhostUser {
         })
     }
 }
-#[cfg(all())]
 impl qapi_runtime::SerializeMembers for BlockdevOptionsVirtioBlkVhostUser {
     fn serialize_members<M: qapi_runtime::serde::ser::SerializeMap>(
         &self,
@@ -12216,7 +12133,6 @@ impl qapi_runtime::SerializeMembers for BlockdevOptionsVirtioBlkVhostUser {
         Ok(())
     }
 }
-#[cfg(all())]
 qapi_runtime::object!(BlockdevOptionsVirtioBlkVhostUser);
 
 /// Driver specific block device options for the virtio-blk-vhost-vdpa
@@ -12232,13 +12148,11 @@ qapi_runtime::object!(BlockdevOptionsVirtioBlkVhostUser);
 /// # Since
 ///
 /// 7.2
-#[cfg(all())]
 #[derive(Debug, Clone, PartialEq)]
 pub struct BlockdevOptionsVirtioBlkVhostVdpa {
     /// path to the vhost-vdpa character device.
     pub path: ::std::string::String,
 }
-#[cfg(all())]
 impl qapi_runtime::DecodeMembers for BlockdevOptionsVirtioBlkVhostVdpa {
     fn decode_members(
         members: &mut qapi_runtime::Members<'_, '_>,
@@ -12248,7 +12162,6 @@ impl qapi_runtime::DecodeMembers for BlockdevOptionsVirtioBlkVhostVdpa {
         })
     }
 }
-#[cfg(all())]
 impl qapi_runtime::SerializeMembers for BlockdevOptionsVirtioBlkVhostVdpa {
     fn serialize_members<M: qapi_runtime::serde::ser::SerializeMap>(
         &self,
@@ -12258,7 +12171,6 @@ impl qapi_runtime::SerializeMembers for BlockdevOptionsVirtioBlkVhostVdpa {
         Ok(())
     }
 }
-#[cfg(all())]
 qapi_runtime::object!(BlockdevOptionsVirtioBlkVhostVdpa);
 
 /// An enumeration of libiscsi transport types
@@ -12934,7 +12846,6 @@ qapi_runtime::object!(BlockdevOptionsRbd);
 /// # Since
 ///
 /// 2.9
-#[cfg(all())]
 #[derive(Debug, Clone, PartialEq, Eq, Hash, PartialOrd, Ord)]
 pub enum ReplicationMode {
     /// Primary mode, the vm's state will be sent to secondary
@@ -12946,7 +12857,6 @@ pub enum ReplicationMode {
     /// A value this version of the schema does not know; only lenient decoding produces it.
     Unrecognized(::std::string::String),
 }
-#[cfg(all())]
 impl ReplicationMode {
     /// The wire name of the value.
     pub fn as_str(&self) -> &str {
@@ -12967,7 +12877,6 @@ impl ReplicationMode {
         )
     }
 }
-#[cfg(all())]
 qapi_runtime::enumeration!(ReplicationMode, Unrecognized);
 
 /// Driver specific block device options for replication
@@ -12975,7 +12884,6 @@ qapi_runtime::enumeration!(ReplicationMode, Unrecognized);
 /// # Since
 ///
 /// 2.9
-#[cfg(all())]
 #[derive(Debug, Clone, PartialEq)]
 pub struct BlockdevOptionsReplication {
     /// reference to or definition of the data source block device
@@ -12987,7 +12895,6 @@ pub struct BlockdevOptionsReplication {
     /// primary mode.
     pub top_id: Option<::std::string::String>,
 }
-#[cfg(all())]
 impl qapi_runtime::DecodeMembers for BlockdevOptionsReplication {
     fn decode_members(
         members: &mut qapi_runtime::Members<'_, '_>,
@@ -12999,7 +12906,6 @@ impl qapi_runtime::DecodeMembers for BlockdevOptionsReplication {
         })
     }
 }
-#[cfg(all())]
 impl qapi_runtime::SerializeMembers for BlockdevOptionsReplication {
     fn serialize_members<M: qapi_runtime::serde::ser::SerializeMap>(
         &self,
@@ -13011,7 +12917,6 @@ impl qapi_runtime::SerializeMembers for BlockdevOptionsReplication {
         Ok(())
     }
 }
-#[cfg(all())]
 qapi_runtime::object!(BlockdevOptionsReplication);
 
 /// An enumeration of NFS transport types
@@ -13927,17 +13832,14 @@ pub enum BlockdevOptionsBranch {
     /// The branch for `driver` = `"gluster"`.
     Gluster(BlockdevOptionsGluster),
     /// The branch for `driver` = `"host_cdrom"`.
-    #[cfg(all())]
     HostCdrom(BlockdevOptionsFile),
     /// The branch for `driver` = `"host_device"`.
-    #[cfg(all())]
     HostDevice(BlockdevOptionsFile),
     /// The branch for `driver` = `"http"`.
     Http(BlockdevOptionsCurlHttp),
     /// The branch for `driver` = `"https"`.
     Https(BlockdevOptionsCurlHttps),
     /// The branch for `driver` = `"io_uring"`.
-    #[cfg(all())]
     IoUring(BlockdevOptionsIoUring),
     /// The branch for `driver` = `"iscsi"`.
     Iscsi(BlockdevOptionsIscsi),
@@ -13954,7 +13856,6 @@ pub enum BlockdevOptionsBranch {
     /// The branch for `driver` = `"nvme"`.
     Nvme(BlockdevOptionsNvMe),
     /// The branch for `driver` = `"nvme-io_uring"`.
-    #[cfg(all())]
     NvmeIoUring(BlockdevOptionsNvmeIoUring),
     /// The branch for `driver` = `"parallels"`.
     Parallels(Box<BlockdevOptionsGenericFormat>),
@@ -13973,7 +13874,6 @@ pub enum BlockdevOptionsBranch {
     /// The branch for `driver` = `"rbd"`.
     Rbd(BlockdevOptionsRbd),
     /// The branch for `driver` = `"replication"`.
-    #[cfg(all())]
     Replication(Box<BlockdevOptionsReplication>),
     /// The branch for `driver` = `"ssh"`.
     Ssh(BlockdevOptionsSsh),
@@ -13984,13 +13884,10 @@ pub enum BlockdevOptionsBranch {
     /// The branch for `driver` = `"vhdx"`.
     Vhdx(Box<BlockdevOptionsGenericFormat>),
     /// The branch for `driver` = `"virtio-blk-vfio-pci"`.
-    #[cfg(all())]
     VirtioBlkVfioPci(BlockdevOptionsVirtioBlkVfioPci),
     /// The branch for `driver` = `"virtio-blk-vhost-user"`.
-    #[cfg(all())]
     VirtioBlkVhostUser(BlockdevOptionsVirtioBlkVhostUser),
     /// The branch for `driver` = `"virtio-blk-vhost-vdpa"`.
-    #[cfg(all())]
     VirtioBlkVhostVdpa(BlockdevOptionsVirtioBlkVhostVdpa),
     /// The branch for `driver` = `"vmdk"`.
     Vmdk(Box<BlockdevOptionsGenericCowFormat>),
@@ -14091,13 +13988,11 @@ impl qapi_runtime::DecodeMembers for BlockdevOptions {
                     qapi_runtime::DecodeMembers::decode_members(members)?,
                 )
             }
-            #[cfg(all())]
             BlockdevDriver::HostCdrom => {
                 BlockdevOptionsBranch::HostCdrom(
                     qapi_runtime::DecodeMembers::decode_members(members)?,
                 )
             }
-            #[cfg(all())]
             BlockdevDriver::HostDevice => {
                 BlockdevOptionsBranch::HostDevice(
                     qapi_runtime::DecodeMembers::decode_members(members)?,
@@ -14113,7 +14008,6 @@ impl qapi_runtime::DecodeMembers for BlockdevOptions {
                     qapi_runtime::DecodeMembers::decode_members(members)?,
                 )
             }
-            #[cfg(all())]
             BlockdevDriver::IoUring => {
                 BlockdevOptionsBranch::IoUring(
                     qapi_runtime::DecodeMembers::decode_members(members)?,
@@ -14154,7 +14048,6 @@ impl qapi_runtime::DecodeMembers for BlockdevOptions {
                     qapi_runtime::DecodeMembers::decode_members(members)?,
                 )
             }
-            #[cfg(all())]
             BlockdevDriver::NvmeIoUring => {
                 BlockdevOptionsBranch::NvmeIoUring(
                     qapi_runtime::DecodeMembers::decode_members(members)?,
@@ -14200,7 +14093,6 @@ impl qapi_runtime::DecodeMembers for BlockdevOptions {
                     qapi_runtime::DecodeMembers::decode_members(members)?,
                 )
             }
-            #[cfg(all())]
             BlockdevDriver::Replication => {
                 BlockdevOptionsBranch::Replication(
                     Box::new(qapi_runtime::DecodeMembers::decode_members(members)?),
@@ -14226,19 +14118,16 @@ impl qapi_runtime::DecodeMembers for BlockdevOptions {
                     Box::new(qapi_runtime::DecodeMembers::decode_members(members)?),
                 )
             }
-            #[cfg(all())]
             BlockdevDriver::VirtioBlkVfioPci => {
                 BlockdevOptionsBranch::VirtioBlkVfioPci(
                     qapi_runtime::DecodeMembers::decode_members(members)?,
                 )
             }
-            #[cfg(all())]
             BlockdevDriver::VirtioBlkVhostUser => {
                 BlockdevOptionsBranch::VirtioBlkVhostUser(
                     qapi_runtime::DecodeMembers::decode_members(members)?,
                 )
             }
-            #[cfg(all())]
             BlockdevDriver::VirtioBlkVhostVdpa => {
                 BlockdevOptionsBranch::VirtioBlkVhostVdpa(
                     qapi_runtime::DecodeMembers::decode_members(members)?,
@@ -14639,7 +14528,6 @@ impl qapi_runtime::SerializeMembers for BlockdevOptions {
                     "aio-max-batch",
                     branch1.aio_max_batch.as_ref(),
                 )?;
-                #[cfg(all())]
                 qapi_runtime::ser::optional(
                     map,
                     "drop-cache",
@@ -14800,7 +14688,6 @@ impl qapi_runtime::SerializeMembers for BlockdevOptions {
                 qapi_runtime::ser::optional(map, "debug", branch1.debug.as_ref())?;
                 qapi_runtime::ser::optional(map, "logfile", branch1.logfile.as_ref())?;
             }
-            #[cfg(all())]
             BlockdevOptionsBranch::HostCdrom(branch1) => {
                 map.serialize_entry("driver", "host_cdrom")?;
                 qapi_runtime::ser::optional(map, "node-name", self.node_name.as_ref())?;
@@ -14836,7 +14723,6 @@ impl qapi_runtime::SerializeMembers for BlockdevOptions {
                     "aio-max-batch",
                     branch1.aio_max_batch.as_ref(),
                 )?;
-                #[cfg(all())]
                 qapi_runtime::ser::optional(
                     map,
                     "drop-cache",
@@ -14848,7 +14734,6 @@ impl qapi_runtime::SerializeMembers for BlockdevOptions {
                     branch1.x_check_cache_dropped.as_ref(),
                 )?;
             }
-            #[cfg(all())]
             BlockdevOptionsBranch::HostDevice(branch1) => {
                 map.serialize_entry("driver", "host_device")?;
                 qapi_runtime::ser::optional(map, "node-name", self.node_name.as_ref())?;
@@ -14884,7 +14769,6 @@ impl qapi_runtime::SerializeMembers for BlockdevOptions {
                     "aio-max-batch",
                     branch1.aio_max_batch.as_ref(),
                 )?;
-                #[cfg(all())]
                 qapi_runtime::ser::optional(
                     map,
                     "drop-cache",
@@ -15005,7 +14889,6 @@ impl qapi_runtime::SerializeMembers for BlockdevOptions {
                     branch1.cookie_secret.as_ref(),
                 )?;
             }
-            #[cfg(all())]
             BlockdevOptionsBranch::IoUring(branch1) => {
                 map.serialize_entry("driver", "io_uring")?;
                 qapi_runtime::ser::optional(map, "node-name", self.node_name.as_ref())?;
@@ -15290,7 +15173,6 @@ impl qapi_runtime::SerializeMembers for BlockdevOptions {
                 map.serialize_entry("device", &branch1.device)?;
                 map.serialize_entry("namespace", &branch1.namespace)?;
             }
-            #[cfg(all())]
             BlockdevOptionsBranch::NvmeIoUring(branch1) => {
                 map.serialize_entry("driver", "nvme-io_uring")?;
                 qapi_runtime::ser::optional(map, "node-name", self.node_name.as_ref())?;
@@ -15621,7 +15503,6 @@ impl qapi_runtime::SerializeMembers for BlockdevOptions {
                 )?;
                 qapi_runtime::ser::optional(map, "server", branch1.server.as_ref())?;
             }
-            #[cfg(all())]
             BlockdevOptionsBranch::Replication(branch1) => {
                 map.serialize_entry("driver", "replication")?;
                 qapi_runtime::ser::optional(map, "node-name", self.node_name.as_ref())?;
@@ -15752,7 +15633,6 @@ impl qapi_runtime::SerializeMembers for BlockdevOptions {
                 )?;
                 map.serialize_entry("file", &branch1.file)?;
             }
-            #[cfg(all())]
             BlockdevOptionsBranch::VirtioBlkVfioPci(branch1) => {
                 map.serialize_entry("driver", "virtio-blk-vfio-pci")?;
                 qapi_runtime::ser::optional(map, "node-name", self.node_name.as_ref())?;
@@ -15777,7 +15657,6 @@ impl qapi_runtime::SerializeMembers for BlockdevOptions {
                 )?;
                 map.serialize_entry("path", &branch1.path)?;
             }
-            #[cfg(all())]
             BlockdevOptionsBranch::VirtioBlkVhostUser(branch1) => {
                 map.serialize_entry("driver", "virtio-blk-vhost-user")?;
                 qapi_runtime::ser::optional(map, "node-name", self.node_name.as_ref())?;
@@ -15802,7 +15681,6 @@ impl qapi_runtime::SerializeMembers for BlockdevOptions {
                 )?;
                 map.serialize_entry("path", &branch1.path)?;
             }
-            #[cfg(all())]
             BlockdevOptionsBranch::VirtioBlkVhostVdpa(branch1) => {
                 map.serialize_entry("driver", "virtio-blk-vhost-vdpa")?;
                 qapi_runtime::ser::optional(map, "node-name", self.node_name.as_ref())?;
@@ -16459,7 +16337,6 @@ pub enum Qcow2CompressionType {
     /// zlib compression, see <http://zlib.net/>
     Zlib,
     /// zstd compression, see <http://github.com/facebook/zstd>
-    #[cfg(all())]
     Zstd,
     /// A value this version of the schema does not know; only lenient decoding produces it.
     Unrecognized(::std::string::String),
@@ -16469,7 +16346,6 @@ impl Qcow2CompressionType {
     pub fn as_str(&self) -> &str {
         match self {
             Self::Zlib => "zlib",
-            #[cfg(all())]
             Self::Zstd => "zstd",
             Self::Unrecognized(value) => value,
         }
@@ -16479,7 +16355,6 @@ impl Qcow2CompressionType {
         Some(
             match value {
                 "zlib" => Self::Zlib,
-                #[cfg(all())]
                 "zstd" => Self::Zstd,
                 _ => return None,
             },
@@ -17130,17 +17005,14 @@ pub enum BlockdevCreateOptions {
     /// The branch for `driver` = `"gluster"`.
     Gluster(BlockdevCreateOptionsGluster),
     /// The branch for `driver` = `"host_cdrom"`.
-    #[cfg(all())]
     HostCdrom,
     /// The branch for `driver` = `"host_device"`.
-    #[cfg(all())]
     HostDevice,
     /// The branch for `driver` = `"http"`.
     Http,
     /// The branch for `driver` = `"https"`.
     Https,
     /// The branch for `driver` = `"io_uring"`.
-    #[cfg(all())]
     IoUring,
     /// The branch for `driver` = `"iscsi"`.
     Iscsi,
@@ -17157,7 +17029,6 @@ pub enum BlockdevCreateOptions {
     /// The branch for `driver` = `"nvme"`.
     Nvme,
     /// The branch for `driver` = `"nvme-io_uring"`.
-    #[cfg(all())]
     NvmeIoUring,
     /// The branch for `driver` = `"parallels"`.
     Parallels(BlockdevCreateOptionsParallels),
@@ -17176,7 +17047,6 @@ pub enum BlockdevCreateOptions {
     /// The branch for `driver` = `"rbd"`.
     Rbd(BlockdevCreateOptionsRbd),
     /// The branch for `driver` = `"replication"`.
-    #[cfg(all())]
     Replication,
     /// The branch for `driver` = `"ssh"`.
     Ssh(BlockdevCreateOptionsSsh),
@@ -17187,13 +17057,10 @@ pub enum BlockdevCreateOptions {
     /// The branch for `driver` = `"vhdx"`.
     Vhdx(BlockdevCreateOptionsVhdx),
     /// The branch for `driver` = `"virtio-blk-vfio-pci"`.
-    #[cfg(all())]
     VirtioBlkVfioPci,
     /// The branch for `driver` = `"virtio-blk-vhost-user"`.
-    #[cfg(all())]
     VirtioBlkVhostUser,
     /// The branch for `driver` = `"virtio-blk-vhost-vdpa"`.
-    #[cfg(all())]
     VirtioBlkVhostVdpa,
     /// The branch for `driver` = `"vmdk"`.
     Vmdk(BlockdevCreateOptionsVmdk),
@@ -17231,13 +17098,10 @@ impl qapi_runtime::DecodeMembers for BlockdevCreateOptions {
                 BlockdevDriver::Gluster => {
                     Self::Gluster(qapi_runtime::DecodeMembers::decode_members(members)?)
                 }
-                #[cfg(all())]
                 BlockdevDriver::HostCdrom => Self::HostCdrom,
-                #[cfg(all())]
                 BlockdevDriver::HostDevice => Self::HostDevice,
                 BlockdevDriver::Http => Self::Http,
                 BlockdevDriver::Https => Self::Https,
-                #[cfg(all())]
                 BlockdevDriver::IoUring => Self::IoUring,
                 BlockdevDriver::Iscsi => Self::Iscsi,
                 BlockdevDriver::Luks => {
@@ -17250,7 +17114,6 @@ impl qapi_runtime::DecodeMembers for BlockdevCreateOptions {
                 BlockdevDriver::NullAio => Self::NullAio,
                 BlockdevDriver::NullCo => Self::NullCo,
                 BlockdevDriver::Nvme => Self::Nvme,
-                #[cfg(all())]
                 BlockdevDriver::NvmeIoUring => Self::NvmeIoUring,
                 BlockdevDriver::Parallels => {
                     Self::Parallels(
@@ -17272,7 +17135,6 @@ impl qapi_runtime::DecodeMembers for BlockdevCreateOptions {
                 BlockdevDriver::Rbd => {
                     Self::Rbd(qapi_runtime::DecodeMembers::decode_members(members)?)
                 }
-                #[cfg(all())]
                 BlockdevDriver::Replication => Self::Replication,
                 BlockdevDriver::Ssh => {
                     Self::Ssh(qapi_runtime::DecodeMembers::decode_members(members)?)
@@ -17284,11 +17146,8 @@ impl qapi_runtime::DecodeMembers for BlockdevCreateOptions {
                 BlockdevDriver::Vhdx => {
                     Self::Vhdx(qapi_runtime::DecodeMembers::decode_members(members)?)
                 }
-                #[cfg(all())]
                 BlockdevDriver::VirtioBlkVfioPci => Self::VirtioBlkVfioPci,
-                #[cfg(all())]
                 BlockdevDriver::VirtioBlkVhostUser => Self::VirtioBlkVhostUser,
-                #[cfg(all())]
                 BlockdevDriver::VirtioBlkVhostVdpa => Self::VirtioBlkVhostVdpa,
                 BlockdevDriver::Vmdk => {
                     Self::Vmdk(qapi_runtime::DecodeMembers::decode_members(members)?)
@@ -17373,11 +17232,9 @@ impl qapi_runtime::SerializeMembers for BlockdevCreateOptions {
                     branch1.preallocation.as_ref(),
                 )?;
             }
-            #[cfg(all())]
             BlockdevCreateOptions::HostCdrom => {
                 map.serialize_entry("driver", "host_cdrom")?;
             }
-            #[cfg(all())]
             BlockdevCreateOptions::HostDevice => {
                 map.serialize_entry("driver", "host_device")?;
             }
@@ -17387,7 +17244,6 @@ impl qapi_runtime::SerializeMembers for BlockdevCreateOptions {
             BlockdevCreateOptions::Https => {
                 map.serialize_entry("driver", "https")?;
             }
-            #[cfg(all())]
             BlockdevCreateOptions::IoUring => {
                 map.serialize_entry("driver", "io_uring")?;
             }
@@ -17453,7 +17309,6 @@ impl qapi_runtime::SerializeMembers for BlockdevCreateOptions {
             BlockdevCreateOptions::Nvme => {
                 map.serialize_entry("driver", "nvme")?;
             }
-            #[cfg(all())]
             BlockdevCreateOptions::NvmeIoUring => {
                 map.serialize_entry("driver", "nvme-io_uring")?;
             }
@@ -17580,7 +17435,6 @@ impl qapi_runtime::SerializeMembers for BlockdevCreateOptions {
                 )?;
                 qapi_runtime::ser::optional(map, "encrypt", branch1.encrypt.as_ref())?;
             }
-            #[cfg(all())]
             BlockdevCreateOptions::Replication => {
                 map.serialize_entry("driver", "replication")?;
             }
@@ -17623,15 +17477,12 @@ impl qapi_runtime::SerializeMembers for BlockdevCreateOptions {
                     branch1.block_state_zero.as_ref(),
                 )?;
             }
-            #[cfg(all())]
             BlockdevCreateOptions::VirtioBlkVfioPci => {
                 map.serialize_entry("driver", "virtio-blk-vfio-pci")?;
             }
-            #[cfg(all())]
             BlockdevCreateOptions::VirtioBlkVhostUser => {
                 map.serialize_entry("driver", "virtio-blk-vhost-user")?;
             }
-            #[cfg(all())]
             BlockdevCreateOptions::VirtioBlkVhostVdpa => {
                 map.serialize_entry("driver", "virtio-blk-vhost-vdpa")?;
             }
@@ -17862,17 +17713,14 @@ pub enum BlockdevAmendOptions {
     /// The branch for `driver` = `"gluster"`.
     Gluster,
     /// The branch for `driver` = `"host_cdrom"`.
-    #[cfg(all())]
     HostCdrom,
     /// The branch for `driver` = `"host_device"`.
-    #[cfg(all())]
     HostDevice,
     /// The branch for `driver` = `"http"`.
     Http,
     /// The branch for `driver` = `"https"`.
     Https,
     /// The branch for `driver` = `"io_uring"`.
-    #[cfg(all())]
     IoUring,
     /// The branch for `driver` = `"iscsi"`.
     Iscsi,
@@ -17889,7 +17737,6 @@ pub enum BlockdevAmendOptions {
     /// The branch for `driver` = `"nvme"`.
     Nvme,
     /// The branch for `driver` = `"nvme-io_uring"`.
-    #[cfg(all())]
     NvmeIoUring,
     /// The branch for `driver` = `"parallels"`.
     Parallels,
@@ -17908,7 +17755,6 @@ pub enum BlockdevAmendOptions {
     /// The branch for `driver` = `"rbd"`.
     Rbd,
     /// The branch for `driver` = `"replication"`.
-    #[cfg(all())]
     Replication,
     /// The branch for `driver` = `"ssh"`.
     Ssh,
@@ -17919,13 +17765,10 @@ pub enum BlockdevAmendOptions {
     /// The branch for `driver` = `"vhdx"`.
     Vhdx,
     /// The branch for `driver` = `"virtio-blk-vfio-pci"`.
-    #[cfg(all())]
     VirtioBlkVfioPci,
     /// The branch for `driver` = `"virtio-blk-vhost-user"`.
-    #[cfg(all())]
     VirtioBlkVhostUser,
     /// The branch for `driver` = `"virtio-blk-vhost-vdpa"`.
-    #[cfg(all())]
     VirtioBlkVhostVdpa,
     /// The branch for `driver` = `"vmdk"`.
     Vmdk,
@@ -17959,13 +17802,10 @@ impl qapi_runtime::DecodeMembers for BlockdevAmendOptions {
                 BlockdevDriver::Ftp => Self::Ftp,
                 BlockdevDriver::Ftps => Self::Ftps,
                 BlockdevDriver::Gluster => Self::Gluster,
-                #[cfg(all())]
                 BlockdevDriver::HostCdrom => Self::HostCdrom,
-                #[cfg(all())]
                 BlockdevDriver::HostDevice => Self::HostDevice,
                 BlockdevDriver::Http => Self::Http,
                 BlockdevDriver::Https => Self::Https,
-                #[cfg(all())]
                 BlockdevDriver::IoUring => Self::IoUring,
                 BlockdevDriver::Iscsi => Self::Iscsi,
                 BlockdevDriver::Luks => {
@@ -17976,7 +17816,6 @@ impl qapi_runtime::DecodeMembers for BlockdevAmendOptions {
                 BlockdevDriver::NullAio => Self::NullAio,
                 BlockdevDriver::NullCo => Self::NullCo,
                 BlockdevDriver::Nvme => Self::Nvme,
-                #[cfg(all())]
                 BlockdevDriver::NvmeIoUring => Self::NvmeIoUring,
                 BlockdevDriver::Parallels => Self::Parallels,
                 BlockdevDriver::Preallocate => Self::Preallocate,
@@ -17988,17 +17827,13 @@ impl qapi_runtime::DecodeMembers for BlockdevAmendOptions {
                 BlockdevDriver::Quorum => Self::Quorum,
                 BlockdevDriver::Raw => Self::Raw,
                 BlockdevDriver::Rbd => Self::Rbd,
-                #[cfg(all())]
                 BlockdevDriver::Replication => Self::Replication,
                 BlockdevDriver::Ssh => Self::Ssh,
                 BlockdevDriver::Throttle => Self::Throttle,
                 BlockdevDriver::Vdi => Self::Vdi,
                 BlockdevDriver::Vhdx => Self::Vhdx,
-                #[cfg(all())]
                 BlockdevDriver::VirtioBlkVfioPci => Self::VirtioBlkVfioPci,
-                #[cfg(all())]
                 BlockdevDriver::VirtioBlkVhostUser => Self::VirtioBlkVhostUser,
-                #[cfg(all())]
                 BlockdevDriver::VirtioBlkVhostVdpa => Self::VirtioBlkVhostVdpa,
                 BlockdevDriver::Vmdk => Self::Vmdk,
                 BlockdevDriver::Vpc => Self::Vpc,
@@ -18059,11 +17894,9 @@ impl qapi_runtime::SerializeMembers for BlockdevAmendOptions {
             BlockdevAmendOptions::Gluster => {
                 map.serialize_entry("driver", "gluster")?;
             }
-            #[cfg(all())]
             BlockdevAmendOptions::HostCdrom => {
                 map.serialize_entry("driver", "host_cdrom")?;
             }
-            #[cfg(all())]
             BlockdevAmendOptions::HostDevice => {
                 map.serialize_entry("driver", "host_device")?;
             }
@@ -18073,7 +17906,6 @@ impl qapi_runtime::SerializeMembers for BlockdevAmendOptions {
             BlockdevAmendOptions::Https => {
                 map.serialize_entry("driver", "https")?;
             }
-            #[cfg(all())]
             BlockdevAmendOptions::IoUring => {
                 map.serialize_entry("driver", "io_uring")?;
             }
@@ -18116,7 +17948,6 @@ impl qapi_runtime::SerializeMembers for BlockdevAmendOptions {
             BlockdevAmendOptions::Nvme => {
                 map.serialize_entry("driver", "nvme")?;
             }
-            #[cfg(all())]
             BlockdevAmendOptions::NvmeIoUring => {
                 map.serialize_entry("driver", "nvme-io_uring")?;
             }
@@ -18145,7 +17976,6 @@ impl qapi_runtime::SerializeMembers for BlockdevAmendOptions {
             BlockdevAmendOptions::Rbd => {
                 map.serialize_entry("driver", "rbd")?;
             }
-            #[cfg(all())]
             BlockdevAmendOptions::Replication => {
                 map.serialize_entry("driver", "replication")?;
             }
@@ -18161,15 +17991,12 @@ impl qapi_runtime::SerializeMembers for BlockdevAmendOptions {
             BlockdevAmendOptions::Vhdx => {
                 map.serialize_entry("driver", "vhdx")?;
             }
-            #[cfg(all())]
             BlockdevAmendOptions::VirtioBlkVfioPci => {
                 map.serialize_entry("driver", "virtio-blk-vfio-pci")?;
             }
-            #[cfg(all())]
             BlockdevAmendOptions::VirtioBlkVhostUser => {
                 map.serialize_entry("driver", "virtio-blk-vhost-user")?;
             }
-            #[cfg(all())]
             BlockdevAmendOptions::VirtioBlkVhostVdpa => {
                 map.serialize_entry("driver", "virtio-blk-vhost-vdpa")?;
             }
@@ -19914,7 +19741,6 @@ qapi_runtime::enumeration!(FuseExportAllowOther, Unrecognized);
 /// # Since
 ///
 /// 6.0
-#[cfg(all())]
 #[derive(Debug, Clone, PartialEq)]
 pub struct BlockExportOptionsFuse {
     /// Path on which to export the block device via FUSE.
@@ -19934,7 +19760,6 @@ pub struct BlockExportOptionsFuse {
     /// without.  (since 6.1; default: auto)
     pub allow_other: Option<FuseExportAllowOther>,
 }
-#[cfg(all())]
 impl qapi_runtime::DecodeMembers for BlockExportOptionsFuse {
     fn decode_members(
         members: &mut qapi_runtime::Members<'_, '_>,
@@ -19946,7 +19771,6 @@ impl qapi_runtime::DecodeMembers for BlockExportOptionsFuse {
         })
     }
 }
-#[cfg(all())]
 impl qapi_runtime::SerializeMembers for BlockExportOptionsFuse {
     fn serialize_members<M: qapi_runtime::serde::ser::SerializeMap>(
         &self,
@@ -19958,7 +19782,6 @@ impl qapi_runtime::SerializeMembers for BlockExportOptionsFuse {
         Ok(())
     }
 }
-#[cfg(all())]
 qapi_runtime::object!(BlockExportOptionsFuse);
 
 /// A vduse-blk block export.
@@ -20154,13 +19977,10 @@ pub enum BlockExportType {
     /// NBD export
     Nbd,
     /// vhost-user-blk export (since 5.2)
-    #[cfg(all())]
     VhostUserBlk,
     /// FUSE export (since: 6.0)
-    #[cfg(all())]
     Fuse,
     /// vduse-blk export (since 7.1)
-    #[cfg(all())]
     VduseBlk,
     /// A value this version of the schema does not know; only lenient decoding produces it.
     Unrecognized(::std::string::String),
@@ -20170,11 +19990,8 @@ impl BlockExportType {
     pub fn as_str(&self) -> &str {
         match self {
             Self::Nbd => "nbd",
-            #[cfg(all())]
             Self::VhostUserBlk => "vhost-user-blk",
-            #[cfg(all())]
             Self::Fuse => "fuse",
-            #[cfg(all())]
             Self::VduseBlk => "vduse-blk",
             Self::Unrecognized(value) => value,
         }
@@ -20184,11 +20001,8 @@ impl BlockExportType {
         Some(
             match value {
                 "nbd" => Self::Nbd,
-                #[cfg(all())]
                 "vhost-user-blk" => Self::VhostUserBlk,
-                #[cfg(all())]
                 "fuse" => Self::Fuse,
-                #[cfg(all())]
                 "vduse-blk" => Self::VduseBlk,
                 _ => return None,
             },
@@ -20245,13 +20059,10 @@ pub enum BlockExportOptionsBranch {
     /// The branch for `type` = `"nbd"`.
     Nbd(BlockExportOptionsNbd),
     /// The branch for `type` = `"vhost-user-blk"`.
-    #[cfg(all())]
     VhostUserBlk(BlockExportOptionsVhostUserBlk),
     /// The branch for `type` = `"fuse"`.
-    #[cfg(all())]
     Fuse(BlockExportOptionsFuse),
     /// The branch for `type` = `"vduse-blk"`.
-    #[cfg(all())]
     VduseBlk(BlockExportOptionsVduseBlk),
     /// A tag value this version of the schema does not know (lenient decoding only); holds the value.
     Unrecognized(::std::string::String),
@@ -20274,19 +20085,16 @@ impl qapi_runtime::DecodeMembers for BlockExportOptions {
                     qapi_runtime::DecodeMembers::decode_members(members)?,
                 )
             }
-            #[cfg(all())]
             BlockExportType::VhostUserBlk => {
                 BlockExportOptionsBranch::VhostUserBlk(
                     qapi_runtime::DecodeMembers::decode_members(members)?,
                 )
             }
-            #[cfg(all())]
             BlockExportType::Fuse => {
                 BlockExportOptionsBranch::Fuse(
                     qapi_runtime::DecodeMembers::decode_members(members)?,
                 )
             }
-            #[cfg(all())]
             BlockExportType::VduseBlk => {
                 BlockExportOptionsBranch::VduseBlk(
                     qapi_runtime::DecodeMembers::decode_members(members)?,
@@ -20348,7 +20156,6 @@ impl qapi_runtime::SerializeMembers for BlockExportOptions {
                     branch1.allocation_depth.as_ref(),
                 )?;
             }
-            #[cfg(all())]
             BlockExportOptionsBranch::VhostUserBlk(branch1) => {
                 map.serialize_entry("type", "vhost-user-blk")?;
                 map.serialize_entry("id", &self.id)?;
@@ -20382,7 +20189,6 @@ impl qapi_runtime::SerializeMembers for BlockExportOptions {
                     branch1.num_queues.as_ref(),
                 )?;
             }
-            #[cfg(all())]
             BlockExportOptionsBranch::Fuse(branch1) => {
                 map.serialize_entry("type", "fuse")?;
                 map.serialize_entry("id", &self.id)?;
@@ -20412,7 +20218,6 @@ impl qapi_runtime::SerializeMembers for BlockExportOptions {
                     branch1.allow_other.as_ref(),
                 )?;
             }
-            #[cfg(all())]
             BlockExportOptionsBranch::VduseBlk(branch1) => {
                 map.serialize_entry("type", "vduse-blk")?;
                 map.serialize_entry("id", &self.id)?;
@@ -21166,7 +20971,6 @@ qapi_runtime::object!(ChardevStdio);
 /// # Since
 ///
 /// 1.5
-#[cfg(all())]
 #[derive(Debug, Clone, PartialEq)]
 pub struct ChardevSpiceChannel {
     /// The name of a logfile to save output
@@ -21177,7 +20981,6 @@ pub struct ChardevSpiceChannel {
     /// kind of channel (for example vdagent).
     pub r#type: ::std::string::String,
 }
-#[cfg(all())]
 impl qapi_runtime::DecodeMembers for ChardevSpiceChannel {
     fn decode_members(
         members: &mut qapi_runtime::Members<'_, '_>,
@@ -21189,7 +20992,6 @@ impl qapi_runtime::DecodeMembers for ChardevSpiceChannel {
         })
     }
 }
-#[cfg(all())]
 impl qapi_runtime::SerializeMembers for ChardevSpiceChannel {
     fn serialize_members<M: qapi_runtime::serde::ser::SerializeMap>(
         &self,
@@ -21201,7 +21003,6 @@ impl qapi_runtime::SerializeMembers for ChardevSpiceChannel {
         Ok(())
     }
 }
-#[cfg(all())]
 qapi_runtime::object!(ChardevSpiceChannel);
 
 /// Configuration info for spice port chardevs.
@@ -21209,7 +21010,6 @@ qapi_runtime::object!(ChardevSpiceChannel);
 /// # Since
 ///
 /// 1.5
-#[cfg(all())]
 #[derive(Debug, Clone, PartialEq)]
 pub struct ChardevSpicePort {
     /// The name of a logfile to save output
@@ -21220,7 +21020,6 @@ pub struct ChardevSpicePort {
     /// name of the channel (see docs/spice-port-fqdn.txt)
     pub fqdn: ::std::string::String,
 }
-#[cfg(all())]
 impl qapi_runtime::DecodeMembers for ChardevSpicePort {
     fn decode_members(
         members: &mut qapi_runtime::Members<'_, '_>,
@@ -21232,7 +21031,6 @@ impl qapi_runtime::DecodeMembers for ChardevSpicePort {
         })
     }
 }
-#[cfg(all())]
 impl qapi_runtime::SerializeMembers for ChardevSpicePort {
     fn serialize_members<M: qapi_runtime::serde::ser::SerializeMap>(
         &self,
@@ -21244,7 +21042,6 @@ impl qapi_runtime::SerializeMembers for ChardevSpicePort {
         Ok(())
     }
 }
-#[cfg(all())]
 qapi_runtime::object!(ChardevSpicePort);
 
 /// Configuration info for DBus chardevs.
@@ -21252,7 +21049,6 @@ qapi_runtime::object!(ChardevSpicePort);
 /// # Since
 ///
 /// 7.0
-#[cfg(all())]
 #[derive(Debug, Clone, PartialEq)]
 pub struct ChardevDBus {
     /// The name of a logfile to save output
@@ -21263,7 +21059,6 @@ pub struct ChardevDBus {
     /// name of the channel (following docs/spice-port-fqdn.txt)
     pub name: ::std::string::String,
 }
-#[cfg(all())]
 impl qapi_runtime::DecodeMembers for ChardevDBus {
     fn decode_members(
         members: &mut qapi_runtime::Members<'_, '_>,
@@ -21275,7 +21070,6 @@ impl qapi_runtime::DecodeMembers for ChardevDBus {
         })
     }
 }
-#[cfg(all())]
 impl qapi_runtime::SerializeMembers for ChardevDBus {
     fn serialize_members<M: qapi_runtime::serde::ser::SerializeMap>(
         &self,
@@ -21287,7 +21081,6 @@ impl qapi_runtime::SerializeMembers for ChardevDBus {
         Ok(())
     }
 }
-#[cfg(all())]
 qapi_runtime::object!(ChardevDBus);
 
 /// Configuration info for virtual console chardevs.
@@ -21390,7 +21183,6 @@ qapi_runtime::object!(ChardevRingbuf);
 /// # Since
 ///
 /// 6.1
-#[cfg(all())]
 #[derive(Debug, Clone, PartialEq, Default)]
 pub struct ChardevQemuVdAgent {
     /// The name of a logfile to save output
@@ -21403,7 +21195,6 @@ pub struct ChardevQemuVdAgent {
     /// enable/disable clipboard, default is disabled.
     pub clipboard: Option<bool>,
 }
-#[cfg(all())]
 impl qapi_runtime::DecodeMembers for ChardevQemuVdAgent {
     fn decode_members(
         members: &mut qapi_runtime::Members<'_, '_>,
@@ -21416,7 +21207,6 @@ impl qapi_runtime::DecodeMembers for ChardevQemuVdAgent {
         })
     }
 }
-#[cfg(all())]
 impl qapi_runtime::SerializeMembers for ChardevQemuVdAgent {
     fn serialize_members<M: qapi_runtime::serde::ser::SerializeMap>(
         &self,
@@ -21429,7 +21219,6 @@ impl qapi_runtime::SerializeMembers for ChardevQemuVdAgent {
         Ok(())
     }
 }
-#[cfg(all())]
 qapi_runtime::object!(ChardevQemuVdAgent);
 
 /// Configuration info for pty implementation.
@@ -21484,10 +21273,8 @@ pub enum ChardevBackendKind {
     /// regular files
     File,
     /// serial host device
-    #[cfg(all())]
     Serial,
     /// parallel host device
-    #[cfg(all())]
     Parallel,
     /// pipes (since 1.5)
     Pipe,
@@ -21508,26 +21295,20 @@ pub enum ChardevBackendKind {
     /// emulated Wacom Penpartner serial tablet (since 2.9)
     Wctablet,
     /// Baum Braille device (since 1.5)
-    #[cfg(all())]
     Braille,
     /// device for test-suite control (since 2.2)
     Testdev,
     /// standard I/O (since 1.5)
     Stdio,
     /// Windows console (since 1.5)
-    #[cfg(all())]
     Console,
     /// spice vm channel (since 1.5)
-    #[cfg(all())]
     Spicevmc,
     /// Spice port channel (since 1.5)
-    #[cfg(all())]
     Spiceport,
     /// Spice vdagent (since 6.1)
-    #[cfg(all())]
     QemuVdagent,
     /// D-Bus channel (since 7.0)
-    #[cfg(all())]
     Dbus,
     /// virtual console (since 1.5)
     Vc,
@@ -21547,9 +21328,7 @@ impl ChardevBackendKind {
     pub fn as_str(&self) -> &str {
         match self {
             Self::File => "file",
-            #[cfg(all())]
             Self::Serial => "serial",
-            #[cfg(all())]
             Self::Parallel => "parallel",
             Self::Pipe => "pipe",
             Self::Socket => "socket",
@@ -21560,19 +21339,13 @@ impl ChardevBackendKind {
             Self::Hub => "hub",
             Self::Msmouse => "msmouse",
             Self::Wctablet => "wctablet",
-            #[cfg(all())]
             Self::Braille => "braille",
             Self::Testdev => "testdev",
             Self::Stdio => "stdio",
-            #[cfg(all())]
             Self::Console => "console",
-            #[cfg(all())]
             Self::Spicevmc => "spicevmc",
-            #[cfg(all())]
             Self::Spiceport => "spiceport",
-            #[cfg(all())]
             Self::QemuVdagent => "qemu-vdagent",
-            #[cfg(all())]
             Self::Dbus => "dbus",
             Self::Vc => "vc",
             Self::Ringbuf => "ringbuf",
@@ -21585,9 +21358,7 @@ impl ChardevBackendKind {
         Some(
             match value {
                 "file" => Self::File,
-                #[cfg(all())]
                 "serial" => Self::Serial,
-                #[cfg(all())]
                 "parallel" => Self::Parallel,
                 "pipe" => Self::Pipe,
                 "socket" => Self::Socket,
@@ -21598,19 +21369,13 @@ impl ChardevBackendKind {
                 "hub" => Self::Hub,
                 "msmouse" => Self::Msmouse,
                 "wctablet" => Self::Wctablet,
-                #[cfg(all())]
                 "braille" => Self::Braille,
                 "testdev" => Self::Testdev,
                 "stdio" => Self::Stdio,
-                #[cfg(all())]
                 "console" => Self::Console,
-                #[cfg(all())]
                 "spicevmc" => Self::Spicevmc,
-                #[cfg(all())]
                 "spiceport" => Self::Spiceport,
-                #[cfg(all())]
                 "qemu-vdagent" => Self::QemuVdagent,
-                #[cfg(all())]
                 "dbus" => Self::Dbus,
                 "vc" => Self::Vc,
                 "ringbuf" => Self::Ringbuf,
@@ -21849,13 +21614,11 @@ qapi_runtime::object!(ChardevStdioWrapper);
 /// # Since
 ///
 /// 1.5
-#[cfg(all())]
 #[derive(Debug, Clone, PartialEq)]
 pub struct ChardevSpiceChannelWrapper {
     /// Configuration info for spice vm channel chardevs
     pub data: ChardevSpiceChannel,
 }
-#[cfg(all())]
 impl qapi_runtime::DecodeMembers for ChardevSpiceChannelWrapper {
     fn decode_members(
         members: &mut qapi_runtime::Members<'_, '_>,
@@ -21865,7 +21628,6 @@ impl qapi_runtime::DecodeMembers for ChardevSpiceChannelWrapper {
         })
     }
 }
-#[cfg(all())]
 impl qapi_runtime::SerializeMembers for ChardevSpiceChannelWrapper {
     fn serialize_members<M: qapi_runtime::serde::ser::SerializeMap>(
         &self,
@@ -21875,19 +21637,16 @@ impl qapi_runtime::SerializeMembers for ChardevSpiceChannelWrapper {
         Ok(())
     }
 }
-#[cfg(all())]
 qapi_runtime::object!(ChardevSpiceChannelWrapper);
 
 /// # Since
 ///
 /// 1.5
-#[cfg(all())]
 #[derive(Debug, Clone, PartialEq)]
 pub struct ChardevSpicePortWrapper {
     /// Configuration info for spice port chardevs
     pub data: ChardevSpicePort,
 }
-#[cfg(all())]
 impl qapi_runtime::DecodeMembers for ChardevSpicePortWrapper {
     fn decode_members(
         members: &mut qapi_runtime::Members<'_, '_>,
@@ -21897,7 +21656,6 @@ impl qapi_runtime::DecodeMembers for ChardevSpicePortWrapper {
         })
     }
 }
-#[cfg(all())]
 impl qapi_runtime::SerializeMembers for ChardevSpicePortWrapper {
     fn serialize_members<M: qapi_runtime::serde::ser::SerializeMap>(
         &self,
@@ -21907,19 +21665,16 @@ impl qapi_runtime::SerializeMembers for ChardevSpicePortWrapper {
         Ok(())
     }
 }
-#[cfg(all())]
 qapi_runtime::object!(ChardevSpicePortWrapper);
 
 /// # Since
 ///
 /// 6.1
-#[cfg(all())]
 #[derive(Debug, Clone, PartialEq)]
 pub struct ChardevQemuVdAgentWrapper {
     /// Configuration info for qemu vdagent implementation
     pub data: ChardevQemuVdAgent,
 }
-#[cfg(all())]
 impl qapi_runtime::DecodeMembers for ChardevQemuVdAgentWrapper {
     fn decode_members(
         members: &mut qapi_runtime::Members<'_, '_>,
@@ -21929,7 +21684,6 @@ impl qapi_runtime::DecodeMembers for ChardevQemuVdAgentWrapper {
         })
     }
 }
-#[cfg(all())]
 impl qapi_runtime::SerializeMembers for ChardevQemuVdAgentWrapper {
     fn serialize_members<M: qapi_runtime::serde::ser::SerializeMap>(
         &self,
@@ -21939,19 +21693,16 @@ impl qapi_runtime::SerializeMembers for ChardevQemuVdAgentWrapper {
         Ok(())
     }
 }
-#[cfg(all())]
 qapi_runtime::object!(ChardevQemuVdAgentWrapper);
 
 /// # Since
 ///
 /// 7.0
-#[cfg(all())]
 #[derive(Debug, Clone, PartialEq)]
 pub struct ChardevDBusWrapper {
     /// Configuration info for DBus chardevs
     pub data: ChardevDBus,
 }
-#[cfg(all())]
 impl qapi_runtime::DecodeMembers for ChardevDBusWrapper {
     fn decode_members(
         members: &mut qapi_runtime::Members<'_, '_>,
@@ -21961,7 +21712,6 @@ impl qapi_runtime::DecodeMembers for ChardevDBusWrapper {
         })
     }
 }
-#[cfg(all())]
 impl qapi_runtime::SerializeMembers for ChardevDBusWrapper {
     fn serialize_members<M: qapi_runtime::serde::ser::SerializeMap>(
         &self,
@@ -21971,7 +21721,6 @@ impl qapi_runtime::SerializeMembers for ChardevDBusWrapper {
         Ok(())
     }
 }
-#[cfg(all())]
 qapi_runtime::object!(ChardevDBusWrapper);
 
 /// # Since
@@ -22069,10 +21818,8 @@ pub enum ChardevBackend {
     /// The branch for `type` = `"file"`.
     File(ChardevFileWrapper),
     /// The branch for `type` = `"serial"`.
-    #[cfg(all())]
     Serial(ChardevHostdevWrapper),
     /// The branch for `type` = `"parallel"`.
-    #[cfg(all())]
     Parallel(ChardevHostdevWrapper),
     /// The branch for `type` = `"pipe"`.
     Pipe(ChardevHostdevWrapper),
@@ -22093,26 +21840,20 @@ pub enum ChardevBackend {
     /// The branch for `type` = `"wctablet"`.
     Wctablet(ChardevCommonWrapper),
     /// The branch for `type` = `"braille"`.
-    #[cfg(all())]
     Braille(ChardevCommonWrapper),
     /// The branch for `type` = `"testdev"`.
     Testdev(ChardevCommonWrapper),
     /// The branch for `type` = `"stdio"`.
     Stdio(ChardevStdioWrapper),
     /// The branch for `type` = `"console"`.
-    #[cfg(all())]
     Console(ChardevCommonWrapper),
     /// The branch for `type` = `"spicevmc"`.
-    #[cfg(all())]
     Spicevmc(ChardevSpiceChannelWrapper),
     /// The branch for `type` = `"spiceport"`.
-    #[cfg(all())]
     Spiceport(ChardevSpicePortWrapper),
     /// The branch for `type` = `"qemu-vdagent"`.
-    #[cfg(all())]
     QemuVdagent(ChardevQemuVdAgentWrapper),
     /// The branch for `type` = `"dbus"`.
-    #[cfg(all())]
     Dbus(ChardevDBusWrapper),
     /// The branch for `type` = `"vc"`.
     Vc(ChardevVcWrapper),
@@ -22134,11 +21875,9 @@ impl qapi_runtime::DecodeMembers for ChardevBackend {
                 ChardevBackendKind::File => {
                     Self::File(qapi_runtime::DecodeMembers::decode_members(members)?)
                 }
-                #[cfg(all())]
                 ChardevBackendKind::Serial => {
                     Self::Serial(qapi_runtime::DecodeMembers::decode_members(members)?)
                 }
-                #[cfg(all())]
                 ChardevBackendKind::Parallel => {
                     Self::Parallel(qapi_runtime::DecodeMembers::decode_members(members)?)
                 }
@@ -22169,7 +21908,6 @@ impl qapi_runtime::DecodeMembers for ChardevBackend {
                 ChardevBackendKind::Wctablet => {
                     Self::Wctablet(qapi_runtime::DecodeMembers::decode_members(members)?)
                 }
-                #[cfg(all())]
                 ChardevBackendKind::Braille => {
                     Self::Braille(qapi_runtime::DecodeMembers::decode_members(members)?)
                 }
@@ -22179,27 +21917,22 @@ impl qapi_runtime::DecodeMembers for ChardevBackend {
                 ChardevBackendKind::Stdio => {
                     Self::Stdio(qapi_runtime::DecodeMembers::decode_members(members)?)
                 }
-                #[cfg(all())]
                 ChardevBackendKind::Console => {
                     Self::Console(qapi_runtime::DecodeMembers::decode_members(members)?)
                 }
-                #[cfg(all())]
                 ChardevBackendKind::Spicevmc => {
                     Self::Spicevmc(qapi_runtime::DecodeMembers::decode_members(members)?)
                 }
-                #[cfg(all())]
                 ChardevBackendKind::Spiceport => {
                     Self::Spiceport(
                         qapi_runtime::DecodeMembers::decode_members(members)?,
                     )
                 }
-                #[cfg(all())]
                 ChardevBackendKind::QemuVdagent => {
                     Self::QemuVdagent(
                         qapi_runtime::DecodeMembers::decode_members(members)?,
                     )
                 }
-                #[cfg(all())]
                 ChardevBackendKind::Dbus => {
                     Self::Dbus(qapi_runtime::DecodeMembers::decode_members(members)?)
                 }
@@ -22227,12 +21960,10 @@ impl qapi_runtime::SerializeMembers for ChardevBackend {
                 map.serialize_entry("type", "file")?;
                 map.serialize_entry("data", &branch1.data)?;
             }
-            #[cfg(all())]
             ChardevBackend::Serial(branch1) => {
                 map.serialize_entry("type", "serial")?;
                 map.serialize_entry("data", &branch1.data)?;
             }
-            #[cfg(all())]
             ChardevBackend::Parallel(branch1) => {
                 map.serialize_entry("type", "parallel")?;
                 map.serialize_entry("data", &branch1.data)?;
@@ -22273,7 +22004,6 @@ impl qapi_runtime::SerializeMembers for ChardevBackend {
                 map.serialize_entry("type", "wctablet")?;
                 map.serialize_entry("data", &branch1.data)?;
             }
-            #[cfg(all())]
             ChardevBackend::Braille(branch1) => {
                 map.serialize_entry("type", "braille")?;
                 map.serialize_entry("data", &branch1.data)?;
@@ -22286,27 +22016,22 @@ impl qapi_runtime::SerializeMembers for ChardevBackend {
                 map.serialize_entry("type", "stdio")?;
                 map.serialize_entry("data", &branch1.data)?;
             }
-            #[cfg(all())]
             ChardevBackend::Console(branch1) => {
                 map.serialize_entry("type", "console")?;
                 map.serialize_entry("data", &branch1.data)?;
             }
-            #[cfg(all())]
             ChardevBackend::Spicevmc(branch1) => {
                 map.serialize_entry("type", "spicevmc")?;
                 map.serialize_entry("data", &branch1.data)?;
             }
-            #[cfg(all())]
             ChardevBackend::Spiceport(branch1) => {
                 map.serialize_entry("type", "spiceport")?;
                 map.serialize_entry("data", &branch1.data)?;
             }
-            #[cfg(all())]
             ChardevBackend::QemuVdagent(branch1) => {
                 map.serialize_entry("type", "qemu-vdagent")?;
                 map.serialize_entry("data", &branch1.data)?;
             }
-            #[cfg(all())]
             ChardevBackend::Dbus(branch1) => {
                 map.serialize_entry("type", "dbus")?;
                 map.serialize_entry("data", &branch1.data)?;
@@ -23432,7 +23157,6 @@ qapi_runtime::object!(NetdevNetmapOptions);
 /// # Since
 ///
 /// 8.2
-#[cfg(all())]
 #[derive(Debug, Clone, PartialEq, Eq, Hash, PartialOrd, Ord)]
 pub enum AfxdpMode {
     /// DRV mode, program is attached to a driver, packets are
@@ -23443,7 +23167,6 @@ pub enum AfxdpMode {
     /// A value this version of the schema does not know; only lenient decoding produces it.
     Unrecognized(::std::string::String),
 }
-#[cfg(all())]
 impl AfxdpMode {
     /// The wire name of the value.
     pub fn as_str(&self) -> &str {
@@ -23464,7 +23187,6 @@ impl AfxdpMode {
         )
     }
 }
-#[cfg(all())]
 qapi_runtime::enumeration!(AfxdpMode, Unrecognized);
 
 /// AF_XDP network backend
@@ -23472,7 +23194,6 @@ qapi_runtime::enumeration!(AfxdpMode, Unrecognized);
 /// # Since
 ///
 /// 8.2
-#[cfg(all())]
 #[derive(Debug, Clone, PartialEq)]
 pub struct NetdevAfxdpOptions {
     /// The name of an existing network interface.
@@ -23499,7 +23220,6 @@ pub struct NetdevAfxdpOptions {
     /// `inhibit`.
     pub sock_fds: Option<::std::string::String>,
 }
-#[cfg(all())]
 impl qapi_runtime::DecodeMembers for NetdevAfxdpOptions {
     fn decode_members(
         members: &mut qapi_runtime::Members<'_, '_>,
@@ -23515,7 +23235,6 @@ impl qapi_runtime::DecodeMembers for NetdevAfxdpOptions {
         })
     }
 }
-#[cfg(all())]
 impl qapi_runtime::SerializeMembers for NetdevAfxdpOptions {
     fn serialize_members<M: qapi_runtime::serde::ser::SerializeMap>(
         &self,
@@ -23531,7 +23250,6 @@ impl qapi_runtime::SerializeMembers for NetdevAfxdpOptions {
         Ok(())
     }
 }
-#[cfg(all())]
 qapi_runtime::object!(NetdevAfxdpOptions);
 
 /// Vhost-user network backend
@@ -23634,7 +23352,6 @@ qapi_runtime::object!(NetdevVhostVdpaOptions);
 /// # Since
 ///
 /// 7.1
-#[cfg(all())]
 #[derive(Debug, Clone, PartialEq, Default)]
 pub struct NetdevVmnetHostOptions {
     /// The starting IPv4 address to use for the interface.
@@ -23662,7 +23379,6 @@ pub struct NetdevVmnetHostOptions {
     /// identified by the UUID.  Requires at least macOS Big Sur 11.0.
     pub net_uuid: Option<::std::string::String>,
 }
-#[cfg(all())]
 impl qapi_runtime::DecodeMembers for NetdevVmnetHostOptions {
     fn decode_members(
         members: &mut qapi_runtime::Members<'_, '_>,
@@ -23676,7 +23392,6 @@ impl qapi_runtime::DecodeMembers for NetdevVmnetHostOptions {
         })
     }
 }
-#[cfg(all())]
 impl qapi_runtime::SerializeMembers for NetdevVmnetHostOptions {
     fn serialize_members<M: qapi_runtime::serde::ser::SerializeMap>(
         &self,
@@ -23690,7 +23405,6 @@ impl qapi_runtime::SerializeMembers for NetdevVmnetHostOptions {
         Ok(())
     }
 }
-#[cfg(all())]
 qapi_runtime::object!(NetdevVmnetHostOptions);
 
 /// vmnet (shared mode) network backend.
@@ -23705,7 +23419,6 @@ qapi_runtime::object!(NetdevVmnetHostOptions);
 /// # Since
 ///
 /// 7.1
-#[cfg(all())]
 #[derive(Debug, Clone, PartialEq, Default)]
 pub struct NetdevVmnetSharedOptions {
     /// The starting IPv4 address to use for the interface.
@@ -23731,7 +23444,6 @@ pub struct NetdevVmnetSharedOptions {
     /// 64.
     pub nat66_prefix: Option<::std::string::String>,
 }
-#[cfg(all())]
 impl qapi_runtime::DecodeMembers for NetdevVmnetSharedOptions {
     fn decode_members(
         members: &mut qapi_runtime::Members<'_, '_>,
@@ -23745,7 +23457,6 @@ impl qapi_runtime::DecodeMembers for NetdevVmnetSharedOptions {
         })
     }
 }
-#[cfg(all())]
 impl qapi_runtime::SerializeMembers for NetdevVmnetSharedOptions {
     fn serialize_members<M: qapi_runtime::serde::ser::SerializeMap>(
         &self,
@@ -23759,7 +23470,6 @@ impl qapi_runtime::SerializeMembers for NetdevVmnetSharedOptions {
         Ok(())
     }
 }
-#[cfg(all())]
 qapi_runtime::object!(NetdevVmnetSharedOptions);
 
 /// vmnet (bridged mode) network backend.
@@ -23769,7 +23479,6 @@ qapi_runtime::object!(NetdevVmnetSharedOptions);
 /// # Since
 ///
 /// 7.1
-#[cfg(all())]
 #[derive(Debug, Clone, PartialEq)]
 pub struct NetdevVmnetBridgedOptions {
     /// The name of the physical interface to be bridged.
@@ -23780,7 +23489,6 @@ pub struct NetdevVmnetBridgedOptions {
     /// allowed.  Requires at least macOS Big Sur 11.0.
     pub isolated: Option<bool>,
 }
-#[cfg(all())]
 impl qapi_runtime::DecodeMembers for NetdevVmnetBridgedOptions {
     fn decode_members(
         members: &mut qapi_runtime::Members<'_, '_>,
@@ -23791,7 +23499,6 @@ impl qapi_runtime::DecodeMembers for NetdevVmnetBridgedOptions {
         })
     }
 }
-#[cfg(all())]
 impl qapi_runtime::SerializeMembers for NetdevVmnetBridgedOptions {
     fn serialize_members<M: qapi_runtime::serde::ser::SerializeMap>(
         &self,
@@ -23802,7 +23509,6 @@ impl qapi_runtime::SerializeMembers for NetdevVmnetBridgedOptions {
         Ok(())
     }
 }
-#[cfg(all())]
 qapi_runtime::object!(NetdevVmnetBridgedOptions);
 
 /// Configuration info for stream socket netdev
@@ -23945,16 +23651,12 @@ pub enum NetClientDriver {
     /// since 5.1
     VhostVdpa,
     /// since 8.2
-    #[cfg(all())]
     AfXdp,
     /// since 7.1
-    #[cfg(all())]
     VmnetHost,
     /// since 7.1
-    #[cfg(all())]
     VmnetShared,
     /// since 7.1
-    #[cfg(all())]
     VmnetBridged,
     /// A value this version of the schema does not know; only lenient decoding produces it.
     Unrecognized(::std::string::String),
@@ -23977,13 +23679,9 @@ impl NetClientDriver {
             Self::Netmap => "netmap",
             Self::VhostUser => "vhost-user",
             Self::VhostVdpa => "vhost-vdpa",
-            #[cfg(all())]
             Self::AfXdp => "af-xdp",
-            #[cfg(all())]
             Self::VmnetHost => "vmnet-host",
-            #[cfg(all())]
             Self::VmnetShared => "vmnet-shared",
-            #[cfg(all())]
             Self::VmnetBridged => "vmnet-bridged",
             Self::Unrecognized(value) => value,
         }
@@ -24006,13 +23704,9 @@ impl NetClientDriver {
                 "netmap" => Self::Netmap,
                 "vhost-user" => Self::VhostUser,
                 "vhost-vdpa" => Self::VhostVdpa,
-                #[cfg(all())]
                 "af-xdp" => Self::AfXdp,
-                #[cfg(all())]
                 "vmnet-host" => Self::VmnetHost,
-                #[cfg(all())]
                 "vmnet-shared" => Self::VmnetShared,
-                #[cfg(all())]
                 "vmnet-bridged" => Self::VmnetBridged,
                 _ => return None,
             },
@@ -24066,16 +23760,12 @@ pub enum NetdevBranch {
     /// The branch for `type` = `"vhost-vdpa"`.
     VhostVdpa(NetdevVhostVdpaOptions),
     /// The branch for `type` = `"af-xdp"`.
-    #[cfg(all())]
     AfXdp(NetdevAfxdpOptions),
     /// The branch for `type` = `"vmnet-host"`.
-    #[cfg(all())]
     VmnetHost(NetdevVmnetHostOptions),
     /// The branch for `type` = `"vmnet-shared"`.
-    #[cfg(all())]
     VmnetShared(NetdevVmnetSharedOptions),
     /// The branch for `type` = `"vmnet-bridged"`.
-    #[cfg(all())]
     VmnetBridged(NetdevVmnetBridgedOptions),
     /// A tag value this version of the schema does not know (lenient decoding only); holds the value.
     Unrecognized(::std::string::String),
@@ -24145,25 +23835,21 @@ impl qapi_runtime::DecodeMembers for Netdev {
                     qapi_runtime::DecodeMembers::decode_members(members)?,
                 )
             }
-            #[cfg(all())]
             NetClientDriver::AfXdp => {
                 NetdevBranch::AfXdp(
                     qapi_runtime::DecodeMembers::decode_members(members)?,
                 )
             }
-            #[cfg(all())]
             NetClientDriver::VmnetHost => {
                 NetdevBranch::VmnetHost(
                     qapi_runtime::DecodeMembers::decode_members(members)?,
                 )
             }
-            #[cfg(all())]
             NetClientDriver::VmnetShared => {
                 NetdevBranch::VmnetShared(
                     qapi_runtime::DecodeMembers::decode_members(members)?,
                 )
             }
-            #[cfg(all())]
             NetClientDriver::VmnetBridged => {
                 NetdevBranch::VmnetBridged(
                     qapi_runtime::DecodeMembers::decode_members(members)?,
@@ -24386,7 +24072,6 @@ impl qapi_runtime::SerializeMembers for Netdev {
                 qapi_runtime::ser::optional(map, "queues", branch1.queues.as_ref())?;
                 qapi_runtime::ser::optional(map, "x-svq", branch1.x_svq.as_ref())?;
             }
-            #[cfg(all())]
             NetdevBranch::AfXdp(branch1) => {
                 map.serialize_entry("id", &self.id)?;
                 map.serialize_entry("type", "af-xdp")?;
@@ -24406,7 +24091,6 @@ impl qapi_runtime::SerializeMembers for Netdev {
                 qapi_runtime::ser::optional(map, "inhibit", branch1.inhibit.as_ref())?;
                 qapi_runtime::ser::optional(map, "sock-fds", branch1.sock_fds.as_ref())?;
             }
-            #[cfg(all())]
             NetdevBranch::VmnetHost(branch1) => {
                 map.serialize_entry("id", &self.id)?;
                 map.serialize_entry("type", "vmnet-host")?;
@@ -24428,7 +24112,6 @@ impl qapi_runtime::SerializeMembers for Netdev {
                 qapi_runtime::ser::optional(map, "isolated", branch1.isolated.as_ref())?;
                 qapi_runtime::ser::optional(map, "net-uuid", branch1.net_uuid.as_ref())?;
             }
-            #[cfg(all())]
             NetdevBranch::VmnetShared(branch1) => {
                 map.serialize_entry("id", &self.id)?;
                 map.serialize_entry("type", "vmnet-shared")?;
@@ -24454,7 +24137,6 @@ impl qapi_runtime::SerializeMembers for Netdev {
                     branch1.nat66_prefix.as_ref(),
                 )?;
             }
-            #[cfg(all())]
             NetdevBranch::VmnetBridged(branch1) => {
                 map.serialize_entry("id", &self.id)?;
                 map.serialize_entry("type", "vmnet-bridged")?;
@@ -24838,13 +24520,11 @@ qapi_runtime::object!(NetdevVhostUserDisconnectedEvent);
 /// # Since
 ///
 /// 9.0
-#[cfg(all())]
 #[derive(Debug, Clone, PartialEq)]
 pub struct EbpfObject {
     /// the eBPF object encoded in base64
     pub object: ::std::string::String,
 }
-#[cfg(all())]
 impl qapi_runtime::DecodeMembers for EbpfObject {
     fn decode_members(
         members: &mut qapi_runtime::Members<'_, '_>,
@@ -24854,7 +24534,6 @@ impl qapi_runtime::DecodeMembers for EbpfObject {
         })
     }
 }
-#[cfg(all())]
 impl qapi_runtime::SerializeMembers for EbpfObject {
     fn serialize_members<M: qapi_runtime::serde::ser::SerializeMap>(
         &self,
@@ -24864,7 +24543,6 @@ impl qapi_runtime::SerializeMembers for EbpfObject {
         Ok(())
     }
 }
-#[cfg(all())]
 qapi_runtime::object!(EbpfObject);
 
 /// The eBPF programs that can be gotten with request-ebpf.
@@ -24872,7 +24550,6 @@ qapi_runtime::object!(EbpfObject);
 /// # Since
 ///
 /// 9.0
-#[cfg(all())]
 #[derive(Debug, Clone, PartialEq, Eq, Hash, PartialOrd, Ord)]
 pub enum EbpfProgramId {
     /// Receive side scaling, technology that allows steering traffic
@@ -24883,7 +24560,6 @@ pub enum EbpfProgramId {
     /// A value this version of the schema does not know; only lenient decoding produces it.
     Unrecognized(::std::string::String),
 }
-#[cfg(all())]
 impl EbpfProgramId {
     /// The wire name of the value.
     pub fn as_str(&self) -> &str {
@@ -24902,17 +24578,14 @@ impl EbpfProgramId {
         )
     }
 }
-#[cfg(all())]
 qapi_runtime::enumeration!(EbpfProgramId, Unrecognized);
 
 /// Arguments of command `request-ebpf`.
-#[cfg(all())]
 #[derive(Debug, Clone, PartialEq)]
 pub struct RequestEbpfArgs {
     /// The ID of the program to return.
     pub id: EbpfProgramId,
 }
-#[cfg(all())]
 impl qapi_runtime::DecodeMembers for RequestEbpfArgs {
     fn decode_members(
         members: &mut qapi_runtime::Members<'_, '_>,
@@ -24922,7 +24595,6 @@ impl qapi_runtime::DecodeMembers for RequestEbpfArgs {
         })
     }
 }
-#[cfg(all())]
 impl qapi_runtime::SerializeMembers for RequestEbpfArgs {
     fn serialize_members<M: qapi_runtime::serde::ser::SerializeMap>(
         &self,
@@ -24932,7 +24604,6 @@ impl qapi_runtime::SerializeMembers for RequestEbpfArgs {
         Ok(())
     }
 }
-#[cfg(all())]
 qapi_runtime::object!(RequestEbpfArgs);
 
 /// Rocker switch information.
@@ -25528,7 +25199,6 @@ qapi_runtime::object!(QueryRockerOfDpaGroupsArgs);
 /// # Since
 ///
 /// 1.5
-#[cfg(all())]
 #[derive(Debug, Clone, PartialEq, Eq, Hash, PartialOrd, Ord)]
 pub enum TpmModel {
     /// TPM TIS model
@@ -25540,7 +25210,6 @@ pub enum TpmModel {
     /// A value this version of the schema does not know; only lenient decoding produces it.
     Unrecognized(::std::string::String),
 }
-#[cfg(all())]
 impl TpmModel {
     /// The wire name of the value.
     pub fn as_str(&self) -> &str {
@@ -25563,7 +25232,6 @@ impl TpmModel {
         )
     }
 }
-#[cfg(all())]
 qapi_runtime::enumeration!(TpmModel, Unrecognized);
 
 /// An enumeration of TPM types
@@ -25571,7 +25239,6 @@ qapi_runtime::enumeration!(TpmModel, Unrecognized);
 /// # Since
 ///
 /// 1.5
-#[cfg(all())]
 #[derive(Debug, Clone, PartialEq, Eq, Hash, PartialOrd, Ord)]
 pub enum TpmType {
     /// TPM passthrough type
@@ -25581,7 +25248,6 @@ pub enum TpmType {
     /// A value this version of the schema does not know; only lenient decoding produces it.
     Unrecognized(::std::string::String),
 }
-#[cfg(all())]
 impl TpmType {
     /// The wire name of the value.
     pub fn as_str(&self) -> &str {
@@ -25602,7 +25268,6 @@ impl TpmType {
         )
     }
 }
-#[cfg(all())]
 qapi_runtime::enumeration!(TpmType, Unrecognized);
 
 /// Information about the TPM passthrough type
@@ -25610,7 +25275,6 @@ qapi_runtime::enumeration!(TpmType, Unrecognized);
 /// # Since
 ///
 /// 1.5
-#[cfg(all())]
 #[derive(Debug, Clone, PartialEq, Default)]
 pub struct TpmPassthroughOptions {
     /// string describing the path used for accessing the TPM device
@@ -25619,7 +25283,6 @@ pub struct TpmPassthroughOptions {
     /// cancellation of TPM commands while they are executing
     pub cancel_path: Option<::std::string::String>,
 }
-#[cfg(all())]
 impl qapi_runtime::DecodeMembers for TpmPassthroughOptions {
     fn decode_members(
         members: &mut qapi_runtime::Members<'_, '_>,
@@ -25630,7 +25293,6 @@ impl qapi_runtime::DecodeMembers for TpmPassthroughOptions {
         })
     }
 }
-#[cfg(all())]
 impl qapi_runtime::SerializeMembers for TpmPassthroughOptions {
     fn serialize_members<M: qapi_runtime::serde::ser::SerializeMap>(
         &self,
@@ -25641,7 +25303,6 @@ impl qapi_runtime::SerializeMembers for TpmPassthroughOptions {
         Ok(())
     }
 }
-#[cfg(all())]
 qapi_runtime::object!(TpmPassthroughOptions);
 
 /// Information about the TPM emulator type
@@ -25649,13 +25310,11 @@ qapi_runtime::object!(TpmPassthroughOptions);
 /// # Since
 ///
 /// 2.11
-#[cfg(all())]
 #[derive(Debug, Clone, PartialEq)]
 pub struct TpmEmulatorOptions {
     /// Name of a unix socket chardev
     pub chardev: ::std::string::String,
 }
-#[cfg(all())]
 impl qapi_runtime::DecodeMembers for TpmEmulatorOptions {
     fn decode_members(
         members: &mut qapi_runtime::Members<'_, '_>,
@@ -25665,7 +25324,6 @@ impl qapi_runtime::DecodeMembers for TpmEmulatorOptions {
         })
     }
 }
-#[cfg(all())]
 impl qapi_runtime::SerializeMembers for TpmEmulatorOptions {
     fn serialize_members<M: qapi_runtime::serde::ser::SerializeMap>(
         &self,
@@ -25675,19 +25333,16 @@ impl qapi_runtime::SerializeMembers for TpmEmulatorOptions {
         Ok(())
     }
 }
-#[cfg(all())]
 qapi_runtime::object!(TpmEmulatorOptions);
 
 /// # Since
 ///
 /// 1.5
-#[cfg(all())]
 #[derive(Debug, Clone, PartialEq)]
 pub struct TpmPassthroughOptionsWrapper {
     /// Information about the TPM passthrough type
     pub data: TpmPassthroughOptions,
 }
-#[cfg(all())]
 impl qapi_runtime::DecodeMembers for TpmPassthroughOptionsWrapper {
     fn decode_members(
         members: &mut qapi_runtime::Members<'_, '_>,
@@ -25697,7 +25352,6 @@ impl qapi_runtime::DecodeMembers for TpmPassthroughOptionsWrapper {
         })
     }
 }
-#[cfg(all())]
 impl qapi_runtime::SerializeMembers for TpmPassthroughOptionsWrapper {
     fn serialize_members<M: qapi_runtime::serde::ser::SerializeMap>(
         &self,
@@ -25707,19 +25361,16 @@ impl qapi_runtime::SerializeMembers for TpmPassthroughOptionsWrapper {
         Ok(())
     }
 }
-#[cfg(all())]
 qapi_runtime::object!(TpmPassthroughOptionsWrapper);
 
 /// # Since
 ///
 /// 2.11
-#[cfg(all())]
 #[derive(Debug, Clone, PartialEq)]
 pub struct TpmEmulatorOptionsWrapper {
     /// Information about the TPM emulator type
     pub data: TpmEmulatorOptions,
 }
-#[cfg(all())]
 impl qapi_runtime::DecodeMembers for TpmEmulatorOptionsWrapper {
     fn decode_members(
         members: &mut qapi_runtime::Members<'_, '_>,
@@ -25729,7 +25380,6 @@ impl qapi_runtime::DecodeMembers for TpmEmulatorOptionsWrapper {
         })
     }
 }
-#[cfg(all())]
 impl qapi_runtime::SerializeMembers for TpmEmulatorOptionsWrapper {
     fn serialize_members<M: qapi_runtime::serde::ser::SerializeMap>(
         &self,
@@ -25739,7 +25389,6 @@ impl qapi_runtime::SerializeMembers for TpmEmulatorOptionsWrapper {
         Ok(())
     }
 }
-#[cfg(all())]
 qapi_runtime::object!(TpmEmulatorOptionsWrapper);
 
 /// A union referencing different TPM backend types' configuration
@@ -25748,7 +25397,6 @@ qapi_runtime::object!(TpmEmulatorOptionsWrapper);
 /// # Since
 ///
 /// 1.5
-#[cfg(all())]
 #[derive(Debug, Clone, PartialEq)]
 #[allow(clippy::large_enum_variant)]
 pub enum TpmTypeOptions {
@@ -25759,7 +25407,6 @@ pub enum TpmTypeOptions {
     /// A tag value this version of the schema does not know (lenient decoding only); holds the value.
     Unrecognized(::std::string::String),
 }
-#[cfg(all())]
 impl qapi_runtime::DecodeMembers for TpmTypeOptions {
     fn decode_members(
         members: &mut qapi_runtime::Members<'_, '_>,
@@ -25780,7 +25427,6 @@ impl qapi_runtime::DecodeMembers for TpmTypeOptions {
         )
     }
 }
-#[cfg(all())]
 impl qapi_runtime::SerializeMembers for TpmTypeOptions {
     fn serialize_members<M: qapi_runtime::serde::ser::SerializeMap>(
         &self,
@@ -25802,7 +25448,6 @@ impl qapi_runtime::SerializeMembers for TpmTypeOptions {
         Ok(())
     }
 }
-#[cfg(all())]
 qapi_runtime::object!(TpmTypeOptions);
 
 /// Information about the TPM
@@ -25810,7 +25455,6 @@ qapi_runtime::object!(TpmTypeOptions);
 /// # Since
 ///
 /// 1.5
-#[cfg(all())]
 #[derive(Debug, Clone, PartialEq)]
 pub struct TpmInfo {
     /// The Id of the TPM
@@ -25820,7 +25464,6 @@ pub struct TpmInfo {
     /// The TPM (backend) type configuration options
     pub options: TpmTypeOptions,
 }
-#[cfg(all())]
 impl qapi_runtime::DecodeMembers for TpmInfo {
     fn decode_members(
         members: &mut qapi_runtime::Members<'_, '_>,
@@ -25832,7 +25475,6 @@ impl qapi_runtime::DecodeMembers for TpmInfo {
         })
     }
 }
-#[cfg(all())]
 impl qapi_runtime::SerializeMembers for TpmInfo {
     fn serialize_members<M: qapi_runtime::serde::ser::SerializeMap>(
         &self,
@@ -25844,7 +25486,6 @@ impl qapi_runtime::SerializeMembers for TpmInfo {
         Ok(())
     }
 }
-#[cfg(all())]
 qapi_runtime::object!(TpmInfo);
 
 /// Display protocols which support changing password options.
@@ -26186,7 +25827,6 @@ impl ImageFormat {
 qapi_runtime::enumeration!(ImageFormat, Unrecognized);
 
 /// Arguments of command `screendump`.
-#[cfg(all())]
 #[derive(Debug, Clone, PartialEq)]
 pub struct ScreendumpArgs {
     /// the path of a new file to store the image
@@ -26203,7 +25843,6 @@ pub struct ScreendumpArgs {
     /// image format for screendump.  (default: ppm) (Since 7.1)
     pub format: Option<ImageFormat>,
 }
-#[cfg(all())]
 impl qapi_runtime::DecodeMembers for ScreendumpArgs {
     fn decode_members(
         members: &mut qapi_runtime::Members<'_, '_>,
@@ -26216,7 +25855,6 @@ impl qapi_runtime::DecodeMembers for ScreendumpArgs {
         })
     }
 }
-#[cfg(all())]
 impl qapi_runtime::SerializeMembers for ScreendumpArgs {
     fn serialize_members<M: qapi_runtime::serde::ser::SerializeMap>(
         &self,
@@ -26229,7 +25867,6 @@ impl qapi_runtime::SerializeMembers for ScreendumpArgs {
         Ok(())
     }
 }
-#[cfg(all())]
 qapi_runtime::object!(ScreendumpArgs);
 
 /// The basic information for SPICE network connection
@@ -26237,7 +25874,6 @@ qapi_runtime::object!(ScreendumpArgs);
 /// # Since
 ///
 /// 2.1
-#[cfg(all())]
 #[derive(Debug, Clone, PartialEq)]
 pub struct SpiceBasicInfo {
     /// IP address
@@ -26247,7 +25883,6 @@ pub struct SpiceBasicInfo {
     /// address family
     pub family: NetworkAddressFamily,
 }
-#[cfg(all())]
 impl qapi_runtime::DecodeMembers for SpiceBasicInfo {
     fn decode_members(
         members: &mut qapi_runtime::Members<'_, '_>,
@@ -26259,7 +25894,6 @@ impl qapi_runtime::DecodeMembers for SpiceBasicInfo {
         })
     }
 }
-#[cfg(all())]
 impl qapi_runtime::SerializeMembers for SpiceBasicInfo {
     fn serialize_members<M: qapi_runtime::serde::ser::SerializeMap>(
         &self,
@@ -26271,7 +25905,6 @@ impl qapi_runtime::SerializeMembers for SpiceBasicInfo {
         Ok(())
     }
 }
-#[cfg(all())]
 qapi_runtime::object!(SpiceBasicInfo);
 
 /// Information about a SPICE server
@@ -26279,7 +25912,6 @@ qapi_runtime::object!(SpiceBasicInfo);
 /// # Since
 ///
 /// 2.1
-#[cfg(all())]
 #[derive(Debug, Clone, PartialEq)]
 pub struct SpiceServerInfo {
     /// IP address
@@ -26291,7 +25923,6 @@ pub struct SpiceServerInfo {
     /// authentication method
     pub auth: Option<::std::string::String>,
 }
-#[cfg(all())]
 impl qapi_runtime::DecodeMembers for SpiceServerInfo {
     fn decode_members(
         members: &mut qapi_runtime::Members<'_, '_>,
@@ -26304,7 +25935,6 @@ impl qapi_runtime::DecodeMembers for SpiceServerInfo {
         })
     }
 }
-#[cfg(all())]
 impl qapi_runtime::SerializeMembers for SpiceServerInfo {
     fn serialize_members<M: qapi_runtime::serde::ser::SerializeMap>(
         &self,
@@ -26317,7 +25947,6 @@ impl qapi_runtime::SerializeMembers for SpiceServerInfo {
         Ok(())
     }
 }
-#[cfg(all())]
 qapi_runtime::object!(SpiceServerInfo);
 
 /// Information about a SPICE client channel.
@@ -26325,7 +25954,6 @@ qapi_runtime::object!(SpiceServerInfo);
 /// # Since
 ///
 /// 0.14
-#[cfg(all())]
 #[derive(Debug, Clone, PartialEq)]
 pub struct SpiceChannel {
     /// IP address
@@ -26348,7 +25976,6 @@ pub struct SpiceChannel {
     /// true if the channel is encrypted, false otherwise.
     pub tls: bool,
 }
-#[cfg(all())]
 impl qapi_runtime::DecodeMembers for SpiceChannel {
     fn decode_members(
         members: &mut qapi_runtime::Members<'_, '_>,
@@ -26364,7 +25991,6 @@ impl qapi_runtime::DecodeMembers for SpiceChannel {
         })
     }
 }
-#[cfg(all())]
 impl qapi_runtime::SerializeMembers for SpiceChannel {
     fn serialize_members<M: qapi_runtime::serde::ser::SerializeMap>(
         &self,
@@ -26380,7 +26006,6 @@ impl qapi_runtime::SerializeMembers for SpiceChannel {
         Ok(())
     }
 }
-#[cfg(all())]
 qapi_runtime::object!(SpiceChannel);
 
 /// An enumeration of Spice mouse states.
@@ -26388,7 +26013,6 @@ qapi_runtime::object!(SpiceChannel);
 /// # Since
 ///
 /// 1.1
-#[cfg(all())]
 #[derive(Debug, Clone, PartialEq, Eq, Hash, PartialOrd, Ord)]
 pub enum SpiceQueryMouseMode {
     /// Mouse cursor position is determined by the client.
@@ -26401,7 +26025,6 @@ pub enum SpiceQueryMouseMode {
     /// A value this version of the schema does not know; only lenient decoding produces it.
     Unrecognized(::std::string::String),
 }
-#[cfg(all())]
 impl SpiceQueryMouseMode {
     /// The wire name of the value.
     pub fn as_str(&self) -> &str {
@@ -26424,7 +26047,6 @@ impl SpiceQueryMouseMode {
         )
     }
 }
-#[cfg(all())]
 qapi_runtime::enumeration!(SpiceQueryMouseMode, Unrecognized);
 
 /// Information about the SPICE session.
@@ -26432,7 +26054,6 @@ qapi_runtime::enumeration!(SpiceQueryMouseMode, Unrecognized);
 /// # Since
 ///
 /// 0.14
-#[cfg(all())]
 #[derive(Debug, Clone, PartialEq)]
 pub struct SpiceInfo {
     /// true if the SPICE server is enabled, false otherwise
@@ -26463,7 +26084,6 @@ pub struct SpiceInfo {
     /// a list of `SpiceChannel` for each active spice channel
     pub channels: Option<Vec<SpiceChannel>>,
 }
-#[cfg(all())]
 impl qapi_runtime::DecodeMembers for SpiceInfo {
     fn decode_members(
         members: &mut qapi_runtime::Members<'_, '_>,
@@ -26481,7 +26101,6 @@ impl qapi_runtime::DecodeMembers for SpiceInfo {
         })
     }
 }
-#[cfg(all())]
 impl qapi_runtime::SerializeMembers for SpiceInfo {
     fn serialize_members<M: qapi_runtime::serde::ser::SerializeMap>(
         &self,
@@ -26503,11 +26122,9 @@ impl qapi_runtime::SerializeMembers for SpiceInfo {
         Ok(())
     }
 }
-#[cfg(all())]
 qapi_runtime::object!(SpiceInfo);
 
 /// Data of event `SPICE_CONNECTED`.
-#[cfg(all())]
 #[derive(Debug, Clone, PartialEq)]
 pub struct SpiceConnectedEvent {
     /// server information
@@ -26515,7 +26132,6 @@ pub struct SpiceConnectedEvent {
     /// client information
     pub client: SpiceBasicInfo,
 }
-#[cfg(all())]
 impl qapi_runtime::DecodeMembers for SpiceConnectedEvent {
     fn decode_members(
         members: &mut qapi_runtime::Members<'_, '_>,
@@ -26526,7 +26142,6 @@ impl qapi_runtime::DecodeMembers for SpiceConnectedEvent {
         })
     }
 }
-#[cfg(all())]
 impl qapi_runtime::SerializeMembers for SpiceConnectedEvent {
     fn serialize_members<M: qapi_runtime::serde::ser::SerializeMap>(
         &self,
@@ -26537,11 +26152,9 @@ impl qapi_runtime::SerializeMembers for SpiceConnectedEvent {
         Ok(())
     }
 }
-#[cfg(all())]
 qapi_runtime::object!(SpiceConnectedEvent);
 
 /// Data of event `SPICE_INITIALIZED`.
-#[cfg(all())]
 #[derive(Debug, Clone, PartialEq)]
 pub struct SpiceInitializedEvent {
     /// server information
@@ -26549,7 +26162,6 @@ pub struct SpiceInitializedEvent {
     /// client information
     pub client: SpiceChannel,
 }
-#[cfg(all())]
 impl qapi_runtime::DecodeMembers for SpiceInitializedEvent {
     fn decode_members(
         members: &mut qapi_runtime::Members<'_, '_>,
@@ -26560,7 +26172,6 @@ impl qapi_runtime::DecodeMembers for SpiceInitializedEvent {
         })
     }
 }
-#[cfg(all())]
 impl qapi_runtime::SerializeMembers for SpiceInitializedEvent {
     fn serialize_members<M: qapi_runtime::serde::ser::SerializeMap>(
         &self,
@@ -26571,11 +26182,9 @@ impl qapi_runtime::SerializeMembers for SpiceInitializedEvent {
         Ok(())
     }
 }
-#[cfg(all())]
 qapi_runtime::object!(SpiceInitializedEvent);
 
 /// Data of event `SPICE_DISCONNECTED`.
-#[cfg(all())]
 #[derive(Debug, Clone, PartialEq)]
 pub struct SpiceDisconnectedEvent {
     /// server information
@@ -26583,7 +26192,6 @@ pub struct SpiceDisconnectedEvent {
     /// client information
     pub client: SpiceBasicInfo,
 }
-#[cfg(all())]
 impl qapi_runtime::DecodeMembers for SpiceDisconnectedEvent {
     fn decode_members(
         members: &mut qapi_runtime::Members<'_, '_>,
@@ -26594,7 +26202,6 @@ impl qapi_runtime::DecodeMembers for SpiceDisconnectedEvent {
         })
     }
 }
-#[cfg(all())]
 impl qapi_runtime::SerializeMembers for SpiceDisconnectedEvent {
     fn serialize_members<M: qapi_runtime::serde::ser::SerializeMap>(
         &self,
@@ -26605,7 +26212,6 @@ impl qapi_runtime::SerializeMembers for SpiceDisconnectedEvent {
         Ok(())
     }
 }
-#[cfg(all())]
 qapi_runtime::object!(SpiceDisconnectedEvent);
 
 /// The basic information for vnc network connection
@@ -26613,7 +26219,6 @@ qapi_runtime::object!(SpiceDisconnectedEvent);
 /// # Since
 ///
 /// 2.1
-#[cfg(all())]
 #[derive(Debug, Clone, PartialEq)]
 pub struct VncBasicInfo {
     /// IP address
@@ -26627,7 +26232,6 @@ pub struct VncBasicInfo {
     /// true in case the socket is a websocket (since 2.3).
     pub websocket: bool,
 }
-#[cfg(all())]
 impl qapi_runtime::DecodeMembers for VncBasicInfo {
     fn decode_members(
         members: &mut qapi_runtime::Members<'_, '_>,
@@ -26640,7 +26244,6 @@ impl qapi_runtime::DecodeMembers for VncBasicInfo {
         })
     }
 }
-#[cfg(all())]
 impl qapi_runtime::SerializeMembers for VncBasicInfo {
     fn serialize_members<M: qapi_runtime::serde::ser::SerializeMap>(
         &self,
@@ -26653,7 +26256,6 @@ impl qapi_runtime::SerializeMembers for VncBasicInfo {
         Ok(())
     }
 }
-#[cfg(all())]
 qapi_runtime::object!(VncBasicInfo);
 
 /// The network connection information for server
@@ -26661,7 +26263,6 @@ qapi_runtime::object!(VncBasicInfo);
 /// # Since
 ///
 /// 2.1
-#[cfg(all())]
 #[derive(Debug, Clone, PartialEq)]
 pub struct VncServerInfo {
     /// IP address
@@ -26678,7 +26279,6 @@ pub struct VncServerInfo {
     /// server
     pub auth: Option<::std::string::String>,
 }
-#[cfg(all())]
 impl qapi_runtime::DecodeMembers for VncServerInfo {
     fn decode_members(
         members: &mut qapi_runtime::Members<'_, '_>,
@@ -26692,7 +26292,6 @@ impl qapi_runtime::DecodeMembers for VncServerInfo {
         })
     }
 }
-#[cfg(all())]
 impl qapi_runtime::SerializeMembers for VncServerInfo {
     fn serialize_members<M: qapi_runtime::serde::ser::SerializeMap>(
         &self,
@@ -26706,7 +26305,6 @@ impl qapi_runtime::SerializeMembers for VncServerInfo {
         Ok(())
     }
 }
-#[cfg(all())]
 qapi_runtime::object!(VncServerInfo);
 
 /// Information about a connected VNC client.
@@ -26714,7 +26312,6 @@ qapi_runtime::object!(VncServerInfo);
 /// # Since
 ///
 /// 0.14
-#[cfg(all())]
 #[derive(Debug, Clone, PartialEq)]
 pub struct VncClientInfo {
     /// IP address
@@ -26734,7 +26331,6 @@ pub struct VncClientInfo {
     /// used for authentication.
     pub sasl_username: Option<::std::string::String>,
 }
-#[cfg(all())]
 impl qapi_runtime::DecodeMembers for VncClientInfo {
     fn decode_members(
         members: &mut qapi_runtime::Members<'_, '_>,
@@ -26749,7 +26345,6 @@ impl qapi_runtime::DecodeMembers for VncClientInfo {
         })
     }
 }
-#[cfg(all())]
 impl qapi_runtime::SerializeMembers for VncClientInfo {
     fn serialize_members<M: qapi_runtime::serde::ser::SerializeMap>(
         &self,
@@ -26764,7 +26359,6 @@ impl qapi_runtime::SerializeMembers for VncClientInfo {
         Ok(())
     }
 }
-#[cfg(all())]
 qapi_runtime::object!(VncClientInfo);
 
 /// Information about the VNC session.
@@ -26772,7 +26366,6 @@ qapi_runtime::object!(VncClientInfo);
 /// # Since
 ///
 /// 0.14
-#[cfg(all())]
 #[derive(Debug, Clone, PartialEq)]
 pub struct VncInfo {
     /// true if the VNC server is enabled, false otherwise
@@ -26813,7 +26406,6 @@ pub struct VncInfo {
     /// clients
     pub clients: Option<Vec<VncClientInfo>>,
 }
-#[cfg(all())]
 impl qapi_runtime::DecodeMembers for VncInfo {
     fn decode_members(
         members: &mut qapi_runtime::Members<'_, '_>,
@@ -26828,7 +26420,6 @@ impl qapi_runtime::DecodeMembers for VncInfo {
         })
     }
 }
-#[cfg(all())]
 impl qapi_runtime::SerializeMembers for VncInfo {
     fn serialize_members<M: qapi_runtime::serde::ser::SerializeMap>(
         &self,
@@ -26843,7 +26434,6 @@ impl qapi_runtime::SerializeMembers for VncInfo {
         Ok(())
     }
 }
-#[cfg(all())]
 qapi_runtime::object!(VncInfo);
 
 /// vnc primary authentication method.
@@ -26851,7 +26441,6 @@ qapi_runtime::object!(VncInfo);
 /// # Since
 ///
 /// 2.3
-#[cfg(all())]
 #[derive(Debug, Clone, PartialEq, Eq, Hash, PartialOrd, Ord)]
 pub enum VncPrimaryAuth {
     None,
@@ -26866,7 +26455,6 @@ pub enum VncPrimaryAuth {
     /// A value this version of the schema does not know; only lenient decoding produces it.
     Unrecognized(::std::string::String),
 }
-#[cfg(all())]
 impl VncPrimaryAuth {
     /// The wire name of the value.
     pub fn as_str(&self) -> &str {
@@ -26901,7 +26489,6 @@ impl VncPrimaryAuth {
         )
     }
 }
-#[cfg(all())]
 qapi_runtime::enumeration!(VncPrimaryAuth, Unrecognized);
 
 /// vnc sub authentication method with vencrypt.
@@ -26909,7 +26496,6 @@ qapi_runtime::enumeration!(VncPrimaryAuth, Unrecognized);
 /// # Since
 ///
 /// 2.3
-#[cfg(all())]
 #[derive(Debug, Clone, PartialEq, Eq, Hash, PartialOrd, Ord)]
 pub enum VncVencryptSubAuth {
     Plain,
@@ -26924,7 +26510,6 @@ pub enum VncVencryptSubAuth {
     /// A value this version of the schema does not know; only lenient decoding produces it.
     Unrecognized(::std::string::String),
 }
-#[cfg(all())]
 impl VncVencryptSubAuth {
     /// The wire name of the value.
     pub fn as_str(&self) -> &str {
@@ -26959,7 +26544,6 @@ impl VncVencryptSubAuth {
         )
     }
 }
-#[cfg(all())]
 qapi_runtime::enumeration!(VncVencryptSubAuth, Unrecognized);
 
 /// The network connection information for server
@@ -26967,7 +26551,6 @@ qapi_runtime::enumeration!(VncVencryptSubAuth, Unrecognized);
 /// # Since
 ///
 /// 2.9
-#[cfg(all())]
 #[derive(Debug, Clone, PartialEq)]
 pub struct VncServerInfo2 {
     /// IP address
@@ -26986,7 +26569,6 @@ pub struct VncServerInfo2 {
     /// only specified in case auth == vencrypt.
     pub vencrypt: Option<VncVencryptSubAuth>,
 }
-#[cfg(all())]
 impl qapi_runtime::DecodeMembers for VncServerInfo2 {
     fn decode_members(
         members: &mut qapi_runtime::Members<'_, '_>,
@@ -27001,7 +26583,6 @@ impl qapi_runtime::DecodeMembers for VncServerInfo2 {
         })
     }
 }
-#[cfg(all())]
 impl qapi_runtime::SerializeMembers for VncServerInfo2 {
     fn serialize_members<M: qapi_runtime::serde::ser::SerializeMap>(
         &self,
@@ -27016,7 +26597,6 @@ impl qapi_runtime::SerializeMembers for VncServerInfo2 {
         Ok(())
     }
 }
-#[cfg(all())]
 qapi_runtime::object!(VncServerInfo2);
 
 /// Information about a vnc server
@@ -27024,7 +26604,6 @@ qapi_runtime::object!(VncServerInfo2);
 /// # Since
 ///
 /// 2.3
-#[cfg(all())]
 #[derive(Debug, Clone, PartialEq)]
 pub struct VncInfo2 {
     /// vnc server name.
@@ -27046,7 +26625,6 @@ pub struct VncInfo2 {
     /// The display device the vnc server is linked to.
     pub display: Option<::std::string::String>,
 }
-#[cfg(all())]
 impl qapi_runtime::DecodeMembers for VncInfo2 {
     fn decode_members(
         members: &mut qapi_runtime::Members<'_, '_>,
@@ -27061,7 +26639,6 @@ impl qapi_runtime::DecodeMembers for VncInfo2 {
         })
     }
 }
-#[cfg(all())]
 impl qapi_runtime::SerializeMembers for VncInfo2 {
     fn serialize_members<M: qapi_runtime::serde::ser::SerializeMap>(
         &self,
@@ -27076,17 +26653,14 @@ impl qapi_runtime::SerializeMembers for VncInfo2 {
         Ok(())
     }
 }
-#[cfg(all())]
 qapi_runtime::object!(VncInfo2);
 
 /// Arguments of command `change-vnc-password`.
-#[cfg(all())]
 #[derive(Debug, Clone, PartialEq)]
 pub struct ChangeVncPasswordArgs {
     /// the new password to use with VNC authentication
     pub password: ::std::string::String,
 }
-#[cfg(all())]
 impl qapi_runtime::DecodeMembers for ChangeVncPasswordArgs {
     fn decode_members(
         members: &mut qapi_runtime::Members<'_, '_>,
@@ -27096,7 +26670,6 @@ impl qapi_runtime::DecodeMembers for ChangeVncPasswordArgs {
         })
     }
 }
-#[cfg(all())]
 impl qapi_runtime::SerializeMembers for ChangeVncPasswordArgs {
     fn serialize_members<M: qapi_runtime::serde::ser::SerializeMap>(
         &self,
@@ -27106,11 +26679,9 @@ impl qapi_runtime::SerializeMembers for ChangeVncPasswordArgs {
         Ok(())
     }
 }
-#[cfg(all())]
 qapi_runtime::object!(ChangeVncPasswordArgs);
 
 /// Data of event `VNC_CONNECTED`.
-#[cfg(all())]
 #[derive(Debug, Clone, PartialEq)]
 pub struct VncConnectedEvent {
     /// server information
@@ -27118,7 +26689,6 @@ pub struct VncConnectedEvent {
     /// client information
     pub client: VncBasicInfo,
 }
-#[cfg(all())]
 impl qapi_runtime::DecodeMembers for VncConnectedEvent {
     fn decode_members(
         members: &mut qapi_runtime::Members<'_, '_>,
@@ -27129,7 +26699,6 @@ impl qapi_runtime::DecodeMembers for VncConnectedEvent {
         })
     }
 }
-#[cfg(all())]
 impl qapi_runtime::SerializeMembers for VncConnectedEvent {
     fn serialize_members<M: qapi_runtime::serde::ser::SerializeMap>(
         &self,
@@ -27140,11 +26709,9 @@ impl qapi_runtime::SerializeMembers for VncConnectedEvent {
         Ok(())
     }
 }
-#[cfg(all())]
 qapi_runtime::object!(VncConnectedEvent);
 
 /// Data of event `VNC_INITIALIZED`.
-#[cfg(all())]
 #[derive(Debug, Clone, PartialEq)]
 pub struct VncInitializedEvent {
     /// server information
@@ -27152,7 +26719,6 @@ pub struct VncInitializedEvent {
     /// client information
     pub client: VncClientInfo,
 }
-#[cfg(all())]
 impl qapi_runtime::DecodeMembers for VncInitializedEvent {
     fn decode_members(
         members: &mut qapi_runtime::Members<'_, '_>,
@@ -27163,7 +26729,6 @@ impl qapi_runtime::DecodeMembers for VncInitializedEvent {
         })
     }
 }
-#[cfg(all())]
 impl qapi_runtime::SerializeMembers for VncInitializedEvent {
     fn serialize_members<M: qapi_runtime::serde::ser::SerializeMap>(
         &self,
@@ -27174,11 +26739,9 @@ impl qapi_runtime::SerializeMembers for VncInitializedEvent {
         Ok(())
     }
 }
-#[cfg(all())]
 qapi_runtime::object!(VncInitializedEvent);
 
 /// Data of event `VNC_DISCONNECTED`.
-#[cfg(all())]
 #[derive(Debug, Clone, PartialEq)]
 pub struct VncDisconnectedEvent {
     /// server information
@@ -27186,7 +26749,6 @@ pub struct VncDisconnectedEvent {
     /// client information
     pub client: VncClientInfo,
 }
-#[cfg(all())]
 impl qapi_runtime::DecodeMembers for VncDisconnectedEvent {
     fn decode_members(
         members: &mut qapi_runtime::Members<'_, '_>,
@@ -27197,7 +26759,6 @@ impl qapi_runtime::DecodeMembers for VncDisconnectedEvent {
         })
     }
 }
-#[cfg(all())]
 impl qapi_runtime::SerializeMembers for VncDisconnectedEvent {
     fn serialize_members<M: qapi_runtime::serde::ser::SerializeMap>(
         &self,
@@ -27208,7 +26769,6 @@ impl qapi_runtime::SerializeMembers for VncDisconnectedEvent {
         Ok(())
     }
 }
-#[cfg(all())]
 qapi_runtime::object!(VncDisconnectedEvent);
 
 /// Information about a mouse device.
@@ -28914,15 +28474,12 @@ pub enum DisplayType {
     /// displayed to the QEMU user.
     None,
     /// The GTK user interface.
-    #[cfg(all())]
     Gtk,
     /// The SDL user interface.
-    #[cfg(all())]
     Sdl,
     /// No user interface, offload GL operations to a local
     /// DRI device.  Graphical display need to be paired with VNC or
     /// Spice.  (Since 3.1)
-    #[cfg(all())]
     EglHeadless,
     /// Display video output via curses.  For graphics device
     /// models which support a text mode, QEMU can display this output
@@ -28930,18 +28487,14 @@ pub enum DisplayType {
     /// graphics device is in graphical mode or if the graphics device
     /// does not support a text mode.  Generally only the VGA device
     /// models support text mode.
-    #[cfg(all())]
     Curses,
     /// The Cocoa user interface.
-    #[cfg(all())]
     Cocoa,
     /// Set up a Spice server and run the default associated
     /// application to connect to it.  The server will redirect the
     /// serial console and QEMU monitors.  (Since 4.0)
-    #[cfg(all())]
     SpiceApp,
     /// Start a D-Bus service for the display.  (Since 7.0)
-    #[cfg(all())]
     Dbus,
     /// A value this version of the schema does not know; only lenient decoding produces it.
     Unrecognized(::std::string::String),
@@ -28952,19 +28505,12 @@ impl DisplayType {
         match self {
             Self::Default => "default",
             Self::None => "none",
-            #[cfg(all())]
             Self::Gtk => "gtk",
-            #[cfg(all())]
             Self::Sdl => "sdl",
-            #[cfg(all())]
             Self::EglHeadless => "egl-headless",
-            #[cfg(all())]
             Self::Curses => "curses",
-            #[cfg(all())]
             Self::Cocoa => "cocoa",
-            #[cfg(all())]
             Self::SpiceApp => "spice-app",
-            #[cfg(all())]
             Self::Dbus => "dbus",
             Self::Unrecognized(value) => value,
         }
@@ -28975,19 +28521,12 @@ impl DisplayType {
             match value {
                 "default" => Self::Default,
                 "none" => Self::None,
-                #[cfg(all())]
                 "gtk" => Self::Gtk,
-                #[cfg(all())]
                 "sdl" => Self::Sdl,
-                #[cfg(all())]
                 "egl-headless" => Self::EglHeadless,
-                #[cfg(all())]
                 "curses" => Self::Curses,
-                #[cfg(all())]
                 "cocoa" => Self::Cocoa,
-                #[cfg(all())]
                 "spice-app" => Self::SpiceApp,
-                #[cfg(all())]
                 "dbus" => Self::Dbus,
                 _ => return None,
             },
@@ -29026,25 +28565,18 @@ pub enum DisplayOptionsBranch {
     /// The branch for `type` = `"none"`.
     None,
     /// The branch for `type` = `"gtk"`.
-    #[cfg(all())]
     Gtk(DisplayGtk),
     /// The branch for `type` = `"sdl"`.
-    #[cfg(all())]
     Sdl(DisplaySdl),
     /// The branch for `type` = `"egl-headless"`.
-    #[cfg(all())]
     EglHeadless(DisplayEglHeadless),
     /// The branch for `type` = `"curses"`.
-    #[cfg(all())]
     Curses(DisplayCurses),
     /// The branch for `type` = `"cocoa"`.
-    #[cfg(all())]
     Cocoa(DisplayCocoa),
     /// The branch for `type` = `"spice-app"`.
-    #[cfg(all())]
     SpiceApp,
     /// The branch for `type` = `"dbus"`.
-    #[cfg(all())]
     Dbus(DisplayDBus),
     /// A tag value this version of the schema does not know (lenient decoding only); holds the value.
     Unrecognized(::std::string::String),
@@ -29061,39 +28593,32 @@ impl qapi_runtime::DecodeMembers for DisplayOptions {
         let branch = match v_type {
             DisplayType::Default => DisplayOptionsBranch::Default,
             DisplayType::None => DisplayOptionsBranch::None,
-            #[cfg(all())]
             DisplayType::Gtk => {
                 DisplayOptionsBranch::Gtk(
                     qapi_runtime::DecodeMembers::decode_members(members)?,
                 )
             }
-            #[cfg(all())]
             DisplayType::Sdl => {
                 DisplayOptionsBranch::Sdl(
                     qapi_runtime::DecodeMembers::decode_members(members)?,
                 )
             }
-            #[cfg(all())]
             DisplayType::EglHeadless => {
                 DisplayOptionsBranch::EglHeadless(
                     qapi_runtime::DecodeMembers::decode_members(members)?,
                 )
             }
-            #[cfg(all())]
             DisplayType::Curses => {
                 DisplayOptionsBranch::Curses(
                     qapi_runtime::DecodeMembers::decode_members(members)?,
                 )
             }
-            #[cfg(all())]
             DisplayType::Cocoa => {
                 DisplayOptionsBranch::Cocoa(
                     qapi_runtime::DecodeMembers::decode_members(members)?,
                 )
             }
-            #[cfg(all())]
             DisplayType::SpiceApp => DisplayOptionsBranch::SpiceApp,
-            #[cfg(all())]
             DisplayType::Dbus => {
                 DisplayOptionsBranch::Dbus(
                     qapi_runtime::DecodeMembers::decode_members(members)?,
@@ -29154,7 +28679,6 @@ impl qapi_runtime::SerializeMembers for DisplayOptions {
                 )?;
                 qapi_runtime::ser::optional(map, "gl", self.gl.as_ref())?;
             }
-            #[cfg(all())]
             DisplayOptionsBranch::Gtk(branch1) => {
                 map.serialize_entry("type", "gtk")?;
                 qapi_runtime::ser::optional(
@@ -29194,7 +28718,6 @@ impl qapi_runtime::SerializeMembers for DisplayOptions {
                     branch1.show_menubar.as_ref(),
                 )?;
             }
-            #[cfg(all())]
             DisplayOptionsBranch::Sdl(branch1) => {
                 map.serialize_entry("type", "sdl")?;
                 qapi_runtime::ser::optional(
@@ -29215,7 +28738,6 @@ impl qapi_runtime::SerializeMembers for DisplayOptions {
                 qapi_runtime::ser::optional(map, "gl", self.gl.as_ref())?;
                 qapi_runtime::ser::optional(map, "grab-mod", branch1.grab_mod.as_ref())?;
             }
-            #[cfg(all())]
             DisplayOptionsBranch::EglHeadless(branch1) => {
                 map.serialize_entry("type", "egl-headless")?;
                 qapi_runtime::ser::optional(
@@ -29240,7 +28762,6 @@ impl qapi_runtime::SerializeMembers for DisplayOptions {
                     branch1.rendernode.as_ref(),
                 )?;
             }
-            #[cfg(all())]
             DisplayOptionsBranch::Curses(branch1) => {
                 map.serialize_entry("type", "curses")?;
                 qapi_runtime::ser::optional(
@@ -29261,7 +28782,6 @@ impl qapi_runtime::SerializeMembers for DisplayOptions {
                 qapi_runtime::ser::optional(map, "gl", self.gl.as_ref())?;
                 qapi_runtime::ser::optional(map, "charset", branch1.charset.as_ref())?;
             }
-            #[cfg(all())]
             DisplayOptionsBranch::Cocoa(branch1) => {
                 map.serialize_entry("type", "cocoa")?;
                 qapi_runtime::ser::optional(
@@ -29306,7 +28826,6 @@ impl qapi_runtime::SerializeMembers for DisplayOptions {
                     branch1.zoom_interpolation.as_ref(),
                 )?;
             }
-            #[cfg(all())]
             DisplayOptionsBranch::SpiceApp => {
                 map.serialize_entry("type", "spice-app")?;
                 qapi_runtime::ser::optional(
@@ -29326,7 +28845,6 @@ impl qapi_runtime::SerializeMembers for DisplayOptions {
                 )?;
                 qapi_runtime::ser::optional(map, "gl", self.gl.as_ref())?;
             }
-            #[cfg(all())]
             DisplayOptionsBranch::Dbus(branch1) => {
                 map.serialize_entry("type", "dbus")?;
                 qapi_runtime::ser::optional(
@@ -30648,19 +30166,15 @@ pub enum MultiFdCompression {
     /// use zlib compression method.
     Zlib,
     /// use zstd compression method.
-    #[cfg(all())]
     Zstd,
     /// use qatzip compression method.  (Since 9.2)
-    #[cfg(all())]
     Qatzip,
     /// use qpl compression method.  Query Processing Library(qpl) is
     /// based on the deflate compression algorithm and use the Intel
     /// In-Memory Analytics Accelerator(IAA) accelerated compression and
     /// decompression.  (Since 9.1)
-    #[cfg(all())]
     Qpl,
     /// use UADK library compression method.  (Since 9.1)
-    #[cfg(all())]
     Uadk,
     /// A value this version of the schema does not know; only lenient decoding produces it.
     Unrecognized(::std::string::String),
@@ -30671,13 +30185,9 @@ impl MultiFdCompression {
         match self {
             Self::None => "none",
             Self::Zlib => "zlib",
-            #[cfg(all())]
             Self::Zstd => "zstd",
-            #[cfg(all())]
             Self::Qatzip => "qatzip",
-            #[cfg(all())]
             Self::Qpl => "qpl",
-            #[cfg(all())]
             Self::Uadk => "uadk",
             Self::Unrecognized(value) => value,
         }
@@ -30688,13 +30198,9 @@ impl MultiFdCompression {
             match value {
                 "none" => Self::None,
                 "zlib" => Self::Zlib,
-                #[cfg(all())]
                 "zstd" => Self::Zstd,
-                #[cfg(all())]
                 "qatzip" => Self::Qatzip,
-                #[cfg(all())]
                 "qpl" => Self::Qpl,
-                #[cfg(all())]
                 "uadk" => Self::Uadk,
                 _ => return None,
             },
@@ -32318,7 +31824,6 @@ impl qapi_runtime::SerializeMembers for MigrationAddress {
                             "keep-alive",
                             branch2.keep_alive.as_ref(),
                         )?;
-                        #[cfg(all())]
                         qapi_runtime::ser::optional(
                             map,
                             "mptcp",
@@ -32329,13 +31834,11 @@ impl qapi_runtime::SerializeMembers for MigrationAddress {
                         map.serialize_entry("transport", "socket")?;
                         map.serialize_entry("type", "unix")?;
                         map.serialize_entry("path", &branch2.path)?;
-                        #[cfg(all())]
                         qapi_runtime::ser::optional(
                             map,
                             "abstract",
                             branch2.r#abstract.as_ref(),
                         )?;
-                        #[cfg(all())]
                         qapi_runtime::ser::optional(
                             map,
                             "tight",
@@ -32376,7 +31879,6 @@ impl qapi_runtime::SerializeMembers for MigrationAddress {
                     "keep-alive",
                     branch1.keep_alive.as_ref(),
                 )?;
-                #[cfg(all())]
                 qapi_runtime::ser::optional(map, "mptcp", branch1.mptcp.as_ref())?;
             }
             MigrationAddress::File(branch1) => {
@@ -32630,7 +32132,6 @@ impl qapi_runtime::SerializeMembers for XenLoadDevicesStateArgs {
 qapi_runtime::object!(XenLoadDevicesStateArgs);
 
 /// Arguments of command `xen-set-replication`.
-#[cfg(all())]
 #[derive(Debug, Clone, PartialEq)]
 pub struct XenSetReplicationArgs {
     /// true to enable, false to disable.
@@ -32641,7 +32142,6 @@ pub struct XenSetReplicationArgs {
     /// if 'enable' is true.  Default value is false.
     pub failover: Option<bool>,
 }
-#[cfg(all())]
 impl qapi_runtime::DecodeMembers for XenSetReplicationArgs {
     fn decode_members(
         members: &mut qapi_runtime::Members<'_, '_>,
@@ -32653,7 +32153,6 @@ impl qapi_runtime::DecodeMembers for XenSetReplicationArgs {
         })
     }
 }
-#[cfg(all())]
 impl qapi_runtime::SerializeMembers for XenSetReplicationArgs {
     fn serialize_members<M: qapi_runtime::serde::ser::SerializeMap>(
         &self,
@@ -32665,7 +32164,6 @@ impl qapi_runtime::SerializeMembers for XenSetReplicationArgs {
         Ok(())
     }
 }
-#[cfg(all())]
 qapi_runtime::object!(XenSetReplicationArgs);
 
 /// The result format for 'query-xen-replication-status'.
@@ -32673,7 +32171,6 @@ qapi_runtime::object!(XenSetReplicationArgs);
 /// # Since
 ///
 /// 2.9
-#[cfg(all())]
 #[derive(Debug, Clone, PartialEq)]
 pub struct ReplicationStatus {
     /// true if an error happened, false if replication is normal.
@@ -32682,7 +32179,6 @@ pub struct ReplicationStatus {
     /// 'true'.
     pub desc: Option<::std::string::String>,
 }
-#[cfg(all())]
 impl qapi_runtime::DecodeMembers for ReplicationStatus {
     fn decode_members(
         members: &mut qapi_runtime::Members<'_, '_>,
@@ -32693,7 +32189,6 @@ impl qapi_runtime::DecodeMembers for ReplicationStatus {
         })
     }
 }
-#[cfg(all())]
 impl qapi_runtime::SerializeMembers for ReplicationStatus {
     fn serialize_members<M: qapi_runtime::serde::ser::SerializeMap>(
         &self,
@@ -32704,7 +32199,6 @@ impl qapi_runtime::SerializeMembers for ReplicationStatus {
         Ok(())
     }
 }
-#[cfg(all())]
 qapi_runtime::object!(ReplicationStatus);
 
 /// The result format for 'query-colo-status'.
@@ -32712,7 +32206,6 @@ qapi_runtime::object!(ReplicationStatus);
 /// # Since
 ///
 /// 3.1
-#[cfg(all())]
 #[derive(Debug, Clone, PartialEq)]
 pub struct ColoStatus {
     /// COLO running mode.  If COLO is running, this field will
@@ -32725,7 +32218,6 @@ pub struct ColoStatus {
     /// describes the reason for the COLO exit.
     pub reason: ColoExitReason,
 }
-#[cfg(all())]
 impl qapi_runtime::DecodeMembers for ColoStatus {
     fn decode_members(
         members: &mut qapi_runtime::Members<'_, '_>,
@@ -32737,7 +32229,6 @@ impl qapi_runtime::DecodeMembers for ColoStatus {
         })
     }
 }
-#[cfg(all())]
 impl qapi_runtime::SerializeMembers for ColoStatus {
     fn serialize_members<M: qapi_runtime::serde::ser::SerializeMap>(
         &self,
@@ -32749,7 +32240,6 @@ impl qapi_runtime::SerializeMembers for ColoStatus {
         Ok(())
     }
 }
-#[cfg(all())]
 qapi_runtime::object!(ColoStatus);
 
 /// Arguments of command `migrate-recover`.
@@ -35465,7 +34955,6 @@ qapi_runtime::object!(QomListPropertiesArgs);
 /// # Since
 ///
 /// 2.12
-#[cfg(all())]
 #[derive(Debug, Clone, PartialEq)]
 pub struct CanHostSocketcanProperties {
     /// interface name of the host system CAN bus to connect to
@@ -35474,7 +34963,6 @@ pub struct CanHostSocketcanProperties {
     /// interface
     pub canbus: ::std::string::String,
 }
-#[cfg(all())]
 impl qapi_runtime::DecodeMembers for CanHostSocketcanProperties {
     fn decode_members(
         members: &mut qapi_runtime::Members<'_, '_>,
@@ -35485,7 +34973,6 @@ impl qapi_runtime::DecodeMembers for CanHostSocketcanProperties {
         })
     }
 }
-#[cfg(all())]
 impl qapi_runtime::SerializeMembers for CanHostSocketcanProperties {
     fn serialize_members<M: qapi_runtime::serde::ser::SerializeMap>(
         &self,
@@ -35496,7 +34983,6 @@ impl qapi_runtime::SerializeMembers for CanHostSocketcanProperties {
         Ok(())
     }
 }
-#[cfg(all())]
 qapi_runtime::object!(CanHostSocketcanProperties);
 
 /// Properties for colo-compare objects.
@@ -35635,7 +35121,6 @@ qapi_runtime::object!(CryptodevBackendProperties);
 /// # Since
 ///
 /// 2.12
-#[cfg(all())]
 #[derive(Debug, Clone, PartialEq)]
 pub struct CryptodevVhostUserProperties {
     /// the number of queues for the cryptodev backend.  Ignored
@@ -35650,7 +35135,6 @@ pub struct CryptodevVhostUserProperties {
     /// connects to the vhost-user server
     pub chardev: ::std::string::String,
 }
-#[cfg(all())]
 impl qapi_runtime::DecodeMembers for CryptodevVhostUserProperties {
     fn decode_members(
         members: &mut qapi_runtime::Members<'_, '_>,
@@ -35663,7 +35147,6 @@ impl qapi_runtime::DecodeMembers for CryptodevVhostUserProperties {
         })
     }
 }
-#[cfg(all())]
 impl qapi_runtime::SerializeMembers for CryptodevVhostUserProperties {
     fn serialize_members<M: qapi_runtime::serde::ser::SerializeMap>(
         &self,
@@ -35676,7 +35159,6 @@ impl qapi_runtime::SerializeMembers for CryptodevVhostUserProperties {
         Ok(())
     }
 }
-#[cfg(all())]
 qapi_runtime::object!(CryptodevVhostUserProperties);
 
 /// Properties for dbus-vmstate objects.
@@ -36203,7 +35685,6 @@ qapi_runtime::object!(InputBarrierProperties);
 /// # Since
 ///
 /// 2.6
-#[cfg(all())]
 #[derive(Debug, Clone, PartialEq)]
 pub struct InputLinuxProperties {
     /// the path of the host evdev device to use
@@ -36217,7 +35698,6 @@ pub struct InputLinuxProperties {
     /// (default: ctrl-ctrl)
     pub grab_toggle: Option<GrabToggleKeys>,
 }
-#[cfg(all())]
 impl qapi_runtime::DecodeMembers for InputLinuxProperties {
     fn decode_members(
         members: &mut qapi_runtime::Members<'_, '_>,
@@ -36230,7 +35710,6 @@ impl qapi_runtime::DecodeMembers for InputLinuxProperties {
         })
     }
 }
-#[cfg(all())]
 impl qapi_runtime::SerializeMembers for InputLinuxProperties {
     fn serialize_members<M: qapi_runtime::serde::ser::SerializeMap>(
         &self,
@@ -36243,7 +35722,6 @@ impl qapi_runtime::SerializeMembers for InputLinuxProperties {
         Ok(())
     }
 }
-#[cfg(all())]
 qapi_runtime::object!(InputLinuxProperties);
 
 /// Common properties for event loops
@@ -36582,7 +36060,6 @@ pub struct MemoryBackendFileProperties {
     /// specifies whether the backing file specified by `mem-path` is
     /// in host persistent memory that can be accessed using the SNIA
     /// NVM programming model (e.g. Intel NVDIMM).
-    #[cfg(all())]
     pub pmem: Option<bool>,
     /// if true, the backing file is opened read-only; if false,
     /// it is opened read-write.  (default: false)
@@ -36624,7 +36101,6 @@ impl qapi_runtime::DecodeMembers for MemoryBackendFileProperties {
             offset: members.optional("offset")?,
             discard_data: members.optional("discard-data")?,
             mem_path: members.required("mem-path")?,
-            #[cfg(all())]
             pmem: members.optional("pmem")?,
             readonly: members.optional("readonly")?,
             rom: members.optional("rom")?,
@@ -36663,7 +36139,7 @@ impl qapi_runtime::SerializeMembers for MemoryBackendFileProperties {
         qapi_runtime::ser::optional(map, "offset", self.offset.as_ref())?;
         qapi_runtime::ser::optional(map, "discard-data", self.discard_data.as_ref())?;
         map.serialize_entry("mem-path", &self.mem_path)?;
-        #[cfg(all())] qapi_runtime::ser::optional(map, "pmem", self.pmem.as_ref())?;
+        qapi_runtime::ser::optional(map, "pmem", self.pmem.as_ref())?;
         qapi_runtime::ser::optional(map, "readonly", self.readonly.as_ref())?;
         qapi_runtime::ser::optional(map, "rom", self.rom.as_ref())?;
         Ok(())
@@ -36676,7 +36152,6 @@ qapi_runtime::object!(MemoryBackendFileProperties);
 /// # Since
 ///
 /// 2.12
-#[cfg(all())]
 #[derive(Debug, Clone, PartialEq)]
 pub struct MemoryBackendMemfdProperties {
     /// if true, include the memory in core dumps (default depends on
@@ -36724,7 +36199,6 @@ pub struct MemoryBackendMemfdProperties {
     /// resizing of the memory (default: true)
     pub seal: Option<bool>,
 }
-#[cfg(all())]
 impl qapi_runtime::DecodeMembers for MemoryBackendMemfdProperties {
     fn decode_members(
         members: &mut qapi_runtime::Members<'_, '_>,
@@ -36748,7 +36222,6 @@ impl qapi_runtime::DecodeMembers for MemoryBackendMemfdProperties {
         })
     }
 }
-#[cfg(all())]
 impl qapi_runtime::SerializeMembers for MemoryBackendMemfdProperties {
     fn serialize_members<M: qapi_runtime::serde::ser::SerializeMap>(
         &self,
@@ -36783,7 +36256,6 @@ impl qapi_runtime::SerializeMembers for MemoryBackendMemfdProperties {
         Ok(())
     }
 }
-#[cfg(all())]
 qapi_runtime::object!(MemoryBackendMemfdProperties);
 
 /// Properties for memory-backend-shm objects.
@@ -36794,7 +36266,6 @@ qapi_runtime::object!(MemoryBackendMemfdProperties);
 /// # Since
 ///
 /// 9.1
-#[cfg(all())]
 #[derive(Debug, Clone, PartialEq)]
 pub struct MemoryBackendShmProperties {
     /// if true, include the memory in core dumps (default depends on
@@ -36831,7 +36302,6 @@ pub struct MemoryBackendShmProperties {
     /// (default: false generally, but true for machine types \<= 4.0)
     pub x_use_canonical_path_for_ramblock_id: Option<bool>,
 }
-#[cfg(all())]
 impl qapi_runtime::DecodeMembers for MemoryBackendShmProperties {
     fn decode_members(
         members: &mut qapi_runtime::Members<'_, '_>,
@@ -36852,7 +36322,6 @@ impl qapi_runtime::DecodeMembers for MemoryBackendShmProperties {
         })
     }
 }
-#[cfg(all())]
 impl qapi_runtime::SerializeMembers for MemoryBackendShmProperties {
     fn serialize_members<M: qapi_runtime::serde::ser::SerializeMap>(
         &self,
@@ -36884,7 +36353,6 @@ impl qapi_runtime::SerializeMembers for MemoryBackendShmProperties {
         Ok(())
     }
 }
-#[cfg(all())]
 qapi_runtime::object!(MemoryBackendShmProperties);
 
 /// Properties for memory-backend-epc objects.
@@ -36896,7 +36364,6 @@ qapi_runtime::object!(MemoryBackendShmProperties);
 /// # Since
 ///
 /// 6.2
-#[cfg(all())]
 #[derive(Debug, Clone, PartialEq)]
 pub struct MemoryBackendEpcProperties {
     /// if true, include the memory in core dumps (default depends on
@@ -36933,7 +36400,6 @@ pub struct MemoryBackendEpcProperties {
     /// (default: false generally, but true for machine types \<= 4.0)
     pub x_use_canonical_path_for_ramblock_id: Option<bool>,
 }
-#[cfg(all())]
 impl qapi_runtime::DecodeMembers for MemoryBackendEpcProperties {
     fn decode_members(
         members: &mut qapi_runtime::Members<'_, '_>,
@@ -36954,7 +36420,6 @@ impl qapi_runtime::DecodeMembers for MemoryBackendEpcProperties {
         })
     }
 }
-#[cfg(all())]
 impl qapi_runtime::SerializeMembers for MemoryBackendEpcProperties {
     fn serialize_members<M: qapi_runtime::serde::ser::SerializeMap>(
         &self,
@@ -36986,7 +36451,6 @@ impl qapi_runtime::SerializeMembers for MemoryBackendEpcProperties {
         Ok(())
     }
 }
-#[cfg(all())]
 qapi_runtime::object!(MemoryBackendEpcProperties);
 
 /// Properties for pr-manager-helper objects.
@@ -36994,14 +36458,12 @@ qapi_runtime::object!(MemoryBackendEpcProperties);
 /// # Since
 ///
 /// 2.11
-#[cfg(all())]
 #[derive(Debug, Clone, PartialEq)]
 pub struct PrManagerHelperProperties {
     /// the path to a Unix domain socket for connecting to the
     /// external helper
     pub path: ::std::string::String,
 }
-#[cfg(all())]
 impl qapi_runtime::DecodeMembers for PrManagerHelperProperties {
     fn decode_members(
         members: &mut qapi_runtime::Members<'_, '_>,
@@ -37011,7 +36473,6 @@ impl qapi_runtime::DecodeMembers for PrManagerHelperProperties {
         })
     }
 }
-#[cfg(all())]
 impl qapi_runtime::SerializeMembers for PrManagerHelperProperties {
     fn serialize_members<M: qapi_runtime::serde::ser::SerializeMap>(
         &self,
@@ -37021,7 +36482,6 @@ impl qapi_runtime::SerializeMembers for PrManagerHelperProperties {
         Ok(())
     }
 }
-#[cfg(all())]
 qapi_runtime::object!(PrManagerHelperProperties);
 
 /// Properties for qtest objects.
@@ -37344,7 +36804,6 @@ qapi_runtime::object!(RngEgdProperties);
 /// # Since
 ///
 /// 1.3
-#[cfg(all())]
 #[derive(Debug, Clone, PartialEq, Default)]
 pub struct RngRandomProperties {
     /// if true, the device is opened immediately when applying
@@ -37359,7 +36818,6 @@ pub struct RngRandomProperties {
     /// from (default: "/dev/urandom")
     pub filename: Option<::std::string::String>,
 }
-#[cfg(all())]
 #[allow(deprecated)]
 impl qapi_runtime::DecodeMembers for RngRandomProperties {
     fn decode_members(
@@ -37371,7 +36829,6 @@ impl qapi_runtime::DecodeMembers for RngRandomProperties {
         })
     }
 }
-#[cfg(all())]
 #[allow(deprecated)]
 impl qapi_runtime::SerializeMembers for RngRandomProperties {
     fn serialize_members<M: qapi_runtime::serde::ser::SerializeMap>(
@@ -37383,7 +36840,6 @@ impl qapi_runtime::SerializeMembers for RngRandomProperties {
         Ok(())
     }
 }
-#[cfg(all())]
 qapi_runtime::object!(RngRandomProperties);
 
 /// Properties common to objects that are derivatives of sev-common.
@@ -37672,13 +37128,11 @@ pub enum ObjectType {
     AuthzPam,
     AuthzSimple,
     CanBus,
-    #[cfg(all())]
     CanHostSocketcan,
     ColoCompare,
     CryptodevBackend,
     CryptodevBackendBuiltin,
     CryptodevBackendLkcf,
-    #[cfg(all())]
     CryptodevVhostUser,
     DbusVmstate,
     FilterBuffer,
@@ -37688,29 +37142,22 @@ pub enum ObjectType {
     FilterReplay,
     FilterRewriter,
     InputBarrier,
-    #[cfg(all())]
     InputLinux,
     Iommufd,
     Iothread,
     MainLoop,
-    #[cfg(all())]
     MemoryBackendEpc,
     MemoryBackendFile,
-    #[cfg(all())]
     MemoryBackendMemfd,
     MemoryBackendRam,
-    #[cfg(all())]
     MemoryBackendShm,
     PefGuest,
-    #[cfg(all())]
     PrManagerHelper,
     Qtest,
     RngBuiltin,
     RngEgd,
-    #[cfg(all())]
     RngRandom,
     Secret,
-    #[cfg(all())]
     SecretKeyring,
     SevGuest,
     SevSnpGuest,
@@ -37739,13 +37186,11 @@ impl ObjectType {
             Self::AuthzPam => "authz-pam",
             Self::AuthzSimple => "authz-simple",
             Self::CanBus => "can-bus",
-            #[cfg(all())]
             Self::CanHostSocketcan => "can-host-socketcan",
             Self::ColoCompare => "colo-compare",
             Self::CryptodevBackend => "cryptodev-backend",
             Self::CryptodevBackendBuiltin => "cryptodev-backend-builtin",
             Self::CryptodevBackendLkcf => "cryptodev-backend-lkcf",
-            #[cfg(all())]
             Self::CryptodevVhostUser => "cryptodev-vhost-user",
             Self::DbusVmstate => "dbus-vmstate",
             Self::FilterBuffer => "filter-buffer",
@@ -37755,29 +37200,22 @@ impl ObjectType {
             Self::FilterReplay => "filter-replay",
             Self::FilterRewriter => "filter-rewriter",
             Self::InputBarrier => "input-barrier",
-            #[cfg(all())]
             Self::InputLinux => "input-linux",
             Self::Iommufd => "iommufd",
             Self::Iothread => "iothread",
             Self::MainLoop => "main-loop",
-            #[cfg(all())]
             Self::MemoryBackendEpc => "memory-backend-epc",
             Self::MemoryBackendFile => "memory-backend-file",
-            #[cfg(all())]
             Self::MemoryBackendMemfd => "memory-backend-memfd",
             Self::MemoryBackendRam => "memory-backend-ram",
-            #[cfg(all())]
             Self::MemoryBackendShm => "memory-backend-shm",
             Self::PefGuest => "pef-guest",
-            #[cfg(all())]
             Self::PrManagerHelper => "pr-manager-helper",
             Self::Qtest => "qtest",
             Self::RngBuiltin => "rng-builtin",
             Self::RngEgd => "rng-egd",
-            #[cfg(all())]
             Self::RngRandom => "rng-random",
             Self::Secret => "secret",
-            #[cfg(all())]
             Self::SecretKeyring => "secret_keyring",
             Self::SevGuest => "sev-guest",
             Self::SevSnpGuest => "sev-snp-guest",
@@ -37804,13 +37242,11 @@ impl ObjectType {
                 "authz-pam" => Self::AuthzPam,
                 "authz-simple" => Self::AuthzSimple,
                 "can-bus" => Self::CanBus,
-                #[cfg(all())]
                 "can-host-socketcan" => Self::CanHostSocketcan,
                 "colo-compare" => Self::ColoCompare,
                 "cryptodev-backend" => Self::CryptodevBackend,
                 "cryptodev-backend-builtin" => Self::CryptodevBackendBuiltin,
                 "cryptodev-backend-lkcf" => Self::CryptodevBackendLkcf,
-                #[cfg(all())]
                 "cryptodev-vhost-user" => Self::CryptodevVhostUser,
                 "dbus-vmstate" => Self::DbusVmstate,
                 "filter-buffer" => Self::FilterBuffer,
@@ -37820,29 +37256,22 @@ impl ObjectType {
                 "filter-replay" => Self::FilterReplay,
                 "filter-rewriter" => Self::FilterRewriter,
                 "input-barrier" => Self::InputBarrier,
-                #[cfg(all())]
                 "input-linux" => Self::InputLinux,
                 "iommufd" => Self::Iommufd,
                 "iothread" => Self::Iothread,
                 "main-loop" => Self::MainLoop,
-                #[cfg(all())]
                 "memory-backend-epc" => Self::MemoryBackendEpc,
                 "memory-backend-file" => Self::MemoryBackendFile,
-                #[cfg(all())]
                 "memory-backend-memfd" => Self::MemoryBackendMemfd,
                 "memory-backend-ram" => Self::MemoryBackendRam,
-                #[cfg(all())]
                 "memory-backend-shm" => Self::MemoryBackendShm,
                 "pef-guest" => Self::PefGuest,
-                #[cfg(all())]
                 "pr-manager-helper" => Self::PrManagerHelper,
                 "qtest" => Self::Qtest,
                 "rng-builtin" => Self::RngBuiltin,
                 "rng-egd" => Self::RngEgd,
-                #[cfg(all())]
                 "rng-random" => Self::RngRandom,
                 "secret" => Self::Secret,
-                #[cfg(all())]
                 "secret_keyring" => Self::SecretKeyring,
                 "sev-guest" => Self::SevGuest,
                 "sev-snp-guest" => Self::SevSnpGuest,
@@ -37893,7 +37322,6 @@ pub enum ObjectOptionsBranch {
     /// The branch for `qom-type` = `"can-bus"`.
     CanBus,
     /// The branch for `qom-type` = `"can-host-socketcan"`.
-    #[cfg(all())]
     CanHostSocketcan(CanHostSocketcanProperties),
     /// The branch for `qom-type` = `"colo-compare"`.
     ColoCompare(ColoCompareProperties),
@@ -37904,7 +37332,6 @@ pub enum ObjectOptionsBranch {
     /// The branch for `qom-type` = `"cryptodev-backend-lkcf"`.
     CryptodevBackendLkcf(CryptodevBackendProperties),
     /// The branch for `qom-type` = `"cryptodev-vhost-user"`.
-    #[cfg(all())]
     CryptodevVhostUser(CryptodevVhostUserProperties),
     /// The branch for `qom-type` = `"dbus-vmstate"`.
     DbusVmstate(DBusVmStateProperties),
@@ -37923,7 +37350,6 @@ pub enum ObjectOptionsBranch {
     /// The branch for `qom-type` = `"input-barrier"`.
     InputBarrier(InputBarrierProperties),
     /// The branch for `qom-type` = `"input-linux"`.
-    #[cfg(all())]
     InputLinux(InputLinuxProperties),
     /// The branch for `qom-type` = `"iommufd"`.
     Iommufd(IommufdProperties),
@@ -37932,22 +37358,18 @@ pub enum ObjectOptionsBranch {
     /// The branch for `qom-type` = `"main-loop"`.
     MainLoop(MainLoopProperties),
     /// The branch for `qom-type` = `"memory-backend-epc"`.
-    #[cfg(all())]
     MemoryBackendEpc(MemoryBackendEpcProperties),
     /// The branch for `qom-type` = `"memory-backend-file"`.
     MemoryBackendFile(MemoryBackendFileProperties),
     /// The branch for `qom-type` = `"memory-backend-memfd"`.
-    #[cfg(all())]
     MemoryBackendMemfd(MemoryBackendMemfdProperties),
     /// The branch for `qom-type` = `"memory-backend-ram"`.
     MemoryBackendRam(MemoryBackendProperties),
     /// The branch for `qom-type` = `"memory-backend-shm"`.
-    #[cfg(all())]
     MemoryBackendShm(MemoryBackendShmProperties),
     /// The branch for `qom-type` = `"pef-guest"`.
     PefGuest,
     /// The branch for `qom-type` = `"pr-manager-helper"`.
-    #[cfg(all())]
     PrManagerHelper(PrManagerHelperProperties),
     /// The branch for `qom-type` = `"qtest"`.
     Qtest(QtestProperties),
@@ -37956,12 +37378,10 @@ pub enum ObjectOptionsBranch {
     /// The branch for `qom-type` = `"rng-egd"`.
     RngEgd(RngEgdProperties),
     /// The branch for `qom-type` = `"rng-random"`.
-    #[cfg(all())]
     RngRandom(RngRandomProperties),
     /// The branch for `qom-type` = `"secret"`.
     Secret(SecretProperties),
     /// The branch for `qom-type` = `"secret_keyring"`.
-    #[cfg(all())]
     SecretKeyring(SecretKeyringProperties),
     /// The branch for `qom-type` = `"sev-guest"`.
     SevGuest(SevGuestProperties),
@@ -38026,7 +37446,6 @@ impl qapi_runtime::DecodeMembers for ObjectOptions {
                 )
             }
             ObjectType::CanBus => ObjectOptionsBranch::CanBus,
-            #[cfg(all())]
             ObjectType::CanHostSocketcan => {
                 ObjectOptionsBranch::CanHostSocketcan(
                     qapi_runtime::DecodeMembers::decode_members(members)?,
@@ -38052,7 +37471,6 @@ impl qapi_runtime::DecodeMembers for ObjectOptions {
                     qapi_runtime::DecodeMembers::decode_members(members)?,
                 )
             }
-            #[cfg(all())]
             ObjectType::CryptodevVhostUser => {
                 ObjectOptionsBranch::CryptodevVhostUser(
                     qapi_runtime::DecodeMembers::decode_members(members)?,
@@ -38098,7 +37516,6 @@ impl qapi_runtime::DecodeMembers for ObjectOptions {
                     qapi_runtime::DecodeMembers::decode_members(members)?,
                 )
             }
-            #[cfg(all())]
             ObjectType::InputLinux => {
                 ObjectOptionsBranch::InputLinux(
                     qapi_runtime::DecodeMembers::decode_members(members)?,
@@ -38119,7 +37536,6 @@ impl qapi_runtime::DecodeMembers for ObjectOptions {
                     qapi_runtime::DecodeMembers::decode_members(members)?,
                 )
             }
-            #[cfg(all())]
             ObjectType::MemoryBackendEpc => {
                 ObjectOptionsBranch::MemoryBackendEpc(
                     qapi_runtime::DecodeMembers::decode_members(members)?,
@@ -38130,7 +37546,6 @@ impl qapi_runtime::DecodeMembers for ObjectOptions {
                     qapi_runtime::DecodeMembers::decode_members(members)?,
                 )
             }
-            #[cfg(all())]
             ObjectType::MemoryBackendMemfd => {
                 ObjectOptionsBranch::MemoryBackendMemfd(
                     qapi_runtime::DecodeMembers::decode_members(members)?,
@@ -38141,14 +37556,12 @@ impl qapi_runtime::DecodeMembers for ObjectOptions {
                     qapi_runtime::DecodeMembers::decode_members(members)?,
                 )
             }
-            #[cfg(all())]
             ObjectType::MemoryBackendShm => {
                 ObjectOptionsBranch::MemoryBackendShm(
                     qapi_runtime::DecodeMembers::decode_members(members)?,
                 )
             }
             ObjectType::PefGuest => ObjectOptionsBranch::PefGuest,
-            #[cfg(all())]
             ObjectType::PrManagerHelper => {
                 ObjectOptionsBranch::PrManagerHelper(
                     qapi_runtime::DecodeMembers::decode_members(members)?,
@@ -38169,7 +37582,6 @@ impl qapi_runtime::DecodeMembers for ObjectOptions {
                     qapi_runtime::DecodeMembers::decode_members(members)?,
                 )
             }
-            #[cfg(all())]
             ObjectType::RngRandom => {
                 ObjectOptionsBranch::RngRandom(
                     qapi_runtime::DecodeMembers::decode_members(members)?,
@@ -38180,7 +37592,6 @@ impl qapi_runtime::DecodeMembers for ObjectOptions {
                     qapi_runtime::DecodeMembers::decode_members(members)?,
                 )
             }
-            #[cfg(all())]
             ObjectType::SecretKeyring => {
                 ObjectOptionsBranch::SecretKeyring(
                     qapi_runtime::DecodeMembers::decode_members(members)?,
@@ -38287,7 +37698,6 @@ impl qapi_runtime::SerializeMembers for ObjectOptions {
                 map.serialize_entry("qom-type", "can-bus")?;
                 map.serialize_entry("id", &self.id)?;
             }
-            #[cfg(all())]
             ObjectOptionsBranch::CanHostSocketcan(branch1) => {
                 map.serialize_entry("qom-type", "can-host-socketcan")?;
                 map.serialize_entry("id", &self.id)?;
@@ -38372,7 +37782,6 @@ impl qapi_runtime::SerializeMembers for ObjectOptions {
                     branch1.throttle_ops.as_ref(),
                 )?;
             }
-            #[cfg(all())]
             ObjectOptionsBranch::CryptodevVhostUser(branch1) => {
                 map.serialize_entry("qom-type", "cryptodev-vhost-user")?;
                 map.serialize_entry("id", &self.id)?;
@@ -38481,7 +37890,6 @@ impl qapi_runtime::SerializeMembers for ObjectOptions {
                 qapi_runtime::ser::optional(map, "width", branch1.width.as_ref())?;
                 qapi_runtime::ser::optional(map, "height", branch1.height.as_ref())?;
             }
-            #[cfg(all())]
             ObjectOptionsBranch::InputLinux(branch1) => {
                 map.serialize_entry("qom-type", "input-linux")?;
                 map.serialize_entry("id", &self.id)?;
@@ -38552,7 +37960,6 @@ impl qapi_runtime::SerializeMembers for ObjectOptions {
                     branch1.thread_pool_max.as_ref(),
                 )?;
             }
-            #[cfg(all())]
             ObjectOptionsBranch::MemoryBackendEpc(branch1) => {
                 map.serialize_entry("qom-type", "memory-backend-epc")?;
                 map.serialize_entry("id", &self.id)?;
@@ -38622,12 +38029,10 @@ impl qapi_runtime::SerializeMembers for ObjectOptions {
                     branch1.discard_data.as_ref(),
                 )?;
                 map.serialize_entry("mem-path", &branch1.mem_path)?;
-                #[cfg(all())]
                 qapi_runtime::ser::optional(map, "pmem", branch1.pmem.as_ref())?;
                 qapi_runtime::ser::optional(map, "readonly", branch1.readonly.as_ref())?;
                 qapi_runtime::ser::optional(map, "rom", branch1.rom.as_ref())?;
             }
-            #[cfg(all())]
             ObjectOptionsBranch::MemoryBackendMemfd(branch1) => {
                 map.serialize_entry("qom-type", "memory-backend-memfd")?;
                 map.serialize_entry("id", &self.id)?;
@@ -38697,7 +38102,6 @@ impl qapi_runtime::SerializeMembers for ObjectOptions {
                     branch1.x_use_canonical_path_for_ramblock_id.as_ref(),
                 )?;
             }
-            #[cfg(all())]
             ObjectOptionsBranch::MemoryBackendShm(branch1) => {
                 map.serialize_entry("qom-type", "memory-backend-shm")?;
                 map.serialize_entry("id", &self.id)?;
@@ -38733,7 +38137,6 @@ impl qapi_runtime::SerializeMembers for ObjectOptions {
                 map.serialize_entry("qom-type", "pef-guest")?;
                 map.serialize_entry("id", &self.id)?;
             }
-            #[cfg(all())]
             ObjectOptionsBranch::PrManagerHelper(branch1) => {
                 map.serialize_entry("qom-type", "pr-manager-helper")?;
                 map.serialize_entry("id", &self.id)?;
@@ -38756,7 +38159,6 @@ impl qapi_runtime::SerializeMembers for ObjectOptions {
                 qapi_runtime::ser::optional(map, "opened", branch1.opened.as_ref())?;
                 map.serialize_entry("chardev", &branch1.chardev)?;
             }
-            #[cfg(all())]
             ObjectOptionsBranch::RngRandom(branch1) => {
                 map.serialize_entry("qom-type", "rng-random")?;
                 map.serialize_entry("id", &self.id)?;
@@ -38772,7 +38174,6 @@ impl qapi_runtime::SerializeMembers for ObjectOptions {
                 qapi_runtime::ser::optional(map, "data", branch1.data.as_ref())?;
                 qapi_runtime::ser::optional(map, "file", branch1.file.as_ref())?;
             }
-            #[cfg(all())]
             ObjectOptionsBranch::SecretKeyring(branch1) => {
                 map.serialize_entry("qom-type", "secret_keyring")?;
                 map.serialize_entry("id", &self.id)?;
@@ -42572,13 +41973,11 @@ impl qapi_runtime::SerializeMembers for MemorySizeConfiguration {
 qapi_runtime::object!(MemorySizeConfiguration);
 
 /// Arguments of command `dumpdtb`.
-#[cfg(all())]
 #[derive(Debug, Clone, PartialEq)]
 pub struct DumpdtbArgs {
     /// name of the dtb file to be created
     pub filename: ::std::string::String,
 }
-#[cfg(all())]
 impl qapi_runtime::DecodeMembers for DumpdtbArgs {
     fn decode_members(
         members: &mut qapi_runtime::Members<'_, '_>,
@@ -42588,7 +41987,6 @@ impl qapi_runtime::DecodeMembers for DumpdtbArgs {
         })
     }
 }
-#[cfg(all())]
 impl qapi_runtime::SerializeMembers for DumpdtbArgs {
     fn serialize_members<M: qapi_runtime::serde::ser::SerializeMap>(
         &self,
@@ -42598,7 +41996,6 @@ impl qapi_runtime::SerializeMembers for DumpdtbArgs {
         Ok(())
     }
 }
-#[cfg(all())]
 qapi_runtime::object!(DumpdtbArgs);
 
 /// Virtual CPU model.
@@ -42753,13 +42150,11 @@ qapi_runtime::enumeration!(CpuModelCompareResult, Unrecognized);
 /// # Since
 ///
 /// 2.8
-#[cfg(all())]
 #[derive(Debug, Clone, PartialEq)]
 pub struct CpuModelBaselineInfo {
     /// the baselined CpuModelInfo.
     pub model: CpuModelInfo,
 }
-#[cfg(all())]
 impl qapi_runtime::DecodeMembers for CpuModelBaselineInfo {
     fn decode_members(
         members: &mut qapi_runtime::Members<'_, '_>,
@@ -42769,7 +42164,6 @@ impl qapi_runtime::DecodeMembers for CpuModelBaselineInfo {
         })
     }
 }
-#[cfg(all())]
 impl qapi_runtime::SerializeMembers for CpuModelBaselineInfo {
     fn serialize_members<M: qapi_runtime::serde::ser::SerializeMap>(
         &self,
@@ -42779,7 +42173,6 @@ impl qapi_runtime::SerializeMembers for CpuModelBaselineInfo {
         Ok(())
     }
 }
-#[cfg(all())]
 qapi_runtime::object!(CpuModelBaselineInfo);
 
 /// The result of a CPU model comparison.
@@ -42794,7 +42187,6 @@ qapi_runtime::object!(CpuModelBaselineInfo);
 /// # Since
 ///
 /// 2.8
-#[cfg(all())]
 #[derive(Debug, Clone, PartialEq)]
 pub struct CpuModelCompareInfo {
     /// The result of the compare operation.
@@ -42803,7 +42195,6 @@ pub struct CpuModelCompareInfo {
     /// comparison result not being identical.
     pub responsible_properties: Vec<::std::string::String>,
 }
-#[cfg(all())]
 impl qapi_runtime::DecodeMembers for CpuModelCompareInfo {
     fn decode_members(
         members: &mut qapi_runtime::Members<'_, '_>,
@@ -42814,7 +42205,6 @@ impl qapi_runtime::DecodeMembers for CpuModelCompareInfo {
         })
     }
 }
-#[cfg(all())]
 impl qapi_runtime::SerializeMembers for CpuModelCompareInfo {
     fn serialize_members<M: qapi_runtime::serde::ser::SerializeMap>(
         &self,
@@ -42825,11 +42215,9 @@ impl qapi_runtime::SerializeMembers for CpuModelCompareInfo {
         Ok(())
     }
 }
-#[cfg(all())]
 qapi_runtime::object!(CpuModelCompareInfo);
 
 /// Arguments of command `query-cpu-model-comparison`.
-#[cfg(all())]
 #[derive(Debug, Clone, PartialEq)]
 pub struct QueryCpuModelComparisonArgs {
     /// description of the first CPU model to compare, referred to
@@ -42839,7 +42227,6 @@ pub struct QueryCpuModelComparisonArgs {
     /// as "model B" in CpuModelCompareResult
     pub modelb: CpuModelInfo,
 }
-#[cfg(all())]
 impl qapi_runtime::DecodeMembers for QueryCpuModelComparisonArgs {
     fn decode_members(
         members: &mut qapi_runtime::Members<'_, '_>,
@@ -42850,7 +42237,6 @@ impl qapi_runtime::DecodeMembers for QueryCpuModelComparisonArgs {
         })
     }
 }
-#[cfg(all())]
 impl qapi_runtime::SerializeMembers for QueryCpuModelComparisonArgs {
     fn serialize_members<M: qapi_runtime::serde::ser::SerializeMap>(
         &self,
@@ -42861,11 +42247,9 @@ impl qapi_runtime::SerializeMembers for QueryCpuModelComparisonArgs {
         Ok(())
     }
 }
-#[cfg(all())]
 qapi_runtime::object!(QueryCpuModelComparisonArgs);
 
 /// Arguments of command `query-cpu-model-baseline`.
-#[cfg(all())]
 #[derive(Debug, Clone, PartialEq)]
 pub struct QueryCpuModelBaselineArgs {
     /// description of the first CPU model to baseline
@@ -42873,7 +42257,6 @@ pub struct QueryCpuModelBaselineArgs {
     /// description of the second CPU model to baseline
     pub modelb: CpuModelInfo,
 }
-#[cfg(all())]
 impl qapi_runtime::DecodeMembers for QueryCpuModelBaselineArgs {
     fn decode_members(
         members: &mut qapi_runtime::Members<'_, '_>,
@@ -42884,7 +42267,6 @@ impl qapi_runtime::DecodeMembers for QueryCpuModelBaselineArgs {
         })
     }
 }
-#[cfg(all())]
 impl qapi_runtime::SerializeMembers for QueryCpuModelBaselineArgs {
     fn serialize_members<M: qapi_runtime::serde::ser::SerializeMap>(
         &self,
@@ -42895,7 +42277,6 @@ impl qapi_runtime::SerializeMembers for QueryCpuModelBaselineArgs {
         Ok(())
     }
 }
-#[cfg(all())]
 qapi_runtime::object!(QueryCpuModelBaselineArgs);
 
 /// The result of a cpu model expansion.
@@ -42903,7 +42284,6 @@ qapi_runtime::object!(QueryCpuModelBaselineArgs);
 /// # Since
 ///
 /// 2.8
-#[cfg(any(all(), all(), all(), all(), all()))]
 #[derive(Debug, Clone, PartialEq)]
 pub struct CpuModelExpansionInfo {
     /// the expanded CpuModelInfo.
@@ -42914,37 +42294,31 @@ pub struct CpuModelExpansionInfo {
     /// enabled-properties for the expanded model; "full" properties are
     /// a set of properties that are deprecated across all models for
     /// the architecture.  (since: 9.1).
-    #[cfg(all())]
     pub deprecated_props: Vec<::std::string::String>,
 }
-#[cfg(any(all(), all(), all(), all(), all()))]
 impl qapi_runtime::DecodeMembers for CpuModelExpansionInfo {
     fn decode_members(
         members: &mut qapi_runtime::Members<'_, '_>,
     ) -> qapi_runtime::DecodeResult<Self> {
         Ok(Self {
             model: members.required("model")?,
-            #[cfg(all())]
             deprecated_props: members.required("deprecated-props")?,
         })
     }
 }
-#[cfg(any(all(), all(), all(), all(), all()))]
 impl qapi_runtime::SerializeMembers for CpuModelExpansionInfo {
     fn serialize_members<M: qapi_runtime::serde::ser::SerializeMap>(
         &self,
         map: &mut M,
     ) -> Result<(), M::Error> {
         map.serialize_entry("model", &self.model)?;
-        #[cfg(all())] map.serialize_entry("deprecated-props", &self.deprecated_props)?;
+        map.serialize_entry("deprecated-props", &self.deprecated_props)?;
         Ok(())
     }
 }
-#[cfg(any(all(), all(), all(), all(), all()))]
 qapi_runtime::object!(CpuModelExpansionInfo);
 
 /// Arguments of command `query-cpu-model-expansion`.
-#[cfg(any(all(), all(), all(), all(), all()))]
 #[derive(Debug, Clone, PartialEq)]
 pub struct QueryCpuModelExpansionArgs {
     /// expansion type, specifying how to expand the CPU model
@@ -42952,7 +42326,6 @@ pub struct QueryCpuModelExpansionArgs {
     /// description of the CPU model to expand
     pub model: CpuModelInfo,
 }
-#[cfg(any(all(), all(), all(), all(), all()))]
 impl qapi_runtime::DecodeMembers for QueryCpuModelExpansionArgs {
     fn decode_members(
         members: &mut qapi_runtime::Members<'_, '_>,
@@ -42963,7 +42336,6 @@ impl qapi_runtime::DecodeMembers for QueryCpuModelExpansionArgs {
         })
     }
 }
-#[cfg(any(all(), all(), all(), all(), all()))]
 impl qapi_runtime::SerializeMembers for QueryCpuModelExpansionArgs {
     fn serialize_members<M: qapi_runtime::serde::ser::SerializeMap>(
         &self,
@@ -42974,7 +42346,6 @@ impl qapi_runtime::SerializeMembers for QueryCpuModelExpansionArgs {
         Ok(())
     }
 }
-#[cfg(any(all(), all(), all(), all(), all()))]
 qapi_runtime::object!(QueryCpuModelExpansionArgs);
 
 /// Virtual CPU definition.
@@ -42997,7 +42368,6 @@ qapi_runtime::object!(QueryCpuModelExpansionArgs);
 /// # Since
 ///
 /// 1.2
-#[cfg(any(all(), all(), all(), all(), all(), all(), all()))]
 #[derive(Debug, Clone, PartialEq)]
 pub struct CpuDefinitionInfo {
     /// the name of the CPU definition
@@ -43032,7 +42402,6 @@ pub struct CpuDefinitionInfo {
     /// deprecation policy.  (since 5.2)
     pub deprecated: bool,
 }
-#[cfg(any(all(), all(), all(), all(), all(), all(), all()))]
 impl qapi_runtime::DecodeMembers for CpuDefinitionInfo {
     fn decode_members(
         members: &mut qapi_runtime::Members<'_, '_>,
@@ -43048,7 +42417,6 @@ impl qapi_runtime::DecodeMembers for CpuDefinitionInfo {
         })
     }
 }
-#[cfg(any(all(), all(), all(), all(), all(), all(), all()))]
 impl qapi_runtime::SerializeMembers for CpuDefinitionInfo {
     fn serialize_members<M: qapi_runtime::serde::ser::SerializeMap>(
         &self,
@@ -43072,7 +42440,6 @@ impl qapi_runtime::SerializeMembers for CpuDefinitionInfo {
         Ok(())
     }
 }
-#[cfg(any(all(), all(), all(), all(), all(), all(), all()))]
 qapi_runtime::object!(CpuDefinitionInfo);
 
 /// An enumeration of CPU polarization that can be assumed by a virtual
@@ -43081,7 +42448,6 @@ qapi_runtime::object!(CpuDefinitionInfo);
 /// # Since
 ///
 /// 8.2
-#[cfg(all())]
 #[derive(Debug, Clone, PartialEq, Eq, Hash, PartialOrd, Ord)]
 pub enum S390CpuPolarization {
     Horizontal,
@@ -43089,7 +42455,6 @@ pub enum S390CpuPolarization {
     /// A value this version of the schema does not know; only lenient decoding produces it.
     Unrecognized(::std::string::String),
 }
-#[cfg(all())]
 impl S390CpuPolarization {
     /// The wire name of the value.
     pub fn as_str(&self) -> &str {
@@ -43110,11 +42475,9 @@ impl S390CpuPolarization {
         )
     }
 }
-#[cfg(all())]
 qapi_runtime::enumeration!(S390CpuPolarization, Unrecognized);
 
 /// Arguments of command `set-cpu-topology`.
-#[cfg(all())]
 #[derive(Debug, Clone, PartialEq)]
 pub struct SetCpuTopologyArgs {
     /// the vCPU ID to be moved
@@ -43131,7 +42494,6 @@ pub struct SetCpuTopologyArgs {
     /// dedicated
     pub dedicated: Option<bool>,
 }
-#[cfg(all())]
 impl qapi_runtime::DecodeMembers for SetCpuTopologyArgs {
     fn decode_members(
         members: &mut qapi_runtime::Members<'_, '_>,
@@ -43146,7 +42508,6 @@ impl qapi_runtime::DecodeMembers for SetCpuTopologyArgs {
         })
     }
 }
-#[cfg(all())]
 impl qapi_runtime::SerializeMembers for SetCpuTopologyArgs {
     fn serialize_members<M: qapi_runtime::serde::ser::SerializeMap>(
         &self,
@@ -43161,17 +42522,14 @@ impl qapi_runtime::SerializeMembers for SetCpuTopologyArgs {
         Ok(())
     }
 }
-#[cfg(all())]
 qapi_runtime::object!(SetCpuTopologyArgs);
 
 /// Data of event `CPU_POLARIZATION_CHANGE`.
-#[cfg(all())]
 #[derive(Debug, Clone, PartialEq)]
 pub struct CpuPolarizationChangeEvent {
     /// polarization specified by the guest
     pub polarization: S390CpuPolarization,
 }
-#[cfg(all())]
 impl qapi_runtime::DecodeMembers for CpuPolarizationChangeEvent {
     fn decode_members(
         members: &mut qapi_runtime::Members<'_, '_>,
@@ -43181,7 +42539,6 @@ impl qapi_runtime::DecodeMembers for CpuPolarizationChangeEvent {
         })
     }
 }
-#[cfg(all())]
 impl qapi_runtime::SerializeMembers for CpuPolarizationChangeEvent {
     fn serialize_members<M: qapi_runtime::serde::ser::SerializeMap>(
         &self,
@@ -43191,7 +42548,6 @@ impl qapi_runtime::SerializeMembers for CpuPolarizationChangeEvent {
         Ok(())
     }
 }
-#[cfg(all())]
 qapi_runtime::object!(CpuPolarizationChangeEvent);
 
 /// The result of a CPU polarization query.
@@ -43199,13 +42555,11 @@ qapi_runtime::object!(CpuPolarizationChangeEvent);
 /// # Since
 ///
 /// 8.2
-#[cfg(all())]
 #[derive(Debug, Clone, PartialEq)]
 pub struct CpuPolarizationInfo {
     /// the CPU polarization
     pub polarization: S390CpuPolarization,
 }
-#[cfg(all())]
 impl qapi_runtime::DecodeMembers for CpuPolarizationInfo {
     fn decode_members(
         members: &mut qapi_runtime::Members<'_, '_>,
@@ -43215,7 +42569,6 @@ impl qapi_runtime::DecodeMembers for CpuPolarizationInfo {
         })
     }
 }
-#[cfg(all())]
 impl qapi_runtime::SerializeMembers for CpuPolarizationInfo {
     fn serialize_members<M: qapi_runtime::serde::ser::SerializeMap>(
         &self,
@@ -43225,7 +42578,6 @@ impl qapi_runtime::SerializeMembers for CpuPolarizationInfo {
         Ok(())
     }
 }
-#[cfg(all())]
 qapi_runtime::object!(CpuPolarizationInfo);
 
 /// Mode of the replay subsystem.
@@ -43718,13 +43070,11 @@ impl qapi_runtime::SerializeMembers for HumanMonitorCommandArgs {
 qapi_runtime::object!(HumanMonitorCommandArgs);
 
 /// Arguments of command `getfd`.
-#[cfg(all())]
 #[derive(Debug, Clone, PartialEq)]
 pub struct GetfdArgs {
     /// file descriptor name
     pub fdname: ::std::string::String,
 }
-#[cfg(all())]
 impl qapi_runtime::DecodeMembers for GetfdArgs {
     fn decode_members(
         members: &mut qapi_runtime::Members<'_, '_>,
@@ -43734,7 +43084,6 @@ impl qapi_runtime::DecodeMembers for GetfdArgs {
         })
     }
 }
-#[cfg(all())]
 impl qapi_runtime::SerializeMembers for GetfdArgs {
     fn serialize_members<M: qapi_runtime::serde::ser::SerializeMap>(
         &self,
@@ -43744,11 +43093,9 @@ impl qapi_runtime::SerializeMembers for GetfdArgs {
         Ok(())
     }
 }
-#[cfg(all())]
 qapi_runtime::object!(GetfdArgs);
 
 /// Arguments of command `get-win32-socket`.
-#[cfg(all())]
 #[derive(Debug, Clone, PartialEq)]
 pub struct GetWin32SocketArgs {
     /// the WSAPROTOCOL_INFOW structure (encoded in base64)
@@ -43756,7 +43103,6 @@ pub struct GetWin32SocketArgs {
     /// file descriptor name
     pub fdname: ::std::string::String,
 }
-#[cfg(all())]
 impl qapi_runtime::DecodeMembers for GetWin32SocketArgs {
     fn decode_members(
         members: &mut qapi_runtime::Members<'_, '_>,
@@ -43767,7 +43113,6 @@ impl qapi_runtime::DecodeMembers for GetWin32SocketArgs {
         })
     }
 }
-#[cfg(all())]
 impl qapi_runtime::SerializeMembers for GetWin32SocketArgs {
     fn serialize_members<M: qapi_runtime::serde::ser::SerializeMap>(
         &self,
@@ -43778,7 +43123,6 @@ impl qapi_runtime::SerializeMembers for GetWin32SocketArgs {
         Ok(())
     }
 }
-#[cfg(all())]
 qapi_runtime::object!(GetWin32SocketArgs);
 
 /// Arguments of command `closefd`.
@@ -44194,7 +43538,6 @@ qapi_runtime::object!(VfuClientHangupEvent);
 /// # Since
 ///
 /// 2.12
-#[cfg(all())]
 #[derive(Debug, Clone, PartialEq, Eq, Hash, PartialOrd, Ord)]
 pub enum SevState {
     /// The guest is uninitialized.
@@ -44216,7 +43559,6 @@ pub enum SevState {
     /// A value this version of the schema does not know; only lenient decoding produces it.
     Unrecognized(::std::string::String),
 }
-#[cfg(all())]
 impl SevState {
     /// The wire name of the value.
     pub fn as_str(&self) -> &str {
@@ -44245,7 +43587,6 @@ impl SevState {
         )
     }
 }
-#[cfg(all())]
 qapi_runtime::enumeration!(SevState, Unrecognized);
 
 /// An enumeration indicating the type of SEV guest being run.
@@ -44253,7 +43594,6 @@ qapi_runtime::enumeration!(SevState, Unrecognized);
 /// # Since
 ///
 /// 6.2
-#[cfg(all())]
 #[derive(Debug, Clone, PartialEq, Eq, Hash, PartialOrd, Ord)]
 pub enum SevGuestType {
     /// The guest is a legacy SEV or SEV-ES guest.
@@ -44263,7 +43603,6 @@ pub enum SevGuestType {
     /// A value this version of the schema does not know; only lenient decoding produces it.
     Unrecognized(::std::string::String),
 }
-#[cfg(all())]
 impl SevGuestType {
     /// The wire name of the value.
     pub fn as_str(&self) -> &str {
@@ -44284,7 +43623,6 @@ impl SevGuestType {
         )
     }
 }
-#[cfg(all())]
 qapi_runtime::enumeration!(SevGuestType, Unrecognized);
 
 /// Information specific to legacy SEV/SEV-ES guests.
@@ -44292,7 +43630,6 @@ qapi_runtime::enumeration!(SevGuestType, Unrecognized);
 /// # Since
 ///
 /// 2.12
-#[cfg(all())]
 #[derive(Debug, Clone, PartialEq)]
 pub struct SevGuestInfo {
     /// SEV policy value
@@ -44300,7 +43637,6 @@ pub struct SevGuestInfo {
     /// SEV firmware handle
     pub handle: u32,
 }
-#[cfg(all())]
 impl qapi_runtime::DecodeMembers for SevGuestInfo {
     fn decode_members(
         members: &mut qapi_runtime::Members<'_, '_>,
@@ -44311,7 +43647,6 @@ impl qapi_runtime::DecodeMembers for SevGuestInfo {
         })
     }
 }
-#[cfg(all())]
 impl qapi_runtime::SerializeMembers for SevGuestInfo {
     fn serialize_members<M: qapi_runtime::serde::ser::SerializeMap>(
         &self,
@@ -44322,7 +43657,6 @@ impl qapi_runtime::SerializeMembers for SevGuestInfo {
         Ok(())
     }
 }
-#[cfg(all())]
 qapi_runtime::object!(SevGuestInfo);
 
 /// Information specific to SEV-SNP guests.
@@ -44330,13 +43664,11 @@ qapi_runtime::object!(SevGuestInfo);
 /// # Since
 ///
 /// 9.1
-#[cfg(all())]
 #[derive(Debug, Clone, PartialEq)]
 pub struct SevSnpGuestInfo {
     /// SEV-SNP policy value
     pub snp_policy: u64,
 }
-#[cfg(all())]
 impl qapi_runtime::DecodeMembers for SevSnpGuestInfo {
     fn decode_members(
         members: &mut qapi_runtime::Members<'_, '_>,
@@ -44346,7 +43678,6 @@ impl qapi_runtime::DecodeMembers for SevSnpGuestInfo {
         })
     }
 }
-#[cfg(all())]
 impl qapi_runtime::SerializeMembers for SevSnpGuestInfo {
     fn serialize_members<M: qapi_runtime::serde::ser::SerializeMap>(
         &self,
@@ -44356,7 +43687,6 @@ impl qapi_runtime::SerializeMembers for SevSnpGuestInfo {
         Ok(())
     }
 }
-#[cfg(all())]
 qapi_runtime::object!(SevSnpGuestInfo);
 
 /// Information about Secure Encrypted Virtualization (SEV) support
@@ -44364,7 +43694,6 @@ qapi_runtime::object!(SevSnpGuestInfo);
 /// # Since
 ///
 /// 2.12
-#[cfg(all())]
 #[derive(Debug, Clone, PartialEq)]
 pub struct SevInfo {
     /// true if SEV is active
@@ -44381,7 +43710,6 @@ pub struct SevInfo {
     pub sev_type: SevInfoBranch,
 }
 /// The branches of [`SevInfo`], selected by its `sev-type` member.
-#[cfg(all())]
 #[derive(Debug, Clone, PartialEq)]
 #[allow(clippy::large_enum_variant)]
 pub enum SevInfoBranch {
@@ -44392,7 +43720,6 @@ pub enum SevInfoBranch {
     /// A tag value this version of the schema does not know (lenient decoding only); holds the value.
     Unrecognized(::std::string::String),
 }
-#[cfg(all())]
 impl qapi_runtime::DecodeMembers for SevInfo {
     fn decode_members(
         members: &mut qapi_runtime::Members<'_, '_>,
@@ -44424,7 +43751,6 @@ impl qapi_runtime::DecodeMembers for SevInfo {
         })
     }
 }
-#[cfg(all())]
 impl qapi_runtime::SerializeMembers for SevInfo {
     fn serialize_members<M: qapi_runtime::serde::ser::SerializeMap>(
         &self,
@@ -44462,7 +43788,6 @@ impl qapi_runtime::SerializeMembers for SevInfo {
         Ok(())
     }
 }
-#[cfg(all())]
 qapi_runtime::object!(SevInfo);
 
 /// SEV Guest Launch measurement information
@@ -44470,13 +43795,11 @@ qapi_runtime::object!(SevInfo);
 /// # Since
 ///
 /// 2.12
-#[cfg(all())]
 #[derive(Debug, Clone, PartialEq)]
 pub struct SevLaunchMeasureInfo {
     /// the measurement value encoded in base64
     pub data: ::std::string::String,
 }
-#[cfg(all())]
 impl qapi_runtime::DecodeMembers for SevLaunchMeasureInfo {
     fn decode_members(
         members: &mut qapi_runtime::Members<'_, '_>,
@@ -44486,7 +43809,6 @@ impl qapi_runtime::DecodeMembers for SevLaunchMeasureInfo {
         })
     }
 }
-#[cfg(all())]
 impl qapi_runtime::SerializeMembers for SevLaunchMeasureInfo {
     fn serialize_members<M: qapi_runtime::serde::ser::SerializeMap>(
         &self,
@@ -44496,7 +43818,6 @@ impl qapi_runtime::SerializeMembers for SevLaunchMeasureInfo {
         Ok(())
     }
 }
-#[cfg(all())]
 qapi_runtime::object!(SevLaunchMeasureInfo);
 
 /// The struct describes capability for a Secure Encrypted
@@ -44505,7 +43826,6 @@ qapi_runtime::object!(SevLaunchMeasureInfo);
 /// # Since
 ///
 /// 2.12
-#[cfg(all())]
 #[derive(Debug, Clone, PartialEq)]
 pub struct SevCapability {
     /// Platform Diffie-Hellman key (base64 encoded)
@@ -44520,7 +43840,6 @@ pub struct SevCapability {
     /// SEV is enabled
     pub reduced_phys_bits: i64,
 }
-#[cfg(all())]
 impl qapi_runtime::DecodeMembers for SevCapability {
     fn decode_members(
         members: &mut qapi_runtime::Members<'_, '_>,
@@ -44534,7 +43853,6 @@ impl qapi_runtime::DecodeMembers for SevCapability {
         })
     }
 }
-#[cfg(all())]
 impl qapi_runtime::SerializeMembers for SevCapability {
     fn serialize_members<M: qapi_runtime::serde::ser::SerializeMap>(
         &self,
@@ -44548,11 +43866,9 @@ impl qapi_runtime::SerializeMembers for SevCapability {
         Ok(())
     }
 }
-#[cfg(all())]
 qapi_runtime::object!(SevCapability);
 
 /// Arguments of command `sev-inject-launch-secret`.
-#[cfg(all())]
 #[derive(Debug, Clone, PartialEq)]
 pub struct SevInjectLaunchSecretArgs {
     /// the launch secret packet header encoded in base64
@@ -44562,7 +43878,6 @@ pub struct SevInjectLaunchSecretArgs {
     /// the guest physical address where secret will be injected.
     pub gpa: Option<u64>,
 }
-#[cfg(all())]
 impl qapi_runtime::DecodeMembers for SevInjectLaunchSecretArgs {
     fn decode_members(
         members: &mut qapi_runtime::Members<'_, '_>,
@@ -44574,7 +43889,6 @@ impl qapi_runtime::DecodeMembers for SevInjectLaunchSecretArgs {
         })
     }
 }
-#[cfg(all())]
 impl qapi_runtime::SerializeMembers for SevInjectLaunchSecretArgs {
     fn serialize_members<M: qapi_runtime::serde::ser::SerializeMap>(
         &self,
@@ -44586,7 +43900,6 @@ impl qapi_runtime::SerializeMembers for SevInjectLaunchSecretArgs {
         Ok(())
     }
 }
-#[cfg(all())]
 qapi_runtime::object!(SevInjectLaunchSecretArgs);
 
 /// The struct describes attestation report for a Secure Encrypted
@@ -44595,13 +43908,11 @@ qapi_runtime::object!(SevInjectLaunchSecretArgs);
 /// # Since
 ///
 /// 6.1
-#[cfg(all())]
 #[derive(Debug, Clone, PartialEq)]
 pub struct SevAttestationReport {
     /// guest attestation report (base64 encoded)
     pub data: ::std::string::String,
 }
-#[cfg(all())]
 impl qapi_runtime::DecodeMembers for SevAttestationReport {
     fn decode_members(
         members: &mut qapi_runtime::Members<'_, '_>,
@@ -44611,7 +43922,6 @@ impl qapi_runtime::DecodeMembers for SevAttestationReport {
         })
     }
 }
-#[cfg(all())]
 impl qapi_runtime::SerializeMembers for SevAttestationReport {
     fn serialize_members<M: qapi_runtime::serde::ser::SerializeMap>(
         &self,
@@ -44621,18 +43931,15 @@ impl qapi_runtime::SerializeMembers for SevAttestationReport {
         Ok(())
     }
 }
-#[cfg(all())]
 qapi_runtime::object!(SevAttestationReport);
 
 /// Arguments of command `query-sev-attestation-report`.
-#[cfg(all())]
 #[derive(Debug, Clone, PartialEq)]
 pub struct QuerySevAttestationReportArgs {
     /// a random 16 bytes value encoded in base64 (it will be
     /// included in report)
     pub mnonce: ::std::string::String,
 }
-#[cfg(all())]
 impl qapi_runtime::DecodeMembers for QuerySevAttestationReportArgs {
     fn decode_members(
         members: &mut qapi_runtime::Members<'_, '_>,
@@ -44642,7 +43949,6 @@ impl qapi_runtime::DecodeMembers for QuerySevAttestationReportArgs {
         })
     }
 }
-#[cfg(all())]
 impl qapi_runtime::SerializeMembers for QuerySevAttestationReportArgs {
     fn serialize_members<M: qapi_runtime::serde::ser::SerializeMap>(
         &self,
@@ -44652,17 +43958,14 @@ impl qapi_runtime::SerializeMembers for QuerySevAttestationReportArgs {
         Ok(())
     }
 }
-#[cfg(all())]
 qapi_runtime::object!(QuerySevAttestationReportArgs);
 
 /// Arguments of command `dump-skeys`.
-#[cfg(all())]
 #[derive(Debug, Clone, PartialEq)]
 pub struct DumpSkeysArgs {
     /// the path to the file to dump to
     pub filename: ::std::string::String,
 }
-#[cfg(all())]
 impl qapi_runtime::DecodeMembers for DumpSkeysArgs {
     fn decode_members(
         members: &mut qapi_runtime::Members<'_, '_>,
@@ -44672,7 +43975,6 @@ impl qapi_runtime::DecodeMembers for DumpSkeysArgs {
         })
     }
 }
-#[cfg(all())]
 impl qapi_runtime::SerializeMembers for DumpSkeysArgs {
     fn serialize_members<M: qapi_runtime::serde::ser::SerializeMap>(
         &self,
@@ -44682,7 +43984,6 @@ impl qapi_runtime::SerializeMembers for DumpSkeysArgs {
         Ok(())
     }
 }
-#[cfg(all())]
 qapi_runtime::object!(DumpSkeysArgs);
 
 /// The struct describes capability for a specific GIC (Generic
@@ -44693,7 +43994,6 @@ qapi_runtime::object!(DumpSkeysArgs);
 /// # Since
 ///
 /// 2.6
-#[cfg(all())]
 #[derive(Debug, Clone, PartialEq)]
 pub struct GicCapability {
     /// version of GIC to be described.  Currently, only 2 and 3
@@ -44706,7 +44006,6 @@ pub struct GicCapability {
     /// GIC device in kernel.
     pub kernel: bool,
 }
-#[cfg(all())]
 impl qapi_runtime::DecodeMembers for GicCapability {
     fn decode_members(
         members: &mut qapi_runtime::Members<'_, '_>,
@@ -44718,7 +44017,6 @@ impl qapi_runtime::DecodeMembers for GicCapability {
         })
     }
 }
-#[cfg(all())]
 impl qapi_runtime::SerializeMembers for GicCapability {
     fn serialize_members<M: qapi_runtime::serde::ser::SerializeMap>(
         &self,
@@ -44730,7 +44028,6 @@ impl qapi_runtime::SerializeMembers for GicCapability {
         Ok(())
     }
 }
-#[cfg(all())]
 qapi_runtime::object!(GicCapability);
 
 /// Information about intel SGX EPC section info
@@ -44772,7 +44069,6 @@ qapi_runtime::object!(SgxepcSection);
 /// # Since
 ///
 /// 6.2
-#[cfg(all())]
 #[derive(Debug, Clone, PartialEq)]
 pub struct SgxInfo {
     /// true if SGX is supported
@@ -44786,7 +44082,6 @@ pub struct SgxInfo {
     /// The EPC sections info for guest (Since: 7.0)
     pub sections: Vec<SgxepcSection>,
 }
-#[cfg(all())]
 impl qapi_runtime::DecodeMembers for SgxInfo {
     fn decode_members(
         members: &mut qapi_runtime::Members<'_, '_>,
@@ -44800,7 +44095,6 @@ impl qapi_runtime::DecodeMembers for SgxInfo {
         })
     }
 }
-#[cfg(all())]
 impl qapi_runtime::SerializeMembers for SgxInfo {
     fn serialize_members<M: qapi_runtime::serde::ser::SerializeMap>(
         &self,
@@ -44814,7 +44108,6 @@ impl qapi_runtime::SerializeMembers for SgxInfo {
         Ok(())
     }
 }
-#[cfg(all())]
 qapi_runtime::object!(SgxInfo);
 
 /// An enumeration of Xen event channel port types.
@@ -44822,7 +44115,6 @@ qapi_runtime::object!(SgxInfo);
 /// # Since
 ///
 /// 8.0
-#[cfg(all())]
 #[derive(Debug, Clone, PartialEq, Eq, Hash, PartialOrd, Ord)]
 pub enum EvtchnPortType {
     /// The port is unused.
@@ -44840,7 +44132,6 @@ pub enum EvtchnPortType {
     /// A value this version of the schema does not know; only lenient decoding produces it.
     Unrecognized(::std::string::String),
 }
-#[cfg(all())]
 impl EvtchnPortType {
     /// The wire name of the value.
     pub fn as_str(&self) -> &str {
@@ -44869,7 +44160,6 @@ impl EvtchnPortType {
         )
     }
 }
-#[cfg(all())]
 qapi_runtime::enumeration!(EvtchnPortType, Unrecognized);
 
 /// Information about a Xen event channel port
@@ -44877,7 +44167,6 @@ qapi_runtime::enumeration!(EvtchnPortType, Unrecognized);
 /// # Since
 ///
 /// 8.0
-#[cfg(all())]
 #[derive(Debug, Clone, PartialEq)]
 pub struct EvtchnInfo {
     /// the port number
@@ -44895,7 +44184,6 @@ pub struct EvtchnInfo {
     /// port is masked
     pub masked: bool,
 }
-#[cfg(all())]
 impl qapi_runtime::DecodeMembers for EvtchnInfo {
     fn decode_members(
         members: &mut qapi_runtime::Members<'_, '_>,
@@ -44911,7 +44199,6 @@ impl qapi_runtime::DecodeMembers for EvtchnInfo {
         })
     }
 }
-#[cfg(all())]
 impl qapi_runtime::SerializeMembers for EvtchnInfo {
     fn serialize_members<M: qapi_runtime::serde::ser::SerializeMap>(
         &self,
@@ -44927,17 +44214,14 @@ impl qapi_runtime::SerializeMembers for EvtchnInfo {
         Ok(())
     }
 }
-#[cfg(all())]
 qapi_runtime::object!(EvtchnInfo);
 
 /// Arguments of command `xen-event-inject`.
-#[cfg(all())]
 #[derive(Debug, Clone, PartialEq)]
 pub struct XenEventInjectArgs {
     /// The port number
     pub port: u32,
 }
-#[cfg(all())]
 impl qapi_runtime::DecodeMembers for XenEventInjectArgs {
     fn decode_members(
         members: &mut qapi_runtime::Members<'_, '_>,
@@ -44947,7 +44231,6 @@ impl qapi_runtime::DecodeMembers for XenEventInjectArgs {
         })
     }
 }
-#[cfg(all())]
 impl qapi_runtime::SerializeMembers for XenEventInjectArgs {
     fn serialize_members<M: qapi_runtime::serde::ser::SerializeMap>(
         &self,
@@ -44957,7 +44240,6 @@ impl qapi_runtime::SerializeMembers for XenEventInjectArgs {
         Ok(())
     }
 }
-#[cfg(all())]
 qapi_runtime::object!(XenEventInjectArgs);
 
 /// General audio backend options that are used for both playback and
@@ -46101,28 +45383,17 @@ qapi_runtime::enumeration!(AudioFormat, Unrecognized);
 #[derive(Debug, Clone, PartialEq, Eq, Hash, PartialOrd, Ord)]
 pub enum AudiodevDriver {
     None,
-    #[cfg(all())]
     Alsa,
-    #[cfg(all())]
     Coreaudio,
-    #[cfg(all())]
     Dbus,
-    #[cfg(all())]
     Dsound,
     /// JACK audio backend (since 5.1)
-    #[cfg(all())]
     Jack,
-    #[cfg(all())]
     Oss,
-    #[cfg(all())]
     Pa,
-    #[cfg(all())]
     Pipewire,
-    #[cfg(all())]
     Sdl,
-    #[cfg(all())]
     Sndio,
-    #[cfg(all())]
     Spice,
     Wav,
     /// A value this version of the schema does not know; only lenient decoding produces it.
@@ -46133,27 +45404,16 @@ impl AudiodevDriver {
     pub fn as_str(&self) -> &str {
         match self {
             Self::None => "none",
-            #[cfg(all())]
             Self::Alsa => "alsa",
-            #[cfg(all())]
             Self::Coreaudio => "coreaudio",
-            #[cfg(all())]
             Self::Dbus => "dbus",
-            #[cfg(all())]
             Self::Dsound => "dsound",
-            #[cfg(all())]
             Self::Jack => "jack",
-            #[cfg(all())]
             Self::Oss => "oss",
-            #[cfg(all())]
             Self::Pa => "pa",
-            #[cfg(all())]
             Self::Pipewire => "pipewire",
-            #[cfg(all())]
             Self::Sdl => "sdl",
-            #[cfg(all())]
             Self::Sndio => "sndio",
-            #[cfg(all())]
             Self::Spice => "spice",
             Self::Wav => "wav",
             Self::Unrecognized(value) => value,
@@ -46164,27 +45424,16 @@ impl AudiodevDriver {
         Some(
             match value {
                 "none" => Self::None,
-                #[cfg(all())]
                 "alsa" => Self::Alsa,
-                #[cfg(all())]
                 "coreaudio" => Self::Coreaudio,
-                #[cfg(all())]
                 "dbus" => Self::Dbus,
-                #[cfg(all())]
                 "dsound" => Self::Dsound,
-                #[cfg(all())]
                 "jack" => Self::Jack,
-                #[cfg(all())]
                 "oss" => Self::Oss,
-                #[cfg(all())]
                 "pa" => Self::Pa,
-                #[cfg(all())]
                 "pipewire" => Self::Pipewire,
-                #[cfg(all())]
                 "sdl" => Self::Sdl,
-                #[cfg(all())]
                 "sndio" => Self::Sndio,
-                #[cfg(all())]
                 "spice" => Self::Spice,
                 "wav" => Self::Wav,
                 _ => return None,
@@ -46216,37 +45465,26 @@ pub enum AudiodevBranch {
     /// The branch for `driver` = `"none"`.
     None(AudiodevGenericOptions),
     /// The branch for `driver` = `"alsa"`.
-    #[cfg(all())]
     Alsa(AudiodevAlsaOptions),
     /// The branch for `driver` = `"coreaudio"`.
-    #[cfg(all())]
     Coreaudio(AudiodevCoreaudioOptions),
     /// The branch for `driver` = `"dbus"`.
-    #[cfg(all())]
     Dbus(AudiodevDBusOptions),
     /// The branch for `driver` = `"dsound"`.
-    #[cfg(all())]
     Dsound(AudiodevDsoundOptions),
     /// The branch for `driver` = `"jack"`.
-    #[cfg(all())]
     Jack(AudiodevJackOptions),
     /// The branch for `driver` = `"oss"`.
-    #[cfg(all())]
     Oss(AudiodevOssOptions),
     /// The branch for `driver` = `"pa"`.
-    #[cfg(all())]
     Pa(AudiodevPaOptions),
     /// The branch for `driver` = `"pipewire"`.
-    #[cfg(all())]
     Pipewire(AudiodevPipewireOptions),
     /// The branch for `driver` = `"sdl"`.
-    #[cfg(all())]
     Sdl(AudiodevSdlOptions),
     /// The branch for `driver` = `"sndio"`.
-    #[cfg(all())]
     Sndio(AudiodevSndioOptions),
     /// The branch for `driver` = `"spice"`.
-    #[cfg(all())]
     Spice(AudiodevGenericOptions),
     /// The branch for `driver` = `"wav"`.
     Wav(AudiodevWavOptions),
@@ -46266,65 +45504,54 @@ impl qapi_runtime::DecodeMembers for Audiodev {
                     qapi_runtime::DecodeMembers::decode_members(members)?,
                 )
             }
-            #[cfg(all())]
             AudiodevDriver::Alsa => {
                 AudiodevBranch::Alsa(
                     qapi_runtime::DecodeMembers::decode_members(members)?,
                 )
             }
-            #[cfg(all())]
             AudiodevDriver::Coreaudio => {
                 AudiodevBranch::Coreaudio(
                     qapi_runtime::DecodeMembers::decode_members(members)?,
                 )
             }
-            #[cfg(all())]
             AudiodevDriver::Dbus => {
                 AudiodevBranch::Dbus(
                     qapi_runtime::DecodeMembers::decode_members(members)?,
                 )
             }
-            #[cfg(all())]
             AudiodevDriver::Dsound => {
                 AudiodevBranch::Dsound(
                     qapi_runtime::DecodeMembers::decode_members(members)?,
                 )
             }
-            #[cfg(all())]
             AudiodevDriver::Jack => {
                 AudiodevBranch::Jack(
                     qapi_runtime::DecodeMembers::decode_members(members)?,
                 )
             }
-            #[cfg(all())]
             AudiodevDriver::Oss => {
                 AudiodevBranch::Oss(
                     qapi_runtime::DecodeMembers::decode_members(members)?,
                 )
             }
-            #[cfg(all())]
             AudiodevDriver::Pa => {
                 AudiodevBranch::Pa(qapi_runtime::DecodeMembers::decode_members(members)?)
             }
-            #[cfg(all())]
             AudiodevDriver::Pipewire => {
                 AudiodevBranch::Pipewire(
                     qapi_runtime::DecodeMembers::decode_members(members)?,
                 )
             }
-            #[cfg(all())]
             AudiodevDriver::Sdl => {
                 AudiodevBranch::Sdl(
                     qapi_runtime::DecodeMembers::decode_members(members)?,
                 )
             }
-            #[cfg(all())]
             AudiodevDriver::Sndio => {
                 AudiodevBranch::Sndio(
                     qapi_runtime::DecodeMembers::decode_members(members)?,
                 )
             }
-            #[cfg(all())]
             AudiodevDriver::Spice => {
                 AudiodevBranch::Spice(
                     qapi_runtime::DecodeMembers::decode_members(members)?,
@@ -46361,7 +45588,6 @@ impl qapi_runtime::SerializeMembers for Audiodev {
                 qapi_runtime::ser::optional(map, "in", branch1.r#in.as_ref())?;
                 qapi_runtime::ser::optional(map, "out", branch1.out.as_ref())?;
             }
-            #[cfg(all())]
             AudiodevBranch::Alsa(branch1) => {
                 map.serialize_entry("id", &self.id)?;
                 map.serialize_entry("driver", "alsa")?;
@@ -46378,7 +45604,6 @@ impl qapi_runtime::SerializeMembers for Audiodev {
                     branch1.threshold.as_ref(),
                 )?;
             }
-            #[cfg(all())]
             AudiodevBranch::Coreaudio(branch1) => {
                 map.serialize_entry("id", &self.id)?;
                 map.serialize_entry("driver", "coreaudio")?;
@@ -46390,7 +45615,6 @@ impl qapi_runtime::SerializeMembers for Audiodev {
                 qapi_runtime::ser::optional(map, "in", branch1.r#in.as_ref())?;
                 qapi_runtime::ser::optional(map, "out", branch1.out.as_ref())?;
             }
-            #[cfg(all())]
             AudiodevBranch::Dbus(branch1) => {
                 map.serialize_entry("id", &self.id)?;
                 map.serialize_entry("driver", "dbus")?;
@@ -46403,7 +45627,6 @@ impl qapi_runtime::SerializeMembers for Audiodev {
                 qapi_runtime::ser::optional(map, "out", branch1.out.as_ref())?;
                 qapi_runtime::ser::optional(map, "nsamples", branch1.nsamples.as_ref())?;
             }
-            #[cfg(all())]
             AudiodevBranch::Dsound(branch1) => {
                 map.serialize_entry("id", &self.id)?;
                 map.serialize_entry("driver", "dsound")?;
@@ -46416,7 +45639,6 @@ impl qapi_runtime::SerializeMembers for Audiodev {
                 qapi_runtime::ser::optional(map, "out", branch1.out.as_ref())?;
                 qapi_runtime::ser::optional(map, "latency", branch1.latency.as_ref())?;
             }
-            #[cfg(all())]
             AudiodevBranch::Jack(branch1) => {
                 map.serialize_entry("id", &self.id)?;
                 map.serialize_entry("driver", "jack")?;
@@ -46428,7 +45650,6 @@ impl qapi_runtime::SerializeMembers for Audiodev {
                 qapi_runtime::ser::optional(map, "in", branch1.r#in.as_ref())?;
                 qapi_runtime::ser::optional(map, "out", branch1.out.as_ref())?;
             }
-            #[cfg(all())]
             AudiodevBranch::Oss(branch1) => {
                 map.serialize_entry("id", &self.id)?;
                 map.serialize_entry("driver", "oss")?;
@@ -46451,7 +45672,6 @@ impl qapi_runtime::SerializeMembers for Audiodev {
                     branch1.dsp_policy.as_ref(),
                 )?;
             }
-            #[cfg(all())]
             AudiodevBranch::Pa(branch1) => {
                 map.serialize_entry("id", &self.id)?;
                 map.serialize_entry("driver", "pa")?;
@@ -46464,7 +45684,6 @@ impl qapi_runtime::SerializeMembers for Audiodev {
                 qapi_runtime::ser::optional(map, "out", branch1.out.as_ref())?;
                 qapi_runtime::ser::optional(map, "server", branch1.server.as_ref())?;
             }
-            #[cfg(all())]
             AudiodevBranch::Pipewire(branch1) => {
                 map.serialize_entry("id", &self.id)?;
                 map.serialize_entry("driver", "pipewire")?;
@@ -46476,7 +45695,6 @@ impl qapi_runtime::SerializeMembers for Audiodev {
                 qapi_runtime::ser::optional(map, "in", branch1.r#in.as_ref())?;
                 qapi_runtime::ser::optional(map, "out", branch1.out.as_ref())?;
             }
-            #[cfg(all())]
             AudiodevBranch::Sdl(branch1) => {
                 map.serialize_entry("id", &self.id)?;
                 map.serialize_entry("driver", "sdl")?;
@@ -46488,7 +45706,6 @@ impl qapi_runtime::SerializeMembers for Audiodev {
                 qapi_runtime::ser::optional(map, "in", branch1.r#in.as_ref())?;
                 qapi_runtime::ser::optional(map, "out", branch1.out.as_ref())?;
             }
-            #[cfg(all())]
             AudiodevBranch::Sndio(branch1) => {
                 map.serialize_entry("id", &self.id)?;
                 map.serialize_entry("driver", "sndio")?;
@@ -46502,7 +45719,6 @@ impl qapi_runtime::SerializeMembers for Audiodev {
                 qapi_runtime::ser::optional(map, "dev", branch1.dev.as_ref())?;
                 qapi_runtime::ser::optional(map, "latency", branch1.latency.as_ref())?;
             }
-            #[cfg(all())]
             AudiodevBranch::Spice(branch1) => {
                 map.serialize_entry("id", &self.id)?;
                 map.serialize_entry("driver", "spice")?;
@@ -50374,7 +49590,6 @@ pub enum Event {
     ///        "client": {"port": "52873", "family": "ipv4", "host": "127.0.0.1"}
     ///    }}
     /// ```
-    #[cfg(all())]
     SpiceConnected(SpiceConnectedEvent),
     /// Emitted after initial handshake and authentication takes place (if
     /// any) and the SPICE channel is up and running
@@ -50393,7 +49608,6 @@ pub enum Event {
     ///                          "channel-id": 0, "tls": true}
     ///    }}
     /// ```
-    #[cfg(all())]
     SpiceInitialized(SpiceInitializedEvent),
     /// Emitted when the SPICE connection is closed
     ///
@@ -50409,7 +49623,6 @@ pub enum Event {
     ///        "client": {"port": "52873", "family": "ipv4", "host": "127.0.0.1"}
     ///    }}
     /// ```
-    #[cfg(all())]
     SpiceDisconnected(SpiceDisconnectedEvent),
     /// Emitted when SPICE migration has completed
     ///
@@ -50421,7 +49634,6 @@ pub enum Event {
     /// <- { "timestamp": {"seconds": 1290688046, "microseconds": 417172},
     ///      "event": "SPICE_MIGRATE_COMPLETED" }
     /// ```
-    #[cfg(all())]
     SpiceMigrateCompleted,
     /// Emitted when a VNC client establishes a connection
     ///
@@ -50442,7 +49654,6 @@ pub enum Event {
     ///                        "host": "127.0.0.1", "websocket": false } },
     ///      "timestamp": { "seconds": 1262976601, "microseconds": 975795 } }
     /// ```
-    #[cfg(all())]
     VncConnected(VncConnectedEvent),
     /// Emitted after authentication takes place (if any) and the VNC
     /// session is made active
@@ -50460,7 +49671,6 @@ pub enum Event {
     ///                        "host": "127.0.0.1", "sasl_username": "luiz" } },
     ///       "timestamp": { "seconds": 1263475302, "microseconds": 150772 } }
     /// ```
-    #[cfg(all())]
     VncInitialized(VncInitializedEvent),
     /// Emitted when the connection is closed
     ///
@@ -50477,7 +49687,6 @@ pub enum Event {
     ///                        "host": "127.0.0.1", "sasl_username": "luiz" } },
     ///      "timestamp": { "seconds": 1262976601, "microseconds": 975795 } }
     /// ```
-    #[cfg(all())]
     VncDisconnected(VncDisconnectedEvent),
     /// Emitted when a migration event happens
     ///
@@ -50639,7 +49848,6 @@ pub enum Event {
     ///      "data": { "polarization": "horizontal" },
     ///      "timestamp": { "seconds": 1401385907, "microseconds": 422329 } }
     /// ```
-    #[cfg(all())]
     CpuPolarizationChange(CpuPolarizationChangeEvent),
     /// Emitted when the guest changes the RTC time.
     ///
@@ -50832,32 +50040,25 @@ impl qapi_runtime::EventSet for Event {
                         qapi_runtime::event::data(decoder, data)?,
                     )
                 }
-                #[cfg(all())]
                 "SPICE_CONNECTED" => {
                     Self::SpiceConnected(qapi_runtime::event::data(decoder, data)?)
                 }
-                #[cfg(all())]
                 "SPICE_INITIALIZED" => {
                     Self::SpiceInitialized(qapi_runtime::event::data(decoder, data)?)
                 }
-                #[cfg(all())]
                 "SPICE_DISCONNECTED" => {
                     Self::SpiceDisconnected(qapi_runtime::event::data(decoder, data)?)
                 }
-                #[cfg(all())]
                 "SPICE_MIGRATE_COMPLETED" => {
                     qapi_runtime::event::no_data(decoder, data)?;
                     Self::SpiceMigrateCompleted
                 }
-                #[cfg(all())]
                 "VNC_CONNECTED" => {
                     Self::VncConnected(qapi_runtime::event::data(decoder, data)?)
                 }
-                #[cfg(all())]
                 "VNC_INITIALIZED" => {
                     Self::VncInitialized(qapi_runtime::event::data(decoder, data)?)
                 }
-                #[cfg(all())]
                 "VNC_DISCONNECTED" => {
                     Self::VncDisconnected(qapi_runtime::event::data(decoder, data)?)
                 }
@@ -50890,7 +50091,6 @@ impl qapi_runtime::EventSet for Event {
                         qapi_runtime::event::data(decoder, data)?,
                     )
                 }
-                #[cfg(all())]
                 "CPU_POLARIZATION_CHANGE" => {
                     Self::CpuPolarizationChange(
                         qapi_runtime::event::data(decoder, data)?,
@@ -50956,19 +50156,12 @@ impl qapi_runtime::EventSet for Event {
             Self::NetdevStreamDisconnected(_) => "NETDEV_STREAM_DISCONNECTED",
             Self::NetdevVhostUserConnected(_) => "NETDEV_VHOST_USER_CONNECTED",
             Self::NetdevVhostUserDisconnected(_) => "NETDEV_VHOST_USER_DISCONNECTED",
-            #[cfg(all())]
             Self::SpiceConnected(_) => "SPICE_CONNECTED",
-            #[cfg(all())]
             Self::SpiceInitialized(_) => "SPICE_INITIALIZED",
-            #[cfg(all())]
             Self::SpiceDisconnected(_) => "SPICE_DISCONNECTED",
-            #[cfg(all())]
             Self::SpiceMigrateCompleted => "SPICE_MIGRATE_COMPLETED",
-            #[cfg(all())]
             Self::VncConnected(_) => "VNC_CONNECTED",
-            #[cfg(all())]
             Self::VncInitialized(_) => "VNC_INITIALIZED",
-            #[cfg(all())]
             Self::VncDisconnected(_) => "VNC_DISCONNECTED",
             Self::Migration(_) => "MIGRATION",
             Self::MigrationPass(_) => "MIGRATION_PASS",
@@ -50979,7 +50172,6 @@ impl qapi_runtime::EventSet for Event {
             Self::BalloonChange(_) => "BALLOON_CHANGE",
             Self::HvBalloonStatusReport(_) => "HV_BALLOON_STATUS_REPORT",
             Self::MemoryDeviceSizeChange(_) => "MEMORY_DEVICE_SIZE_CHANGE",
-            #[cfg(all())]
             Self::CpuPolarizationChange(_) => "CPU_POLARIZATION_CHANGE",
             Self::RtcChange(_) => "RTC_CHANGE",
             Self::VfuClientHangup(_) => "VFU_CLIENT_HANGUP",
@@ -51025,19 +50217,12 @@ impl qapi_runtime::EventSet for Event {
             Self::NetdevStreamDisconnected(_) => true,
             Self::NetdevVhostUserConnected(_) => true,
             Self::NetdevVhostUserDisconnected(_) => true,
-            #[cfg(all())]
             Self::SpiceConnected(_) => true,
-            #[cfg(all())]
             Self::SpiceInitialized(_) => true,
-            #[cfg(all())]
             Self::SpiceDisconnected(_) => true,
-            #[cfg(all())]
             Self::SpiceMigrateCompleted => false,
-            #[cfg(all())]
             Self::VncConnected(_) => true,
-            #[cfg(all())]
             Self::VncInitialized(_) => true,
-            #[cfg(all())]
             Self::VncDisconnected(_) => true,
             Self::Migration(_) => true,
             Self::MigrationPass(_) => true,
@@ -51048,7 +50233,6 @@ impl qapi_runtime::EventSet for Event {
             Self::BalloonChange(_) => true,
             Self::HvBalloonStatusReport(_) => true,
             Self::MemoryDeviceSizeChange(_) => true,
-            #[cfg(all())]
             Self::CpuPolarizationChange(_) => true,
             Self::RtcChange(_) => true,
             Self::VfuClientHangup(_) => true,
@@ -51153,29 +50337,22 @@ impl qapi_runtime::EventSet for Event {
             Self::NetdevVhostUserDisconnected(data) => {
                 qapi_runtime::serde::Serialize::serialize(data, serializer)
             }
-            #[cfg(all())]
             Self::SpiceConnected(data) => {
                 qapi_runtime::serde::Serialize::serialize(data, serializer)
             }
-            #[cfg(all())]
             Self::SpiceInitialized(data) => {
                 qapi_runtime::serde::Serialize::serialize(data, serializer)
             }
-            #[cfg(all())]
             Self::SpiceDisconnected(data) => {
                 qapi_runtime::serde::Serialize::serialize(data, serializer)
             }
-            #[cfg(all())]
             Self::SpiceMigrateCompleted => qapi_runtime::ser::empty(serializer),
-            #[cfg(all())]
             Self::VncConnected(data) => {
                 qapi_runtime::serde::Serialize::serialize(data, serializer)
             }
-            #[cfg(all())]
             Self::VncInitialized(data) => {
                 qapi_runtime::serde::Serialize::serialize(data, serializer)
             }
-            #[cfg(all())]
             Self::VncDisconnected(data) => {
                 qapi_runtime::serde::Serialize::serialize(data, serializer)
             }
@@ -51206,7 +50383,6 @@ impl qapi_runtime::EventSet for Event {
             Self::MemoryDeviceSizeChange(data) => {
                 qapi_runtime::serde::Serialize::serialize(data, serializer)
             }
-            #[cfg(all())]
             Self::CpuPolarizationChange(data) => {
                 qapi_runtime::serde::Serialize::serialize(data, serializer)
             }
@@ -53502,7 +52678,6 @@ pub trait Commands {
     /// # Since
     ///
     /// 9.0
-    #[cfg(all())]
     fn request_ebpf(
         &mut self,
         arguments: RequestEbpfArgs,
@@ -53618,7 +52793,6 @@ pub trait Commands {
     /// -> { "execute": "query-tpm-models" }
     /// <- { "return": [ "tpm-tis", "tpm-crb", "tpm-spapr" ] }
     /// ```
-    #[cfg(all())]
     fn query_tpm_models(&mut self) -> Result<Vec<TpmModel>, qapi_runtime::QapiError>;
     /// Return a list of supported TPM types
     ///
@@ -53634,7 +52808,6 @@ pub trait Commands {
     /// -> { "execute": "query-tpm-types" }
     /// <- { "return": [ "passthrough", "emulator" ] }
     /// ```
-    #[cfg(all())]
     fn query_tpm_types(&mut self) -> Result<Vec<TpmType>, qapi_runtime::QapiError>;
     /// Return information about the TPM device
     ///
@@ -53659,7 +52832,6 @@ pub trait Commands {
     ///      ]
     ///    }
     /// ```
-    #[cfg(all())]
     fn query_tpm(&mut self) -> Result<Vec<TpmInfo>, qapi_runtime::QapiError>;
     /// Set the password of a remote display server.
     ///
@@ -53711,7 +52883,6 @@ pub trait Commands {
     ///      "arguments": { "filename": "/tmp/image" } }
     /// <- { "return": {} }
     /// ```
-    #[cfg(all())]
     fn screendump(
         &mut self,
         arguments: ScreendumpArgs,
@@ -53760,7 +52931,6 @@ pub trait Commands {
     ///       }
     ///    }
     /// ```
-    #[cfg(all())]
     fn query_spice(&mut self) -> Result<SpiceInfo, qapi_runtime::QapiError>;
     /// Returns information about the current VNC server
     ///
@@ -53791,7 +52961,6 @@ pub trait Commands {
     ///       }
     ///    }
     /// ```
-    #[cfg(all())]
     fn query_vnc(&mut self) -> Result<VncInfo, qapi_runtime::QapiError>;
     /// Returns a list of vnc servers.  The list can be empty.
     ///
@@ -53802,7 +52971,6 @@ pub trait Commands {
     /// # Since
     ///
     /// 2.3
-    #[cfg(all())]
     fn query_vnc_servers(&mut self) -> Result<Vec<VncInfo2>, qapi_runtime::QapiError>;
     /// Change the VNC server password.
     ///
@@ -53814,7 +52982,6 @@ pub trait Commands {
     /// An empty password in this command will set the password to
     /// the empty string.  Existing clients are unaffected by executing
     /// this command.
-    #[cfg(all())]
     fn change_vnc_password(
         &mut self,
         arguments: ChangeVncPasswordArgs,
@@ -54197,7 +53364,6 @@ pub trait Commands {
     /// -> { "execute": "x-colo-lost-heartbeat" }
     /// <- { "return": {} }
     /// ```
-    #[cfg(all())]
     fn x_colo_lost_heartbeat(&mut self) -> Result<(), qapi_runtime::QapiError>;
     /// Cancel the currently executing migration process.  Allows a new
     /// migration to be started right after.  When postcopy-ram is in use,
@@ -54412,7 +53578,6 @@ pub trait Commands {
     /// # Since
     ///
     /// 2.9
-    #[cfg(all())]
     fn xen_set_replication(
         &mut self,
         arguments: XenSetReplicationArgs,
@@ -54431,7 +53596,6 @@ pub trait Commands {
     /// # Since
     ///
     /// 2.9
-    #[cfg(all())]
     fn query_xen_replication_status(
         &mut self,
     ) -> Result<ReplicationStatus, qapi_runtime::QapiError>;
@@ -54445,7 +53609,6 @@ pub trait Commands {
     /// # Since
     ///
     /// 2.9
-    #[cfg(all())]
     fn xen_colo_do_checkpoint(&mut self) -> Result<(), qapi_runtime::QapiError>;
     /// Query COLO status while the vm is running.
     ///
@@ -54461,7 +53624,6 @@ pub trait Commands {
     /// # Since
     ///
     /// 3.1
-    #[cfg(all())]
     fn query_colo_status(&mut self) -> Result<ColoStatus, qapi_runtime::QapiError>;
     /// Provide a recovery migration stream URI.
     ///
@@ -55780,7 +54942,6 @@ pub trait Commands {
     /// # Since
     ///
     /// 6.2
-    #[cfg(all())]
     fn x_query_jit(&mut self) -> Result<HumanReadableText, qapi_runtime::QapiError>;
     /// Query NUMA topology information
     ///
@@ -55813,7 +54974,6 @@ pub trait Commands {
     /// # Since
     ///
     /// 6.2
-    #[cfg(all())]
     fn x_query_opcount(&mut self) -> Result<HumanReadableText, qapi_runtime::QapiError>;
     /// Query system ramblock information
     ///
@@ -55874,7 +55034,6 @@ pub trait Commands {
     ///      "arguments": { "filename": "fdt.dtb" } }
     /// <- { "return": {} }
     /// ```
-    #[cfg(all())]
     fn dumpdtb(&mut self, arguments: DumpdtbArgs) -> Result<(), qapi_runtime::QapiError>;
     /// Query information on interrupt controller devices
     ///
@@ -55944,7 +55103,6 @@ pub trait Commands {
     /// # Since
     ///
     /// 2.8
-    #[cfg(all())]
     fn query_cpu_model_comparison(
         &mut self,
         arguments: QueryCpuModelComparisonArgs,
@@ -55997,7 +55155,6 @@ pub trait Commands {
     /// # Since
     ///
     /// 2.8
-    #[cfg(all())]
     fn query_cpu_model_baseline(
         &mut self,
         arguments: QueryCpuModelBaselineArgs,
@@ -56043,7 +55200,6 @@ pub trait Commands {
     /// # Since
     ///
     /// 2.8
-    #[cfg(any(all(), all(), all(), all(), all()))]
     fn query_cpu_model_expansion(
         &mut self,
         arguments: QueryCpuModelExpansionArgs,
@@ -56057,7 +55213,6 @@ pub trait Commands {
     /// # Since
     ///
     /// 1.2
-    #[cfg(any(all(), all(), all(), all(), all(), all(), all()))]
     fn query_cpu_definitions(
         &mut self,
     ) -> Result<Vec<CpuDefinitionInfo>, qapi_runtime::QapiError>;
@@ -56074,7 +55229,6 @@ pub trait Commands {
     /// # Since
     ///
     /// 8.2
-    #[cfg(all())]
     fn set_cpu_topology(
         &mut self,
         arguments: SetCpuTopologyArgs,
@@ -56092,7 +55246,6 @@ pub trait Commands {
     /// # Since
     ///
     /// 8.2
-    #[cfg(all())]
     fn query_s390x_cpu_polarization(
         &mut self,
     ) -> Result<CpuPolarizationInfo, qapi_runtime::QapiError>;
@@ -56389,7 +55542,6 @@ pub trait Commands {
     /// -> { "execute": "getfd", "arguments": { "fdname": "fd1" } }
     /// <- { "return": {} }
     /// ```
-    #[cfg(all())]
     fn getfd(&mut self, arguments: GetfdArgs) -> Result<(), qapi_runtime::QapiError>;
     /// Add a socket that was duplicated to QEMU process with
     /// WSADuplicateSocketW() via WSASocket() & WSAPROTOCOL_INFOW structure
@@ -56412,7 +55564,6 @@ pub trait Commands {
     ///      "arguments": { "info": "abcd123..", "fdname": "skclient" } }
     /// <- { "return": {} }
     /// ```
-    #[cfg(all())]
     fn get_win32_socket(
         &mut self,
         arguments: GetWin32SocketArgs,
@@ -56576,7 +55727,6 @@ pub trait Commands {
     /// -> { "execute": "rtc-reset-reinjection" }
     /// <- { "return": {} }
     /// ```
-    #[cfg(all())]
     fn rtc_reset_reinjection(&mut self) -> Result<(), qapi_runtime::QapiError>;
     /// Returns information about SEV
     ///
@@ -56594,7 +55744,6 @@ pub trait Commands {
     ///                  "build-id" : 0, "policy" : 0, "state" : "running",
     ///                  "handle" : 1 } }
     /// ```
-    #[cfg(all())]
     fn query_sev(&mut self) -> Result<SevInfo, qapi_runtime::QapiError>;
     /// Query the SEV guest launch information.
     ///
@@ -56610,7 +55759,6 @@ pub trait Commands {
     /// -> { "execute": "query-sev-launch-measure" }
     /// <- { "return": { "data": "4l8LXeNlSPUDlXPJG5966/8%YZ" } }
     /// ```
-    #[cfg(all())]
     fn query_sev_launch_measure(
         &mut self,
     ) -> Result<SevLaunchMeasureInfo, qapi_runtime::QapiError>;
@@ -56631,7 +55779,6 @@ pub trait Commands {
     ///                  "cpu0-id": "2lvmGwo+...61iEinw==",
     ///                  "cbitpos": 47, "reduced-phys-bits": 1}}
     /// ```
-    #[cfg(all())]
     fn query_sev_capabilities(
         &mut self,
     ) -> Result<SevCapability, qapi_runtime::QapiError>;
@@ -56640,7 +55787,6 @@ pub trait Commands {
     /// # Since
     ///
     /// 6.0
-    #[cfg(all())]
     fn sev_inject_launch_secret(
         &mut self,
         arguments: SevInjectLaunchSecretArgs,
@@ -56661,7 +55807,6 @@ pub trait Commands {
     ///                  "arguments": { "mnonce": "aaaaaaa" } }
     /// <- { "return" : { "data": "aaaaaaaabbbddddd"} }
     /// ```
-    #[cfg(all())]
     fn query_sev_attestation_report(
         &mut self,
         arguments: QuerySevAttestationReportArgs,
@@ -56677,7 +55822,6 @@ pub trait Commands {
     ///      "arguments": { "filename": "/tmp/skeys" } }
     /// <- { "return": {} }
     /// ```
-    #[cfg(all())]
     fn dump_skeys(
         &mut self,
         arguments: DumpSkeysArgs,
@@ -56698,7 +55842,6 @@ pub trait Commands {
     /// <- { "return": [{ "version": 2, "emulated": true, "kernel": false },
     ///                 { "version": 3, "emulated": false, "kernel": true } ] }
     /// ```
-    #[cfg(all())]
     fn query_gic_capabilities(
         &mut self,
     ) -> Result<Vec<GicCapability>, qapi_runtime::QapiError>;
@@ -56719,7 +55862,6 @@ pub trait Commands {
     ///                  "sections": [{"node": 0, "size": 67108864},
     ///                  {"node": 1, "size": 29360128}]} }
     /// ```
-    #[cfg(all())]
     fn query_sgx(&mut self) -> Result<SgxInfo, qapi_runtime::QapiError>;
     /// Returns information about SGX capabilities of host
     ///
@@ -56738,7 +55880,6 @@ pub trait Commands {
     ///                  "section" : [{"node": 0, "size": 67108864},
     ///                  {"node": 1, "size": 29360128}]} }
     /// ```
-    #[cfg(all())]
     fn query_sgx_capabilities(&mut self) -> Result<SgxInfo, qapi_runtime::QapiError>;
     /// Query the Xen event channels opened by the guest.
     ///
@@ -56774,7 +55915,6 @@ pub trait Commands {
     ///      ]
     ///    }
     /// ```
-    #[cfg(all())]
     fn xen_event_list(&mut self) -> Result<Vec<EvtchnInfo>, qapi_runtime::QapiError>;
     /// Inject a Xen event channel port (interrupt) to the guest.
     ///
@@ -56786,7 +55926,6 @@ pub trait Commands {
     /// -> { "execute": "xen-event-inject", "arguments": { "port": 1 } }
     /// <- { "return": { } }
     /// ```
-    #[cfg(all())]
     fn xen_event_inject(
         &mut self,
         arguments: XenEventInjectArgs,
@@ -57843,7 +56982,6 @@ pub enum CommandReturn {
     /// What `announce-self` returns.
     AnnounceSelf,
     /// What `request-ebpf` returns.
-    #[cfg(all())]
     RequestEbpf(EbpfObject),
     /// What `query-rocker` returns.
     QueryRocker(RockerSwitch),
@@ -57854,32 +56992,24 @@ pub enum CommandReturn {
     /// What `query-rocker-of-dpa-groups` returns.
     QueryRockerOfDpaGroups(Vec<RockerOfDpaGroup>),
     /// What `query-tpm-models` returns.
-    #[cfg(all())]
     QueryTpmModels(Vec<TpmModel>),
     /// What `query-tpm-types` returns.
-    #[cfg(all())]
     QueryTpmTypes(Vec<TpmType>),
     /// What `query-tpm` returns.
-    #[cfg(all())]
     QueryTpm(Vec<TpmInfo>),
     /// What `set_password` returns.
     SetPassword,
     /// What `expire_password` returns.
     ExpirePassword,
     /// What `screendump` returns.
-    #[cfg(all())]
     Screendump,
     /// What `query-spice` returns.
-    #[cfg(all())]
     QuerySpice(SpiceInfo),
     /// What `query-vnc` returns.
-    #[cfg(all())]
     QueryVnc(VncInfo),
     /// What `query-vnc-servers` returns.
-    #[cfg(all())]
     QueryVncServers(Vec<VncInfo2>),
     /// What `change-vnc-password` returns.
-    #[cfg(all())]
     ChangeVncPassword,
     /// What `query-mice` returns.
     QueryMice(Vec<MouseInfo>),
@@ -57908,7 +57038,6 @@ pub enum CommandReturn {
     /// What `migrate-start-postcopy` returns.
     MigrateStartPostcopy,
     /// What `x-colo-lost-heartbeat` returns.
-    #[cfg(all())]
     XColoLostHeartbeat,
     /// What `migrate_cancel` returns.
     MigrateCancel,
@@ -57925,16 +57054,12 @@ pub enum CommandReturn {
     /// What `xen-load-devices-state` returns.
     XenLoadDevicesState,
     /// What `xen-set-replication` returns.
-    #[cfg(all())]
     XenSetReplication,
     /// What `query-xen-replication-status` returns.
-    #[cfg(all())]
     QueryXenReplicationStatus(ReplicationStatus),
     /// What `xen-colo-do-checkpoint` returns.
-    #[cfg(all())]
     XenColoDoCheckpoint,
     /// What `query-colo-status` returns.
-    #[cfg(all())]
     QueryColoStatus(ColoStatus),
     /// What `migrate-recover` returns.
     MigrateRecover,
@@ -58041,12 +57166,10 @@ pub enum CommandReturn {
     /// What `x-query-irq` returns.
     XQueryIrq(HumanReadableText),
     /// What `x-query-jit` returns.
-    #[cfg(all())]
     XQueryJit(HumanReadableText),
     /// What `x-query-numa` returns.
     XQueryNuma(HumanReadableText),
     /// What `x-query-opcount` returns.
-    #[cfg(all())]
     XQueryOpcount(HumanReadableText),
     /// What `x-query-ramblock` returns.
     XQueryRamblock(HumanReadableText),
@@ -58055,27 +57178,20 @@ pub enum CommandReturn {
     /// What `x-query-usb` returns.
     XQueryUsb(HumanReadableText),
     /// What `dumpdtb` returns.
-    #[cfg(all())]
     Dumpdtb,
     /// What `x-query-interrupt-controllers` returns.
     XQueryInterruptControllers(HumanReadableText),
     /// What `query-cpu-model-comparison` returns.
-    #[cfg(all())]
     QueryCpuModelComparison(CpuModelCompareInfo),
     /// What `query-cpu-model-baseline` returns.
-    #[cfg(all())]
     QueryCpuModelBaseline(CpuModelBaselineInfo),
     /// What `query-cpu-model-expansion` returns.
-    #[cfg(any(all(), all(), all(), all(), all()))]
     QueryCpuModelExpansion(CpuModelExpansionInfo),
     /// What `query-cpu-definitions` returns.
-    #[cfg(any(all(), all(), all(), all(), all(), all(), all()))]
     QueryCpuDefinitions(Vec<CpuDefinitionInfo>),
     /// What `set-cpu-topology` returns.
-    #[cfg(all())]
     SetCpuTopology,
     /// What `query-s390x-cpu-polarization` returns.
-    #[cfg(all())]
     QueryS390xCpuPolarization(CpuPolarizationInfo),
     /// What `query-replay` returns.
     QueryReplay(ReplayInfo),
@@ -58104,10 +57220,8 @@ pub enum CommandReturn {
     /// What `human-monitor-command` returns.
     HumanMonitorCommand(::std::string::String),
     /// What `getfd` returns.
-    #[cfg(all())]
     Getfd,
     /// What `get-win32-socket` returns.
-    #[cfg(all())]
     GetWin32Socket,
     /// What `closefd` returns.
     Closefd,
@@ -58120,40 +57234,28 @@ pub enum CommandReturn {
     /// What `query-command-line-options` returns.
     QueryCommandLineOptions(Vec<CommandLineOptionInfo>),
     /// What `rtc-reset-reinjection` returns.
-    #[cfg(all())]
     RtcResetReinjection,
     /// What `query-sev` returns.
-    #[cfg(all())]
     QuerySev(SevInfo),
     /// What `query-sev-launch-measure` returns.
-    #[cfg(all())]
     QuerySevLaunchMeasure(SevLaunchMeasureInfo),
     /// What `query-sev-capabilities` returns.
-    #[cfg(all())]
     QuerySevCapabilities(SevCapability),
     /// What `sev-inject-launch-secret` returns.
-    #[cfg(all())]
     SevInjectLaunchSecret,
     /// What `query-sev-attestation-report` returns.
-    #[cfg(all())]
     QuerySevAttestationReport(SevAttestationReport),
     /// What `dump-skeys` returns.
-    #[cfg(all())]
     DumpSkeys,
     /// What `query-gic-capabilities` returns.
-    #[cfg(all())]
     QueryGicCapabilities(Vec<GicCapability>),
     /// What `query-sgx` returns.
-    #[cfg(all())]
     QuerySgx(SgxInfo),
     /// What `query-sgx-capabilities` returns.
-    #[cfg(all())]
     QuerySgxCapabilities(SgxInfo),
     /// What `xen-event-list` returns.
-    #[cfg(all())]
     XenEventList(Vec<EvtchnInfo>),
     /// What `xen-event-inject` returns.
-    #[cfg(all())]
     XenEventInject,
     /// What `query-audiodevs` returns.
     QueryAudiodevs(Vec<Audiodev>),
@@ -58321,7 +57423,6 @@ impl qapi_runtime::serde::Serialize for CommandReturn {
                 qapi_runtime::serde::Serialize::serialize(value, serializer)
             }
             Self::AnnounceSelf => qapi_runtime::ser::empty(serializer),
-            #[cfg(all())]
             Self::RequestEbpf(value) => {
                 qapi_runtime::serde::Serialize::serialize(value, serializer)
             }
@@ -58337,35 +57438,27 @@ impl qapi_runtime::serde::Serialize for CommandReturn {
             Self::QueryRockerOfDpaGroups(value) => {
                 qapi_runtime::serde::Serialize::serialize(value, serializer)
             }
-            #[cfg(all())]
             Self::QueryTpmModels(value) => {
                 qapi_runtime::serde::Serialize::serialize(value, serializer)
             }
-            #[cfg(all())]
             Self::QueryTpmTypes(value) => {
                 qapi_runtime::serde::Serialize::serialize(value, serializer)
             }
-            #[cfg(all())]
             Self::QueryTpm(value) => {
                 qapi_runtime::serde::Serialize::serialize(value, serializer)
             }
             Self::SetPassword => qapi_runtime::ser::empty(serializer),
             Self::ExpirePassword => qapi_runtime::ser::empty(serializer),
-            #[cfg(all())]
             Self::Screendump => qapi_runtime::ser::empty(serializer),
-            #[cfg(all())]
             Self::QuerySpice(value) => {
                 qapi_runtime::serde::Serialize::serialize(value, serializer)
             }
-            #[cfg(all())]
             Self::QueryVnc(value) => {
                 qapi_runtime::serde::Serialize::serialize(value, serializer)
             }
-            #[cfg(all())]
             Self::QueryVncServers(value) => {
                 qapi_runtime::serde::Serialize::serialize(value, serializer)
             }
-            #[cfg(all())]
             Self::ChangeVncPassword => qapi_runtime::ser::empty(serializer),
             Self::QueryMice(value) => {
                 qapi_runtime::serde::Serialize::serialize(value, serializer)
@@ -58390,7 +57483,6 @@ impl qapi_runtime::serde::Serialize for CommandReturn {
                 qapi_runtime::serde::Serialize::serialize(value, serializer)
             }
             Self::MigrateStartPostcopy => qapi_runtime::ser::empty(serializer),
-            #[cfg(all())]
             Self::XColoLostHeartbeat => qapi_runtime::ser::empty(serializer),
             Self::MigrateCancel => qapi_runtime::ser::empty(serializer),
             Self::MigrateContinue => qapi_runtime::ser::empty(serializer),
@@ -58399,15 +57491,11 @@ impl qapi_runtime::serde::Serialize for CommandReturn {
             Self::XenSaveDevicesState => qapi_runtime::ser::empty(serializer),
             Self::XenSetGlobalDirtyLog => qapi_runtime::ser::empty(serializer),
             Self::XenLoadDevicesState => qapi_runtime::ser::empty(serializer),
-            #[cfg(all())]
             Self::XenSetReplication => qapi_runtime::ser::empty(serializer),
-            #[cfg(all())]
             Self::QueryXenReplicationStatus(value) => {
                 qapi_runtime::serde::Serialize::serialize(value, serializer)
             }
-            #[cfg(all())]
             Self::XenColoDoCheckpoint => qapi_runtime::ser::empty(serializer),
-            #[cfg(all())]
             Self::QueryColoStatus(value) => {
                 qapi_runtime::serde::Serialize::serialize(value, serializer)
             }
@@ -58515,14 +57603,12 @@ impl qapi_runtime::serde::Serialize for CommandReturn {
             Self::XQueryIrq(value) => {
                 qapi_runtime::serde::Serialize::serialize(value, serializer)
             }
-            #[cfg(all())]
             Self::XQueryJit(value) => {
                 qapi_runtime::serde::Serialize::serialize(value, serializer)
             }
             Self::XQueryNuma(value) => {
                 qapi_runtime::serde::Serialize::serialize(value, serializer)
             }
-            #[cfg(all())]
             Self::XQueryOpcount(value) => {
                 qapi_runtime::serde::Serialize::serialize(value, serializer)
             }
@@ -58535,30 +57621,23 @@ impl qapi_runtime::serde::Serialize for CommandReturn {
             Self::XQueryUsb(value) => {
                 qapi_runtime::serde::Serialize::serialize(value, serializer)
             }
-            #[cfg(all())]
             Self::Dumpdtb => qapi_runtime::ser::empty(serializer),
             Self::XQueryInterruptControllers(value) => {
                 qapi_runtime::serde::Serialize::serialize(value, serializer)
             }
-            #[cfg(all())]
             Self::QueryCpuModelComparison(value) => {
                 qapi_runtime::serde::Serialize::serialize(value, serializer)
             }
-            #[cfg(all())]
             Self::QueryCpuModelBaseline(value) => {
                 qapi_runtime::serde::Serialize::serialize(value, serializer)
             }
-            #[cfg(any(all(), all(), all(), all(), all()))]
             Self::QueryCpuModelExpansion(value) => {
                 qapi_runtime::serde::Serialize::serialize(value, serializer)
             }
-            #[cfg(any(all(), all(), all(), all(), all(), all(), all()))]
             Self::QueryCpuDefinitions(value) => {
                 qapi_runtime::serde::Serialize::serialize(value, serializer)
             }
-            #[cfg(all())]
             Self::SetCpuTopology => qapi_runtime::ser::empty(serializer),
-            #[cfg(all())]
             Self::QueryS390xCpuPolarization(value) => {
                 qapi_runtime::serde::Serialize::serialize(value, serializer)
             }
@@ -58585,9 +57664,7 @@ impl qapi_runtime::serde::Serialize for CommandReturn {
             Self::HumanMonitorCommand(value) => {
                 qapi_runtime::serde::Serialize::serialize(value, serializer)
             }
-            #[cfg(all())]
             Self::Getfd => qapi_runtime::ser::empty(serializer),
-            #[cfg(all())]
             Self::GetWin32Socket => qapi_runtime::ser::empty(serializer),
             Self::Closefd => qapi_runtime::ser::empty(serializer),
             Self::AddFd(value) => {
@@ -58600,45 +57677,33 @@ impl qapi_runtime::serde::Serialize for CommandReturn {
             Self::QueryCommandLineOptions(value) => {
                 qapi_runtime::serde::Serialize::serialize(value, serializer)
             }
-            #[cfg(all())]
             Self::RtcResetReinjection => qapi_runtime::ser::empty(serializer),
-            #[cfg(all())]
             Self::QuerySev(value) => {
                 qapi_runtime::serde::Serialize::serialize(value, serializer)
             }
-            #[cfg(all())]
             Self::QuerySevLaunchMeasure(value) => {
                 qapi_runtime::serde::Serialize::serialize(value, serializer)
             }
-            #[cfg(all())]
             Self::QuerySevCapabilities(value) => {
                 qapi_runtime::serde::Serialize::serialize(value, serializer)
             }
-            #[cfg(all())]
             Self::SevInjectLaunchSecret => qapi_runtime::ser::empty(serializer),
-            #[cfg(all())]
             Self::QuerySevAttestationReport(value) => {
                 qapi_runtime::serde::Serialize::serialize(value, serializer)
             }
-            #[cfg(all())]
             Self::DumpSkeys => qapi_runtime::ser::empty(serializer),
-            #[cfg(all())]
             Self::QueryGicCapabilities(value) => {
                 qapi_runtime::serde::Serialize::serialize(value, serializer)
             }
-            #[cfg(all())]
             Self::QuerySgx(value) => {
                 qapi_runtime::serde::Serialize::serialize(value, serializer)
             }
-            #[cfg(all())]
             Self::QuerySgxCapabilities(value) => {
                 qapi_runtime::serde::Serialize::serialize(value, serializer)
             }
-            #[cfg(all())]
             Self::XenEventList(value) => {
                 qapi_runtime::serde::Serialize::serialize(value, serializer)
             }
-            #[cfg(all())]
             Self::XenEventInject => qapi_runtime::ser::empty(serializer),
             Self::QueryAudiodevs(value) => {
                 qapi_runtime::serde::Serialize::serialize(value, serializer)
@@ -59224,7 +58289,6 @@ impl CommandReturn {
                         )?;
                         Self::AnnounceSelf
                     }
-                    #[cfg(all())]
                     "request-ebpf" => {
                         Self::RequestEbpf(qapi_runtime::Decode::decode(value, decoder)?)
                     }
@@ -59246,19 +58310,16 @@ impl CommandReturn {
                             qapi_runtime::Decode::decode(value, decoder)?,
                         )
                     }
-                    #[cfg(all())]
                     "query-tpm-models" => {
                         Self::QueryTpmModels(
                             qapi_runtime::Decode::decode(value, decoder)?,
                         )
                     }
-                    #[cfg(all())]
                     "query-tpm-types" => {
                         Self::QueryTpmTypes(
                             qapi_runtime::Decode::decode(value, decoder)?,
                         )
                     }
-                    #[cfg(all())]
                     "query-tpm" => {
                         Self::QueryTpm(qapi_runtime::Decode::decode(value, decoder)?)
                     }
@@ -59276,7 +58337,6 @@ impl CommandReturn {
                         )?;
                         Self::ExpirePassword
                     }
-                    #[cfg(all())]
                     "screendump" => {
                         <qapi_runtime::Empty as qapi_runtime::Decode>::decode(
                             value,
@@ -59284,21 +58344,17 @@ impl CommandReturn {
                         )?;
                         Self::Screendump
                     }
-                    #[cfg(all())]
                     "query-spice" => {
                         Self::QuerySpice(qapi_runtime::Decode::decode(value, decoder)?)
                     }
-                    #[cfg(all())]
                     "query-vnc" => {
                         Self::QueryVnc(qapi_runtime::Decode::decode(value, decoder)?)
                     }
-                    #[cfg(all())]
                     "query-vnc-servers" => {
                         Self::QueryVncServers(
                             qapi_runtime::Decode::decode(value, decoder)?,
                         )
                     }
-                    #[cfg(all())]
                     "change-vnc-password" => {
                         <qapi_runtime::Empty as qapi_runtime::Decode>::decode(
                             value,
@@ -59383,7 +58439,6 @@ impl CommandReturn {
                         )?;
                         Self::MigrateStartPostcopy
                     }
-                    #[cfg(all())]
                     "x-colo-lost-heartbeat" => {
                         <qapi_runtime::Empty as qapi_runtime::Decode>::decode(
                             value,
@@ -59440,7 +58495,6 @@ impl CommandReturn {
                         )?;
                         Self::XenLoadDevicesState
                     }
-                    #[cfg(all())]
                     "xen-set-replication" => {
                         <qapi_runtime::Empty as qapi_runtime::Decode>::decode(
                             value,
@@ -59448,13 +58502,11 @@ impl CommandReturn {
                         )?;
                         Self::XenSetReplication
                     }
-                    #[cfg(all())]
                     "query-xen-replication-status" => {
                         Self::QueryXenReplicationStatus(
                             qapi_runtime::Decode::decode(value, decoder)?,
                         )
                     }
-                    #[cfg(all())]
                     "xen-colo-do-checkpoint" => {
                         <qapi_runtime::Empty as qapi_runtime::Decode>::decode(
                             value,
@@ -59462,7 +58514,6 @@ impl CommandReturn {
                         )?;
                         Self::XenColoDoCheckpoint
                     }
-                    #[cfg(all())]
                     "query-colo-status" => {
                         Self::QueryColoStatus(
                             qapi_runtime::Decode::decode(value, decoder)?,
@@ -59760,14 +58811,12 @@ impl CommandReturn {
                     "x-query-irq" => {
                         Self::XQueryIrq(qapi_runtime::Decode::decode(value, decoder)?)
                     }
-                    #[cfg(all())]
                     "x-query-jit" => {
                         Self::XQueryJit(qapi_runtime::Decode::decode(value, decoder)?)
                     }
                     "x-query-numa" => {
                         Self::XQueryNuma(qapi_runtime::Decode::decode(value, decoder)?)
                     }
-                    #[cfg(all())]
                     "x-query-opcount" => {
                         Self::XQueryOpcount(
                             qapi_runtime::Decode::decode(value, decoder)?,
@@ -59784,7 +58833,6 @@ impl CommandReturn {
                     "x-query-usb" => {
                         Self::XQueryUsb(qapi_runtime::Decode::decode(value, decoder)?)
                     }
-                    #[cfg(all())]
                     "dumpdtb" => {
                         <qapi_runtime::Empty as qapi_runtime::Decode>::decode(
                             value,
@@ -59797,31 +58845,26 @@ impl CommandReturn {
                             qapi_runtime::Decode::decode(value, decoder)?,
                         )
                     }
-                    #[cfg(all())]
                     "query-cpu-model-comparison" => {
                         Self::QueryCpuModelComparison(
                             qapi_runtime::Decode::decode(value, decoder)?,
                         )
                     }
-                    #[cfg(all())]
                     "query-cpu-model-baseline" => {
                         Self::QueryCpuModelBaseline(
                             qapi_runtime::Decode::decode(value, decoder)?,
                         )
                     }
-                    #[cfg(any(all(), all(), all(), all(), all()))]
                     "query-cpu-model-expansion" => {
                         Self::QueryCpuModelExpansion(
                             qapi_runtime::Decode::decode(value, decoder)?,
                         )
                     }
-                    #[cfg(any(all(), all(), all(), all(), all(), all(), all()))]
                     "query-cpu-definitions" => {
                         Self::QueryCpuDefinitions(
                             qapi_runtime::Decode::decode(value, decoder)?,
                         )
                     }
-                    #[cfg(all())]
                     "set-cpu-topology" => {
                         <qapi_runtime::Empty as qapi_runtime::Decode>::decode(
                             value,
@@ -59829,7 +58872,6 @@ impl CommandReturn {
                         )?;
                         Self::SetCpuTopology
                     }
-                    #[cfg(all())]
                     "query-s390x-cpu-polarization" => {
                         Self::QueryS390xCpuPolarization(
                             qapi_runtime::Decode::decode(value, decoder)?,
@@ -59910,7 +58952,6 @@ impl CommandReturn {
                             qapi_runtime::Decode::decode(value, decoder)?,
                         )
                     }
-                    #[cfg(all())]
                     "getfd" => {
                         <qapi_runtime::Empty as qapi_runtime::Decode>::decode(
                             value,
@@ -59918,7 +58959,6 @@ impl CommandReturn {
                         )?;
                         Self::Getfd
                     }
-                    #[cfg(all())]
                     "get-win32-socket" => {
                         <qapi_runtime::Empty as qapi_runtime::Decode>::decode(
                             value,
@@ -59951,7 +58991,6 @@ impl CommandReturn {
                             qapi_runtime::Decode::decode(value, decoder)?,
                         )
                     }
-                    #[cfg(all())]
                     "rtc-reset-reinjection" => {
                         <qapi_runtime::Empty as qapi_runtime::Decode>::decode(
                             value,
@@ -59959,23 +58998,19 @@ impl CommandReturn {
                         )?;
                         Self::RtcResetReinjection
                     }
-                    #[cfg(all())]
                     "query-sev" => {
                         Self::QuerySev(qapi_runtime::Decode::decode(value, decoder)?)
                     }
-                    #[cfg(all())]
                     "query-sev-launch-measure" => {
                         Self::QuerySevLaunchMeasure(
                             qapi_runtime::Decode::decode(value, decoder)?,
                         )
                     }
-                    #[cfg(all())]
                     "query-sev-capabilities" => {
                         Self::QuerySevCapabilities(
                             qapi_runtime::Decode::decode(value, decoder)?,
                         )
                     }
-                    #[cfg(all())]
                     "sev-inject-launch-secret" => {
                         <qapi_runtime::Empty as qapi_runtime::Decode>::decode(
                             value,
@@ -59983,13 +59018,11 @@ impl CommandReturn {
                         )?;
                         Self::SevInjectLaunchSecret
                     }
-                    #[cfg(all())]
                     "query-sev-attestation-report" => {
                         Self::QuerySevAttestationReport(
                             qapi_runtime::Decode::decode(value, decoder)?,
                         )
                     }
-                    #[cfg(all())]
                     "dump-skeys" => {
                         <qapi_runtime::Empty as qapi_runtime::Decode>::decode(
                             value,
@@ -59997,27 +59030,22 @@ impl CommandReturn {
                         )?;
                         Self::DumpSkeys
                     }
-                    #[cfg(all())]
                     "query-gic-capabilities" => {
                         Self::QueryGicCapabilities(
                             qapi_runtime::Decode::decode(value, decoder)?,
                         )
                     }
-                    #[cfg(all())]
                     "query-sgx" => {
                         Self::QuerySgx(qapi_runtime::Decode::decode(value, decoder)?)
                     }
-                    #[cfg(all())]
                     "query-sgx-capabilities" => {
                         Self::QuerySgxCapabilities(
                             qapi_runtime::Decode::decode(value, decoder)?,
                         )
                     }
-                    #[cfg(all())]
                     "xen-event-list" => {
                         Self::XenEventList(qapi_runtime::Decode::decode(value, decoder)?)
                     }
-                    #[cfg(all())]
                     "xen-event-inject" => {
                         <qapi_runtime::Empty as qapi_runtime::Decode>::decode(
                             value,
@@ -60885,7 +59913,6 @@ pub static COMMANDS: &[qapi_runtime::CommandInfo] = &[
         deprecated: false,
         unstable: false,
     },
-    #[cfg(all())]
     qapi_runtime::CommandInfo {
         name: "request-ebpf",
         success_response: true,
@@ -60931,7 +59958,6 @@ pub static COMMANDS: &[qapi_runtime::CommandInfo] = &[
         deprecated: false,
         unstable: false,
     },
-    #[cfg(all())]
     qapi_runtime::CommandInfo {
         name: "query-tpm-models",
         success_response: true,
@@ -60941,7 +59967,6 @@ pub static COMMANDS: &[qapi_runtime::CommandInfo] = &[
         deprecated: false,
         unstable: false,
     },
-    #[cfg(all())]
     qapi_runtime::CommandInfo {
         name: "query-tpm-types",
         success_response: true,
@@ -60951,7 +59976,6 @@ pub static COMMANDS: &[qapi_runtime::CommandInfo] = &[
         deprecated: false,
         unstable: false,
     },
-    #[cfg(all())]
     qapi_runtime::CommandInfo {
         name: "query-tpm",
         success_response: true,
@@ -60979,7 +60003,6 @@ pub static COMMANDS: &[qapi_runtime::CommandInfo] = &[
         deprecated: false,
         unstable: false,
     },
-    #[cfg(all())]
     qapi_runtime::CommandInfo {
         name: "screendump",
         success_response: true,
@@ -60989,7 +60012,6 @@ pub static COMMANDS: &[qapi_runtime::CommandInfo] = &[
         deprecated: false,
         unstable: false,
     },
-    #[cfg(all())]
     qapi_runtime::CommandInfo {
         name: "query-spice",
         success_response: true,
@@ -60999,7 +60021,6 @@ pub static COMMANDS: &[qapi_runtime::CommandInfo] = &[
         deprecated: false,
         unstable: false,
     },
-    #[cfg(all())]
     qapi_runtime::CommandInfo {
         name: "query-vnc",
         success_response: true,
@@ -61009,7 +60030,6 @@ pub static COMMANDS: &[qapi_runtime::CommandInfo] = &[
         deprecated: false,
         unstable: false,
     },
-    #[cfg(all())]
     qapi_runtime::CommandInfo {
         name: "query-vnc-servers",
         success_response: true,
@@ -61019,7 +60039,6 @@ pub static COMMANDS: &[qapi_runtime::CommandInfo] = &[
         deprecated: false,
         unstable: false,
     },
-    #[cfg(all())]
     qapi_runtime::CommandInfo {
         name: "change-vnc-password",
         success_response: true,
@@ -61146,7 +60165,6 @@ pub static COMMANDS: &[qapi_runtime::CommandInfo] = &[
         deprecated: false,
         unstable: false,
     },
-    #[cfg(all())]
     qapi_runtime::CommandInfo {
         name: "x-colo-lost-heartbeat",
         success_response: true,
@@ -61219,7 +60237,6 @@ pub static COMMANDS: &[qapi_runtime::CommandInfo] = &[
         deprecated: false,
         unstable: false,
     },
-    #[cfg(all())]
     qapi_runtime::CommandInfo {
         name: "xen-set-replication",
         success_response: true,
@@ -61229,7 +60246,6 @@ pub static COMMANDS: &[qapi_runtime::CommandInfo] = &[
         deprecated: false,
         unstable: false,
     },
-    #[cfg(all())]
     qapi_runtime::CommandInfo {
         name: "query-xen-replication-status",
         success_response: true,
@@ -61239,7 +60255,6 @@ pub static COMMANDS: &[qapi_runtime::CommandInfo] = &[
         deprecated: false,
         unstable: false,
     },
-    #[cfg(all())]
     qapi_runtime::CommandInfo {
         name: "xen-colo-do-checkpoint",
         success_response: true,
@@ -61249,7 +60264,6 @@ pub static COMMANDS: &[qapi_runtime::CommandInfo] = &[
         deprecated: false,
         unstable: false,
     },
-    #[cfg(all())]
     qapi_runtime::CommandInfo {
         name: "query-colo-status",
         success_response: true,
@@ -61727,7 +60741,6 @@ pub static COMMANDS: &[qapi_runtime::CommandInfo] = &[
         deprecated: false,
         unstable: true,
     },
-    #[cfg(all())]
     qapi_runtime::CommandInfo {
         name: "x-query-jit",
         success_response: true,
@@ -61746,7 +60759,6 @@ pub static COMMANDS: &[qapi_runtime::CommandInfo] = &[
         deprecated: false,
         unstable: true,
     },
-    #[cfg(all())]
     qapi_runtime::CommandInfo {
         name: "x-query-opcount",
         success_response: true,
@@ -61783,7 +60795,6 @@ pub static COMMANDS: &[qapi_runtime::CommandInfo] = &[
         deprecated: false,
         unstable: true,
     },
-    #[cfg(all())]
     qapi_runtime::CommandInfo {
         name: "dumpdtb",
         success_response: true,
@@ -61802,7 +60813,6 @@ pub static COMMANDS: &[qapi_runtime::CommandInfo] = &[
         deprecated: false,
         unstable: true,
     },
-    #[cfg(all())]
     qapi_runtime::CommandInfo {
         name: "query-cpu-model-comparison",
         success_response: true,
@@ -61812,7 +60822,6 @@ pub static COMMANDS: &[qapi_runtime::CommandInfo] = &[
         deprecated: false,
         unstable: false,
     },
-    #[cfg(all())]
     qapi_runtime::CommandInfo {
         name: "query-cpu-model-baseline",
         success_response: true,
@@ -61822,7 +60831,6 @@ pub static COMMANDS: &[qapi_runtime::CommandInfo] = &[
         deprecated: false,
         unstable: false,
     },
-    #[cfg(any(all(), all(), all(), all(), all()))]
     qapi_runtime::CommandInfo {
         name: "query-cpu-model-expansion",
         success_response: true,
@@ -61832,7 +60840,6 @@ pub static COMMANDS: &[qapi_runtime::CommandInfo] = &[
         deprecated: false,
         unstable: false,
     },
-    #[cfg(any(all(), all(), all(), all(), all(), all(), all()))]
     qapi_runtime::CommandInfo {
         name: "query-cpu-definitions",
         success_response: true,
@@ -61842,7 +60849,6 @@ pub static COMMANDS: &[qapi_runtime::CommandInfo] = &[
         deprecated: false,
         unstable: false,
     },
-    #[cfg(all())]
     qapi_runtime::CommandInfo {
         name: "set-cpu-topology",
         success_response: true,
@@ -61852,7 +60858,6 @@ pub static COMMANDS: &[qapi_runtime::CommandInfo] = &[
         deprecated: false,
         unstable: true,
     },
-    #[cfg(all())]
     qapi_runtime::CommandInfo {
         name: "query-s390x-cpu-polarization",
         success_response: true,
@@ -61979,7 +60984,6 @@ pub static COMMANDS: &[qapi_runtime::CommandInfo] = &[
         deprecated: false,
         unstable: false,
     },
-    #[cfg(all())]
     qapi_runtime::CommandInfo {
         name: "getfd",
         success_response: true,
@@ -61989,7 +60993,6 @@ pub static COMMANDS: &[qapi_runtime::CommandInfo] = &[
         deprecated: false,
         unstable: false,
     },
-    #[cfg(all())]
     qapi_runtime::CommandInfo {
         name: "get-win32-socket",
         success_response: true,
@@ -62044,7 +61047,6 @@ pub static COMMANDS: &[qapi_runtime::CommandInfo] = &[
         deprecated: false,
         unstable: false,
     },
-    #[cfg(all())]
     qapi_runtime::CommandInfo {
         name: "rtc-reset-reinjection",
         success_response: true,
@@ -62054,7 +61056,6 @@ pub static COMMANDS: &[qapi_runtime::CommandInfo] = &[
         deprecated: false,
         unstable: false,
     },
-    #[cfg(all())]
     qapi_runtime::CommandInfo {
         name: "query-sev",
         success_response: true,
@@ -62064,7 +61065,6 @@ pub static COMMANDS: &[qapi_runtime::CommandInfo] = &[
         deprecated: false,
         unstable: false,
     },
-    #[cfg(all())]
     qapi_runtime::CommandInfo {
         name: "query-sev-launch-measure",
         success_response: true,
@@ -62074,7 +61074,6 @@ pub static COMMANDS: &[qapi_runtime::CommandInfo] = &[
         deprecated: false,
         unstable: false,
     },
-    #[cfg(all())]
     qapi_runtime::CommandInfo {
         name: "query-sev-capabilities",
         success_response: true,
@@ -62084,7 +61083,6 @@ pub static COMMANDS: &[qapi_runtime::CommandInfo] = &[
         deprecated: false,
         unstable: false,
     },
-    #[cfg(all())]
     qapi_runtime::CommandInfo {
         name: "sev-inject-launch-secret",
         success_response: true,
@@ -62094,7 +61092,6 @@ pub static COMMANDS: &[qapi_runtime::CommandInfo] = &[
         deprecated: false,
         unstable: false,
     },
-    #[cfg(all())]
     qapi_runtime::CommandInfo {
         name: "query-sev-attestation-report",
         success_response: true,
@@ -62104,7 +61101,6 @@ pub static COMMANDS: &[qapi_runtime::CommandInfo] = &[
         deprecated: false,
         unstable: false,
     },
-    #[cfg(all())]
     qapi_runtime::CommandInfo {
         name: "dump-skeys",
         success_response: true,
@@ -62114,7 +61110,6 @@ pub static COMMANDS: &[qapi_runtime::CommandInfo] = &[
         deprecated: false,
         unstable: false,
     },
-    #[cfg(all())]
     qapi_runtime::CommandInfo {
         name: "query-gic-capabilities",
         success_response: true,
@@ -62124,7 +61119,6 @@ pub static COMMANDS: &[qapi_runtime::CommandInfo] = &[
         deprecated: false,
         unstable: false,
     },
-    #[cfg(all())]
     qapi_runtime::CommandInfo {
         name: "query-sgx",
         success_response: true,
@@ -62134,7 +61128,6 @@ pub static COMMANDS: &[qapi_runtime::CommandInfo] = &[
         deprecated: false,
         unstable: false,
     },
-    #[cfg(all())]
     qapi_runtime::CommandInfo {
         name: "query-sgx-capabilities",
         success_response: true,
@@ -62144,7 +61137,6 @@ pub static COMMANDS: &[qapi_runtime::CommandInfo] = &[
         deprecated: false,
         unstable: false,
     },
-    #[cfg(all())]
     qapi_runtime::CommandInfo {
         name: "xen-event-list",
         success_response: true,
@@ -62154,7 +61146,6 @@ pub static COMMANDS: &[qapi_runtime::CommandInfo] = &[
         deprecated: false,
         unstable: false,
     },
-    #[cfg(all())]
     qapi_runtime::CommandInfo {
         name: "xen-event-inject",
         success_response: true,
@@ -62804,7 +61795,6 @@ pub fn call<C: Commands + ?Sized>(
                 .announce_self(qapi_runtime::request::decode_args(arguments)?)
                 .map(|()| Some(CommandReturn::AnnounceSelf))
         }
-        #[cfg(all())]
         "request-ebpf" => {
             handler
                 .request_ebpf(qapi_runtime::request::decode_args(arguments)?)
@@ -62834,21 +61824,18 @@ pub fn call<C: Commands + ?Sized>(
                 )
                 .map(|value| Some(CommandReturn::QueryRockerOfDpaGroups(value)))
         }
-        #[cfg(all())]
         "query-tpm-models" => {
             qapi_runtime::request::no_args(arguments)?;
             handler
                 .query_tpm_models()
                 .map(|value| Some(CommandReturn::QueryTpmModels(value)))
         }
-        #[cfg(all())]
         "query-tpm-types" => {
             qapi_runtime::request::no_args(arguments)?;
             handler
                 .query_tpm_types()
                 .map(|value| Some(CommandReturn::QueryTpmTypes(value)))
         }
-        #[cfg(all())]
         "query-tpm" => {
             qapi_runtime::request::no_args(arguments)?;
             handler.query_tpm().map(|value| Some(CommandReturn::QueryTpm(value)))
@@ -62863,30 +61850,25 @@ pub fn call<C: Commands + ?Sized>(
                 .expire_password(qapi_runtime::request::decode_args(arguments)?)
                 .map(|()| Some(CommandReturn::ExpirePassword))
         }
-        #[cfg(all())]
         "screendump" => {
             handler
                 .screendump(qapi_runtime::request::decode_args(arguments)?)
                 .map(|()| Some(CommandReturn::Screendump))
         }
-        #[cfg(all())]
         "query-spice" => {
             qapi_runtime::request::no_args(arguments)?;
             handler.query_spice().map(|value| Some(CommandReturn::QuerySpice(value)))
         }
-        #[cfg(all())]
         "query-vnc" => {
             qapi_runtime::request::no_args(arguments)?;
             handler.query_vnc().map(|value| Some(CommandReturn::QueryVnc(value)))
         }
-        #[cfg(all())]
         "query-vnc-servers" => {
             qapi_runtime::request::no_args(arguments)?;
             handler
                 .query_vnc_servers()
                 .map(|value| Some(CommandReturn::QueryVncServers(value)))
         }
-        #[cfg(all())]
         "change-vnc-password" => {
             handler
                 .change_vnc_password(qapi_runtime::request::decode_args(arguments)?)
@@ -62959,7 +61941,6 @@ pub fn call<C: Commands + ?Sized>(
                 .migrate_start_postcopy()
                 .map(|()| Some(CommandReturn::MigrateStartPostcopy))
         }
-        #[cfg(all())]
         "x-colo-lost-heartbeat" => {
             qapi_runtime::request::no_args(arguments)?;
             handler
@@ -63000,27 +61981,23 @@ pub fn call<C: Commands + ?Sized>(
                 .xen_load_devices_state(qapi_runtime::request::decode_args(arguments)?)
                 .map(|()| Some(CommandReturn::XenLoadDevicesState))
         }
-        #[cfg(all())]
         "xen-set-replication" => {
             handler
                 .xen_set_replication(qapi_runtime::request::decode_args(arguments)?)
                 .map(|()| Some(CommandReturn::XenSetReplication))
         }
-        #[cfg(all())]
         "query-xen-replication-status" => {
             qapi_runtime::request::no_args(arguments)?;
             handler
                 .query_xen_replication_status()
                 .map(|value| Some(CommandReturn::QueryXenReplicationStatus(value)))
         }
-        #[cfg(all())]
         "xen-colo-do-checkpoint" => {
             qapi_runtime::request::no_args(arguments)?;
             handler
                 .xen_colo_do_checkpoint()
                 .map(|()| Some(CommandReturn::XenColoDoCheckpoint))
         }
-        #[cfg(all())]
         "query-colo-status" => {
             qapi_runtime::request::no_args(arguments)?;
             handler
@@ -63285,7 +62262,6 @@ pub fn call<C: Commands + ?Sized>(
             qapi_runtime::request::no_args(arguments)?;
             handler.x_query_irq().map(|value| Some(CommandReturn::XQueryIrq(value)))
         }
-        #[cfg(all())]
         "x-query-jit" => {
             qapi_runtime::request::no_args(arguments)?;
             handler.x_query_jit().map(|value| Some(CommandReturn::XQueryJit(value)))
@@ -63294,7 +62270,6 @@ pub fn call<C: Commands + ?Sized>(
             qapi_runtime::request::no_args(arguments)?;
             handler.x_query_numa().map(|value| Some(CommandReturn::XQueryNuma(value)))
         }
-        #[cfg(all())]
         "x-query-opcount" => {
             qapi_runtime::request::no_args(arguments)?;
             handler
@@ -63315,7 +62290,6 @@ pub fn call<C: Commands + ?Sized>(
             qapi_runtime::request::no_args(arguments)?;
             handler.x_query_usb().map(|value| Some(CommandReturn::XQueryUsb(value)))
         }
-        #[cfg(all())]
         "dumpdtb" => {
             handler
                 .dumpdtb(qapi_runtime::request::decode_args(arguments)?)
@@ -63327,7 +62301,6 @@ pub fn call<C: Commands + ?Sized>(
                 .x_query_interrupt_controllers()
                 .map(|value| Some(CommandReturn::XQueryInterruptControllers(value)))
         }
-        #[cfg(all())]
         "query-cpu-model-comparison" => {
             handler
                 .query_cpu_model_comparison(
@@ -63335,13 +62308,11 @@ pub fn call<C: Commands + ?Sized>(
                 )
                 .map(|value| Some(CommandReturn::QueryCpuModelComparison(value)))
         }
-        #[cfg(all())]
         "query-cpu-model-baseline" => {
             handler
                 .query_cpu_model_baseline(qapi_runtime::request::decode_args(arguments)?)
                 .map(|value| Some(CommandReturn::QueryCpuModelBaseline(value)))
         }
-        #[cfg(any(all(), all(), all(), all(), all()))]
         "query-cpu-model-expansion" => {
             handler
                 .query_cpu_model_expansion(
@@ -63349,20 +62320,17 @@ pub fn call<C: Commands + ?Sized>(
                 )
                 .map(|value| Some(CommandReturn::QueryCpuModelExpansion(value)))
         }
-        #[cfg(any(all(), all(), all(), all(), all(), all(), all()))]
         "query-cpu-definitions" => {
             qapi_runtime::request::no_args(arguments)?;
             handler
                 .query_cpu_definitions()
                 .map(|value| Some(CommandReturn::QueryCpuDefinitions(value)))
         }
-        #[cfg(all())]
         "set-cpu-topology" => {
             handler
                 .set_cpu_topology(qapi_runtime::request::decode_args(arguments)?)
                 .map(|()| Some(CommandReturn::SetCpuTopology))
         }
-        #[cfg(all())]
         "query-s390x-cpu-polarization" => {
             qapi_runtime::request::no_args(arguments)?;
             handler
@@ -63430,13 +62398,11 @@ pub fn call<C: Commands + ?Sized>(
                 .human_monitor_command(qapi_runtime::request::decode_args(arguments)?)
                 .map(|value| Some(CommandReturn::HumanMonitorCommand(value)))
         }
-        #[cfg(all())]
         "getfd" => {
             handler
                 .getfd(qapi_runtime::request::decode_args(arguments)?)
                 .map(|()| Some(CommandReturn::Getfd))
         }
-        #[cfg(all())]
         "get-win32-socket" => {
             handler
                 .get_win32_socket(qapi_runtime::request::decode_args(arguments)?)
@@ -63468,39 +62434,33 @@ pub fn call<C: Commands + ?Sized>(
                 )
                 .map(|value| Some(CommandReturn::QueryCommandLineOptions(value)))
         }
-        #[cfg(all())]
         "rtc-reset-reinjection" => {
             qapi_runtime::request::no_args(arguments)?;
             handler
                 .rtc_reset_reinjection()
                 .map(|()| Some(CommandReturn::RtcResetReinjection))
         }
-        #[cfg(all())]
         "query-sev" => {
             qapi_runtime::request::no_args(arguments)?;
             handler.query_sev().map(|value| Some(CommandReturn::QuerySev(value)))
         }
-        #[cfg(all())]
         "query-sev-launch-measure" => {
             qapi_runtime::request::no_args(arguments)?;
             handler
                 .query_sev_launch_measure()
                 .map(|value| Some(CommandReturn::QuerySevLaunchMeasure(value)))
         }
-        #[cfg(all())]
         "query-sev-capabilities" => {
             qapi_runtime::request::no_args(arguments)?;
             handler
                 .query_sev_capabilities()
                 .map(|value| Some(CommandReturn::QuerySevCapabilities(value)))
         }
-        #[cfg(all())]
         "sev-inject-launch-secret" => {
             handler
                 .sev_inject_launch_secret(qapi_runtime::request::decode_args(arguments)?)
                 .map(|()| Some(CommandReturn::SevInjectLaunchSecret))
         }
-        #[cfg(all())]
         "query-sev-attestation-report" => {
             handler
                 .query_sev_attestation_report(
@@ -63508,39 +62468,33 @@ pub fn call<C: Commands + ?Sized>(
                 )
                 .map(|value| Some(CommandReturn::QuerySevAttestationReport(value)))
         }
-        #[cfg(all())]
         "dump-skeys" => {
             handler
                 .dump_skeys(qapi_runtime::request::decode_args(arguments)?)
                 .map(|()| Some(CommandReturn::DumpSkeys))
         }
-        #[cfg(all())]
         "query-gic-capabilities" => {
             qapi_runtime::request::no_args(arguments)?;
             handler
                 .query_gic_capabilities()
                 .map(|value| Some(CommandReturn::QueryGicCapabilities(value)))
         }
-        #[cfg(all())]
         "query-sgx" => {
             qapi_runtime::request::no_args(arguments)?;
             handler.query_sgx().map(|value| Some(CommandReturn::QuerySgx(value)))
         }
-        #[cfg(all())]
         "query-sgx-capabilities" => {
             qapi_runtime::request::no_args(arguments)?;
             handler
                 .query_sgx_capabilities()
                 .map(|value| Some(CommandReturn::QuerySgxCapabilities(value)))
         }
-        #[cfg(all())]
         "xen-event-list" => {
             qapi_runtime::request::no_args(arguments)?;
             handler
                 .xen_event_list()
                 .map(|value| Some(CommandReturn::XenEventList(value)))
         }
-        #[cfg(all())]
         "xen-event-inject" => {
             handler
                 .xen_event_inject(qapi_runtime::request::decode_args(arguments)?)
@@ -64408,7 +63362,6 @@ impl<S: ::std::io::Read + ::std::io::Write> Client<S> {
             .map(|_| ())
     }
     /// Runs `request-ebpf`; see [`Commands::request_ebpf`].
-    #[cfg(all())]
     pub fn request_ebpf(
         &mut self,
         arguments: &RequestEbpfArgs,
@@ -64444,21 +63397,18 @@ impl<S: ::std::io::Read + ::std::io::Write> Client<S> {
         self.connection.execute("query-rocker-of-dpa-groups", Some(arguments))
     }
     /// Runs `query-tpm-models`; see [`Commands::query_tpm_models`].
-    #[cfg(all())]
     pub fn query_tpm_models(
         &mut self,
     ) -> Result<Vec<TpmModel>, qapi_runtime::ClientError> {
         self.connection.execute("query-tpm-models", None::<&qapi_runtime::Empty>)
     }
     /// Runs `query-tpm-types`; see [`Commands::query_tpm_types`].
-    #[cfg(all())]
     pub fn query_tpm_types(
         &mut self,
     ) -> Result<Vec<TpmType>, qapi_runtime::ClientError> {
         self.connection.execute("query-tpm-types", None::<&qapi_runtime::Empty>)
     }
     /// Runs `query-tpm`; see [`Commands::query_tpm`].
-    #[cfg(all())]
     pub fn query_tpm(&mut self) -> Result<Vec<TpmInfo>, qapi_runtime::ClientError> {
         self.connection.execute("query-tpm", None::<&qapi_runtime::Empty>)
     }
@@ -64481,7 +63431,6 @@ impl<S: ::std::io::Read + ::std::io::Write> Client<S> {
             .map(|_| ())
     }
     /// Runs `screendump`; see [`Commands::screendump`].
-    #[cfg(all())]
     pub fn screendump(
         &mut self,
         arguments: &ScreendumpArgs,
@@ -64491,24 +63440,20 @@ impl<S: ::std::io::Read + ::std::io::Write> Client<S> {
             .map(|_| ())
     }
     /// Runs `query-spice`; see [`Commands::query_spice`].
-    #[cfg(all())]
     pub fn query_spice(&mut self) -> Result<SpiceInfo, qapi_runtime::ClientError> {
         self.connection.execute("query-spice", None::<&qapi_runtime::Empty>)
     }
     /// Runs `query-vnc`; see [`Commands::query_vnc`].
-    #[cfg(all())]
     pub fn query_vnc(&mut self) -> Result<VncInfo, qapi_runtime::ClientError> {
         self.connection.execute("query-vnc", None::<&qapi_runtime::Empty>)
     }
     /// Runs `query-vnc-servers`; see [`Commands::query_vnc_servers`].
-    #[cfg(all())]
     pub fn query_vnc_servers(
         &mut self,
     ) -> Result<Vec<VncInfo2>, qapi_runtime::ClientError> {
         self.connection.execute("query-vnc-servers", None::<&qapi_runtime::Empty>)
     }
     /// Runs `change-vnc-password`; see [`Commands::change_vnc_password`].
-    #[cfg(all())]
     pub fn change_vnc_password(
         &mut self,
         arguments: &ChangeVncPasswordArgs,
@@ -64620,7 +63565,6 @@ impl<S: ::std::io::Read + ::std::io::Write> Client<S> {
             .map(|_| ())
     }
     /// Runs `x-colo-lost-heartbeat`; see [`Commands::x_colo_lost_heartbeat`].
-    #[cfg(all())]
     pub fn x_colo_lost_heartbeat(&mut self) -> Result<(), qapi_runtime::ClientError> {
         self.connection
             .execute::<
@@ -64696,7 +63640,6 @@ impl<S: ::std::io::Read + ::std::io::Write> Client<S> {
             .map(|_| ())
     }
     /// Runs `xen-set-replication`; see [`Commands::xen_set_replication`].
-    #[cfg(all())]
     pub fn xen_set_replication(
         &mut self,
         arguments: &XenSetReplicationArgs,
@@ -64706,7 +63649,6 @@ impl<S: ::std::io::Read + ::std::io::Write> Client<S> {
             .map(|_| ())
     }
     /// Runs `query-xen-replication-status`; see [`Commands::query_xen_replication_status`].
-    #[cfg(all())]
     pub fn query_xen_replication_status(
         &mut self,
     ) -> Result<ReplicationStatus, qapi_runtime::ClientError> {
@@ -64714,7 +63656,6 @@ impl<S: ::std::io::Read + ::std::io::Write> Client<S> {
             .execute("query-xen-replication-status", None::<&qapi_runtime::Empty>)
     }
     /// Runs `xen-colo-do-checkpoint`; see [`Commands::xen_colo_do_checkpoint`].
-    #[cfg(all())]
     pub fn xen_colo_do_checkpoint(&mut self) -> Result<(), qapi_runtime::ClientError> {
         self.connection
             .execute::<
@@ -64724,7 +63665,6 @@ impl<S: ::std::io::Read + ::std::io::Write> Client<S> {
             .map(|_| ())
     }
     /// Runs `query-colo-status`; see [`Commands::query_colo_status`].
-    #[cfg(all())]
     pub fn query_colo_status(
         &mut self,
     ) -> Result<ColoStatus, qapi_runtime::ClientError> {
@@ -65120,7 +64060,6 @@ impl<S: ::std::io::Read + ::std::io::Write> Client<S> {
         self.connection.execute("x-query-irq", None::<&qapi_runtime::Empty>)
     }
     /// Runs `x-query-jit`; see [`Commands::x_query_jit`].
-    #[cfg(all())]
     pub fn x_query_jit(
         &mut self,
     ) -> Result<HumanReadableText, qapi_runtime::ClientError> {
@@ -65133,7 +64072,6 @@ impl<S: ::std::io::Read + ::std::io::Write> Client<S> {
         self.connection.execute("x-query-numa", None::<&qapi_runtime::Empty>)
     }
     /// Runs `x-query-opcount`; see [`Commands::x_query_opcount`].
-    #[cfg(all())]
     pub fn x_query_opcount(
         &mut self,
     ) -> Result<HumanReadableText, qapi_runtime::ClientError> {
@@ -65158,7 +64096,6 @@ impl<S: ::std::io::Read + ::std::io::Write> Client<S> {
         self.connection.execute("x-query-usb", None::<&qapi_runtime::Empty>)
     }
     /// Runs `dumpdtb`; see [`Commands::dumpdtb`].
-    #[cfg(all())]
     pub fn dumpdtb(
         &mut self,
         arguments: &DumpdtbArgs,
@@ -65175,7 +64112,6 @@ impl<S: ::std::io::Read + ::std::io::Write> Client<S> {
             .execute("x-query-interrupt-controllers", None::<&qapi_runtime::Empty>)
     }
     /// Runs `query-cpu-model-comparison`; see [`Commands::query_cpu_model_comparison`].
-    #[cfg(all())]
     pub fn query_cpu_model_comparison(
         &mut self,
         arguments: &QueryCpuModelComparisonArgs,
@@ -65183,7 +64119,6 @@ impl<S: ::std::io::Read + ::std::io::Write> Client<S> {
         self.connection.execute("query-cpu-model-comparison", Some(arguments))
     }
     /// Runs `query-cpu-model-baseline`; see [`Commands::query_cpu_model_baseline`].
-    #[cfg(all())]
     pub fn query_cpu_model_baseline(
         &mut self,
         arguments: &QueryCpuModelBaselineArgs,
@@ -65191,7 +64126,6 @@ impl<S: ::std::io::Read + ::std::io::Write> Client<S> {
         self.connection.execute("query-cpu-model-baseline", Some(arguments))
     }
     /// Runs `query-cpu-model-expansion`; see [`Commands::query_cpu_model_expansion`].
-    #[cfg(any(all(), all(), all(), all(), all()))]
     pub fn query_cpu_model_expansion(
         &mut self,
         arguments: &QueryCpuModelExpansionArgs,
@@ -65199,14 +64133,12 @@ impl<S: ::std::io::Read + ::std::io::Write> Client<S> {
         self.connection.execute("query-cpu-model-expansion", Some(arguments))
     }
     /// Runs `query-cpu-definitions`; see [`Commands::query_cpu_definitions`].
-    #[cfg(any(all(), all(), all(), all(), all(), all(), all()))]
     pub fn query_cpu_definitions(
         &mut self,
     ) -> Result<Vec<CpuDefinitionInfo>, qapi_runtime::ClientError> {
         self.connection.execute("query-cpu-definitions", None::<&qapi_runtime::Empty>)
     }
     /// Runs `set-cpu-topology`; see [`Commands::set_cpu_topology`].
-    #[cfg(all())]
     pub fn set_cpu_topology(
         &mut self,
         arguments: &SetCpuTopologyArgs,
@@ -65216,7 +64148,6 @@ impl<S: ::std::io::Read + ::std::io::Write> Client<S> {
             .map(|_| ())
     }
     /// Runs `query-s390x-cpu-polarization`; see [`Commands::query_s390x_cpu_polarization`].
-    #[cfg(all())]
     pub fn query_s390x_cpu_polarization(
         &mut self,
     ) -> Result<CpuPolarizationInfo, qapi_runtime::ClientError> {
@@ -65317,7 +64248,6 @@ impl<S: ::std::io::Read + ::std::io::Write> Client<S> {
         self.connection.execute("human-monitor-command", Some(arguments))
     }
     /// Runs `getfd`; see [`Commands::getfd`].
-    #[cfg(all())]
     pub fn getfd(
         &mut self,
         arguments: &GetfdArgs,
@@ -65327,7 +64257,6 @@ impl<S: ::std::io::Read + ::std::io::Write> Client<S> {
             .map(|_| ())
     }
     /// Runs `get-win32-socket`; see [`Commands::get_win32_socket`].
-    #[cfg(all())]
     pub fn get_win32_socket(
         &mut self,
         arguments: &GetWin32SocketArgs,
@@ -65373,7 +64302,6 @@ impl<S: ::std::io::Read + ::std::io::Write> Client<S> {
         self.connection.execute("query-command-line-options", Some(arguments))
     }
     /// Runs `rtc-reset-reinjection`; see [`Commands::rtc_reset_reinjection`].
-    #[cfg(all())]
     pub fn rtc_reset_reinjection(&mut self) -> Result<(), qapi_runtime::ClientError> {
         self.connection
             .execute::<
@@ -65383,26 +64311,22 @@ impl<S: ::std::io::Read + ::std::io::Write> Client<S> {
             .map(|_| ())
     }
     /// Runs `query-sev`; see [`Commands::query_sev`].
-    #[cfg(all())]
     pub fn query_sev(&mut self) -> Result<SevInfo, qapi_runtime::ClientError> {
         self.connection.execute("query-sev", None::<&qapi_runtime::Empty>)
     }
     /// Runs `query-sev-launch-measure`; see [`Commands::query_sev_launch_measure`].
-    #[cfg(all())]
     pub fn query_sev_launch_measure(
         &mut self,
     ) -> Result<SevLaunchMeasureInfo, qapi_runtime::ClientError> {
         self.connection.execute("query-sev-launch-measure", None::<&qapi_runtime::Empty>)
     }
     /// Runs `query-sev-capabilities`; see [`Commands::query_sev_capabilities`].
-    #[cfg(all())]
     pub fn query_sev_capabilities(
         &mut self,
     ) -> Result<SevCapability, qapi_runtime::ClientError> {
         self.connection.execute("query-sev-capabilities", None::<&qapi_runtime::Empty>)
     }
     /// Runs `sev-inject-launch-secret`; see [`Commands::sev_inject_launch_secret`].
-    #[cfg(all())]
     pub fn sev_inject_launch_secret(
         &mut self,
         arguments: &SevInjectLaunchSecretArgs,
@@ -65415,7 +64339,6 @@ impl<S: ::std::io::Read + ::std::io::Write> Client<S> {
             .map(|_| ())
     }
     /// Runs `query-sev-attestation-report`; see [`Commands::query_sev_attestation_report`].
-    #[cfg(all())]
     pub fn query_sev_attestation_report(
         &mut self,
         arguments: &QuerySevAttestationReportArgs,
@@ -65423,7 +64346,6 @@ impl<S: ::std::io::Read + ::std::io::Write> Client<S> {
         self.connection.execute("query-sev-attestation-report", Some(arguments))
     }
     /// Runs `dump-skeys`; see [`Commands::dump_skeys`].
-    #[cfg(all())]
     pub fn dump_skeys(
         &mut self,
         arguments: &DumpSkeysArgs,
@@ -65433,33 +64355,28 @@ impl<S: ::std::io::Read + ::std::io::Write> Client<S> {
             .map(|_| ())
     }
     /// Runs `query-gic-capabilities`; see [`Commands::query_gic_capabilities`].
-    #[cfg(all())]
     pub fn query_gic_capabilities(
         &mut self,
     ) -> Result<Vec<GicCapability>, qapi_runtime::ClientError> {
         self.connection.execute("query-gic-capabilities", None::<&qapi_runtime::Empty>)
     }
     /// Runs `query-sgx`; see [`Commands::query_sgx`].
-    #[cfg(all())]
     pub fn query_sgx(&mut self) -> Result<SgxInfo, qapi_runtime::ClientError> {
         self.connection.execute("query-sgx", None::<&qapi_runtime::Empty>)
     }
     /// Runs `query-sgx-capabilities`; see [`Commands::query_sgx_capabilities`].
-    #[cfg(all())]
     pub fn query_sgx_capabilities(
         &mut self,
     ) -> Result<SgxInfo, qapi_runtime::ClientError> {
         self.connection.execute("query-sgx-capabilities", None::<&qapi_runtime::Empty>)
     }
     /// Runs `xen-event-list`; see [`Commands::xen_event_list`].
-    #[cfg(all())]
     pub fn xen_event_list(
         &mut self,
     ) -> Result<Vec<EvtchnInfo>, qapi_runtime::ClientError> {
         self.connection.execute("xen-event-list", None::<&qapi_runtime::Empty>)
     }
     /// Runs `xen-event-inject`; see [`Commands::xen_event_inject`].
-    #[cfg(all())]
     pub fn xen_event_inject(
         &mut self,
         arguments: &XenEventInjectArgs,
@@ -66681,7 +65598,6 @@ impl AsyncClient {
             .map(|_| ())
     }
     /// Runs `request-ebpf`; see [`Commands::request_ebpf`].
-    #[cfg(all())]
     pub async fn request_ebpf(
         &self,
         arguments: &RequestEbpfArgs,
@@ -66727,7 +65643,6 @@ impl AsyncClient {
             .await
     }
     /// Runs `query-tpm-models`; see [`Commands::query_tpm_models`].
-    #[cfg(all())]
     pub async fn query_tpm_models(
         &self,
     ) -> Result<Vec<TpmModel>, qapi_runtime::ClientError> {
@@ -66740,7 +65655,6 @@ impl AsyncClient {
             .await
     }
     /// Runs `query-tpm-types`; see [`Commands::query_tpm_types`].
-    #[cfg(all())]
     pub async fn query_tpm_types(
         &self,
     ) -> Result<Vec<TpmType>, qapi_runtime::ClientError> {
@@ -66753,7 +65667,6 @@ impl AsyncClient {
             .await
     }
     /// Runs `query-tpm`; see [`Commands::query_tpm`].
-    #[cfg(all())]
     pub async fn query_tpm(&self) -> Result<Vec<TpmInfo>, qapi_runtime::ClientError> {
         self.connection
             .execute_timeout("query-tpm", None::<&qapi_runtime::Empty>, self.timeout)
@@ -66786,7 +65699,6 @@ impl AsyncClient {
             .map(|_| ())
     }
     /// Runs `screendump`; see [`Commands::screendump`].
-    #[cfg(all())]
     pub async fn screendump(
         &self,
         arguments: &ScreendumpArgs,
@@ -66800,21 +65712,18 @@ impl AsyncClient {
             .map(|_| ())
     }
     /// Runs `query-spice`; see [`Commands::query_spice`].
-    #[cfg(all())]
     pub async fn query_spice(&self) -> Result<SpiceInfo, qapi_runtime::ClientError> {
         self.connection
             .execute_timeout("query-spice", None::<&qapi_runtime::Empty>, self.timeout)
             .await
     }
     /// Runs `query-vnc`; see [`Commands::query_vnc`].
-    #[cfg(all())]
     pub async fn query_vnc(&self) -> Result<VncInfo, qapi_runtime::ClientError> {
         self.connection
             .execute_timeout("query-vnc", None::<&qapi_runtime::Empty>, self.timeout)
             .await
     }
     /// Runs `query-vnc-servers`; see [`Commands::query_vnc_servers`].
-    #[cfg(all())]
     pub async fn query_vnc_servers(
         &self,
     ) -> Result<Vec<VncInfo2>, qapi_runtime::ClientError> {
@@ -66827,7 +65736,6 @@ impl AsyncClient {
             .await
     }
     /// Runs `change-vnc-password`; see [`Commands::change_vnc_password`].
-    #[cfg(all())]
     pub async fn change_vnc_password(
         &self,
         arguments: &ChangeVncPasswordArgs,
@@ -66992,7 +65900,6 @@ impl AsyncClient {
             .map(|_| ())
     }
     /// Runs `x-colo-lost-heartbeat`; see [`Commands::x_colo_lost_heartbeat`].
-    #[cfg(all())]
     pub async fn x_colo_lost_heartbeat(&self) -> Result<(), qapi_runtime::ClientError> {
         self.connection
             .execute_timeout::<
@@ -67091,7 +65998,6 @@ impl AsyncClient {
             .map(|_| ())
     }
     /// Runs `xen-set-replication`; see [`Commands::xen_set_replication`].
-    #[cfg(all())]
     pub async fn xen_set_replication(
         &self,
         arguments: &XenSetReplicationArgs,
@@ -67105,7 +66011,6 @@ impl AsyncClient {
             .map(|_| ())
     }
     /// Runs `query-xen-replication-status`; see [`Commands::query_xen_replication_status`].
-    #[cfg(all())]
     pub async fn query_xen_replication_status(
         &self,
     ) -> Result<ReplicationStatus, qapi_runtime::ClientError> {
@@ -67118,7 +66023,6 @@ impl AsyncClient {
             .await
     }
     /// Runs `xen-colo-do-checkpoint`; see [`Commands::xen_colo_do_checkpoint`].
-    #[cfg(all())]
     pub async fn xen_colo_do_checkpoint(&self) -> Result<(), qapi_runtime::ClientError> {
         self.connection
             .execute_timeout::<
@@ -67129,7 +66033,6 @@ impl AsyncClient {
             .map(|_| ())
     }
     /// Runs `query-colo-status`; see [`Commands::query_colo_status`].
-    #[cfg(all())]
     pub async fn query_colo_status(
         &self,
     ) -> Result<ColoStatus, qapi_runtime::ClientError> {
@@ -67707,7 +66610,6 @@ impl AsyncClient {
             .await
     }
     /// Runs `x-query-jit`; see [`Commands::x_query_jit`].
-    #[cfg(all())]
     pub async fn x_query_jit(
         &self,
     ) -> Result<HumanReadableText, qapi_runtime::ClientError> {
@@ -67724,7 +66626,6 @@ impl AsyncClient {
             .await
     }
     /// Runs `x-query-opcount`; see [`Commands::x_query_opcount`].
-    #[cfg(all())]
     pub async fn x_query_opcount(
         &self,
     ) -> Result<HumanReadableText, qapi_runtime::ClientError> {
@@ -67765,7 +66666,6 @@ impl AsyncClient {
             .await
     }
     /// Runs `dumpdtb`; see [`Commands::dumpdtb`].
-    #[cfg(all())]
     pub async fn dumpdtb(
         &self,
         arguments: &DumpdtbArgs,
@@ -67791,7 +66691,6 @@ impl AsyncClient {
             .await
     }
     /// Runs `query-cpu-model-comparison`; see [`Commands::query_cpu_model_comparison`].
-    #[cfg(all())]
     pub async fn query_cpu_model_comparison(
         &self,
         arguments: &QueryCpuModelComparisonArgs,
@@ -67801,7 +66700,6 @@ impl AsyncClient {
             .await
     }
     /// Runs `query-cpu-model-baseline`; see [`Commands::query_cpu_model_baseline`].
-    #[cfg(all())]
     pub async fn query_cpu_model_baseline(
         &self,
         arguments: &QueryCpuModelBaselineArgs,
@@ -67811,7 +66709,6 @@ impl AsyncClient {
             .await
     }
     /// Runs `query-cpu-model-expansion`; see [`Commands::query_cpu_model_expansion`].
-    #[cfg(any(all(), all(), all(), all(), all()))]
     pub async fn query_cpu_model_expansion(
         &self,
         arguments: &QueryCpuModelExpansionArgs,
@@ -67821,7 +66718,6 @@ impl AsyncClient {
             .await
     }
     /// Runs `query-cpu-definitions`; see [`Commands::query_cpu_definitions`].
-    #[cfg(any(all(), all(), all(), all(), all(), all(), all()))]
     pub async fn query_cpu_definitions(
         &self,
     ) -> Result<Vec<CpuDefinitionInfo>, qapi_runtime::ClientError> {
@@ -67834,7 +66730,6 @@ impl AsyncClient {
             .await
     }
     /// Runs `set-cpu-topology`; see [`Commands::set_cpu_topology`].
-    #[cfg(all())]
     pub async fn set_cpu_topology(
         &self,
         arguments: &SetCpuTopologyArgs,
@@ -67848,7 +66743,6 @@ impl AsyncClient {
             .map(|_| ())
     }
     /// Runs `query-s390x-cpu-polarization`; see [`Commands::query_s390x_cpu_polarization`].
-    #[cfg(all())]
     pub async fn query_s390x_cpu_polarization(
         &self,
     ) -> Result<CpuPolarizationInfo, qapi_runtime::ClientError> {
@@ -67994,7 +66888,6 @@ impl AsyncClient {
             .await
     }
     /// Runs `getfd`; see [`Commands::getfd`].
-    #[cfg(all())]
     pub async fn getfd(
         &self,
         arguments: &GetfdArgs,
@@ -68008,7 +66901,6 @@ impl AsyncClient {
             .map(|_| ())
     }
     /// Runs `get-win32-socket`; see [`Commands::get_win32_socket`].
-    #[cfg(all())]
     pub async fn get_win32_socket(
         &self,
         arguments: &GetWin32SocketArgs,
@@ -68072,7 +66964,6 @@ impl AsyncClient {
             .await
     }
     /// Runs `rtc-reset-reinjection`; see [`Commands::rtc_reset_reinjection`].
-    #[cfg(all())]
     pub async fn rtc_reset_reinjection(&self) -> Result<(), qapi_runtime::ClientError> {
         self.connection
             .execute_timeout::<
@@ -68083,14 +66974,12 @@ impl AsyncClient {
             .map(|_| ())
     }
     /// Runs `query-sev`; see [`Commands::query_sev`].
-    #[cfg(all())]
     pub async fn query_sev(&self) -> Result<SevInfo, qapi_runtime::ClientError> {
         self.connection
             .execute_timeout("query-sev", None::<&qapi_runtime::Empty>, self.timeout)
             .await
     }
     /// Runs `query-sev-launch-measure`; see [`Commands::query_sev_launch_measure`].
-    #[cfg(all())]
     pub async fn query_sev_launch_measure(
         &self,
     ) -> Result<SevLaunchMeasureInfo, qapi_runtime::ClientError> {
@@ -68103,7 +66992,6 @@ impl AsyncClient {
             .await
     }
     /// Runs `query-sev-capabilities`; see [`Commands::query_sev_capabilities`].
-    #[cfg(all())]
     pub async fn query_sev_capabilities(
         &self,
     ) -> Result<SevCapability, qapi_runtime::ClientError> {
@@ -68116,7 +67004,6 @@ impl AsyncClient {
             .await
     }
     /// Runs `sev-inject-launch-secret`; see [`Commands::sev_inject_launch_secret`].
-    #[cfg(all())]
     pub async fn sev_inject_launch_secret(
         &self,
         arguments: &SevInjectLaunchSecretArgs,
@@ -68130,7 +67017,6 @@ impl AsyncClient {
             .map(|_| ())
     }
     /// Runs `query-sev-attestation-report`; see [`Commands::query_sev_attestation_report`].
-    #[cfg(all())]
     pub async fn query_sev_attestation_report(
         &self,
         arguments: &QuerySevAttestationReportArgs,
@@ -68144,7 +67030,6 @@ impl AsyncClient {
             .await
     }
     /// Runs `dump-skeys`; see [`Commands::dump_skeys`].
-    #[cfg(all())]
     pub async fn dump_skeys(
         &self,
         arguments: &DumpSkeysArgs,
@@ -68158,7 +67043,6 @@ impl AsyncClient {
             .map(|_| ())
     }
     /// Runs `query-gic-capabilities`; see [`Commands::query_gic_capabilities`].
-    #[cfg(all())]
     pub async fn query_gic_capabilities(
         &self,
     ) -> Result<Vec<GicCapability>, qapi_runtime::ClientError> {
@@ -68171,14 +67055,12 @@ impl AsyncClient {
             .await
     }
     /// Runs `query-sgx`; see [`Commands::query_sgx`].
-    #[cfg(all())]
     pub async fn query_sgx(&self) -> Result<SgxInfo, qapi_runtime::ClientError> {
         self.connection
             .execute_timeout("query-sgx", None::<&qapi_runtime::Empty>, self.timeout)
             .await
     }
     /// Runs `query-sgx-capabilities`; see [`Commands::query_sgx_capabilities`].
-    #[cfg(all())]
     pub async fn query_sgx_capabilities(
         &self,
     ) -> Result<SgxInfo, qapi_runtime::ClientError> {
@@ -68191,7 +67073,6 @@ impl AsyncClient {
             .await
     }
     /// Runs `xen-event-list`; see [`Commands::xen_event_list`].
-    #[cfg(all())]
     pub async fn xen_event_list(
         &self,
     ) -> Result<Vec<EvtchnInfo>, qapi_runtime::ClientError> {
@@ -68204,7 +67085,6 @@ impl AsyncClient {
             .await
     }
     /// Runs `xen-event-inject`; see [`Commands::xen_event_inject`].
-    #[cfg(all())]
     pub async fn xen_event_inject(
         &self,
         arguments: &XenEventInjectArgs,
