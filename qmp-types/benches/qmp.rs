@@ -37,7 +37,15 @@ fn qemu(program: &Path, tag: &str) -> Qemu {
     let socket = std::env::temp_dir().join(format!("qmp-bench-{tag}-{}.sock", std::process::id()));
     let _ = std::fs::remove_file(&socket);
     let child = Command::new(program)
-        .args(["-M", "none", "-nodefaults", "-display", "none", "-S", "-qmp"])
+        .args([
+            "-M",
+            "none",
+            "-nodefaults",
+            "-display",
+            "none",
+            "-S",
+            "-qmp",
+        ])
         .arg(format!("unix:{},server=on,wait=off", socket.display()))
         .stdin(Stdio::null())
         .spawn()
@@ -157,7 +165,9 @@ fn python_with_qemu_qmp() -> Option<PathBuf> {
     if installed && ready(&python) {
         Some(python)
     } else {
-        eprintln!("skipping qemu.qmp: could not set up the venv (python3 -m venv, pip install qemu.qmp)");
+        eprintln!(
+            "skipping qemu.qmp: could not set up the venv (python3 -m venv, pip install qemu.qmp)"
+        );
         None
     }
 }
@@ -173,7 +183,10 @@ fn python_rates(program: &Path) -> Option<(f64, f64)> {
         .output()
         .expect("running python");
     let text = String::from_utf8_lossy(&output.stdout);
-    let rates: Vec<f64> = text.split_whitespace().filter_map(|t| t.parse().ok()).collect();
+    let rates: Vec<f64> = text
+        .split_whitespace()
+        .filter_map(|t| t.parse().ok())
+        .collect();
     match rates.as_slice() {
         [lockstep, concurrent] if output.status.success() => Some((*lockstep, *concurrent)),
         _ => {
@@ -206,8 +219,8 @@ fn schema_decode(program: &Path) {
             } else {
                 Decoder::strict_reply()
             };
-            let decoded = CommandReturn::decode("query-qmp-schema", &value, &mut decoder)
-                .expect("decodes");
+            let decoded =
+                CommandReturn::decode("query-qmp-schema", &value, &mut decoder).expect("decodes");
             std::hint::black_box(decoded);
         }
         let per = started.elapsed() / ROUNDS;
