@@ -32,6 +32,7 @@ pub fn qga_types_builder(root: &std::path::Path) -> qapi_codegen::Builder {
         .type_override("GuestFileRead.buf-b64", "qapi_runtime::Base64Bytes")
         .header(qapi_codegen::Header::ModuleDoc)
         .generated_by("`cargo xtask codegen`")
+        .async_client(true)
         .emit_rerun_if_changed(false);
     for (name, predicate) in QGA_CFG {
         builder = builder.cfg(name, predicate);

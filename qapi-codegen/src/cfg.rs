@@ -81,8 +81,13 @@ impl CfgMap {
                 },
             },
             IfCond::All(items) => {
-                // Distinct conditions may map to one predicate: keep it once.
+                // Distinct conditions may map to one predicate: keep it once; `all()` (true)
+                // adds nothing, `any()` (false) decides.
                 let mut items = self.list(items, what)?;
+                if items.iter().any(is_false) {
+                    return Ok(quote!(any()));
+                }
+                items.retain(|p| !is_true(p));
                 let mut seen = Vec::with_capacity(items.len());
                 items.retain(|p| {
                     let text = p.to_string();
@@ -91,6 +96,7 @@ impl CfgMap {
                     new
                 });
                 match items.as_slice() {
+                    [] => quote!(all()),
                     [one] => one.clone(),
                     _ => quote!(all(#(#items),*)),
                 }
@@ -98,11 +104,21 @@ impl CfgMap {
             IfCond::Any(items) => {
                 let mut operands = Vec::with_capacity(items.len());
                 self.any_operands(items, what, &mut operands)?;
+                if operands.iter().any(is_true) {
+                    return Ok(quote!(all()));
+                }
+                operands.retain(|p| !is_false(p));
                 quote!(any(#(#operands),*))
             }
             IfCond::Not(inner) => {
                 let inner = self.predicate(inner, what)?;
-                quote!(not(#inner))
+                if is_true(&inner) {
+                    quote!(any())
+                } else if is_false(&inner) {
+                    quote!(all())
+                } else {
+                    quote!(not(#inner))
+                }
             }
         })
     }
@@ -137,6 +153,10 @@ impl CfgMap {
             None => Ok(TokenStream::new()),
             Some(c) => {
                 let p = self.predicate(c, what)?;
+                // Always true (e.g. under `UnmappedCfg::Enabled`): no attribute at all.
+                if is_true(&p) {
+                    return Ok(TokenStream::new());
+                }
                 Ok(quote!(#[cfg(#p)]))
             }
         }
@@ -148,6 +168,9 @@ impl CfgMap {
             None => Ok(parse_quote!(true)),
             Some(c) => {
                 let p = self.predicate(c, what)?;
+                if is_true(&p) {
+                    return Ok(parse_quote!(true));
+                }
                 Ok(parse_quote!(cfg!(#p)))
             }
         }
@@ -156,6 +179,28 @@ impl CfgMap {
     /// The cargo features invented for unmapped conditions so far.
     pub fn features(&self) -> Vec<String> {
         self.features.borrow().iter().cloned().collect()
+    }
+}
+
+/// `all()`: the predicate that always holds.
+fn is_true(p: &TokenStream) -> bool {
+    is_empty_call(p, "all")
+}
+
+/// `any()`: the predicate that never holds.
+fn is_false(p: &TokenStream) -> bool {
+    is_empty_call(p, "any")
+}
+
+fn is_empty_call(p: &TokenStream, name: &str) -> bool {
+    let mut tokens = p.clone().into_iter();
+    match (tokens.next(), tokens.next(), tokens.next()) {
+        (Some(proc_macro2::TokenTree::Ident(i)), Some(proc_macro2::TokenTree::Group(g)), None) => {
+            i == name
+                && g.delimiter() == proc_macro2::Delimiter::Parenthesis
+                && g.stream().is_empty()
+        }
+        _ => false,
     }
 }
 
@@ -175,6 +220,19 @@ mod tests {
 
     fn name(n: &str) -> IfCond {
         IfCond::Name(n.to_owned())
+    }
+
+    #[test]
+    fn constant_conditions_fold() {
+        let m = BTreeMap::new();
+        let on = CfgMap::new(&m, UnmappedCfg::Enabled).unwrap();
+        let cond = IfCond::All(vec![name("A"), IfCond::Any(vec![name("B"), name("C")])]);
+        assert!(on.attr(Some(&cond), "x").unwrap().is_empty());
+        let not = IfCond::Not(Box::new(name("A")));
+        assert_eq!(on.predicate(&not, "x").unwrap().to_string(), "any ()");
+        let off = CfgMap::new(&m, UnmappedCfg::Disabled).unwrap();
+        assert_eq!(off.predicate(&cond, "x").unwrap().to_string(), "any ()");
+        assert!(off.attr(Some(&not), "x").unwrap().is_empty());
     }
 
     #[test]

@@ -613,7 +613,7 @@ fn builtin_type(kind: BuiltinKind) -> Type {
         BuiltinKind::Uint64 | BuiltinKind::Size => parse_quote!(u64),
         BuiltinKind::Bool => parse_quote!(bool),
         BuiltinKind::Null => parse_quote!(qapi_runtime::Null),
-        BuiltinKind::Any => parse_quote!(::serde_json::Value),
+        BuiltinKind::Any => parse_quote!(qapi_runtime::serde_json::Value),
     }
 }
 

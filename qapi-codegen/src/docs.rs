@@ -334,15 +334,37 @@ fn escape_start(line: String) -> String {
     }
 }
 
-/// Inline markup: `@name` references become code spans.
+/// Inline markup: `@name` references become code spans; outside code spans, text rustdoc would
+/// read as HTML (`<id>`) or a link (`[TGMKkb]`) is escaped and bare URLs become autolinks.
 fn inline(text: &str) -> String {
-    if !text.contains('@') {
+    if !text.contains(['@', '<', '[', ']']) && !text.contains("://") {
         return text.to_owned();
     }
     let mut out = String::with_capacity(text.len() + 8);
     let mut chars = text.char_indices().peekable();
     let mut prev: Option<char> = None;
+    // The length of the backtick run that opened the code span we are in.
+    let mut code: Option<usize> = None;
     while let Some((i, c)) = chars.next() {
+        if c == '`' {
+            let run = text[i..].chars().take_while(|&ch| ch == '`').count();
+            code = match code {
+                None => Some(run),
+                Some(open) if open == run => None,
+                open => open,
+            };
+            out.push_str(&text[i..i + run]);
+            for _ in 1..run {
+                chars.next();
+            }
+            prev = Some('`');
+            continue;
+        }
+        if code.is_some() {
+            out.push(c);
+            prev = Some(c);
+            continue;
+        }
         let starts_ref = c == '@'
             && !prev.is_some_and(|p| p.is_alphanumeric() || p == '`')
             && chars
@@ -365,10 +387,38 @@ fn inline(text: &str) -> String {
             prev = Some('`');
             continue;
         }
+        if let Some(url) = url_at(text, i, prev) {
+            out.push('<');
+            out.push_str(url);
+            out.push('>');
+            for _ in 1..url.chars().count() {
+                chars.next();
+            }
+            prev = Some('>');
+            continue;
+        }
+        // `<http://..>` is already an autolink.
+        let autolink = c == '<' && url_at(text, i + 1, None).is_some();
+        if matches!(c, '<' | '[' | ']') && !autolink {
+            out.push('\\');
+        }
         out.push(c);
         prev = Some(c);
     }
     out
+}
+
+/// The bare `http://` or `https://` URL starting at byte `i` (not already inside `<..>`),
+/// without trailing punctuation.
+fn url_at(text: &str, i: usize, prev: Option<char>) -> Option<&str> {
+    let rest = &text[i..];
+    if prev == Some('<') || !(rest.starts_with("http://") || rest.starts_with("https://")) {
+        return None;
+    }
+    let end = rest
+        .find(|ch: char| ch.is_whitespace() || matches!(ch, '<' | '>' | '"' | '`'))
+        .unwrap_or(rest.len());
+    Some(rest[..end].trim_end_matches(['.', ',', ';', ':', ')', '\'']))
 }
 
 #[cfg(test)]
@@ -424,6 +474,15 @@ mod tests {
                 "stays prose"
             ]
         );
+    }
+
+    #[test]
+    fn html_links_and_urls_are_escaped() {
+        assert_eq!(inline("id=<id> and [3:0]"), "id=\\<id> and \\[3:0\\]");
+        assert_eq!(inline("see https://a.b/c."), "see <https://a.b/c>.");
+        assert_eq!(inline("``<id>`` stays"), "``<id>`` stays");
+        assert_eq!(inline("see <http://z.net/>"), "see <http://z.net/>");
+        assert_eq!(inline("`a` @b [c]"), "`a` `b` \\[c\\]");
     }
 
     #[test]

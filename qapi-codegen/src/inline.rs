@@ -2,6 +2,7 @@
 //! crates that must not depend on this workspace.
 
 use crate::Error;
+use proc_macro2::{Group, Ident, TokenStream, TokenTree};
 use quote::format_ident;
 use std::sync::OnceLock;
 
@@ -62,11 +63,14 @@ fn runtime_module() -> Result<syn::Item, Unparsed> {
 }
 
 /// A `#[macro_export]` macro cannot be reached as `qapi_runtime::name!` once the runtime is a
-/// module; it becomes a crate-local macro re-exported by path instead. Returns its name.
+/// module; it becomes a crate-local macro re-exported by path instead, its `$crate` paths
+/// pointing at the module (`qapi_runtime`, in scope where generated code invokes it). Returns
+/// its name.
 fn localize_macro(item: syn::Item) -> (syn::Item, Option<syn::Ident>) {
     let syn::Item::Macro(mut m) = item else {
         return (item, None);
     };
+    m.mac.tokens = dollar_crate_to_module(std::mem::take(&mut m.mac.tokens));
     let before = m.attrs.len();
     m.attrs.retain(|a| !a.path().is_ident("macro_export"));
     match (&m.ident, m.attrs.len() < before) {
@@ -77,6 +81,31 @@ fn localize_macro(item: syn::Item) -> (syn::Item, Option<syn::Ident>) {
         }
         _ => (syn::Item::Macro(m), None),
     }
+}
+
+/// `$crate` -> `qapi_runtime`, through nested groups.
+fn dollar_crate_to_module(tokens: TokenStream) -> TokenStream {
+    let mut out = Vec::new();
+    let mut tokens = tokens.into_iter().peekable();
+    while let Some(token) = tokens.next() {
+        match token {
+            TokenTree::Punct(p) if p.as_char() == '$' => match tokens.peek() {
+                Some(TokenTree::Ident(i)) if i == "crate" => {
+                    let span = i.span();
+                    tokens.next();
+                    out.push(TokenTree::Ident(Ident::new("qapi_runtime", span)));
+                }
+                _ => out.push(TokenTree::Punct(p)),
+            },
+            TokenTree::Group(g) => {
+                let mut group = Group::new(g.delimiter(), dollar_crate_to_module(g.stream()));
+                group.set_span(g.span());
+                out.push(TokenTree::Group(group));
+            }
+            other => out.push(other),
+        }
+    }
+    out.into_iter().collect()
 }
 
 fn parse(name: &str, source: &str) -> Result<syn::File, Unparsed> {

@@ -103,6 +103,9 @@ pub struct Options {
     pub header: Header,
     /// Who generated the file, for the header (e.g. `cargo xtask codegen`).
     pub generated_by: String,
+    /// Also emit `AsyncClient`, under `#[cfg(feature = "tokio")]`: the including crate declares
+    /// a feature `tokio` that enables `qapi-runtime/tokio`.
+    pub async_client: bool,
 }
 
 impl Default for Options {
@@ -116,6 +119,7 @@ impl Default for Options {
             trait_name: "Commands".to_owned(),
             header: Header::Comment,
             generated_by: "qapi-codegen".to_owned(),
+            async_client: false,
         }
     }
 }
@@ -304,14 +308,27 @@ impl Builder {
         self
     }
 
-    /// Whether [`Builder::generate_to`] prints `cargo:rerun-if-changed` for every schema file
-    /// (default: when run by Cargo, i.e. `CARGO` is set).
+    /// Whether [`Builder::generate`] prints Cargo's build-script instructions:
+    /// `cargo:rerun-if-changed` for every schema file and, for the features invented by
+    /// [`UnmappedCfg::Feature`], `cargo::rustc-check-cfg` (default: when run by Cargo, i.e.
+    /// `CARGO` is set).
     ///
     /// ```
     /// let b = qapi_codegen::Builder::new().emit_rerun_if_changed(false);
     /// ```
     pub fn emit_rerun_if_changed(mut self, emit: bool) -> Self {
         self.rerun_if_changed = Some(emit);
+        self
+    }
+
+    /// Also generate the async client, behind the crate's cargo feature `tokio` (which must
+    /// enable `qapi-runtime/tokio`).
+    ///
+    /// ```
+    /// let b = qapi_codegen::Builder::new().async_client(true);
+    /// ```
+    pub fn async_client(mut self, on: bool) -> Self {
+        self.options.async_client = on;
         self
     }
 
@@ -332,6 +349,15 @@ impl Builder {
             for file in schema_files(path, &schema) {
                 println!("cargo:rerun-if-changed={}", file.display());
             }
+            // The features [`UnmappedCfg::Feature`] invented are expected cfgs even when the
+            // crate does not declare them, so rustc's `unexpected_cfgs` lint stays quiet.
+            let mut features = output.features.clone();
+            if self.options.async_client {
+                features.push("tokio".to_owned());
+            }
+            if let Some(values) = check_cfg_values(&features) {
+                println!("cargo::rustc-check-cfg=cfg(feature, values({values}))");
+            }
         }
         Ok(output)
     }
@@ -348,6 +374,12 @@ impl Builder {
     fn schema_path(&self) -> Result<&Path, Error> {
         self.schema.as_deref().ok_or(Error::NoSchema)
     }
+}
+
+/// `"a", "b"` for the features `a` and `b`, or `None` when there are none.
+fn check_cfg_values(features: &[String]) -> Option<String> {
+    let quoted: Vec<String> = features.iter().map(|f| format!("{f:?}")).collect();
+    (!quoted.is_empty()).then(|| quoted.join(", "))
 }
 
 /// The files a schema was read from (the root and its includes).

@@ -440,6 +440,29 @@ fn events_round_trip_in_their_envelope() {
     assert!(matches!(kept.event, commands::Event::Unrecognized { ref name, .. } if name == "NEW"));
 }
 
+/// A server sends a typed event in one call, stamped with the current time.
+#[test]
+fn servers_emit_stamped_events() {
+    use qapi_runtime::EventMessage;
+    let before = std::time::SystemTime::now()
+        .duration_since(std::time::UNIX_EPOCH)
+        .unwrap()
+        .as_secs() as i64;
+    let mut out = Vec::new();
+    let event = commands::Event::Started(commands::StartedEvent { reason: "r".into() });
+    qapi_runtime::event::emit(&mut out, event.clone()).unwrap();
+    let text = String::from_utf8(out).unwrap();
+    assert!(
+        text.ends_with("}\n") && text.matches('\n').count() == 1,
+        "{text}"
+    );
+    let m: EventMessage<commands::Event> =
+        from_value(&serde_json::from_str(&text).unwrap()).unwrap();
+    assert_eq!(m.event, event);
+    assert!(m.timestamp.seconds >= before && m.timestamp.seconds < before + 60);
+    assert!((0..1_000_000).contains(&m.timestamp.microseconds));
+}
+
 #[test]
 fn client_talks_to_the_dispatcher_over_a_socket() {
     use std::io::{BufRead, BufReader, Write};
@@ -484,5 +507,45 @@ fn client_talks_to_the_dispatcher_over_a_socket() {
     assert_eq!(
         server.join().unwrap(),
         ["echo", "ping", "shutdown None", "set-info 3"]
+    );
+}
+
+/// A reply from a newer server: the client's default decoding keeps unknown enum values and
+/// skips unknown members; strict decoding names the type, the member and the value, and
+/// speaks of the reply (a request keeps QEMU's parameter wording, checked above).
+#[test]
+fn replies_tolerate_newer_servers_unless_strict() {
+    use qapi_runtime::client::decode_return;
+    let newer = json!({"kind": "newer-level", "name": "n", "extra": 1, "added-later": true});
+    let d: types::Derived = decode_return(&newer, true).unwrap();
+    assert_eq!(d.kind, types::Level::Unrecognized("newer-level".into()));
+    assert_eq!((d.name.as_deref(), d.extra), (Some("n"), 1));
+    let strict = decode_return::<types::Derived>(&newer, false)
+        .unwrap_err()
+        .to_string();
+    assert_eq!(
+        strict,
+        "Reply member 'kind' has value 'newer-level', which enum Level does not know (strict decoding)"
+    );
+    let extra = json!({"value": 1, "next": {"value": 2, "added-later": 1}});
+    let n: types::Node = decode_return(&extra, true).unwrap();
+    assert_eq!(n.next.map(|n| n.value), Some(2));
+    assert_eq!(
+        decode_return::<types::Node>(&extra, false)
+            .unwrap_err()
+            .to_string(),
+        "Reply member 'next.added-later' is unknown in type Node (strict decoding)"
+    );
+    assert_eq!(
+        decode_return::<types::Node>(&json!({"value": "x"}), true)
+            .unwrap_err()
+            .to_string(),
+        "Reply member 'value' has an invalid type, expected: integer"
+    );
+    assert_eq!(
+        decode_return::<types::Node>(&json!({}), true)
+            .unwrap_err()
+            .to_string(),
+        "Reply member 'value' is missing in type Node"
     );
 }

@@ -87,16 +87,16 @@ struct Scan {
 }
 
 /// The guest agent's sentinel byte.
-const SENTINEL: u8 = 0xFF;
+pub(crate) const SENTINEL: u8 = 0xFF;
 
 /// How many times the guest-agent handshake is retried after a timeout.
 const HANDSHAKE_ATTEMPTS: usize = 3;
 
 /// A request envelope, written in the order QEMU documents (`execute`, `arguments`, `id`).
-struct RequestOut<'a, A: ?Sized> {
-    execute: &'a str,
-    arguments: Option<&'a A>,
-    id: Option<u64>,
+pub(crate) struct RequestOut<'a, A: ?Sized> {
+    pub(crate) execute: &'a str,
+    pub(crate) arguments: Option<&'a A>,
+    pub(crate) id: Option<u64>,
 }
 
 impl<A: Serialize + ?Sized> Serialize for RequestOut<'_, A> {
@@ -125,23 +125,31 @@ pub struct Connection<S, E> {
 }
 
 impl<S: Read + Write, E: EventSet> Connection<S, E> {
-    /// A strict connection: replies must match the schema exactly.
+    /// A lenient connection, ready for a newer server: unknown members of replies and events
+    /// are ignored, unknown enum values and events kept in their `Unrecognized` variants
+    /// ([`Connection::set_strict`] makes them errors).
     pub fn new(stream: S) -> Self {
         Connection {
             stream,
             buf: Vec::new(),
             start: 0,
             scan: Scan::default(),
-            lenient: false,
+            lenient: true,
             next_id: 1,
             events: VecDeque::new(),
         }
     }
 
-    /// Tolerates newer servers: unknown members are ignored, unknown enum values and events
-    /// are kept in their `Unrecognized` variants.
+    /// Tolerates newer servers (the default): unknown members are ignored, unknown enum
+    /// values and events are kept in their `Unrecognized` variants.
     pub fn set_lenient(&mut self, lenient: bool) {
         self.lenient = lenient;
+    }
+
+    /// Replies and events must match the schema exactly; an error names the type, the member
+    /// and the value.
+    pub fn set_strict(&mut self, strict: bool) {
+        self.lenient = !strict;
     }
 
     pub fn is_lenient(&self) -> bool {
@@ -164,7 +172,7 @@ impl<S: Read + Write, E: EventSet> Connection<S, E> {
         if self.lenient {
             Decoder::lenient()
         } else {
-            Decoder::strict()
+            Decoder::strict_reply()
         }
     }
 
@@ -466,14 +474,14 @@ fn string_run(bytes: &[u8]) -> usize {
 }
 
 /// Reads an error reply's body; missing parts become empty rather than failing.
-fn error_of(error: &Value) -> QapiError {
+pub(crate) fn error_of(error: &Value) -> QapiError {
     let class = error.get("class").and_then(Value::as_str).unwrap_or("");
     let desc = error.get("desc").and_then(Value::as_str).unwrap_or("");
     QapiError::new(ErrorClass::from_wire(class), desc)
 }
 
 /// An id for `guest-sync-delimited` that a stale reply is unlikely to carry.
-fn random_id() -> i64 {
+pub(crate) fn random_id() -> i64 {
     use std::collections::hash_map::RandomState;
     use std::hash::{BuildHasher, Hasher};
     let mut hasher = RandomState::new().build_hasher();
@@ -494,7 +502,7 @@ pub fn decode_return<R: Decode>(value: &Value, lenient: bool) -> Result<R, Decod
     let mut decoder = if lenient {
         Decoder::lenient()
     } else {
-        Decoder::strict()
+        Decoder::strict_reply()
     };
     R::decode(value, &mut decoder)
 }

@@ -6,9 +6,11 @@
 //! values by full path (`vcpus[0].online`) where QEMU does and by bare name where QEMU does
 //! (range and enum errors, alternates; `null` for array elements).
 //!
-//! A [`Decoder`] is strict (a server checking requests) or lenient (a client reading replies of
-//! a possibly newer peer): lenient decoding ignores unknown members and keeps unknown enum
-//! values in the enum's `Unrecognized` variant instead of failing.
+//! A [`Decoder`] reads a request (a server: strict, QEMU's messages about parameters) or a
+//! reply (a client). A reply decoder is lenient by default, since the peer may be newer: it
+//! ignores unknown members and keeps unknown enum values in the enum's `Unrecognized` variant.
+//! A strict reply decoder ([`Decoder::strict_reply`]) fails instead, naming the type, the member
+//! and the value; its messages speak of the reply, not of parameters.
 
 use super::error::QapiError;
 use super::qdict::{qdict_order, StrSet};
@@ -66,7 +68,7 @@ pub fn from_value<T: Decode>(value: &Value) -> Result<T, DecodeError> {
     T::decode(value, &mut Decoder::strict())
 }
 
-/// Decodes `value` leniently: unknown members are ignored, unknown enum values kept.
+/// Decodes `value` as a reply, leniently: unknown members are ignored, unknown enum values kept.
 pub fn from_value_lenient<T: Decode>(value: &Value) -> Result<T, DecodeError> {
     T::decode(value, &mut Decoder::lenient())
 }
@@ -83,7 +85,21 @@ pub fn decode_object<T: DecodeMembers>(
     decoder: &mut Decoder,
 ) -> Result<T, DecodeError> {
     let map = decoder.object(value)?;
-    decoder.members(map, T::decode_members)
+    let mut members = Members {
+        map,
+        decoder,
+        visited: Vec::new(),
+        type_name: short_type_name::<T>(),
+    };
+    let value = T::decode_members(&mut members)?;
+    members.finish()?;
+    Ok(value)
+}
+
+/// `Foo` for `my_crate::generated::Foo`.
+fn short_type_name<T>() -> &'static str {
+    let full = std::any::type_name::<T>();
+    full.rsplit("::").next().unwrap_or(full)
 }
 
 /// Implements serde's `Deserialize` through [`Decode`] (strict): generated types use this, so
@@ -103,23 +119,42 @@ enum Segment {
     Index(usize),
 }
 
-/// Decoding state: strictness and the path to the value being decoded.
+/// Decoding state: what is decoded (request or reply), strictness, and the path to the value
+/// being decoded.
 #[derive(Debug, Clone, Default)]
 pub struct Decoder {
     lenient: bool,
+    reply: bool,
     path: Vec<Segment>,
 }
 
 impl Decoder {
+    /// For requests, as a server checks them: QEMU's rules and messages.
     pub fn strict() -> Decoder {
         Decoder::default()
     }
 
+    /// For replies and events of a possibly newer peer (a client's default).
     pub fn lenient() -> Decoder {
         Decoder {
             lenient: true,
+            reply: true,
             path: Vec::new(),
         }
+    }
+
+    /// For replies and events that must match the schema exactly.
+    pub fn strict_reply() -> Decoder {
+        Decoder {
+            lenient: false,
+            reply: true,
+            path: Vec::new(),
+        }
+    }
+
+    /// Whether this decodes a reply (or event) rather than a request.
+    pub fn is_reply(&self) -> bool {
+        self.reply
     }
 
     pub fn is_lenient(&self) -> bool {
@@ -159,8 +194,23 @@ impl Decoder {
         }
     }
 
+    /// What a reply error is about: `Reply member 'a.b'`, or `Reply` at the top level.
+    fn reply_subject(&self) -> String {
+        if self.path.is_empty() {
+            "Reply".to_owned()
+        } else {
+            format!("Reply member '{}'", self.full_name())
+        }
+    }
+
     /// `Invalid parameter type for '<full name>', expected: <expected>`.
     pub fn invalid_type(&self, expected: &str) -> DecodeError {
+        if self.reply {
+            return DecodeError::new(format!(
+                "{} has an invalid type, expected: {expected}",
+                self.reply_subject()
+            ));
+        }
         DecodeError::new(format!(
             "Invalid parameter type for '{}', expected: {expected}",
             self.full_name()
@@ -169,11 +219,17 @@ impl Decoder {
 
     /// `Parameter '<bare name>' expects <what>` (QEMU's range errors).
     pub fn out_of_range(&self, what: &str) -> DecodeError {
+        if self.reply {
+            return DecodeError::new(format!("{} expects {what}", self.reply_subject()));
+        }
         DecodeError::new(format!("Parameter '{}' expects {what}", self.bare_name()))
     }
 
     /// An alternate got a JSON type none of its branches takes.
     pub fn alternate_mismatch(&self, alternate: &str) -> DecodeError {
+        if self.reply {
+            return self.invalid_type(alternate);
+        }
         DecodeError::new(format!(
             "Invalid parameter type for '{}', expected: {alternate}",
             self.bare_name()
@@ -215,6 +271,7 @@ impl Decoder {
             map,
             decoder: self,
             visited: Vec::new(),
+            type_name: "",
         };
         let value = visit(&mut members)?;
         members.finish()?;
@@ -227,20 +284,51 @@ impl Decoder {
     }
 
     /// A union tag value whose branch is compiled out of this build.
-    pub fn branch_unavailable(&self, tag: &str, value: &str) -> DecodeError {
-        DecodeError::new(format!("Parameter '{tag}' does not accept value '{value}'"))
+    pub fn branch_unavailable(&self, tag: &'static str, value: &str) -> DecodeError {
+        if self.reply {
+            self.path_with(tag, |d| {
+                DecodeError::new(format!(
+                    "{} has value '{value}', whose branch this build leaves out",
+                    d.reply_subject()
+                ))
+            })
+        } else {
+            DecodeError::new(format!("Parameter '{tag}' does not accept value '{value}'"))
+        }
     }
 
-    /// A string that is not a value of the enum: kept when lenient, else QEMU's error.
-    pub fn unknown_enum_value(&self, text: &str) -> Result<String, DecodeError> {
+    /// A string that is not a value of the enum `enum_name`: kept when lenient, else an error
+    /// (QEMU's for a request; naming the member, the enum and the value for a reply).
+    pub fn unknown_enum_value(&self, enum_name: &str, text: &str) -> Result<String, DecodeError> {
         if self.lenient {
             Ok(text.to_owned())
+        } else if self.reply {
+            Err(DecodeError::new(format!(
+                "{} has value '{text}', which enum {enum_name} does not know (strict decoding)",
+                self.reply_subject()
+            )))
         } else {
             Err(DecodeError::new(format!(
                 "Parameter '{}' does not accept value '{text}'",
                 self.bare_name()
             )))
         }
+    }
+
+    /// `f` with member `name` pushed on the path (for messages about it).
+    fn path_with<T>(&self, name: &'static str, f: impl FnOnce(&Decoder) -> T) -> T {
+        let mut inner = self.clone();
+        inner.path.push(Segment::Key(name));
+        f(&inner)
+    }
+}
+
+/// ` in type T` for a known type name.
+fn of_type(type_name: &str) -> String {
+    if type_name.is_empty() {
+        String::new()
+    } else {
+        format!(" in type {type_name}")
     }
 }
 
@@ -250,6 +338,8 @@ pub struct Members<'v, 'd> {
     decoder: &'d mut Decoder,
     /// Members found, in visit order (QEMU removes them from its set in this order).
     visited: Vec<&'static str>,
+    /// The Rust type being decoded, for reply errors (empty when unknown).
+    type_name: &'static str,
 }
 
 impl Members<'_, '_> {
@@ -262,9 +352,18 @@ impl Members<'_, '_> {
             }
             None => {
                 self.decoder.path.push(Segment::Key(name));
-                let full = self.decoder.full_name();
+                let error = if self.decoder.reply {
+                    DecodeError::new(format!(
+                        "{} is missing{}",
+                        self.decoder.reply_subject(),
+                        of_type(self.type_name)
+                    ))
+                } else {
+                    let full = self.decoder.full_name();
+                    DecodeError::new(format!("Parameter '{full}' is missing"))
+                };
                 self.decoder.path.pop();
-                Err(DecodeError::new(format!("Parameter '{full}' is missing")))
+                Err(error)
             }
         }
     }
@@ -309,6 +408,12 @@ impl Members<'_, '_> {
                     full.push('.');
                 }
                 full.push_str(key);
+                if self.decoder.reply {
+                    return Err(DecodeError::new(format!(
+                        "Reply member '{full}' is unknown{} (strict decoding)",
+                        of_type(self.type_name)
+                    )));
+                }
                 Err(DecodeError::new(format!(
                     "Parameter '{full}' is unexpected"
                 )))

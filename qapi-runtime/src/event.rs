@@ -2,6 +2,7 @@
 
 use super::decode::{decode_object, Decode, DecodeError, DecodeMembers, Decoder, Empty, Members};
 use super::qdict::qdict_order;
+use super::writer;
 use serde::ser::{Serialize, SerializeMap, Serializer};
 use serde_json::Value;
 
@@ -62,6 +63,42 @@ impl Serialize for Timestamp {
 pub struct EventMessage<E> {
     pub event: E,
     pub timestamp: Timestamp,
+}
+
+impl Timestamp {
+    /// The current host time (the clock QEMU stamps events with).
+    pub fn now() -> Timestamp {
+        let since = std::time::SystemTime::now()
+            .duration_since(std::time::UNIX_EPOCH)
+            .unwrap_or_default();
+        Timestamp {
+            seconds: i64::try_from(since.as_secs()).unwrap_or(i64::MAX),
+            microseconds: i64::from(since.subsec_micros()),
+        }
+    }
+}
+
+impl<E: EventSet> EventMessage<E> {
+    /// `event`, stamped with the current time.
+    pub fn now(event: E) -> Self {
+        EventMessage {
+            event,
+            timestamp: Timestamp::now(),
+        }
+    }
+
+    /// Writes the message as one line in QEMU's format.
+    pub fn write_line<W: std::io::Write>(&self, mut out: W) -> Result<(), writer::Error> {
+        writer::to_writer(&mut out, self)?;
+        out.write_all(b"\n")?;
+        Ok(())
+    }
+}
+
+/// The event emitter of a server: writes `event`, stamped with the current time, as one line
+/// in QEMU's format (`{"event": .., "data": .., "timestamp": ..}`).
+pub fn emit<E: EventSet, W: std::io::Write>(out: W, event: E) -> Result<(), writer::Error> {
+    EventMessage::now(event).write_line(out)
 }
 
 impl<E: EventSet> DecodeMembers for EventMessage<E> {

@@ -4,13 +4,16 @@
 //! - [`writer`]: a streaming serde serializer producing QEMU's JSON format byte for byte.
 //! - [`qdict`]: QEMU's dictionary orders (output key order, which bad key is reported first).
 //! - [`request`], [`reply`], [`error`]: the server side of the protocol.
-//! - [`client`], [`event`]: the client side, with the guest-agent and QMP handshakes.
+//! - [`client`], [`event`]: the client side, with the guest-agent and QMP handshakes; with
+//!   the cargo feature `tokio`, `aio`: the async client (concurrent calls, event streams).
 //! - [`base64`]: bytes carried as base64, encoded on the fly.
 //!
 //! The modules refer to each other only through `super::`, so a generator can also paste this
 //! crate into a generated file as a module (a standalone crate needs only serde and
 //! serde_json, the latter with `preserve_order`).
 
+#[cfg(feature = "tokio")]
+pub mod aio;
 pub mod base64;
 pub mod client;
 pub mod decode;
@@ -31,6 +34,11 @@ pub use event::{EventMessage, EventSet, Timestamp};
 pub use reply::Reply;
 pub use request::{CommandInfo, Disabled, Request};
 pub use ser::SerializeMembers;
+
+// Generated code reaches serde and serde_json through these, so a crate using it depends on
+// this crate alone (and gets serde_json's `preserve_order`, which QEMU's member order needs).
+pub use ::serde;
+pub use ::serde_json;
 
 /// The source of this file, for generators that inline the runtime.
 #[doc(hidden)]

@@ -1,29 +1,30 @@
 //! Macros that implement the fixed part of generated types, so the generated code holds only
-//! what differs per type. Paths inside resolve where the macro is invoked: generated code
-//! has `qapi_runtime` (this crate, or its inlined copy) and `serde` in scope.
+//! what differs per type. Paths start at `$crate` (this crate, which re-exports serde and
+//! serde_json), so the invoking crate needs no serde of its own; a generator that inlines the
+//! runtime rewrites `$crate` to the inlined module's name.
 
 /// `Decode`, `Serialize` and `Deserialize` for object types (structs and unions), through
 /// their `DecodeMembers` and `SerializeMembers` impls.
 #[macro_export]
 macro_rules! object {
     ($t:ident) => {
-        impl qapi_runtime::Decode for $t {
+        impl $crate::Decode for $t {
             fn decode(
-                value: &::serde_json::Value,
-                decoder: &mut qapi_runtime::Decoder,
-            ) -> qapi_runtime::DecodeResult<Self> {
-                qapi_runtime::decode::decode_object(value, decoder)
+                value: &$crate::serde_json::Value,
+                decoder: &mut $crate::Decoder,
+            ) -> $crate::DecodeResult<Self> {
+                $crate::decode::decode_object(value, decoder)
             }
         }
-        impl ::serde::Serialize for $t {
-            fn serialize<S: ::serde::Serializer>(
+        impl $crate::serde::Serialize for $t {
+            fn serialize<S: $crate::serde::Serializer>(
                 &self,
                 serializer: S,
             ) -> ::std::result::Result<S::Ok, S::Error> {
-                qapi_runtime::ser::serialize_object(self, serializer)
+                $crate::ser::serialize_object(self, serializer)
             }
         }
-        qapi_runtime::deserialize!($t);
+        $crate::deserialize!($t);
     };
 }
 
@@ -37,29 +38,29 @@ macro_rules! enumeration {
                 f.write_str(self.as_str())
             }
         }
-        impl ::serde::Serialize for $t {
-            fn serialize<S: ::serde::Serializer>(
+        impl $crate::serde::Serialize for $t {
+            fn serialize<S: $crate::serde::Serializer>(
                 &self,
                 serializer: S,
             ) -> ::std::result::Result<S::Ok, S::Error> {
                 serializer.serialize_str(self.as_str())
             }
         }
-        impl qapi_runtime::Decode for $t {
+        impl $crate::Decode for $t {
             fn decode(
-                value: &::serde_json::Value,
-                decoder: &mut qapi_runtime::Decoder,
-            ) -> qapi_runtime::DecodeResult<Self> {
+                value: &$crate::serde_json::Value,
+                decoder: &mut $crate::Decoder,
+            ) -> $crate::DecodeResult<Self> {
                 let text = decoder.enum_str(value)?;
                 match $t::from_wire(text) {
                     ::std::option::Option::Some(known) => ::std::result::Result::Ok(known),
-                    ::std::option::Option::None => {
-                        decoder.unknown_enum_value(text).map($t::$unknown)
-                    }
+                    ::std::option::Option::None => decoder
+                        .unknown_enum_value(::std::stringify!($t), text)
+                        .map($t::$unknown),
                 }
             }
         }
-        qapi_runtime::deserialize!($t);
+        $crate::deserialize!($t);
     };
 }
 
@@ -68,11 +69,11 @@ macro_rules! enumeration {
 #[macro_export]
 macro_rules! deserialize {
     ($t:ident) => {
-        impl<'de> ::serde::Deserialize<'de> for $t {
-            fn deserialize<D: ::serde::Deserializer<'de>>(
+        impl<'de> $crate::serde::Deserialize<'de> for $t {
+            fn deserialize<D: $crate::serde::Deserializer<'de>>(
                 deserializer: D,
             ) -> ::std::result::Result<Self, D::Error> {
-                qapi_runtime::decode::deserialize(deserializer)
+                $crate::decode::deserialize(deserializer)
             }
         }
     };

@@ -4,7 +4,7 @@
 //! Format: `": "` after keys and `", "` between items, no other spaces; ASCII-only output with
 //! `\uXXXX` (upper-case hex, surrogate pairs beyond the BMP) for control characters and
 //! everything from U+007F up; `/` is not escaped; integers in decimal; doubles as C's `%.17g`.
-//! Nothing is buffered here: wrap sockets in a `BufWriter`. [`Serializer::collect_str`]
+//! Nothing is buffered here: wrap sockets in a `BufWriter`. [`serde::Serializer::collect_str`]
 //! streams too, so a `Display` value (such as base64 of a large buffer) is never materialised.
 
 use serde::ser::{self, Serialize};

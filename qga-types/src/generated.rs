@@ -15,7 +15,7 @@ impl qapi_runtime::DecodeMembers for GuestSyncDelimitedArgs {
     }
 }
 impl qapi_runtime::SerializeMembers for GuestSyncDelimitedArgs {
-    fn serialize_members<M: ::serde::ser::SerializeMap>(
+    fn serialize_members<M: qapi_runtime::serde::ser::SerializeMap>(
         &self,
         map: &mut M,
     ) -> Result<(), M::Error> {
@@ -41,7 +41,7 @@ impl qapi_runtime::DecodeMembers for GuestSyncArgs {
     }
 }
 impl qapi_runtime::SerializeMembers for GuestSyncArgs {
-    fn serialize_members<M: ::serde::ser::SerializeMap>(
+    fn serialize_members<M: qapi_runtime::serde::ser::SerializeMap>(
         &self,
         map: &mut M,
     ) -> Result<(), M::Error> {
@@ -68,7 +68,7 @@ impl qapi_runtime::DecodeMembers for GuestSetTimeArgs {
     }
 }
 impl qapi_runtime::SerializeMembers for GuestSetTimeArgs {
-    fn serialize_members<M: ::serde::ser::SerializeMap>(
+    fn serialize_members<M: qapi_runtime::serde::ser::SerializeMap>(
         &self,
         map: &mut M,
     ) -> Result<(), M::Error> {
@@ -105,7 +105,7 @@ impl qapi_runtime::DecodeMembers for GuestAgentCommandInfo {
     }
 }
 impl qapi_runtime::SerializeMembers for GuestAgentCommandInfo {
-    fn serialize_members<M: ::serde::ser::SerializeMap>(
+    fn serialize_members<M: qapi_runtime::serde::ser::SerializeMap>(
         &self,
         map: &mut M,
     ) -> Result<(), M::Error> {
@@ -140,7 +140,7 @@ impl qapi_runtime::DecodeMembers for GuestAgentInfo {
     }
 }
 impl qapi_runtime::SerializeMembers for GuestAgentInfo {
-    fn serialize_members<M: ::serde::ser::SerializeMap>(
+    fn serialize_members<M: qapi_runtime::serde::ser::SerializeMap>(
         &self,
         map: &mut M,
     ) -> Result<(), M::Error> {
@@ -167,7 +167,7 @@ impl qapi_runtime::DecodeMembers for GuestShutdownArgs {
     }
 }
 impl qapi_runtime::SerializeMembers for GuestShutdownArgs {
-    fn serialize_members<M: ::serde::ser::SerializeMap>(
+    fn serialize_members<M: qapi_runtime::serde::ser::SerializeMap>(
         &self,
         map: &mut M,
     ) -> Result<(), M::Error> {
@@ -196,7 +196,7 @@ impl qapi_runtime::DecodeMembers for GuestFileOpenArgs {
     }
 }
 impl qapi_runtime::SerializeMembers for GuestFileOpenArgs {
-    fn serialize_members<M: ::serde::ser::SerializeMap>(
+    fn serialize_members<M: qapi_runtime::serde::ser::SerializeMap>(
         &self,
         map: &mut M,
     ) -> Result<(), M::Error> {
@@ -223,7 +223,7 @@ impl qapi_runtime::DecodeMembers for GuestFileCloseArgs {
     }
 }
 impl qapi_runtime::SerializeMembers for GuestFileCloseArgs {
-    fn serialize_members<M: ::serde::ser::SerializeMap>(
+    fn serialize_members<M: qapi_runtime::serde::ser::SerializeMap>(
         &self,
         map: &mut M,
     ) -> Result<(), M::Error> {
@@ -260,7 +260,7 @@ impl qapi_runtime::DecodeMembers for GuestFileRead {
     }
 }
 impl qapi_runtime::SerializeMembers for GuestFileRead {
-    fn serialize_members<M: ::serde::ser::SerializeMap>(
+    fn serialize_members<M: qapi_runtime::serde::ser::SerializeMap>(
         &self,
         map: &mut M,
     ) -> Result<(), M::Error> {
@@ -292,7 +292,7 @@ impl qapi_runtime::DecodeMembers for GuestFileReadArgs {
     }
 }
 impl qapi_runtime::SerializeMembers for GuestFileReadArgs {
-    fn serialize_members<M: ::serde::ser::SerializeMap>(
+    fn serialize_members<M: qapi_runtime::serde::ser::SerializeMap>(
         &self,
         map: &mut M,
     ) -> Result<(), M::Error> {
@@ -327,7 +327,7 @@ impl qapi_runtime::DecodeMembers for GuestFileWrite {
     }
 }
 impl qapi_runtime::SerializeMembers for GuestFileWrite {
-    fn serialize_members<M: ::serde::ser::SerializeMap>(
+    fn serialize_members<M: qapi_runtime::serde::ser::SerializeMap>(
         &self,
         map: &mut M,
     ) -> Result<(), M::Error> {
@@ -361,7 +361,7 @@ impl qapi_runtime::DecodeMembers for GuestFileWriteArgs {
     }
 }
 impl qapi_runtime::SerializeMembers for GuestFileWriteArgs {
-    fn serialize_members<M: ::serde::ser::SerializeMap>(
+    fn serialize_members<M: qapi_runtime::serde::ser::SerializeMap>(
         &self,
         map: &mut M,
     ) -> Result<(), M::Error> {
@@ -396,7 +396,7 @@ impl qapi_runtime::DecodeMembers for GuestFileSeek {
     }
 }
 impl qapi_runtime::SerializeMembers for GuestFileSeek {
-    fn serialize_members<M: ::serde::ser::SerializeMap>(
+    fn serialize_members<M: qapi_runtime::serde::ser::SerializeMap>(
         &self,
         map: &mut M,
     ) -> Result<(), M::Error> {
@@ -464,15 +464,15 @@ pub enum GuestFileWhence {
 }
 impl qapi_runtime::Decode for GuestFileWhence {
     fn decode(
-        value: &::serde_json::Value,
+        value: &qapi_runtime::serde_json::Value,
         decoder: &mut qapi_runtime::Decoder,
     ) -> qapi_runtime::DecodeResult<Self> {
         Ok(
             match value {
-                ::serde_json::Value::Number(_) => {
+                qapi_runtime::serde_json::Value::Number(_) => {
                     Self::Value(qapi_runtime::Decode::decode(value, decoder)?)
                 }
-                ::serde_json::Value::String(_) => {
+                qapi_runtime::serde_json::Value::String(_) => {
                     Self::Name(qapi_runtime::Decode::decode(value, decoder)?)
                 }
                 _ => return Err(decoder.alternate_mismatch("GuestFileWhence")),
@@ -480,14 +480,18 @@ impl qapi_runtime::Decode for GuestFileWhence {
         )
     }
 }
-impl ::serde::Serialize for GuestFileWhence {
-    fn serialize<S: ::serde::Serializer>(
+impl qapi_runtime::serde::Serialize for GuestFileWhence {
+    fn serialize<S: qapi_runtime::serde::Serializer>(
         &self,
         serializer: S,
     ) -> Result<S::Ok, S::Error> {
         match self {
-            Self::Value(value) => ::serde::Serialize::serialize(value, serializer),
-            Self::Name(value) => ::serde::Serialize::serialize(value, serializer),
+            Self::Value(value) => {
+                qapi_runtime::serde::Serialize::serialize(value, serializer)
+            }
+            Self::Name(value) => {
+                qapi_runtime::serde::Serialize::serialize(value, serializer)
+            }
         }
     }
 }
@@ -515,7 +519,7 @@ impl qapi_runtime::DecodeMembers for GuestFileSeekArgs {
     }
 }
 impl qapi_runtime::SerializeMembers for GuestFileSeekArgs {
-    fn serialize_members<M: ::serde::ser::SerializeMap>(
+    fn serialize_members<M: qapi_runtime::serde::ser::SerializeMap>(
         &self,
         map: &mut M,
     ) -> Result<(), M::Error> {
@@ -543,7 +547,7 @@ impl qapi_runtime::DecodeMembers for GuestFileFlushArgs {
     }
 }
 impl qapi_runtime::SerializeMembers for GuestFileFlushArgs {
-    fn serialize_members<M: ::serde::ser::SerializeMap>(
+    fn serialize_members<M: qapi_runtime::serde::ser::SerializeMap>(
         &self,
         map: &mut M,
     ) -> Result<(), M::Error> {
@@ -613,7 +617,7 @@ impl qapi_runtime::DecodeMembers for GuestFsfreezeFreezeListArgs {
 }
 #[cfg(any(windows, target_os = "linux", target_os = "freebsd"))]
 impl qapi_runtime::SerializeMembers for GuestFsfreezeFreezeListArgs {
-    fn serialize_members<M: ::serde::ser::SerializeMap>(
+    fn serialize_members<M: qapi_runtime::serde::ser::SerializeMap>(
         &self,
         map: &mut M,
     ) -> Result<(), M::Error> {
@@ -654,7 +658,7 @@ impl qapi_runtime::DecodeMembers for GuestFilesystemTrimResult {
 }
 #[cfg(any(windows, target_os = "linux"))]
 impl qapi_runtime::SerializeMembers for GuestFilesystemTrimResult {
-    fn serialize_members<M: ::serde::ser::SerializeMap>(
+    fn serialize_members<M: qapi_runtime::serde::ser::SerializeMap>(
         &self,
         map: &mut M,
     ) -> Result<(), M::Error> {
@@ -689,7 +693,7 @@ impl qapi_runtime::DecodeMembers for GuestFilesystemTrimResponse {
 }
 #[cfg(any(windows, target_os = "linux"))]
 impl qapi_runtime::SerializeMembers for GuestFilesystemTrimResponse {
-    fn serialize_members<M: ::serde::ser::SerializeMap>(
+    fn serialize_members<M: qapi_runtime::serde::ser::SerializeMap>(
         &self,
         map: &mut M,
     ) -> Result<(), M::Error> {
@@ -725,7 +729,7 @@ impl qapi_runtime::DecodeMembers for GuestFstrimArgs {
 }
 #[cfg(any(windows, target_os = "linux"))]
 impl qapi_runtime::SerializeMembers for GuestFstrimArgs {
-    fn serialize_members<M: ::serde::ser::SerializeMap>(
+    fn serialize_members<M: qapi_runtime::serde::ser::SerializeMap>(
         &self,
         map: &mut M,
     ) -> Result<(), M::Error> {
@@ -802,7 +806,7 @@ impl qapi_runtime::DecodeMembers for GuestIpAddress {
 }
 #[cfg(any(windows, unix))]
 impl qapi_runtime::SerializeMembers for GuestIpAddress {
-    fn serialize_members<M: ::serde::ser::SerializeMap>(
+    fn serialize_members<M: qapi_runtime::serde::ser::SerializeMap>(
         &self,
         map: &mut M,
     ) -> Result<(), M::Error> {
@@ -857,7 +861,7 @@ impl qapi_runtime::DecodeMembers for GuestNetworkInterfaceStat {
 }
 #[cfg(any(windows, unix))]
 impl qapi_runtime::SerializeMembers for GuestNetworkInterfaceStat {
-    fn serialize_members<M: ::serde::ser::SerializeMap>(
+    fn serialize_members<M: qapi_runtime::serde::ser::SerializeMap>(
         &self,
         map: &mut M,
     ) -> Result<(), M::Error> {
@@ -906,7 +910,7 @@ impl qapi_runtime::DecodeMembers for GuestNetworkInterface {
 }
 #[cfg(any(windows, unix))]
 impl qapi_runtime::SerializeMembers for GuestNetworkInterface {
-    fn serialize_members<M: ::serde::ser::SerializeMap>(
+    fn serialize_members<M: qapi_runtime::serde::ser::SerializeMap>(
         &self,
         map: &mut M,
     ) -> Result<(), M::Error> {
@@ -954,7 +958,7 @@ impl qapi_runtime::DecodeMembers for GuestLogicalProcessor {
 }
 #[cfg(any(target_os = "linux", windows))]
 impl qapi_runtime::SerializeMembers for GuestLogicalProcessor {
-    fn serialize_members<M: ::serde::ser::SerializeMap>(
+    fn serialize_members<M: qapi_runtime::serde::ser::SerializeMap>(
         &self,
         map: &mut M,
     ) -> Result<(), M::Error> {
@@ -994,7 +998,7 @@ impl qapi_runtime::DecodeMembers for GuestSetVcpusArgs {
 }
 #[cfg(target_os = "linux")]
 impl qapi_runtime::SerializeMembers for GuestSetVcpusArgs {
-    fn serialize_members<M: ::serde::ser::SerializeMap>(
+    fn serialize_members<M: qapi_runtime::serde::ser::SerializeMap>(
         &self,
         map: &mut M,
     ) -> Result<(), M::Error> {
@@ -1146,7 +1150,7 @@ impl qapi_runtime::DecodeMembers for GuestPciAddress {
 }
 #[cfg(any(windows, target_os = "linux"))]
 impl qapi_runtime::SerializeMembers for GuestPciAddress {
-    fn serialize_members<M: ::serde::ser::SerializeMap>(
+    fn serialize_members<M: qapi_runtime::serde::ser::SerializeMap>(
         &self,
         map: &mut M,
     ) -> Result<(), M::Error> {
@@ -1190,7 +1194,7 @@ impl qapi_runtime::DecodeMembers for GuestCcwAddress {
 }
 #[cfg(any(windows, target_os = "linux"))]
 impl qapi_runtime::SerializeMembers for GuestCcwAddress {
-    fn serialize_members<M: ::serde::ser::SerializeMap>(
+    fn serialize_members<M: qapi_runtime::serde::ser::SerializeMap>(
         &self,
         map: &mut M,
     ) -> Result<(), M::Error> {
@@ -1247,7 +1251,7 @@ impl qapi_runtime::DecodeMembers for GuestDiskAddress {
 }
 #[cfg(any(windows, target_os = "linux"))]
 impl qapi_runtime::SerializeMembers for GuestDiskAddress {
-    fn serialize_members<M: ::serde::ser::SerializeMap>(
+    fn serialize_members<M: qapi_runtime::serde::ser::SerializeMap>(
         &self,
         map: &mut M,
     ) -> Result<(), M::Error> {
@@ -1266,7 +1270,7 @@ impl qapi_runtime::SerializeMembers for GuestDiskAddress {
 qapi_runtime::object!(GuestDiskAddress);
 
 /// NVMe smart information, based on NVMe specification, section
-/// <SMART / Health Information (Log Identifier 02h)>
+/// \<SMART / Health Information (Log Identifier 02h)>
 ///
 /// # TODO
 ///
@@ -1342,7 +1346,7 @@ impl qapi_runtime::DecodeMembers for GuestNvMeSmart {
 }
 #[cfg(any(windows, target_os = "linux"))]
 impl qapi_runtime::SerializeMembers for GuestNvMeSmart {
-    fn serialize_members<M: ::serde::ser::SerializeMap>(
+    fn serialize_members<M: qapi_runtime::serde::ser::SerializeMap>(
         &self,
         map: &mut M,
     ) -> Result<(), M::Error> {
@@ -1475,7 +1479,7 @@ impl qapi_runtime::DecodeMembers for GuestDiskSmart {
 }
 #[cfg(any(windows, target_os = "linux"))]
 impl qapi_runtime::SerializeMembers for GuestDiskSmart {
-    fn serialize_members<M: ::serde::ser::SerializeMap>(
+    fn serialize_members<M: qapi_runtime::serde::ser::SerializeMap>(
         &self,
         map: &mut M,
     ) -> Result<(), M::Error> {
@@ -1653,7 +1657,7 @@ impl qapi_runtime::DecodeMembers for GuestDiskInfo {
 }
 #[cfg(any(windows, target_os = "linux"))]
 impl qapi_runtime::SerializeMembers for GuestDiskInfo {
-    fn serialize_members<M: ::serde::ser::SerializeMap>(
+    fn serialize_members<M: qapi_runtime::serde::ser::SerializeMap>(
         &self,
         map: &mut M,
     ) -> Result<(), M::Error> {
@@ -1710,7 +1714,7 @@ impl qapi_runtime::DecodeMembers for GuestFilesystemInfo {
 }
 #[cfg(any(windows, target_os = "linux"))]
 impl qapi_runtime::SerializeMembers for GuestFilesystemInfo {
-    fn serialize_members<M: ::serde::ser::SerializeMap>(
+    fn serialize_members<M: qapi_runtime::serde::ser::SerializeMap>(
         &self,
         map: &mut M,
     ) -> Result<(), M::Error> {
@@ -1756,7 +1760,7 @@ impl qapi_runtime::DecodeMembers for GuestSetUserPasswordArgs {
 }
 #[cfg(any(windows, target_os = "linux", target_os = "freebsd"))]
 impl qapi_runtime::SerializeMembers for GuestSetUserPasswordArgs {
-    fn serialize_members<M: ::serde::ser::SerializeMap>(
+    fn serialize_members<M: qapi_runtime::serde::ser::SerializeMap>(
         &self,
         map: &mut M,
     ) -> Result<(), M::Error> {
@@ -1800,7 +1804,7 @@ impl qapi_runtime::DecodeMembers for GuestMemoryBlock {
 }
 #[cfg(target_os = "linux")]
 impl qapi_runtime::SerializeMembers for GuestMemoryBlock {
-    fn serialize_members<M: ::serde::ser::SerializeMap>(
+    fn serialize_members<M: qapi_runtime::serde::ser::SerializeMap>(
         &self,
         map: &mut M,
     ) -> Result<(), M::Error> {
@@ -1893,7 +1897,7 @@ impl qapi_runtime::DecodeMembers for GuestMemoryBlockResponse {
 }
 #[cfg(target_os = "linux")]
 impl qapi_runtime::SerializeMembers for GuestMemoryBlockResponse {
-    fn serialize_members<M: ::serde::ser::SerializeMap>(
+    fn serialize_members<M: qapi_runtime::serde::ser::SerializeMap>(
         &self,
         map: &mut M,
     ) -> Result<(), M::Error> {
@@ -1934,7 +1938,7 @@ impl qapi_runtime::DecodeMembers for GuestSetMemoryBlocksArgs {
 }
 #[cfg(target_os = "linux")]
 impl qapi_runtime::SerializeMembers for GuestSetMemoryBlocksArgs {
-    fn serialize_members<M: ::serde::ser::SerializeMap>(
+    fn serialize_members<M: qapi_runtime::serde::ser::SerializeMap>(
         &self,
         map: &mut M,
     ) -> Result<(), M::Error> {
@@ -1968,7 +1972,7 @@ impl qapi_runtime::DecodeMembers for GuestMemoryBlockInfo {
 }
 #[cfg(target_os = "linux")]
 impl qapi_runtime::SerializeMembers for GuestMemoryBlockInfo {
-    fn serialize_members<M: ::serde::ser::SerializeMap>(
+    fn serialize_members<M: qapi_runtime::serde::ser::SerializeMap>(
         &self,
         map: &mut M,
     ) -> Result<(), M::Error> {
@@ -2022,7 +2026,7 @@ impl qapi_runtime::DecodeMembers for GuestExecStatus {
     }
 }
 impl qapi_runtime::SerializeMembers for GuestExecStatus {
-    fn serialize_members<M: ::serde::ser::SerializeMap>(
+    fn serialize_members<M: qapi_runtime::serde::ser::SerializeMap>(
         &self,
         map: &mut M,
     ) -> Result<(), M::Error> {
@@ -2054,7 +2058,7 @@ impl qapi_runtime::DecodeMembers for GuestExecStatusArgs {
     }
 }
 impl qapi_runtime::SerializeMembers for GuestExecStatusArgs {
-    fn serialize_members<M: ::serde::ser::SerializeMap>(
+    fn serialize_members<M: qapi_runtime::serde::ser::SerializeMap>(
         &self,
         map: &mut M,
     ) -> Result<(), M::Error> {
@@ -2082,7 +2086,7 @@ impl qapi_runtime::DecodeMembers for GuestExec {
     }
 }
 impl qapi_runtime::SerializeMembers for GuestExec {
-    fn serialize_members<M: ::serde::ser::SerializeMap>(
+    fn serialize_members<M: qapi_runtime::serde::ser::SerializeMap>(
         &self,
         map: &mut M,
     ) -> Result<(), M::Error> {
@@ -2161,15 +2165,15 @@ pub enum GuestExecCaptureOutput {
 }
 impl qapi_runtime::Decode for GuestExecCaptureOutput {
     fn decode(
-        value: &::serde_json::Value,
+        value: &qapi_runtime::serde_json::Value,
         decoder: &mut qapi_runtime::Decoder,
     ) -> qapi_runtime::DecodeResult<Self> {
         Ok(
             match value {
-                ::serde_json::Value::Bool(_) => {
+                qapi_runtime::serde_json::Value::Bool(_) => {
                     Self::Flag(qapi_runtime::Decode::decode(value, decoder)?)
                 }
-                ::serde_json::Value::String(_) => {
+                qapi_runtime::serde_json::Value::String(_) => {
                     Self::Mode(qapi_runtime::Decode::decode(value, decoder)?)
                 }
                 _ => return Err(decoder.alternate_mismatch("GuestExecCaptureOutput")),
@@ -2177,14 +2181,18 @@ impl qapi_runtime::Decode for GuestExecCaptureOutput {
         )
     }
 }
-impl ::serde::Serialize for GuestExecCaptureOutput {
-    fn serialize<S: ::serde::Serializer>(
+impl qapi_runtime::serde::Serialize for GuestExecCaptureOutput {
+    fn serialize<S: qapi_runtime::serde::Serializer>(
         &self,
         serializer: S,
     ) -> Result<S::Ok, S::Error> {
         match self {
-            Self::Flag(value) => ::serde::Serialize::serialize(value, serializer),
-            Self::Mode(value) => ::serde::Serialize::serialize(value, serializer),
+            Self::Flag(value) => {
+                qapi_runtime::serde::Serialize::serialize(value, serializer)
+            }
+            Self::Mode(value) => {
+                qapi_runtime::serde::Serialize::serialize(value, serializer)
+            }
         }
     }
 }
@@ -2219,7 +2227,7 @@ impl qapi_runtime::DecodeMembers for GuestExecArgs {
     }
 }
 impl qapi_runtime::SerializeMembers for GuestExecArgs {
-    fn serialize_members<M: ::serde::ser::SerializeMap>(
+    fn serialize_members<M: qapi_runtime::serde::ser::SerializeMap>(
         &self,
         map: &mut M,
     ) -> Result<(), M::Error> {
@@ -2255,7 +2263,7 @@ impl qapi_runtime::DecodeMembers for GuestHostName {
     }
 }
 impl qapi_runtime::SerializeMembers for GuestHostName {
-    fn serialize_members<M: ::serde::ser::SerializeMap>(
+    fn serialize_members<M: qapi_runtime::serde::ser::SerializeMap>(
         &self,
         map: &mut M,
     ) -> Result<(), M::Error> {
@@ -2295,7 +2303,7 @@ impl qapi_runtime::DecodeMembers for GuestUser {
 }
 #[cfg(any(windows, unix))]
 impl qapi_runtime::SerializeMembers for GuestUser {
-    fn serialize_members<M: ::serde::ser::SerializeMap>(
+    fn serialize_members<M: qapi_runtime::serde::ser::SerializeMap>(
         &self,
         map: &mut M,
     ) -> Result<(), M::Error> {
@@ -2331,7 +2339,7 @@ impl qapi_runtime::DecodeMembers for GuestTimezone {
     }
 }
 impl qapi_runtime::SerializeMembers for GuestTimezone {
-    fn serialize_members<M: ::serde::ser::SerializeMap>(
+    fn serialize_members<M: qapi_runtime::serde::ser::SerializeMap>(
         &self,
         map: &mut M,
     ) -> Result<(), M::Error> {
@@ -2409,7 +2417,7 @@ impl qapi_runtime::DecodeMembers for GuestOsInfo {
     }
 }
 impl qapi_runtime::SerializeMembers for GuestOsInfo {
-    fn serialize_members<M: ::serde::ser::SerializeMap>(
+    fn serialize_members<M: qapi_runtime::serde::ser::SerializeMap>(
         &self,
         map: &mut M,
     ) -> Result<(), M::Error> {
@@ -2490,7 +2498,7 @@ impl qapi_runtime::DecodeMembers for GuestDeviceIdPci {
 }
 #[cfg(windows)]
 impl qapi_runtime::SerializeMembers for GuestDeviceIdPci {
-    fn serialize_members<M: ::serde::ser::SerializeMap>(
+    fn serialize_members<M: qapi_runtime::serde::ser::SerializeMap>(
         &self,
         map: &mut M,
     ) -> Result<(), M::Error> {
@@ -2534,7 +2542,7 @@ impl qapi_runtime::DecodeMembers for GuestDeviceId {
 }
 #[cfg(windows)]
 impl qapi_runtime::SerializeMembers for GuestDeviceId {
-    fn serialize_members<M: ::serde::ser::SerializeMap>(
+    fn serialize_members<M: qapi_runtime::serde::ser::SerializeMap>(
         &self,
         map: &mut M,
     ) -> Result<(), M::Error> {
@@ -2584,7 +2592,7 @@ impl qapi_runtime::DecodeMembers for GuestDeviceInfo {
 }
 #[cfg(windows)]
 impl qapi_runtime::SerializeMembers for GuestDeviceInfo {
-    fn serialize_members<M: ::serde::ser::SerializeMap>(
+    fn serialize_members<M: qapi_runtime::serde::ser::SerializeMap>(
         &self,
         map: &mut M,
     ) -> Result<(), M::Error> {
@@ -2620,7 +2628,7 @@ impl qapi_runtime::DecodeMembers for GuestAuthorizedKeys {
     }
 }
 impl qapi_runtime::SerializeMembers for GuestAuthorizedKeys {
-    fn serialize_members<M: ::serde::ser::SerializeMap>(
+    fn serialize_members<M: qapi_runtime::serde::ser::SerializeMap>(
         &self,
         map: &mut M,
     ) -> Result<(), M::Error> {
@@ -2646,7 +2654,7 @@ impl qapi_runtime::DecodeMembers for GuestSshGetAuthorizedKeysArgs {
     }
 }
 impl qapi_runtime::SerializeMembers for GuestSshGetAuthorizedKeysArgs {
-    fn serialize_members<M: ::serde::ser::SerializeMap>(
+    fn serialize_members<M: qapi_runtime::serde::ser::SerializeMap>(
         &self,
         map: &mut M,
     ) -> Result<(), M::Error> {
@@ -2679,7 +2687,7 @@ impl qapi_runtime::DecodeMembers for GuestSshAddAuthorizedKeysArgs {
     }
 }
 impl qapi_runtime::SerializeMembers for GuestSshAddAuthorizedKeysArgs {
-    fn serialize_members<M: ::serde::ser::SerializeMap>(
+    fn serialize_members<M: qapi_runtime::serde::ser::SerializeMap>(
         &self,
         map: &mut M,
     ) -> Result<(), M::Error> {
@@ -2711,7 +2719,7 @@ impl qapi_runtime::DecodeMembers for GuestSshRemoveAuthorizedKeysArgs {
     }
 }
 impl qapi_runtime::SerializeMembers for GuestSshRemoveAuthorizedKeysArgs {
-    fn serialize_members<M: ::serde::ser::SerializeMap>(
+    fn serialize_members<M: qapi_runtime::serde::ser::SerializeMap>(
         &self,
         map: &mut M,
     ) -> Result<(), M::Error> {
@@ -2792,7 +2800,7 @@ impl qapi_runtime::DecodeMembers for GuestDiskStats {
 }
 #[cfg(target_os = "linux")]
 impl qapi_runtime::SerializeMembers for GuestDiskStats {
-    fn serialize_members<M: ::serde::ser::SerializeMap>(
+    fn serialize_members<M: qapi_runtime::serde::ser::SerializeMap>(
         &self,
         map: &mut M,
     ) -> Result<(), M::Error> {
@@ -2854,7 +2862,7 @@ impl qapi_runtime::DecodeMembers for GuestDiskStatsInfo {
 }
 #[cfg(target_os = "linux")]
 impl qapi_runtime::SerializeMembers for GuestDiskStatsInfo {
-    fn serialize_members<M: ::serde::ser::SerializeMap>(
+    fn serialize_members<M: qapi_runtime::serde::ser::SerializeMap>(
         &self,
         map: &mut M,
     ) -> Result<(), M::Error> {
@@ -2957,7 +2965,7 @@ impl qapi_runtime::DecodeMembers for GuestLinuxCpuStats {
 }
 #[cfg(target_os = "linux")]
 impl qapi_runtime::SerializeMembers for GuestLinuxCpuStats {
-    fn serialize_members<M: ::serde::ser::SerializeMap>(
+    fn serialize_members<M: qapi_runtime::serde::ser::SerializeMap>(
         &self,
         map: &mut M,
     ) -> Result<(), M::Error> {
@@ -3010,7 +3018,7 @@ impl qapi_runtime::DecodeMembers for GuestCpuStats {
 }
 #[cfg(target_os = "linux")]
 impl qapi_runtime::SerializeMembers for GuestCpuStats {
-    fn serialize_members<M: ::serde::ser::SerializeMap>(
+    fn serialize_members<M: qapi_runtime::serde::ser::SerializeMap>(
         &self,
         map: &mut M,
     ) -> Result<(), M::Error> {
@@ -3072,7 +3080,7 @@ impl qapi_runtime::DecodeMembers for GuestLoadAverage {
 }
 #[cfg(unix)]
 impl qapi_runtime::SerializeMembers for GuestLoadAverage {
-    fn serialize_members<M: ::serde::ser::SerializeMap>(
+    fn serialize_members<M: qapi_runtime::serde::ser::SerializeMap>(
         &self,
         map: &mut M,
     ) -> Result<(), M::Error> {
@@ -3153,7 +3161,7 @@ impl qapi_runtime::DecodeMembers for GuestNetworkRoute {
 }
 #[cfg(target_os = "linux")]
 impl qapi_runtime::SerializeMembers for GuestNetworkRoute {
-    fn serialize_members<M: ::serde::ser::SerializeMap>(
+    fn serialize_members<M: qapi_runtime::serde::ser::SerializeMap>(
         &self,
         map: &mut M,
     ) -> Result<(), M::Error> {
@@ -3185,12 +3193,12 @@ qapi_runtime::object!(GuestNetworkRoute);
 #[allow(clippy::large_enum_variant)]
 pub enum Event {
     /// An event this version of the schema does not know (lenient decoding only).
-    Unrecognized { name: String, data: Option<::serde_json::Value> },
+    Unrecognized { name: String, data: Option<qapi_runtime::serde_json::Value> },
 }
 impl qapi_runtime::EventSet for Event {
     fn decode_event(
         name: &str,
-        data: Option<&::serde_json::Value>,
+        data: Option<&qapi_runtime::serde_json::Value>,
         decoder: &mut qapi_runtime::Decoder,
     ) -> Result<Self, qapi_runtime::DecodeError> {
         let (name, data) = qapi_runtime::event::unknown(decoder, name, data)?;
@@ -3206,13 +3214,13 @@ impl qapi_runtime::EventSet for Event {
             Self::Unrecognized { data, .. } => data.is_some(),
         }
     }
-    fn serialize_data<S: ::serde::Serializer>(
+    fn serialize_data<S: qapi_runtime::serde::Serializer>(
         &self,
         serializer: S,
     ) -> Result<S::Ok, S::Error> {
         match self {
             Self::Unrecognized { data, .. } => {
-                ::serde::Serialize::serialize(data, serializer)
+                qapi_runtime::serde::Serialize::serialize(data, serializer)
             }
         }
     }
@@ -3659,7 +3667,7 @@ pub trait Commands {
     /// - 0:
     ///   if the `vcpus` list was empty on input.  Guest state has not
     ///   been changed.  Otherwise,
-    /// - < length(`vcpus`):
+    /// - \< length(`vcpus`):
     ///   more than zero initial nodes have been processed, but not the
     ///   entire `vcpus` list.  Guest state has changed accordingly.  To
     ///   retrieve the error (assuming it persists), repeat the call
@@ -4064,125 +4072,137 @@ pub enum CommandReturn {
     #[cfg(target_os = "linux")]
     GuestNetworkGetRoute(Vec<GuestNetworkRoute>),
 }
-impl ::serde::Serialize for CommandReturn {
-    fn serialize<S: ::serde::Serializer>(
+impl qapi_runtime::serde::Serialize for CommandReturn {
+    fn serialize<S: qapi_runtime::serde::Serializer>(
         &self,
         serializer: S,
     ) -> Result<S::Ok, S::Error> {
         match self {
             Self::GuestSyncDelimited(value) => {
-                ::serde::Serialize::serialize(value, serializer)
+                qapi_runtime::serde::Serialize::serialize(value, serializer)
             }
-            Self::GuestSync(value) => ::serde::Serialize::serialize(value, serializer),
+            Self::GuestSync(value) => {
+                qapi_runtime::serde::Serialize::serialize(value, serializer)
+            }
             Self::GuestPing => qapi_runtime::ser::empty(serializer),
-            Self::GuestGetTime(value) => ::serde::Serialize::serialize(value, serializer),
+            Self::GuestGetTime(value) => {
+                qapi_runtime::serde::Serialize::serialize(value, serializer)
+            }
             Self::GuestSetTime => qapi_runtime::ser::empty(serializer),
-            Self::GuestInfo(value) => ::serde::Serialize::serialize(value, serializer),
+            Self::GuestInfo(value) => {
+                qapi_runtime::serde::Serialize::serialize(value, serializer)
+            }
             Self::GuestFileOpen(value) => {
-                ::serde::Serialize::serialize(value, serializer)
+                qapi_runtime::serde::Serialize::serialize(value, serializer)
             }
             Self::GuestFileClose => qapi_runtime::ser::empty(serializer),
             Self::GuestFileRead(value) => {
-                ::serde::Serialize::serialize(value, serializer)
+                qapi_runtime::serde::Serialize::serialize(value, serializer)
             }
             Self::GuestFileWrite(value) => {
-                ::serde::Serialize::serialize(value, serializer)
+                qapi_runtime::serde::Serialize::serialize(value, serializer)
             }
             Self::GuestFileSeek(value) => {
-                ::serde::Serialize::serialize(value, serializer)
+                qapi_runtime::serde::Serialize::serialize(value, serializer)
             }
             Self::GuestFileFlush => qapi_runtime::ser::empty(serializer),
             #[cfg(any(windows, target_os = "linux", target_os = "freebsd"))]
             Self::GuestFsfreezeStatus(value) => {
-                ::serde::Serialize::serialize(value, serializer)
+                qapi_runtime::serde::Serialize::serialize(value, serializer)
             }
             #[cfg(any(windows, target_os = "linux", target_os = "freebsd"))]
             Self::GuestFsfreezeFreeze(value) => {
-                ::serde::Serialize::serialize(value, serializer)
+                qapi_runtime::serde::Serialize::serialize(value, serializer)
             }
             #[cfg(any(windows, target_os = "linux", target_os = "freebsd"))]
             Self::GuestFsfreezeFreezeList(value) => {
-                ::serde::Serialize::serialize(value, serializer)
+                qapi_runtime::serde::Serialize::serialize(value, serializer)
             }
             #[cfg(any(windows, target_os = "linux", target_os = "freebsd"))]
             Self::GuestFsfreezeThaw(value) => {
-                ::serde::Serialize::serialize(value, serializer)
+                qapi_runtime::serde::Serialize::serialize(value, serializer)
             }
             #[cfg(any(windows, target_os = "linux"))]
-            Self::GuestFstrim(value) => ::serde::Serialize::serialize(value, serializer),
+            Self::GuestFstrim(value) => {
+                qapi_runtime::serde::Serialize::serialize(value, serializer)
+            }
             #[cfg(any(windows, unix))]
             Self::GuestNetworkGetInterfaces(value) => {
-                ::serde::Serialize::serialize(value, serializer)
+                qapi_runtime::serde::Serialize::serialize(value, serializer)
             }
             #[cfg(any(target_os = "linux", windows))]
             Self::GuestGetVcpus(value) => {
-                ::serde::Serialize::serialize(value, serializer)
+                qapi_runtime::serde::Serialize::serialize(value, serializer)
             }
             #[cfg(target_os = "linux")]
             Self::GuestSetVcpus(value) => {
-                ::serde::Serialize::serialize(value, serializer)
+                qapi_runtime::serde::Serialize::serialize(value, serializer)
             }
             #[cfg(any(windows, target_os = "linux"))]
             Self::GuestGetDisks(value) => {
-                ::serde::Serialize::serialize(value, serializer)
+                qapi_runtime::serde::Serialize::serialize(value, serializer)
             }
             #[cfg(any(windows, target_os = "linux"))]
             Self::GuestGetFsinfo(value) => {
-                ::serde::Serialize::serialize(value, serializer)
+                qapi_runtime::serde::Serialize::serialize(value, serializer)
             }
             #[cfg(any(windows, target_os = "linux", target_os = "freebsd"))]
             Self::GuestSetUserPassword => qapi_runtime::ser::empty(serializer),
             #[cfg(target_os = "linux")]
             Self::GuestGetMemoryBlocks(value) => {
-                ::serde::Serialize::serialize(value, serializer)
+                qapi_runtime::serde::Serialize::serialize(value, serializer)
             }
             #[cfg(target_os = "linux")]
             Self::GuestSetMemoryBlocks(value) => {
-                ::serde::Serialize::serialize(value, serializer)
+                qapi_runtime::serde::Serialize::serialize(value, serializer)
             }
             #[cfg(target_os = "linux")]
             Self::GuestGetMemoryBlockInfo(value) => {
-                ::serde::Serialize::serialize(value, serializer)
+                qapi_runtime::serde::Serialize::serialize(value, serializer)
             }
             Self::GuestExecStatus(value) => {
-                ::serde::Serialize::serialize(value, serializer)
+                qapi_runtime::serde::Serialize::serialize(value, serializer)
             }
-            Self::GuestExec(value) => ::serde::Serialize::serialize(value, serializer),
+            Self::GuestExec(value) => {
+                qapi_runtime::serde::Serialize::serialize(value, serializer)
+            }
             Self::GuestGetHostName(value) => {
-                ::serde::Serialize::serialize(value, serializer)
+                qapi_runtime::serde::Serialize::serialize(value, serializer)
             }
             #[cfg(any(windows, unix))]
             Self::GuestGetUsers(value) => {
-                ::serde::Serialize::serialize(value, serializer)
+                qapi_runtime::serde::Serialize::serialize(value, serializer)
             }
             Self::GuestGetTimezone(value) => {
-                ::serde::Serialize::serialize(value, serializer)
+                qapi_runtime::serde::Serialize::serialize(value, serializer)
             }
             Self::GuestGetOsinfo(value) => {
-                ::serde::Serialize::serialize(value, serializer)
+                qapi_runtime::serde::Serialize::serialize(value, serializer)
             }
             #[cfg(windows)]
             Self::GuestGetDevices(value) => {
-                ::serde::Serialize::serialize(value, serializer)
+                qapi_runtime::serde::Serialize::serialize(value, serializer)
             }
             Self::GuestSshGetAuthorizedKeys(value) => {
-                ::serde::Serialize::serialize(value, serializer)
+                qapi_runtime::serde::Serialize::serialize(value, serializer)
             }
             Self::GuestSshAddAuthorizedKeys => qapi_runtime::ser::empty(serializer),
             Self::GuestSshRemoveAuthorizedKeys => qapi_runtime::ser::empty(serializer),
             #[cfg(target_os = "linux")]
             Self::GuestGetDiskstats(value) => {
-                ::serde::Serialize::serialize(value, serializer)
+                qapi_runtime::serde::Serialize::serialize(value, serializer)
             }
             #[cfg(target_os = "linux")]
             Self::GuestGetCpustats(value) => {
-                ::serde::Serialize::serialize(value, serializer)
+                qapi_runtime::serde::Serialize::serialize(value, serializer)
             }
             #[cfg(unix)]
-            Self::GuestGetLoad(value) => ::serde::Serialize::serialize(value, serializer),
+            Self::GuestGetLoad(value) => {
+                qapi_runtime::serde::Serialize::serialize(value, serializer)
+            }
             #[cfg(target_os = "linux")]
             Self::GuestNetworkGetRoute(value) => {
-                ::serde::Serialize::serialize(value, serializer)
+                qapi_runtime::serde::Serialize::serialize(value, serializer)
             }
         }
     }
@@ -4192,7 +4212,7 @@ impl CommandReturn {
     /// one without success response).
     pub fn decode(
         name: &str,
-        value: &::serde_json::Value,
+        value: &qapi_runtime::serde_json::Value,
         decoder: &mut qapi_runtime::Decoder,
     ) -> Result<Option<Self>, qapi_runtime::DecodeError> {
         Ok(
@@ -4856,7 +4876,7 @@ pub fn command_info(name: &str) -> Option<&'static qapi_runtime::CommandInfo> {
 /// reply, or `None` when a command without success response succeeded.
 pub fn dispatch<C: Commands + ?Sized>(
     handler: &mut C,
-    request: &::serde_json::Value,
+    request: &qapi_runtime::serde_json::Value,
 ) -> Option<qapi_runtime::Reply<CommandReturn>> {
     match qapi_runtime::Request::parse(request) {
         Ok(request) => request.reply(call(handler, request.execute, request.arguments)),
@@ -4868,7 +4888,9 @@ pub fn dispatch<C: Commands + ?Sized>(
 pub fn call<C: Commands + ?Sized>(
     handler: &mut C,
     name: &str,
-    arguments: Option<&::serde_json::Map<String, ::serde_json::Value>>,
+    arguments: Option<
+        &qapi_runtime::serde_json::Map<String, qapi_runtime::serde_json::Value>,
+    >,
 ) -> Result<Option<CommandReturn>, qapi_runtime::QapiError> {
     let Some(info) = command_info(name) else {
         return Err(qapi_runtime::QapiError::command_not_found(name));
@@ -5152,8 +5174,8 @@ pub struct Client<S> {
     connection: qapi_runtime::Connection<S, Event>,
 }
 impl<S: ::std::io::Read + ::std::io::Write> Client<S> {
-    /// A strict client (replies must match the schema); see
-    /// [`qapi_runtime::Connection::set_lenient`] to tolerate newer servers.
+    /// A client tolerating newer servers (unknown members ignored, unknown enum values
+    /// and events kept); [`qapi_runtime::Connection::set_strict`] makes them errors.
     pub fn new(stream: S) -> Self {
         Self {
             connection: qapi_runtime::Connection::new(stream),
@@ -5492,5 +5514,530 @@ impl<S: ::std::io::Read + ::std::io::Write> Client<S> {
         &mut self,
     ) -> Result<Vec<GuestNetworkRoute>, qapi_runtime::ClientError> {
         self.connection.execute("guest-network-get-route", None::<&qapi_runtime::Empty>)
+    }
+}
+/// A typed async client: one `async` method per command. Clones share the connection,
+/// so calls from many tasks are in flight at once; a dropped call leaves the connection
+/// usable. Events: [`Self::connection`]`.events()`.
+#[cfg(feature = "tokio")]
+#[derive(Debug, Clone)]
+pub struct AsyncClient {
+    connection: qapi_runtime::aio::AsyncConnection<Event>,
+    timeout: Option<::std::time::Duration>,
+}
+#[cfg(feature = "tokio")]
+impl AsyncClient {
+    /// A client over a connection that has done its handshake (e.g.
+    /// [`qapi_runtime::aio::AsyncConnection::connect_qmp_unix`]).
+    pub fn new(connection: qapi_runtime::aio::AsyncConnection<Event>) -> Self {
+        Self { connection, timeout: None }
+    }
+    /// A handle whose calls fail with [`qapi_runtime::ClientError::Timeout`] after
+    /// `timeout` (a late reply is dropped; the connection stays usable).
+    pub fn with_timeout(&self, timeout: ::std::time::Duration) -> Self {
+        Self {
+            connection: self.connection.clone(),
+            timeout: Some(timeout),
+        }
+    }
+    /// The connection: events, raw commands, strictness.
+    pub fn connection(&self) -> &qapi_runtime::aio::AsyncConnection<Event> {
+        &self.connection
+    }
+    pub fn into_connection(self) -> qapi_runtime::aio::AsyncConnection<Event> {
+        self.connection
+    }
+    /// Runs `guest-sync-delimited`; see [`Commands::guest_sync_delimited`].
+    pub async fn guest_sync_delimited(
+        &self,
+        arguments: &GuestSyncDelimitedArgs,
+    ) -> Result<i64, qapi_runtime::ClientError> {
+        self.connection
+            .execute_timeout("guest-sync-delimited", Some(arguments), self.timeout)
+            .await
+    }
+    /// Runs `guest-sync`; see [`Commands::guest_sync`].
+    pub async fn guest_sync(
+        &self,
+        arguments: &GuestSyncArgs,
+    ) -> Result<i64, qapi_runtime::ClientError> {
+        self.connection
+            .execute_timeout("guest-sync", Some(arguments), self.timeout)
+            .await
+    }
+    /// Runs `guest-ping`; see [`Commands::guest_ping`].
+    pub async fn guest_ping(&self) -> Result<(), qapi_runtime::ClientError> {
+        self.connection
+            .execute_timeout::<
+                _,
+                qapi_runtime::Empty,
+            >("guest-ping", None::<&qapi_runtime::Empty>, self.timeout)
+            .await
+            .map(|_| ())
+    }
+    /// Runs `guest-get-time`; see [`Commands::guest_get_time`].
+    pub async fn guest_get_time(&self) -> Result<i64, qapi_runtime::ClientError> {
+        self.connection
+            .execute_timeout(
+                "guest-get-time",
+                None::<&qapi_runtime::Empty>,
+                self.timeout,
+            )
+            .await
+    }
+    /// Runs `guest-set-time`; see [`Commands::guest_set_time`].
+    pub async fn guest_set_time(
+        &self,
+        arguments: &GuestSetTimeArgs,
+    ) -> Result<(), qapi_runtime::ClientError> {
+        self.connection
+            .execute_timeout::<
+                _,
+                qapi_runtime::Empty,
+            >("guest-set-time", Some(arguments), self.timeout)
+            .await
+            .map(|_| ())
+    }
+    /// Runs `guest-info`; see [`Commands::guest_info`].
+    pub async fn guest_info(&self) -> Result<GuestAgentInfo, qapi_runtime::ClientError> {
+        self.connection
+            .execute_timeout("guest-info", None::<&qapi_runtime::Empty>, self.timeout)
+            .await
+    }
+    /// Runs `guest-shutdown`; see [`Commands::guest_shutdown`].
+    ///
+    /// The server replies only on failure: this returns once the request is queued.
+    pub async fn guest_shutdown(
+        &self,
+        arguments: &GuestShutdownArgs,
+    ) -> Result<(), qapi_runtime::ClientError> {
+        self.connection.send_only("guest-shutdown", Some(arguments)).await
+    }
+    /// Runs `guest-file-open`; see [`Commands::guest_file_open`].
+    pub async fn guest_file_open(
+        &self,
+        arguments: &GuestFileOpenArgs,
+    ) -> Result<i64, qapi_runtime::ClientError> {
+        self.connection
+            .execute_timeout("guest-file-open", Some(arguments), self.timeout)
+            .await
+    }
+    /// Runs `guest-file-close`; see [`Commands::guest_file_close`].
+    pub async fn guest_file_close(
+        &self,
+        arguments: &GuestFileCloseArgs,
+    ) -> Result<(), qapi_runtime::ClientError> {
+        self.connection
+            .execute_timeout::<
+                _,
+                qapi_runtime::Empty,
+            >("guest-file-close", Some(arguments), self.timeout)
+            .await
+            .map(|_| ())
+    }
+    /// Runs `guest-file-read`; see [`Commands::guest_file_read`].
+    pub async fn guest_file_read(
+        &self,
+        arguments: &GuestFileReadArgs,
+    ) -> Result<GuestFileRead, qapi_runtime::ClientError> {
+        self.connection
+            .execute_timeout("guest-file-read", Some(arguments), self.timeout)
+            .await
+    }
+    /// Runs `guest-file-write`; see [`Commands::guest_file_write`].
+    pub async fn guest_file_write(
+        &self,
+        arguments: &GuestFileWriteArgs,
+    ) -> Result<GuestFileWrite, qapi_runtime::ClientError> {
+        self.connection
+            .execute_timeout("guest-file-write", Some(arguments), self.timeout)
+            .await
+    }
+    /// Runs `guest-file-seek`; see [`Commands::guest_file_seek`].
+    pub async fn guest_file_seek(
+        &self,
+        arguments: &GuestFileSeekArgs,
+    ) -> Result<GuestFileSeek, qapi_runtime::ClientError> {
+        self.connection
+            .execute_timeout("guest-file-seek", Some(arguments), self.timeout)
+            .await
+    }
+    /// Runs `guest-file-flush`; see [`Commands::guest_file_flush`].
+    pub async fn guest_file_flush(
+        &self,
+        arguments: &GuestFileFlushArgs,
+    ) -> Result<(), qapi_runtime::ClientError> {
+        self.connection
+            .execute_timeout::<
+                _,
+                qapi_runtime::Empty,
+            >("guest-file-flush", Some(arguments), self.timeout)
+            .await
+            .map(|_| ())
+    }
+    /// Runs `guest-fsfreeze-status`; see [`Commands::guest_fsfreeze_status`].
+    #[cfg(any(windows, target_os = "linux", target_os = "freebsd"))]
+    pub async fn guest_fsfreeze_status(
+        &self,
+    ) -> Result<GuestFsfreezeStatus, qapi_runtime::ClientError> {
+        self.connection
+            .execute_timeout(
+                "guest-fsfreeze-status",
+                None::<&qapi_runtime::Empty>,
+                self.timeout,
+            )
+            .await
+    }
+    /// Runs `guest-fsfreeze-freeze`; see [`Commands::guest_fsfreeze_freeze`].
+    #[cfg(any(windows, target_os = "linux", target_os = "freebsd"))]
+    pub async fn guest_fsfreeze_freeze(&self) -> Result<i64, qapi_runtime::ClientError> {
+        self.connection
+            .execute_timeout(
+                "guest-fsfreeze-freeze",
+                None::<&qapi_runtime::Empty>,
+                self.timeout,
+            )
+            .await
+    }
+    /// Runs `guest-fsfreeze-freeze-list`; see [`Commands::guest_fsfreeze_freeze_list`].
+    #[cfg(any(windows, target_os = "linux", target_os = "freebsd"))]
+    pub async fn guest_fsfreeze_freeze_list(
+        &self,
+        arguments: &GuestFsfreezeFreezeListArgs,
+    ) -> Result<i64, qapi_runtime::ClientError> {
+        self.connection
+            .execute_timeout("guest-fsfreeze-freeze-list", Some(arguments), self.timeout)
+            .await
+    }
+    /// Runs `guest-fsfreeze-thaw`; see [`Commands::guest_fsfreeze_thaw`].
+    #[cfg(any(windows, target_os = "linux", target_os = "freebsd"))]
+    pub async fn guest_fsfreeze_thaw(&self) -> Result<i64, qapi_runtime::ClientError> {
+        self.connection
+            .execute_timeout(
+                "guest-fsfreeze-thaw",
+                None::<&qapi_runtime::Empty>,
+                self.timeout,
+            )
+            .await
+    }
+    /// Runs `guest-fstrim`; see [`Commands::guest_fstrim`].
+    #[cfg(any(windows, target_os = "linux"))]
+    pub async fn guest_fstrim(
+        &self,
+        arguments: &GuestFstrimArgs,
+    ) -> Result<GuestFilesystemTrimResponse, qapi_runtime::ClientError> {
+        self.connection
+            .execute_timeout("guest-fstrim", Some(arguments), self.timeout)
+            .await
+    }
+    /// Runs `guest-suspend-disk`; see [`Commands::guest_suspend_disk`].
+    ///
+    /// The server replies only on failure: this returns once the request is queued.
+    #[cfg(any(target_os = "linux", windows))]
+    pub async fn guest_suspend_disk(&self) -> Result<(), qapi_runtime::ClientError> {
+        self.connection
+            .send_only("guest-suspend-disk", None::<&qapi_runtime::Empty>)
+            .await
+    }
+    /// Runs `guest-suspend-ram`; see [`Commands::guest_suspend_ram`].
+    ///
+    /// The server replies only on failure: this returns once the request is queued.
+    #[cfg(any(target_os = "linux", windows))]
+    pub async fn guest_suspend_ram(&self) -> Result<(), qapi_runtime::ClientError> {
+        self.connection
+            .send_only("guest-suspend-ram", None::<&qapi_runtime::Empty>)
+            .await
+    }
+    /// Runs `guest-suspend-hybrid`; see [`Commands::guest_suspend_hybrid`].
+    ///
+    /// The server replies only on failure: this returns once the request is queued.
+    #[cfg(target_os = "linux")]
+    pub async fn guest_suspend_hybrid(&self) -> Result<(), qapi_runtime::ClientError> {
+        self.connection
+            .send_only("guest-suspend-hybrid", None::<&qapi_runtime::Empty>)
+            .await
+    }
+    /// Runs `guest-network-get-interfaces`; see [`Commands::guest_network_get_interfaces`].
+    #[cfg(any(windows, unix))]
+    pub async fn guest_network_get_interfaces(
+        &self,
+    ) -> Result<Vec<GuestNetworkInterface>, qapi_runtime::ClientError> {
+        self.connection
+            .execute_timeout(
+                "guest-network-get-interfaces",
+                None::<&qapi_runtime::Empty>,
+                self.timeout,
+            )
+            .await
+    }
+    /// Runs `guest-get-vcpus`; see [`Commands::guest_get_vcpus`].
+    #[cfg(any(target_os = "linux", windows))]
+    pub async fn guest_get_vcpus(
+        &self,
+    ) -> Result<Vec<GuestLogicalProcessor>, qapi_runtime::ClientError> {
+        self.connection
+            .execute_timeout(
+                "guest-get-vcpus",
+                None::<&qapi_runtime::Empty>,
+                self.timeout,
+            )
+            .await
+    }
+    /// Runs `guest-set-vcpus`; see [`Commands::guest_set_vcpus`].
+    #[cfg(target_os = "linux")]
+    pub async fn guest_set_vcpus(
+        &self,
+        arguments: &GuestSetVcpusArgs,
+    ) -> Result<i64, qapi_runtime::ClientError> {
+        self.connection
+            .execute_timeout("guest-set-vcpus", Some(arguments), self.timeout)
+            .await
+    }
+    /// Runs `guest-get-disks`; see [`Commands::guest_get_disks`].
+    #[cfg(any(windows, target_os = "linux"))]
+    pub async fn guest_get_disks(
+        &self,
+    ) -> Result<Vec<GuestDiskInfo>, qapi_runtime::ClientError> {
+        self.connection
+            .execute_timeout(
+                "guest-get-disks",
+                None::<&qapi_runtime::Empty>,
+                self.timeout,
+            )
+            .await
+    }
+    /// Runs `guest-get-fsinfo`; see [`Commands::guest_get_fsinfo`].
+    #[cfg(any(windows, target_os = "linux"))]
+    pub async fn guest_get_fsinfo(
+        &self,
+    ) -> Result<Vec<GuestFilesystemInfo>, qapi_runtime::ClientError> {
+        self.connection
+            .execute_timeout(
+                "guest-get-fsinfo",
+                None::<&qapi_runtime::Empty>,
+                self.timeout,
+            )
+            .await
+    }
+    /// Runs `guest-set-user-password`; see [`Commands::guest_set_user_password`].
+    #[cfg(any(windows, target_os = "linux", target_os = "freebsd"))]
+    pub async fn guest_set_user_password(
+        &self,
+        arguments: &GuestSetUserPasswordArgs,
+    ) -> Result<(), qapi_runtime::ClientError> {
+        self.connection
+            .execute_timeout::<
+                _,
+                qapi_runtime::Empty,
+            >("guest-set-user-password", Some(arguments), self.timeout)
+            .await
+            .map(|_| ())
+    }
+    /// Runs `guest-get-memory-blocks`; see [`Commands::guest_get_memory_blocks`].
+    #[cfg(target_os = "linux")]
+    pub async fn guest_get_memory_blocks(
+        &self,
+    ) -> Result<Vec<GuestMemoryBlock>, qapi_runtime::ClientError> {
+        self.connection
+            .execute_timeout(
+                "guest-get-memory-blocks",
+                None::<&qapi_runtime::Empty>,
+                self.timeout,
+            )
+            .await
+    }
+    /// Runs `guest-set-memory-blocks`; see [`Commands::guest_set_memory_blocks`].
+    #[cfg(target_os = "linux")]
+    pub async fn guest_set_memory_blocks(
+        &self,
+        arguments: &GuestSetMemoryBlocksArgs,
+    ) -> Result<Vec<GuestMemoryBlockResponse>, qapi_runtime::ClientError> {
+        self.connection
+            .execute_timeout("guest-set-memory-blocks", Some(arguments), self.timeout)
+            .await
+    }
+    /// Runs `guest-get-memory-block-info`; see [`Commands::guest_get_memory_block_info`].
+    #[cfg(target_os = "linux")]
+    pub async fn guest_get_memory_block_info(
+        &self,
+    ) -> Result<GuestMemoryBlockInfo, qapi_runtime::ClientError> {
+        self.connection
+            .execute_timeout(
+                "guest-get-memory-block-info",
+                None::<&qapi_runtime::Empty>,
+                self.timeout,
+            )
+            .await
+    }
+    /// Runs `guest-exec-status`; see [`Commands::guest_exec_status`].
+    pub async fn guest_exec_status(
+        &self,
+        arguments: &GuestExecStatusArgs,
+    ) -> Result<GuestExecStatus, qapi_runtime::ClientError> {
+        self.connection
+            .execute_timeout("guest-exec-status", Some(arguments), self.timeout)
+            .await
+    }
+    /// Runs `guest-exec`; see [`Commands::guest_exec`].
+    pub async fn guest_exec(
+        &self,
+        arguments: &GuestExecArgs,
+    ) -> Result<GuestExec, qapi_runtime::ClientError> {
+        self.connection
+            .execute_timeout("guest-exec", Some(arguments), self.timeout)
+            .await
+    }
+    /// Runs `guest-get-host-name`; see [`Commands::guest_get_host_name`].
+    pub async fn guest_get_host_name(
+        &self,
+    ) -> Result<GuestHostName, qapi_runtime::ClientError> {
+        self.connection
+            .execute_timeout(
+                "guest-get-host-name",
+                None::<&qapi_runtime::Empty>,
+                self.timeout,
+            )
+            .await
+    }
+    /// Runs `guest-get-users`; see [`Commands::guest_get_users`].
+    #[cfg(any(windows, unix))]
+    pub async fn guest_get_users(
+        &self,
+    ) -> Result<Vec<GuestUser>, qapi_runtime::ClientError> {
+        self.connection
+            .execute_timeout(
+                "guest-get-users",
+                None::<&qapi_runtime::Empty>,
+                self.timeout,
+            )
+            .await
+    }
+    /// Runs `guest-get-timezone`; see [`Commands::guest_get_timezone`].
+    pub async fn guest_get_timezone(
+        &self,
+    ) -> Result<GuestTimezone, qapi_runtime::ClientError> {
+        self.connection
+            .execute_timeout(
+                "guest-get-timezone",
+                None::<&qapi_runtime::Empty>,
+                self.timeout,
+            )
+            .await
+    }
+    /// Runs `guest-get-osinfo`; see [`Commands::guest_get_osinfo`].
+    pub async fn guest_get_osinfo(
+        &self,
+    ) -> Result<GuestOsInfo, qapi_runtime::ClientError> {
+        self.connection
+            .execute_timeout(
+                "guest-get-osinfo",
+                None::<&qapi_runtime::Empty>,
+                self.timeout,
+            )
+            .await
+    }
+    /// Runs `guest-get-devices`; see [`Commands::guest_get_devices`].
+    #[cfg(windows)]
+    pub async fn guest_get_devices(
+        &self,
+    ) -> Result<Vec<GuestDeviceInfo>, qapi_runtime::ClientError> {
+        self.connection
+            .execute_timeout(
+                "guest-get-devices",
+                None::<&qapi_runtime::Empty>,
+                self.timeout,
+            )
+            .await
+    }
+    /// Runs `guest-ssh-get-authorized-keys`; see [`Commands::guest_ssh_get_authorized_keys`].
+    pub async fn guest_ssh_get_authorized_keys(
+        &self,
+        arguments: &GuestSshGetAuthorizedKeysArgs,
+    ) -> Result<GuestAuthorizedKeys, qapi_runtime::ClientError> {
+        self.connection
+            .execute_timeout(
+                "guest-ssh-get-authorized-keys",
+                Some(arguments),
+                self.timeout,
+            )
+            .await
+    }
+    /// Runs `guest-ssh-add-authorized-keys`; see [`Commands::guest_ssh_add_authorized_keys`].
+    pub async fn guest_ssh_add_authorized_keys(
+        &self,
+        arguments: &GuestSshAddAuthorizedKeysArgs,
+    ) -> Result<(), qapi_runtime::ClientError> {
+        self.connection
+            .execute_timeout::<
+                _,
+                qapi_runtime::Empty,
+            >("guest-ssh-add-authorized-keys", Some(arguments), self.timeout)
+            .await
+            .map(|_| ())
+    }
+    /// Runs `guest-ssh-remove-authorized-keys`; see [`Commands::guest_ssh_remove_authorized_keys`].
+    pub async fn guest_ssh_remove_authorized_keys(
+        &self,
+        arguments: &GuestSshRemoveAuthorizedKeysArgs,
+    ) -> Result<(), qapi_runtime::ClientError> {
+        self.connection
+            .execute_timeout::<
+                _,
+                qapi_runtime::Empty,
+            >("guest-ssh-remove-authorized-keys", Some(arguments), self.timeout)
+            .await
+            .map(|_| ())
+    }
+    /// Runs `guest-get-diskstats`; see [`Commands::guest_get_diskstats`].
+    #[cfg(target_os = "linux")]
+    pub async fn guest_get_diskstats(
+        &self,
+    ) -> Result<Vec<GuestDiskStatsInfo>, qapi_runtime::ClientError> {
+        self.connection
+            .execute_timeout(
+                "guest-get-diskstats",
+                None::<&qapi_runtime::Empty>,
+                self.timeout,
+            )
+            .await
+    }
+    /// Runs `guest-get-cpustats`; see [`Commands::guest_get_cpustats`].
+    #[cfg(target_os = "linux")]
+    pub async fn guest_get_cpustats(
+        &self,
+    ) -> Result<Vec<GuestCpuStats>, qapi_runtime::ClientError> {
+        self.connection
+            .execute_timeout(
+                "guest-get-cpustats",
+                None::<&qapi_runtime::Empty>,
+                self.timeout,
+            )
+            .await
+    }
+    /// Runs `guest-get-load`; see [`Commands::guest_get_load`].
+    #[cfg(unix)]
+    pub async fn guest_get_load(
+        &self,
+    ) -> Result<GuestLoadAverage, qapi_runtime::ClientError> {
+        self.connection
+            .execute_timeout(
+                "guest-get-load",
+                None::<&qapi_runtime::Empty>,
+                self.timeout,
+            )
+            .await
+    }
+    /// Runs `guest-network-get-route`; see [`Commands::guest_network_get_route`].
+    #[cfg(target_os = "linux")]
+    pub async fn guest_network_get_route(
+        &self,
+    ) -> Result<Vec<GuestNetworkRoute>, qapi_runtime::ClientError> {
+        self.connection
+            .execute_timeout(
+                "guest-network-get-route",
+                None::<&qapi_runtime::Empty>,
+                self.timeout,
+            )
+            .await
     }
 }

@@ -5,6 +5,8 @@
 //!
 //! Tools outside the repository rely on this interface: keep it.
 
+mod recipe;
+
 use crate::ci::workspace_root;
 use anyhow::{bail, Context, Result};
 use qapi_codegen::{Builder, Header, Runtime, UnmappedCfg};
@@ -127,6 +129,7 @@ pub fn ci_check(cases: Option<PathBuf>) -> Result<()> {
             started.elapsed().as_secs_f64()
         );
     }
+    recipe::check(&cargo, &root, &base)?;
     check_cases(&root, &cases, &base, &cargo)
 }
 

@@ -35,6 +35,8 @@ pub struct ItemNames {
     pub call_ident: Ident,
     pub client_ident: Ident,
     pub event_ident: Ident,
+    /// The async client's name, when [`crate::Options::async_client`] asks for one.
+    pub async_client_ident: Option<Ident>,
 }
 
 impl ItemNames {
@@ -49,6 +51,10 @@ impl ItemNames {
             call_ident: ctx.item_name("call", "the command caller"),
             client_ident: ctx.item_name("Client", "the client"),
             event_ident: ctx.item_name("Event", "the event enum"),
+            async_client_ident: ctx
+                .opts
+                .async_client
+                .then(|| ctx.item_name("AsyncClient", "the async client")),
         }
     }
 }
@@ -56,7 +62,7 @@ impl ItemNames {
 /// Names the dispatcher's trait reserves besides the command methods.
 const HOOK: &str = "check_enabled";
 /// Names the client reserves besides the command methods.
-const CLIENT_METHODS: &[&str] = &["new", "connection", "into_connection"];
+const CLIENT_METHODS: &[&str] = &["new", "connection", "into_connection", "with_timeout"];
 
 fn commands<'s>(ctx: &Ctx<'s>) -> Result<Vec<Cmd<'s>>, Error> {
     let mut methods = Namespace::new();
@@ -104,6 +110,7 @@ pub fn emit(ctx: &Ctx<'_>, items: &ItemNames) -> Result<TokenStream, Error> {
     out.extend(return_items(ctx, items, &cmds));
     out.extend(dispatch_items(ctx, items, &cmds)?);
     out.extend(client_items(ctx, items, &cmds));
+    out.extend(async_client_items(ctx, items, &cmds));
     Ok(out)
 }
 
@@ -119,7 +126,7 @@ fn commands_trait(ctx: &Ctx<'_>, items: &ItemNames, cmds: &[Cmd<'_>]) -> TokenSt
                 &docs,
                 " The arguments are passed as given (`gen: false`): this command checks them itself.",
             ));
-            Some(quote!(arguments: ::serde_json::Map<#string, ::serde_json::Value>))
+            Some(quote!(arguments: qapi_runtime::serde_json::Map<#string, qapi_runtime::serde_json::Value>))
         } else {
             c.args.as_ref().map(|ty| quote!(arguments: #ty))
         };
@@ -188,7 +195,7 @@ fn return_items(ctx: &Ctx<'_>, items: &ItemNames, cmds: &[Cmd<'_>]) -> TokenStre
                     _ => quote!(value),
                 };
                 ser_arms.extend(quote! {
-                    #cfg Self::#variant(#bind) => ::serde::Serialize::serialize(#written, serializer),
+                    #cfg Self::#variant(#bind) => qapi_runtime::serde::Serialize::serialize(#written, serializer),
                 });
                 decode_arms.extend(quote! {
                     #cfg #name => Self::#variant(qapi_runtime::Decode::decode(value, decoder)?),
@@ -240,9 +247,9 @@ fn return_items(ctx: &Ctx<'_>, items: &ItemNames, cmds: &[Cmd<'_>]) -> TokenStre
             #variants
         }
 
-        impl ::serde::Serialize for #return_ident {
+        impl qapi_runtime::serde::Serialize for #return_ident {
             #allow_serialize
-            fn serialize<S: ::serde::Serializer>(&self, #serializer: S) -> #result<S::Ok, S::Error> {
+            fn serialize<S: qapi_runtime::serde::Serializer>(&self, #serializer: S) -> #result<S::Ok, S::Error> {
                 #serialize_body
             }
         }
@@ -253,7 +260,7 @@ fn return_items(ctx: &Ctx<'_>, items: &ItemNames, cmds: &[Cmd<'_>]) -> TokenStre
             #allow_decode
             pub fn decode(
                 name: &str,
-                value: &::serde_json::Value,
+                value: &qapi_runtime::serde_json::Value,
                 decoder: &mut qapi_runtime::Decoder,
             ) -> #result<#option<Self>, qapi_runtime::DecodeError> {
                 #decode_body
@@ -360,7 +367,7 @@ fn dispatch_items(
 
         /// Handles one request (`execute`, `arguments`, `id`) as QEMU does and returns the
         /// reply, or `None` when a command without success response succeeded.
-        pub fn #dispatch_ident<C: #trait_ident + ?Sized>(handler: &mut C, request: &::serde_json::Value) -> #option<qapi_runtime::Reply<#return_ident>> {
+        pub fn #dispatch_ident<C: #trait_ident + ?Sized>(handler: &mut C, request: &qapi_runtime::serde_json::Value) -> #option<qapi_runtime::Reply<#return_ident>> {
             match qapi_runtime::Request::parse(request) {
                 Ok(request) => request.reply(#call_ident(handler, request.execute, request.arguments)),
                 Err(rejected) => Some(rejected.into_reply()),
@@ -374,7 +381,7 @@ fn dispatch_items(
         pub fn #call_ident<C: #trait_ident + ?Sized>(
             handler: &mut C,
             name: &str,
-            arguments: #option<&::serde_json::Map<#string, ::serde_json::Value>>,
+            arguments: #option<&qapi_runtime::serde_json::Map<#string, qapi_runtime::serde_json::Value>>,
         ) -> #result<#option<#return_ident>, qapi_runtime::QapiError> {
             let Some(info) = #lookup_ident(name) else {
                 return Err(qapi_runtime::QapiError::command_not_found(name));
@@ -430,8 +437,8 @@ fn client_items(ctx: &Ctx<'_>, items: &ItemNames, cmds: &[Cmd<'_>]) -> TokenStre
         }
 
         impl<S: ::std::io::Read + ::std::io::Write> #client_ident<S> {
-            /// A strict client (replies must match the schema); see
-            /// [`qapi_runtime::Connection::set_lenient`] to tolerate newer servers.
+            /// A client tolerating newer servers (unknown members ignored, unknown enum values
+            /// and events kept); [`qapi_runtime::Connection::set_strict`] makes them errors.
             pub fn new(stream: S) -> Self {
                 Self { connection: qapi_runtime::Connection::new(stream) }
             }
@@ -442,6 +449,87 @@ fn client_items(ctx: &Ctx<'_>, items: &ItemNames, cmds: &[Cmd<'_>]) -> TokenStre
             }
 
             pub fn into_connection(self) -> qapi_runtime::Connection<S, #event_ident> {
+                self.connection
+            }
+
+            #(#methods)*
+        }
+    }
+}
+
+/// The async client (behind the crate's `tokio` feature): one `async` method per command over
+/// a shared [`qapi_runtime::aio::AsyncConnection`].
+fn async_client_items(ctx: &Ctx<'_>, items: &ItemNames, cmds: &[Cmd<'_>]) -> TokenStream {
+    let Some(client_ident) = &items.async_client_ident else {
+        return TokenStream::new();
+    };
+    let (result, option) = (&ctx.std.result, &ctx.std.option);
+    let (event_ident, trait_ident) = (&items.event_ident, &items.trait_ident);
+    let methods = cmds.iter().map(|c| {
+        let (method, cfg, deprecated) = (&c.method, &c.cfg, &c.deprecated);
+        let name = c.command.common.name.as_str();
+        let see = format!(" Runs `{name}`; see [`{trait_ident}::{method}`].");
+        let mut docs = quote!(#[doc = #see]);
+        if !c.command.success_response {
+            let no_reply =
+                " The server replies only on failure: this returns once the request is queued.";
+            docs.extend(note(&docs, no_reply));
+        }
+        let ret = returned(c);
+        let (parameter, arguments) = match &c.args {
+            Some(ty) => (Some(quote!(arguments: &#ty)), quote!(Some(arguments))),
+            None => (None, quote!(None::<&qapi_runtime::Empty>)),
+        };
+        let body = if !c.command.success_response {
+            quote!(self.connection.send_only(#name, #arguments).await)
+        } else if c.ret.is_some() {
+            quote!(self.connection.execute_timeout(#name, #arguments, self.timeout).await)
+        } else {
+            quote! {
+                self.connection
+                    .execute_timeout::<_, qapi_runtime::Empty>(#name, #arguments, self.timeout)
+                    .await
+                    .map(|_| ())
+            }
+        };
+        quote! {
+            #docs #deprecated #cfg
+            pub async fn #method(&self, #parameter) -> #result<#ret, qapi_runtime::ClientError> {
+                #body
+            }
+        }
+    });
+    quote! {
+        /// A typed async client: one `async` method per command. Clones share the connection,
+        /// so calls from many tasks are in flight at once; a dropped call leaves the connection
+        /// usable. Events: [`Self::connection`]`.events()`.
+        #[cfg(feature = "tokio")]
+        #[derive(Debug, Clone)]
+        pub struct #client_ident {
+            connection: qapi_runtime::aio::AsyncConnection<#event_ident>,
+            timeout: #option<::std::time::Duration>,
+        }
+
+        #[cfg(feature = "tokio")]
+        impl #client_ident {
+            /// A client over a connection that has done its handshake (e.g.
+            /// [`qapi_runtime::aio::AsyncConnection::connect_qmp_unix`]).
+            pub fn new(connection: qapi_runtime::aio::AsyncConnection<#event_ident>) -> Self {
+                Self { connection, timeout: None }
+            }
+
+            /// A handle whose calls fail with [`qapi_runtime::ClientError::Timeout`] after
+            /// `timeout` (a late reply is dropped; the connection stays usable).
+            pub fn with_timeout(&self, timeout: ::std::time::Duration) -> Self {
+                Self { connection: self.connection.clone(), timeout: Some(timeout) }
+            }
+
+            /// The connection: events, raw commands, strictness.
+            pub fn connection(&self) -> &qapi_runtime::aio::AsyncConnection<#event_ident> {
+                &self.connection
+            }
+
+            pub fn into_connection(self) -> qapi_runtime::aio::AsyncConnection<#event_ident> {
                 self.connection
             }
 

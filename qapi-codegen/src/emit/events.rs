@@ -46,7 +46,7 @@ pub fn emit(ctx: &Ctx<'_>, items: &ItemNames) -> Result<TokenStream, Error> {
                 name_arms.extend(quote!(#cfg Self::#variant(_) => #wire,));
                 has_data_arms.extend(quote!(#cfg Self::#variant(_) => true,));
                 ser_arms.extend(quote! {
-                    #cfg Self::#variant(data) => ::serde::Serialize::serialize(data, serializer),
+                    #cfg Self::#variant(data) => qapi_runtime::serde::Serialize::serialize(data, serializer),
                 });
             }
             None => {
@@ -96,7 +96,7 @@ pub fn emit(ctx: &Ctx<'_>, items: &ItemNames) -> Result<TokenStream, Error> {
             /// An event this version of the schema does not know (lenient decoding only).
             #unknown {
                 name: #string,
-                data: #option<::serde_json::Value>,
+                data: #option<qapi_runtime::serde_json::Value>,
             },
         }
 
@@ -104,7 +104,7 @@ pub fn emit(ctx: &Ctx<'_>, items: &ItemNames) -> Result<TokenStream, Error> {
         impl qapi_runtime::EventSet for #event_ident {
             fn decode_event(
                 name: &str,
-                data: #option<&::serde_json::Value>,
+                data: #option<&qapi_runtime::serde_json::Value>,
                 decoder: &mut qapi_runtime::Decoder,
             ) -> #result<Self, qapi_runtime::DecodeError> {
                 #decode_body
@@ -124,10 +124,10 @@ pub fn emit(ctx: &Ctx<'_>, items: &ItemNames) -> Result<TokenStream, Error> {
                 }
             }
 
-            fn serialize_data<S: ::serde::Serializer>(&self, serializer: S) -> #result<S::Ok, S::Error> {
+            fn serialize_data<S: qapi_runtime::serde::Serializer>(&self, serializer: S) -> #result<S::Ok, S::Error> {
                 match self {
                     #ser_arms
-                    Self::#unknown { data, .. } => ::serde::Serialize::serialize(data, serializer),
+                    Self::#unknown { data, .. } => qapi_runtime::serde::Serialize::serialize(data, serializer),
                 }
             }
         }

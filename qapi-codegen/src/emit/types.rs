@@ -194,7 +194,7 @@ fn object_impls(
         #serialize_deprecated
         impl qapi_runtime::SerializeMembers for #ident {
             #serialize_allow
-            fn serialize_members<M: ::serde::ser::SerializeMap>(&self, #map: &mut M) -> #result<(), M::Error> {
+            fn serialize_members<M: qapi_runtime::serde::ser::SerializeMap>(&self, #map: &mut M) -> #result<(), M::Error> {
                 #serialize
                 Ok(())
             }
@@ -564,12 +564,12 @@ pub fn alternate_type(
         let docs = docs::attrs(&docs::member(schema_doc, &v.name, &[]));
         decls.push(quote!(#docs #vcfg #variant(#ty),));
         let pattern = match ctx.json_class(&v.ty) {
-            Some(JsonClass::Null) => quote!(::serde_json::Value::Null),
-            Some(JsonClass::String) => quote!(::serde_json::Value::String(_)),
-            Some(JsonClass::Number) => quote!(::serde_json::Value::Number(_)),
-            Some(JsonClass::Bool) => quote!(::serde_json::Value::Bool(_)),
-            Some(JsonClass::Array) => quote!(::serde_json::Value::Array(_)),
-            Some(JsonClass::Object) => quote!(::serde_json::Value::Object(_)),
+            Some(JsonClass::Null) => quote!(qapi_runtime::serde_json::Value::Null),
+            Some(JsonClass::String) => quote!(qapi_runtime::serde_json::Value::String(_)),
+            Some(JsonClass::Number) => quote!(qapi_runtime::serde_json::Value::Number(_)),
+            Some(JsonClass::Bool) => quote!(qapi_runtime::serde_json::Value::Bool(_)),
+            Some(JsonClass::Array) => quote!(qapi_runtime::serde_json::Value::Array(_)),
+            Some(JsonClass::Object) => quote!(qapi_runtime::serde_json::Value::Object(_)),
             None => {
                 return Err(Error::AmbiguousBranch {
                     branch: v.name.clone(),
@@ -581,7 +581,7 @@ pub fn alternate_type(
             #vcfg #pattern => Self::#variant(qapi_runtime::Decode::decode(value, decoder)?),
         });
         ser_arms.push(quote! {
-            #vcfg Self::#variant(value) => ::serde::Serialize::serialize(value, serializer),
+            #vcfg Self::#variant(value) => qapi_runtime::serde::Serialize::serialize(value, serializer),
         });
     }
     let docs = definition_docs(ctx, entity, &[]);
@@ -596,7 +596,7 @@ pub fn alternate_type(
 
         #cfg
         impl qapi_runtime::Decode for #ident {
-            fn decode(value: &::serde_json::Value, decoder: &mut qapi_runtime::Decoder) -> qapi_runtime::DecodeResult<Self> {
+            fn decode(value: &qapi_runtime::serde_json::Value, decoder: &mut qapi_runtime::Decoder) -> qapi_runtime::DecodeResult<Self> {
                 Ok(match value {
                     #(#decode_arms)*
                     _ => return Err(decoder.alternate_mismatch(#wire_name)),
@@ -605,8 +605,8 @@ pub fn alternate_type(
         }
 
         #cfg
-        impl ::serde::Serialize for #ident {
-            fn serialize<S: ::serde::Serializer>(&self, serializer: S) -> #result<S::Ok, S::Error> {
+        impl qapi_runtime::serde::Serialize for #ident {
+            fn serialize<S: qapi_runtime::serde::Serializer>(&self, serializer: S) -> #result<S::Ok, S::Error> {
                 match self {
                     #(#ser_arms)*
                 }

@@ -19,7 +19,7 @@ impl qapi_runtime::DecodeMembers for Info {
     }
 }
 impl qapi_runtime::SerializeMembers for Info {
-    fn serialize_members<M: ::serde::ser::SerializeMap>(
+    fn serialize_members<M: qapi_runtime::serde::ser::SerializeMap>(
         &self,
         map: &mut M,
     ) -> Result<(), M::Error> {
@@ -46,7 +46,7 @@ impl qapi_runtime::DecodeMembers for EchoArgs {
     }
 }
 impl qapi_runtime::SerializeMembers for EchoArgs {
-    fn serialize_members<M: ::serde::ser::SerializeMap>(
+    fn serialize_members<M: qapi_runtime::serde::ser::SerializeMap>(
         &self,
         map: &mut M,
     ) -> Result<(), M::Error> {
@@ -72,7 +72,7 @@ impl qapi_runtime::DecodeMembers for ShutdownArgs {
     }
 }
 impl qapi_runtime::SerializeMembers for ShutdownArgs {
-    fn serialize_members<M: ::serde::ser::SerializeMap>(
+    fn serialize_members<M: qapi_runtime::serde::ser::SerializeMap>(
         &self,
         map: &mut M,
     ) -> Result<(), M::Error> {
@@ -98,7 +98,7 @@ impl qapi_runtime::DecodeMembers for RawArgs {
     }
 }
 impl qapi_runtime::SerializeMembers for RawArgs {
-    fn serialize_members<M: ::serde::ser::SerializeMap>(
+    fn serialize_members<M: qapi_runtime::serde::ser::SerializeMap>(
         &self,
         map: &mut M,
     ) -> Result<(), M::Error> {
@@ -124,7 +124,7 @@ impl qapi_runtime::DecodeMembers for StartedEvent {
     }
 }
 impl qapi_runtime::SerializeMembers for StartedEvent {
-    fn serialize_members<M: ::serde::ser::SerializeMap>(
+    fn serialize_members<M: qapi_runtime::serde::ser::SerializeMap>(
         &self,
         map: &mut M,
     ) -> Result<(), M::Error> {
@@ -146,12 +146,12 @@ pub enum Event {
     /// An event with a named data type.
     InfoChanged(Info),
     /// An event this version of the schema does not know (lenient decoding only).
-    Unrecognized { name: String, data: Option<::serde_json::Value> },
+    Unrecognized { name: String, data: Option<qapi_runtime::serde_json::Value> },
 }
 impl qapi_runtime::EventSet for Event {
     fn decode_event(
         name: &str,
-        data: Option<&::serde_json::Value>,
+        data: Option<&qapi_runtime::serde_json::Value>,
         decoder: &mut qapi_runtime::Decoder,
     ) -> Result<Self, qapi_runtime::DecodeError> {
         Ok(
@@ -191,16 +191,20 @@ impl qapi_runtime::EventSet for Event {
             Self::Unrecognized { data, .. } => data.is_some(),
         }
     }
-    fn serialize_data<S: ::serde::Serializer>(
+    fn serialize_data<S: qapi_runtime::serde::Serializer>(
         &self,
         serializer: S,
     ) -> Result<S::Ok, S::Error> {
         match self {
-            Self::Started(data) => ::serde::Serialize::serialize(data, serializer),
+            Self::Started(data) => {
+                qapi_runtime::serde::Serialize::serialize(data, serializer)
+            }
             Self::Stopped => qapi_runtime::ser::empty(serializer),
-            Self::InfoChanged(data) => ::serde::Serialize::serialize(data, serializer),
+            Self::InfoChanged(data) => {
+                qapi_runtime::serde::Serialize::serialize(data, serializer)
+            }
             Self::Unrecognized { data, .. } => {
-                ::serde::Serialize::serialize(data, serializer)
+                qapi_runtime::serde::Serialize::serialize(data, serializer)
             }
         }
     }
@@ -262,7 +266,7 @@ pub trait Commands {
     /// The arguments are passed as given (`gen: false`): this command checks them itself.
     fn raw(
         &mut self,
-        arguments: ::serde_json::Map<String, ::serde_json::Value>,
+        arguments: qapi_runtime::serde_json::Map<String, qapi_runtime::serde_json::Value>,
     ) -> Result<(), qapi_runtime::QapiError>;
     /// Decides whether a command may run; called after lookup and before its arguments
     /// are decoded. An `Err` is answered with `CommandNotFound` and
@@ -298,16 +302,22 @@ pub enum CommandReturn {
     /// What `raw` returns.
     Raw,
 }
-impl ::serde::Serialize for CommandReturn {
-    fn serialize<S: ::serde::Serializer>(
+impl qapi_runtime::serde::Serialize for CommandReturn {
+    fn serialize<S: qapi_runtime::serde::Serializer>(
         &self,
         serializer: S,
     ) -> Result<S::Ok, S::Error> {
         match self {
-            Self::Echo(value) => ::serde::Serialize::serialize(value, serializer),
+            Self::Echo(value) => {
+                qapi_runtime::serde::Serialize::serialize(value, serializer)
+            }
             Self::Ping => qapi_runtime::ser::empty(serializer),
-            Self::GetInfo(value) => ::serde::Serialize::serialize(value, serializer),
-            Self::ListInfo(value) => ::serde::Serialize::serialize(value, serializer),
+            Self::GetInfo(value) => {
+                qapi_runtime::serde::Serialize::serialize(value, serializer)
+            }
+            Self::ListInfo(value) => {
+                qapi_runtime::serde::Serialize::serialize(value, serializer)
+            }
             Self::SetInfo => qapi_runtime::ser::empty(serializer),
             #[cfg(windows)]
             Self::WindowsOnly => qapi_runtime::ser::empty(serializer),
@@ -321,7 +331,7 @@ impl CommandReturn {
     /// one without success response).
     pub fn decode(
         name: &str,
-        value: &::serde_json::Value,
+        value: &qapi_runtime::serde_json::Value,
         decoder: &mut qapi_runtime::Decoder,
     ) -> Result<Option<Self>, qapi_runtime::DecodeError> {
         Ok(
@@ -469,7 +479,7 @@ pub fn command_info(name: &str) -> Option<&'static qapi_runtime::CommandInfo> {
 /// reply, or `None` when a command without success response succeeded.
 pub fn dispatch<C: Commands + ?Sized>(
     handler: &mut C,
-    request: &::serde_json::Value,
+    request: &qapi_runtime::serde_json::Value,
 ) -> Option<qapi_runtime::Reply<CommandReturn>> {
     match qapi_runtime::Request::parse(request) {
         Ok(request) => request.reply(call(handler, request.execute, request.arguments)),
@@ -482,7 +492,9 @@ pub fn dispatch<C: Commands + ?Sized>(
 pub fn call<C: Commands + ?Sized>(
     handler: &mut C,
     name: &str,
-    arguments: Option<&::serde_json::Map<String, ::serde_json::Value>>,
+    arguments: Option<
+        &qapi_runtime::serde_json::Map<String, qapi_runtime::serde_json::Value>,
+    >,
 ) -> Result<Option<CommandReturn>, qapi_runtime::QapiError> {
     let Some(info) = command_info(name) else {
         return Err(qapi_runtime::QapiError::command_not_found(name));
@@ -542,8 +554,8 @@ pub struct Client<S> {
     connection: qapi_runtime::Connection<S, Event>,
 }
 impl<S: ::std::io::Read + ::std::io::Write> Client<S> {
-    /// A strict client (replies must match the schema); see
-    /// [`qapi_runtime::Connection::set_lenient`] to tolerate newer servers.
+    /// A client tolerating newer servers (unknown members ignored, unknown enum values
+    /// and events kept); [`qapi_runtime::Connection::set_strict`] makes them errors.
     pub fn new(stream: S) -> Self {
         Self {
             connection: qapi_runtime::Connection::new(stream),

@@ -84,7 +84,7 @@ impl qapi_runtime::DecodeMembers for Paint {
 }
 #[cfg(windows)]
 impl qapi_runtime::SerializeMembers for Paint {
-    fn serialize_members<M: ::serde::ser::SerializeMap>(
+    fn serialize_members<M: qapi_runtime::serde::ser::SerializeMap>(
         &self,
         map: &mut M,
     ) -> Result<(), M::Error> {
@@ -113,7 +113,7 @@ impl qapi_runtime::DecodeMembers for Ball {
 }
 #[cfg(target_os = "linux")]
 impl qapi_runtime::SerializeMembers for Ball {
-    fn serialize_members<M: ::serde::ser::SerializeMap>(
+    fn serialize_members<M: qapi_runtime::serde::ser::SerializeMap>(
         &self,
         map: &mut M,
     ) -> Result<(), M::Error> {
@@ -141,7 +141,7 @@ impl qapi_runtime::DecodeMembers for Tinted {
 }
 #[cfg(windows)]
 impl qapi_runtime::SerializeMembers for Tinted {
-    fn serialize_members<M: ::serde::ser::SerializeMap>(
+    fn serialize_members<M: qapi_runtime::serde::ser::SerializeMap>(
         &self,
         map: &mut M,
     ) -> Result<(), M::Error> {
@@ -174,7 +174,7 @@ impl qapi_runtime::DecodeMembers for Label {
     }
 }
 impl qapi_runtime::SerializeMembers for Label {
-    fn serialize_members<M: ::serde::ser::SerializeMap>(
+    fn serialize_members<M: qapi_runtime::serde::ser::SerializeMap>(
         &self,
         map: &mut M,
     ) -> Result<(), M::Error> {
@@ -204,7 +204,7 @@ impl qapi_runtime::DecodeMembers for ThingBase {
 }
 #[cfg(target_os = "linux")]
 impl qapi_runtime::SerializeMembers for ThingBase {
-    fn serialize_members<M: ::serde::ser::SerializeMap>(
+    fn serialize_members<M: qapi_runtime::serde::ser::SerializeMap>(
         &self,
         map: &mut M,
     ) -> Result<(), M::Error> {
@@ -229,7 +229,7 @@ impl qapi_runtime::DecodeMembers for Round {
     }
 }
 impl qapi_runtime::SerializeMembers for Round {
-    fn serialize_members<M: ::serde::ser::SerializeMap>(
+    fn serialize_members<M: qapi_runtime::serde::ser::SerializeMap>(
         &self,
         map: &mut M,
     ) -> Result<(), M::Error> {
@@ -280,7 +280,7 @@ impl qapi_runtime::DecodeMembers for Thing {
 }
 #[cfg(target_os = "linux")]
 impl qapi_runtime::SerializeMembers for Thing {
-    fn serialize_members<M: ::serde::ser::SerializeMap>(
+    fn serialize_members<M: qapi_runtime::serde::ser::SerializeMap>(
         &self,
         map: &mut M,
     ) -> Result<(), M::Error> {
@@ -324,7 +324,7 @@ impl qapi_runtime::DecodeMembers for Tree {
 }
 #[cfg(windows)]
 impl qapi_runtime::SerializeMembers for Tree {
-    fn serialize_members<M: ::serde::ser::SerializeMap>(
+    fn serialize_members<M: qapi_runtime::serde::ser::SerializeMap>(
         &self,
         map: &mut M,
     ) -> Result<(), M::Error> {
@@ -356,7 +356,7 @@ impl qapi_runtime::DecodeMembers for Forest {
 }
 #[cfg(windows)]
 impl qapi_runtime::SerializeMembers for Forest {
-    fn serialize_members<M: ::serde::ser::SerializeMap>(
+    fn serialize_members<M: qapi_runtime::serde::ser::SerializeMap>(
         &self,
         map: &mut M,
     ) -> Result<(), M::Error> {
@@ -379,15 +379,15 @@ pub enum PaintOrName {
 #[cfg(windows)]
 impl qapi_runtime::Decode for PaintOrName {
     fn decode(
-        value: &::serde_json::Value,
+        value: &qapi_runtime::serde_json::Value,
         decoder: &mut qapi_runtime::Decoder,
     ) -> qapi_runtime::DecodeResult<Self> {
         Ok(
             match value {
-                ::serde_json::Value::Object(_) => {
+                qapi_runtime::serde_json::Value::Object(_) => {
                     Self::Paint(qapi_runtime::Decode::decode(value, decoder)?)
                 }
-                ::serde_json::Value::String(_) => {
+                qapi_runtime::serde_json::Value::String(_) => {
                     Self::Name(qapi_runtime::Decode::decode(value, decoder)?)
                 }
                 _ => return Err(decoder.alternate_mismatch("PaintOrName")),
@@ -396,14 +396,18 @@ impl qapi_runtime::Decode for PaintOrName {
     }
 }
 #[cfg(windows)]
-impl ::serde::Serialize for PaintOrName {
-    fn serialize<S: ::serde::Serializer>(
+impl qapi_runtime::serde::Serialize for PaintOrName {
+    fn serialize<S: qapi_runtime::serde::Serializer>(
         &self,
         serializer: S,
     ) -> Result<S::Ok, S::Error> {
         match self {
-            Self::Paint(value) => ::serde::Serialize::serialize(value, serializer),
-            Self::Name(value) => ::serde::Serialize::serialize(value, serializer),
+            Self::Paint(value) => {
+                qapi_runtime::serde::Serialize::serialize(value, serializer)
+            }
+            Self::Name(value) => {
+                qapi_runtime::serde::Serialize::serialize(value, serializer)
+            }
         }
     }
 }
@@ -419,16 +423,16 @@ pub enum ColorOrNumber {
 }
 impl qapi_runtime::Decode for ColorOrNumber {
     fn decode(
-        value: &::serde_json::Value,
+        value: &qapi_runtime::serde_json::Value,
         decoder: &mut qapi_runtime::Decoder,
     ) -> qapi_runtime::DecodeResult<Self> {
         Ok(
             match value {
                 #[cfg(all(target_os = "linux", windows))]
-                ::serde_json::Value::String(_) => {
+                qapi_runtime::serde_json::Value::String(_) => {
                     Self::Color(qapi_runtime::Decode::decode(value, decoder)?)
                 }
-                ::serde_json::Value::Number(_) => {
+                qapi_runtime::serde_json::Value::Number(_) => {
                     Self::Number(qapi_runtime::Decode::decode(value, decoder)?)
                 }
                 _ => return Err(decoder.alternate_mismatch("ColorOrNumber")),
@@ -436,15 +440,19 @@ impl qapi_runtime::Decode for ColorOrNumber {
         )
     }
 }
-impl ::serde::Serialize for ColorOrNumber {
-    fn serialize<S: ::serde::Serializer>(
+impl qapi_runtime::serde::Serialize for ColorOrNumber {
+    fn serialize<S: qapi_runtime::serde::Serializer>(
         &self,
         serializer: S,
     ) -> Result<S::Ok, S::Error> {
         match self {
             #[cfg(all(target_os = "linux", windows))]
-            Self::Color(value) => ::serde::Serialize::serialize(value, serializer),
-            Self::Number(value) => ::serde::Serialize::serialize(value, serializer),
+            Self::Color(value) => {
+                qapi_runtime::serde::Serialize::serialize(value, serializer)
+            }
+            Self::Number(value) => {
+                qapi_runtime::serde::Serialize::serialize(value, serializer)
+            }
         }
     }
 }
@@ -468,7 +476,7 @@ impl qapi_runtime::DecodeMembers for PaintArgs {
 }
 #[cfg(windows)]
 impl qapi_runtime::SerializeMembers for PaintArgs {
-    fn serialize_members<M: ::serde::ser::SerializeMap>(
+    fn serialize_members<M: qapi_runtime::serde::ser::SerializeMap>(
         &self,
         map: &mut M,
     ) -> Result<(), M::Error> {
@@ -497,7 +505,7 @@ impl qapi_runtime::DecodeMembers for GrowArgs {
 }
 #[cfg(windows)]
 impl qapi_runtime::SerializeMembers for GrowArgs {
-    fn serialize_members<M: ::serde::ser::SerializeMap>(
+    fn serialize_members<M: qapi_runtime::serde::ser::SerializeMap>(
         &self,
         map: &mut M,
     ) -> Result<(), M::Error> {
@@ -526,7 +534,7 @@ impl qapi_runtime::DecodeMembers for ColorChangedEvent {
 }
 #[cfg(windows)]
 impl qapi_runtime::SerializeMembers for ColorChangedEvent {
-    fn serialize_members<M: ::serde::ser::SerializeMap>(
+    fn serialize_members<M: qapi_runtime::serde::ser::SerializeMap>(
         &self,
         map: &mut M,
     ) -> Result<(), M::Error> {
@@ -550,12 +558,12 @@ pub enum Event {
     Painted(Paint),
     Reset,
     /// An event this version of the schema does not know (lenient decoding only).
-    Unrecognized { name: String, data: Option<::serde_json::Value> },
+    Unrecognized { name: String, data: Option<qapi_runtime::serde_json::Value> },
 }
 impl qapi_runtime::EventSet for Event {
     fn decode_event(
         name: &str,
-        data: Option<&::serde_json::Value>,
+        data: Option<&qapi_runtime::serde_json::Value>,
         decoder: &mut qapi_runtime::Decoder,
     ) -> Result<Self, qapi_runtime::DecodeError> {
         Ok(
@@ -601,18 +609,22 @@ impl qapi_runtime::EventSet for Event {
             Self::Unrecognized { data, .. } => data.is_some(),
         }
     }
-    fn serialize_data<S: ::serde::Serializer>(
+    fn serialize_data<S: qapi_runtime::serde::Serializer>(
         &self,
         serializer: S,
     ) -> Result<S::Ok, S::Error> {
         match self {
             #[cfg(windows)]
-            Self::ColorChanged(data) => ::serde::Serialize::serialize(data, serializer),
+            Self::ColorChanged(data) => {
+                qapi_runtime::serde::Serialize::serialize(data, serializer)
+            }
             #[cfg(windows)]
-            Self::Painted(data) => ::serde::Serialize::serialize(data, serializer),
+            Self::Painted(data) => {
+                qapi_runtime::serde::Serialize::serialize(data, serializer)
+            }
             Self::Reset => qapi_runtime::ser::empty(serializer),
             Self::Unrecognized { data, .. } => {
-                ::serde::Serialize::serialize(data, serializer)
+                qapi_runtime::serde::Serialize::serialize(data, serializer)
             }
         }
     }
@@ -668,19 +680,25 @@ pub enum CommandReturn {
     /// What `ping` returns.
     Ping,
 }
-impl ::serde::Serialize for CommandReturn {
-    fn serialize<S: ::serde::Serializer>(
+impl qapi_runtime::serde::Serialize for CommandReturn {
+    fn serialize<S: qapi_runtime::serde::Serializer>(
         &self,
         serializer: S,
     ) -> Result<S::Ok, S::Error> {
         match self {
             #[cfg(windows)]
-            Self::GetPaint(value) => ::serde::Serialize::serialize(value, serializer),
+            Self::GetPaint(value) => {
+                qapi_runtime::serde::Serialize::serialize(value, serializer)
+            }
             #[cfg(windows)]
             Self::Paint => qapi_runtime::ser::empty(serializer),
             #[cfg(target_os = "linux")]
-            Self::GetThing(value) => ::serde::Serialize::serialize(value, serializer),
-            Self::GetLabel(value) => ::serde::Serialize::serialize(value, serializer),
+            Self::GetThing(value) => {
+                qapi_runtime::serde::Serialize::serialize(value, serializer)
+            }
+            Self::GetLabel(value) => {
+                qapi_runtime::serde::Serialize::serialize(value, serializer)
+            }
             #[cfg(windows)]
             Self::Grow => qapi_runtime::ser::empty(serializer),
             Self::Ping => qapi_runtime::ser::empty(serializer),
@@ -692,7 +710,7 @@ impl CommandReturn {
     /// one without success response).
     pub fn decode(
         name: &str,
-        value: &::serde_json::Value,
+        value: &qapi_runtime::serde_json::Value,
         decoder: &mut qapi_runtime::Decoder,
     ) -> Result<Option<Self>, qapi_runtime::DecodeError> {
         Ok(
@@ -807,7 +825,7 @@ pub fn command_info(name: &str) -> Option<&'static qapi_runtime::CommandInfo> {
 /// reply, or `None` when a command without success response succeeded.
 pub fn dispatch<C: Commands + ?Sized>(
     handler: &mut C,
-    request: &::serde_json::Value,
+    request: &qapi_runtime::serde_json::Value,
 ) -> Option<qapi_runtime::Reply<CommandReturn>> {
     match qapi_runtime::Request::parse(request) {
         Ok(request) => request.reply(call(handler, request.execute, request.arguments)),
@@ -819,7 +837,9 @@ pub fn dispatch<C: Commands + ?Sized>(
 pub fn call<C: Commands + ?Sized>(
     handler: &mut C,
     name: &str,
-    arguments: Option<&::serde_json::Map<String, ::serde_json::Value>>,
+    arguments: Option<
+        &qapi_runtime::serde_json::Map<String, qapi_runtime::serde_json::Value>,
+    >,
 ) -> Result<Option<CommandReturn>, qapi_runtime::QapiError> {
     let Some(info) = command_info(name) else {
         return Err(qapi_runtime::QapiError::command_not_found(name));
@@ -868,8 +888,8 @@ pub struct Client<S> {
     connection: qapi_runtime::Connection<S, Event>,
 }
 impl<S: ::std::io::Read + ::std::io::Write> Client<S> {
-    /// A strict client (replies must match the schema); see
-    /// [`qapi_runtime::Connection::set_lenient`] to tolerate newer servers.
+    /// A client tolerating newer servers (unknown members ignored, unknown enum values
+    /// and events kept); [`qapi_runtime::Connection::set_strict`] makes them errors.
     pub fn new(stream: S) -> Self {
         Self {
             connection: qapi_runtime::Connection::new(stream),

@@ -95,7 +95,7 @@ pub struct Scalars {
     /// null
     pub z: qapi_runtime::Null,
     /// any
-    pub a: ::serde_json::Value,
+    pub a: qapi_runtime::serde_json::Value,
     /// a list
     pub list: Vec<i64>,
     /// optional str
@@ -103,7 +103,7 @@ pub struct Scalars {
     /// optional null: absent and null differ
     pub opt_null: Option<qapi_runtime::Null>,
     /// optional any
-    pub opt_any: Option<::serde_json::Value>,
+    pub opt_any: Option<qapi_runtime::serde_json::Value>,
     /// a keyword as a member name
     pub r#type: String,
 }
@@ -136,7 +136,7 @@ impl qapi_runtime::DecodeMembers for Scalars {
     }
 }
 impl qapi_runtime::SerializeMembers for Scalars {
-    fn serialize_members<M: ::serde::ser::SerializeMap>(
+    fn serialize_members<M: qapi_runtime::serde::ser::SerializeMap>(
         &self,
         map: &mut M,
     ) -> Result<(), M::Error> {
@@ -184,7 +184,7 @@ impl qapi_runtime::DecodeMembers for Base {
     }
 }
 impl qapi_runtime::SerializeMembers for Base {
-    fn serialize_members<M: ::serde::ser::SerializeMap>(
+    fn serialize_members<M: qapi_runtime::serde::ser::SerializeMap>(
         &self,
         map: &mut M,
     ) -> Result<(), M::Error> {
@@ -234,7 +234,7 @@ impl qapi_runtime::DecodeMembers for Derived {
 }
 #[allow(deprecated)]
 impl qapi_runtime::SerializeMembers for Derived {
-    fn serialize_members<M: ::serde::ser::SerializeMap>(
+    fn serialize_members<M: qapi_runtime::serde::ser::SerializeMap>(
         &self,
         map: &mut M,
     ) -> Result<(), M::Error> {
@@ -268,7 +268,7 @@ impl qapi_runtime::DecodeMembers for Legacy {
     }
 }
 impl qapi_runtime::SerializeMembers for Legacy {
-    fn serialize_members<M: ::serde::ser::SerializeMap>(
+    fn serialize_members<M: qapi_runtime::serde::ser::SerializeMap>(
         &self,
         map: &mut M,
     ) -> Result<(), M::Error> {
@@ -301,7 +301,7 @@ impl qapi_runtime::DecodeMembers for Node {
     }
 }
 impl qapi_runtime::SerializeMembers for Node {
-    fn serialize_members<M: ::serde::ser::SerializeMap>(
+    fn serialize_members<M: qapi_runtime::serde::ser::SerializeMap>(
         &self,
         map: &mut M,
     ) -> Result<(), M::Error> {
@@ -329,7 +329,7 @@ impl qapi_runtime::DecodeMembers for LowBranch {
     }
 }
 impl qapi_runtime::SerializeMembers for LowBranch {
-    fn serialize_members<M: ::serde::ser::SerializeMap>(
+    fn serialize_members<M: qapi_runtime::serde::ser::SerializeMap>(
         &self,
         map: &mut M,
     ) -> Result<(), M::Error> {
@@ -386,7 +386,7 @@ impl qapi_runtime::DecodeMembers for OnlyTag {
     }
 }
 impl qapi_runtime::SerializeMembers for OnlyTag {
-    fn serialize_members<M: ::serde::ser::SerializeMap>(
+    fn serialize_members<M: qapi_runtime::serde::ser::SerializeMap>(
         &self,
         map: &mut M,
     ) -> Result<(), M::Error> {
@@ -469,7 +469,7 @@ impl qapi_runtime::DecodeMembers for WithBase {
     }
 }
 impl qapi_runtime::SerializeMembers for WithBase {
-    fn serialize_members<M: ::serde::ser::SerializeMap>(
+    fn serialize_members<M: qapi_runtime::serde::ser::SerializeMap>(
         &self,
         map: &mut M,
     ) -> Result<(), M::Error> {
@@ -519,7 +519,7 @@ impl qapi_runtime::DecodeMembers for OnlyTagHolder {
     }
 }
 impl qapi_runtime::SerializeMembers for OnlyTagHolder {
-    fn serialize_members<M: ::serde::ser::SerializeMap>(
+    fn serialize_members<M: qapi_runtime::serde::ser::SerializeMap>(
         &self,
         map: &mut M,
     ) -> Result<(), M::Error> {
@@ -578,24 +578,24 @@ pub enum Choice {
 }
 impl qapi_runtime::Decode for Choice {
     fn decode(
-        value: &::serde_json::Value,
+        value: &qapi_runtime::serde_json::Value,
         decoder: &mut qapi_runtime::Decoder,
     ) -> qapi_runtime::DecodeResult<Self> {
         Ok(
             match value {
-                ::serde_json::Value::Number(_) => {
+                qapi_runtime::serde_json::Value::Number(_) => {
                     Self::Number(qapi_runtime::Decode::decode(value, decoder)?)
                 }
-                ::serde_json::Value::String(_) => {
+                qapi_runtime::serde_json::Value::String(_) => {
                     Self::Color(qapi_runtime::Decode::decode(value, decoder)?)
                 }
-                ::serde_json::Value::Object(_) => {
+                qapi_runtime::serde_json::Value::Object(_) => {
                     Self::Node(qapi_runtime::Decode::decode(value, decoder)?)
                 }
-                ::serde_json::Value::Null => {
+                qapi_runtime::serde_json::Value::Null => {
                     Self::Nothing(qapi_runtime::Decode::decode(value, decoder)?)
                 }
-                ::serde_json::Value::Array(_) => {
+                qapi_runtime::serde_json::Value::Array(_) => {
                     Self::Flags(qapi_runtime::Decode::decode(value, decoder)?)
                 }
                 _ => return Err(decoder.alternate_mismatch("Choice")),
@@ -603,17 +603,27 @@ impl qapi_runtime::Decode for Choice {
         )
     }
 }
-impl ::serde::Serialize for Choice {
-    fn serialize<S: ::serde::Serializer>(
+impl qapi_runtime::serde::Serialize for Choice {
+    fn serialize<S: qapi_runtime::serde::Serializer>(
         &self,
         serializer: S,
     ) -> Result<S::Ok, S::Error> {
         match self {
-            Self::Number(value) => ::serde::Serialize::serialize(value, serializer),
-            Self::Color(value) => ::serde::Serialize::serialize(value, serializer),
-            Self::Node(value) => ::serde::Serialize::serialize(value, serializer),
-            Self::Nothing(value) => ::serde::Serialize::serialize(value, serializer),
-            Self::Flags(value) => ::serde::Serialize::serialize(value, serializer),
+            Self::Number(value) => {
+                qapi_runtime::serde::Serialize::serialize(value, serializer)
+            }
+            Self::Color(value) => {
+                qapi_runtime::serde::Serialize::serialize(value, serializer)
+            }
+            Self::Node(value) => {
+                qapi_runtime::serde::Serialize::serialize(value, serializer)
+            }
+            Self::Nothing(value) => {
+                qapi_runtime::serde::Serialize::serialize(value, serializer)
+            }
+            Self::Flags(value) => {
+                qapi_runtime::serde::Serialize::serialize(value, serializer)
+            }
         }
     }
 }
@@ -625,12 +635,12 @@ qapi_runtime::deserialize!(Choice);
 #[allow(clippy::large_enum_variant)]
 pub enum Event {
     /// An event this version of the schema does not know (lenient decoding only).
-    Unrecognized { name: String, data: Option<::serde_json::Value> },
+    Unrecognized { name: String, data: Option<qapi_runtime::serde_json::Value> },
 }
 impl qapi_runtime::EventSet for Event {
     fn decode_event(
         name: &str,
-        data: Option<&::serde_json::Value>,
+        data: Option<&qapi_runtime::serde_json::Value>,
         decoder: &mut qapi_runtime::Decoder,
     ) -> Result<Self, qapi_runtime::DecodeError> {
         let (name, data) = qapi_runtime::event::unknown(decoder, name, data)?;
@@ -646,13 +656,13 @@ impl qapi_runtime::EventSet for Event {
             Self::Unrecognized { data, .. } => data.is_some(),
         }
     }
-    fn serialize_data<S: ::serde::Serializer>(
+    fn serialize_data<S: qapi_runtime::serde::Serializer>(
         &self,
         serializer: S,
     ) -> Result<S::Ok, S::Error> {
         match self {
             Self::Unrecognized { data, .. } => {
-                ::serde::Serialize::serialize(data, serializer)
+                qapi_runtime::serde::Serialize::serialize(data, serializer)
             }
         }
     }
@@ -678,8 +688,8 @@ pub trait Commands {
 #[derive(Debug, Clone, PartialEq)]
 #[allow(clippy::large_enum_variant)]
 pub enum CommandReturn {}
-impl ::serde::Serialize for CommandReturn {
-    fn serialize<S: ::serde::Serializer>(
+impl qapi_runtime::serde::Serialize for CommandReturn {
+    fn serialize<S: qapi_runtime::serde::Serializer>(
         &self,
         _serializer: S,
     ) -> Result<S::Ok, S::Error> {
@@ -691,7 +701,7 @@ impl CommandReturn {
     /// one without success response).
     pub fn decode(
         name: &str,
-        value: &::serde_json::Value,
+        value: &qapi_runtime::serde_json::Value,
         decoder: &mut qapi_runtime::Decoder,
     ) -> Result<Option<Self>, qapi_runtime::DecodeError> {
         let _ = (name, value, decoder);
@@ -708,7 +718,7 @@ pub fn command_info(name: &str) -> Option<&'static qapi_runtime::CommandInfo> {
 /// reply, or `None` when a command without success response succeeded.
 pub fn dispatch<C: Commands + ?Sized>(
     handler: &mut C,
-    request: &::serde_json::Value,
+    request: &qapi_runtime::serde_json::Value,
 ) -> Option<qapi_runtime::Reply<CommandReturn>> {
     match qapi_runtime::Request::parse(request) {
         Ok(request) => request.reply(call(handler, request.execute, request.arguments)),
@@ -720,7 +730,9 @@ pub fn dispatch<C: Commands + ?Sized>(
 pub fn call<C: Commands + ?Sized>(
     handler: &mut C,
     name: &str,
-    arguments: Option<&::serde_json::Map<String, ::serde_json::Value>>,
+    arguments: Option<
+        &qapi_runtime::serde_json::Map<String, qapi_runtime::serde_json::Value>,
+    >,
 ) -> Result<Option<CommandReturn>, qapi_runtime::QapiError> {
     let Some(info) = command_info(name) else {
         return Err(qapi_runtime::QapiError::command_not_found(name));
@@ -738,8 +750,8 @@ pub struct Client<S> {
     connection: qapi_runtime::Connection<S, Event>,
 }
 impl<S: ::std::io::Read + ::std::io::Write> Client<S> {
-    /// A strict client (replies must match the schema); see
-    /// [`qapi_runtime::Connection::set_lenient`] to tolerate newer servers.
+    /// A client tolerating newer servers (unknown members ignored, unknown enum values
+    /// and events kept); [`qapi_runtime::Connection::set_strict`] makes them errors.
     pub fn new(stream: S) -> Self {
         Self {
             connection: qapi_runtime::Connection::new(stream),

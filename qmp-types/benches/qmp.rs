@@ -1,0 +1,266 @@
+//! QMP round trips against a real QEMU (`-machine none`): our async client, our sync client
+//! and QEMU's Python library `qemu.qmp`, lock-step and with 64 calls in flight, in one run;
+//! then the decode time of `query-qmp-schema`'s reply.
+//!
+//! `cargo bench -p qmp-types --features tokio --bench qmp`. The Python side runs in a venv
+//! under `target/qmp-bench-venv`, into which this bench installs `qemu.qmp` with pip (from the
+//! package index pip is configured with) the first time; without python3 or pip it is skipped
+//! with a notice.
+
+use qapi_runtime::aio::AsyncConnection;
+use qapi_runtime::Decoder;
+use qmp_types::{AsyncClient, Client, CommandReturn};
+use serde_json::Value;
+use std::path::{Path, PathBuf};
+use std::process::{Child, Command, Stdio};
+use std::time::{Duration, Instant};
+
+const LOCKSTEP: usize = 2_000;
+const IN_FLIGHT: usize = 64;
+const CONCURRENT_TOTAL: usize = 20_000;
+
+struct Qemu {
+    child: Child,
+    socket: PathBuf,
+}
+
+impl Drop for Qemu {
+    fn drop(&mut self) {
+        let _ = self.child.kill();
+        let _ = self.child.wait();
+        let _ = std::fs::remove_file(&self.socket);
+    }
+}
+
+/// A fresh QEMU for each client, so none inherits another's state.
+fn qemu(program: &Path, tag: &str) -> Qemu {
+    let socket = std::env::temp_dir().join(format!("qmp-bench-{tag}-{}.sock", std::process::id()));
+    let _ = std::fs::remove_file(&socket);
+    let child = Command::new(program)
+        .args([
+            "-M",
+            "none",
+            "-nodefaults",
+            "-display",
+            "none",
+            "-S",
+            "-qmp",
+        ])
+        .arg(format!("unix:{},server=on,wait=off", socket.display()))
+        .stdin(Stdio::null())
+        .spawn()
+        .expect("starting QEMU");
+    let started = Instant::now();
+    while !socket.exists() {
+        assert!(started.elapsed() < Duration::from_secs(30), "no QMP socket");
+        std::thread::sleep(Duration::from_millis(20));
+    }
+    Qemu { child, socket }
+}
+
+fn rate(calls: usize, elapsed: Duration) -> f64 {
+    calls as f64 / elapsed.as_secs_f64()
+}
+
+fn async_rates(program: &Path) -> (f64, f64) {
+    let runtime = tokio::runtime::Builder::new_multi_thread()
+        .worker_threads(2)
+        .enable_all()
+        .build()
+        .expect("tokio runtime");
+    let qemu = qemu(program, "async");
+    runtime.block_on(async {
+        let (connection, _) = AsyncConnection::connect_qmp_unix(&qemu.socket)
+            .await
+            .expect("handshake");
+        let client = AsyncClient::new(connection);
+        let started = Instant::now();
+        for _ in 0..LOCKSTEP {
+            client.query_name().await.expect("query-name");
+        }
+        let lockstep = rate(LOCKSTEP, started.elapsed());
+        let started = Instant::now();
+        let mut workers = Vec::new();
+        for _ in 0..IN_FLIGHT {
+            let client = client.clone();
+            workers.push(tokio::spawn(async move {
+                for _ in 0..CONCURRENT_TOTAL / IN_FLIGHT {
+                    client.query_name().await.expect("query-name");
+                }
+            }));
+        }
+        for worker in workers {
+            worker.await.expect("worker");
+        }
+        let concurrent = rate(CONCURRENT_TOTAL / IN_FLIGHT * IN_FLIGHT, started.elapsed());
+        (lockstep, concurrent)
+    })
+}
+
+fn sync_rate(program: &Path) -> f64 {
+    let qemu = qemu(program, "sync");
+    let stream = std::os::unix::net::UnixStream::connect(&qemu.socket).expect("connect");
+    let mut client = Client::new(stream);
+    client.connection().qmp_handshake().expect("handshake");
+    let started = Instant::now();
+    for _ in 0..LOCKSTEP {
+        client.query_name().expect("query-name");
+    }
+    rate(LOCKSTEP, started.elapsed())
+}
+
+const PYTHON: &str = r#"
+import asyncio, sys, time
+from qemu.qmp import QMPClient
+
+async def main(path, lockstep, in_flight, total):
+    qmp = QMPClient('bench')
+    await qmp.connect(path)
+    start = time.perf_counter()
+    for _ in range(lockstep):
+        await qmp.execute('query-name')
+    lock_rate = lockstep / (time.perf_counter() - start)
+    async def worker(n):
+        for _ in range(n):
+            await qmp.execute('query-name')
+    per = total // in_flight
+    start = time.perf_counter()
+    await asyncio.gather(*(worker(per) for _ in range(in_flight)))
+    conc_rate = per * in_flight / (time.perf_counter() - start)
+    await qmp.disconnect()
+    print(lock_rate, conc_rate)
+
+asyncio.run(main(sys.argv[1], int(sys.argv[2]), int(sys.argv[3]), int(sys.argv[4])))
+"#;
+
+/// The venv's python with `qemu.qmp`, installing it the first time.
+fn python_with_qemu_qmp() -> Option<PathBuf> {
+    let root = Path::new(env!("CARGO_MANIFEST_DIR")).join("..");
+    let venv = root.join("target/qmp-bench-venv");
+    let python = venv.join("bin/python3");
+    let ready = |python: &Path| {
+        Command::new(python)
+            .args(["-c", "import qemu.qmp"])
+            .stderr(Stdio::null())
+            .status()
+            .is_ok_and(|s| s.success())
+    };
+    if ready(&python) {
+        return Some(python);
+    }
+    eprintln!(
+        "installing Python's qemu.qmp with pip into {} (once)",
+        venv.display()
+    );
+    let created = Command::new("python3")
+        .args(["-m", "venv"])
+        .arg(&venv)
+        .status()
+        .is_ok_and(|s| s.success());
+    let installed = created
+        && Command::new(&python)
+            .args(["-m", "pip", "install", "--quiet", "qemu.qmp"])
+            .status()
+            .is_ok_and(|s| s.success());
+    if installed && ready(&python) {
+        Some(python)
+    } else {
+        eprintln!(
+            "skipping qemu.qmp: could not set up the venv (python3 -m venv, pip install qemu.qmp)"
+        );
+        None
+    }
+}
+
+fn python_rates(program: &Path) -> Option<(f64, f64)> {
+    let python = python_with_qemu_qmp()?;
+    let qemu = qemu(program, "python");
+    let output = Command::new(python)
+        .arg("-c")
+        .arg(PYTHON)
+        .arg(&qemu.socket)
+        .args([LOCKSTEP, IN_FLIGHT, CONCURRENT_TOTAL].map(|n| n.to_string()))
+        .output()
+        .expect("running python");
+    let text = String::from_utf8_lossy(&output.stdout);
+    let rates: Vec<f64> = text
+        .split_whitespace()
+        .filter_map(|t| t.parse().ok())
+        .collect();
+    match rates.as_slice() {
+        [lockstep, concurrent] if output.status.success() => Some((*lockstep, *concurrent)),
+        _ => {
+            eprintln!(
+                "qemu.qmp run failed: {}",
+                String::from_utf8_lossy(&output.stderr)
+            );
+            None
+        }
+    }
+}
+
+/// Decode time of `query-qmp-schema`'s reply (lenient, as a client decodes, and strict).
+fn schema_decode(program: &Path) {
+    let qemu = qemu(program, "schema");
+    let stream = std::os::unix::net::UnixStream::connect(&qemu.socket).expect("connect");
+    let mut client = Client::new(stream);
+    client.connection().qmp_handshake().expect("handshake");
+    let value: Value = client
+        .connection()
+        .execute_value::<Value>("query-qmp-schema", None)
+        .expect("query-qmp-schema");
+    let text = serde_json::to_string(&value).expect("encoding");
+    const ROUNDS: u32 = 50;
+    for (label, lenient) in [("lenient", true), ("strict", false)] {
+        let started = Instant::now();
+        for _ in 0..ROUNDS {
+            let mut decoder = if lenient {
+                Decoder::lenient()
+            } else {
+                Decoder::strict_reply()
+            };
+            let decoded =
+                CommandReturn::decode("query-qmp-schema", &value, &mut decoder).expect("decodes");
+            std::hint::black_box(decoded);
+        }
+        let per = started.elapsed() / ROUNDS;
+        println!(
+            "query-qmp-schema reply ({} KB): decode from a JSON value, {label}: {:.2} ms",
+            text.len() / 1024,
+            per.as_secs_f64() * 1e3
+        );
+    }
+    let started = Instant::now();
+    for _ in 0..ROUNDS {
+        let parsed: Value = serde_json::from_str(&text).expect("parses");
+        std::hint::black_box(parsed);
+    }
+    println!(
+        "query-qmp-schema reply: JSON text to a value (serde_json): {:.2} ms",
+        (started.elapsed() / ROUNDS).as_secs_f64() * 1e3
+    );
+}
+
+fn main() {
+    // `cargo test --benches` runs benches with `--bench` absent: nothing to measure then.
+    if !std::env::args().any(|a| a == "--bench") {
+        return;
+    }
+    let Some(program) = testenv::external("qemu-system-x86_64") else {
+        return;
+    };
+    let (async_lockstep, async_concurrent) = async_rates(&program);
+    let sync_lockstep = sync_rate(&program);
+    println!("QMP round trips (query-name) against qemu-system-x86_64 -M none, calls/s:");
+    println!("  async (qmp-types AsyncClient): lock-step {async_lockstep:.0}, {IN_FLIGHT} in flight {async_concurrent:.0}");
+    println!("  sync  (qmp-types Client):      lock-step {sync_lockstep:.0}");
+    if let Some((py_lockstep, py_concurrent)) = python_rates(&program) {
+        println!("  Python qemu.qmp:               lock-step {py_lockstep:.0}, {IN_FLIGHT} in flight {py_concurrent:.0}");
+        println!(
+            "  async / qemu.qmp: lock-step {:.1}x, {IN_FLIGHT} in flight {:.1}x (target >= 5x)",
+            async_lockstep / py_lockstep,
+            async_concurrent / py_concurrent
+        );
+    }
+    schema_decode(&program);
+}
