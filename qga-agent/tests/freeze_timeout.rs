@@ -38,6 +38,13 @@ fn frozen_agent(extra: &[&str], hook_extra: &str) -> (Agent, PathBuf, PathBuf) {
     (agent, hook_log, log)
 }
 
+/// One test at a time: every thaw (also an automatic one) thaws every mount of the machine,
+/// which would end the privileged test's real freeze early.
+fn serial() -> std::sync::MutexGuard<'static, ()> {
+    static LOCK: std::sync::Mutex<()> = std::sync::Mutex::new(());
+    LOCK.lock().unwrap_or_else(|poisoned| poisoned.into_inner())
+}
+
 fn read(path: &Path) -> String {
     std::fs::read_to_string(path).unwrap_or_default()
 }
@@ -56,6 +63,7 @@ fn eventually(limit: Duration, cond: impl Fn() -> bool) -> bool {
 
 #[test]
 fn frozen_filesystems_are_thawed_after_the_timeout_with_no_client_connected() {
+    let _serial = serial();
     let (agent, hook_log, log) = frozen_agent(&["--freeze-timeout=2"], "");
     // The strict default, side by side: no timeout, stays frozen.
     let (strict, strict_hook_log, _) = frozen_agent(&[], "");
@@ -101,6 +109,7 @@ fn frozen_filesystems_are_thawed_after_the_timeout_with_no_client_connected() {
 
 #[test]
 fn the_timeout_fires_while_an_idle_client_stays_connected_and_pings() {
+    let _serial = serial();
     let (agent, hook_log, _) = frozen_agent(&["--freeze-timeout=2"], "");
     let mut c = agent.connect();
     let started = Instant::now();
@@ -123,6 +132,7 @@ fn the_timeout_fires_while_an_idle_client_stays_connected_and_pings() {
 
 #[test]
 fn a_hanging_thaw_hook_is_killed_and_reported() {
+    let _serial = serial();
     let (agent, hook_log, _) = frozen_agent(&["--freeze-hook-timeout=1"], "sleep 600");
     let mut c = agent.connect();
     let started = Instant::now();
@@ -143,4 +153,72 @@ fn a_hanging_thaw_hook_is_killed_and_reported() {
         c.call(r#"{"execute":"guest-fsfreeze-status"}"#),
         json!({"return": "thawed"})
     );
+}
+
+/// A real freeze of an ext4 loop mount: the host freezes it and hangs up, a write blocks,
+/// and completes by itself once the agent thaws after the timeout. Needs root, `mkfs.ext4`,
+/// `losetup` and `mount`; runs only with `QGA_PRIVILEGED_TESTS=1`.
+#[test]
+fn privileged_a_write_on_a_frozen_loop_mount_completes_after_the_timeout() {
+    let _serial = serial();
+    use std::process::Command;
+    if std::env::var_os("QGA_PRIVILEGED_TESTS").is_none() {
+        eprintln!("skipped: set QGA_PRIVILEGED_TESTS=1 (root, mkfs.ext4, losetup, mount)");
+        return;
+    }
+    let dir = tempfile::tempdir().expect("temporary directory");
+    let image = dir.path().join("fs.img");
+    let mnt = dir.path().join("mnt");
+    std::fs::create_dir(&mnt).expect("mount point");
+    std::fs::File::create(&image)
+        .and_then(|f| f.set_len(32 << 20))
+        .expect("image");
+    let run = |args: &[&str]| {
+        let out = Command::new(args[0])
+            .args(&args[1..])
+            .output()
+            .expect("run");
+        assert!(out.status.success(), "{args:?}: {out:?}");
+        String::from_utf8_lossy(&out.stdout).trim().to_owned()
+    };
+    let (image_s, mnt_s) = (image.to_str().expect("path"), mnt.to_str().expect("path"));
+    run(&["mkfs.ext4", "-q", image_s]);
+    let loopdev = run(&["losetup", "--find", "--show", image_s]);
+    run(&["mount", &loopdev, mnt_s]);
+    let result = std::panic::catch_unwind(|| {
+        let agent = Agent::start(&["--freeze-timeout=3"]);
+        let mut c = agent.connect();
+        let request = json!({"execute": "guest-fsfreeze-freeze-list",
+                             "arguments": {"mountpoints": [mnt_s]}});
+        assert_eq!(c.call(&request.to_string()), json!({"return": 1}));
+        drop(c);
+        let file = mnt.join("written");
+        let started = Instant::now();
+        let (sent, finished) = std::sync::mpsc::channel();
+        // Not joined: if the agent never thaws, the cleanup below unblocks the write.
+        std::thread::spawn(move || {
+            let _ = sent.send(std::fs::write(&file, b"after the thaw").map(|()| Instant::now()));
+        });
+        let done = finished
+            .recv_timeout(Duration::from_secs(30))
+            .expect("the write completes within 30 s")
+            .expect("write");
+        let took = done - started;
+        assert!(
+            took >= Duration::from_secs(2) && took < Duration::from_secs(20),
+            "the write completed after {took:?}"
+        );
+        let mut c = agent.connect();
+        assert_eq!(
+            c.call(r#"{"execute":"guest-fsfreeze-status"}"#),
+            json!({"return": "thawed"})
+        );
+    });
+    // Whatever happened, never leave the filesystem frozen or mounted.
+    let _ = Command::new("fsfreeze").args(["-u", mnt_s]).output();
+    run(&["umount", mnt_s]);
+    run(&["losetup", "-d", &loopdev]);
+    if let Err(panic) = result {
+        std::panic::resume_unwind(panic);
+    }
 }
