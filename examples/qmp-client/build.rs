@@ -6,7 +6,7 @@ use std::path::PathBuf;
 
 fn main() {
     let manifest = PathBuf::from(std::env::var_os("CARGO_MANIFEST_DIR").expect("run by cargo"));
-    let schema = manifest.join("../../../shared/schemas/qmp-10.0/qapi-schema.json");
+    let schema = manifest.join("../../schema/qmp/qapi-schema.json");
     let out = PathBuf::from(std::env::var_os("OUT_DIR").expect("run by cargo")).join("qmp.rs");
     let result = Builder::new()
         .schema(&schema)

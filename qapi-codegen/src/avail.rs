@@ -27,7 +27,7 @@ pub struct Availability<'s> {
 
 impl<'s> Availability<'s> {
     pub fn new(schema: &'s Schema) -> Self {
-        let entities = &schema.entities;
+        let entities = &schema.entities();
         let index: HashMap<&'s str, usize> = entities
             .iter()
             .enumerate()
@@ -102,7 +102,7 @@ impl<'s> Availability<'s> {
         let &i = self.index.get(name)?;
         self.inherited
             .get(&i)
-            .or(self.schema.entities[i].common().ifcond.as_ref())
+            .or(self.schema.entities()[i].common().ifcond.as_ref())
     }
 
     /// Whether the entity called `name` has a condition beyond its own.

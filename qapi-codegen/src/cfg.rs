@@ -1,12 +1,12 @@
 //! `if` conditions as `#[cfg(..)]` predicates, through a mapping the user gives.
 
-use crate::ast;
+use crate::Error;
 use proc_macro2::TokenStream;
 use qapi_parser::IfCond;
 use quote::quote;
 use std::cell::RefCell;
 use std::collections::{BTreeMap, BTreeSet};
-use syn::{Attribute, Expr};
+use syn::{parse_quote, Expr};
 
 /// What to do with a condition the mapping does not name.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Default)]
@@ -27,38 +27,49 @@ pub enum UnmappedCfg {
 /// Translates conditions; remembers the cargo features it invented.
 pub struct CfgMap {
     predicates: BTreeMap<String, TokenStream>,
+    /// The operands of the predicates that are `any(..)` lists, spliced into an enclosing `any`.
+    any_operands: BTreeMap<String, TokenStream>,
     unmapped: UnmappedCfg,
     features: RefCell<BTreeSet<String>>,
 }
 
 impl CfgMap {
     /// `mapping` holds predicate texts such as `target_os = "linux"`, `unix`, `all()`.
-    pub fn new(mapping: &BTreeMap<String, String>, unmapped: UnmappedCfg) -> Result<Self, String> {
+    pub fn new(mapping: &BTreeMap<String, String>, unmapped: UnmappedCfg) -> Result<Self, Error> {
         let mut predicates = BTreeMap::new();
+        let mut any_operands = BTreeMap::new();
         for (name, text) in mapping {
-            let meta: syn::Meta = syn::parse_str(text).map_err(|e| {
-                format!("the cfg mapping of '{name}' is not a cfg predicate: '{text}' ({e})")
+            let meta: syn::Meta = syn::parse_str(text).map_err(|e| Error::BadPredicate {
+                condition: name.clone(),
+                predicate: text.clone(),
+                reason: e.to_string(),
             })?;
+            if let syn::Meta::List(list) = &meta {
+                if list.path.is_ident("any") {
+                    any_operands.insert(name.clone(), list.tokens.clone());
+                }
+            }
             predicates.insert(name.clone(), quote!(#meta));
         }
         Ok(CfgMap {
             predicates,
+            any_operands,
             unmapped,
             features: RefCell::new(BTreeSet::new()),
         })
     }
 
     /// The predicate for a condition; `what` names the definition for the error message.
-    pub fn predicate(&self, cond: &IfCond, what: &str) -> Result<TokenStream, String> {
+    pub fn predicate(&self, cond: &IfCond, what: &str) -> Result<TokenStream, Error> {
         Ok(match cond {
             IfCond::Name(name) => match self.predicates.get(name) {
                 Some(p) => p.clone(),
                 None => match self.unmapped {
                     UnmappedCfg::Error => {
-                        return Err(format!(
-                            "condition '{name}' (of {what}) has no cfg mapping; \
-                             map it, e.g. Builder::cfg(\"{name}\", \"feature = \\\"...\\\"\")"
-                        ))
+                        return Err(Error::UnmappedCondition {
+                            condition: name.clone(),
+                            used_by: what.to_owned(),
+                        })
                     }
                     UnmappedCfg::Feature => {
                         let feature = name.to_ascii_lowercase();
@@ -85,8 +96,9 @@ impl CfgMap {
                 }
             }
             IfCond::Any(items) => {
-                let items = self.list(items, what)?;
-                quote!(any(#(#items),*))
+                let mut operands = Vec::with_capacity(items.len());
+                self.any_operands(items, what, &mut operands)?;
+                quote!(any(#(#operands),*))
             }
             IfCond::Not(inner) => {
                 let inner = self.predicate(inner, what)?;
@@ -95,23 +107,49 @@ impl CfgMap {
         })
     }
 
-    fn list(&self, items: &[IfCond], what: &str) -> Result<Vec<TokenStream>, String> {
+    /// The operands of `any(items)`, with nested `any`s (in the schema or in a mapping)
+    /// flattened: `any(a, any(b, c))` is `any(a, b, c)`.
+    fn any_operands(
+        &self,
+        items: &[IfCond],
+        what: &str,
+        out: &mut Vec<TokenStream>,
+    ) -> Result<(), Error> {
+        for item in items {
+            match item {
+                IfCond::Any(inner) => self.any_operands(inner, what, out)?,
+                IfCond::Name(name) if self.any_operands.contains_key(name) => {
+                    out.extend(self.any_operands.get(name).cloned());
+                }
+                _ => out.push(self.predicate(item, what)?),
+            }
+        }
+        Ok(())
+    }
+
+    fn list(&self, items: &[IfCond], what: &str) -> Result<Vec<TokenStream>, Error> {
         items.iter().map(|c| self.predicate(c, what)).collect()
     }
 
     /// `#[cfg(..)]` for an optional condition (nothing when unconditional).
-    pub fn attr(&self, cond: Option<&IfCond>, what: &str) -> Result<Vec<Attribute>, String> {
+    pub fn attr(&self, cond: Option<&IfCond>, what: &str) -> Result<TokenStream, Error> {
         match cond {
-            None => Ok(Vec::new()),
-            Some(c) => Ok(vec![ast::attr_list("cfg", self.predicate(c, what)?)]),
+            None => Ok(TokenStream::new()),
+            Some(c) => {
+                let p = self.predicate(c, what)?;
+                Ok(quote!(#[cfg(#p)]))
+            }
         }
     }
 
     /// `cfg!(..)` as a boolean expression (true when unconditional).
-    pub fn expr(&self, cond: Option<&IfCond>, what: &str) -> Result<Expr, String> {
+    pub fn expr(&self, cond: Option<&IfCond>, what: &str) -> Result<Expr, Error> {
         match cond {
-            None => Ok(ast::lit_bool(true)),
-            Some(c) => Ok(ast::macro_expr("cfg", self.predicate(c, what)?)),
+            None => Ok(parse_quote!(true)),
+            Some(c) => {
+                let p = self.predicate(c, what)?;
+                Ok(parse_quote!(cfg!(#p)))
+            }
         }
     }
 
@@ -178,11 +216,28 @@ mod tests {
         let map = CfgMap::new(&BTreeMap::new(), UnmappedCfg::Error).unwrap();
         let err = map
             .predicate(&name("CONFIG_FOO"), "struct 'Foo'")
-            .unwrap_err();
+            .unwrap_err()
+            .to_string();
         assert!(
-            err.starts_with("condition 'CONFIG_FOO' (of struct 'Foo') has no cfg mapping"),
+            err.contains("condition 'CONFIG_FOO' (of struct 'Foo') has no cfg mapping"),
             "{err}"
         );
+    }
+
+    #[test]
+    fn nested_any_is_flattened() {
+        let mut m = BTreeMap::new();
+        m.insert("WIN".to_owned(), "windows".to_owned());
+        m.insert(
+            "BSD".to_owned(),
+            r#"any(target_os = "freebsd", unix)"#.to_owned(),
+        );
+        let map = CfgMap::new(&m, UnmappedCfg::Error).unwrap();
+        let p = map
+            .predicate(&IfCond::Any(vec![name("WIN"), name("BSD")]), "x")
+            .unwrap();
+        let expected = quote!(any(windows, target_os = "freebsd", unix));
+        assert_eq!(p.to_string(), expected.to_string());
     }
 
     #[test]
@@ -197,7 +252,10 @@ mod tests {
     fn bad_mapping_is_reported() {
         let mut m = BTreeMap::new();
         m.insert("X".to_owned(), "not a (predicate".to_owned());
-        let err = CfgMap::new(&m, UnmappedCfg::Error).err().unwrap();
+        let err = CfgMap::new(&m, UnmappedCfg::Error)
+            .err()
+            .unwrap()
+            .to_string();
         assert!(err.contains("'X'"), "{err}");
     }
 }

@@ -1,19 +1,19 @@
 //! What emission needs to know about the schema, computed once: Rust names of types, which
 //! references must be boxed, member lists with their Rust fields, and doc lookups.
 
-use crate::ast;
 use crate::avail::Availability;
 use crate::cfg::{both, CfgMap};
 use crate::names::{self, Namespace};
-use crate::{MemberOrder, Options};
-use proc_macro2::Ident;
+use crate::recursion::Cycles;
+use crate::{Error, MemberOrder, Options};
+use proc_macro2::{Ident, TokenStream};
 use qapi_parser::{
-    BuiltinKind, Doc, Entity, EnumType, Feature, IfCond, Member, ObjectType, Schema,
+    BuiltinKind, Doc, Entity, EnumType, Feature, IfCond, Implicit, Member, ObjectType, Schema,
 };
 use quote::{format_ident, quote};
 use std::borrow::Cow;
 use std::collections::{HashMap, HashSet};
-use syn::{Attribute, Expr, Path, Type};
+use syn::{parse_quote, Expr, Path, Type};
 
 /// The JSON type a value of a schema type has (alternates branch on it).
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -71,22 +71,20 @@ pub struct StdPaths {
 impl StdPaths {
     /// `String` as a type.
     pub fn string_type(&self) -> Type {
-        ast::ty(self.string.clone())
+        let string = &self.string;
+        parse_quote!(#string)
     }
 
     /// `Option<inner>`.
     pub fn option_of(&self, inner: Type) -> Type {
-        ast::generic(&self.option, vec![inner])
-    }
-
-    /// `Result<ok, err>`.
-    pub fn result_of(&self, ok: Type, err: Type) -> Type {
-        ast::generic(&self.result, vec![ok, err])
+        let option = &self.option;
+        parse_quote!(#option<#inner>)
     }
 
     /// `Box<inner>`.
     pub fn box_of(&self, inner: Type) -> Type {
-        ast::generic(&self.boxed, vec![inner])
+        let boxed = &self.boxed;
+        parse_quote!(#boxed<#inner>)
     }
 }
 
@@ -101,11 +99,10 @@ pub struct Ctx<'s> {
     type_names: HashMap<&'s str, Ident>,
     /// Rust names of the branch enums of struct-shaped unions.
     branch_names: HashMap<&'s str, Ident>,
-    /// Implicit types and the definition owning them (`q_obj_foo-arg` -> `foo`).
-    owners: HashMap<&'s str, &'s str>,
-    /// Strongly connected component of each object/alternate type, for boxing.
-    component: HashMap<&'s str, usize>,
-    cyclic: HashSet<usize>,
+    /// Number of each object and alternate type in `cycles`.
+    node: HashMap<&'s str, usize>,
+    /// The cycles of types holding each other without indirection (they need a box).
+    cycles: Cycles,
     /// Types referenced by members, branches, returns (decides whether `QType` is generated).
     pub referenced: HashSet<&'s str>,
     /// The module namespace, shared with the emitters for their own items.
@@ -115,7 +112,7 @@ pub struct Ctx<'s> {
 }
 
 impl<'s> Ctx<'s> {
-    pub fn new(schema: &'s Schema, opts: &'s Options, cfg: CfgMap) -> Result<Self, String> {
+    pub fn new(schema: &'s Schema, opts: &'s Options, cfg: CfgMap) -> Result<Self, Error> {
         let mut ctx = Ctx {
             schema,
             opts,
@@ -123,21 +120,19 @@ impl<'s> Ctx<'s> {
             avail: Availability::new(schema),
             type_names: HashMap::new(),
             branch_names: HashMap::new(),
-            owners: HashMap::new(),
-            component: HashMap::new(),
-            cyclic: HashSet::new(),
+            node: HashMap::new(),
+            cycles: Cycles::new(&[]),
             referenced: HashSet::new(),
             items: Namespace::new(),
             overrides: HashMap::new(),
             std: StdPaths {
-                option: ast::path("Option"),
-                vec: ast::path("Vec"),
-                string: ast::path("String"),
-                boxed: ast::path("Box"),
-                result: ast::path("Result"),
+                option: parse_quote!(Option),
+                vec: parse_quote!(Vec),
+                string: parse_quote!(String),
+                boxed: parse_quote!(Box),
+                result: parse_quote!(Result),
             },
         };
-        ctx.collect_owners();
         ctx.collect_references();
         ctx.name_types()?;
         ctx.choose_std_paths();
@@ -146,24 +141,10 @@ impl<'s> Ctx<'s> {
         Ok(ctx)
     }
 
-    fn collect_owners(&mut self) {
-        for e in &self.schema.entities {
-            let (arg, name) = match e {
-                Entity::Command(c) => (c.arg_type.as_deref(), c.common.name.as_str()),
-                Entity::Event(ev) => (ev.arg_type.as_deref(), ev.common.name.as_str()),
-                Entity::Object(o) => (o.base.as_deref(), o.common.name.as_str()),
-                _ => continue,
-            };
-            if let Some(arg) = arg.filter(|a| a.starts_with("q_obj_")) {
-                self.owners.insert(arg, name);
-            }
-        }
-    }
-
     fn collect_references(&mut self) {
         let schema = self.schema;
         let mut refs: Vec<&'s str> = Vec::new();
-        for e in &schema.entities {
+        for e in schema.entities() {
             match e {
                 Entity::Object(o) => {
                     refs.extend(o.members.iter().map(|m| m.ty.as_str()));
@@ -185,62 +166,82 @@ impl<'s> Ctx<'s> {
         }
     }
 
-    /// The command or event an implicit argument type belongs to.
+    /// The definition whose doc describes an implicit argument or base type's members.
     pub fn owner_of(&self, implicit: &str) -> Option<&'s str> {
-        self.owners.get(implicit).copied()
+        match self.schema.get(implicit)?.implicit()? {
+            Implicit::Arguments { of } | Implicit::UnionBase { of } => Some(of),
+            _ => None,
+        }
     }
 
-    /// Whether a schema type becomes a generated Rust type.
+    /// Whether `ty` is `q_empty`, the type of the union branches a schema leaves out.
+    pub fn is_empty_object(&self, ty: &str) -> bool {
+        self.schema
+            .get(ty)
+            .is_some_and(|e| e.implicit() == Some(&Implicit::Empty))
+    }
+
+    /// Whether a schema type becomes a generated Rust type: a union's base and `q_empty` do
+    /// not (their members are inlined or there are none).
     pub fn is_generated(&self, e: &Entity) -> bool {
         match e {
             Entity::Enum(en) => en.common.name != "QType" || self.referenced.contains("QType"),
-            Entity::Object(o) => {
-                !o.is_implicit()
-                    || wrapped_type(&o.common.name).is_some()
-                    || (o.common.name.ends_with("-arg")
-                        && self.owners.contains_key(o.common.name.as_str()))
-            }
+            Entity::Object(o) => matches!(
+                o.common.implicit,
+                None | Some(Implicit::Arguments { .. } | Implicit::Wrapper { .. })
+            ),
             Entity::Alternate(_) => true,
             _ => false,
         }
     }
 
-    fn name_types(&mut self) -> Result<(), String> {
+    /// The Rust name the generator makes for an implicit type it generates, and what the
+    /// name is for (for clash messages).
+    fn derived_name(&self, e: &Entity) -> Option<(String, String)> {
+        match e.implicit()? {
+            Implicit::Wrapper { wrapped } => Some((
+                format!("{}Wrapper", names::type_name(wrapped)),
+                format!("the simple-union wrapper of '{wrapped}'"),
+            )),
+            Implicit::Arguments { of } => {
+                let suffix = match self.schema.get(of) {
+                    Some(Entity::Event(_)) => "Event",
+                    _ => "Args",
+                };
+                Some((
+                    format!("{}{suffix}", names::type_name(of)),
+                    format!("the arguments of '{of}'"),
+                ))
+            }
+            _ => None,
+        }
+    }
+
+    fn name_types(&mut self) -> Result<(), Error> {
         let schema = self.schema;
         // Schema names first: they win over names the generator derives.
-        for e in &schema.entities {
-            if !self.is_generated(e) || e.name().starts_with("q_") {
+        let generated: Vec<&'s Entity> = schema
+            .entities()
+            .iter()
+            .filter(|e| self.is_generated(e))
+            .collect();
+        let derived: Vec<_> = generated
+            .iter()
+            .filter_map(|e| Some((e.name(), self.derived_name(e)?)))
+            .collect();
+        for e in generated {
+            if self.derived_name(e).is_some() {
                 continue;
             }
             let rust = names::type_name(e.name());
             self.items.claim(&rust, &describe(e))?;
             self.type_names.insert(e.name(), names::ident(&rust));
         }
-        for e in &schema.entities {
-            if !self.is_generated(e) || !e.name().starts_with("q_") {
-                continue;
-            }
-            let (derived, what) = match (wrapped_type(e.name()), self.owners.get(e.name())) {
-                (Some(wrapped), _) => (
-                    format!("{}Wrapper", names::type_name(wrapped)),
-                    format!("the simple-union wrapper of '{wrapped}'"),
-                ),
-                (None, Some(&owner)) => match schema.get(owner) {
-                    Some(Entity::Event(_)) => (
-                        format!("{}Event", names::type_name(owner)),
-                        format!("the arguments of '{owner}'"),
-                    ),
-                    _ => (
-                        format!("{}Args", names::type_name(owner)),
-                        format!("the arguments of '{owner}'"),
-                    ),
-                },
-                (None, None) => continue,
-            };
-            let rust = self.items.claim_derived(&derived, &what);
-            self.type_names.insert(e.name(), names::ident(&rust));
+        for (name, (preferred, what)) in derived {
+            let rust = self.items.claim_derived(&preferred, &what);
+            self.type_names.insert(name, names::ident(&rust));
         }
-        for e in &schema.entities {
+        for e in schema.entities() {
             if let Entity::Object(o) = e {
                 if o.variants.is_some() && !self.union_is_enum(o) {
                     let name = format!("{}Branch", names::type_name(e.name()));
@@ -256,60 +257,59 @@ impl<'s> Ctx<'s> {
     }
 
     fn choose_std_paths(&mut self) {
-        let choose = |name: &str, full: &str| {
-            ast::path(if self.items.is_taken(name) {
+        let choose = |short: Path, full: Path| {
+            let taken = short
+                .get_ident()
+                .is_some_and(|i| self.items.is_taken(&i.to_string()));
+            if taken {
                 full
             } else {
-                name
-            })
+                short
+            }
         };
         let std = StdPaths {
-            option: choose("Option", "::std::option::Option"),
-            vec: choose("Vec", "::std::vec::Vec"),
-            string: choose("String", "::std::string::String"),
-            boxed: choose("Box", "::std::boxed::Box"),
-            result: choose("Result", "::std::result::Result"),
+            option: choose(parse_quote!(Option), parse_quote!(::std::option::Option)),
+            vec: choose(parse_quote!(Vec), parse_quote!(::std::vec::Vec)),
+            string: choose(parse_quote!(String), parse_quote!(::std::string::String)),
+            boxed: choose(parse_quote!(Box), parse_quote!(::std::boxed::Box)),
+            result: choose(parse_quote!(Result), parse_quote!(::std::result::Result)),
         };
         self.std = std;
     }
 
-    fn parse_overrides(&mut self) -> Result<(), String> {
+    fn parse_overrides(&mut self) -> Result<(), Error> {
         for (key, path) in &self.opts.type_overrides {
+            let refuse = |problem: String| Error::TypeOverride {
+                key: key.clone(),
+                problem,
+            };
             let (ty, member) = key
                 .split_once('.')
-                .ok_or_else(|| format!("type override '{key}' is not of the form 'Type.member'"))?;
+                .ok_or_else(|| refuse("not of the form 'Type.member'".to_owned()))?;
             let (ty, member) = match self.schema.get(ty) {
                 Some(Entity::Object(o)) => match o.members.iter().find(|m| m.name == member) {
                     Some(m) => (o.common.name.as_str(), m.name.as_str()),
-                    None => {
-                        return Err(format!(
-                            "type override '{key}': '{ty}' has no member '{member}'"
-                        ))
-                    }
+                    None => return Err(refuse(format!("'{ty}' has no member '{member}'"))),
                 },
-                _ => {
-                    return Err(format!(
-                        "type override '{key}': no struct '{ty}' in the schema"
-                    ))
-                }
+                _ => return Err(refuse(format!("no struct '{ty}' in the schema"))),
             };
             let path: syn::Type = syn::parse_str(path)
-                .map_err(|e| format!("type override '{key}': '{path}' is not a Rust type ({e})"))?;
+                .map_err(|e| refuse(format!("'{path}' is not a Rust type ({e})")))?;
             self.overrides.insert((ty, member), path);
         }
         Ok(())
     }
 
-    /// Tarjan's algorithm over "contains without indirection" edges.
+    /// The graph of object and alternate types, an edge from each to the types it holds
+    /// (members, base members, branches), and its cycles.
     fn find_cycles(&mut self) {
         let schema = self.schema;
-        // The object and alternate types, numbered; edges by number.
         let nodes: Vec<&'s Entity> = schema
-            .entities
+            .entities()
             .iter()
             .filter(|e| matches!(e, Entity::Object(_) | Entity::Alternate(_)))
             .collect();
-        let number: HashMap<&'s str, usize> = nodes
+        self.node = nodes
             .iter()
             .enumerate()
             .map(|(i, e)| (e.name(), i))
@@ -317,111 +317,43 @@ impl<'s> Ctx<'s> {
         let edges: Vec<Vec<usize>> = nodes
             .iter()
             .map(|e| {
-                let mut targets: Vec<&'s str> = Vec::new();
+                let mut held: Vec<&'s str> = Vec::new();
                 match e {
                     Entity::Object(o) => {
-                        targets.extend(
-                            schema
-                                .all_members(&o.common.name)
-                                .iter()
-                                .map(|m| m.ty.as_str()),
-                        );
+                        let members = schema.all_members(&o.common.name);
+                        held.extend(members.iter().map(|m| m.ty.as_str()));
                         if let Some(v) = &o.variants {
-                            targets.extend(v.variants.iter().map(|v| v.ty.as_str()));
+                            held.extend(v.variants.iter().map(|v| v.ty.as_str()));
                         }
                     }
-                    Entity::Alternate(a) => {
-                        targets.extend(a.variants.iter().map(|v| v.ty.as_str()))
-                    }
+                    Entity::Alternate(a) => held.extend(a.variants.iter().map(|v| v.ty.as_str())),
                     _ => {}
                 }
-                targets
-                    .iter()
-                    .filter_map(|t| number.get(t).copied())
+                held.iter()
+                    .filter_map(|t| self.node.get(t).copied())
                     .collect()
             })
             .collect();
-        const UNSEEN: usize = usize::MAX;
-        let mut index = vec![UNSEEN; nodes.len()];
-        let mut low = vec![0; nodes.len()];
-        let mut on_stack = vec![false; nodes.len()];
-        let mut stack: Vec<usize> = Vec::new();
-        let mut counter = 0;
-        let mut components = 0;
-        // Iterative DFS: (node, next edge position).
-        for root in 0..nodes.len() {
-            if index[root] != UNSEEN {
-                continue;
-            }
-            let mut work: Vec<(usize, usize)> = vec![(root, 0)];
-            index[root] = counter;
-            low[root] = counter;
-            counter += 1;
-            stack.push(root);
-            on_stack[root] = true;
-            while let Some(&mut (node, ref mut pos)) = work.last_mut() {
-                let next = edges[node].get(*pos).copied();
-                *pos += 1;
-                match next {
-                    Some(target) if index[target] == UNSEEN => {
-                        index[target] = counter;
-                        low[target] = counter;
-                        counter += 1;
-                        stack.push(target);
-                        on_stack[target] = true;
-                        work.push((target, 0));
-                    }
-                    Some(target) => {
-                        if on_stack[target] {
-                            low[node] = low[node].min(index[target]);
-                        }
-                    }
-                    None => {
-                        work.pop();
-                        if let Some(&(parent, _)) = work.last() {
-                            low[parent] = low[parent].min(low[node]);
-                        }
-                        if low[node] == index[node] {
-                            let mut members = Vec::new();
-                            while let Some(top) = stack.pop() {
-                                on_stack[top] = false;
-                                members.push(top);
-                                if top == node {
-                                    break;
-                                }
-                            }
-                            let self_loop = edges[node].contains(&node);
-                            if members.len() > 1 || self_loop {
-                                self.cyclic.insert(components);
-                            }
-                            for m in members {
-                                self.component.insert(nodes[m].name(), components);
-                            }
-                            components += 1;
-                        }
-                    }
-                }
-            }
-        }
+        self.cycles = Cycles::new(&edges);
     }
 
     /// Whether `owner` holding a `target` directly must box it (they are on one cycle).
     pub fn needs_box(&self, owner: &str, target: &str) -> bool {
-        match (self.component.get(owner), self.component.get(target)) {
-            (Some(a), Some(b)) => a == b && self.cyclic.contains(a),
+        match (self.node.get(owner), self.node.get(target)) {
+            (Some(&a), Some(&b)) => self.cycles.same_cycle(a, b),
             _ => false,
         }
     }
 
     /// The Rust name of a generated type.
-    pub fn type_ident(&self, schema_name: &str) -> Result<&Ident, String> {
+    pub fn type_ident(&self, schema_name: &str) -> Result<&Ident, Error> {
         self.type_names
             .get(schema_name)
-            .ok_or_else(|| format!("type '{schema_name}' has no Rust type"))
+            .ok_or_else(|| Error::Inconsistent(format!("type '{schema_name}' has no Rust type")))
     }
 
     /// The Rust type of a schema type reference.
-    pub fn rust_type(&self, ty: &str) -> Result<Type, String> {
+    pub fn rust_type(&self, ty: &str) -> Result<Type, Error> {
         if let Some(kind) = BuiltinKind::from_name(ty) {
             if kind == BuiltinKind::Str {
                 return Ok(self.std.string_type());
@@ -431,21 +363,20 @@ impl<'s> Ctx<'s> {
         match self.schema.get(ty) {
             Some(Entity::Array(a)) => {
                 let element = self.rust_type(&a.element)?;
-                Ok(ast::generic(&self.std.vec, vec![element]))
+                let vec = &self.std.vec;
+                Ok(parse_quote!(#vec<#element>))
             }
-            Some(Entity::Object(o)) if o.common.name == "q_empty" => {
-                Ok(ast::ty(ast::path("qapi_runtime::Empty")))
-            }
+            Some(_) if self.is_empty_object(ty) => Ok(parse_quote!(qapi_runtime::Empty)),
             Some(_) => {
                 let ident = self.type_ident(ty)?;
-                Ok(ast::ty(ast::path_ident(ident.clone())))
+                Ok(parse_quote!(#ident))
             }
-            None => Err(format!("unknown type '{ty}'")),
+            None => Err(Error::Inconsistent(format!("unknown type '{ty}'"))),
         }
     }
 
     /// The Rust type of a reference from `owner`, boxed when on a cycle.
-    pub fn held_type(&self, owner: &str, ty: &str) -> Result<Type, String> {
+    pub fn held_type(&self, owner: &str, ty: &str) -> Result<Type, Error> {
         let inner = self.rust_type(ty)?;
         Ok(if self.needs_box(owner, ty) {
             self.std.box_of(inner)
@@ -474,7 +405,7 @@ impl<'s> Ctx<'s> {
 
     /// The doc block describing the members of an object type.
     pub fn doc_for_type(&self, name: &str) -> Option<&'s Doc> {
-        let owner = self.owners.get(name).copied().unwrap_or(name);
+        let owner = self.owner_of(name).unwrap_or(name);
         self.schema.get(owner).and_then(|e| self.schema.doc_of(e))
     }
 
@@ -499,7 +430,7 @@ impl<'s> Ctx<'s> {
 
     /// The fields of an object type: base members first, in schema (visit) order. `skip`
     /// leaves out a member (a union's tag).
-    pub fn fields(&self, name: &'s str, skip: Option<&str>) -> Result<Vec<Field<'s>>, String> {
+    pub fn fields(&self, name: &'s str, skip: Option<&str>) -> Result<Vec<Field<'s>>, Error> {
         // Field name -> (member, declaring type), for clash messages (described only then).
         let mut taken: HashMap<String, (&'s str, &'s str)> = HashMap::new();
         let mut out = Vec::new();
@@ -537,7 +468,7 @@ impl<'s> Ctx<'s> {
     }
 
     /// The Rust type of a field, `Option<..>` included for optional members.
-    pub fn field_type(&self, f: &Field<'_>) -> Result<Type, String> {
+    pub fn field_type(&self, f: &Field<'_>) -> Result<Type, Error> {
         let base = match self.overrides.get(&(f.declared_in, f.member.name.as_str())) {
             Some(path) => path.clone(),
             None => self.held_type(f.owner, &f.member.ty)?,
@@ -558,18 +489,14 @@ impl<'s> Ctx<'s> {
     }
 
     /// `#[deprecated]` (possibly conditional) when `features` say so.
-    pub fn deprecated_attr(
-        &self,
-        features: &[Feature],
-        what: &str,
-    ) -> Result<Vec<Attribute>, String> {
-        let mut out = Vec::new();
+    pub fn deprecated_attr(&self, features: &[Feature], what: &str) -> Result<TokenStream, Error> {
+        let mut out = TokenStream::new();
         for f in features.iter().filter(|f| f.name == "deprecated") {
             match &f.ifcond {
-                None => out.push(ast::attr_word("deprecated")),
+                None => out.extend(quote!(#[deprecated])),
                 Some(c) => {
                     let p = self.cfg.predicate(c, what)?;
-                    out.push(ast::attr_list("cfg_attr", quote!(#p, deprecated)));
+                    out.extend(quote!(#[cfg_attr(#p, deprecated)]));
                 }
             }
         }
@@ -577,46 +504,40 @@ impl<'s> Ctx<'s> {
     }
 
     /// `cfg!(..)` truth of a feature being present (for the command table).
-    pub fn has_feature(
-        &self,
-        features: &[Feature],
-        name: &str,
-        what: &str,
-    ) -> Result<Expr, String> {
+    pub fn has_feature(&self, features: &[Feature], name: &str, what: &str) -> Result<Expr, Error> {
         let mut any: Option<Expr> = None;
         for f in features.iter().filter(|f| f.name == name) {
             let e = self.cfg.expr(f.ifcond.as_ref(), what)?;
             any = Some(match any {
                 None => e,
-                Some(left) => ast::binary(left, syn::BinOp::Or(Default::default()), e),
+                Some(left) => parse_quote!(#left || #e),
             });
         }
-        Ok(any.unwrap_or_else(|| ast::lit_bool(false)))
+        Ok(any.unwrap_or_else(|| parse_quote!(false)))
     }
 
     /// The enum type of a union's tag member.
-    pub fn tag_enum(&self, union: &'s ObjectType) -> Result<(&'s Member, &'s EnumType), String> {
-        let variants = union
-            .variants
-            .as_ref()
-            .ok_or_else(|| format!("'{}' is not a union", union.common.name))?;
+    pub fn tag_enum(&self, union: &'s ObjectType) -> Result<(&'s Member, &'s EnumType), Error> {
+        let variants = union.variants.as_ref().ok_or_else(|| {
+            Error::Inconsistent(format!("'{}' is not a union", union.common.name))
+        })?;
         let tag = self
             .schema
             .all_members(&union.common.name)
             .into_iter()
             .find(|m| m.name == variants.tag)
             .ok_or_else(|| {
-                format!(
+                Error::Inconsistent(format!(
                     "union '{}' has no tag member '{}'",
                     union.common.name, variants.tag
-                )
+                ))
             })?;
         match self.schema.get(&tag.ty) {
             Some(Entity::Enum(e)) => Ok((tag, e)),
-            _ => Err(format!(
+            _ => Err(Error::Inconsistent(format!(
                 "the tag of union '{}' is not an enum",
                 union.common.name
-            )),
+            ))),
         }
     }
 
@@ -629,10 +550,10 @@ impl<'s> Ctx<'s> {
     }
 
     /// The Rust name of a union's branch enum (struct-shaped unions only).
-    pub fn branch_ident(&self, union: &str) -> Result<&Ident, String> {
+    pub fn branch_ident(&self, union: &str) -> Result<&Ident, Error> {
         self.branch_names
             .get(union)
-            .ok_or_else(|| format!("union '{union}' has no branch enum"))
+            .ok_or_else(|| Error::Inconsistent(format!("union '{union}' has no branch enum")))
     }
 
     /// Claims a module-level name the generator needs (`Commands`, `Event`, ...).
@@ -657,7 +578,7 @@ impl<'s> Ctx<'s> {
     }
 
     /// The `#[cfg]` of a definition, by its effective condition.
-    pub fn entity_cfg(&self, e: &Entity) -> Result<Vec<Attribute>, String> {
+    pub fn entity_cfg(&self, e: &Entity) -> Result<TokenStream, Error> {
         self.cfg.attr(self.avail.of(e.name()), &describe(e))
     }
 }
@@ -679,21 +600,21 @@ pub fn describe(e: &Entity) -> String {
 }
 
 fn builtin_type(kind: BuiltinKind) -> Type {
-    ast::ty(ast::path(match kind {
-        BuiltinKind::Str => "::std::string::String",
-        BuiltinKind::Number => "f64",
-        BuiltinKind::Int | BuiltinKind::Int64 => "i64",
-        BuiltinKind::Int8 => "i8",
-        BuiltinKind::Int16 => "i16",
-        BuiltinKind::Int32 => "i32",
-        BuiltinKind::Uint8 => "u8",
-        BuiltinKind::Uint16 => "u16",
-        BuiltinKind::Uint32 => "u32",
-        BuiltinKind::Uint64 | BuiltinKind::Size => "u64",
-        BuiltinKind::Bool => "bool",
-        BuiltinKind::Null => "qapi_runtime::Null",
-        BuiltinKind::Any => "::serde_json::Value",
-    }))
+    match kind {
+        BuiltinKind::Str => parse_quote!(::std::string::String),
+        BuiltinKind::Number => parse_quote!(f64),
+        BuiltinKind::Int | BuiltinKind::Int64 => parse_quote!(i64),
+        BuiltinKind::Int8 => parse_quote!(i8),
+        BuiltinKind::Int16 => parse_quote!(i16),
+        BuiltinKind::Int32 => parse_quote!(i32),
+        BuiltinKind::Uint8 => parse_quote!(u8),
+        BuiltinKind::Uint16 => parse_quote!(u16),
+        BuiltinKind::Uint32 => parse_quote!(u32),
+        BuiltinKind::Uint64 | BuiltinKind::Size => parse_quote!(u64),
+        BuiltinKind::Bool => parse_quote!(bool),
+        BuiltinKind::Null => parse_quote!(qapi_runtime::Null),
+        BuiltinKind::Any => parse_quote!(::serde_json::Value),
+    }
 }
 
 /// Whether features make a definition or member deprecated (perhaps only under a condition).
@@ -722,9 +643,4 @@ pub fn feature_notes(features: &[Feature]) -> Vec<String> {
         notes.push(format!("Features: {}.", others.join(", ")));
     }
     notes
-}
-
-/// The type a legacy simple-union wrapper (`q_obj_<T>-wrapper`, one member `data: T`) wraps.
-fn wrapped_type(name: &str) -> Option<&str> {
-    name.strip_prefix("q_obj_")?.strip_suffix("-wrapper")
 }

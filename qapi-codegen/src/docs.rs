@@ -5,25 +5,43 @@
 //! bold labels, and indentation is normalised so that Markdown does not invent code blocks and
 //! list continuations line up (clippy's doc lints stay quiet).
 
-use crate::ast;
+use proc_macro2::{Literal, TokenStream};
 use qapi_parser::{Doc, SectionKind};
+use quote::quote;
 use std::borrow::Cow;
-use syn::Attribute;
 
 /// Turns doc lines into `#[doc = " line"]` attributes (prettyplease prints them as `///`).
-pub fn attrs(lines: &[String]) -> Vec<Attribute> {
-    let lines = trim_blank_edges(lines);
-    let mut out = Vec::with_capacity(lines.len());
+pub fn attrs(lines: &[String]) -> TokenStream {
+    let mut out = TokenStream::new();
     let mut text = String::new();
-    for line in lines {
+    for line in trim_blank_edges(lines) {
         text.clear();
         if !line.is_empty() {
             text.push(' ');
             text.push_str(line);
         }
-        out.push(ast::doc_attr(&text));
+        let text = literal(&text);
+        out.extend(quote!(#[doc = #text]));
     }
     out
+}
+
+/// One doc line as a literal: a raw one (`r#"..."#`) where it can hold the text, since docs
+/// are most of the output and a raw literal is neither escaped here nor unescaped when the
+/// output is parsed.
+fn literal(text: &str) -> Literal {
+    // Enough `#`s that no `"` followed by them ends the literal early.
+    let bytes = text.as_bytes();
+    let mut hashes = 0;
+    for (i, _) in bytes.iter().enumerate().filter(|(_, b)| **b == b'"') {
+        let run = bytes[i + 1..].iter().take_while(|b| **b == b'#').count();
+        hashes = hashes.max(run + 1);
+    }
+    let fence = "#".repeat(hashes);
+    match format!("r{fence}\"{text}\"{fence}").parse::<Literal>() {
+        Ok(lit) if !text.contains('\r') => lit,
+        _ => Literal::string(text),
+    }
 }
 
 fn trim_blank_edges(lines: &[String]) -> &[String] {

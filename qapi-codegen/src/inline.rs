@@ -1,12 +1,16 @@
 //! The runtime pasted into generated code as `pub mod qapi_runtime { .. }`, for standalone
 //! crates that must not depend on this workspace.
 
+use crate::Error;
 use quote::format_ident;
 use std::sync::OnceLock;
 
+/// A runtime module that does not parse, and why.
+type Unparsed = (String, String);
+
 /// The printed runtime module (the same for every generation, so printed once).
-pub fn runtime_text() -> Result<&'static str, String> {
-    static TEXT: OnceLock<Result<String, String>> = OnceLock::new();
+pub fn runtime_text() -> Result<&'static str, Error> {
+    static TEXT: OnceLock<Result<String, Unparsed>> = OnceLock::new();
     TEXT.get_or_init(|| {
         let module = runtime_module()?;
         Ok(prettyplease::unparse(&syn::File {
@@ -16,11 +20,14 @@ pub fn runtime_text() -> Result<&'static str, String> {
         }))
     })
     .as_deref()
-    .map_err(Clone::clone)
+    .map_err(|(module, reason)| Error::Runtime {
+        module: module.clone(),
+        reason: reason.clone(),
+    })
 }
 
 /// The runtime as one inline module item (tests and the source table left out).
-fn runtime_module() -> Result<syn::Item, String> {
+fn runtime_module() -> Result<syn::Item, Unparsed> {
     let lib = parse("lib", qapi_runtime::LIB_SOURCE)?;
     let mut items: Vec<syn::Item> = Vec::new();
     let mut macros = Vec::new();
@@ -72,8 +79,8 @@ fn localize_macro(item: syn::Item) -> (syn::Item, Option<syn::Ident>) {
     }
 }
 
-fn parse(name: &str, source: &str) -> Result<syn::File, String> {
-    syn::parse_file(source).map_err(|e| format!("runtime module '{name}' does not parse: {e}"))
+fn parse(name: &str, source: &str) -> Result<syn::File, Unparsed> {
+    syn::parse_file(source).map_err(|e| (name.to_owned(), e.to_string()))
 }
 
 fn module(name: &str, attrs: Vec<syn::Attribute>, items: Vec<syn::Item>) -> syn::Item {

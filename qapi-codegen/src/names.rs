@@ -5,6 +5,7 @@
 //! which cannot be raw and get a trailing `_`. Names that would start with a digit get a
 //! prefix (`_` for snake case, `V` for camel case).
 
+use crate::Error;
 use heck::{ToSnakeCase, ToUpperCamelCase};
 use proc_macro2::{Ident, Span};
 use std::collections::HashMap;
@@ -119,9 +120,13 @@ pub fn ident(name: &str) -> Ident {
     }
 }
 
-/// The message for two definitions whose Rust names clash.
-pub fn clash(owner: &str, previous: &str, name: &str) -> String {
-    format!("{owner} and {previous} both map to the Rust name '{name}'")
+/// The error for two definitions whose Rust names clash.
+pub fn clash(owner: &str, previous: &str, name: &str) -> Error {
+    Error::NameClash {
+        first: owner.to_owned(),
+        second: previous.to_owned(),
+        rust: name.to_owned(),
+    }
 }
 
 /// Names taken in one namespace (the module's items, a struct's fields, an enum's variants, a
@@ -138,7 +143,7 @@ impl Namespace {
 
     /// Takes `name` for `owner` (a description such as `struct 'GuestFoo'`), or reports who
     /// already has it.
-    pub fn claim(&mut self, name: &str, owner: &str) -> Result<(), String> {
+    pub fn claim(&mut self, name: &str, owner: &str) -> Result<(), Error> {
         match self.taken.get(name) {
             Some(previous) => Err(clash(owner, previous, name)),
             None => {
@@ -265,8 +270,8 @@ mod tests {
         ns.claim(&field_name("a-b"), "member 'a-b'").unwrap();
         let err = ns.claim(&field_name("a_b"), "member 'a_b'").unwrap_err();
         assert_eq!(
-            err,
-            "member 'a_b' and member 'a-b' both map to the Rust name 'a_b'"
+            err.to_string(),
+            "code generation failed: member 'a_b' and member 'a-b' both map to the Rust name 'a_b'"
         );
     }
 

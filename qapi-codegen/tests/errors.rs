@@ -1,7 +1,7 @@
 //! What the generator refuses, with messages that name the culprits, and how derived names
 //! give way to schema names.
 
-use qapi_codegen::{generate, Options, UnmappedCfg};
+use qapi_codegen::{generate, Builder, Error, Options, UnmappedCfg};
 use qapi_parser::parse_str;
 
 fn gen(schema: &str, options: &Options) -> Result<String, String> {
@@ -62,6 +62,56 @@ fn derived_names_give_way_to_schema_names() {
     assert!(
         code.contains("pub enum Event2 {"),
         "the event enum gives way to struct Event"
+    );
+}
+
+#[test]
+fn errors_are_typed() {
+    let schema = parse_str(
+        "test.json",
+        "{ 'struct': 'Foo', 'data': { 'a': 'int' }, 'if': 'X' }",
+        &qapi_parser::Options::default(),
+    )
+    .unwrap();
+    match generate(&schema, &Options::default()) {
+        Err(Error::UnmappedCondition { condition, used_by }) => {
+            assert_eq!(
+                (condition.as_str(), used_by.as_str()),
+                ("X", "struct 'Foo'")
+            )
+        }
+        other => panic!("{other:?}"),
+    }
+    let mut options = Options::default();
+    options.cfg.insert("X".into(), "not a predicate".into());
+    assert!(matches!(
+        generate(&schema, &options),
+        Err(Error::BadPredicate { condition, .. }) if condition == "X"
+    ));
+    assert!(matches!(Builder::new().generate(), Err(Error::NoSchema)));
+}
+
+#[test]
+fn a_schema_error_keeps_the_front_end_error_and_its_report() {
+    let dir = std::env::temp_dir().join(format!("qapi-codegen-errors-{}", std::process::id()));
+    std::fs::create_dir_all(&dir).unwrap();
+    let path = dir.join("bad.json");
+    std::fs::write(&path, "{ 'struct': 'Foo', 'data': { 'a': 'Nope' } }\n").unwrap();
+    let result = Builder::new()
+        .schema(&path)
+        .emit_rerun_if_changed(false)
+        .generate();
+    std::fs::remove_dir_all(&dir).unwrap();
+    let Err(Error::Schema(e)) = result else {
+        panic!("{result:?}");
+    };
+    assert_eq!(e.line(), Some(1));
+    assert!(e.message().contains("uses unknown type 'Nope'"), "{e}");
+    // The report shows the source line, as rustc does.
+    assert!(
+        e.report().contains("'data': { 'a': 'Nope' }"),
+        "{}",
+        e.report()
     );
 }
 

@@ -64,14 +64,14 @@ static ALLOC: Counting = Counting;
 
 fn schema(rel: &str) -> PathBuf {
     PathBuf::from(env!("CARGO_MANIFEST_DIR"))
-        .join("../../shared/schemas")
+        .join("../schema")
         .join(rel)
 }
 
 fn bench(c: &mut Criterion) {
     let options = qapi_parser::Options::default();
-    let qmp = schema("qmp-10.0/qapi-schema.json");
-    let qga = schema("qga-10.0/qapi-schema.json");
+    let qmp = schema("qmp/qapi-schema.json");
+    let qga = schema("qga/qapi-schema.json");
 
     // Peak heap of one full load (counted from zero: frees of older blocks may take LIVE
     // below its start, so it is a signed count), reported once next to the timings.
@@ -83,7 +83,7 @@ fn bench(c: &mut Criterion) {
     let peak = PEAK.load(Ordering::Relaxed);
     println!(
         "qmp-10.0: {} entities, peak heap during load {:.1} MB",
-        s.entities.len(),
+        s.entities().len(),
         peak as f64 / 1e6
     );
     drop(s);
@@ -98,32 +98,17 @@ fn bench(c: &mut Criterion) {
     });
     let s = qapi_parser::load(&qmp, &options).expect("valid");
     group.bench_function("dump qmp-10.0", |b| b.iter(|| qapi_parser::dump(&s)));
-    if let Some(scripts) = qemu_scripts() {
+    if let Some((python, scripts)) = reference() {
         group.sample_size(10);
         group.bench_function("reference: QEMU qmp-10.0", |b| {
-            b.iter_custom(|iters| python_load(&scripts, &qmp, iters))
+            b.iter_custom(|iters| python_load(&python, &scripts, &qmp, iters))
         });
     }
     group.finish();
 }
 
-/// QEMU's `scripts/` directory, if fetched.
-fn qemu_scripts() -> Option<PathBuf> {
-    let dir = std::env::var_os("QEMU_SCRIPTS")
-        .map(PathBuf::from)
-        .unwrap_or_else(|| {
-            Path::new(env!("CARGO_MANIFEST_DIR")).join("../target/qemu-src/qemu-10.0.2/scripts")
-        });
-    if dir.join("qapi/schema.py").is_file() {
-        Some(dir)
-    } else {
-        eprintln!("no reference: run `cargo xtask qemu-scripts` to time QEMU's front end too");
-        None
-    }
-}
-
 /// Loads `schema` with QEMU's front end `iters` times in one Python process; its own timing.
-fn python_load(scripts: &Path, schema: &Path, iters: u64) -> Duration {
+fn python_load(python: &Path, scripts: &Path, schema: &Path, iters: u64) -> Duration {
     const DRIVER: &str = "
 import sys, time
 sys.path.insert(0, sys.argv[1])
@@ -135,7 +120,7 @@ for _ in range(int(sys.argv[3])):
     total += time.perf_counter() - start
 print(total)
 ";
-    let out = Command::new("python3")
+    let out = Command::new(python)
         .args(["-c", DRIVER])
         .arg(scripts)
         .arg(schema)
@@ -150,6 +135,11 @@ print(total)
         Some(s) => Duration::from_secs_f64(s),
         None => panic!("QEMU's front end failed under python3"),
     }
+}
+
+/// python3 and QEMU's scripts, when both are there (else a notice, see `testenv`).
+fn reference() -> Option<(PathBuf, PathBuf)> {
+    Some((testenv::external("python3")?, testenv::qemu_scripts()?))
 }
 
 criterion_group!(benches, bench);

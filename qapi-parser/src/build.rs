@@ -16,7 +16,7 @@ pub(crate) struct Built {
     pub entities: Vec<Entity>,
     /// QEMU's source info of each entity (`None` for predefined ones).
     pub locs: Vec<Option<Loc>>,
-    pub index: HashMap<String, usize>,
+    pub index: HashMap<String, EntityId>,
     pub modules: Vec<String>,
     /// Module name of every file.
     pub file_modules: Vec<Arc<str>>,
@@ -132,13 +132,14 @@ impl Builder<'_, '_> {
             ifcond,
             features,
             doc: None,
+            implicit: None,
         }
     }
 
-    fn push(&mut self, entity: Entity, loc: Option<Loc>) -> usize {
+    fn push(&mut self, entity: Entity, loc: Option<Loc>) -> EntityId {
         self.out.entities.push(entity);
         self.out.locs.push(loc);
-        self.out.entities.len() - 1
+        EntityId(self.out.entities.len() - 1)
     }
 
     /// QEMU's `_def_definition`: registers a named entity, refusing duplicates.
@@ -171,7 +172,8 @@ impl Builder<'_, '_> {
             self.define(Entity::Builtin(BuiltinType { common, kind }), None)?;
             self.array_type(kind.name(), None)?;
         }
-        let common = self.common("q_empty".into(), None, None, Vec::new());
+        let mut common = self.common("q_empty".into(), None, None, Vec::new());
+        common.implicit = Some(Implicit::Empty);
         self.define(
             Entity::Object(ObjectType {
                 common,
@@ -229,7 +231,8 @@ impl Builder<'_, '_> {
             .is_some_and(|&i| self.out.entities[i].is_type());
         if !exists {
             // The module is the element's, settled once the element is resolved.
-            let common = self.common(name.clone(), at, None, Vec::new());
+            let mut common = self.common(name.clone(), at, None, Vec::new());
+            common.implicit = Some(Implicit::Array);
             self.define(
                 Entity::Array(ArrayType {
                     common,
@@ -286,21 +289,22 @@ impl Builder<'_, '_> {
         Ok(out)
     }
 
-    /// QEMU's `_make_implicit_object_type`: `q_obj_<name>-<role>`, or `None` when empty.
+    /// QEMU's `_make_implicit_object_type`: `q_obj_<name>-<role>` (`name` as the caller
+    /// made it), or `None` when empty.
     fn implicit_object(
         &mut self,
-        name: &str,
+        name: String,
+        made_by: Implicit,
         at: (Loc, u32, u32),
         ifcond: Option<IfCond>,
-        role: &str,
         members: Vec<Member>,
     ) -> Result<Option<String>, Error> {
         if members.is_empty() {
             return Ok(None);
         }
-        let name = format!("q_obj_{name}-{role}");
         if !self.out.index.contains_key(&name) {
-            let common = self.common(name.clone(), Some(at), ifcond, Vec::new());
+            let mut common = self.common(name.clone(), Some(at), ifcond, Vec::new());
+            common.implicit = Some(made_by);
             self.define(
                 Entity::Object(ObjectType {
                     common,
@@ -357,13 +361,12 @@ impl Builder<'_, '_> {
                     UnionBase::Named(b) => (Some(b), self.variants(branches, at)?),
                     UnionBase::Inline(members) => {
                         let members = self.members(members, at)?;
-                        let base = self.implicit_object(
-                            &common.name,
-                            at,
-                            def.ifcond.clone(),
-                            "base",
-                            members,
-                        )?;
+                        let name = format!("q_obj_{}-base", common.name);
+                        let made_by = Implicit::UnionBase {
+                            of: common.name.clone(),
+                        };
+                        let ifcond = def.ifcond.clone();
+                        let base = self.implicit_object(name, made_by, at, ifcond, members)?;
                         (base, self.variants(branches, at)?)
                     }
                     UnionBase::Simple => {
@@ -432,7 +435,9 @@ impl Builder<'_, '_> {
             Some(Data::Named(n)) => Ok(Some(n)),
             Some(Data::Inline(members)) => {
                 let members = self.members(members, at)?;
-                self.implicit_object(name, at, ifcond.clone(), "arg", members)
+                let made_by = Implicit::Arguments { of: name.into() };
+                let name = format!("q_obj_{name}-arg");
+                self.implicit_object(name, made_by, at, ifcond.clone(), members)
             }
         }
     }
@@ -458,8 +463,17 @@ impl Builder<'_, '_> {
                 ifcond: None,
                 features: Vec::new(),
             };
+            let made_by = Implicit::Wrapper {
+                wrapped: ty.clone(),
+            };
             let wrapper = self
-                .implicit_object(&ty, at, None, "wrapper", vec![member])?
+                .implicit_object(
+                    format!("q_obj_{ty}-wrapper"),
+                    made_by,
+                    at,
+                    None,
+                    vec![member],
+                )?
                 .unwrap_or_default();
             values.push(EnumValue {
                 name: b.name.clone(),
@@ -473,7 +487,8 @@ impl Builder<'_, '_> {
             });
         }
         let kind = format!("{name}Kind");
-        let common = self.common(kind.clone(), Some(at), ifcond.clone(), Vec::new());
+        let mut common = self.common(kind.clone(), Some(at), ifcond.clone(), Vec::new());
+        common.implicit = Some(Implicit::UnionKind { of: name.into() });
         self.define(
             Entity::Enum(EnumType {
                 common,
@@ -489,7 +504,9 @@ impl Builder<'_, '_> {
             ifcond: None,
             features: Vec::new(),
         };
-        let base = self.implicit_object(name, at, ifcond.clone(), "base", vec![tag])?;
+        let made_by = Implicit::UnionBase { of: name.into() };
+        let base_name = format!("q_obj_{name}-base");
+        let base = self.implicit_object(base_name, made_by, at, ifcond.clone(), vec![tag])?;
         Ok((base, variants))
     }
 }

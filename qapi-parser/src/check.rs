@@ -21,7 +21,7 @@ enum State {
 /// A member of an object type: owning entity and index in its `members`.
 #[derive(Clone, Copy)]
 struct MemberRef {
-    owner: usize,
+    owner: EntityId,
     index: usize,
 }
 
@@ -31,18 +31,18 @@ enum Subject {
     Member(MemberRef),
     /// Value `index` of enum `owner`.
     Value {
-        owner: usize,
+        owner: EntityId,
         index: usize,
     },
     /// Branch `index` of union or alternate `owner`, defined in entity `defined_in`.
     Branch {
-        owner: usize,
+        owner: EntityId,
         index: usize,
-        defined_in: usize,
+        defined_in: EntityId,
     },
     /// Feature `index` of entity `owner`, or of its member `member`.
     Feature {
-        owner: usize,
+        owner: EntityId,
         member: Option<usize>,
         index: usize,
     },
@@ -97,7 +97,7 @@ pub(crate) fn check(
         all_members: vec![0..0; n],
         member_list: Vec::new(),
     };
-    for i in 0..n {
+    for i in (0..n).map(EntityId) {
         c.check_entity(i)?;
         c.connect_doc(i)?;
     }
@@ -112,21 +112,21 @@ pub(crate) fn check(
 }
 
 impl Checker<'_, '_> {
-    fn loc(&self, i: usize) -> Loc {
+    fn loc(&self, i: EntityId) -> Loc {
         // Only predefined entities lack a location, and they never fail a check.
         self.b.locs[i].unwrap_or(Loc { file: 0, line: 0 })
     }
 
-    fn err(&self, i: usize, msg: String) -> Error {
+    fn err(&self, i: EntityId, msg: String) -> Error {
         self.diag.error(self.loc(i), msg)
     }
 
-    fn name(&self, i: usize) -> &str {
+    fn name(&self, i: EntityId) -> &str {
         self.b.entities[i].name()
     }
 
     /// QEMU's `lookup_type`: the entity, if it is a type.
-    fn lookup_type(&self, name: &str) -> Option<usize> {
+    fn lookup_type(&self, name: &str) -> Option<EntityId> {
         self.b
             .index
             .get(name)
@@ -134,14 +134,14 @@ impl Checker<'_, '_> {
             .filter(|&i| self.b.entities[i].is_type())
     }
 
-    fn object(&self, i: usize) -> Option<&ObjectType> {
+    fn object(&self, i: EntityId) -> Option<&ObjectType> {
         match &self.b.entities[i] {
             Entity::Object(o) => Some(o),
             _ => None,
         }
     }
 
-    fn is_union(&self, i: usize) -> bool {
+    fn is_union(&self, i: EntityId) -> bool {
         self.object(i).is_some_and(|o| o.variants.is_some())
     }
 
@@ -181,44 +181,54 @@ impl Checker<'_, '_> {
 
     /// QEMU's `QAPISchemaMember.describe(info)`.
     fn describe_subject(&self, s: Subject, at: Loc) -> String {
-        let (role, defined_in) = match s {
-            Subject::Member(m) => ("member", self.name(m.owner)),
-            Subject::Value { owner, .. } => ("value", self.name(owner)),
-            Subject::Branch { defined_in, .. } => ("branch", self.name(defined_in)),
+        let (role, owner) = match s {
+            Subject::Member(m) => ("member", Some(m.owner)),
+            Subject::Value { owner, .. } => ("value", Some(owner)),
+            Subject::Branch { defined_in, .. } => ("branch", Some(defined_in)),
             Subject::Feature {
                 owner,
                 member: None,
                 ..
-            } => ("feature", self.name(owner)),
+            } => ("feature", Some(owner)),
             Subject::Feature {
-                owner,
-                member: Some(m),
-                ..
-            } => (
-                "feature",
-                match &self.b.entities[owner] {
-                    Entity::Object(o) => o.members[m].name.as_str(),
-                    _ => "",
+                member: Some(_), ..
+            } => ("feature", None),
+        };
+        let mut defined_in = match (owner, s) {
+            (Some(owner), _) => self.name(owner),
+            // QEMU names the member here, not the type declaring it.
+            (
+                None,
+                Subject::Feature {
+                    owner,
+                    member: Some(m),
+                    ..
                 },
-            ),
+            ) => match &self.b.entities[owner] {
+                Entity::Object(o) => o.members[m].name.as_str(),
+                _ => "",
+            },
+            (None, _) => "",
         };
         let name = self.subject_name(s);
         let mut role = role.to_string();
         let mut meta = "type";
-        let mut defined_in = defined_in;
-        if let Some(rest) = defined_in.strip_prefix("q_obj_") {
-            defined_in = rest;
-            if let Some(owner) = rest.strip_suffix("-arg") {
+        // A member of an implicit type is described by what made the type.
+        match owner.and_then(|o| self.b.entities[o].implicit()) {
+            Some(Implicit::Arguments { of }) => {
                 role = "parameter".into();
                 meta = "command";
-                defined_in = owner;
-            } else if let Some(owner) = rest.strip_suffix("-base") {
-                role = format!("base {role}");
-                defined_in = owner;
-            } else if let Some(owner) = rest.strip_suffix("-wrapper") {
-                role = "branch".into();
-                defined_in = owner;
+                defined_in = of;
             }
+            Some(Implicit::UnionBase { of }) => {
+                role = format!("base {role}");
+                defined_in = of;
+            }
+            Some(Implicit::Wrapper { wrapped }) => {
+                role = "branch".into();
+                defined_in = wrapped;
+            }
+            _ => {}
         }
         if Some(defined_in) != self.diag.defn_name(at) {
             format!("{role} '{name}' of {meta} '{defined_in}'")
@@ -275,7 +285,7 @@ impl Checker<'_, '_> {
     }
 
     /// Features of entity `owner` (or of its member `member`) must not clash.
-    fn features_clash(&self, owner: usize, member: Option<usize>, at: Loc) -> Result<(), Error> {
+    fn features_clash(&self, owner: EntityId, member: Option<usize>, at: Loc) -> Result<(), Error> {
         let count = match member {
             None => self.b.entities[owner].common().features.len(),
             Some(m) => match &self.b.entities[owner] {
@@ -300,7 +310,7 @@ impl Checker<'_, '_> {
 
     /// What every definition checks first: feature clashes, and for types no special
     /// features.
-    fn definition_common(&self, i: usize) -> Result<(), Error> {
+    fn definition_common(&self, i: EntityId) -> Result<(), Error> {
         let e = &self.b.entities[i];
         let c = e.common();
         self.features_clash(i, None, self.loc(i))?;
@@ -318,7 +328,7 @@ impl Checker<'_, '_> {
         Ok(())
     }
 
-    fn check_entity(&mut self, i: usize) -> Result<(), Error> {
+    fn check_entity(&mut self, i: EntityId) -> Result<(), Error> {
         match &self.b.entities[i] {
             Entity::Builtin(_) | Entity::Include(_) => Ok(()),
             Entity::Enum(e) => {
@@ -350,7 +360,7 @@ impl Checker<'_, '_> {
     }
 
     /// QEMU's `QAPISchemaObjectType.check`.
-    fn check_object(&mut self, i: usize) -> Result<(), Error> {
+    fn check_object(&mut self, i: EntityId) -> Result<(), Error> {
         match self.state[i] {
             State::Complete => return Ok(()),
             State::InProgress => {
@@ -430,7 +440,7 @@ impl Checker<'_, '_> {
     }
 
     /// QEMU's `QAPISchemaObjectType.check_clash`: all members of `t`, then each branch.
-    fn object_clash(&self, t: usize, at: Loc, seen: &mut Seen) -> Result<(), Error> {
+    fn object_clash(&self, t: EntityId, at: Loc, seen: &mut Seen) -> Result<(), Error> {
         for &m in &self.member_list[self.all_members[t].clone()] {
             self.clash(Subject::Member(m), at, seen)?;
         }
@@ -447,7 +457,7 @@ impl Checker<'_, '_> {
     }
 
     /// QEMU's `QAPISchemaBranches.check`.
-    fn check_branches(&mut self, i: usize, seen: &Seen) -> Result<(), Error> {
+    fn check_branches(&mut self, i: EntityId, seen: &Seen) -> Result<(), Error> {
         let at = self.loc(i);
         let tag = match self.object(i).and_then(|o| o.variants.as_ref()) {
             Some(v) => v.tag.clone(),
@@ -463,7 +473,7 @@ impl Checker<'_, '_> {
             }
         };
         let tag_owner = self.name(mref.owner);
-        let base_desc = if tag_owner.starts_with("q_") {
+        let base_desc = if self.b.entities[mref.owner].implicit().is_some() {
             "'base'".to_string()
         } else {
             format!("base type '{tag_owner}'")
@@ -514,7 +524,7 @@ impl Checker<'_, '_> {
             _ => Vec::new(),
         };
         let explicit_count = {
-            let Some(Entity::Object(o)) = self.b.entities.get_mut(i) else {
+            let Some(Entity::Object(o)) = self.b.entities.get_mut(i.0) else {
                 return Ok(());
             };
             let Some(v) = o.variants.as_mut() else {
@@ -577,14 +587,14 @@ impl Checker<'_, '_> {
     }
 
     /// The branches of union `i`.
-    fn branches(&self, i: usize) -> Option<&[Variant]> {
+    fn branches(&self, i: EntityId) -> Option<&[Variant]> {
         self.object(i)
             .and_then(|o| o.variants.as_ref())
             .map(|v| v.variants.as_slice())
     }
 
     /// QEMU's `QAPISchemaAlternateType.check`.
-    fn check_alternate(&mut self, i: usize) -> Result<(), Error> {
+    fn check_alternate(&mut self, i: EntityId) -> Result<(), Error> {
         self.definition_common(i)?;
         let at = self.loc(i);
         let variants = match &self.b.entities[i] {
@@ -663,7 +673,7 @@ impl Checker<'_, '_> {
     }
 
     /// The JSON type class of an alternate branch type (QEMU's `alternate_qtype`).
-    fn alternate_qtype(&self, t: usize) -> Option<&'static str> {
+    fn alternate_qtype(&self, t: EntityId) -> Option<&'static str> {
         Some(match &self.b.entities[t] {
             Entity::Builtin(b) => match b.kind {
                 BuiltinKind::Str => "QTYPE_QSTRING",
@@ -680,7 +690,7 @@ impl Checker<'_, '_> {
     }
 
     /// QEMU's `QAPISchemaCommand.check` and `QAPISchemaEvent.check`.
-    fn check_routine(&mut self, i: usize) -> Result<(), Error> {
+    fn check_routine(&mut self, i: EntityId) -> Result<(), Error> {
         self.definition_common(i)?;
         let (what, boxed) = match &self.b.entities[i] {
             Entity::Command(c) => ("command", c.boxed),
@@ -744,7 +754,7 @@ impl Checker<'_, '_> {
     }
 
     /// The argument and return types of command or event `i`.
-    fn routine_types(&self, i: usize) -> (Option<&str>, Option<&str>) {
+    fn routine_types(&self, i: EntityId) -> (Option<&str>, Option<&str>) {
         match &self.b.entities[i] {
             Entity::Command(c) => (c.arg_type.as_deref(), c.ret_type.as_deref()),
             Entity::Event(e) => (e.arg_type.as_deref(), None),
@@ -753,19 +763,18 @@ impl Checker<'_, '_> {
     }
 
     /// Matches the entity's members and features to its doc block (QEMU's `connect_doc`).
-    fn connect_doc(&mut self, i: usize) -> Result<(), Error> {
+    fn connect_doc(&mut self, i: EntityId) -> Result<(), Error> {
         let Some(d) = self.b.entities[i].common().doc else {
             return Ok(());
         };
         let at = self.loc(i);
         let entities = &self.b.entities;
         let index = &self.b.index;
-        // The implicit (`q_`) object type `name`, whose members the owner documents.
+        // The implicit object type `name`, whose members the owner documents.
         let implicit = |name: Option<&str>| {
-            name.filter(|n| n.starts_with("q_"))
-                .and_then(|n| index.get(n))
+            name.and_then(|n| index.get(n))
                 .and_then(|&t| match &entities[t] {
-                    Entity::Object(o) => Some(o),
+                    Entity::Object(o) if o.is_implicit() => Some(o),
                     _ => None,
                 })
         };

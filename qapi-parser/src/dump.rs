@@ -8,18 +8,18 @@ use crate::model::*;
 
 /// Renders `schema` exactly as QEMU's test harness prints it on success.
 pub fn dump(schema: &Schema) -> String {
-    let mut out = String::with_capacity(schema.entities.len() * 64);
+    let mut out = String::with_capacity(schema.entities().len() * 64);
     let mut by_module: HashMap<&str, Vec<&Entity>> = HashMap::new();
-    for e in &schema.entities {
+    for e in schema.entities() {
         by_module.entry(&*e.common().module).or_default().push(e);
     }
-    for module in &schema.modules {
+    for module in schema.modules() {
         let _ = writeln!(out, "module {module}");
         for e in by_module.get(module.as_str()).into_iter().flatten() {
             entity(&mut out, schema, e);
         }
     }
-    for doc in &schema.docs {
+    for doc in schema.docs() {
         match &doc.symbol {
             Some(s) => {
                 let _ = writeln!(out, "doc symbol={s}");

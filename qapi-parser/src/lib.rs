@@ -28,7 +28,6 @@ extern crate alloc;
 
 mod build;
 mod check;
-mod construct;
 mod diag;
 mod doc;
 mod dump;
@@ -127,13 +126,13 @@ fn run_here(name: &str, text: Option<&str>, options: &Options) -> Result<Schema,
     let mut built = build::build(items, &diag)?;
     check::check(&mut built, &mut docs, &diag, &pragmas, options.legacy)?;
     let docs = docs.into_iter().map(|d| model_doc(d, &diag)).collect();
-    Ok(Schema {
-        modules: built.modules,
-        entities: built.entities,
+    Ok(Schema::new(
+        built.modules,
+        built.entities,
         docs,
         pragmas,
-        index: built.index,
-    })
+        built.index,
+    ))
 }
 
 fn line_info(diag: &diag::Diag<'_>, loc: source::Loc) -> SourceInfo {

@@ -2,8 +2,9 @@
 //!
 //! A [`Schema`] holds every entity QEMU's generator would create, in its creation order:
 //! built-in types, `q_empty`, `QType`, then the definitions in source order with implicit
-//! types (`q_obj_*-arg`, `q_obj_*-base`, `*List` arrays) inserted where QEMU inserts them.
-//! Types refer to each other by name; [`Schema::get`] resolves a name.
+//! types (`q_obj_*-arg`, `q_obj_*-base`, `*List` arrays) inserted where QEMU inserts them;
+//! each implicit entity says what made it ([`Common::implicit`], an [`Implicit`]), so readers
+//! need not decode its name. Types refer to each other by name; [`Schema::get`] resolves a name.
 
 use std::collections::HashMap;
 use std::path::Path;
@@ -63,6 +64,25 @@ pub struct Common {
     pub features: Vec<Feature>,
     /// Index into [`Schema::docs`] of the definition's doc block, if it has one.
     pub doc: Option<usize>,
+    /// What made the entity, when the schema does not define it by name.
+    pub implicit: Option<Implicit>,
+}
+
+/// What made an implicit entity (one QEMU's generator creates, not the schema).
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum Implicit {
+    /// `q_empty`: the type of the union branches a schema leaves out.
+    Empty,
+    /// `q_obj_<name>-arg`: the inline arguments (`data`) of command or event `name`.
+    Arguments { of: String },
+    /// `q_obj_<name>-base`: the inline base of union `name`.
+    UnionBase { of: String },
+    /// `q_obj_<T>-wrapper` (legacy simple unions): `{ data: T }` around a branch type.
+    Wrapper { wrapped: String },
+    /// `<Union>Kind` (legacy simple unions): the enum of a union's branch names.
+    UnionKind { of: String },
+    /// `<T>List`: the array of a type, made where it is first used.
+    Array,
 }
 
 /// The built-in scalar types and their JSON representation.
@@ -200,9 +220,9 @@ pub struct ObjectType {
 }
 
 impl ObjectType {
-    /// Implicit types are the ones whose names start with `q_`.
+    /// Whether the generator made the type (`q_empty`, an argument, base or wrapper type).
     pub fn is_implicit(&self) -> bool {
-        self.common.name.starts_with("q_")
+        self.common.implicit.is_some()
     }
 }
 
@@ -286,6 +306,11 @@ impl Entity {
         &self.common().name
     }
 
+    /// What made the entity, if the schema does not define it by name.
+    pub fn implicit(&self) -> Option<&Implicit> {
+        self.common().implicit.as_ref()
+    }
+
     /// True for types (everything but commands, events and includes).
     pub fn is_type(&self) -> bool {
         !matches!(
@@ -346,24 +371,78 @@ pub struct Pragmas {
     pub member_name_exceptions: Vec<String>,
 }
 
-/// A checked schema.
+/// An entity's position in creation order: how the loader, the checker and the name index
+/// refer to entities (indexing any per-entity `Vec`).
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
+pub(crate) struct EntityId(pub(crate) usize);
+
+impl<T> std::ops::Index<EntityId> for Vec<T> {
+    type Output = T;
+
+    fn index(&self, id: EntityId) -> &T {
+        &self[id.0]
+    }
+}
+
+impl<T> std::ops::IndexMut<EntityId> for Vec<T> {
+    fn index_mut(&mut self, id: EntityId) -> &mut T {
+        &mut self[id.0]
+    }
+}
+
+/// A checked schema. Its parts are read through accessors, so the name index always matches
+/// the entities.
 #[derive(Debug, Clone, Default)]
 pub struct Schema {
-    /// Module names in QEMU's order: `./builtin`, the root, then includes in first-use order.
-    pub modules: Vec<String>,
-    /// Every entity in creation order (see the module docs).
-    pub entities: Vec<Entity>,
-    /// Every doc block in source order (included files' blocks where the include was).
-    pub docs: Vec<Doc>,
-    pub pragmas: Pragmas,
+    modules: Vec<String>,
+    entities: Vec<Entity>,
+    docs: Vec<Doc>,
+    pragmas: Pragmas,
     /// Entity index by name (includes are not indexed).
-    pub(crate) index: HashMap<String, usize>,
+    index: HashMap<String, EntityId>,
 }
 
 impl Schema {
+    /// Made by the loader only, from checked parts whose index matches `entities`.
+    pub(crate) fn new(
+        modules: Vec<String>,
+        entities: Vec<Entity>,
+        docs: Vec<Doc>,
+        pragmas: Pragmas,
+        index: HashMap<String, EntityId>,
+    ) -> Schema {
+        Schema {
+            modules,
+            entities,
+            docs,
+            pragmas,
+            index,
+        }
+    }
+
+    /// Module names in QEMU's order: `./builtin`, the root, then includes in first-use order.
+    pub fn modules(&self) -> &[String] {
+        &self.modules
+    }
+
+    /// Every entity in creation order (see the module docs).
+    pub fn entities(&self) -> &[Entity] {
+        &self.entities
+    }
+
+    /// Every doc block in source order (included files' blocks where the include was).
+    pub fn docs(&self) -> &[Doc] {
+        &self.docs
+    }
+
+    /// The pragmas in effect.
+    pub fn pragmas(&self) -> &Pragmas {
+        &self.pragmas
+    }
+
     /// Looks an entity up by name.
     pub fn get(&self, name: &str) -> Option<&Entity> {
-        self.index.get(name).map(|&i| &self.entities[i])
+        self.index.get(name).map(|&id| &self.entities[id])
     }
 
     /// The doc block of an entity, if it has one.

@@ -4,7 +4,7 @@
 mod common;
 
 use common::{dump_user, err, legacy_err, legacy_ok};
-use qapi_parser::{Doc, Entity, IfCond, SectionKind};
+use qapi_parser::{Doc, Entity, IfCond, Implicit, SectionKind};
 
 /// A doc's sections as (kind, text) pairs.
 fn sections(doc: &Doc) -> Vec<(SectionKind, &str)> {
@@ -75,6 +75,21 @@ fn simple_unions_are_desugared_like_qemu_6() {
     assert!(d.contains(
         "object q_obj_Un-base\n    member type: UnKind optional=False\nobject Un\n    base q_obj_Un-base\n    tag type\n    case foo: q_obj_Foo-wrapper\n    case num: q_obj_int-wrapper\n        if N\n"
     ), "{d}");
+    let made = |name: &str| s.get(name).and_then(Entity::implicit).cloned();
+    assert_eq!(
+        made("q_obj_strList-wrapper"),
+        Some(Implicit::Wrapper {
+            wrapped: "strList".into()
+        })
+    );
+    assert_eq!(
+        made("UnKind"),
+        Some(Implicit::UnionKind { of: "Un".into() })
+    );
+    assert_eq!(
+        made("q_obj_Un-base"),
+        Some(Implicit::UnionBase { of: "Un".into() })
+    );
     // Strict mode wants base and discriminator.
     assert!(err("{ 'union': 'Un', 'data': { 'a': 'int' } }")
         .ends_with("union misses keys 'base', 'discriminator'"));
@@ -120,8 +135,8 @@ fn old_spellings_of_any_and_old_pragmas() {
     assert!(
         matches!(s.get("qom-get"), Some(Entity::Command(c)) if c.ret_type.as_deref() == Some("any"))
     );
-    assert_eq!(s.pragmas.command_returns_exceptions, ["qom-get"]);
-    assert_eq!(s.pragmas.member_name_exceptions, ["Abc"]);
+    assert_eq!(s.pragmas().command_returns_exceptions, ["qom-get"]);
+    assert_eq!(s.pragmas().member_name_exceptions, ["Abc"]);
     assert!(err("{ 'pragma': { 'returns-whitelist': [] } }")
         .ends_with("unknown pragma 'returns-whitelist'"));
 }
@@ -155,7 +170,7 @@ fn old_doc_blocks() {
     let bar = s.doc_of(s.get("bar").expect("bar")).expect("documented");
     assert_eq!(bar.sections[0].kind, SectionKind::Plain);
     assert_eq!(bar.sections[0].text, "Returns: nothing");
-    assert_eq!(s.docs.last().map(|d| d.body.as_str()), Some("Example: x"));
+    assert_eq!(s.docs().last().map(|d| d.body.as_str()), Some("Example: x"));
 }
 
 #[test]
@@ -228,7 +243,7 @@ fn unterminated_and_misplaced_blocks() {
     // A block running into the definition ends there; a symbol block before another block
     // stays on its own.
     let s = legacy_ok("##\n# @lonely:\n##\n##\n# @c:\n# Does things.\n{ 'command': 'c' }");
-    assert_eq!(s.docs.len(), 2);
+    assert_eq!(s.docs().len(), 2);
     assert_eq!(
         s.doc_of(s.get("c").expect("c")).map(|d| d.body.as_str()),
         Some("Does things.")

@@ -9,7 +9,7 @@
 
 mod common;
 
-use common::{legacy, shared, strict};
+use common::{legacy, repo, strict};
 use qapi_parser::{parse_str, Error, ErrorKind, Options};
 
 /// Parses `text` and renders whatever comes out; the test fails if anything panics.
@@ -100,22 +100,15 @@ fn every_prefix(name: &str, text: &str, options: &Options) {
     });
 }
 
-fn repo_schema(rel: &str) -> String {
-    let path = std::path::Path::new(env!("CARGO_MANIFEST_DIR"))
-        .join("../schema")
-        .join(rel);
-    std::fs::read_to_string(path).expect("schema in the repository")
-}
-
 #[test]
 fn every_prefix_of_the_qga_schema() {
-    let text = repo_schema("qga/qapi-schema.json");
+    let text = read("schema/qga/qapi-schema.json");
     every_prefix("qga.json", &text, &strict());
 }
 
 #[test]
 fn every_prefix_of_the_qga_1_5_schema() {
-    let text = repo_schema("qga-1.5/qapi-schema.json");
+    let text = read("schema/qga-1.5/qapi-schema.json");
     every_prefix("qga-1.5.json", &text, &legacy());
     every_prefix("qga-1.5.json", &text, &strict());
 }
@@ -152,12 +145,13 @@ impl Rng {
 }
 
 fn read(rel: &str) -> String {
-    std::fs::read_to_string(shared(rel)).expect("shared schema")
+    let path = repo(rel);
+    std::fs::read_to_string(&path).unwrap_or_else(|e| panic!("reading {}: {e}", path.display()))
 }
 
 #[test]
 fn every_truncation_point_of_each_qga_chunk() {
-    let text = read("schemas/qga-10.0/qapi-schema.json");
+    let text = read("schema/qga/qapi-schema.json");
     let starts = chunk_starts(&text);
     for pair in starts.windows(2) {
         let (start, end) = (pair[0], pair[1]);
@@ -173,9 +167,9 @@ fn every_truncation_point_of_each_qga_chunk() {
 fn sampled_truncations_with_full_context() {
     let mut rng = Rng(0x5eed_1234_abcd_0001);
     for (rel, options, samples) in [
-        ("schemas/qmp-10.0/common.json", strict(), 60),
-        ("schemas/qmp-10.0/run-state.json", strict(), 40),
-        ("schemas/qmp-10.0/block-export.json", legacy(), 40),
+        ("schema/qmp/common.json", strict(), 60),
+        ("schema/qmp/run-state.json", strict(), 40),
+        ("schema/qmp/block-export.json", legacy(), 40),
     ] {
         let text = read(rel);
         for _ in 0..samples {
@@ -190,7 +184,7 @@ fn sampled_truncations_with_full_context() {
 
 #[test]
 fn every_truncation_point_of_the_seed_in_legacy_mode() {
-    let text = read("schemas/qga-1.5/qapi-schema.json");
+    let text = read("schema/qga-1.5/qapi-schema.json");
     let starts = chunk_starts(&text);
     for pair in starts.windows(2) {
         for cut in pair[0]..=pair[1] {
@@ -246,9 +240,9 @@ fn mutate(text: &str, rng: &mut Rng) -> String {
 fn random_mutations() {
     let mut rng = Rng(0x0dd_ba11_cafe_f00d);
     for (rel, rounds) in [
-        ("schemas/qga-10.0/qapi-schema.json", 300),
-        ("schemas/qga-1.5/qapi-schema.json", 300),
-        ("schemas/qmp-10.0/common.json", 200),
+        ("schema/qga/qapi-schema.json", 300),
+        ("schema/qga-1.5/qapi-schema.json", 300),
+        ("schema/qmp/common.json", 200),
     ] {
         let text = read(rel);
         for round in 0..rounds {
@@ -354,5 +348,5 @@ fn large_definitions() {
         branches.join(", ")
     );
     let schema = parse_str("t.json", &text, &strict()).expect("valid");
-    assert_eq!(schema.docs[0].args.len(), n);
+    assert_eq!(schema.docs()[0].args.len(), n);
 }

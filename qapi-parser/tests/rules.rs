@@ -5,7 +5,7 @@
 mod common;
 
 use common::{dump_user, err, ok};
-use qapi_parser::{Entity, ErrorKind, IfCond, Options};
+use qapi_parser::{Entity, ErrorKind, IfCond, Implicit, Options};
 
 // ---- lexical layer ----
 
@@ -300,8 +300,8 @@ fn doc_sections() {
     );
     // `Note::` is an rST literal marker, not a section; `Since 1.5` is plain text.
     let s = ok(&cmd("# @a: x\n#\n# Note:: x\n#\n# Since 1.5\n"));
-    assert_eq!(s.docs[0].sections.len(), 1);
-    assert_eq!(s.docs[0].sections[0].text, "Note:: x\n\nSince 1.5");
+    assert_eq!(s.docs()[0].sections.len(), 1);
+    assert_eq!(s.docs()[0].sections[0].text, "Note:: x\n\nSince 1.5");
 }
 
 #[test]
@@ -315,13 +315,13 @@ fn de_indent_quirk() {
     );
     // QEMU's flag is set after every line, so a later de-indent ends the section silently.
     let s = ok(&cmd("# @a: one\n#  two\n#  three\n# four\n"));
-    let doc = &s.docs[0];
+    let doc = &s.docs()[0];
     assert_eq!(doc.args[0].text, "one\n two\n three");
     assert_eq!(doc.sections[0].text, "four");
     // A zero-indented line right after the tag line ends the section.
     let s = ok(&cmd("# @a: one\n# two\n"));
-    assert_eq!(s.docs[0].args[0].text, "one");
-    assert_eq!(s.docs[0].sections[0].text, "two");
+    assert_eq!(s.docs()[0].args[0].text, "one");
+    assert_eq!(s.docs()[0].sections[0].text, "two");
 }
 
 #[test]
@@ -373,9 +373,9 @@ fn documentation_exceptions_add_stubs() {
         "{ 'pragma': { 'documentation-exceptions': ['foo'] } }\n\
                 ##\n# @foo:\n# @b: x\n##\n{ 'command': 'foo', 'data': { 'a': 'int', 'b': 'int' } }",
     );
-    let names: Vec<&str> = s.docs[0].args.iter().map(|a| a.name.as_str()).collect();
+    let names: Vec<&str> = s.docs()[0].args.iter().map(|a| a.name.as_str()).collect();
     assert_eq!(names, ["b", "a"]);
-    assert_eq!(s.docs[0].args[1].text, "");
+    assert_eq!(s.docs()[0].args[1].text, "");
 }
 
 #[test]
@@ -878,7 +878,7 @@ fn empty_type_name_means_no_type() {
 fn empty_enum_prefix_is_kept_but_not_dumped() {
     let s = ok("{ 'enum': 'Abc', 'prefix': '', 'data': [ 'a' ] }");
     assert_eq!(dump_user(&s), "module t.json\nenum Abc\n    member a\n");
-    let Some(Entity::Enum(e)) = s.entities.iter().find(|e| e.name() == "Abc") else {
+    let Some(Entity::Enum(e)) = s.entities().iter().find(|e| e.name() == "Abc") else {
         panic!("no enum Abc");
     };
     // QEMU's generator uses an empty prefix as given; only the dump leaves it out.
@@ -889,7 +889,7 @@ fn empty_enum_prefix_is_kept_but_not_dumped() {
 fn implicit_types_and_arrays_are_placed_like_qemu() {
     let s = ok("{ 'command': 'c', 'data': { 'a': ['Sa'] } }\n{ 'struct': 'Sa', 'data': {} }");
     let names: Vec<&str> = s
-        .entities
+        .entities()
         .iter()
         .map(|e| e.name())
         .filter(|n| !n.is_empty())
@@ -904,6 +904,34 @@ fn implicit_types_and_arrays_are_placed_like_qemu() {
     match s.get("c") {
         Some(Entity::Command(c)) => assert_eq!(c.arg_type.as_deref(), Some("q_obj_c-arg")),
         other => panic!("{other:?}"),
+    }
+}
+
+#[test]
+fn implicit_types_say_what_made_them() {
+    let s = ok("{ 'command': 'c', 'data': { 'a': ['Sa'] } }\n\
+         { 'event': 'EV', 'data': { 'b': 'int' } }\n\
+         { 'enum': 'Ek', 'data': ['x', 'y'] }\n\
+         { 'union': 'Un', 'base': { 'kind': 'Ek' }, 'discriminator': 'kind', 'data': { 'x': 'Sa' } }\n\
+         { 'struct': 'Sa', 'data': {} }");
+    let made = |name: &str| s.get(name).and_then(Entity::implicit).cloned();
+    let of = |owner: &str| owner.to_string();
+    assert_eq!(
+        made("q_obj_c-arg"),
+        Some(Implicit::Arguments { of: of("c") })
+    );
+    assert_eq!(
+        made("q_obj_EV-arg"),
+        Some(Implicit::Arguments { of: of("EV") })
+    );
+    assert_eq!(
+        made("q_obj_Un-base"),
+        Some(Implicit::UnionBase { of: of("Un") })
+    );
+    assert_eq!(made("SaList"), Some(Implicit::Array));
+    assert_eq!(made("q_empty"), Some(Implicit::Empty));
+    for named in ["c", "EV", "Ek", "Un", "Sa", "QType", "int"] {
+        assert_eq!(made(named), None, "{named}");
     }
 }
 

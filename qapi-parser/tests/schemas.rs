@@ -6,14 +6,14 @@ mod common;
 
 use std::process::Command;
 
-use common::{legacy, shared, strict};
+use common::{legacy, repo, strict};
 use qapi_parser::{load, Entity, SectionKind};
 
 #[test]
 fn qga_dump_matches_qemu() {
-    let want = std::fs::read_to_string(shared("schemas/qga-10.0/qapi-schema.dump"))
+    let want = std::fs::read_to_string(repo("qapi-parser/tests/fixtures/qga-10.0.dump"))
         .expect("reference dump");
-    let schema = load(shared("schemas/qga-10.0/qapi-schema.json"), &strict()).expect("valid");
+    let schema = load(repo("schema/qga/qapi-schema.json"), &strict()).expect("valid");
     assert!(
         qapi_parser::dump(&schema) == want,
         "dump differs from QEMU's"
@@ -23,13 +23,14 @@ fn qga_dump_matches_qemu() {
 #[test]
 fn qapi_dump_binary_matches_qemu_from_the_schemas_dir() {
     let output = Command::new(env!("CARGO_BIN_EXE_qapi-dump"))
-        .arg("qga-10.0/qapi-schema.json")
-        .current_dir(shared("schemas"))
+        .arg("qga/qapi-schema.json")
+        .current_dir(repo("schema"))
         .output()
         .expect("run qapi-dump");
     assert!(output.status.success());
     assert!(output.stderr.is_empty());
-    let want = std::fs::read(shared("schemas/qga-10.0/qapi-schema.dump")).expect("reference dump");
+    let want =
+        std::fs::read(repo("qapi-parser/tests/fixtures/qga-10.0.dump")).expect("reference dump");
     assert!(
         output.stdout == want,
         "qapi-dump output differs from QEMU's"
@@ -40,7 +41,7 @@ fn qapi_dump_binary_matches_qemu_from_the_schemas_dir() {
 fn qapi_dump_reports_errors_on_stderr() {
     let output = Command::new(env!("CARGO_BIN_EXE_qapi-dump"))
         .arg("qga-1.5/qapi-schema.json")
-        .current_dir(shared("schemas"))
+        .current_dir(repo("schema"))
         .output()
         .expect("run qapi-dump");
     assert_eq!(output.status.code(), Some(1));
@@ -53,18 +54,18 @@ fn qapi_dump_reports_errors_on_stderr() {
 
 #[test]
 fn qmp_schema_checks() {
-    let s = load(shared("schemas/qmp-10.0/qapi-schema.json"), &strict()).expect("valid");
-    assert_eq!(s.entities.len(), 1406);
-    assert_eq!(s.modules.len(), 44);
+    let s = load(repo("schema/qmp/qapi-schema.json"), &strict()).expect("valid");
+    assert_eq!(s.entities().len(), 1406);
+    assert_eq!(s.modules().len(), 44);
     assert_eq!(
-        s.modules[..3],
+        s.modules()[..3],
         ["./builtin", "qapi-schema.json", "pragma.json"]
     );
     assert_eq!(s.commands().count(), 240);
     assert_eq!(s.events().count(), 56);
     // Modules of nested includes come right after their includer's.
-    let block = s.modules.iter().position(|m| m == "block.json");
-    let core = s.modules.iter().position(|m| m == "block-core.json");
+    let block = s.modules().iter().position(|m| m == "block.json");
+    let core = s.modules().iter().position(|m| m == "block-core.json");
     assert_eq!(core, block.map(|b| b + 1));
     match s.get("blockdev-add") {
         Some(Entity::Command(c)) => {
@@ -82,7 +83,7 @@ fn qmp_schema_checks() {
         other => panic!("{other:?}"),
     }
     // Every entity is findable by name, and arrays live in their element's module.
-    for e in &s.entities {
+    for e in s.entities() {
         if let Entity::Array(a) = e {
             let elem = s.get(&a.element).expect("element exists");
             assert_eq!(a.common.module, elem.common().module, "{}", a.common.name);
@@ -95,10 +96,10 @@ fn qmp_schema_checks() {
 
 #[test]
 fn seed_loads_in_legacy_mode() {
-    let s = load(shared("schemas/qga-1.5/qapi-schema.json"), &legacy()).expect("valid");
+    let s = load(repo("schema/qga-1.5/qapi-schema.json"), &legacy()).expect("valid");
     assert_eq!(s.commands().count(), 23);
     let structs = s
-        .entities
+        .entities()
         .iter()
         .filter(|e| matches!(e, Entity::Object(o) if o.common.info.is_some() && !o.is_implicit()))
         .count();
@@ -144,13 +145,11 @@ fn seed_loads_in_legacy_mode() {
 
 #[test]
 fn modern_schemas_mean_the_same_in_legacy_mode() {
-    let strict_dump = qapi_parser::dump(
-        &load(shared("schemas/qga-10.0/qapi-schema.json"), &strict()).expect("valid"),
-    );
-    let legacy_dump = qapi_parser::dump(
-        &load(shared("schemas/qga-10.0/qapi-schema.json"), &legacy()).expect("valid"),
-    );
+    let strict_dump =
+        qapi_parser::dump(&load(repo("schema/qga/qapi-schema.json"), &strict()).expect("valid"));
+    let legacy_dump =
+        qapi_parser::dump(&load(repo("schema/qga/qapi-schema.json"), &legacy()).expect("valid"));
     assert!(strict_dump == legacy_dump);
-    let qmp = load(shared("schemas/qmp-10.0/qapi-schema.json"), &legacy()).expect("valid");
-    assert_eq!(qmp.entities.len(), 1406);
+    let qmp = load(repo("schema/qmp/qapi-schema.json"), &legacy()).expect("valid");
+    assert_eq!(qmp.entities().len(), 1406);
 }

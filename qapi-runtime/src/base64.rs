@@ -203,7 +203,7 @@ impl fmt::Display for Base64Error {
 
 impl std::error::Error for Base64Error {}
 
-fn sextet(c: u8) -> Option<u8> {
+const fn sextet(c: u8) -> Option<u8> {
     match c {
         b'A'..=b'Z' => Some(c - b'A'),
         b'a'..=b'z' => Some(c - b'a' + 26),
@@ -214,8 +214,72 @@ fn sextet(c: u8) -> Option<u8> {
     }
 }
 
+/// Sextet of each byte; `INVALID` for bytes outside the alphabet (and `=`).
+const INVALID: u8 = 0xFF;
+static SEXTETS: [u8; 256] = {
+    let mut table = [INVALID; 256];
+    let mut c = 0;
+    while c < 256 {
+        if let Some(v) = sextet(c as u8) {
+            table[c] = v;
+        }
+        c += 1;
+    }
+    table
+};
+
+/// The common case in one pass: no line breaks, padding only at the end. `None` sends
+/// anything else to the full decoders, which finds the exact error.
+fn decode_plain(text: &[u8]) -> Option<Vec<u8>> {
+    if !text.len().is_multiple_of(4) {
+        return None;
+    }
+    let (body, last) = text.split_at(text.len().saturating_sub(4));
+    // Room for the last group too, so it never reallocates.
+    let mut out = Vec::with_capacity(body.len() / 4 * 3 + 3);
+    out.resize(body.len() / 4 * 3, 0);
+    for (group, bytes) in body.chunks_exact(4).zip(out.chunks_exact_mut(3)) {
+        let s = [0, 1, 2, 3].map(|i| SEXTETS[usize::from(group[i])]);
+        // Valid sextets have the top two bits clear; INVALID has them set.
+        if (s[0] | s[1] | s[2] | s[3]) > 63 {
+            return None;
+        }
+        let n = (u32::from(s[0]) << 18)
+            | (u32::from(s[1]) << 12)
+            | (u32::from(s[2]) << 6)
+            | u32::from(s[3]);
+        bytes.copy_from_slice(&[(n >> 16) as u8, (n >> 8) as u8, n as u8]);
+    }
+    if !last.is_empty() {
+        let pad = last.iter().rev().take_while(|&&c| c == b'=').count();
+        if pad > 2 {
+            return None;
+        }
+        let mut n = 0u32;
+        for &c in last {
+            let v = if c == b'=' {
+                0
+            } else {
+                SEXTETS[usize::from(c)]
+            };
+            if v > 63 {
+                return None;
+            }
+            n = (n << 6) | u32::from(v);
+        }
+        if last[..4 - pad].contains(&b'=') {
+            return None;
+        }
+        out.extend_from_slice(&[(n >> 16) as u8, (n >> 8) as u8, n as u8][..3 - pad]);
+    }
+    Some(out)
+}
+
 /// Decodes padded standard base64; line breaks are skipped (QEMU accepts them too).
 pub fn decode_strict(text: &str) -> Result<Vec<u8>, Base64Error> {
+    if let Some(out) = decode_plain(text.as_bytes()) {
+        return Ok(out);
+    }
     let mut symbols = Vec::with_capacity(text.len());
     for (offset, &c) in text.as_bytes().iter().enumerate() {
         match c {
@@ -258,6 +322,9 @@ pub fn decode_strict(text: &str) -> Result<Vec<u8>, Base64Error> {
 /// characters are taken in groups of four, `=` counts as a zero digit that suppresses output
 /// bytes, and an incomplete trailing group is dropped.
 pub fn decode_lenient(text: &str) -> Result<Vec<u8>, Base64Error> {
+    if let Some(out) = decode_plain(text.as_bytes()) {
+        return Ok(out);
+    }
     let allowed = |c: u8| c == b'=' || c == b'\n' || sextet(c).is_some();
     if let Some(offset) = text.bytes().position(|c| !allowed(c)) {
         let character = text[offset..].chars().next().unwrap_or('\u{fffd}');
@@ -317,6 +384,41 @@ mod tests {
     fn rejects_characters_outside_the_alphabet() {
         for text in ["aGVs bG8=", "aGVs-bG8=", "a\r\n", "é", "aGk=\0"] {
             assert!(decode(text).is_err(), "{text:?}");
+        }
+    }
+}
+
+#[cfg(test)]
+mod fast_path_tests {
+    use super::*;
+
+    /// The full decoders without the fast path in front.
+    fn slow_strict(text: &str) -> Result<Vec<u8>, Base64Error> {
+        decode_strict(&format!("{text}\n"))
+    }
+
+    fn slow_lenient(text: &str) -> Result<Vec<u8>, Base64Error> {
+        decode_lenient(&format!("{text}\n"))
+    }
+
+    /// Every short text over a small alphabet.
+    #[test]
+    fn fast_path_agrees_with_checked_decoder() {
+        let alphabet = [b'A', b'z', b'/', b'=', b'\n', b'!'];
+        for len in 0..=8u32 {
+            for mut k in 0..alphabet.len().pow(len) {
+                let mut text = Vec::new();
+                for _ in 0..len {
+                    text.push(alphabet[k % alphabet.len()]);
+                    k /= alphabet.len();
+                }
+                let text = String::from_utf8(text).unwrap_or_default();
+                // The fast path either declines or agrees with both full decoders.
+                if let Some(fast) = decode_plain(text.as_bytes()) {
+                    assert_eq!(Ok(fast.clone()), slow_strict(&text), "{text:?}");
+                    assert_eq!(Ok(fast), slow_lenient(&text), "{text:?}");
+                }
+            }
         }
     }
 }

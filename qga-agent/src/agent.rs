@@ -240,22 +240,28 @@ impl Agent {
 
 impl Handler for Agent {
     fn handle(&mut self, input: Result<Value, ParseError>, out: &mut Output<'_>) {
+        crate::qdebug!("process_event: called");
         let reply = match input {
-            Ok(request) => match qga_types::dispatch(self, &request) {
-                Some(reply) => reply,
-                None => return,
-            },
+            Ok(request) => {
+                crate::qdebug!("processing command");
+                match qga_types::dispatch(self, &request) {
+                    Some(reply) => reply,
+                    None => return,
+                }
+            }
             Err(ParseError(desc)) => Reply::<CommandReturn>::error(None, QapiError::generic(desc)),
         };
         let delimited = std::mem::take(&mut self.delimit);
+        let before = out.written();
         let written = (|| -> Result<(), qapi_runtime::writer::Error> {
             if delimited {
                 out.write_all(&[0xFF])?;
             }
             crate::reply::write_reply(&mut *out, &reply)
         })();
-        if let Err(e) = written {
-            qlog!(Warning, "error sending response: {e}");
+        match written {
+            Ok(()) => crate::qdebug!("sending data, count: {}", out.written() - before),
+            Err(e) => qlog!(Warning, "error sending response: {e}"),
         }
     }
 

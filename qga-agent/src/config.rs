@@ -4,6 +4,14 @@
 
 use crate::keyfile::{self, KeyFile};
 
+/// What `-V` prints: qemu-ga's line first (scripts parse it), then which agent this is.
+pub fn version_text() -> String {
+    format!(
+        "QEMU Guest Agent {QGA_VERSION}\nqga-agent {}: a Rust drop-in for qemu-ga\n",
+        env!("CARGO_PKG_VERSION")
+    )
+}
+
 /// The version qemu-ga reports; clients compare it, so it is qemu-ga's.
 pub const QGA_VERSION: &str = "10.0.2";
 pub const DEFAULT_CONFIG: &str = "/etc/qemu/qemu-ga.conf";
@@ -290,11 +298,7 @@ pub fn parse(
             't' => config.state_dir = value,
             'v' => config.verbose = true,
             'V' => {
-                return Outcome::exit(
-                    format!("QEMU Guest Agent {QGA_VERSION}\n"),
-                    String::new(),
-                    0,
-                )
+                return Outcome::exit(version_text(), String::new(), 0);
             }
             'd' => config.daemonize = true,
             'D' => config.dump_conf = true,

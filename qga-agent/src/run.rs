@@ -149,7 +149,7 @@ fn start(config: Config, activation: Option<Activation>) -> Result<(), Vec<Strin
     loop {
         match server::serve(channel.as_mut(), &mut streamer, &mut agent) {
             Stop::Quit => {
-                qdebug!("received signal, quitting");
+                qdebug!("received signal num {}, quitting", signal::quit_signal());
                 break;
             }
             Stop::ChannelFailed(e) => {

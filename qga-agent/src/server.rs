@@ -67,11 +67,15 @@ pub fn serve(
             Err(e) if e.kind() == io::ErrorKind::Interrupted => continue,
             Err(e) => return Stop::ChannelFailed(e),
         };
-        crate::qdebug!("read data, count: {n}");
+        crate::qdebug!(
+            "read data, count: {n}, data: {}",
+            String::from_utf8_lossy(&input[..n])
+        );
         let mut out = Output {
             channel: &mut *channel,
             buf: &mut pending,
             failed: false,
+            written: 0,
         };
         streamer.feed(&input[..n], &mut |value| handler.handle(value, &mut out));
         if let Err(e) = out.flush() {
@@ -109,6 +113,8 @@ pub struct Output<'a> {
     channel: &'a mut dyn Channel,
     buf: &'a mut Vec<u8>,
     failed: bool,
+    /// Bytes handed to this output so far (for `-v`'s reply sizes).
+    written: usize,
 }
 
 impl std::fmt::Debug for Output<'_> {
@@ -121,6 +127,11 @@ impl std::fmt::Debug for Output<'_> {
 }
 
 impl Output<'_> {
+    /// Bytes written to this output so far, sent or still buffered.
+    pub fn written(&self) -> usize {
+        self.written
+    }
+
     fn send(&mut self) -> io::Result<()> {
         if self.buf.is_empty() {
             return Ok(());
@@ -139,6 +150,7 @@ impl Write for Output<'_> {
         if self.failed {
             return Err(io::ErrorKind::BrokenPipe.into());
         }
+        self.written += data.len();
         if self.buf.len() + data.len() > FLUSH_AT {
             self.send()?;
             if data.len() >= FLUSH_AT / 2 {

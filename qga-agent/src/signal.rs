@@ -4,18 +4,21 @@
 //! missed until input arrives, so the handler also arms a one-second `SIGALRM` that keeps
 //! interrupting blocking calls until the loop has seen the request.
 
-use std::sync::atomic::{AtomicBool, Ordering};
+use std::sync::atomic::{AtomicBool, AtomicI32, Ordering};
 
 use nix::sys::signal::{self, SaFlags, SigAction, SigHandler, SigSet, Signal};
 use nix::unistd::alarm;
 
 static QUIT: AtomicBool = AtomicBool::new(false);
+/// The signal that requested the stop (for `-v`'s log line).
+static QUIT_SIGNAL: AtomicI32 = AtomicI32::new(0);
 /// Set while filesystems are frozen: stop requests are ignored then, as by qemu-ga (exiting
 /// could hang on a frozen filesystem, and nobody would be left to thaw it).
 static IGNORE: AtomicBool = AtomicBool::new(false);
 
-extern "C" fn on_quit(_: libc::c_int) {
+extern "C" fn on_quit(signum: libc::c_int) {
     if !IGNORE.load(Ordering::SeqCst) {
+        QUIT_SIGNAL.store(signum, Ordering::SeqCst);
         QUIT.store(true, Ordering::SeqCst);
         alarm::set(1);
     }
@@ -54,6 +57,11 @@ pub fn install() -> nix::Result<()> {
 /// Whether a stop was requested (and is not being ignored).
 pub fn quit_requested() -> bool {
     QUIT.load(Ordering::SeqCst)
+}
+
+/// The number of the signal that requested the stop (0 if none did).
+pub fn quit_signal() -> i32 {
+    QUIT_SIGNAL.load(Ordering::SeqCst)
 }
 
 /// Ignores stop requests from now on (`true`, entering the frozen state) or honours them.

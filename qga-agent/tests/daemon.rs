@@ -32,7 +32,17 @@ fn text(bytes: &[u8]) -> String {
 fn version_help_and_command_list() {
     let out = run(&["-V"], &[]);
     assert!(out.status.success());
-    assert_eq!(text(&out.stdout), "QEMU Guest Agent 10.0.2\n");
+    let version = text(&out.stdout);
+    let mut lines = version.lines();
+    assert_eq!(lines.next(), Some("QEMU Guest Agent 10.0.2"));
+    assert_eq!(
+        lines.next(),
+        Some(concat!(
+            "qga-agent ",
+            env!("CARGO_PKG_VERSION"),
+            ": a Rust drop-in for qemu-ga"
+        ))
+    );
 
     let out = run(&["--help"], &[]);
     assert!(out.status.success());
@@ -434,4 +444,35 @@ fn vsock_listen_binds_any_cid() {
     nix::sys::signal::kill(pid, nix::sys::signal::Signal::SIGTERM).expect("signal");
     let status = wait_timeout(&mut child, Duration::from_secs(10)).expect("exits");
     assert_eq!(status.code(), Some(0));
+}
+
+#[test]
+fn verbose_logs_what_qemu_ga_logs() {
+    use std::io::Read;
+    let mut agent = Agent::start(&["-v"]);
+    let mut c = agent.connect();
+    assert_eq!(c.call(r#"{"execute":"guest-ping"}"#), json!({"return": {}}));
+    drop(c);
+    std::thread::sleep(std::time::Duration::from_millis(200));
+    assert_eq!(agent.terminate().code(), Some(0));
+    let mut log = String::new();
+    let stderr = agent.child.stderr.as_mut().expect("stderr is piped");
+    stderr.read_to_string(&mut log).expect("read the log");
+    // qemu-ga 10.0.2 -v logs these, in this order, for one ping (checked by running it).
+    let expected = [
+        "debug: Guest agent version 10.0.2 (qga-agent ",
+        "debug: read data, count: 24, data: {\"execute\":\"guest-ping\"}",
+        "debug: process_event: called",
+        "debug: processing command",
+        "debug: sending data, count: 15",
+        "debug: received EOF",
+        "debug: received signal num 15, quitting",
+    ];
+    let mut rest = log.as_str();
+    for line in expected {
+        let at = rest
+            .find(line)
+            .unwrap_or_else(|| panic!("{line:?} missing (in order) from the log:\n{log}"));
+        rest = &rest[at + line.len()..];
+    }
 }

@@ -558,7 +558,7 @@ qapi_runtime::object!(GuestFileFlushArgs);
 /// # Since
 ///
 /// 0.15.0
-#[cfg(any(windows, any(target_os = "linux", target_os = "freebsd")))]
+#[cfg(any(windows, target_os = "linux", target_os = "freebsd"))]
 #[derive(Debug, Clone, PartialEq, Eq, Hash, PartialOrd, Ord)]
 pub enum GuestFsfreezeStatus {
     /// filesystems thawed/unfrozen
@@ -568,7 +568,7 @@ pub enum GuestFsfreezeStatus {
     /// A value this version of the schema does not know; only lenient decoding produces it.
     Unrecognized(String),
 }
-#[cfg(any(windows, any(target_os = "linux", target_os = "freebsd")))]
+#[cfg(any(windows, target_os = "linux", target_os = "freebsd"))]
 impl GuestFsfreezeStatus {
     /// The wire name of the value.
     pub fn as_str(&self) -> &str {
@@ -589,11 +589,11 @@ impl GuestFsfreezeStatus {
         )
     }
 }
-#[cfg(any(windows, any(target_os = "linux", target_os = "freebsd")))]
+#[cfg(any(windows, target_os = "linux", target_os = "freebsd"))]
 qapi_runtime::enumeration!(GuestFsfreezeStatus, Unrecognized);
 
 /// Arguments of command `guest-fsfreeze-freeze-list`.
-#[cfg(any(windows, any(target_os = "linux", target_os = "freebsd")))]
+#[cfg(any(windows, target_os = "linux", target_os = "freebsd"))]
 #[derive(Debug, Clone, PartialEq, Default)]
 pub struct GuestFsfreezeFreezeListArgs {
     /// an array of mountpoints of filesystems to be frozen.
@@ -601,7 +601,7 @@ pub struct GuestFsfreezeFreezeListArgs {
     /// points are ignored.
     pub mountpoints: Option<Vec<String>>,
 }
-#[cfg(any(windows, any(target_os = "linux", target_os = "freebsd")))]
+#[cfg(any(windows, target_os = "linux", target_os = "freebsd"))]
 impl qapi_runtime::DecodeMembers for GuestFsfreezeFreezeListArgs {
     fn decode_members(
         members: &mut qapi_runtime::Members<'_, '_>,
@@ -611,7 +611,7 @@ impl qapi_runtime::DecodeMembers for GuestFsfreezeFreezeListArgs {
         })
     }
 }
-#[cfg(any(windows, any(target_os = "linux", target_os = "freebsd")))]
+#[cfg(any(windows, target_os = "linux", target_os = "freebsd"))]
 impl qapi_runtime::SerializeMembers for GuestFsfreezeFreezeListArgs {
     fn serialize_members<M: ::serde::ser::SerializeMap>(
         &self,
@@ -621,7 +621,7 @@ impl qapi_runtime::SerializeMembers for GuestFsfreezeFreezeListArgs {
         Ok(())
     }
 }
-#[cfg(any(windows, any(target_os = "linux", target_os = "freebsd")))]
+#[cfg(any(windows, target_os = "linux", target_os = "freebsd"))]
 qapi_runtime::object!(GuestFsfreezeFreezeListArgs);
 
 /// # Since
@@ -3443,7 +3443,7 @@ pub trait Commands {
     /// # Since
     ///
     /// 0.15.0
-    #[cfg(any(windows, any(target_os = "linux", target_os = "freebsd")))]
+    #[cfg(any(windows, target_os = "linux", target_os = "freebsd"))]
     fn guest_fsfreeze_status(
         &mut self,
     ) -> Result<GuestFsfreezeStatus, qapi_runtime::QapiError>;
@@ -3467,7 +3467,7 @@ pub trait Commands {
     /// # Since
     ///
     /// 0.15.0
-    #[cfg(any(windows, any(target_os = "linux", target_os = "freebsd")))]
+    #[cfg(any(windows, target_os = "linux", target_os = "freebsd"))]
     fn guest_fsfreeze_freeze(&mut self) -> Result<i64, qapi_runtime::QapiError>;
     /// Sync and freeze specified guest filesystems.  See also
     /// `guest-fsfreeze-freeze`.
@@ -3481,7 +3481,7 @@ pub trait Commands {
     /// # Since
     ///
     /// 2.2
-    #[cfg(any(windows, any(target_os = "linux", target_os = "freebsd")))]
+    #[cfg(any(windows, target_os = "linux", target_os = "freebsd"))]
     fn guest_fsfreeze_freeze_list(
         &mut self,
         arguments: GuestFsfreezeFreezeListArgs,
@@ -3501,7 +3501,7 @@ pub trait Commands {
     /// # Since
     ///
     /// 0.15.0
-    #[cfg(any(windows, any(target_os = "linux", target_os = "freebsd")))]
+    #[cfg(any(windows, target_os = "linux", target_os = "freebsd"))]
     fn guest_fsfreeze_thaw(&mut self) -> Result<i64, qapi_runtime::QapiError>;
     /// Discard (or "trim") blocks which are not in use by the filesystem.
     ///
@@ -3988,16 +3988,16 @@ pub enum CommandReturn {
     /// What `guest-file-flush` returns.
     GuestFileFlush,
     /// What `guest-fsfreeze-status` returns.
-    #[cfg(any(windows, any(target_os = "linux", target_os = "freebsd")))]
+    #[cfg(any(windows, target_os = "linux", target_os = "freebsd"))]
     GuestFsfreezeStatus(GuestFsfreezeStatus),
     /// What `guest-fsfreeze-freeze` returns.
-    #[cfg(any(windows, any(target_os = "linux", target_os = "freebsd")))]
+    #[cfg(any(windows, target_os = "linux", target_os = "freebsd"))]
     GuestFsfreezeFreeze(i64),
     /// What `guest-fsfreeze-freeze-list` returns.
-    #[cfg(any(windows, any(target_os = "linux", target_os = "freebsd")))]
+    #[cfg(any(windows, target_os = "linux", target_os = "freebsd"))]
     GuestFsfreezeFreezeList(i64),
     /// What `guest-fsfreeze-thaw` returns.
-    #[cfg(any(windows, any(target_os = "linux", target_os = "freebsd")))]
+    #[cfg(any(windows, target_os = "linux", target_os = "freebsd"))]
     GuestFsfreezeThaw(i64),
     /// What `guest-fstrim` returns.
     #[cfg(any(windows, target_os = "linux"))]
@@ -4092,19 +4092,19 @@ impl ::serde::Serialize for CommandReturn {
                 ::serde::Serialize::serialize(value, serializer)
             }
             Self::GuestFileFlush => qapi_runtime::ser::empty(serializer),
-            #[cfg(any(windows, any(target_os = "linux", target_os = "freebsd")))]
+            #[cfg(any(windows, target_os = "linux", target_os = "freebsd"))]
             Self::GuestFsfreezeStatus(value) => {
                 ::serde::Serialize::serialize(value, serializer)
             }
-            #[cfg(any(windows, any(target_os = "linux", target_os = "freebsd")))]
+            #[cfg(any(windows, target_os = "linux", target_os = "freebsd"))]
             Self::GuestFsfreezeFreeze(value) => {
                 ::serde::Serialize::serialize(value, serializer)
             }
-            #[cfg(any(windows, any(target_os = "linux", target_os = "freebsd")))]
+            #[cfg(any(windows, target_os = "linux", target_os = "freebsd"))]
             Self::GuestFsfreezeFreezeList(value) => {
                 ::serde::Serialize::serialize(value, serializer)
             }
-            #[cfg(any(windows, any(target_os = "linux", target_os = "freebsd")))]
+            #[cfg(any(windows, target_os = "linux", target_os = "freebsd"))]
             Self::GuestFsfreezeThaw(value) => {
                 ::serde::Serialize::serialize(value, serializer)
             }
@@ -4260,25 +4260,25 @@ impl CommandReturn {
                         )?;
                         Self::GuestFileFlush
                     }
-                    #[cfg(any(windows, any(target_os = "linux", target_os = "freebsd")))]
+                    #[cfg(any(windows, target_os = "linux", target_os = "freebsd"))]
                     "guest-fsfreeze-status" => {
                         Self::GuestFsfreezeStatus(
                             qapi_runtime::Decode::decode(value, decoder)?,
                         )
                     }
-                    #[cfg(any(windows, any(target_os = "linux", target_os = "freebsd")))]
+                    #[cfg(any(windows, target_os = "linux", target_os = "freebsd"))]
                     "guest-fsfreeze-freeze" => {
                         Self::GuestFsfreezeFreeze(
                             qapi_runtime::Decode::decode(value, decoder)?,
                         )
                     }
-                    #[cfg(any(windows, any(target_os = "linux", target_os = "freebsd")))]
+                    #[cfg(any(windows, target_os = "linux", target_os = "freebsd"))]
                     "guest-fsfreeze-freeze-list" => {
                         Self::GuestFsfreezeFreezeList(
                             qapi_runtime::Decode::decode(value, decoder)?,
                         )
                     }
-                    #[cfg(any(windows, any(target_os = "linux", target_os = "freebsd")))]
+                    #[cfg(any(windows, target_os = "linux", target_os = "freebsd"))]
                     "guest-fsfreeze-thaw" => {
                         Self::GuestFsfreezeThaw(
                             qapi_runtime::Decode::decode(value, decoder)?,
@@ -4426,172 +4426,428 @@ impl CommandReturn {
         )
     }
 }
-/// How many commands this build has.
-pub const COMMAND_COUNT: usize = 1 + 1 + 1 + 1 + 1 + 1 + 1 + 1 + 1 + 1 + 1 + 1 + 1
-    + (cfg!(any(windows, any(target_os = "linux", target_os = "freebsd"))) as usize)
-    + (cfg!(any(windows, any(target_os = "linux", target_os = "freebsd"))) as usize)
-    + (cfg!(any(windows, any(target_os = "linux", target_os = "freebsd"))) as usize)
-    + (cfg!(any(windows, any(target_os = "linux", target_os = "freebsd"))) as usize)
-    + (cfg!(any(windows, target_os = "linux")) as usize)
-    + (cfg!(any(target_os = "linux", windows)) as usize)
-    + (cfg!(any(target_os = "linux", windows)) as usize)
-    + (cfg!(target_os = "linux") as usize) + (cfg!(any(windows, unix)) as usize)
-    + (cfg!(any(target_os = "linux", windows)) as usize)
-    + (cfg!(target_os = "linux") as usize)
-    + (cfg!(any(windows, target_os = "linux")) as usize)
-    + (cfg!(any(windows, target_os = "linux")) as usize)
-    + (cfg!(any(windows, target_os = "linux", target_os = "freebsd")) as usize)
-    + (cfg!(target_os = "linux") as usize) + (cfg!(target_os = "linux") as usize)
-    + (cfg!(target_os = "linux") as usize) + 1 + 1 + 1
-    + (cfg!(any(windows, unix)) as usize) + 1 + 1 + (cfg!(windows) as usize) + 1 + 1 + 1
-    + (cfg!(target_os = "linux") as usize) + (cfg!(target_os = "linux") as usize)
-    + (cfg!(unix) as usize) + (cfg!(target_os = "linux") as usize);
-const COMMANDS_ARRAY: [qapi_runtime::CommandInfo; COMMAND_COUNT] = {
-    let mut table = [qapi_runtime::CommandInfo::new(""); COMMAND_COUNT];
-    let mut i = 0;
-    table[i] = qapi_runtime::CommandInfo::new("guest-sync-delimited");
-    i += 1;
-    table[i] = qapi_runtime::CommandInfo::new("guest-sync");
-    i += 1;
-    table[i] = qapi_runtime::CommandInfo::new("guest-ping");
-    i += 1;
-    table[i] = qapi_runtime::CommandInfo::new("guest-get-time");
-    i += 1;
-    table[i] = qapi_runtime::CommandInfo::new("guest-set-time");
-    i += 1;
-    table[i] = qapi_runtime::CommandInfo::new("guest-info");
-    i += 1;
-    table[i] = qapi_runtime::CommandInfo::new("guest-shutdown")
-        .without_success_response();
-    i += 1;
-    table[i] = qapi_runtime::CommandInfo::new("guest-file-open");
-    i += 1;
-    table[i] = qapi_runtime::CommandInfo::new("guest-file-close");
-    i += 1;
-    table[i] = qapi_runtime::CommandInfo::new("guest-file-read");
-    i += 1;
-    table[i] = qapi_runtime::CommandInfo::new("guest-file-write");
-    i += 1;
-    table[i] = qapi_runtime::CommandInfo::new("guest-file-seek");
-    i += 1;
-    table[i] = qapi_runtime::CommandInfo::new("guest-file-flush");
-    i += 1;
-    if cfg!(any(windows, any(target_os = "linux", target_os = "freebsd"))) {
-        table[i] = qapi_runtime::CommandInfo::new("guest-fsfreeze-status");
-        i += 1;
-    }
-    if cfg!(any(windows, any(target_os = "linux", target_os = "freebsd"))) {
-        table[i] = qapi_runtime::CommandInfo::new("guest-fsfreeze-freeze");
-        i += 1;
-    }
-    if cfg!(any(windows, any(target_os = "linux", target_os = "freebsd"))) {
-        table[i] = qapi_runtime::CommandInfo::new("guest-fsfreeze-freeze-list");
-        i += 1;
-    }
-    if cfg!(any(windows, any(target_os = "linux", target_os = "freebsd"))) {
-        table[i] = qapi_runtime::CommandInfo::new("guest-fsfreeze-thaw");
-        i += 1;
-    }
-    if cfg!(any(windows, target_os = "linux")) {
-        table[i] = qapi_runtime::CommandInfo::new("guest-fstrim");
-        i += 1;
-    }
-    if cfg!(any(target_os = "linux", windows)) {
-        table[i] = qapi_runtime::CommandInfo::new("guest-suspend-disk")
-            .without_success_response();
-        i += 1;
-    }
-    if cfg!(any(target_os = "linux", windows)) {
-        table[i] = qapi_runtime::CommandInfo::new("guest-suspend-ram")
-            .without_success_response();
-        i += 1;
-    }
-    if cfg!(target_os = "linux") {
-        table[i] = qapi_runtime::CommandInfo::new("guest-suspend-hybrid")
-            .without_success_response();
-        i += 1;
-    }
-    if cfg!(any(windows, unix)) {
-        table[i] = qapi_runtime::CommandInfo::new("guest-network-get-interfaces");
-        i += 1;
-    }
-    if cfg!(any(target_os = "linux", windows)) {
-        table[i] = qapi_runtime::CommandInfo::new("guest-get-vcpus");
-        i += 1;
-    }
-    if cfg!(target_os = "linux") {
-        table[i] = qapi_runtime::CommandInfo::new("guest-set-vcpus");
-        i += 1;
-    }
-    if cfg!(any(windows, target_os = "linux")) {
-        table[i] = qapi_runtime::CommandInfo::new("guest-get-disks");
-        i += 1;
-    }
-    if cfg!(any(windows, target_os = "linux")) {
-        table[i] = qapi_runtime::CommandInfo::new("guest-get-fsinfo");
-        i += 1;
-    }
-    if cfg!(any(windows, target_os = "linux", target_os = "freebsd")) {
-        table[i] = qapi_runtime::CommandInfo::new("guest-set-user-password");
-        i += 1;
-    }
-    if cfg!(target_os = "linux") {
-        table[i] = qapi_runtime::CommandInfo::new("guest-get-memory-blocks");
-        i += 1;
-    }
-    if cfg!(target_os = "linux") {
-        table[i] = qapi_runtime::CommandInfo::new("guest-set-memory-blocks");
-        i += 1;
-    }
-    if cfg!(target_os = "linux") {
-        table[i] = qapi_runtime::CommandInfo::new("guest-get-memory-block-info");
-        i += 1;
-    }
-    table[i] = qapi_runtime::CommandInfo::new("guest-exec-status");
-    i += 1;
-    table[i] = qapi_runtime::CommandInfo::new("guest-exec");
-    i += 1;
-    table[i] = qapi_runtime::CommandInfo::new("guest-get-host-name");
-    i += 1;
-    if cfg!(any(windows, unix)) {
-        table[i] = qapi_runtime::CommandInfo::new("guest-get-users");
-        i += 1;
-    }
-    table[i] = qapi_runtime::CommandInfo::new("guest-get-timezone");
-    i += 1;
-    table[i] = qapi_runtime::CommandInfo::new("guest-get-osinfo");
-    i += 1;
-    if cfg!(windows) {
-        table[i] = qapi_runtime::CommandInfo::new("guest-get-devices");
-        i += 1;
-    }
-    table[i] = qapi_runtime::CommandInfo::new("guest-ssh-get-authorized-keys");
-    i += 1;
-    table[i] = qapi_runtime::CommandInfo::new("guest-ssh-add-authorized-keys");
-    i += 1;
-    table[i] = qapi_runtime::CommandInfo::new("guest-ssh-remove-authorized-keys");
-    i += 1;
-    if cfg!(target_os = "linux") {
-        table[i] = qapi_runtime::CommandInfo::new("guest-get-diskstats");
-        i += 1;
-    }
-    if cfg!(target_os = "linux") {
-        table[i] = qapi_runtime::CommandInfo::new("guest-get-cpustats");
-        i += 1;
-    }
-    if cfg!(unix) {
-        table[i] = qapi_runtime::CommandInfo::new("guest-get-load");
-        i += 1;
-    }
-    if cfg!(target_os = "linux") {
-        table[i] = qapi_runtime::CommandInfo::new("guest-network-get-route");
-        i += 1;
-    }
-    assert!(i == COMMAND_COUNT);
-    table
-};
 /// Every command of this build, in schema order (for allow/block lists and `guest-info`).
-pub static COMMANDS: &[qapi_runtime::CommandInfo] = &COMMANDS_ARRAY;
+pub static COMMANDS: &[qapi_runtime::CommandInfo] = &[
+    qapi_runtime::CommandInfo {
+        name: "guest-sync-delimited",
+        success_response: true,
+        allow_oob: false,
+        allow_preconfig: false,
+        coroutine: false,
+        deprecated: false,
+        unstable: false,
+    },
+    qapi_runtime::CommandInfo {
+        name: "guest-sync",
+        success_response: true,
+        allow_oob: false,
+        allow_preconfig: false,
+        coroutine: false,
+        deprecated: false,
+        unstable: false,
+    },
+    qapi_runtime::CommandInfo {
+        name: "guest-ping",
+        success_response: true,
+        allow_oob: false,
+        allow_preconfig: false,
+        coroutine: false,
+        deprecated: false,
+        unstable: false,
+    },
+    qapi_runtime::CommandInfo {
+        name: "guest-get-time",
+        success_response: true,
+        allow_oob: false,
+        allow_preconfig: false,
+        coroutine: false,
+        deprecated: false,
+        unstable: false,
+    },
+    qapi_runtime::CommandInfo {
+        name: "guest-set-time",
+        success_response: true,
+        allow_oob: false,
+        allow_preconfig: false,
+        coroutine: false,
+        deprecated: false,
+        unstable: false,
+    },
+    qapi_runtime::CommandInfo {
+        name: "guest-info",
+        success_response: true,
+        allow_oob: false,
+        allow_preconfig: false,
+        coroutine: false,
+        deprecated: false,
+        unstable: false,
+    },
+    qapi_runtime::CommandInfo {
+        name: "guest-shutdown",
+        success_response: false,
+        allow_oob: false,
+        allow_preconfig: false,
+        coroutine: false,
+        deprecated: false,
+        unstable: false,
+    },
+    qapi_runtime::CommandInfo {
+        name: "guest-file-open",
+        success_response: true,
+        allow_oob: false,
+        allow_preconfig: false,
+        coroutine: false,
+        deprecated: false,
+        unstable: false,
+    },
+    qapi_runtime::CommandInfo {
+        name: "guest-file-close",
+        success_response: true,
+        allow_oob: false,
+        allow_preconfig: false,
+        coroutine: false,
+        deprecated: false,
+        unstable: false,
+    },
+    qapi_runtime::CommandInfo {
+        name: "guest-file-read",
+        success_response: true,
+        allow_oob: false,
+        allow_preconfig: false,
+        coroutine: false,
+        deprecated: false,
+        unstable: false,
+    },
+    qapi_runtime::CommandInfo {
+        name: "guest-file-write",
+        success_response: true,
+        allow_oob: false,
+        allow_preconfig: false,
+        coroutine: false,
+        deprecated: false,
+        unstable: false,
+    },
+    qapi_runtime::CommandInfo {
+        name: "guest-file-seek",
+        success_response: true,
+        allow_oob: false,
+        allow_preconfig: false,
+        coroutine: false,
+        deprecated: false,
+        unstable: false,
+    },
+    qapi_runtime::CommandInfo {
+        name: "guest-file-flush",
+        success_response: true,
+        allow_oob: false,
+        allow_preconfig: false,
+        coroutine: false,
+        deprecated: false,
+        unstable: false,
+    },
+    #[cfg(any(windows, target_os = "linux", target_os = "freebsd"))]
+    qapi_runtime::CommandInfo {
+        name: "guest-fsfreeze-status",
+        success_response: true,
+        allow_oob: false,
+        allow_preconfig: false,
+        coroutine: false,
+        deprecated: false,
+        unstable: false,
+    },
+    #[cfg(any(windows, target_os = "linux", target_os = "freebsd"))]
+    qapi_runtime::CommandInfo {
+        name: "guest-fsfreeze-freeze",
+        success_response: true,
+        allow_oob: false,
+        allow_preconfig: false,
+        coroutine: false,
+        deprecated: false,
+        unstable: false,
+    },
+    #[cfg(any(windows, target_os = "linux", target_os = "freebsd"))]
+    qapi_runtime::CommandInfo {
+        name: "guest-fsfreeze-freeze-list",
+        success_response: true,
+        allow_oob: false,
+        allow_preconfig: false,
+        coroutine: false,
+        deprecated: false,
+        unstable: false,
+    },
+    #[cfg(any(windows, target_os = "linux", target_os = "freebsd"))]
+    qapi_runtime::CommandInfo {
+        name: "guest-fsfreeze-thaw",
+        success_response: true,
+        allow_oob: false,
+        allow_preconfig: false,
+        coroutine: false,
+        deprecated: false,
+        unstable: false,
+    },
+    #[cfg(any(windows, target_os = "linux"))]
+    qapi_runtime::CommandInfo {
+        name: "guest-fstrim",
+        success_response: true,
+        allow_oob: false,
+        allow_preconfig: false,
+        coroutine: false,
+        deprecated: false,
+        unstable: false,
+    },
+    #[cfg(any(target_os = "linux", windows))]
+    qapi_runtime::CommandInfo {
+        name: "guest-suspend-disk",
+        success_response: false,
+        allow_oob: false,
+        allow_preconfig: false,
+        coroutine: false,
+        deprecated: false,
+        unstable: false,
+    },
+    #[cfg(any(target_os = "linux", windows))]
+    qapi_runtime::CommandInfo {
+        name: "guest-suspend-ram",
+        success_response: false,
+        allow_oob: false,
+        allow_preconfig: false,
+        coroutine: false,
+        deprecated: false,
+        unstable: false,
+    },
+    #[cfg(target_os = "linux")]
+    qapi_runtime::CommandInfo {
+        name: "guest-suspend-hybrid",
+        success_response: false,
+        allow_oob: false,
+        allow_preconfig: false,
+        coroutine: false,
+        deprecated: false,
+        unstable: false,
+    },
+    #[cfg(any(windows, unix))]
+    qapi_runtime::CommandInfo {
+        name: "guest-network-get-interfaces",
+        success_response: true,
+        allow_oob: false,
+        allow_preconfig: false,
+        coroutine: false,
+        deprecated: false,
+        unstable: false,
+    },
+    #[cfg(any(target_os = "linux", windows))]
+    qapi_runtime::CommandInfo {
+        name: "guest-get-vcpus",
+        success_response: true,
+        allow_oob: false,
+        allow_preconfig: false,
+        coroutine: false,
+        deprecated: false,
+        unstable: false,
+    },
+    #[cfg(target_os = "linux")]
+    qapi_runtime::CommandInfo {
+        name: "guest-set-vcpus",
+        success_response: true,
+        allow_oob: false,
+        allow_preconfig: false,
+        coroutine: false,
+        deprecated: false,
+        unstable: false,
+    },
+    #[cfg(any(windows, target_os = "linux"))]
+    qapi_runtime::CommandInfo {
+        name: "guest-get-disks",
+        success_response: true,
+        allow_oob: false,
+        allow_preconfig: false,
+        coroutine: false,
+        deprecated: false,
+        unstable: false,
+    },
+    #[cfg(any(windows, target_os = "linux"))]
+    qapi_runtime::CommandInfo {
+        name: "guest-get-fsinfo",
+        success_response: true,
+        allow_oob: false,
+        allow_preconfig: false,
+        coroutine: false,
+        deprecated: false,
+        unstable: false,
+    },
+    #[cfg(any(windows, target_os = "linux", target_os = "freebsd"))]
+    qapi_runtime::CommandInfo {
+        name: "guest-set-user-password",
+        success_response: true,
+        allow_oob: false,
+        allow_preconfig: false,
+        coroutine: false,
+        deprecated: false,
+        unstable: false,
+    },
+    #[cfg(target_os = "linux")]
+    qapi_runtime::CommandInfo {
+        name: "guest-get-memory-blocks",
+        success_response: true,
+        allow_oob: false,
+        allow_preconfig: false,
+        coroutine: false,
+        deprecated: false,
+        unstable: false,
+    },
+    #[cfg(target_os = "linux")]
+    qapi_runtime::CommandInfo {
+        name: "guest-set-memory-blocks",
+        success_response: true,
+        allow_oob: false,
+        allow_preconfig: false,
+        coroutine: false,
+        deprecated: false,
+        unstable: false,
+    },
+    #[cfg(target_os = "linux")]
+    qapi_runtime::CommandInfo {
+        name: "guest-get-memory-block-info",
+        success_response: true,
+        allow_oob: false,
+        allow_preconfig: false,
+        coroutine: false,
+        deprecated: false,
+        unstable: false,
+    },
+    qapi_runtime::CommandInfo {
+        name: "guest-exec-status",
+        success_response: true,
+        allow_oob: false,
+        allow_preconfig: false,
+        coroutine: false,
+        deprecated: false,
+        unstable: false,
+    },
+    qapi_runtime::CommandInfo {
+        name: "guest-exec",
+        success_response: true,
+        allow_oob: false,
+        allow_preconfig: false,
+        coroutine: false,
+        deprecated: false,
+        unstable: false,
+    },
+    qapi_runtime::CommandInfo {
+        name: "guest-get-host-name",
+        success_response: true,
+        allow_oob: false,
+        allow_preconfig: false,
+        coroutine: false,
+        deprecated: false,
+        unstable: false,
+    },
+    #[cfg(any(windows, unix))]
+    qapi_runtime::CommandInfo {
+        name: "guest-get-users",
+        success_response: true,
+        allow_oob: false,
+        allow_preconfig: false,
+        coroutine: false,
+        deprecated: false,
+        unstable: false,
+    },
+    qapi_runtime::CommandInfo {
+        name: "guest-get-timezone",
+        success_response: true,
+        allow_oob: false,
+        allow_preconfig: false,
+        coroutine: false,
+        deprecated: false,
+        unstable: false,
+    },
+    qapi_runtime::CommandInfo {
+        name: "guest-get-osinfo",
+        success_response: true,
+        allow_oob: false,
+        allow_preconfig: false,
+        coroutine: false,
+        deprecated: false,
+        unstable: false,
+    },
+    #[cfg(windows)]
+    qapi_runtime::CommandInfo {
+        name: "guest-get-devices",
+        success_response: true,
+        allow_oob: false,
+        allow_preconfig: false,
+        coroutine: false,
+        deprecated: false,
+        unstable: false,
+    },
+    qapi_runtime::CommandInfo {
+        name: "guest-ssh-get-authorized-keys",
+        success_response: true,
+        allow_oob: false,
+        allow_preconfig: false,
+        coroutine: false,
+        deprecated: false,
+        unstable: false,
+    },
+    qapi_runtime::CommandInfo {
+        name: "guest-ssh-add-authorized-keys",
+        success_response: true,
+        allow_oob: false,
+        allow_preconfig: false,
+        coroutine: false,
+        deprecated: false,
+        unstable: false,
+    },
+    qapi_runtime::CommandInfo {
+        name: "guest-ssh-remove-authorized-keys",
+        success_response: true,
+        allow_oob: false,
+        allow_preconfig: false,
+        coroutine: false,
+        deprecated: false,
+        unstable: false,
+    },
+    #[cfg(target_os = "linux")]
+    qapi_runtime::CommandInfo {
+        name: "guest-get-diskstats",
+        success_response: true,
+        allow_oob: false,
+        allow_preconfig: false,
+        coroutine: false,
+        deprecated: false,
+        unstable: false,
+    },
+    #[cfg(target_os = "linux")]
+    qapi_runtime::CommandInfo {
+        name: "guest-get-cpustats",
+        success_response: true,
+        allow_oob: false,
+        allow_preconfig: false,
+        coroutine: false,
+        deprecated: false,
+        unstable: false,
+    },
+    #[cfg(unix)]
+    qapi_runtime::CommandInfo {
+        name: "guest-get-load",
+        success_response: true,
+        allow_oob: false,
+        allow_preconfig: false,
+        coroutine: false,
+        deprecated: false,
+        unstable: false,
+    },
+    #[cfg(target_os = "linux")]
+    qapi_runtime::CommandInfo {
+        name: "guest-network-get-route",
+        success_response: true,
+        allow_oob: false,
+        allow_preconfig: false,
+        coroutine: false,
+        deprecated: false,
+        unstable: false,
+    },
+];
 /// The table entry of a command of this build, by wire name.
 pub fn command_info(name: &str) -> Option<&'static qapi_runtime::CommandInfo> {
     COMMANDS.iter().find(|info| info.name == name)
@@ -4685,21 +4941,21 @@ pub fn call<C: Commands + ?Sized>(
                 .guest_file_flush(qapi_runtime::request::decode_args(arguments)?)
                 .map(|()| Some(CommandReturn::GuestFileFlush))
         }
-        #[cfg(any(windows, any(target_os = "linux", target_os = "freebsd")))]
+        #[cfg(any(windows, target_os = "linux", target_os = "freebsd"))]
         "guest-fsfreeze-status" => {
             qapi_runtime::request::no_args(arguments)?;
             handler
                 .guest_fsfreeze_status()
                 .map(|value| Some(CommandReturn::GuestFsfreezeStatus(value)))
         }
-        #[cfg(any(windows, any(target_os = "linux", target_os = "freebsd")))]
+        #[cfg(any(windows, target_os = "linux", target_os = "freebsd"))]
         "guest-fsfreeze-freeze" => {
             qapi_runtime::request::no_args(arguments)?;
             handler
                 .guest_fsfreeze_freeze()
                 .map(|value| Some(CommandReturn::GuestFsfreezeFreeze(value)))
         }
-        #[cfg(any(windows, any(target_os = "linux", target_os = "freebsd")))]
+        #[cfg(any(windows, target_os = "linux", target_os = "freebsd"))]
         "guest-fsfreeze-freeze-list" => {
             handler
                 .guest_fsfreeze_freeze_list(
@@ -4707,7 +4963,7 @@ pub fn call<C: Commands + ?Sized>(
                 )
                 .map(|value| Some(CommandReturn::GuestFsfreezeFreezeList(value)))
         }
-        #[cfg(any(windows, any(target_os = "linux", target_os = "freebsd")))]
+        #[cfg(any(windows, target_os = "linux", target_os = "freebsd"))]
         "guest-fsfreeze-thaw" => {
             qapi_runtime::request::no_args(arguments)?;
             handler
@@ -4910,83 +5166,21 @@ impl<S: ::std::io::Read + ::std::io::Write> Client<S> {
     pub fn into_connection(self) -> qapi_runtime::Connection<S, Event> {
         self.connection
     }
-    /// Echo back a unique integer value, and prepend to response a leading
-    /// sentinel byte (0xFF) the client can check scan for.
-    ///
-    /// This is used by clients talking to the guest agent over the wire to
-    /// ensure the stream is in sync and doesn't contain stale data from
-    /// previous client.  It must be issued upon initial connection, and
-    /// after any client-side timeouts (including timeouts on receiving a
-    /// response to this command).
-    ///
-    /// After issuing this request, all guest agent responses should be
-    /// ignored until the response containing the unique integer value the
-    /// client passed in is returned.  Receival of the 0xFF sentinel byte
-    /// must be handled as an indication that the client's
-    /// lexer/tokenizer/parser state should be flushed/reset in preparation
-    /// for reliably receiving the subsequent response.  As an optimization,
-    /// clients may opt to ignore all data until a sentinel value is
-    /// receiving to avoid unnecessary processing of stale data.
-    ///
-    /// Similarly, clients should also precede this *request* with a 0xFF
-    /// byte to make sure the guest agent flushes any partially read JSON
-    /// data from a previous client connection.
-    ///
-    /// # Returns
-    ///
-    /// The unique integer id passed in by the client
-    ///
-    /// # Since
-    ///
-    /// 1.1
+    /// Runs `guest-sync-delimited`; see [`Commands::guest_sync_delimited`].
     pub fn guest_sync_delimited(
         &mut self,
         arguments: &GuestSyncDelimitedArgs,
     ) -> Result<i64, qapi_runtime::ClientError> {
         self.connection.execute("guest-sync-delimited", Some(arguments))
     }
-    /// Echo back a unique integer value
-    ///
-    /// This is used by clients talking to the guest agent over the wire to
-    /// ensure the stream is in sync and doesn't contain stale data from
-    /// previous client.  All guest agent responses should be ignored until
-    /// the provided unique integer value is returned, and it is up to the
-    /// client to handle stale whole or partially-delivered JSON text in
-    /// such a way that this response can be obtained.
-    ///
-    /// In cases where a partial stale response was previously received by
-    /// the client, this cannot always be done reliably.  One particular
-    /// scenario being if qemu-ga responses are fed character-by-character
-    /// into a JSON parser.  In these situations, using guest-sync-delimited
-    /// may be optimal.
-    ///
-    /// For clients that fetch responses line by line and convert them to
-    /// JSON objects, guest-sync should be sufficient, but note that in
-    /// cases where the channel is dirty some attempts at parsing the
-    /// response may result in a parser error.
-    ///
-    /// Such clients should also precede this command with a 0xFF byte to
-    /// make sure the guest agent flushes any partially read JSON data from
-    /// a previous session.
-    ///
-    /// # Returns
-    ///
-    /// The unique integer id passed in by the client
-    ///
-    /// # Since
-    ///
-    /// 0.15.0
+    /// Runs `guest-sync`; see [`Commands::guest_sync`].
     pub fn guest_sync(
         &mut self,
         arguments: &GuestSyncArgs,
     ) -> Result<i64, qapi_runtime::ClientError> {
         self.connection.execute("guest-sync", Some(arguments))
     }
-    /// Ping the guest agent, a non-error return implies success
-    ///
-    /// # Since
-    ///
-    /// 0.15.0
+    /// Runs `guest-ping`; see [`Commands::guest_ping`].
     pub fn guest_ping(&mut self) -> Result<(), qapi_runtime::ClientError> {
         self.connection
             .execute::<
@@ -4995,37 +5189,11 @@ impl<S: ::std::io::Read + ::std::io::Write> Client<S> {
             >("guest-ping", None::<&qapi_runtime::Empty>)
             .map(|_| ())
     }
-    /// Get the information about guest's System Time relative to the Epoch
-    /// of 1970-01-01 in UTC.
-    ///
-    /// # Returns
-    ///
-    /// Time in nanoseconds.
-    ///
-    /// # Since
-    ///
-    /// 1.5
+    /// Runs `guest-get-time`; see [`Commands::guest_get_time`].
     pub fn guest_get_time(&mut self) -> Result<i64, qapi_runtime::ClientError> {
         self.connection.execute("guest-get-time", None::<&qapi_runtime::Empty>)
     }
-    /// Set guest time.
-    ///
-    /// When a guest is paused or migrated to a file then loaded from that
-    /// file, the guest OS has no idea that there was a big gap in the time.
-    /// Depending on how long the gap was, NTP might not be able to
-    /// resynchronize the guest.
-    ///
-    /// This command tries to set guest's System Time to the given value,
-    /// then sets the Hardware Clock (RTC) to the current System Time.  This
-    /// will make it easier for a guest to resynchronize without waiting for
-    /// NTP. If no `time` is specified, then the time to set is read from
-    /// RTC. However, this may not be supported on all platforms (i.e.
-    /// Windows). If that's the case users are advised to always pass a
-    /// value.
-    ///
-    /// # Since
-    ///
-    /// 1.5
+    /// Runs `guest-set-time`; see [`Commands::guest_set_time`].
     pub fn guest_set_time(
         &mut self,
         arguments: &GuestSetTimeArgs,
@@ -5034,29 +5202,11 @@ impl<S: ::std::io::Read + ::std::io::Write> Client<S> {
             .execute::<_, qapi_runtime::Empty>("guest-set-time", Some(arguments))
             .map(|_| ())
     }
-    /// Get some information about the guest agent.
-    ///
-    /// # Returns
-    ///
-    /// `GuestAgentInfo`
-    ///
-    /// # Since
-    ///
-    /// 0.15.0
+    /// Runs `guest-info`; see [`Commands::guest_info`].
     pub fn guest_info(&mut self) -> Result<GuestAgentInfo, qapi_runtime::ClientError> {
         self.connection.execute("guest-info", None::<&qapi_runtime::Empty>)
     }
-    /// Initiate guest-activated shutdown.  Note: this is an asynchronous
-    /// shutdown request, with no guarantee of successful shutdown.
-    ///
-    /// This command does NOT return a response on success.  Success
-    /// condition is indicated by the VM exiting with a zero exit status or,
-    /// when running with --no-shutdown, by issuing the query-status QMP
-    /// command to confirm the VM status is "shutdown".
-    ///
-    /// # Since
-    ///
-    /// 0.15.0
+    /// Runs `guest-shutdown`; see [`Commands::guest_shutdown`].
     ///
     /// The server replies only on failure: this returns once the request is sent.
     pub fn guest_shutdown(
@@ -5065,26 +5215,14 @@ impl<S: ::std::io::Read + ::std::io::Write> Client<S> {
     ) -> Result<(), qapi_runtime::ClientError> {
         self.connection.send_only("guest-shutdown", Some(arguments))
     }
-    /// Open a file in the guest and retrieve a file handle for it
-    ///
-    /// # Returns
-    ///
-    /// Guest file handle
-    ///
-    /// # Since
-    ///
-    /// 0.15.0
+    /// Runs `guest-file-open`; see [`Commands::guest_file_open`].
     pub fn guest_file_open(
         &mut self,
         arguments: &GuestFileOpenArgs,
     ) -> Result<i64, qapi_runtime::ClientError> {
         self.connection.execute("guest-file-open", Some(arguments))
     }
-    /// Close an open file in the guest
-    ///
-    /// # Since
-    ///
-    /// 0.15.0
+    /// Runs `guest-file-close`; see [`Commands::guest_file_close`].
     pub fn guest_file_close(
         &mut self,
         arguments: &GuestFileCloseArgs,
@@ -5093,60 +5231,28 @@ impl<S: ::std::io::Read + ::std::io::Write> Client<S> {
             .execute::<_, qapi_runtime::Empty>("guest-file-close", Some(arguments))
             .map(|_| ())
     }
-    /// Read from an open file in the guest.  Data will be base64-encoded.
-    /// As this command is just for limited, ad-hoc debugging, such as log
-    /// file access, the number of bytes to read is limited to 48 MB.
-    ///
-    /// # Returns
-    ///
-    /// `GuestFileRead`
-    ///
-    /// # Since
-    ///
-    /// 0.15.0
+    /// Runs `guest-file-read`; see [`Commands::guest_file_read`].
     pub fn guest_file_read(
         &mut self,
         arguments: &GuestFileReadArgs,
     ) -> Result<GuestFileRead, qapi_runtime::ClientError> {
         self.connection.execute("guest-file-read", Some(arguments))
     }
-    /// Write to an open file in the guest.
-    ///
-    /// # Returns
-    ///
-    /// `GuestFileWrite`
-    ///
-    /// # Since
-    ///
-    /// 0.15.0
+    /// Runs `guest-file-write`; see [`Commands::guest_file_write`].
     pub fn guest_file_write(
         &mut self,
         arguments: &GuestFileWriteArgs,
     ) -> Result<GuestFileWrite, qapi_runtime::ClientError> {
         self.connection.execute("guest-file-write", Some(arguments))
     }
-    /// Seek to a position in the file, as with fseek(), and return the
-    /// current file position afterward.  Also encapsulates ftell()'s
-    /// functionality, with offset=0 and whence=1.
-    ///
-    /// # Returns
-    ///
-    /// `GuestFileSeek`
-    ///
-    /// # Since
-    ///
-    /// 0.15.0
+    /// Runs `guest-file-seek`; see [`Commands::guest_file_seek`].
     pub fn guest_file_seek(
         &mut self,
         arguments: &GuestFileSeekArgs,
     ) -> Result<GuestFileSeek, qapi_runtime::ClientError> {
         self.connection.execute("guest-file-seek", Some(arguments))
     }
-    /// Write file changes buffered in userspace to disk/kernel buffers
-    ///
-    /// # Since
-    ///
-    /// 0.15.0
+    /// Runs `guest-file-flush`; see [`Commands::guest_file_flush`].
     pub fn guest_file_flush(
         &mut self,
         arguments: &GuestFileFlushArgs,
@@ -5155,99 +5261,32 @@ impl<S: ::std::io::Read + ::std::io::Write> Client<S> {
             .execute::<_, qapi_runtime::Empty>("guest-file-flush", Some(arguments))
             .map(|_| ())
     }
-    /// Get guest fsfreeze state.
-    ///
-    /// # Returns
-    ///
-    /// GuestFsfreezeStatus ("thawed", "frozen", etc., as defined
-    /// below)
-    ///
-    /// **Note:**
-    /// This may fail to properly report the current state as a
-    /// result of some other guest processes having issued an fs
-    /// freeze/thaw.
-    ///
-    /// # Since
-    ///
-    /// 0.15.0
-    #[cfg(any(windows, any(target_os = "linux", target_os = "freebsd")))]
+    /// Runs `guest-fsfreeze-status`; see [`Commands::guest_fsfreeze_status`].
+    #[cfg(any(windows, target_os = "linux", target_os = "freebsd"))]
     pub fn guest_fsfreeze_status(
         &mut self,
     ) -> Result<GuestFsfreezeStatus, qapi_runtime::ClientError> {
         self.connection.execute("guest-fsfreeze-status", None::<&qapi_runtime::Empty>)
     }
-    /// Sync and freeze all freezable, local guest filesystems.  If this
-    /// command succeeded, you may call `guest-fsfreeze-thaw` later to
-    /// unfreeze.
-    ///
-    /// On error, all filesystems will be thawed.  If no filesystems are
-    /// frozen as a result of this call, then `guest-fsfreeze-status` will
-    /// remain "thawed" and calling `guest-fsfreeze-thaw` is not necessary.
-    ///
-    /// # Returns
-    ///
-    /// Number of file systems currently frozen.
-    ///
-    /// **Note:**
-    /// On Windows, the command is implemented with the help of a
-    /// Volume Shadow-copy Service DLL helper.  The frozen state is limited
-    /// for up to 10 seconds by VSS.
-    ///
-    /// # Since
-    ///
-    /// 0.15.0
-    #[cfg(any(windows, any(target_os = "linux", target_os = "freebsd")))]
+    /// Runs `guest-fsfreeze-freeze`; see [`Commands::guest_fsfreeze_freeze`].
+    #[cfg(any(windows, target_os = "linux", target_os = "freebsd"))]
     pub fn guest_fsfreeze_freeze(&mut self) -> Result<i64, qapi_runtime::ClientError> {
         self.connection.execute("guest-fsfreeze-freeze", None::<&qapi_runtime::Empty>)
     }
-    /// Sync and freeze specified guest filesystems.  See also
-    /// `guest-fsfreeze-freeze`.
-    ///
-    /// On error, all filesystems will be thawed.
-    ///
-    /// # Returns
-    ///
-    /// Number of file systems currently frozen.
-    ///
-    /// # Since
-    ///
-    /// 2.2
-    #[cfg(any(windows, any(target_os = "linux", target_os = "freebsd")))]
+    /// Runs `guest-fsfreeze-freeze-list`; see [`Commands::guest_fsfreeze_freeze_list`].
+    #[cfg(any(windows, target_os = "linux", target_os = "freebsd"))]
     pub fn guest_fsfreeze_freeze_list(
         &mut self,
         arguments: &GuestFsfreezeFreezeListArgs,
     ) -> Result<i64, qapi_runtime::ClientError> {
         self.connection.execute("guest-fsfreeze-freeze-list", Some(arguments))
     }
-    /// Unfreeze all frozen guest filesystems
-    ///
-    /// # Returns
-    ///
-    /// Number of file systems thawed by this call
-    ///
-    /// **Note:**
-    /// If the return value does not match the previous call to
-    /// guest-fsfreeze-freeze, this likely means some freezable filesystems
-    /// were unfrozen before this call, and that the filesystem state may
-    /// have changed before issuing this command.
-    ///
-    /// # Since
-    ///
-    /// 0.15.0
-    #[cfg(any(windows, any(target_os = "linux", target_os = "freebsd")))]
+    /// Runs `guest-fsfreeze-thaw`; see [`Commands::guest_fsfreeze_thaw`].
+    #[cfg(any(windows, target_os = "linux", target_os = "freebsd"))]
     pub fn guest_fsfreeze_thaw(&mut self) -> Result<i64, qapi_runtime::ClientError> {
         self.connection.execute("guest-fsfreeze-thaw", None::<&qapi_runtime::Empty>)
     }
-    /// Discard (or "trim") blocks which are not in use by the filesystem.
-    ///
-    /// # Returns
-    ///
-    /// A `GuestFilesystemTrimResponse` which contains the status of
-    /// all trimmed paths.  (since 2.4)
-    ///
-    /// # Since
-    ///
-    /// 1.2
+    /// Runs `guest-fstrim`; see [`Commands::guest_fstrim`].
     #[cfg(any(windows, target_os = "linux"))]
     pub fn guest_fstrim(
         &mut self,
@@ -5255,127 +5294,28 @@ impl<S: ::std::io::Read + ::std::io::Write> Client<S> {
     ) -> Result<GuestFilesystemTrimResponse, qapi_runtime::ClientError> {
         self.connection.execute("guest-fstrim", Some(arguments))
     }
-    /// Suspend guest to disk.
-    ///
-    /// This command attempts to suspend the guest using three strategies,
-    /// in this order:
-    ///
-    /// - systemd hibernate
-    /// - pm-utils (via pm-hibernate)
-    /// - manual write into sysfs
-    ///
-    /// This command does NOT return a response on success.  There is a high
-    /// chance the command succeeded if the VM exits with a zero exit status
-    /// or, when running with --no-shutdown, by issuing the query-status QMP
-    /// command to to confirm the VM status is "shutdown". However, the VM
-    /// could also exit (or set its status to "shutdown") due to other
-    /// reasons.
-    ///
-    /// # Errors
-    ///
-    /// - If suspend to disk is not supported, Unsupported
-    ///
-    /// **Note:**
-    /// It's strongly recommended to issue the guest-sync command
-    /// before sending commands when the guest resumes.
-    ///
-    /// # Since
-    ///
-    /// 1.1
+    /// Runs `guest-suspend-disk`; see [`Commands::guest_suspend_disk`].
     ///
     /// The server replies only on failure: this returns once the request is sent.
     #[cfg(any(target_os = "linux", windows))]
     pub fn guest_suspend_disk(&mut self) -> Result<(), qapi_runtime::ClientError> {
         self.connection.send_only("guest-suspend-disk", None::<&qapi_runtime::Empty>)
     }
-    /// Suspend guest to ram.
-    ///
-    /// This command attempts to suspend the guest using three strategies,
-    /// in this order:
-    ///
-    /// - systemd hibernate
-    /// - pm-utils (via pm-hibernate)
-    /// - manual write into sysfs
-    ///
-    /// IMPORTANT: guest-suspend-ram requires working wakeup support in
-    /// QEMU. You should check QMP command query-current-machine returns
-    /// wakeup-suspend-support: true before issuing this command.  Failure
-    /// in doing so can result in a suspended guest that QEMU will not be
-    /// able to awaken, forcing the user to power cycle the guest to bring
-    /// it back.
-    ///
-    /// This command does NOT return a response on success.  There are two
-    /// options to check for success:
-    ///
-    /// 1. Wait for the SUSPEND QMP event from QEMU
-    /// 2. Issue the query-status QMP command to confirm the VM status is
-    ///    "suspended"
-    ///
-    /// # Errors
-    ///
-    /// - If suspend to ram is not supported, Unsupported
-    ///
-    /// **Note:**
-    /// It's strongly recommended to issue the guest-sync command
-    /// before sending commands when the guest resumes.
-    ///
-    /// # Since
-    ///
-    /// 1.1
+    /// Runs `guest-suspend-ram`; see [`Commands::guest_suspend_ram`].
     ///
     /// The server replies only on failure: this returns once the request is sent.
     #[cfg(any(target_os = "linux", windows))]
     pub fn guest_suspend_ram(&mut self) -> Result<(), qapi_runtime::ClientError> {
         self.connection.send_only("guest-suspend-ram", None::<&qapi_runtime::Empty>)
     }
-    /// Save guest state to disk and suspend to ram.
-    ///
-    /// This command attempts to suspend the guest by executing, in this
-    /// order:
-    ///
-    /// - systemd hybrid-sleep
-    /// - pm-utils (via pm-suspend-hybrid)
-    ///
-    /// IMPORTANT: guest-suspend-hybrid requires working wakeup support in
-    /// QEMU. You should check QMP command query-current-machine returns
-    /// wakeup-suspend-support: true before issuing this command.  Failure
-    /// in doing so can result in a suspended guest that QEMU will not be
-    /// able to awaken, forcing the user to power cycle the guest to bring
-    /// it back.
-    ///
-    /// This command does NOT return a response on success.  There are two
-    /// options to check for success:
-    ///
-    /// 1. Wait for the SUSPEND QMP event from QEMU
-    /// 2. Issue the query-status QMP command to confirm the VM status is
-    ///    "suspended"
-    ///
-    /// # Errors
-    ///
-    /// - If hybrid suspend is not supported, Unsupported
-    ///
-    /// **Note:**
-    /// It's strongly recommended to issue the guest-sync command
-    /// before sending commands when the guest resumes.
-    ///
-    /// # Since
-    ///
-    /// 1.1
+    /// Runs `guest-suspend-hybrid`; see [`Commands::guest_suspend_hybrid`].
     ///
     /// The server replies only on failure: this returns once the request is sent.
     #[cfg(target_os = "linux")]
     pub fn guest_suspend_hybrid(&mut self) -> Result<(), qapi_runtime::ClientError> {
         self.connection.send_only("guest-suspend-hybrid", None::<&qapi_runtime::Empty>)
     }
-    /// Get list of guest IP addresses, MAC addresses and netmasks.
-    ///
-    /// # Returns
-    ///
-    /// List of GuestNetworkInterface
-    ///
-    /// # Since
-    ///
-    /// 1.1
+    /// Runs `guest-network-get-interfaces`; see [`Commands::guest_network_get_interfaces`].
     #[cfg(any(windows, unix))]
     pub fn guest_network_get_interfaces(
         &mut self,
@@ -5383,53 +5323,14 @@ impl<S: ::std::io::Read + ::std::io::Write> Client<S> {
         self.connection
             .execute("guest-network-get-interfaces", None::<&qapi_runtime::Empty>)
     }
-    /// Retrieve the list of the guest's logical processors.
-    ///
-    /// This is a read-only operation.
-    ///
-    /// # Returns
-    ///
-    /// The list of all VCPUs the guest knows about.  Each VCPU is
-    /// put on the list exactly once, but their order is unspecified.
-    ///
-    /// # Since
-    ///
-    /// 1.5
+    /// Runs `guest-get-vcpus`; see [`Commands::guest_get_vcpus`].
     #[cfg(any(target_os = "linux", windows))]
     pub fn guest_get_vcpus(
         &mut self,
     ) -> Result<Vec<GuestLogicalProcessor>, qapi_runtime::ClientError> {
         self.connection.execute("guest-get-vcpus", None::<&qapi_runtime::Empty>)
     }
-    /// Attempt to reconfigure (currently: enable/disable) logical
-    /// processors inside the guest.
-    ///
-    /// # Returns
-    ///
-    /// The length of the initial sublist that has been
-    /// successfully processed.  The guest agent maximizes this value.
-    /// Possible cases:
-    ///
-    /// - 0:
-    ///   if the `vcpus` list was empty on input.  Guest state has not
-    ///   been changed.  Otherwise,
-    /// - < length(`vcpus`):
-    ///   more than zero initial nodes have been processed, but not the
-    ///   entire `vcpus` list.  Guest state has changed accordingly.  To
-    ///   retrieve the error (assuming it persists), repeat the call
-    ///   with the successfully processed initial sublist removed.
-    ///   Otherwise,
-    /// - length(`vcpus`):
-    ///   call successful.
-    ///
-    /// # Errors
-    ///
-    /// - If the reconfiguration of the first node in `vcpus` failed.
-    ///   Guest state has not been changed.
-    ///
-    /// # Since
-    ///
-    /// 1.5
+    /// Runs `guest-set-vcpus`; see [`Commands::guest_set_vcpus`].
     #[cfg(target_os = "linux")]
     pub fn guest_set_vcpus(
         &mut self,
@@ -5437,54 +5338,21 @@ impl<S: ::std::io::Read + ::std::io::Write> Client<S> {
     ) -> Result<i64, qapi_runtime::ClientError> {
         self.connection.execute("guest-set-vcpus", Some(arguments))
     }
-    /// # Returns
-    ///
-    /// The list of disks in the guest.  For Windows these are only
-    /// the physical disks.  On Linux these are all root block devices
-    /// of non-zero size including e.g. removable devices, loop devices,
-    /// NBD, etc.
-    ///
-    /// # Since
-    ///
-    /// 5.2
+    /// Runs `guest-get-disks`; see [`Commands::guest_get_disks`].
     #[cfg(any(windows, target_os = "linux"))]
     pub fn guest_get_disks(
         &mut self,
     ) -> Result<Vec<GuestDiskInfo>, qapi_runtime::ClientError> {
         self.connection.execute("guest-get-disks", None::<&qapi_runtime::Empty>)
     }
-    /// # Returns
-    ///
-    /// The list of filesystems information mounted in the guest.
-    /// The returned mountpoints may be specified to
-    /// `guest-fsfreeze-freeze-list`.  Network filesystems (such as CIFS
-    /// and NFS) are not listed.
-    ///
-    /// # Since
-    ///
-    /// 2.2
+    /// Runs `guest-get-fsinfo`; see [`Commands::guest_get_fsinfo`].
     #[cfg(any(windows, target_os = "linux"))]
     pub fn guest_get_fsinfo(
         &mut self,
     ) -> Result<Vec<GuestFilesystemInfo>, qapi_runtime::ClientError> {
         self.connection.execute("guest-get-fsinfo", None::<&qapi_runtime::Empty>)
     }
-    /// If the `crypted` flag is true, it is the caller's responsibility to
-    /// ensure the correct crypt() encryption scheme is used.  This command
-    /// does not attempt to interpret or report on the encryption scheme.
-    /// Refer to the documentation of the guest operating system in question
-    /// to determine what is supported.
-    ///
-    /// Not all guest operating systems will support use of the `crypted`
-    /// flag, as they may require the clear-text password
-    ///
-    /// The `password` parameter must always be base64 encoded before
-    /// transmission, even if already crypt()d, to ensure it is 8-bit safe
-    /// when passed as JSON.
-    ///
-    /// # Since
-    ///
-    /// 2.3
+    /// Runs `guest-set-user-password`; see [`Commands::guest_set_user_password`].
     #[cfg(any(windows, target_os = "linux", target_os = "freebsd"))]
     pub fn guest_set_user_password(
         &mut self,
@@ -5497,41 +5365,14 @@ impl<S: ::std::io::Read + ::std::io::Write> Client<S> {
             >("guest-set-user-password", Some(arguments))
             .map(|_| ())
     }
-    /// Retrieve the list of the guest's memory blocks.
-    ///
-    /// This is a read-only operation.
-    ///
-    /// # Returns
-    ///
-    /// The list of all memory blocks the guest knows about.  Each
-    /// memory block is put on the list exactly once, but their order is
-    /// unspecified.
-    ///
-    /// # Since
-    ///
-    /// 2.3
+    /// Runs `guest-get-memory-blocks`; see [`Commands::guest_get_memory_blocks`].
     #[cfg(target_os = "linux")]
     pub fn guest_get_memory_blocks(
         &mut self,
     ) -> Result<Vec<GuestMemoryBlock>, qapi_runtime::ClientError> {
         self.connection.execute("guest-get-memory-blocks", None::<&qapi_runtime::Empty>)
     }
-    /// Attempt to reconfigure (currently: enable/disable) state of memory
-    /// blocks inside the guest.
-    ///
-    /// # Returns
-    ///
-    /// The operation results, it is a list of
-    /// `GuestMemoryBlockResponse`, which is corresponding to the input
-    /// list.
-    ///
-    /// Note: it will return an empty list if the `mem-blks` list was
-    /// empty on input, or there is an error, and in this case, guest
-    /// state will not be changed.
-    ///
-    /// # Since
-    ///
-    /// 2.3
+    /// Runs `guest-set-memory-blocks`; see [`Commands::guest_set_memory_blocks`].
     #[cfg(target_os = "linux")]
     pub fn guest_set_memory_blocks(
         &mut self,
@@ -5539,15 +5380,7 @@ impl<S: ::std::io::Read + ::std::io::Write> Client<S> {
     ) -> Result<Vec<GuestMemoryBlockResponse>, qapi_runtime::ClientError> {
         self.connection.execute("guest-set-memory-blocks", Some(arguments))
     }
-    /// Get information relating to guest memory blocks.
-    ///
-    /// # Returns
-    ///
-    /// `GuestMemoryBlockInfo`
-    ///
-    /// # Since
-    ///
-    /// 2.3
+    /// Runs `guest-get-memory-block-info`; see [`Commands::guest_get_memory_block_info`].
     #[cfg(target_os = "linux")]
     pub fn guest_get_memory_block_info(
         &mut self,
@@ -5555,136 +5388,60 @@ impl<S: ::std::io::Read + ::std::io::Write> Client<S> {
         self.connection
             .execute("guest-get-memory-block-info", None::<&qapi_runtime::Empty>)
     }
-    /// Check status of process associated with PID retrieved via
-    /// guest-exec.  Reap the process and associated metadata if it has
-    /// exited.
-    ///
-    /// # Returns
-    ///
-    /// GuestExecStatus
-    ///
-    /// # Since
-    ///
-    /// 2.5
+    /// Runs `guest-exec-status`; see [`Commands::guest_exec_status`].
     pub fn guest_exec_status(
         &mut self,
         arguments: &GuestExecStatusArgs,
     ) -> Result<GuestExecStatus, qapi_runtime::ClientError> {
         self.connection.execute("guest-exec-status", Some(arguments))
     }
-    /// Execute a command in the guest
-    ///
-    /// # Returns
-    ///
-    /// PID
-    ///
-    /// # Since
-    ///
-    /// 2.5
+    /// Runs `guest-exec`; see [`Commands::guest_exec`].
     pub fn guest_exec(
         &mut self,
         arguments: &GuestExecArgs,
     ) -> Result<GuestExec, qapi_runtime::ClientError> {
         self.connection.execute("guest-exec", Some(arguments))
     }
-    /// Return a name for the machine.
-    ///
-    /// The returned name is not necessarily a fully-qualified domain name,
-    /// or even present in DNS or some other name service at all.  It need
-    /// not even be unique on your local network or site, but usually it is.
-    ///
-    /// # Returns
-    ///
-    /// the host name of the machine
-    ///
-    /// # Since
-    ///
-    /// 2.10
+    /// Runs `guest-get-host-name`; see [`Commands::guest_get_host_name`].
     pub fn guest_get_host_name(
         &mut self,
     ) -> Result<GuestHostName, qapi_runtime::ClientError> {
         self.connection.execute("guest-get-host-name", None::<&qapi_runtime::Empty>)
     }
-    /// Retrieves a list of currently active users on the VM.
-    ///
-    /// # Returns
-    ///
-    /// A unique list of users.
-    ///
-    /// # Since
-    ///
-    /// 2.10
+    /// Runs `guest-get-users`; see [`Commands::guest_get_users`].
     #[cfg(any(windows, unix))]
     pub fn guest_get_users(
         &mut self,
     ) -> Result<Vec<GuestUser>, qapi_runtime::ClientError> {
         self.connection.execute("guest-get-users", None::<&qapi_runtime::Empty>)
     }
-    /// Retrieves the timezone information from the guest.
-    ///
-    /// # Returns
-    ///
-    /// A GuestTimezone dictionary.
-    ///
-    /// # Since
-    ///
-    /// 2.10
+    /// Runs `guest-get-timezone`; see [`Commands::guest_get_timezone`].
     pub fn guest_get_timezone(
         &mut self,
     ) -> Result<GuestTimezone, qapi_runtime::ClientError> {
         self.connection.execute("guest-get-timezone", None::<&qapi_runtime::Empty>)
     }
-    /// Retrieve guest operating system information
-    ///
-    /// # Returns
-    ///
-    /// `GuestOSInfo`
-    ///
-    /// # Since
-    ///
-    /// 2.10
+    /// Runs `guest-get-osinfo`; see [`Commands::guest_get_osinfo`].
     pub fn guest_get_osinfo(
         &mut self,
     ) -> Result<GuestOsInfo, qapi_runtime::ClientError> {
         self.connection.execute("guest-get-osinfo", None::<&qapi_runtime::Empty>)
     }
-    /// Retrieve information about device drivers in Windows guest
-    ///
-    /// # Returns
-    ///
-    /// `GuestDeviceInfo`
-    ///
-    /// # Since
-    ///
-    /// 5.2
+    /// Runs `guest-get-devices`; see [`Commands::guest_get_devices`].
     #[cfg(windows)]
     pub fn guest_get_devices(
         &mut self,
     ) -> Result<Vec<GuestDeviceInfo>, qapi_runtime::ClientError> {
         self.connection.execute("guest-get-devices", None::<&qapi_runtime::Empty>)
     }
-    /// Return the public keys from user .ssh/authorized_keys on Unix
-    /// systems (not implemented for other systems).
-    ///
-    /// # Returns
-    ///
-    /// `GuestAuthorizedKeys`
-    ///
-    /// # Since
-    ///
-    /// 5.2
+    /// Runs `guest-ssh-get-authorized-keys`; see [`Commands::guest_ssh_get_authorized_keys`].
     pub fn guest_ssh_get_authorized_keys(
         &mut self,
         arguments: &GuestSshGetAuthorizedKeysArgs,
     ) -> Result<GuestAuthorizedKeys, qapi_runtime::ClientError> {
         self.connection.execute("guest-ssh-get-authorized-keys", Some(arguments))
     }
-    /// Append public keys to user .ssh/authorized_keys on Unix systems (not
-    /// implemented for other systems).
-    ///
-    /// # Since
-    ///
-    /// 5.2
+    /// Runs `guest-ssh-add-authorized-keys`; see [`Commands::guest_ssh_add_authorized_keys`].
     pub fn guest_ssh_add_authorized_keys(
         &mut self,
         arguments: &GuestSshAddAuthorizedKeysArgs,
@@ -5696,13 +5453,7 @@ impl<S: ::std::io::Read + ::std::io::Write> Client<S> {
             >("guest-ssh-add-authorized-keys", Some(arguments))
             .map(|_| ())
     }
-    /// Remove public keys from the user .ssh/authorized_keys on Unix
-    /// systems (not implemented for other systems). It's not an error if
-    /// the key is already missing.
-    ///
-    /// # Since
-    ///
-    /// 5.2
+    /// Runs `guest-ssh-remove-authorized-keys`; see [`Commands::guest_ssh_remove_authorized_keys`].
     pub fn guest_ssh_remove_authorized_keys(
         &mut self,
         arguments: &GuestSshRemoveAuthorizedKeysArgs,
@@ -5714,57 +5465,28 @@ impl<S: ::std::io::Read + ::std::io::Write> Client<S> {
             >("guest-ssh-remove-authorized-keys", Some(arguments))
             .map(|_| ())
     }
-    /// Retrieve information about disk stats.
-    ///
-    /// # Returns
-    ///
-    /// List of disk stats of guest.
-    ///
-    /// # Since
-    ///
-    /// 7.1
+    /// Runs `guest-get-diskstats`; see [`Commands::guest_get_diskstats`].
     #[cfg(target_os = "linux")]
     pub fn guest_get_diskstats(
         &mut self,
     ) -> Result<Vec<GuestDiskStatsInfo>, qapi_runtime::ClientError> {
         self.connection.execute("guest-get-diskstats", None::<&qapi_runtime::Empty>)
     }
-    /// Retrieve information about CPU stats.
-    ///
-    /// # Returns
-    ///
-    /// List of CPU stats of guest.
-    ///
-    /// # Since
-    ///
-    /// 7.1
+    /// Runs `guest-get-cpustats`; see [`Commands::guest_get_cpustats`].
     #[cfg(target_os = "linux")]
     pub fn guest_get_cpustats(
         &mut self,
     ) -> Result<Vec<GuestCpuStats>, qapi_runtime::ClientError> {
         self.connection.execute("guest-get-cpustats", None::<&qapi_runtime::Empty>)
     }
-    /// Retrieve CPU process load information
-    ///
-    /// # Returns
-    ///
-    /// load information
-    ///
-    /// # Since
-    ///
-    /// 10.0
+    /// Runs `guest-get-load`; see [`Commands::guest_get_load`].
     #[cfg(unix)]
     pub fn guest_get_load(
         &mut self,
     ) -> Result<GuestLoadAverage, qapi_runtime::ClientError> {
         self.connection.execute("guest-get-load", None::<&qapi_runtime::Empty>)
     }
-    /// Retrieve information about route of network.
-    /// Returns: List of route info of guest.
-    ///
-    /// # Since
-    ///
-    /// 9.1
+    /// Runs `guest-network-get-route`; see [`Commands::guest_network_get_route`].
     #[cfg(target_os = "linux")]
     pub fn guest_network_get_route(
         &mut self,

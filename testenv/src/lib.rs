@@ -79,6 +79,44 @@ pub fn is_root() -> bool {
         .unwrap_or(false)
 }
 
+/// The workspace root (testenv sits one level below it).
+pub fn workspace_root() -> PathBuf {
+    let manifest = PathBuf::from(env!("CARGO_MANIFEST_DIR"));
+    manifest.parent().map(PathBuf::from).unwrap_or(manifest)
+}
+
+/// Cargo's target directory: `$CARGO_TARGET_DIR` (relative to the workspace root) or `target/`.
+/// Everything the project downloads or builds outside cargo goes below it.
+pub fn target_dir() -> PathBuf {
+    match std::env::var_os("CARGO_TARGET_DIR") {
+        Some(dir) => workspace_root().join(dir),
+        None => workspace_root().join("target"),
+    }
+}
+
+/// Where `cargo xtask qemu-scripts` unpacks QEMU 10.0.2's source (its QAPI scripts, the
+/// front-end test harness and test cases).
+pub fn qemu_source() -> PathBuf {
+    target_dir().join("qemu-src/qemu-10.0.2")
+}
+
+/// QEMU 10.0.2's `scripts/` (`$QEMU_SCRIPTS`, else the fetched source's), for benches that
+/// time QEMU's Python front end beside ours; `None` after [`skip_or_fail`] when not fetched.
+pub fn qemu_scripts() -> Option<PathBuf> {
+    let dir = std::env::var_os("QEMU_SCRIPTS")
+        .map(PathBuf::from)
+        .unwrap_or_else(|| qemu_source().join("scripts"));
+    if dir.join("qapi/schema.py").is_file() {
+        Some(dir)
+    } else {
+        skip_or_fail(&format!(
+            "QEMU's QAPI scripts are not in {} (run `cargo xtask qemu-scripts`)",
+            dir.display()
+        ));
+        None
+    }
+}
+
 /// The variable that turns a missing external program from a skip into a failure.
 pub const REQUIRE_EXTERNAL: &str = "QAPI_REQUIRE_EXTERNAL";
 

@@ -12,17 +12,21 @@
 //!   libraries are copied along);
 //! - `--reference`: tests QEMU's own qemu-ga (installed by `cargo xtask setup`);
 //! - `--all`: qga-agent, then qemu-ga, with the same checks (what CI runs);
-//! - `--suite NAME`: only that suite (`main`, `hook+power`, `autothaw`; see [`suite`]);
+//! - `--suite NAME`: only that suite (`main`, `hook+power`, `cli`, `autothaw`; see [`suite`]); `--suite debian`
+//!   is the packaged agent in a real Debian guest instead (see [`debian`]);
 //! - `--vmlinuz`: boots the compressed kernel in every suite (slower);
-//! - `--keep`: keeps the work directories (initramfs, disk image, logs) after passing runs.
+//! - `--keep`: keeps the work directories (initramfs, disk image, logs) after passing runs;
+//! - `--libvirt`: instead of the suites, qga's libvirt transport (see [`libvirt`]).
 
 pub mod checks;
 pub mod cpio;
+pub mod debian;
 pub mod disk;
 pub mod elf;
 pub mod guest;
 pub mod initramfs;
 pub mod kernel;
+pub mod libvirt;
 pub mod machine;
 pub mod modules;
 pub mod qga;
@@ -39,18 +43,7 @@ use std::time::{Duration, Instant};
 use suite::Suite;
 use testenv as host;
 
-/// The workspace root (this crate lives one level below it).
-pub fn workspace_root() -> PathBuf {
-    let manifest = PathBuf::from(env!("CARGO_MANIFEST_DIR"));
-    manifest.parent().map(PathBuf::from).unwrap_or(manifest)
-}
-
-/// The cargo target directory (`CARGO_TARGET_DIR`, or `target/` in the workspace).
-pub fn target_dir() -> PathBuf {
-    std::env::var_os("CARGO_TARGET_DIR")
-        .map(PathBuf::from)
-        .unwrap_or_else(|| workspace_root().join("target"))
-}
+pub use testenv::{target_dir, workspace_root};
 
 /// Cache and work directories of the VM tests: `<workspace>/target/vm`.
 pub fn vm_dir() -> PathBuf {
@@ -313,6 +306,10 @@ struct Args {
     /// Keep the work directories (initramfs, disk image, logs) after passing runs.
     #[arg(long)]
     keep: bool,
+    /// Instead of the suites: qga's libvirt transport against two domains of a libvirtd
+    /// started here (see `libvirt.rs`).
+    #[arg(long, conflicts_with = "suite")]
+    libvirt: bool,
 }
 
 fn main() -> std::process::ExitCode {
@@ -331,6 +328,9 @@ fn run(args: Args) -> Result<()> {
         compressed_kernel: args.vmlinuz,
         keep: args.keep,
     };
+    if args.suite.as_deref() == Some(debian::NAME) {
+        return debian::run(&options);
+    }
     let suites: Vec<&Suite> = match &args.suite {
         None => suite::SUITES.to_vec(),
         Some(name) => {
@@ -359,6 +359,12 @@ fn run(args: Args) -> Result<()> {
         vec![AgentUnderTest::ours()?]
     };
     let kernel = kernel::ensure(&kernel_cache())?;
+    if args.libvirt {
+        for agent in &agents {
+            libvirt::run(&kernel, agent)?;
+        }
+        return Ok(());
+    }
     // Every agent runs even if an earlier one failed: the differential needs both results.
     let failed: Vec<String> = agents
         .iter()

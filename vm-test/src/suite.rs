@@ -1,7 +1,7 @@
 //! Test suites: one VM boot each, with its own agent options and VM configuration, and the
 //! checks that run in it (in order; each suite ends by shutting the guest down).
 
-use super::checks::{autothaw, files, hook, power, session, storage, system, CheckFn};
+use super::checks::{autothaw, cli, files, hook, power, session, storage, system, CheckFn};
 
 /// One boot of the test VM.
 pub struct Suite {
@@ -90,6 +90,28 @@ pub const HOOK_AND_POWER: Suite = Suite {
     ],
 };
 
+/// The host command line `qga` (qga-cli) on the agent's port: the subcommands that change
+/// the machine. Ends with `qga shutdown`.
+pub const CLI: Suite = Suite {
+    name: "cli",
+    agent_args: &[],
+    compressed_kernel: false,
+    qmp: false,
+    memory_slots: 0,
+    kernel_args: "",
+    extension: false,
+    checks: &[
+        ("qga queries", cli::queries),
+        ("qga time set/sync", cli::time),
+        ("qga vcpus on/off", cli::vcpus),
+        ("qga freeze/thaw, hold, command, Ctrl-C", cli::freeze),
+        ("qga fstrim", cli::fstrim),
+        ("qga password, ssh-keys", cli::password_and_keys),
+        ("qga put/get, exec", cli::files_and_exec),
+        ("qga shutdown", cli::shutdown),
+    ],
+};
+
 /// qga-agent's `--freeze-timeout` with the hook: filesystems frozen by a host that then
 /// leaves are thawed by the agent. Ends with a power-off.
 pub const AUTOTHAW: Suite = Suite {
@@ -109,4 +131,4 @@ pub const AUTOTHAW: Suite = Suite {
     ],
 };
 
-pub const SUITES: &[&Suite] = &[&MAIN, &HOOK_AND_POWER, &AUTOTHAW];
+pub const SUITES: &[&Suite] = &[&MAIN, &HOOK_AND_POWER, &CLI, &AUTOTHAW];

@@ -12,19 +12,7 @@ use std::path::{Path, PathBuf};
 use std::process::Command;
 use std::time::Instant;
 
-pub fn run(args: &[String]) -> Result<()> {
-    let mut legacy = false;
-    let mut paths = Vec::new();
-    for arg in args {
-        match arg.as_str() {
-            "--legacy" => legacy = true,
-            flag if flag.starts_with('-') => bail!("unknown option '{flag}'"),
-            path => paths.push(PathBuf::from(path)),
-        }
-    }
-    let [schema, out_dir] = paths.as_slice() else {
-        bail!("usage: cargo xtask gen SCHEMA OUT_DIR [--legacy]");
-    };
+pub fn run(schema: &Path, out_dir: &Path, legacy: bool) -> Result<()> {
     generate_crate(schema, out_dir, legacy)?;
     eprintln!("gen: wrote {}", out_dir.display());
     Ok(())
@@ -111,34 +99,35 @@ const CI_SCHEMAS: &[(&str, &str, bool)] = &[
         true,
     ),
     ("qga", "schema/qga/qapi-schema.json", false),
-    (
-        "qmp-10.0",
-        "../shared/schemas/qmp-10.0/qapi-schema.json",
-        false,
-    ),
-    (
-        "qapi-schema-test",
-        "../shared/qapi-tests/cases/qapi-schema-test.json",
-        false,
-    ),
+    ("qmp-10.0", "schema/qmp/qapi-schema.json", false),
 ];
 
 /// CI step: generate each crate into `target/gen-check/<name>`, then build it and run clippy
-/// with `-D warnings` (one shared target dir, so serde compiles once); then the positive
-/// front-end cases ([`check_cases`]).
-pub fn ci_check() -> Result<()> {
+/// with `-D warnings` (one shared target dir, so serde compiles once); then QEMU's test schema
+/// and the positive front-end cases of `cases` (default: QEMU 10.0.2's, fetched when missing;
+/// [`check_cases`]).
+pub fn ci_check(cases: Option<PathBuf>) -> Result<()> {
     let root = workspace_root();
-    let base = root.join("target/gen-check");
-    let cargo = std::env::var("CARGO").unwrap_or_else(|_| "cargo".into());
-    for (name, schema, legacy) in CI_SCHEMAS {
+    let cases = match cases {
+        Some(dir) => dir,
+        None => crate::reference::ensure().map(|_| crate::reference::test_cases())?,
+    };
+    let base = testenv::target_dir().join("gen-check");
+    let cargo = crate::ci::cargo_program();
+    let test_schema = cases.join("qapi-schema-test.json");
+    let schemas = CI_SCHEMAS
+        .iter()
+        .map(|(name, schema, legacy)| (*name, root.join(schema), *legacy))
+        .chain([("qapi-schema-test", test_schema, false)]);
+    for (name, schema, legacy) in schemas {
         let started = Instant::now();
-        check_crate(&cargo, &base, name, &root.join(schema), *legacy)?;
+        check_crate(&cargo, &base, name, &schema, legacy)?;
         eprintln!(
             "gen-check: {name} ok in {:.1} s",
             started.elapsed().as_secs_f64()
         );
     }
-    check_cases(&root, &base, &cargo)
+    check_cases(&root, &cases, &base, &cargo)
 }
 
 /// Generates a standalone crate from `schema` into `base/<name>`, then builds it and runs
@@ -194,16 +183,13 @@ pub fn cargo_in(cargo: &str, dir: &Path, target: &Path, args: &[&str]) -> Result
     Ok(())
 }
 
-const CASES_DIR: &str = "../shared/qapi-tests/cases";
-
 /// CI step: every positive case as a member of one generated workspace
 /// (`target/gen-check/cases`), built and linted with no features and with all of them (each
 /// `if` condition is a feature), in four cargo runs.
-fn check_cases(root: &Path, base: &Path, cargo: &str) -> Result<()> {
+fn check_cases(root: &Path, cases_dir: &Path, base: &Path, cargo: &str) -> Result<()> {
     let started = Instant::now();
     let dir = base.join("cases");
-    let cases_dir = root.join(CASES_DIR);
-    let mut cases = positive_cases(&cases_dir)?;
+    let mut cases = positive_cases(cases_dir)?;
     if cases.is_empty() {
         bail!("no positive cases in {}", cases_dir.display());
     }

@@ -6,36 +6,25 @@
 //! `NAME.err`). With `--build`, crates generated from the QMP and guest-agent schemas must
 //! also build and pass clippy with `-D warnings`.
 
-use crate::ci::workspace_root;
 use anyhow::{bail, Context, Result};
 use std::process::Command;
 
-/// Releases checked: version (the tarball's top directory) and tarball URL.
+/// Releases checked: version (the tarball's top directory) and tarball in Debian's pool.
 const RELEASES: &[(&str, &str)] = &[
-    (
-        "5.2.0",
-        "http://deb.debian.org/debian/pool/main/q/qemu/qemu_5.2+dfsg.orig.tar.xz",
-    ),
-    (
-        "7.2.0",
-        "http://deb.debian.org/debian/pool/main/q/qemu/qemu_7.2+dfsg.orig.tar.xz",
-    ),
+    ("5.2.0", "pool/main/q/qemu/qemu_5.2+dfsg.orig.tar.xz"),
+    ("7.2.0", "pool/main/q/qemu/qemu_7.2+dfsg.orig.tar.xz"),
 ];
 
-pub fn run(args: &[String]) -> Result<()> {
-    let build = match args {
-        [] => false,
-        [flag] if flag == "--build" => true,
-        _ => bail!("usage: cargo xtask legacy-check [--build]"),
-    };
+pub fn run(build: bool) -> Result<()> {
     let dump = crate::conformance::build_qapi_dump()?;
     let mut failures = 0usize;
-    for (version, url) in RELEASES {
+    for (version, tarball) in RELEASES {
         let top = format!("qemu-{version}");
         let mut dir = crate::reference::source_dir(&top);
         if !dir.join("tests/qapi-schema").is_dir() {
+            eprintln!("legacy-check: QEMU {version}'s schemas and test cases are not in {}; fetching them", dir.display());
             dir = crate::reference::fetch(
-                url,
+                tarball,
                 &top,
                 &["qapi", "qga/qapi-schema.json", "tests/qapi-schema"],
             )?;
@@ -68,8 +57,8 @@ pub fn run(args: &[String]) -> Result<()> {
             schemas.len()
         );
         if build {
-            let base = workspace_root().join("target/legacy-check");
-            let cargo = std::env::var("CARGO").unwrap_or_else(|_| "cargo".into());
+            let base = testenv::target_dir().join("legacy-check");
+            let cargo = crate::ci::cargo_program();
             for (name, schema) in [("qmp", &schemas[0]), ("qga", &schemas[1])] {
                 crate::gen::check_crate(&cargo, &base, &format!("{version}-{name}"), schema, true)?;
             }

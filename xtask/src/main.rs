@@ -1,34 +1,100 @@
-//! Project automation, run as `cargo xtask <task>` (see the cargo-xtask convention).
-//!
-//! Tasks:
-//! - `ci`: everything CI checks; the one test command of the README.
-//! - `codegen [--check]`: regenerates `qga-types` from the qga schema (or checks it is fresh).
-//! - `gen SCHEMA OUT_DIR [--legacy]`: writes a standalone Rust crate for any schema.
-//! - `gen-check`: generates the standalone crates CI checks and builds them (clippy too).
-//! - `conformance [DIR]`: QEMU's QAPI front-end test cases against `qapi-dump`.
-//! - `differential [--count N] [--seed S] [--keep DIR]`: `qapi-dump` against QEMU's Python
-//!   front end on mutated schemas (needs `qemu-scripts`).
-//! - `demo`: starts the guest agent on a unix socket and runs a typed client session.
-//! - `legacy-check [--build]`: legacy mode against QEMU 5.2's and 7.2's schemas and test cases.
-//! - `qemu-scripts`: fetches QEMU's own Python QAPI generator for side-by-side benchmarks.
-//! - `setup`: installs what the VM tests need (run as root; idempotent).
-//! - `vm-test`: end-to-end tests of the guest agent in a real VM (see `vm/mod.rs`).
+//! Project automation, run as `cargo xtask <task>` (see the cargo-xtask convention);
+//! `cargo xtask --help` lists the tasks, `cargo xtask TASK --help` explains one.
 
+mod apt;
 mod ci;
 mod codegen;
 mod conformance;
 mod differential;
+mod dist;
 mod gen;
 mod legacy;
 mod reference;
 mod setup;
 
-use anyhow::{bail, Result};
+use anyhow::Result;
+use clap::{CommandFactory, Parser, Subcommand};
+use std::path::PathBuf;
 use std::process::ExitCode;
+
+/// Project automation for qapi-rs: tests, code generation, reference checks against QEMU.
+#[derive(Parser)]
+#[command(name = "cargo xtask", bin_name = "cargo xtask")]
+struct Cli {
+    #[command(subcommand)]
+    task: Option<Task>,
+}
+
+#[derive(Subcommand)]
+enum Task {
+    /// Everything CI checks (as root; installs what it needs); --quick: the pre-commit tier
+    Ci {
+        /// fmt, codegen freshness, clippy and the tests that need no root, VM, download or
+        /// external program (those skip); installs and downloads nothing
+        #[arg(long)]
+        quick: bool,
+    },
+    /// Install what the tests need: QEMU and qemu-ga 10.0 from bookworm-backports, busybox... (root)
+    Setup,
+    /// Run QEMU's QAPI front-end test cases against qapi-dump
+    Conformance {
+        /// Directory of cases (NAME.json, NAME.out, NAME.err); default: QEMU 10.0.2's
+        /// tests/qapi-schema, fetched by `qemu-scripts` when missing
+        dir: Option<PathBuf>,
+    },
+    /// Regenerate qga-types/src/generated.rs from schema/qga
+    Codegen {
+        /// Fail if the checked-in file is stale instead of rewriting it
+        #[arg(long)]
+        check: bool,
+    },
+    /// Write a standalone Rust crate (Cargo.toml, src/lib.rs) for any schema
+    Gen {
+        /// The schema's main file
+        schema: PathBuf,
+        /// Where the crate goes
+        out_dir: PathBuf,
+        /// Read the schema in the old (QEMU 1.x-7.x) dialect
+        #[arg(long)]
+        legacy: bool,
+    },
+    /// Generate the crates CI checks (qga, QMP, QEMU's test cases) and build and clippy them
+    GenCheck {
+        /// Directory of QEMU's front-end test cases; default: the fetched QEMU 10.0.2 source
+        #[arg(long)]
+        cases: Option<PathBuf>,
+    },
+    /// Start the guest agent on a unix socket and run a typed client session against it
+    Demo,
+    /// Fetch QEMU 10.0.2's Python QAPI scripts and front-end tests into target/qemu-src
+    QemuScripts,
+    /// Compare qapi-dump with QEMU's own front end on mutated and generated schemas
+    Differential(differential::Args),
+    /// Legacy mode against QEMU 5.2's and 7.2's schemas and test cases (downloads them)
+    LegacyCheck {
+        /// Also generate crates from their schemas and build and clippy them
+        #[arg(long)]
+        build: bool,
+    },
+    /// Build what a release ships into target/dist: static qga-agent, .deb, .rpm
+    Dist {
+        /// Then check them: static and stripped, package contents and relations, lintian
+        #[arg(long)]
+        check: bool,
+    },
+    /// End-to-end tests of the guest agent in a real VM (runs `cargo run -p vm-test -- ARGS`)
+    #[command(disable_help_flag = true)]
+    VmTest {
+        /// Arguments for vm-test (`cargo xtask vm-test --help` shows its own)
+        #[arg(trailing_var_arg = true, allow_hyphen_values = true)]
+        args: Vec<String>,
+    },
+    // `dist` (packaging) is merged here from its own branch: a `Dist` variant and its arm.
+}
 
 fn main() -> ExitCode {
     // Print the error chain plainly: a backtrace of xtask itself helps nobody.
-    match run() {
+    match run(Cli::parse()) {
         Ok(()) => ExitCode::SUCCESS,
         Err(err) => {
             eprintln!("error: {err:#}");
@@ -37,32 +103,33 @@ fn main() -> ExitCode {
     }
 }
 
-fn run() -> Result<()> {
-    let args: Vec<String> = std::env::args().skip(1).collect();
-    let Some((task, rest)) = args.split_first() else {
-        bail!("usage: cargo xtask <ci> [ARGS...]");
+fn run(cli: Cli) -> Result<()> {
+    let Some(task) = cli.task else {
+        Cli::command().print_help()?;
+        return Ok(());
     };
-    match task.as_str() {
-        "ci" => ci::run(rest),
-        "codegen" => codegen::run(rest),
-        "gen" => gen::run(rest),
-        "gen-check" => gen::ci_check(),
-        "conformance" => conformance::run(rest),
-        "demo" => demo(rest),
-        "differential" => differential::run(rest),
-        "legacy-check" => legacy::run(rest),
-        "qemu-scripts" => reference::run(rest),
-        "setup" => setup::run(rest),
-        "vm-test" => vm_test(rest),
-        other => bail!("unknown task '{other}'"),
+    match task {
+        Task::Ci { quick } => ci::run(quick),
+        Task::Setup => setup::run(),
+        Task::Conformance { dir } => conformance::run(dir),
+        Task::Codegen { check } => codegen::run(check),
+        Task::Gen {
+            schema,
+            out_dir,
+            legacy,
+        } => gen::run(&schema, &out_dir, legacy),
+        Task::GenCheck { cases } => gen::ci_check(cases),
+        Task::Demo => demo(),
+        Task::QemuScripts => reference::run(),
+        Task::Differential(args) => differential::run(&args),
+        Task::LegacyCheck { build } => legacy::run(build),
+        Task::VmTest { args } => vm_test(&args),
+        Task::Dist { check } => dist::run(check),
     }
 }
 
 /// `cargo xtask demo`: builds the agent and runs its typed-client demo (`qga-agent/examples/demo.rs`).
-fn demo(args: &[String]) -> Result<()> {
-    if let Some(arg) = args.first() {
-        bail!("demo takes no arguments (got {arg:?})");
-    }
+fn demo() -> Result<()> {
     ci::cargo(&["build", "--quiet", "-p", "qga-agent"])?;
     ci::cargo(&["run", "--quiet", "-p", "qga-agent", "--example", "demo"])
 }

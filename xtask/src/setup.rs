@@ -1,15 +1,17 @@
 //! `cargo xtask setup`: installs what the VM tests need on a Debian bookworm machine (run as
-//! root; idempotent and quiet; a second run only checks) and caches the guest kernel.
+//! root; idempotent and quiet; a second run only checks).
 //!
-//! Installs: qemu-system-x86 10.0.x from bookworm-backports, QEMU's reference qemu-ga, and
-//! busybox-static, e2fsprogs, xz-utils, zstd and python3 (QEMU's own QAPI front end runs on
-//! it); fetches a Debian 6.1 kernel package into `target/vm/kernel/` (unpacked, not
-//! installed) and extracts its vmlinux.
+//! Installs: qemu-system-x86 10.0.x and QEMU's reference qemu-ga from bookworm-backports
+//! (added to apt's sources on the machine's own mirror when missing), and busybox-static,
+//! e2fsprogs, xz-utils, zstd and python3 (QEMU's own QAPI front end runs on it). The VM tests
+//! fetch their guest kernel themselves (`vm-test`). Also libvirt 11.3 from bookworm-backports
+//! (daemon, QEMU driver, virsh, headers) for qga's libvirt transport.
 
 use anyhow::{bail, Result};
-use std::path::PathBuf;
 use std::process::Command;
 use std::time::Instant;
+
+use crate::apt;
 use testenv as host;
 
 /// A program the tests need, and the Debian package that provides it.
@@ -50,6 +52,32 @@ const NEEDS: &[Need] = &[
         from_backports: false,
         present: || host::which("zstd").is_some(),
     },
+    // libvirt 11.3, for qga's libvirt transport (its VM test and the `libvirt` feature).
+    Need {
+        package: "libvirt-daemon",
+        from_backports: true,
+        present: || host::which("libvirtd").is_some(),
+    },
+    Need {
+        package: "libvirt-daemon-driver-qemu",
+        from_backports: true,
+        present: || {
+            std::path::Path::new(
+                "/usr/lib/x86_64-linux-gnu/libvirt/connection-driver/libvirt_driver_qemu.so",
+            )
+            .is_file()
+        },
+    },
+    Need {
+        package: "libvirt-clients",
+        from_backports: true,
+        present: || host::which("virsh").is_some(),
+    },
+    Need {
+        package: "libvirt-dev",
+        from_backports: true,
+        present: || std::path::Path::new("/usr/include/libvirt/libvirt-qemu.h").is_file(),
+    },
 ];
 
 /// `qemu-system-x86_64 --version` says 10.0.x.
@@ -84,49 +112,7 @@ fn busybox_is_static() -> bool {
         && std::path::Path::new("/bin/busybox").is_file()
 }
 
-/// `../shared/tools/<name>` next to the repository.
-fn shared_tool(name: &str) -> Result<PathBuf> {
-    let root = crate::ci::workspace_root();
-    let tool = root
-        .parent()
-        .unwrap_or(&root)
-        .join("shared/tools")
-        .join(name);
-    if !tool.is_file() {
-        bail!(
-            "{} not found (the shared/ directory must sit beside the repository)",
-            tool.display()
-        );
-    }
-    Ok(tool)
-}
-
-fn apt_install(packages: &[&str], from_backports: bool) -> Result<()> {
-    let attempt = || {
-        let mut apt = Command::new("apt-get");
-        apt.env("DEBIAN_FRONTEND", "noninteractive").args([
-            "install",
-            "-y",
-            "-q",
-            "--no-install-recommends",
-        ]);
-        if from_backports {
-            apt.args(["-t", "bookworm-backports"]);
-        }
-        host::run(apt.args(packages))
-    };
-    if attempt().is_err() {
-        // A fresh machine may have stale package lists.
-        host::run(Command::new("apt-get").args(["update", "-q"]))?;
-        attempt()?;
-    }
-    Ok(())
-}
-
-pub fn run(args: &[String]) -> Result<()> {
-    if let Some(arg) = args.first() {
-        bail!("setup takes no arguments (got {arg:?})");
-    }
+pub fn run() -> Result<()> {
     let start = Instant::now();
     let missing: Vec<&Need> = NEEDS.iter().filter(|need| !(need.present)()).collect();
     let reference_missing = !reference_agent_is_10_0();
@@ -142,8 +128,7 @@ pub fn run(args: &[String]) -> Result<()> {
                 names.join(", ")
             );
         }
-        eprintln!("setup: installing {}", names.join(", "));
-        let backports: Vec<&str> = missing
+        let mut backports: Vec<&str> = missing
             .iter()
             .filter(|n| n.from_backports)
             .map(|n| n.package)
@@ -154,16 +139,17 @@ pub fn run(args: &[String]) -> Result<()> {
             .map(|n| n.package)
             .collect();
         if !plain.is_empty() {
-            apt_install(&plain, false)?;
-        }
-        if !backports.is_empty() {
-            host::run(&mut Command::new(shared_tool("enable-backports.sh")?))?;
-            apt_install(&backports, true)?;
+            apt::install(&plain, false)?;
         }
         if reference_missing {
-            host::run(&mut Command::new(shared_tool(
-                "install-reference-agent.sh",
-            )?))?;
+            backports.push("qemu-guest-agent");
+        }
+        if !backports.is_empty() {
+            apt::enable_backports()?;
+            apt::install(&backports, true)?;
+        }
+        if !reference_agent_is_10_0() {
+            bail!("qemu-guest-agent was installed but `qemu-ga --version` is not 10.0.x");
         }
         if let Some(still) = NEEDS.iter().find(|need| !(need.present)()) {
             bail!("{} was installed but its check still fails", still.package);

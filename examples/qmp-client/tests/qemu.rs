@@ -14,18 +14,7 @@ use std::process::{Child, Command, Stdio};
 use std::time::{Duration, Instant};
 
 fn qemu() -> Option<PathBuf> {
-    let dirs = std::env::var_os("PATH").unwrap_or_default();
-    let found = std::env::split_paths(&dirs)
-        .map(|d| d.join("qemu-system-x86_64"))
-        .find(|p| p.is_file());
-    if found.is_none() {
-        assert!(
-            std::env::var_os("QAPI_REQUIRE_EXTERNAL").is_none(),
-            "qemu-system-x86_64 is required (QAPI_REQUIRE_EXTERNAL is set); run `cargo xtask setup`"
-        );
-        eprintln!("skipping: qemu-system-x86_64 is not installed");
-    }
-    found
+    testenv::external("qemu-system-x86_64")
 }
 
 /// QEMU with a QMP socket and nothing else; killed on drop.

@@ -4,81 +4,57 @@
 
 use super::types::union_branches;
 use super::Body;
-use crate::ast;
 use crate::context::{is_deprecated, AnyKind, Ctx, Field};
 use crate::names::{self, Namespace};
+use crate::Error;
 use crate::MemberOrder;
+use proc_macro2::TokenStream;
 use qapi_parser::Entity;
 use quote::{format_ident, quote};
-use syn::{Expr, Stmt};
 
 /// One member write: its key (for ordering), the statement, and whether the member is
 /// deprecated.
 #[derive(Clone)]
 pub struct Entry {
     pub key: String,
-    pub stmt: Stmt,
+    pub stmt: TokenStream,
     pub deprecated: bool,
-}
-
-/// `map.serialize_entry(key, value)?`.
-fn serialize_entry(key: &str, value: Expr) -> Expr {
-    ast::try_(ast::method(
-        ast::var_named("map"),
-        "serialize_entry",
-        vec![ast::lit_str(key), value],
-    ))
 }
 
 /// The write of a field reached through `access` (`self`, or a branch binding).
 pub fn field_entry(
     ctx: &Ctx<'_>,
     f: &Field<'_>,
-    access: &Expr,
+    access: &TokenStream,
     what: &str,
-) -> Result<Entry, String> {
+) -> Result<Entry, Error> {
     let cfg = ctx.cfg.attr(f.cond.as_deref(), what)?;
     let key = f.member.name.as_str();
     let qemu = ctx.opts.member_order == MemberOrder::Qemu;
     let any = if qemu { f.any } else { AnyKind::No };
-    let place = ast::field(access.clone(), &f.ident);
-    let write = if f.member.optional {
-        let value = match any {
-            AnyKind::No => ast::method(place, "as_ref", Vec::new()),
-            AnyKind::Value => ast::method(
-                ast::method(place, "as_ref", Vec::new()),
-                "map",
-                vec![ast::expr_path(ast::path("qapi_runtime::qdict::Ordered"))],
-            ),
-            AnyKind::List => ast::method(
-                ast::method(place, "as_deref", Vec::new()),
-                "map",
-                vec![ast::expr_path(ast::path(
-                    "qapi_runtime::qdict::OrderedList",
-                ))],
-            ),
-        };
-        ast::try_(ast::call_path(
-            "qapi_runtime::ser::optional",
-            vec![ast::var_named("map"), ast::lit_str(key), value],
-        ))
-    } else {
-        let value = match any {
-            AnyKind::No => ast::reference(place),
-            AnyKind::Value => ast::reference(ast::call_path(
-                "qapi_runtime::qdict::Ordered",
-                vec![ast::reference(place)],
-            )),
-            AnyKind::List => ast::reference(ast::call_path(
-                "qapi_runtime::qdict::OrderedList",
-                vec![ast::reference(place)],
-            )),
-        };
-        serialize_entry(key, value)
+    let field = &f.ident;
+    let place = quote!(#access.#field);
+    let write = match (f.member.optional, any) {
+        (true, AnyKind::No) => {
+            quote!(qapi_runtime::ser::optional(map, #key, #place.as_ref())?)
+        }
+        (true, AnyKind::Value) => quote! {
+            qapi_runtime::ser::optional(map, #key, #place.as_ref().map(qapi_runtime::qdict::Ordered))?
+        },
+        (true, AnyKind::List) => quote! {
+            qapi_runtime::ser::optional(map, #key, #place.as_deref().map(qapi_runtime::qdict::OrderedList))?
+        },
+        (false, AnyKind::No) => quote!(map.serialize_entry(#key, &#place)?),
+        (false, AnyKind::Value) => {
+            quote!(map.serialize_entry(#key, &qapi_runtime::qdict::Ordered(&#place))?)
+        }
+        (false, AnyKind::List) => {
+            quote!(map.serialize_entry(#key, &qapi_runtime::qdict::OrderedList(&#place))?)
+        }
     };
     Ok(Entry {
         key: key.to_owned(),
-        stmt: ast::stmt_with(cfg, write),
+        stmt: quote!(#cfg #write;),
         deprecated: is_deprecated(&f.member.features),
     })
 }
@@ -91,7 +67,8 @@ pub fn entries_in_order(ctx: &Ctx<'_>, entries: Vec<Entry>) -> Body {
     } else {
         let keys: Vec<&str> = entries.iter().map(|e| e.key.as_str()).collect();
         let order = ctx.emission_order(&keys);
-        let mut slots: Vec<Option<Stmt>> = entries.into_iter().map(|e| Some(e.stmt)).collect();
+        let mut slots: Vec<Option<TokenStream>> =
+            entries.into_iter().map(|e| Some(e.stmt)).collect();
         order.into_iter().filter_map(|i| slots[i].take()).collect()
     };
     Body { stmts, deprecated }
@@ -102,11 +79,11 @@ pub fn entries_in_order(ctx: &Ctx<'_>, entries: Vec<Entry>) -> Body {
 pub fn union_body(
     ctx: &Ctx<'_>,
     ty: &str,
-    access: &Expr,
+    access: &TokenStream,
     prefix: Vec<Entry>,
     depth: usize,
     what: &str,
-) -> Result<Body, String> {
+) -> Result<Body, Error> {
     members_body(ctx, ty, access, false, prefix, depth, what)
 }
 
@@ -114,15 +91,15 @@ pub fn union_body(
 fn members_body(
     ctx: &Ctx<'_>,
     ty: &str,
-    access: &Expr,
+    access: &TokenStream,
     boxed: bool,
     prefix: Vec<Entry>,
     depth: usize,
     what: &str,
-) -> Result<Body, String> {
+) -> Result<Body, Error> {
     let schema = ctx.schema;
     let Some(Entity::Object(o)) = schema.get(ty) else {
-        return Err(format!("'{ty}' is not an object type"));
+        return Err(Error::Inconsistent(format!("'{ty}' is not an object type")));
     };
     let Some(variants) = &o.variants else {
         let mut entries = prefix;
@@ -135,13 +112,13 @@ fn members_body(
     let fields = ctx.fields(&o.common.name, Some(tag))?;
     let members = schema.all_members(&o.common.name);
     // Base entries (the tag's value given as an expression), in visit order.
-    let base = |tag_value: Expr| -> Result<Vec<Entry>, String> {
+    let base = |tag_value: TokenStream| -> Result<Vec<Entry>, Error> {
         let mut out = prefix.clone();
         for m in &members {
             if m.name == tag {
                 out.push(Entry {
                     key: tag.to_owned(),
-                    stmt: ast::stmt(serialize_entry(tag, tag_value.clone())),
+                    stmt: quote!(map.serialize_entry(#tag, #tag_value)?;),
                     deprecated: false,
                 });
             } else if let Some(f) = fields.iter().find(|f| std::ptr::eq(f.member, *m)) {
@@ -152,77 +129,61 @@ fn members_body(
     };
     let mut ns = Namespace::new();
     let (branches, _, unknown) = union_branches(ctx, o, what, &mut ns)?;
-    let enum_form = ctx.union_is_enum(o);
-    let (path, target) = if enum_form {
-        let ident = ctx.type_ident(&o.common.name)?;
+    let (path, target) = if ctx.union_is_enum(o) {
         let target = if boxed {
-            ast::reference(ast::deref(ast::deref(access.clone())))
+            quote!(&**#access)
         } else {
             access.clone()
         };
-        (ast::path_ident(ident.clone()), target)
+        (ctx.type_ident(&o.common.name)?, target)
     } else {
-        let ident = ctx.branch_ident(&o.common.name)?;
         let tag_field = names::ident(&names::field_name(tag));
         (
-            ast::path_ident(ident.clone()),
-            ast::reference(ast::field(access.clone(), &tag_field)),
+            ctx.branch_ident(&o.common.name)?,
+            quote!(&#access.#tag_field),
         )
     };
     let binding = format_ident!("branch{}", depth);
-    let mut arms = Vec::with_capacity(branches.len() + 1);
+    let mut arms = TokenStream::new();
     let mut deprecated = false;
     for b in &branches {
-        let variant = ast::path_join(&path, &b.variant);
-        let entries = base(ast::lit_str(b.value))?;
-        arms.push(match &b.ty {
-            None => {
-                let body = entries_in_order(ctx, entries);
-                deprecated |= body.deprecated;
-                ast::arm(
-                    b.cfg.clone(),
-                    ast::pat_path(variant),
-                    ast::block_expr(body.stmts),
-                )
-            }
-            Some(bty) => {
-                let body = members_body(
-                    ctx,
-                    bty,
-                    &ast::var(&binding),
-                    b.boxed,
-                    entries,
-                    depth + 1,
-                    what,
-                )?;
-                deprecated |= body.deprecated;
-                let (pat, attrs) = match binding_use(ctx, bty)? {
-                    Use::Never => (ast::pat_wild(), b.cfg.clone()),
-                    Use::Maybe => {
-                        let mut attrs = b.cfg.clone();
-                        attrs.push(ast::attr_list("allow", quote!(unused_variables)));
-                        (ast::pat_ident(binding.clone()), attrs)
-                    }
-                    Use::Always => (ast::pat_ident(binding.clone()), b.cfg.clone()),
-                };
-                ast::arm(
-                    attrs,
-                    ast::pat_tuple_struct(variant, vec![pat]),
-                    ast::block_expr(body.stmts),
-                )
-            }
-        });
+        let (variant, cfg, value) = (&b.variant, &b.cfg, b.value);
+        let entries = base(quote!(#value))?;
+        let Some(bty) = &b.ty else {
+            let body = entries_in_order(ctx, entries);
+            deprecated |= body.deprecated;
+            let stmts = body.stmts;
+            arms.extend(quote!(#cfg #path::#variant => { #stmts }));
+            continue;
+        };
+        let body = members_body(
+            ctx,
+            bty,
+            &quote!(#binding),
+            b.boxed,
+            entries,
+            depth + 1,
+            what,
+        )?;
+        deprecated |= body.deprecated;
+        let (pat, allow) = match binding_use(ctx, bty)? {
+            Use::Never => (quote!(_), TokenStream::new()),
+            Use::Maybe => (quote!(#binding), quote!(#[allow(unused_variables)])),
+            Use::Always => (quote!(#binding), TokenStream::new()),
+        };
+        let stmts = body.stmts;
+        arms.extend(quote!(#cfg #allow #path::#variant(#pat) => { #stmts }));
     }
-    let value = ast::ident("value");
-    let body = entries_in_order(ctx, base(ast::var(&value))?);
+    let body = entries_in_order(ctx, base(quote!(value))?);
     deprecated |= body.deprecated;
-    arms.push(ast::arm(
-        Vec::new(),
-        ast::pat_tuple_struct(ast::path_join(&path, &unknown), vec![ast::pat_ident(value)]),
-        ast::block_expr(body.stmts),
-    ));
+    let stmts = body.stmts;
     Ok(Body {
-        stmts: vec![ast::tail(ast::match_(target, arms))],
+        stmts: quote! {
+            match #target {
+                #arms
+                #path::#unknown(value) => { #stmts }
+            }
+        },
         deprecated,
     })
 }
@@ -235,7 +196,7 @@ enum Use {
     Always,
 }
 
-fn binding_use(ctx: &Ctx<'_>, ty: &str) -> Result<Use, String> {
+fn binding_use(ctx: &Ctx<'_>, ty: &str) -> Result<Use, Error> {
     let Some(Entity::Object(o)) = ctx.schema.get(ty) else {
         return Ok(Use::Always);
     };

@@ -2,18 +2,19 @@
 //! impls (thin calls into `qapi_runtime`).
 
 use super::serialize::{entries_in_order, field_entry, Entry};
-use super::{Body, Shared};
-use crate::ast;
+use super::{allow_deprecated, Body};
 use crate::context::{describe, feature_notes, is_deprecated, Ctx, Field, JsonClass};
 use crate::docs;
 use crate::names::{self, Namespace};
+use crate::Error;
 use proc_macro2::Ident;
+use proc_macro2::TokenStream;
 use qapi_parser::{AlternateType, Doc, Entity, EnumType, IfCond, ObjectType};
 use quote::{format_ident, quote};
-use syn::{Attribute, Expr, Item, Path};
+use syn::{parse_quote, Path};
 
 /// Doc attributes of a definition.
-pub fn definition_docs(ctx: &Ctx<'_>, e: &Entity, extra: &[String]) -> Vec<Attribute> {
+pub fn definition_docs(ctx: &Ctx<'_>, e: &Entity, extra: &[String]) -> TokenStream {
     let mut notes = feature_notes(&e.common().features);
     notes.extend(extra.iter().cloned());
     if ctx.avail.is_inherited(e.name()) {
@@ -32,248 +33,190 @@ pub fn definition_docs(ctx: &Ctx<'_>, e: &Entity, extra: &[String]) -> Vec<Attri
     docs::attrs(&lines)
 }
 
-/// `a` followed by `b` (attribute lists are short; this keeps call sites flat).
-fn concat(mut a: Vec<Attribute>, b: &[Attribute]) -> Vec<Attribute> {
-    a.extend_from_slice(b);
-    a
-}
-
-/// `Self::name`.
-fn self_path(name: &Ident) -> Path {
-    ast::path_join(&ast::path("Self"), name)
-}
-
-pub fn enum_type(
-    ctx: &Ctx<'_>,
-    shared: &Shared,
-    e: &EnumType,
-    entity: &Entity,
-) -> Result<Vec<Item>, String> {
-    let ident = ctx.type_ident(&e.common.name)?.clone();
+pub fn enum_type(ctx: &Ctx<'_>, e: &EnumType, entity: &Entity) -> Result<TokenStream, Error> {
+    let ident = ctx.type_ident(&e.common.name)?;
     let what = describe(entity);
     let cfg = ctx.entity_cfg(entity)?;
     let schema_doc = ctx.schema.doc_of(entity);
+    let string = &ctx.std.string;
+    let option = &ctx.std.option;
     let mut ns = Namespace::new();
-    let mut variants = Vec::with_capacity(e.values.len() + 1);
-    let mut as_str_arms = Vec::with_capacity(e.values.len() + 1);
-    let mut decode_arms = Vec::with_capacity(e.values.len() + 1);
+    let mut variants = Vec::with_capacity(e.values.len());
+    let mut as_str_arms = Vec::with_capacity(e.values.len());
+    let mut decode_arms = Vec::with_capacity(e.values.len());
     for value in &e.values {
         let name = names::variant_name(&value.name);
-        ns.claim(&name, &format!("value '{}' of {what}", value.name))?;
+        let what_value = format!("value '{}' of {what}", value.name);
+        ns.claim(&name, &what_value)?;
         let v = names::ident(&name);
-        let vcfg = ctx.cfg.attr(
-            value.ifcond.as_ref(),
-            &format!("value '{}' of {what}", value.name),
-        )?;
-        let mut attrs = docs::attrs(&docs::member(
+        let vcfg = ctx.cfg.attr(value.ifcond.as_ref(), &what_value)?;
+        let docs = docs::attrs(&docs::member(
             schema_doc,
             &value.name,
             &feature_notes(&value.features),
         ));
-        attrs.extend(ctx.deprecated_attr(&value.features, &what)?);
-        attrs.extend_from_slice(&vcfg);
+        let deprecated = ctx.deprecated_attr(&value.features, &what)?;
         let wire = &value.name;
-        as_str_arms.push(ast::arm(
-            vcfg.clone(),
-            ast::pat_path(self_path(&v)),
-            ast::lit_str(wire),
-        ));
-        decode_arms.push(ast::arm(
-            vcfg,
-            ast::pat_str(wire),
-            ast::expr_path(self_path(&v)),
-        ));
-        variants.push(ast::variant(attrs, v, syn::Fields::Unit));
+        variants.push(quote!(#docs #deprecated #vcfg #v,));
+        as_str_arms.push(quote!(#vcfg Self::#v => #wire,));
+        decode_arms.push(quote!(#vcfg #wire => Self::#v,));
     }
     let unknown = format_ident!(
         "{}",
         ns.claim_derived("Unrecognized", "the catch-all variant")
     );
-    variants.push(ast::variant(
-        vec![ast::doc_attr(
-            " A value this version of the schema does not know; only lenient decoding produces it.",
-        )],
-        unknown.clone(),
-        ast::fields_tuple(ctx.std.string_type()),
-    ));
-    let value = ast::ident("value");
-    as_str_arms.push(ast::arm(
-        Vec::new(),
-        ast::pat_tuple_struct(self_path(&unknown), vec![ast::pat_ident(value.clone())]),
-        ast::var(&value),
-    ));
     let from_wire = if decode_arms.is_empty() {
-        vec![
-            ast::let_(Vec::new(), ast::pat_wild(), ast::var(&value)),
-            ast::tail(ast::var_named("None")),
-        ]
+        quote! {
+            let _ = value;
+            None
+        }
     } else {
-        decode_arms.push(ast::arm(
-            Vec::new(),
-            ast::pat_wild(),
-            ast::return_(ast::var_named("None")),
-        ));
-        vec![ast::tail(ast::call(
-            ast::var_named("Some"),
-            vec![ast::match_(ast::var(&value), decode_arms)],
-        ))]
+        quote! {
+            Some(match value {
+                #(#decode_arms)*
+                _ => return None,
+            })
+        }
     };
-    let mut enum_attrs = definition_docs(ctx, entity, &[]);
-    enum_attrs.extend_from_slice(&cfg);
-    enum_attrs.push(shared.derive_enum.clone());
-    let methods = vec![
-        ast::impl_fn(
-            vec![ast::doc_attr(" The wire name of the value.")],
-            ast::public(),
-            shared.as_str.clone(),
-            vec![ast::tail(ast::match_(ast::var_named("self"), as_str_arms))],
-        ),
-        ast::impl_fn(
-            vec![ast::doc_attr(
-                " The value called `value` on the wire, if this version of the schema knows it.",
-            )],
-            ast::public(),
-            shared.from_wire.clone(),
-            from_wire,
-        ),
-    ];
-    let mut impl_attrs = cfg.clone();
-    if e.values.iter().any(|v| is_deprecated(&v.features)) {
-        impl_attrs.push(shared.allow_deprecated.clone());
-    }
-    let tokens = quote!(#ident, #unknown);
-    Ok(vec![
-        ast::enum_item(enum_attrs, ident.clone(), variants),
-        ast::impl_item(impl_attrs, None, &ident, methods),
-        ast::macro_item(cfg, "qapi_runtime::enumeration", tokens),
-    ])
+    let docs = definition_docs(ctx, entity, &[]);
+    let allow = allow_deprecated(e.values.iter().any(|v| is_deprecated(&v.features)));
+    Ok(quote! {
+        #docs
+        #cfg
+        #[derive(Debug, Clone, PartialEq, Eq, Hash, PartialOrd, Ord)]
+        pub enum #ident {
+            #(#variants)*
+            /// A value this version of the schema does not know; only lenient decoding produces it.
+            #unknown(#string),
+        }
+
+        #cfg
+        #allow
+        impl #ident {
+            /// The wire name of the value.
+            pub fn as_str(&self) -> &str {
+                match self {
+                    #(#as_str_arms)*
+                    Self::#unknown(value) => value,
+                }
+            }
+
+            /// The value called `value` on the wire, if this version of the schema knows it.
+            pub fn from_wire(value: &str) -> #option<Self> {
+                #from_wire
+            }
+        }
+
+        #cfg
+        qapi_runtime::enumeration!(#ident, #unknown);
+    })
 }
 
-fn field_decls(ctx: &Ctx<'_>, fields: &[Field<'_>], what: &str) -> Result<Vec<syn::Field>, String> {
-    fields
-        .iter()
-        .map(|f| {
-            let mut attrs = docs::attrs(&f.doc_lines());
-            attrs.extend(ctx.deprecated_attr(&f.member.features, what)?);
-            attrs.extend(ctx.cfg.attr(f.cond.as_deref(), what)?);
-            Ok(ast::pub_field(attrs, f.ident.clone(), ctx.field_type(f)?))
-        })
-        .collect()
+/// The declarations of `fields` (`pub name: Type,`).
+fn field_decls(ctx: &Ctx<'_>, fields: &[Field<'_>], what: &str) -> Result<TokenStream, Error> {
+    let mut out = TokenStream::new();
+    for f in fields {
+        let docs = docs::attrs(&f.doc_lines());
+        let deprecated = ctx.deprecated_attr(&f.member.features, what)?;
+        let cfg = ctx.cfg.attr(f.cond.as_deref(), what)?;
+        let (ident, ty) = (&f.ident, ctx.field_type(f)?);
+        out.extend(quote!(#docs #deprecated #cfg pub #ident: #ty,));
+    }
+    Ok(out)
 }
 
 /// `members.required("wire")?` (or `optional`).
-fn member_read(wire: &str, optional: bool) -> Expr {
-    let call = if optional { "optional" } else { "required" };
-    ast::try_(ast::method(
-        ast::var_named("members"),
-        call,
-        vec![ast::lit_str(wire)],
-    ))
+fn member_read(wire: &str, optional: bool) -> TokenStream {
+    if optional {
+        quote!(members.optional(#wire)?)
+    } else {
+        quote!(members.required(#wire)?)
+    }
 }
 
 /// `field: members.required("wire")?,` for a struct literal.
-fn field_inits(
-    ctx: &Ctx<'_>,
-    fields: &[Field<'_>],
-    what: &str,
-) -> Result<Vec<syn::FieldValue>, String> {
-    fields
-        .iter()
-        .map(|f| {
-            let cfg = ctx.cfg.attr(f.cond.as_deref(), what)?;
-            let read = member_read(&f.member.name, f.member.optional);
-            Ok(ast::field_value(cfg, &f.ident, read))
-        })
-        .collect()
+fn field_inits(ctx: &Ctx<'_>, fields: &[Field<'_>], what: &str) -> Result<TokenStream, Error> {
+    let mut out = TokenStream::new();
+    for f in fields {
+        let cfg = ctx.cfg.attr(f.cond.as_deref(), what)?;
+        let (ident, read) = (&f.ident, member_read(&f.member.name, f.member.optional));
+        out.extend(quote!(#cfg #ident: #read,));
+    }
+    Ok(out)
 }
 
-fn derives(shared: &Shared, fields: &[Field<'_>]) -> Attribute {
+/// The derives of a struct (`Default` when every member is optional).
+fn derives(fields: &[Field<'_>]) -> TokenStream {
     if fields.iter().all(|f| f.member.optional) {
-        shared.derive_object_default.clone()
+        quote!(#[derive(Debug, Clone, PartialEq, Default)])
     } else {
-        shared.derive_object.clone()
+        quote!(#[derive(Debug, Clone, PartialEq)])
     }
 }
 
 /// `impl DecodeMembers`, `impl SerializeMembers` and the `object!` impls of an object type.
 /// `maybe_unused`: every member write may be compiled out.
 fn object_impls(
-    shared: &Shared,
+    ctx: &Ctx<'_>,
     ident: &Ident,
-    cfg: Vec<Attribute>,
+    cfg: &TokenStream,
     decode: Body,
     serialize: Body,
     maybe_unused: bool,
-) -> [Item; 3] {
-    let impl_attrs = |deprecated: bool| {
-        let mut attrs = cfg.clone();
-        if deprecated {
-            attrs.push(shared.allow_deprecated.clone());
+) -> TokenStream {
+    let result = &ctx.std.result;
+    let allow_unused = quote!(#[allow(unused_variables)]);
+    let writes = !serialize.stmts.is_empty();
+    let decode_allow = if maybe_unused && writes {
+        allow_unused.clone()
+    } else {
+        TokenStream::new()
+    };
+    let (serialize_allow, map) = match (writes, maybe_unused) {
+        (false, _) => (TokenStream::new(), format_ident!("_map")),
+        (true, true) => (allow_unused, format_ident!("map")),
+        (true, false) => (TokenStream::new(), format_ident!("map")),
+    };
+    let (decode_deprecated, decode) = (allow_deprecated(decode.deprecated), decode.stmts);
+    let (serialize_deprecated, serialize) =
+        (allow_deprecated(serialize.deprecated), serialize.stmts);
+    quote! {
+        #cfg
+        #decode_deprecated
+        impl qapi_runtime::DecodeMembers for #ident {
+            #decode_allow
+            fn decode_members(members: &mut qapi_runtime::Members<'_, '_>) -> qapi_runtime::DecodeResult<Self> {
+                #decode
+            }
         }
-        attrs
-    };
-    let (decode_attrs, serialize_attrs) = (
-        impl_attrs(decode.deprecated),
-        impl_attrs(serialize.deprecated),
-    );
-    let mut serialize = serialize.stmts;
-    let unused = || vec![ast::attr_list("allow", quote!(unused_variables))];
-    let decode_fn_attrs = if maybe_unused && !serialize.is_empty() {
-        unused()
-    } else {
-        Vec::new()
-    };
-    let (sig, fn_attrs) = if serialize.is_empty() {
-        (shared.serialize_no_members.clone(), Vec::new())
-    } else if maybe_unused {
-        (shared.serialize_members.clone(), unused())
-    } else {
-        (shared.serialize_members.clone(), Vec::new())
-    };
-    serialize.push(ast::tail(ast::call(
-        ast::var_named("Ok"),
-        vec![ast::unit_expr()],
-    )));
-    [
-        ast::impl_item(
-            decode_attrs,
-            Some(ast::path("qapi_runtime::DecodeMembers")),
-            ident,
-            vec![ast::impl_fn(
-                decode_fn_attrs,
-                syn::Visibility::Inherited,
-                shared.decode_members.clone(),
-                decode.stmts,
-            )],
-        ),
-        ast::impl_item(
-            serialize_attrs,
-            Some(ast::path("qapi_runtime::SerializeMembers")),
-            ident,
-            vec![ast::impl_fn(
-                fn_attrs,
-                syn::Visibility::Inherited,
-                sig,
-                serialize,
-            )],
-        ),
-        ast::macro_item(cfg, "qapi_runtime::object", quote!(#ident)),
-    ]
+
+        #cfg
+        #serialize_deprecated
+        impl qapi_runtime::SerializeMembers for #ident {
+            #serialize_allow
+            fn serialize_members<M: ::serde::ser::SerializeMap>(&self, #map: &mut M) -> #result<(), M::Error> {
+                #serialize
+                Ok(())
+            }
+        }
+
+        #cfg
+        qapi_runtime::object!(#ident);
+    }
 }
 
 /// A struct, or the implicit argument struct of a command or event.
 pub fn struct_type(
     ctx: &Ctx<'_>,
-    shared: &Shared,
     o: &ObjectType,
     entity: &Entity,
     owner: Option<&Entity>,
-) -> Result<Vec<Item>, String> {
+) -> Result<TokenStream, Error> {
     let name = o.common.name.as_str();
-    let ident = ctx.type_ident(name)?.clone();
+    let ident = ctx.type_ident(name)?;
     let what = describe(entity);
     let cfg = ctx.entity_cfg(entity)?;
-    let doc = match owner {
+    let docs = match owner {
         Some(Entity::Event(ev)) => docs::attrs(&[format!("Data of event `{}`.", ev.common.name)]),
         Some(owner) => docs::attrs(&[format!("Arguments of command `{}`.", owner.name())]),
         None => definition_docs(ctx, entity, &[]),
@@ -283,41 +226,33 @@ pub fn struct_type(
     let fields = ctx.fields(name, None)?;
     let decls = field_decls(ctx, &fields, &what)?;
     let inits = field_inits(ctx, &fields, &what)?;
-    let derive = derives(shared, &fields);
-    let access = ast::var_named("self");
+    let derive = derives(&fields);
+    let access = quote!(self);
     let entries: Vec<Entry> = fields
         .iter()
         .map(|f| field_entry(ctx, f, &access, &what))
         .collect::<Result<_, _>>()?;
     let serialize = entries_in_order(ctx, entries);
-    let self_lit = ast::struct_expr(ast::path("Self"), inits);
-    let ok_self = ast::tail(ast::call(ast::var_named("Ok"), vec![self_lit]));
+    let unused = fields.is_empty().then(|| quote!(let _ = members;));
     let decode = Body {
-        stmts: if fields.is_empty() {
-            vec![
-                ast::let_(Vec::new(), ast::pat_wild(), ast::var_named("members")),
-                ok_self,
-            ]
-        } else {
-            vec![ok_self]
+        stmts: quote! {
+            #unused
+            Ok(Self { #inits })
         },
         deprecated: fields.iter().any(|f| is_deprecated(&f.member.features)),
     };
     let maybe_unused = fields.iter().all(|f| f.cond.is_some());
-    let mut attrs = doc;
-    attrs.extend_from_slice(&cfg);
-    attrs.push(derive);
-    let mut out = Vec::with_capacity(4);
-    out.push(ast::struct_item(attrs, ident.clone(), decls));
-    out.extend(object_impls(
-        shared,
-        &ident,
-        cfg,
-        decode,
-        serialize,
-        maybe_unused,
-    ));
-    Ok(out)
+    let impls = object_impls(ctx, ident, &cfg, decode, serialize, maybe_unused);
+    Ok(quote! {
+        #docs
+        #cfg
+        #derive
+        pub struct #ident {
+            #decls
+        }
+
+        #impls
+    })
 }
 
 /// One branch of a union as emitted.
@@ -328,7 +263,7 @@ pub(crate) struct Branch<'s> {
     /// Schema name of the branch type; `None` for empty branches.
     pub ty: Option<String>,
     pub boxed: bool,
-    pub cfg: Vec<Attribute>,
+    pub cfg: TokenStream,
     /// The tag value is deprecated.
     pub deprecated: bool,
     /// The union's doc block and tag name, for the branch's doc.
@@ -357,14 +292,17 @@ pub(crate) fn union_branches<'s>(
     o: &'s ObjectType,
     what: &str,
     ns: &mut Namespace,
-) -> Result<(Vec<Branch<'s>>, Ident, Ident), String> {
+) -> Result<(Vec<Branch<'s>>, Ident, Ident), Error> {
     let (_, tag_enum) = ctx.tag_enum(o)?;
     let tag_ident = ctx.type_ident(&tag_enum.common.name)?.clone();
     let doc = ctx
         .schema
         .get(&o.common.name)
         .and_then(|e| ctx.schema.doc_of(e));
-    let variants = o.variants.as_ref().ok_or("not a union")?;
+    let variants = o
+        .variants
+        .as_ref()
+        .ok_or_else(|| Error::Inconsistent(format!("'{}' is not a union", o.common.name)))?;
     let mut branches = Vec::new();
     for value in &tag_enum.values {
         let Some(v) = variants.variants.iter().find(|v| v.name == value.name) else {
@@ -379,7 +317,7 @@ pub(crate) fn union_branches<'s>(
             &v.ty,
         );
         let cfg = ctx.cfg.attr(cond.as_ref(), what)?;
-        let empty = v.ty == "q_empty";
+        let empty = ctx.is_empty_object(&v.ty);
         branches.push(Branch {
             variant: names::ident(&variant),
             value: &v.name,
@@ -399,34 +337,29 @@ pub(crate) fn union_branches<'s>(
     Ok((branches, tag_ident, unknown))
 }
 
-/// Variant declarations of a union's (branch) enum.
-fn branch_decls(
-    ctx: &Ctx<'_>,
-    branches: &[Branch],
-    unknown: &Ident,
-) -> Result<Vec<syn::Variant>, String> {
-    let mut out = Vec::with_capacity(branches.len() + 1);
+/// The variants of a union's (branch) enum.
+fn branch_decls(ctx: &Ctx<'_>, branches: &[Branch], unknown: &Ident) -> Result<TokenStream, Error> {
+    let mut out = TokenStream::new();
     for b in branches {
-        let attrs = concat(docs::attrs(&b.doc_lines()), &b.cfg);
+        let (docs, cfg, variant) = (docs::attrs(&b.doc_lines()), &b.cfg, &b.variant);
         let fields = match &b.ty {
-            None => syn::Fields::Unit,
+            None => TokenStream::new(),
+            Some(ty) if b.boxed => {
+                let held = ctx.std.box_of(ctx.rust_type(ty)?);
+                quote!((#held))
+            }
             Some(ty) => {
-                let mut t = ctx.rust_type(ty)?;
-                if b.boxed {
-                    t = ctx.std.box_of(t);
-                }
-                ast::fields_tuple(t)
+                let held = ctx.rust_type(ty)?;
+                quote!((#held))
             }
         };
-        out.push(ast::variant(attrs, b.variant.clone(), fields));
+        out.extend(quote!(#docs #cfg #variant #fields,));
     }
-    out.push(ast::variant(
-        vec![ast::doc_attr(
-            " A tag value this version of the schema does not know (lenient decoding only); holds the value.",
-        )],
-        unknown.clone(),
-        ast::fields_tuple(ctx.std.string_type()),
-    ));
+    let string = &ctx.std.string;
+    out.extend(quote! {
+        /// A tag value this version of the schema does not know (lenient decoding only); holds the value.
+        #unknown(#string),
+    });
     Ok(out)
 }
 
@@ -448,192 +381,149 @@ fn branch_decode(
     tag: &Tag<'_>,
     enum_path: &Path,
     unknown: &Ident,
-) -> Expr {
-    let tag_path = ast::path_ident(tag.ident.clone());
-    let mut arms = Vec::with_capacity(branches.len() + 2);
-    for b in branches {
-        let pat = ast::pat_path(ast::path_join(&tag_path, &b.variant));
-        let variant = ast::expr_path(ast::path_join(enum_path, &b.variant));
-        let body = match &b.ty {
-            None => variant,
-            Some(_) => {
-                let mut decoded = ast::try_(ast::call_path(
-                    "qapi_runtime::DecodeMembers::decode_members",
-                    vec![ast::var_named("members")],
-                ));
-                if b.boxed {
-                    let new = ast::path_join(&ctx.std.boxed, &ast::ident("new"));
-                    decoded = ast::call(ast::expr_path(new), vec![decoded]);
-                }
-                ast::call(variant, vec![decoded])
-            }
+) -> TokenStream {
+    let (tag_ident, tag_unknown, tag_var, wire) = (tag.ident, tag.unknown, tag.var, tag.wire);
+    let boxed = &ctx.std.boxed;
+    let arms = branches.iter().map(|b| {
+        let (cfg, variant) = (&b.cfg, &b.variant);
+        let decoded = quote!(qapi_runtime::DecodeMembers::decode_members(members)?);
+        let body = match (&b.ty, b.boxed) {
+            (None, _) => quote!(#enum_path::#variant),
+            (Some(_), false) => quote!(#enum_path::#variant(#decoded)),
+            (Some(_), true) => quote!(#enum_path::#variant(#boxed::new(#decoded))),
         };
-        arms.push(ast::arm(b.cfg.clone(), pat, body));
+        quote!(#cfg #tag_ident::#variant => #body,)
+    });
+    let fallback = branches.iter().any(|b| b.extra_cond).then(|| {
+        quote! {
+            #[allow(unreachable_patterns)]
+            other => return Err(members.decoder().branch_unavailable(#wire, other.as_str())),
+        }
+    });
+    quote! {
+        match #tag_var {
+            #(#arms)*
+            #tag_ident::#tag_unknown(value) => #enum_path::#unknown(value),
+            #fallback
+        }
     }
-    let value = ast::ident("value");
-    arms.push(ast::arm(
-        Vec::new(),
-        ast::pat_tuple_struct(
-            ast::path_join(&tag_path, tag.unknown),
-            vec![ast::pat_ident(value.clone())],
-        ),
-        ast::call(
-            ast::expr_path(ast::path_join(enum_path, unknown)),
-            vec![ast::var(&value)],
-        ),
-    ));
-    if branches.iter().any(|b| b.extra_cond) {
-        let other = ast::ident("other");
-        let unavailable = ast::method(
-            ast::method(ast::var_named("members"), "decoder", Vec::new()),
-            "branch_unavailable",
-            vec![
-                ast::lit_str(tag.wire),
-                ast::method(ast::var(&other), "as_str", Vec::new()),
-            ],
-        );
-        arms.push(ast::arm(
-            vec![ast::attr_list("allow", quote!(unreachable_patterns))],
-            ast::pat_ident(other),
-            ast::return_(ast::call(ast::var_named("Err"), vec![unavailable])),
-        ));
-    }
-    ast::match_(ast::var(tag.var), arms)
 }
 
-pub fn union_type(
-    ctx: &Ctx<'_>,
-    shared: &Shared,
-    o: &ObjectType,
-    entity: &Entity,
-) -> Result<Vec<Item>, String> {
-    let ident = ctx.type_ident(&o.common.name)?.clone();
+pub fn union_type(ctx: &Ctx<'_>, o: &ObjectType, entity: &Entity) -> Result<TokenStream, Error> {
+    let ident = ctx.type_ident(&o.common.name)?;
     let what = describe(entity);
     let cfg = ctx.entity_cfg(entity)?;
-    let doc = definition_docs(ctx, entity, &[]);
+    let docs = definition_docs(ctx, entity, &[]);
     let (tag_member, tag_enum) = ctx.tag_enum(o)?;
     let tag_unknown = catch_all_of(tag_enum);
     let tag_wire = tag_member.name.as_str();
-    let mut out = Vec::with_capacity(5);
-    let ser = super::serialize::union_body(
-        ctx,
-        &o.common.name,
-        &ast::var_named("self"),
-        Vec::new(),
-        1,
-        &what,
-    )?;
+    let ser =
+        super::serialize::union_body(ctx, &o.common.name, &quote!(self), Vec::new(), 1, &what)?;
     let mut ns = Namespace::new();
     let (branches, tag_ident, unknown) = union_branches(ctx, o, &what, &mut ns)?;
     let decls = branch_decls(ctx, &branches, &unknown)?;
     if ctx.union_is_enum(o) {
-        let tag_var = ast::ident("tag");
+        let tag_var = format_ident!("tag");
         let tag = Tag {
             ident: &tag_ident,
             unknown: &tag_unknown,
             var: &tag_var,
             wire: tag_wire,
         };
-        let decode = branch_decode(ctx, &branches, &tag, &ast::path("Self"), &unknown);
-        let mut attrs = doc;
-        attrs.extend_from_slice(&cfg);
-        attrs.push(shared.derive_object.clone());
-        attrs.push(shared.allow_large_variant.clone());
-        out.push(ast::enum_item(attrs, ident.clone(), decls));
-        let tag_type = ast::ty(ast::path_ident(tag_ident.clone()));
+        let decode = branch_decode(ctx, &branches, &tag, &parse_quote!(Self), &unknown);
+        let read = member_read(tag_wire, false);
         let decode = Body {
-            stmts: vec![
-                ast::let_(
-                    Vec::new(),
-                    ast::pat_typed(ast::pat_ident(tag_var.clone()), tag_type),
-                    member_read(tag_wire, false),
-                ),
-                ast::tail(ast::call(ast::var_named("Ok"), vec![decode])),
-            ],
+            stmts: quote! {
+                let #tag_var: #tag_ident = #read;
+                Ok(#decode)
+            },
             deprecated: branches.iter().any(|b| b.deprecated),
         };
-        out.extend(object_impls(shared, &ident, cfg, decode, ser, false));
-    } else {
-        let branch_ident = ctx.branch_ident(&o.common.name)?.clone();
-        let schema = ctx.schema;
-        let name: &str = schema
-            .get(&o.common.name)
-            .map(Entity::name)
-            .unwrap_or_default();
-        let fields = ctx.fields(name, Some(tag_wire))?;
-        let tag_field = names::ident(&names::field_name(tag_wire));
-        let mut field_decl = field_decls(ctx, &fields, &what)?;
-        let tag_owner = ctx
-            .base_chain(name)
-            .into_iter()
-            .find(|o| o.members.iter().any(|m| m.name == tag_wire))
-            .map_or(name, |o| o.common.name.as_str());
-        let tag_doc = docs::attrs(&docs::member(ctx.doc_for_type(tag_owner), tag_wire, &[]));
-        field_decl.push(ast::pub_field(
-            tag_doc,
-            tag_field.clone(),
-            ast::ty(ast::path_ident(branch_ident.clone())),
-        ));
-        // Base members in visit order, the tag among them, then the branch.
-        let mut lets = Vec::new();
-        let mut inits = Vec::new();
-        let tag_var = format_ident!("v_{}", names::field_name(tag_wire));
-        for m in ctx.schema.all_members(name) {
-            if m.name == tag_wire {
-                let tag_type = ast::ty(ast::path_ident(tag_ident.clone()));
-                lets.push(ast::let_(
-                    Vec::new(),
-                    ast::pat_typed(ast::pat_ident(tag_var.clone()), tag_type),
-                    member_read(tag_wire, false),
-                ));
-                continue;
+        let impls = object_impls(ctx, ident, &cfg, decode, ser, false);
+        return Ok(quote! {
+            #docs
+            #cfg
+            #[derive(Debug, Clone, PartialEq)]
+            #[allow(clippy::large_enum_variant)]
+            pub enum #ident {
+                #decls
             }
-            let Some(f) = fields.iter().find(|f| std::ptr::eq(f.member, m)) else {
-                continue;
-            };
-            let fcfg = ctx.cfg.attr(f.cond.as_deref(), &what)?;
-            let var = format_ident!("v_{}", names::field_name(&m.name));
-            inits.push(ast::field_value(fcfg.clone(), &f.ident, ast::var(&var)));
-            lets.push(ast::let_(
-                fcfg,
-                ast::pat_ident(var),
-                member_read(&m.name, m.optional),
-            ));
-        }
-        let tag = Tag {
-            ident: &tag_ident,
-            unknown: &tag_unknown,
-            var: &tag_var,
-            wire: tag_wire,
-        };
-        let branch_path = ast::path_ident(branch_ident.clone());
-        let decode = branch_decode(ctx, &branches, &tag, &branch_path, &unknown);
-        let branch_doc =
-            format!(" The branches of [`{ident}`], selected by its `{tag_wire}` member.");
-        let mut attrs = doc;
-        attrs.extend_from_slice(&cfg);
-        attrs.push(shared.derive_object.clone());
-        out.push(ast::struct_item(attrs, ident.clone(), field_decl));
-        let mut attrs = vec![ast::doc_attr(&branch_doc)];
-        attrs.extend_from_slice(&cfg);
-        attrs.push(shared.derive_object.clone());
-        attrs.push(shared.allow_large_variant.clone());
-        out.push(ast::enum_item(attrs, branch_ident, decls));
-        let branch = ast::ident("branch");
-        inits.push(ast::field_value(Vec::new(), &tag_field, ast::var(&branch)));
-        lets.push(ast::let_(Vec::new(), ast::pat_ident(branch), decode));
-        lets.push(ast::tail(ast::call(
-            ast::var_named("Ok"),
-            vec![ast::struct_expr(ast::path("Self"), inits)],
-        )));
-        let decode = Body {
-            stmts: lets,
-            deprecated: branches.iter().any(|b| b.deprecated)
-                || fields.iter().any(|f| is_deprecated(&f.member.features)),
-        };
-        out.extend(object_impls(shared, &ident, cfg, decode, ser, false));
+
+            #impls
+        });
     }
-    Ok(out)
+    let branch_ident = ctx.branch_ident(&o.common.name)?;
+    let schema = ctx.schema;
+    let name: &str = schema
+        .get(&o.common.name)
+        .map(Entity::name)
+        .unwrap_or_default();
+    let fields = ctx.fields(name, Some(tag_wire))?;
+    let tag_field = names::ident(&names::field_name(tag_wire));
+    let field_decl = field_decls(ctx, &fields, &what)?;
+    let tag_owner = ctx
+        .base_chain(name)
+        .into_iter()
+        .find(|o| o.members.iter().any(|m| m.name == tag_wire))
+        .map_or(name, |o| o.common.name.as_str());
+    let tag_doc = docs::attrs(&docs::member(ctx.doc_for_type(tag_owner), tag_wire, &[]));
+    // Base members in visit order, the tag among them, then the branch.
+    let mut lets = TokenStream::new();
+    let mut inits = TokenStream::new();
+    let tag_var = format_ident!("v_{}", names::field_name(tag_wire));
+    for m in ctx.schema.all_members(name) {
+        if m.name == tag_wire {
+            let read = member_read(tag_wire, false);
+            lets.extend(quote!(let #tag_var: #tag_ident = #read;));
+            continue;
+        }
+        let Some(f) = fields.iter().find(|f| std::ptr::eq(f.member, m)) else {
+            continue;
+        };
+        let fcfg = ctx.cfg.attr(f.cond.as_deref(), &what)?;
+        let var = format_ident!("v_{}", names::field_name(&m.name));
+        let (field, read) = (&f.ident, member_read(&m.name, m.optional));
+        inits.extend(quote!(#fcfg #field: #var,));
+        lets.extend(quote!(#fcfg let #var = #read;));
+    }
+    let tag = Tag {
+        ident: &tag_ident,
+        unknown: &tag_unknown,
+        var: &tag_var,
+        wire: tag_wire,
+    };
+    let decode = branch_decode(ctx, &branches, &tag, &parse_quote!(#branch_ident), &unknown);
+    let branch_doc = format!(" The branches of [`{ident}`], selected by its `{tag_wire}` member.");
+    let decode = Body {
+        stmts: quote! {
+            #lets
+            let branch = #decode;
+            Ok(Self { #inits #tag_field: branch })
+        },
+        deprecated: branches.iter().any(|b| b.deprecated)
+            || fields.iter().any(|f| is_deprecated(&f.member.features)),
+    };
+    let impls = object_impls(ctx, ident, &cfg, decode, ser, false);
+    Ok(quote! {
+        #docs
+        #cfg
+        #[derive(Debug, Clone, PartialEq)]
+        pub struct #ident {
+            #field_decl
+            #tag_doc
+            pub #tag_field: #branch_ident,
+        }
+
+        #[doc = #branch_doc]
+        #cfg
+        #[derive(Debug, Clone, PartialEq)]
+        #[allow(clippy::large_enum_variant)]
+        pub enum #branch_ident {
+            #decls
+        }
+
+        #impls
+    })
 }
 
 /// The catch-all variant of an enum (normally `Unrecognized`).
@@ -651,20 +541,19 @@ pub fn catch_all_of(e: &EnumType) -> Ident {
 
 pub fn alternate_type(
     ctx: &Ctx<'_>,
-    shared: &Shared,
     a: &AlternateType,
     entity: &Entity,
-) -> Result<Vec<Item>, String> {
-    let ident = ctx.type_ident(&a.common.name)?.clone();
+) -> Result<TokenStream, Error> {
+    let ident = ctx.type_ident(&a.common.name)?;
     let what = describe(entity);
     let cfg = ctx.entity_cfg(entity)?;
     let schema_doc = ctx.schema.doc_of(entity);
     let wire_name = &a.common.name;
+    let result = &ctx.std.result;
     let mut ns = Namespace::new();
     let mut decls = Vec::with_capacity(a.variants.len());
-    let mut decode_arms = Vec::with_capacity(a.variants.len() + 1);
+    let mut decode_arms = Vec::with_capacity(a.variants.len());
     let mut ser_arms = Vec::with_capacity(a.variants.len());
-    let value = ast::ident("value");
     for v in &a.variants {
         let name = names::variant_name(&v.name);
         ns.claim(&name, &format!("branch '{}' of {what}", v.name))?;
@@ -672,83 +561,59 @@ pub fn alternate_type(
         let vcond = ctx.avail.part(v.ifcond.as_ref(), &v.ty, wire_name);
         let vcfg = ctx.cfg.attr(vcond.as_deref(), &what)?;
         let ty = ctx.held_type(&a.common.name, &v.ty)?;
-        let attrs = concat(docs::attrs(&docs::member(schema_doc, &v.name, &[])), &vcfg);
-        decls.push(ast::variant(attrs, variant.clone(), ast::fields_tuple(ty)));
-        let class = match ctx.json_class(&v.ty) {
-            Some(JsonClass::Null) => "Null",
-            Some(JsonClass::String) => "String",
-            Some(JsonClass::Number) => "Number",
-            Some(JsonClass::Bool) => "Bool",
-            Some(JsonClass::Array) => "Array",
-            Some(JsonClass::Object) => "Object",
-            None => return Err(format!("branch '{}' of {what} has no JSON type", v.name)),
+        let docs = docs::attrs(&docs::member(schema_doc, &v.name, &[]));
+        decls.push(quote!(#docs #vcfg #variant(#ty),));
+        let pattern = match ctx.json_class(&v.ty) {
+            Some(JsonClass::Null) => quote!(::serde_json::Value::Null),
+            Some(JsonClass::String) => quote!(::serde_json::Value::String(_)),
+            Some(JsonClass::Number) => quote!(::serde_json::Value::Number(_)),
+            Some(JsonClass::Bool) => quote!(::serde_json::Value::Bool(_)),
+            Some(JsonClass::Array) => quote!(::serde_json::Value::Array(_)),
+            Some(JsonClass::Object) => quote!(::serde_json::Value::Object(_)),
+            None => {
+                return Err(Error::AmbiguousBranch {
+                    branch: v.name.clone(),
+                    of: what.to_owned(),
+                })
+            }
         };
-        let class_path = ast::path_join(&ast::path("::serde_json::Value"), &ast::ident(class));
-        let pattern = if class == "Null" {
-            ast::pat_path(class_path)
-        } else {
-            ast::pat_tuple_struct(class_path, vec![ast::pat_wild()])
-        };
-        let decoded = ast::try_(ast::call_path(
-            "qapi_runtime::Decode::decode",
-            vec![ast::var(&value), ast::var_named("decoder")],
-        ));
-        decode_arms.push(ast::arm(
-            vcfg.clone(),
-            pattern,
-            ast::call(ast::expr_path(self_path(&variant)), vec![decoded]),
-        ));
-        ser_arms.push(ast::arm(
-            vcfg,
-            ast::pat_tuple_struct(self_path(&variant), vec![ast::pat_ident(value.clone())]),
-            ast::call_path(
-                "::serde::Serialize::serialize",
-                vec![ast::var(&value), ast::var_named("serializer")],
-            ),
-        ));
+        decode_arms.push(quote! {
+            #vcfg #pattern => Self::#variant(qapi_runtime::Decode::decode(value, decoder)?),
+        });
+        ser_arms.push(quote! {
+            #vcfg Self::#variant(value) => ::serde::Serialize::serialize(value, serializer),
+        });
     }
-    let mismatch = ast::method(
-        ast::var_named("decoder"),
-        "alternate_mismatch",
-        vec![ast::lit_str(wire_name)],
-    );
-    decode_arms.push(ast::arm(
-        Vec::new(),
-        ast::pat_wild(),
-        ast::return_(ast::call(ast::var_named("Err"), vec![mismatch])),
-    ));
-    let mut attrs = definition_docs(ctx, entity, &[]);
-    attrs.extend_from_slice(&cfg);
-    attrs.push(shared.derive_object.clone());
-    attrs.push(shared.allow_large_variant.clone());
-    let decode = ast::call(
-        ast::var_named("Ok"),
-        vec![ast::match_(ast::var(&value), decode_arms)],
-    );
-    Ok(vec![
-        ast::enum_item(attrs, ident.clone(), decls),
-        ast::impl_item(
-            cfg.clone(),
-            Some(ast::path("qapi_runtime::Decode")),
-            &ident,
-            vec![ast::impl_fn(
-                Vec::new(),
-                syn::Visibility::Inherited,
-                shared.decode.clone(),
-                vec![ast::tail(decode)],
-            )],
-        ),
-        ast::impl_item(
-            cfg.clone(),
-            Some(ast::path("::serde::Serialize")),
-            &ident,
-            vec![ast::impl_fn(
-                Vec::new(),
-                syn::Visibility::Inherited,
-                shared.serialize.clone(),
-                vec![ast::tail(ast::match_(ast::var_named("self"), ser_arms))],
-            )],
-        ),
-        ast::macro_item(cfg, "qapi_runtime::deserialize", quote!(#ident)),
-    ])
+    let docs = definition_docs(ctx, entity, &[]);
+    Ok(quote! {
+        #docs
+        #cfg
+        #[derive(Debug, Clone, PartialEq)]
+        #[allow(clippy::large_enum_variant)]
+        pub enum #ident {
+            #(#decls)*
+        }
+
+        #cfg
+        impl qapi_runtime::Decode for #ident {
+            fn decode(value: &::serde_json::Value, decoder: &mut qapi_runtime::Decoder) -> qapi_runtime::DecodeResult<Self> {
+                Ok(match value {
+                    #(#decode_arms)*
+                    _ => return Err(decoder.alternate_mismatch(#wire_name)),
+                })
+            }
+        }
+
+        #cfg
+        impl ::serde::Serialize for #ident {
+            fn serialize<S: ::serde::Serializer>(&self, serializer: S) -> #result<S::Ok, S::Error> {
+                match self {
+                    #(#ser_arms)*
+                }
+            }
+        }
+
+        #cfg
+        qapi_runtime::deserialize!(#ident);
+    })
 }

@@ -376,39 +376,91 @@ impl CommandReturn {
         )
     }
 }
-/// How many commands this build has.
-pub const COMMAND_COUNT: usize = 1 + 1 + 1 + 1 + 1 + 1 + (cfg!(windows) as usize) + 1
-    + 1;
-const COMMANDS_ARRAY: [qapi_runtime::CommandInfo; COMMAND_COUNT] = {
-    let mut table = [qapi_runtime::CommandInfo::new(""); COMMAND_COUNT];
-    let mut i = 0;
-    table[i] = qapi_runtime::CommandInfo::new("echo");
-    i += 1;
-    table[i] = qapi_runtime::CommandInfo::new("ping");
-    i += 1;
-    table[i] = qapi_runtime::CommandInfo::new("get-info");
-    i += 1;
-    table[i] = qapi_runtime::CommandInfo::new("list-info");
-    i += 1;
-    table[i] = qapi_runtime::CommandInfo::new("set-info");
-    i += 1;
-    table[i] = qapi_runtime::CommandInfo::new("shutdown").without_success_response();
-    i += 1;
-    if cfg!(windows) {
-        table[i] = qapi_runtime::CommandInfo::new("windows-only");
-        i += 1;
-    }
-    table[i] = qapi_runtime::CommandInfo::new("old-command")
-        .with_deprecated(true)
-        .with_unstable(true);
-    i += 1;
-    table[i] = qapi_runtime::CommandInfo::new("raw");
-    i += 1;
-    assert!(i == COMMAND_COUNT);
-    table
-};
 /// Every command of this build, in schema order (for allow/block lists and `guest-info`).
-pub static COMMANDS: &[qapi_runtime::CommandInfo] = &COMMANDS_ARRAY;
+pub static COMMANDS: &[qapi_runtime::CommandInfo] = &[
+    qapi_runtime::CommandInfo {
+        name: "echo",
+        success_response: true,
+        allow_oob: false,
+        allow_preconfig: false,
+        coroutine: false,
+        deprecated: false,
+        unstable: false,
+    },
+    qapi_runtime::CommandInfo {
+        name: "ping",
+        success_response: true,
+        allow_oob: false,
+        allow_preconfig: false,
+        coroutine: false,
+        deprecated: false,
+        unstable: false,
+    },
+    qapi_runtime::CommandInfo {
+        name: "get-info",
+        success_response: true,
+        allow_oob: false,
+        allow_preconfig: false,
+        coroutine: false,
+        deprecated: false,
+        unstable: false,
+    },
+    qapi_runtime::CommandInfo {
+        name: "list-info",
+        success_response: true,
+        allow_oob: false,
+        allow_preconfig: false,
+        coroutine: false,
+        deprecated: false,
+        unstable: false,
+    },
+    qapi_runtime::CommandInfo {
+        name: "set-info",
+        success_response: true,
+        allow_oob: false,
+        allow_preconfig: false,
+        coroutine: false,
+        deprecated: false,
+        unstable: false,
+    },
+    qapi_runtime::CommandInfo {
+        name: "shutdown",
+        success_response: false,
+        allow_oob: false,
+        allow_preconfig: false,
+        coroutine: false,
+        deprecated: false,
+        unstable: false,
+    },
+    #[cfg(windows)]
+    qapi_runtime::CommandInfo {
+        name: "windows-only",
+        success_response: true,
+        allow_oob: false,
+        allow_preconfig: false,
+        coroutine: false,
+        deprecated: false,
+        unstable: false,
+    },
+    qapi_runtime::CommandInfo {
+        name: "old-command",
+        success_response: true,
+        allow_oob: false,
+        allow_preconfig: false,
+        coroutine: false,
+        deprecated: true,
+        unstable: true,
+    },
+    qapi_runtime::CommandInfo {
+        name: "raw",
+        success_response: true,
+        allow_oob: false,
+        allow_preconfig: false,
+        coroutine: false,
+        deprecated: false,
+        unstable: false,
+    },
+];
 /// The table entry of a command of this build, by wire name.
 pub fn command_info(name: &str) -> Option<&'static qapi_runtime::CommandInfo> {
     COMMANDS.iter().find(|info| info.name == name)
@@ -504,44 +556,28 @@ impl<S: ::std::io::Read + ::std::io::Write> Client<S> {
     pub fn into_connection(self) -> qapi_runtime::Connection<S, Event> {
         self.connection
     }
-    /// Echoes its argument.
-    ///
-    /// # Returns
-    ///
-    /// `id`
-    ///
-    /// # Since
-    ///
-    /// 1.0
+    /// Runs `echo`; see [`Commands::echo`].
     pub fn echo(
         &mut self,
         arguments: &EchoArgs,
     ) -> Result<i64, qapi_runtime::ClientError> {
         self.connection.execute("echo", Some(arguments))
     }
-    /// No arguments, no return value.
+    /// Runs `ping`; see [`Commands::ping`].
     pub fn ping(&mut self) -> Result<(), qapi_runtime::ClientError> {
         self.connection
             .execute::<_, qapi_runtime::Empty>("ping", None::<&qapi_runtime::Empty>)
             .map(|_| ())
     }
-    /// Returns an object.
-    ///
-    /// # Returns
-    ///
-    /// the information
-    ///
-    /// # Errors
-    ///
-    /// - GenericError if it is a bad day
+    /// Runs `get-info`; see [`Commands::get_info`].
     pub fn get_info(&mut self) -> Result<Info, qapi_runtime::ClientError> {
         self.connection.execute("get-info", None::<&qapi_runtime::Empty>)
     }
-    /// Returns an array.
+    /// Runs `list-info`; see [`Commands::list_info`].
     pub fn list_info(&mut self) -> Result<Vec<Info>, qapi_runtime::ClientError> {
         self.connection.execute("list-info", None::<&qapi_runtime::Empty>)
     }
-    /// Takes a named type (boxed).
+    /// Runs `set-info`; see [`Commands::set_info`].
     pub fn set_info(
         &mut self,
         arguments: &Info,
@@ -550,7 +586,7 @@ impl<S: ::std::io::Read + ::std::io::Write> Client<S> {
             .execute::<_, qapi_runtime::Empty>("set-info", Some(arguments))
             .map(|_| ())
     }
-    /// Sends no reply on success.
+    /// Runs `shutdown`; see [`Commands::shutdown`].
     ///
     /// The server replies only on failure: this returns once the request is sent.
     pub fn shutdown(
@@ -559,7 +595,7 @@ impl<S: ::std::io::Read + ::std::io::Write> Client<S> {
     ) -> Result<(), qapi_runtime::ClientError> {
         self.connection.send_only("shutdown", Some(arguments))
     }
-    /// Exists only where its condition holds.
+    /// Runs `windows-only`; see [`Commands::windows_only`].
     #[cfg(windows)]
     pub fn windows_only(&mut self) -> Result<(), qapi_runtime::ClientError> {
         self.connection
@@ -569,17 +605,7 @@ impl<S: ::std::io::Read + ::std::io::Write> Client<S> {
             >("windows-only", None::<&qapi_runtime::Empty>)
             .map(|_| ())
     }
-    /// A deprecated, unstable command.
-    ///
-    /// **Deprecated.**
-    ///
-    /// **Unstable**: may change or disappear without notice.
-    ///
-    /// # Features
-    ///
-    /// `deprecated`: use `ping`
-    ///
-    /// `unstable`: experimental
+    /// Runs `old-command`; see [`Commands::old_command`].
     #[deprecated]
     pub fn old_command(&mut self) -> Result<(), qapi_runtime::ClientError> {
         self.connection
@@ -589,7 +615,7 @@ impl<S: ::std::io::Read + ::std::io::Write> Client<S> {
             >("old-command", None::<&qapi_runtime::Empty>)
             .map(|_| ())
     }
-    /// Checks its arguments itself.
+    /// Runs `raw`; see [`Commands::raw`].
     pub fn raw(&mut self, arguments: &RawArgs) -> Result<(), qapi_runtime::ClientError> {
         self.connection
             .execute::<_, qapi_runtime::Empty>("raw", Some(arguments))

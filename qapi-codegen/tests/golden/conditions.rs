@@ -738,37 +738,67 @@ impl CommandReturn {
         )
     }
 }
-/// How many commands this build has.
-pub const COMMAND_COUNT: usize = (cfg!(windows) as usize) + (cfg!(windows) as usize)
-    + (cfg!(target_os = "linux") as usize) + 1 + (cfg!(windows) as usize) + 1;
-const COMMANDS_ARRAY: [qapi_runtime::CommandInfo; COMMAND_COUNT] = {
-    let mut table = [qapi_runtime::CommandInfo::new(""); COMMAND_COUNT];
-    let mut i = 0;
-    if cfg!(windows) {
-        table[i] = qapi_runtime::CommandInfo::new("get-paint");
-        i += 1;
-    }
-    if cfg!(windows) {
-        table[i] = qapi_runtime::CommandInfo::new("paint");
-        i += 1;
-    }
-    if cfg!(target_os = "linux") {
-        table[i] = qapi_runtime::CommandInfo::new("get-thing");
-        i += 1;
-    }
-    table[i] = qapi_runtime::CommandInfo::new("get-label");
-    i += 1;
-    if cfg!(windows) {
-        table[i] = qapi_runtime::CommandInfo::new("grow");
-        i += 1;
-    }
-    table[i] = qapi_runtime::CommandInfo::new("ping");
-    i += 1;
-    assert!(i == COMMAND_COUNT);
-    table
-};
 /// Every command of this build, in schema order (for allow/block lists and `guest-info`).
-pub static COMMANDS: &[qapi_runtime::CommandInfo] = &COMMANDS_ARRAY;
+pub static COMMANDS: &[qapi_runtime::CommandInfo] = &[
+    #[cfg(windows)]
+    qapi_runtime::CommandInfo {
+        name: "get-paint",
+        success_response: true,
+        allow_oob: false,
+        allow_preconfig: false,
+        coroutine: false,
+        deprecated: false,
+        unstable: false,
+    },
+    #[cfg(windows)]
+    qapi_runtime::CommandInfo {
+        name: "paint",
+        success_response: true,
+        allow_oob: false,
+        allow_preconfig: false,
+        coroutine: false,
+        deprecated: false,
+        unstable: false,
+    },
+    #[cfg(target_os = "linux")]
+    qapi_runtime::CommandInfo {
+        name: "get-thing",
+        success_response: true,
+        allow_oob: false,
+        allow_preconfig: false,
+        coroutine: false,
+        deprecated: false,
+        unstable: false,
+    },
+    qapi_runtime::CommandInfo {
+        name: "get-label",
+        success_response: true,
+        allow_oob: false,
+        allow_preconfig: false,
+        coroutine: false,
+        deprecated: false,
+        unstable: false,
+    },
+    #[cfg(windows)]
+    qapi_runtime::CommandInfo {
+        name: "grow",
+        success_response: true,
+        allow_oob: false,
+        allow_preconfig: false,
+        coroutine: false,
+        deprecated: false,
+        unstable: false,
+    },
+    qapi_runtime::CommandInfo {
+        name: "ping",
+        success_response: true,
+        allow_oob: false,
+        allow_preconfig: false,
+        coroutine: false,
+        deprecated: false,
+        unstable: false,
+    },
+];
 /// The table entry of a command of this build, by wire name.
 pub fn command_info(name: &str) -> Option<&'static qapi_runtime::CommandInfo> {
     COMMANDS.iter().find(|info| info.name == name)
@@ -852,12 +882,12 @@ impl<S: ::std::io::Read + ::std::io::Write> Client<S> {
     pub fn into_connection(self) -> qapi_runtime::Connection<S, Event> {
         self.connection
     }
-    /// Its condition includes those of the types it uses.
+    /// Runs `get-paint`; see [`Commands::get_paint`].
     #[cfg(windows)]
     pub fn get_paint(&mut self) -> Result<Paint, qapi_runtime::ClientError> {
         self.connection.execute("get-paint", None::<&qapi_runtime::Empty>)
     }
-    /// Its condition includes those of the types it uses.
+    /// Runs `paint`; see [`Commands::paint`].
     #[cfg(windows)]
     pub fn paint(
         &mut self,
@@ -867,14 +897,16 @@ impl<S: ::std::io::Read + ::std::io::Write> Client<S> {
             .execute::<_, qapi_runtime::Empty>("paint", Some(arguments))
             .map(|_| ())
     }
-    /// Its condition includes those of the types it uses.
+    /// Runs `get-thing`; see [`Commands::get_thing`].
     #[cfg(target_os = "linux")]
     pub fn get_thing(&mut self) -> Result<Thing, qapi_runtime::ClientError> {
         self.connection.execute("get-thing", None::<&qapi_runtime::Empty>)
     }
+    /// Runs `get-label`; see [`Commands::get_label`].
     pub fn get_label(&mut self) -> Result<Label, qapi_runtime::ClientError> {
         self.connection.execute("get-label", None::<&qapi_runtime::Empty>)
     }
+    /// Runs `grow`; see [`Commands::grow`].
     #[cfg(windows)]
     pub fn grow(
         &mut self,
@@ -884,6 +916,7 @@ impl<S: ::std::io::Read + ::std::io::Write> Client<S> {
             .execute::<_, qapi_runtime::Empty>("grow", Some(arguments))
             .map(|_| ())
     }
+    /// Runs `ping`; see [`Commands::ping`].
     pub fn ping(&mut self) -> Result<(), qapi_runtime::ClientError> {
         self.connection
             .execute::<_, qapi_runtime::Empty>("ping", None::<&qapi_runtime::Empty>)

@@ -2,7 +2,7 @@
 //! dump) or an error (which must render), never a panic or a hang.
 //!
 //! Run: `RUSTC_BOOTSTRAP=1 cargo fuzz run parse` in `qapi-parser/` (seed the corpus with
-//! the schemas under `../shared/schemas` for faster coverage).
+//! the schemas under `../schema` for faster coverage).
 
 #![no_main]
 

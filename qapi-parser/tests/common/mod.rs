@@ -44,11 +44,9 @@ pub fn dump_user(schema: &Schema) -> String {
     d[start..].to_string()
 }
 
-/// A file of the shared read-only material (`../shared` from the repository root).
-pub fn shared(rel: &str) -> PathBuf {
-    Path::new(env!("CARGO_MANIFEST_DIR"))
-        .join("../../shared")
-        .join(rel)
+/// A file of the repository, `rel` from its root (the schemas are under `schema/`).
+pub fn repo(rel: &str) -> PathBuf {
+    Path::new(env!("CARGO_MANIFEST_DIR")).join("..").join(rel)
 }
 
 /// A fresh directory under the system temp dir, removed on drop.

@@ -34,7 +34,7 @@ impl Listener {
 
     fn drop_client(&mut self) {
         if self.client.take().is_some() {
-            crate::qdebug!("client disconnected");
+            crate::qdebug!("received EOF");
         }
     }
 }

@@ -20,7 +20,7 @@
 //! | guest-get/set-memory-blocks, guest-get-memory-block-info | [`memory`] |
 //! | guest-get-users | [`users`] |
 //! | guest-get-diskstats, guest-get-cpustats | [`stats`] |
-//! | guest-ssh-*-authorized-keys | [`ssh`] |
+//! | guest-ssh-*-authorized-keys | [`ssh`] (users looked up by [`passwd`]) |
 //! | guest-set-user-password | [`password`] |
 //! | guest-suspend-disk, -ram, -hybrid | [`suspend`] |
 //! | guest-get-fsinfo, guest-get-disks | [`blockdev`] |
@@ -40,6 +40,7 @@ pub mod host;
 pub mod memory;
 pub mod mount;
 pub mod net;
+pub mod passwd;
 pub mod password;
 pub mod process;
 pub mod ssh;

@@ -5,10 +5,10 @@ use std::io::{Read, Write};
 use std::os::unix::fs::{chown, PermissionsExt};
 use std::path::{Path, PathBuf};
 
-use nix::unistd::{Gid, Uid, User};
+use nix::unistd::{Gid, Uid};
 
-use super::error::{io_strerror, strerror};
-use super::SysError;
+use super::error::io_strerror;
+use super::{passwd, SysError};
 
 /// The passwd facts the key commands need.
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -18,18 +18,19 @@ pub struct Account {
     pub gid: Gid,
 }
 
-/// Looks `username` up in the passwd database. Not found reads
-/// `failed to lookup user '<u>': Success` (qemu-ga passes on GLib's errno-0 text).
+/// Looks `username` up in the passwd database (files, then the guest's NSS through getent:
+/// see [`super::passwd`]). Not found reads `failed to lookup user '<u>': Success` (qemu-ga
+/// passes on GLib's errno-0 text).
 pub fn lookup_account(username: &str) -> Result<Account, SysError> {
     let fail = |text: String| SysError::new(format!("failed to lookup user '{username}': {text}"));
-    match User::from_name(username) {
+    match passwd::lookup_user(username) {
         Ok(Some(user)) => Ok(Account {
-            home: user.dir,
-            uid: user.uid,
-            gid: user.gid,
+            home: user.home,
+            uid: Uid::from_raw(user.uid),
+            gid: Gid::from_raw(user.gid),
         }),
         Ok(None) => Err(fail("Success".to_owned())),
-        Err(errno) => Err(fail(strerror(errno))),
+        Err(e) => Err(fail(io_strerror(&e))),
     }
 }
 

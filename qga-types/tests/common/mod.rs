@@ -75,22 +75,8 @@ unreachable_commands! {
     guest_network_get_route() -> Vec<GuestNetworkRoute>;
 }
 
-/// Finds an external program; `None` (with a notice) when it is missing, unless
-/// `QAPI_REQUIRE_EXTERNAL` is set (as `cargo xtask ci` does), which makes it a failure.
-pub fn external(program: &str) -> Option<PathBuf> {
-    let dirs = std::env::var_os("PATH").unwrap_or_default();
-    let found = std::env::split_paths(&dirs)
-        .chain(["/usr/sbin".into(), "/usr/bin".into()])
-        .map(|d| d.join(program))
-        .find(|p| p.is_file());
-    if found.is_none() {
-        if std::env::var_os("QAPI_REQUIRE_EXTERNAL").is_some() {
-            panic!("{program} is required (QAPI_REQUIRE_EXTERNAL is set) but not installed; run `cargo xtask setup`");
-        }
-        eprintln!("skipping: {program} is not installed (set QAPI_REQUIRE_EXTERNAL=1 to make this a failure)");
-    }
-    found
-}
+/// Finds an external program, or skips (see `testenv::external`).
+pub use testenv::external;
 
 /// A fresh directory under the system temp dir, removed on drop.
 pub struct TempDir(pub PathBuf);
