@@ -2,6 +2,7 @@
 //! commands are enabled, the frozen state, the 0xFF reply delimiter, and reply writing.
 
 use std::io::Write;
+use std::time::{Duration, Instant};
 
 use qga_types::qapi_runtime::{self, CommandInfo, Disabled, QapiError, Reply};
 use qga_types::{CommandReturn, COMMANDS};
@@ -33,6 +34,10 @@ pub struct AgentOptions {
     pub deferred_pid_file: Option<String>,
     /// Bound on guest-exec's captured output and input (0: none).
     pub exec_memory_limit: usize,
+    /// Thaw filesystems that stayed frozen this long (`None`: never, as qemu-ga).
+    pub freeze_timeout: Option<Duration>,
+    /// How long the fsfreeze hook may run (`None`: no bound).
+    pub hook_timeout: Option<Duration>,
 }
 
 impl Default for AgentOptions {
@@ -44,6 +49,8 @@ impl Default for AgentOptions {
             deferred_log_file: None,
             deferred_pid_file: None,
             exec_memory_limit: crate::sys::exec::DEFAULT_MEMORY_LIMIT,
+            freeze_timeout: None,
+            hook_timeout: None,
         }
     }
 }
@@ -54,6 +61,8 @@ impl Default for AgentOptions {
 pub struct Core {
     pub(crate) policy: Policy,
     pub(crate) frozen: bool,
+    /// When the frozen state began (this run), for the freeze timeout.
+    frozen_since: Option<Instant>,
     pub(crate) paths: StatePaths,
     deferred_log_file: Option<String>,
     deferred_pid_file: Option<String>,
@@ -76,6 +85,7 @@ impl FreezeState for Core {
         log::set_enabled(false);
         signal::set_ignored(true);
         self.frozen = true;
+        self.frozen_since = Some(Instant::now());
         // Logging is already off: there is nowhere safe to report a failure here.
         let _ = self.paths.mark_frozen();
     }
@@ -104,6 +114,7 @@ impl FreezeState for Core {
             );
         }
         self.frozen = false;
+        self.frozen_since = None;
         signal::set_ignored(false);
     }
 }
@@ -118,6 +129,8 @@ pub struct Agent {
     pub(crate) fsfreeze: FsFreeze,
     /// Set by guest-sync-delimited: the next reply starts with 0xFF.
     pub(crate) delimit: bool,
+    /// Thaw by ourselves after this long frozen (`--freeze-timeout`).
+    freeze_timeout: Option<Duration>,
 }
 
 impl Agent {
@@ -131,6 +144,8 @@ impl Agent {
             core: Core {
                 policy: options.policy,
                 frozen,
+                // A start with filesystems left frozen counts from now.
+                frozen_since: frozen.then(Instant::now),
                 paths,
                 deferred_log_file: options.deferred_log_file,
                 deferred_pid_file: options.deferred_pid_file,
@@ -141,10 +156,41 @@ impl Agent {
             exec: ExecTable::with_memory_limit(options.exec_memory_limit),
             fsfreeze: FsFreeze {
                 hook: options.fsfreeze_hook.map(Into::into),
+                hook_timeout: options.hook_timeout,
                 ..FsFreeze::default()
             },
             delimit: false,
+            freeze_timeout: options.freeze_timeout,
         })
+    }
+
+    /// When the freeze timeout runs out (`None`: not frozen, or no timeout).
+    pub fn thaw_due(&self) -> Option<Instant> {
+        Some(self.core.frozen_since? + self.freeze_timeout?)
+    }
+
+    /// Thaws filesystems that stayed frozen past the freeze timeout, as guest-fsfreeze-thaw
+    /// does (hook included), and says why once logging is back.
+    fn auto_thaw(&mut self) {
+        let seconds = self.freeze_timeout.map_or(0, |t| t.as_secs());
+        let result = self.fsfreeze.thaw(&mut self.core);
+        match result {
+            Ok(thawed) => qlog!(
+                Critical,
+                "filesystems stayed frozen for {seconds} s (freeze-timeout) without \
+                 guest-fsfreeze-thaw: thawed {thawed} of them"
+            ),
+            Err(e) if !self.core.frozen => qlog!(
+                Critical,
+                "filesystems stayed frozen for {seconds} s (freeze-timeout) without \
+                 guest-fsfreeze-thaw: thawed them, but {e}"
+            ),
+            Err(e) => {
+                // Still frozen: try again after another timeout rather than at once.
+                self.core.frozen_since = Some(Instant::now());
+                qlog!(Critical, "freeze-timeout: failed to thaw filesystems: {e}");
+            }
+        }
     }
 
     /// Whether filesystems are frozen.
@@ -217,5 +263,14 @@ impl Handler for Agent {
             Ok(()) => crate::qdebug!("sending data, count: {}", out.written() - before),
             Err(e) => qlog!(Warning, "error sending response: {e}"),
         }
+    }
+
+    fn tick(&mut self) -> Option<Instant> {
+        let due = self.thaw_due()?;
+        if Instant::now() < due {
+            return Some(due);
+        }
+        self.auto_thaw();
+        self.thaw_due()
     }
 }

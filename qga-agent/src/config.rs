@@ -22,8 +22,13 @@ pub const DEFAULT_VIRTIO_PATH: &str = "/dev/virtio-ports/org.qemu.guest_agent.0"
 pub const DEFAULT_ISA_PATH: &str = "/dev/ttyS0";
 pub const DEFAULT_EXEC_MEMORY_LIMIT: usize = crate::sys::exec::DEFAULT_MEMORY_LIMIT;
 
-/// The internal letter of `--exec-memory-limit`, which has no short form.
+/// Seconds an fsfreeze hook may run before its process group is killed (0: no bound).
+pub const DEFAULT_HOOK_TIMEOUT: u64 = 300;
+
+/// The internal letters of the long options that have no short form.
 const EXEC_MEMORY_LIMIT: char = '\u{1}';
+const FREEZE_TIMEOUT: char = '\u{2}';
+const HOOK_TIMEOUT: char = '\u{3}';
 
 /// The effective configuration.
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -45,6 +50,12 @@ pub struct Config {
     /// Bytes of captured exec output and pending input held at most (0: no bound); an
     /// extension, `--exec-memory-limit` / `exec-memory-limit`.
     pub exec_memory_limit: usize,
+    /// Seconds after which the agent thaws filesystems itself (0: never, as qemu-ga); an
+    /// extension, `--freeze-timeout` / `freeze-timeout`.
+    pub freeze_timeout: u64,
+    /// Seconds an fsfreeze hook may run (0: no bound); an extension,
+    /// `--freeze-hook-timeout` / `freeze-hook-timeout`.
+    pub hook_timeout: u64,
 }
 
 impl Default for Config {
@@ -63,6 +74,8 @@ impl Default for Config {
             allow_rpcs: Vec::new(),
             dump_conf: false,
             exec_memory_limit: DEFAULT_EXEC_MEMORY_LIMIT,
+            freeze_timeout: 0,
+            hook_timeout: DEFAULT_HOOK_TIMEOUT,
         }
     }
 }
@@ -115,6 +128,8 @@ const LONG_OPTIONS: &[(&str, HasArg, char)] = &[
     ("statedir", HasArg::Required, 't'),
     ("retry-path", HasArg::No, 'r'),
     ("exec-memory-limit", HasArg::Required, EXEC_MEMORY_LIMIT),
+    ("freeze-timeout", HasArg::Required, FREEZE_TIMEOUT),
+    ("freeze-hook-timeout", HasArg::Required, HOOK_TIMEOUT),
 ];
 
 /// Short options; `-s` (a Windows service option) is accepted and ignored, as by qemu-ga.
@@ -301,6 +316,19 @@ pub fn parse(
                     return Outcome::exit(String::new(), format!("{argv0}: {message}\n"), 1)
                 }
             },
+            FREEZE_TIMEOUT | HOOK_TIMEOUT => {
+                let (key, slot) = if letter == FREEZE_TIMEOUT {
+                    ("freeze-timeout", &mut config.freeze_timeout)
+                } else {
+                    ("freeze-hook-timeout", &mut config.hook_timeout)
+                };
+                match parse_seconds(key, &value) {
+                    Ok(seconds) => *slot = seconds,
+                    Err(message) => {
+                        return Outcome::exit(String::new(), format!("{argv0}: {message}\n"), 1)
+                    }
+                }
+            }
             _ => {} // -c was handled above; -s means nothing on Linux.
         }
     }
@@ -358,7 +386,26 @@ fn load_file(
     if let Some(size) = string("exec-memory-limit") {
         config.exec_memory_limit = parse_size(&size)?;
     }
+    if let Some(seconds) = string("freeze-timeout") {
+        config.freeze_timeout = parse_seconds("freeze-timeout", &seconds)?;
+    }
+    if let Some(seconds) = string("freeze-hook-timeout") {
+        config.hook_timeout = parse_seconds("freeze-hook-timeout", &seconds)?;
+    }
     Ok(())
+}
+
+/// A whole number of seconds for the option `key` (`0` turns the bound off).
+pub fn parse_seconds(key: &str, text: &str) -> Result<u64, String> {
+    let digits = text.trim();
+    if digits.is_empty() || !digits.bytes().all(|b| b.is_ascii_digit()) {
+        return Err(format!(
+            "invalid {key} '{text}': expected a whole number of seconds"
+        ));
+    }
+    digits
+        .parse()
+        .map_err(|_| format!("invalid {key} '{text}': too large"))
 }
 
 /// A size as qemu's tools write it: a whole number of bytes, or with a suffix `K`, `M`, `G`
@@ -418,6 +465,16 @@ impl Config {
             let limit = self.exec_memory_limit.to_string();
             entry(&mut out, "exec-memory-limit", &limit);
         }
+        if self.freeze_timeout != 0 {
+            entry(&mut out, "freeze-timeout", &self.freeze_timeout.to_string());
+        }
+        if self.hook_timeout != DEFAULT_HOOK_TIMEOUT {
+            entry(
+                &mut out,
+                "freeze-hook-timeout",
+                &self.hook_timeout.to_string(),
+            );
+        }
         out
     }
 }
@@ -462,6 +519,12 @@ QEMU Guest Agent {QGA_VERSION} compatible agent (qga-agent {own})
       --exec-memory-limit=SIZE
                         most memory for guest-exec's captured output and input,
                         all commands together (default 256M; 0: no bound)
+      --freeze-timeout=SECS
+                        thaw frozen filesystems after SECS seconds even if the
+                        host never asks (default 0: never, as qemu-ga)
+      --freeze-hook-timeout=SECS
+                        kill an fsfreeze hook still running after SECS seconds
+                        (default {DEFAULT_HOOK_TIMEOUT}; 0: no bound)
   -h, --help            print this help and exit
 ",
         own = env!("CARGO_PKG_VERSION")
@@ -537,6 +600,45 @@ mod tests {
             config(&["-b", "a,b", "-b", "c,d"], &[]).block_rpcs,
             ["b", "a", "d", "c"]
         );
+    }
+
+    #[test]
+    fn freeze_and_hook_timeouts() {
+        let c = config(&[], &[]);
+        assert_eq!((c.freeze_timeout, c.hook_timeout), (0, 300));
+        let c = config(&["--freeze-timeout=600", "--freeze-hook", "5"], &[]);
+        assert_eq!((c.freeze_timeout, c.hook_timeout), (600, 5));
+        let file = config(
+            &["-c", "/c"],
+            &[(
+                "/c",
+                "[general]\nfreeze-timeout=90\nfreeze-hook-timeout=0\n",
+            )],
+        );
+        assert_eq!((file.freeze_timeout, file.hook_timeout), (90, 0));
+        assert!(file
+            .dump()
+            .ends_with("allow-rpcs=\nfreeze-timeout=90\nfreeze-hook-timeout=0\n"));
+        match run(&["--freeze-timeout=1m"], &[]) {
+            Outcome::Exit { stderr, code, .. } => {
+                assert_eq!(code, 1);
+                assert_eq!(
+                    stderr,
+                    "qga: invalid freeze-timeout '1m': expected a whole number of seconds\n"
+                );
+            }
+            other => panic!("{other:?}"),
+        }
+        match run(
+            &["-c", "/c"],
+            &[("/c", "[general]\nfreeze-hook-timeout=-1\n")],
+        ) {
+            Outcome::Exit { stderr, .. } => assert!(
+                stderr.contains("invalid freeze-hook-timeout '-1'"),
+                "{stderr}"
+            ),
+            other => panic!("{other:?}"),
+        }
     }
 
     #[test]

@@ -19,6 +19,7 @@ pub mod channel;
 pub mod commands;
 pub mod config;
 pub mod daemon;
+pub mod fuzzing;
 pub mod json;
 pub mod keyfile;
 pub mod policy;

@@ -117,6 +117,9 @@ fn start(config: Config, activation: Option<Activation>) -> Result<(), Vec<Strin
         },
         deferred_pid_file: (frozen && config.daemonize).then(|| config.pid_file.clone()),
         exec_memory_limit: config.exec_memory_limit,
+        freeze_timeout: (config.freeze_timeout > 0)
+            .then(|| Duration::from_secs(config.freeze_timeout)),
+        hook_timeout: (config.hook_timeout > 0).then(|| Duration::from_secs(config.hook_timeout)),
     };
     let mut agent = Agent::new(options, frozen).map_err(|mut messages| {
         messages.push("failed to load persistent state".to_owned());

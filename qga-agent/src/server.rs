@@ -1,8 +1,12 @@
 //! The main loop: one blocking read, every complete value handled in order, all replies of that
 //! read sent in one write. A lock-step client costs one read and one write per request; a
-//! pipelining client gets its replies batched.
+//! pipelining client gets its replies batched. Timed work (the freeze timeout) is done between
+//! reads: while it is pending, the loop waits for input with `poll(2)` until it is due.
 
 use std::io::{self, Write};
+use std::time::Instant;
+
+use nix::poll::{poll, PollFd, PollFlags, PollTimeout};
 
 use serde_json::Value;
 
@@ -19,6 +23,12 @@ const FLUSH_AT: usize = 256 * 1024;
 pub trait Handler {
     /// Handles one value (or the error that took its place), writing any reply to `out`.
     fn handle(&mut self, input: Result<Value, ParseError>, out: &mut Output<'_>);
+
+    /// Does timed work that is due; returns when it is next due (`None`: nothing pending).
+    /// Called before every wait for input, whether or not a client is connected.
+    fn tick(&mut self) -> Option<Instant> {
+        None
+    }
 }
 
 /// Why [`serve`] returned.
@@ -42,6 +52,14 @@ pub fn serve(
     loop {
         if signal::quit_requested() {
             return Stop::Quit;
+        }
+        if let Some(due) = handler.tick() {
+            match wait_readable(&*channel, due) {
+                Ok(true) => {}
+                Ok(false) => continue,
+                Err(e) if e.kind() == io::ErrorKind::Interrupted => continue,
+                Err(e) => return Stop::ChannelFailed(e),
+            }
         }
         let n = match channel.read(&mut input) {
             Ok(0) => continue,
@@ -67,6 +85,26 @@ pub fn serve(
             pending = Vec::new();
         }
     }
+}
+
+/// Waits until the channel has something for a read (data, a connection, a hang-up) or `due`
+/// has come: `Ok(false)` then. A channel without a descriptor to wait on is always ready.
+fn wait_readable(channel: &dyn Channel, due: Instant) -> io::Result<bool> {
+    let Some(fd) = channel.wait_fd() else {
+        return Ok(true);
+    };
+    let left = due.saturating_duration_since(Instant::now());
+    if left.is_zero() {
+        return Ok(false);
+    }
+    // Rounded up to whole milliseconds so the wait never ends just before `due`.
+    let millis = i32::try_from(left.as_millis() + 1).unwrap_or(i32::MAX);
+    let mut fds = [PollFd::new(fd, PollFlags::POLLIN)];
+    let ready = poll(
+        &mut fds,
+        PollTimeout::try_from(millis).unwrap_or(PollTimeout::MAX),
+    )?;
+    Ok(ready > 0)
 }
 
 /// Buffers replies and sends them to the channel in large writes. Once a write fails (the

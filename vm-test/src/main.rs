@@ -12,7 +12,7 @@
 //!   libraries are copied along);
 //! - `--reference`: tests QEMU's own qemu-ga (installed by `cargo xtask setup`);
 //! - `--all`: qga-agent, then qemu-ga, with the same checks (what CI runs);
-//! - `--suite NAME`: only that suite (`main`, `hook+power`, `cli`; see [`suite`]); `--suite debian`
+//! - `--suite NAME`: only that suite (`main`, `hook+power`, `cli`, `autothaw`; see [`suite`]); `--suite debian`
 //!   is the packaged agent in a real Debian guest instead (see [`debian`]);
 //! - `--vmlinuz`: boots the compressed kernel in every suite (slower);
 //! - `--keep`: keeps the work directories (initramfs, disk image, logs) after passing runs;
@@ -131,6 +131,13 @@ pub fn run_agent(
     let mut passed = 0;
     let mut failed = Vec::new();
     for suite in suites {
+        if suite.extension && agent.flavor == Flavor::Reference {
+            eprintln!(
+                "vm-test ({}) [{}]: skipped, a qga-agent extension",
+                agent.label, suite.name
+            );
+            continue;
+        }
         match run_suite(kernel, agent, suite, options) {
             Ok(result) => {
                 passed += result.passed;

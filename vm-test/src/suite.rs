@@ -1,7 +1,7 @@
 //! Test suites: one VM boot each, with its own agent options and VM configuration, and the
 //! checks that run in it (in order; each suite ends by shutting the guest down).
 
-use super::checks::{cli, files, hook, power, session, storage, system, CheckFn};
+use super::checks::{autothaw, cli, files, hook, power, session, storage, system, CheckFn};
 
 /// One boot of the test VM.
 pub struct Suite {
@@ -17,6 +17,8 @@ pub struct Suite {
     pub memory_slots: u32,
     /// Appended to the kernel command line.
     pub kernel_args: &'static str,
+    /// Tests a qga-agent extension: not run against qemu-ga.
+    pub extension: bool,
     pub checks: &'static [(&'static str, CheckFn)],
 }
 
@@ -28,6 +30,7 @@ pub const MAIN: Suite = Suite {
     qmp: false,
     memory_slots: 0,
     kernel_args: "",
+    extension: false,
     checks: &[
         ("guest-sync, guest-sync-delimited", session::sync),
         ("guest-ping", session::ping),
@@ -74,6 +77,7 @@ pub const HOOK_AND_POWER: Suite = Suite {
     // Memory onlined with a plain "online" (what qemu-ga writes) goes to ZONE_MOVABLE, so
     // taking it offline again cannot fail on unmovable kernel allocations.
     kernel_args: "memory_hotplug.online_policy=auto-movable",
+    extension: false,
     checks: &[
         ("guest-fsfreeze-* with hook", hook::hook_freeze_thaw),
         ("guest-fsfreeze-* failing hook", hook::hook_failures),
@@ -95,6 +99,7 @@ pub const CLI: Suite = Suite {
     qmp: false,
     memory_slots: 0,
     kernel_args: "",
+    extension: false,
     checks: &[
         ("qga queries", cli::queries),
         ("qga time set/sync", cli::time),
@@ -107,4 +112,23 @@ pub const CLI: Suite = Suite {
     ],
 };
 
-pub const SUITES: &[&Suite] = &[&MAIN, &HOOK_AND_POWER, &CLI];
+/// qga-agent's `--freeze-timeout` with the hook: filesystems frozen by a host that then
+/// leaves are thawed by the agent. Ends with a power-off.
+pub const AUTOTHAW: Suite = Suite {
+    name: "autothaw",
+    agent_args: &["-F", "--freeze-timeout=10"],
+    compressed_kernel: false,
+    qmp: false,
+    memory_slots: 0,
+    kernel_args: "",
+    extension: true,
+    checks: &[
+        (
+            "--freeze-timeout thaws without a host",
+            autothaw::thaw_after_host_left,
+        ),
+        ("guest-shutdown powerdown", power::shutdown_powerdown),
+    ],
+};
+
+pub const SUITES: &[&Suite] = &[&MAIN, &HOOK_AND_POWER, &CLI, &AUTOTHAW];

@@ -80,6 +80,10 @@ impl Channel for Listener {
         }
     }
 
+    fn wait_fd(&self) -> Option<std::os::fd::BorrowedFd<'_>> {
+        Some(self.client.as_ref().unwrap_or(&self.listener).as_fd())
+    }
+
     fn write(&mut self, data: &[u8]) -> io::Result<usize> {
         let Some(client) = &self.client else {
             return Err(io::ErrorKind::NotConnected.into());

@@ -24,6 +24,12 @@ pub trait Channel {
     /// Writes some of `data` to the current peer, as write(2) does. `Err(Interrupted)`
     /// means a signal arrived first; [`write_all_with`] decides whether to go on.
     fn write(&mut self, data: &[u8]) -> io::Result<usize>;
+
+    /// The descriptor the next [`Channel::read`] waits on, so the loop can wait for it with a
+    /// timeout when timed work is due (`None`: reads are not waited for).
+    fn wait_fd(&self) -> Option<BorrowedFd<'_>> {
+        None
+    }
 }
 
 /// Writes `data` completely, retrying after signals unless `give_up` says to stop.

@@ -69,4 +69,8 @@ impl Channel for IsaSerial {
     fn write(&mut self, data: &[u8]) -> io::Result<usize> {
         write_fd(&self.fd, data)
     }
+
+    fn wait_fd(&self) -> Option<std::os::fd::BorrowedFd<'_>> {
+        Some(self.fd.as_fd())
+    }
 }

@@ -48,4 +48,8 @@ impl Channel for VirtioSerial {
     fn write(&mut self, data: &[u8]) -> io::Result<usize> {
         write_fd(&self.fd, data)
     }
+
+    fn wait_fd(&self) -> Option<std::os::fd::BorrowedFd<'_>> {
+        Some(self.fd.as_fd())
+    }
 }

@@ -1,5 +1,5 @@
 //! Turns the tokens of one complete message into a `serde_json::Value`, with QEMU's parse
-//! errors; scalar tokens are decoded when they are read (see [`Token::scalar`]) and any error
+//! errors; scalar tokens are decoded when they are read (see [`Scalar`]) and any error
 //! in them is reported only if the parse reaches them, as QEMU does.
 
 use serde_json::{Map, Number, Value};
@@ -12,7 +12,32 @@ use super::utf8;
 pub(crate) enum Token {
     Punct(Punct),
     /// A string, number or keyword, already decoded, or the error decoding it gave.
-    Scalar(Result<Value, String>),
+    Scalar(Scalar),
+}
+
+/// A decoded scalar in 24 bytes: a message may hold two million tokens, and as `Value`s
+/// they would take three times the memory.
+#[derive(Debug)]
+pub(crate) enum Scalar {
+    Null,
+    Bool(bool),
+    Number(Number),
+    String(Box<str>),
+    /// Why the token is not a value (reported only if the parse reaches it).
+    Invalid(Box<str>),
+}
+
+impl Scalar {
+    /// The value, or the error decoding it gave.
+    pub(crate) fn into_value(self) -> Result<Value, String> {
+        match self {
+            Scalar::Null => Ok(Value::Null),
+            Scalar::Bool(b) => Ok(Value::Bool(b)),
+            Scalar::Number(n) => Ok(Value::Number(n)),
+            Scalar::String(text) => Ok(Value::String(text.into())),
+            Scalar::Invalid(error) => Err(error.into()),
+        }
+    }
 }
 
 impl Token {
@@ -24,7 +49,10 @@ impl Token {
         } else {
             decode_string(&content, quote)
         };
-        Token::Scalar(value.map(Value::String))
+        Token::Scalar(match value {
+            Ok(text) => Scalar::String(text.into_boxed_str()),
+            Err(error) => Scalar::Invalid(error.into_boxed_str()),
+        })
     }
 
     /// A number token: int64 if it fits, else uint64 if non-negative and it fits, else double.
@@ -32,11 +60,11 @@ impl Token {
         let text = std::str::from_utf8(text).unwrap_or("0");
         if !float {
             if let Ok(v) = text.parse::<i64>() {
-                return Token::Scalar(Ok(Value::from(v)));
+                return Token::Scalar(Scalar::Number(Number::from(v)));
             }
             if !text.starts_with('-') {
                 if let Ok(v) = text.parse::<u64>() {
-                    return Token::Scalar(Ok(Value::from(v)));
+                    return Token::Scalar(Scalar::Number(Number::from(v)));
                 }
             }
         }
@@ -45,19 +73,18 @@ impl Token {
             .parse::<f64>()
             .unwrap_or(0.0)
             .clamp(-f64::MAX, f64::MAX);
-        Token::Scalar(Ok(Number::from_f64(v).map_or(Value::Null, Value::Number)))
+        Token::Scalar(Number::from_f64(v).map_or(Scalar::Null, Scalar::Number))
     }
 
     /// A keyword token: only `true`, `false` and `null` are values.
     pub(crate) fn keyword(text: &[u8]) -> Token {
         Token::Scalar(match text {
-            b"true" => Ok(Value::Bool(true)),
-            b"false" => Ok(Value::Bool(false)),
-            b"null" => Ok(Value::Null),
-            _ => Err(format!(
-                "invalid keyword '{}'",
-                String::from_utf8_lossy(text)
-            )),
+            b"true" => Scalar::Bool(true),
+            b"false" => Scalar::Bool(false),
+            b"null" => Scalar::Null,
+            _ => Scalar::Invalid(
+                format!("invalid keyword '{}'", String::from_utf8_lossy(text)).into_boxed_str(),
+            ),
         })
     }
 }
@@ -176,7 +203,7 @@ impl Parser<'_> {
             Some(Token::Punct(Punct::LCurly)) => self.object(),
             Some(Token::Punct(Punct::LSquare)) => self.array(),
             Some(Token::Scalar(_)) => match self.pop() {
-                Some(Token::Scalar(scalar)) => scalar,
+                Some(Token::Scalar(scalar)) => scalar.into_value(),
                 _ => Err(PREMATURE_EOI.to_owned()),
             },
             Some(Token::Punct(_)) => Err("expecting value".to_owned()),
@@ -258,7 +285,7 @@ mod tests {
             b'"',
             raw.is_ascii() && !raw.contains('\\'),
         ) {
-            Token::Scalar(v) => v,
+            Token::Scalar(v) => v.into_value(),
             Token::Punct(_) => unreachable!("string() makes scalars"),
         }
     }
@@ -296,7 +323,7 @@ mod tests {
     #[test]
     fn raw_utf8() {
         let raw = |bytes: &[u8]| match Token::string(bytes.to_vec(), b'"', false) {
-            Token::Scalar(v) => v,
+            Token::Scalar(v) => v.into_value(),
             Token::Punct(_) => unreachable!("string() makes scalars"),
         };
         assert_eq!(raw(b"\xc3\xa9").unwrap(), "\u{e9}");
@@ -312,9 +339,15 @@ mod tests {
     }
 
     #[test]
+    fn tokens_are_small() {
+        // Two million of them fit in 48 MiB (qemu-ga's limit; with a Value inside, 144 MiB).
+        assert_eq!(std::mem::size_of::<Token>(), 24);
+    }
+
+    #[test]
     fn numbers() {
         let num = |t: &str, f| match Token::number(t.as_bytes(), f) {
-            Token::Scalar(Ok(v)) => v,
+            Token::Scalar(v) => v.into_value().unwrap(),
             other => panic!("{other:?}"),
         };
         assert_eq!(num("-9223372036854775808", false), Value::from(i64::MIN));

@@ -49,6 +49,9 @@ struct Message {
     size: usize,
     braces: i64,
     brackets: i64,
+    /// After a token count or size limit: the rest of that message is dropped unread (only
+    /// its nesting is followed) instead of being read as a flood of new messages.
+    discarding: bool,
 }
 
 impl Message {
@@ -61,6 +64,7 @@ impl Message {
                 let desc = format!("JSON parse error, stray '{}'", utf8::lossy(&text[..end]));
                 return self.finish(Err(ParseError(desc)), emit);
             }
+            Lexeme::Oversized if self.discarding => return,
             Lexeme::Oversized => return self.finish(Err(limit("JSON token size")), emit),
             Lexeme::Punct(punct) => {
                 match punct {
@@ -80,11 +84,17 @@ impl Message {
             Lexeme::Number { text, float } => Token::number(text, float),
             Lexeme::Keyword(text) => Token::keyword(text),
         };
+        if self.discarding {
+            if self.braces <= 0 && self.brackets <= 0 {
+                self.finish_silently();
+            }
+            return;
+        }
         if self.size + len + 1 > MAX_TOKEN_SIZE {
-            return self.finish(Err(limit("JSON token size")), emit);
+            return self.discard(limit("JSON token size"), emit);
         }
         if self.tokens.len() + 1 > MAX_TOKEN_COUNT {
-            return self.finish(Err(limit("JSON token count")), emit);
+            return self.discard(limit("JSON token count"), emit);
         }
         if self.braces + self.brackets > MAX_NESTING as i64 {
             return self.finish(Err(limit("JSON nesting depth")), emit);
@@ -105,15 +115,32 @@ impl Message {
         result: Result<Value, ParseError>,
         emit: &mut impl FnMut(Result<Value, ParseError>),
     ) {
+        self.finish_silently();
+        emit(result);
+    }
+
+    fn finish_silently(&mut self) {
         self.braces = 0;
         self.brackets = 0;
         self.size = 0;
+        self.discarding = false;
         self.tokens.clear();
         if self.tokens.capacity() > 4096 {
             // Do not keep a huge message's token array for the agent's lifetime.
             self.tokens = Vec::new();
         }
-        emit(result);
+    }
+
+    /// Reports `error` once and drops the rest of the message: qemu-ga reads that rest as
+    /// new input, answering each of up to millions of leftover tokens with its own error.
+    fn discard(&mut self, error: ParseError, emit: &mut impl FnMut(Result<Value, ParseError>)) {
+        self.size = 0;
+        self.tokens = Vec::new();
+        self.discarding = true;
+        emit(Err(error));
+        if self.braces <= 0 && self.brackets <= 0 {
+            self.finish_silently();
+        }
     }
 }
 
@@ -251,6 +278,23 @@ mod tests {
         input.extend(b"1]");
         let out = run(&[&input]);
         assert_eq!(out[0], "!JSON token count limit exceeded");
+        // One error for the whole message (qemu-ga answers each leftover token), then the
+        // next message is read as usual, also when fed in pieces.
+        input.extend(b"{\"execute\": \"guest-ping\"}");
+        assert_eq!(out.len(), 1);
+        let pieces: Vec<&[u8]> = input.chunks(4093).collect();
+        assert_eq!(
+            run(&pieces),
+            [
+                "!JSON token count limit exceeded",
+                "{\"execute\":\"guest-ping\"}"
+            ]
+        );
+        // Nested deeper: the message ends where its outermost bracket closes.
+        let mut nested = b"{\"a\": [[".to_vec();
+        nested.extend(b"{},".repeat(MAX_TOKEN_COUNT / 3));
+        nested.extend(b"[]]]}[2]");
+        assert_eq!(run(&[&nested]), ["!JSON token count limit exceeded", "[2]"]);
     }
 
     #[test]
@@ -265,7 +309,7 @@ mod tests {
         let big = format!("\"{}\"", "b".repeat(MAX_TOKEN_SIZE / 2));
         let msg = format!("[{big},{big}]");
         let out = run(&[msg.as_bytes()]);
-        assert_eq!(out[0], "!JSON token size limit exceeded");
+        assert_eq!(out, ["!JSON token size limit exceeded"]);
     }
 
     #[test]

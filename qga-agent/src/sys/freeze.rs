@@ -6,6 +6,7 @@
 use std::fs::File;
 use std::os::unix::ffi::OsStrExt;
 use std::path::{Path, PathBuf};
+use std::time::Duration;
 
 use nix::errno::Errno;
 
@@ -40,13 +41,14 @@ impl HookArg {
     }
 }
 
-/// Runs the fsfreeze hook as `<hook> freeze|thaw` (see [`process::run_command`]); errors read
-/// `child process has failed to execute fsfreeze hook: ...`.
-pub fn run_hook(hook: &Path, arg: HookArg) -> Result<(), SysError> {
-    process::run_command(
+/// Runs the fsfreeze hook as `<hook> freeze|thaw` (see [`process::run_command_bounded`]),
+/// killing its process group after `timeout`; errors read `child process has failed to
+/// execute fsfreeze hook: ...`.
+pub fn run_hook(hook: &Path, arg: HookArg, timeout: Option<Duration>) -> Result<(), SysError> {
+    process::run_command_bounded(
         &[hook.as_os_str(), arg.as_str().as_ref()],
-        None,
         "execute fsfreeze hook",
+        timeout,
     )
 }
 
@@ -112,6 +114,8 @@ fn open_dir(path: &Path) -> Result<File, Errno> {
 pub struct FsFreeze<I = Kernel> {
     /// The fsfreeze hook (`-F`), if configured.
     pub hook: Option<PathBuf>,
+    /// How long the hook may run (`None`: no bound).
+    pub hook_timeout: Option<Duration>,
     /// Where mounts are listed from.
     pub tables: MountTables,
     /// The ioctls to issue.
@@ -131,7 +135,7 @@ impl<I: FsIoctl> FsFreeze<I> {
         state: &mut dyn FreezeState,
     ) -> Result<i64, SysError> {
         if let Some(hook) = &self.hook {
-            run_hook(hook, HookArg::Freeze)?;
+            run_hook(hook, HookArg::Freeze, self.hook_timeout)?;
         }
         let mounts = self.tables.list()?;
         state.set_frozen();
@@ -158,7 +162,7 @@ impl<I: FsIoctl> FsFreeze<I> {
         let thawed = thaw_mounts(&mounts, &self.ioctl);
         state.unset_frozen();
         if let Some(hook) = &self.hook {
-            run_hook(hook, HookArg::Thaw)?;
+            run_hook(hook, HookArg::Thaw, self.hook_timeout)?;
         }
         Ok(thawed)
     }
@@ -285,6 +289,7 @@ pub(crate) mod tests {
         fn freezer(&self, ioctl: FakeIoctl, hook: Option<PathBuf>) -> FsFreeze<FakeIoctl> {
             FsFreeze {
                 hook,
+                hook_timeout: None,
                 tables: self.tables.clone(),
                 ioctl,
             }
@@ -442,6 +447,41 @@ pub(crate) mod tests {
     }
 
     #[test]
+    fn a_hanging_freeze_hook_is_killed_and_freezes_nothing() {
+        let tree = Tree::new(&["a"]);
+        let hook = tree.hook("[ \"$1\" = freeze ] && sleep 600; exit 0");
+        let mut fs = tree.freezer(FakeIoctl::default(), Some(hook));
+        fs.hook_timeout = Some(Duration::from_secs(1));
+        let mut state = FakeState::default();
+        let started = std::time::Instant::now();
+        assert_eq!(
+            fs.freeze(None, &mut state).unwrap_err().to_string(),
+            "child process has failed to execute fsfreeze hook: timed out after 1 s, its \
+             process group was killed"
+        );
+        assert!(started.elapsed() < Duration::from_secs(30));
+        assert!(state.events.is_empty());
+        assert!(fs.ioctl.calls.borrow().is_empty());
+    }
+
+    #[test]
+    fn a_hanging_thaw_hook_is_reported_after_thawing() {
+        let tree = Tree::new(&["a"]);
+        let hook = tree.hook("[ \"$1\" = thaw ] && sleep 600; exit 0");
+        let mut fs = tree.freezer(FakeIoctl::default(), Some(hook));
+        fs.hook_timeout = Some(Duration::from_secs(1));
+        let mut state = FakeState::default();
+        assert_eq!(fs.freeze(None, &mut state).unwrap(), 1);
+        assert!(fs
+            .thaw(&mut state)
+            .unwrap_err()
+            .to_string()
+            .ends_with("timed out after 1 s, its process group was killed"));
+        assert_eq!(state.events, ["set_frozen", "unset_frozen"]);
+        assert_eq!(fs.ioctl.depth.borrow()[&tree.path("a")], 0);
+    }
+
+    #[test]
     fn a_missing_mount_table_fails_before_freezing_or_thawing() {
         let tree = Tree::new(&["a"]);
         let mut fs = tree.freezer(FakeIoctl::default(), None);
@@ -458,7 +498,9 @@ pub(crate) mod tests {
         let tree = Tree::new(&[]);
         let hook = tree.hook("echo \"args: $*\"; exit 1");
         assert_eq!(
-            run_hook(&hook, HookArg::Thaw).unwrap_err().to_string(),
+            run_hook(&hook, HookArg::Thaw, None)
+                .unwrap_err()
+                .to_string(),
             "child process has failed to execute fsfreeze hook: args: thaw\n"
         );
         assert_eq!(HookArg::Freeze.as_str(), "freeze");

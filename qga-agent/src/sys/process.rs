@@ -5,11 +5,16 @@
 use std::ffi::OsStr;
 use std::fs::File;
 use std::io::{Read, Write};
+use std::os::fd::{AsFd, OwnedFd};
 use std::os::unix::process::{CommandExt, ExitStatusExt};
 use std::process::{Command, ExitStatus, Stdio};
+use std::time::{Duration, Instant};
 
+use nix::errno::Errno;
 use nix::fcntl::OFlag;
-use nix::unistd;
+use nix::poll::{poll, PollFd, PollFlags, PollTimeout};
+use nix::sys::signal::{killpg, Signal};
+use nix::unistd::{self, Pid};
 
 use super::error::io_strerror;
 use super::SysError;
@@ -35,6 +40,19 @@ pub fn run<S: AsRef<OsStr>>(
     input: Option<&[u8]>,
     action: &str,
 ) -> Result<Finished, SysError> {
+    run_bounded(argv, input, action, None)
+}
+
+/// [`run`], but a helper still writing or running after `timeout` has its process group
+/// (its session, see `setsid`) killed: `child process has failed to <action>: timed out
+/// after <n> s, its process group was killed`.
+pub fn run_bounded<S: AsRef<OsStr>>(
+    argv: &[S],
+    input: Option<&[u8]>,
+    action: &str,
+    timeout: Option<Duration>,
+) -> Result<Finished, SysError> {
+    let deadline = timeout.map(|t| Instant::now() + t);
     let Some((program, args)) = argv.split_first() else {
         return Err(SysError::new("cannot run an empty command"));
     };
@@ -87,18 +105,28 @@ pub fn run<S: AsRef<OsStr>>(
                 // stdin is closed with the unused closure, so the child does not wait for it.
                 match std::thread::Builder::new().spawn_scoped(scope, feed) {
                     Ok(feeder) => Some(feeder),
-                    Err(err) => return (Ok(0), Some(Ok(Err(err)))),
+                    Err(err) => return (Ok(true), Some(Ok(Err(err)))),
                 }
             }
             _ => None,
         };
-        let read = File::from(out_read).read_to_end(&mut output);
+        let read = read_output(out_read, &mut output, deadline);
+        if let Ok(false) = read {
+            kill_group(child.id());
+        }
         let fed = feeder.map(|feeder| feeder.join());
         (read, fed)
     });
     let status = child
         .wait()
         .map_err(|err| SysError::with_io("failed to wait for child process", &err))?;
+    if let (Ok(false), _) = read {
+        let seconds = timeout.map_or(0, |t| t.as_secs());
+        return Err(SysError::new(format!(
+            "child process has failed to {action}: timed out after {seconds} s, its process \
+             group was killed"
+        )));
+    }
     match read {
         (Err(err), _) => Err(SysError::with_io(
             "failed to read output of child process",
@@ -112,6 +140,49 @@ pub fn run<S: AsRef<OsStr>>(
     }
 }
 
+/// Reads the helper's output to its end; `Ok(false)` when `deadline` came first.
+fn read_output(
+    pipe: OwnedFd,
+    output: &mut Vec<u8>,
+    deadline: Option<Instant>,
+) -> std::io::Result<bool> {
+    let Some(deadline) = deadline else {
+        return File::from(pipe).read_to_end(output).map(|_| true);
+    };
+    let mut chunk = [0u8; 4096];
+    loop {
+        let left = deadline.saturating_duration_since(Instant::now());
+        if left.is_zero() {
+            return Ok(false);
+        }
+        // Whole milliseconds, rounded up so the poll never returns just before the deadline.
+        let millis = i32::try_from(left.as_millis() + 1).unwrap_or(i32::MAX);
+        let mut fds = [PollFd::new(pipe.as_fd(), PollFlags::POLLIN)];
+        match poll(
+            &mut fds,
+            PollTimeout::try_from(millis).unwrap_or(PollTimeout::MAX),
+        ) {
+            Ok(0) | Err(Errno::EINTR) => continue,
+            Ok(_) => {}
+            Err(errno) => return Err(errno.into()),
+        }
+        match unistd::read(pipe.as_fd(), &mut chunk) {
+            Ok(0) => return Ok(true),
+            Ok(n) => output.extend_from_slice(&chunk[..n]),
+            Err(Errno::EINTR | Errno::EAGAIN) => {}
+            Err(errno) => return Err(errno.into()),
+        }
+    }
+}
+
+/// Kills the process group a helper leads (it called `setsid`, so its pid names the group).
+fn kill_group(pid: u32) {
+    if let Ok(pid) = i32::try_from(pid) {
+        // The group may already be gone; nothing else to do then.
+        let _ = killpg(Pid::from_raw(pid), Signal::SIGKILL);
+    }
+}
+
 /// Runs a helper and turns anything but exit status 0 into qemu-ga's error texts:
 /// `child process has failed to <action>: <output>` (or `: exit status <n>` without output),
 /// `child process has terminated abnormally[: <output>]` when it did not exit normally.
@@ -121,6 +192,16 @@ pub fn run_command<S: AsRef<OsStr>>(
     action: &str,
 ) -> Result<(), SysError> {
     let finished = run(argv, input, action)?;
+    check(&finished, action)
+}
+
+/// [`run_command`] with [`run_bounded`]'s timeout.
+pub fn run_command_bounded<S: AsRef<OsStr>>(
+    argv: &[S],
+    action: &str,
+    timeout: Option<Duration>,
+) -> Result<(), SysError> {
+    let finished = run_bounded(argv, None, action, timeout)?;
     check(&finished, action)
 }
 
@@ -243,6 +324,49 @@ mod tests {
         let big = vec![b'a'; 1 << 20];
         let finished = run(&sh("cat"), Some(&big), "test").unwrap();
         assert_eq!(finished.output.len(), big.len());
+    }
+
+    #[test]
+    fn a_helper_past_its_timeout_is_killed_with_its_group() {
+        let dir = tempfile::tempdir().unwrap();
+        let pids = dir.path().join("pids");
+        // The helper and a grandchild sleep; both hold the output pipe open.
+        let script = format!(
+            "sleep 60 & echo $! > {0}; echo $$ >> {0}; sleep 60",
+            pids.display()
+        );
+        let started = Instant::now();
+        let err = run_command_bounded(
+            &sh(&script),
+            "execute fsfreeze hook",
+            Some(Duration::from_secs(1)),
+        )
+        .unwrap_err();
+        let took = started.elapsed();
+        assert_eq!(
+            err.to_string(),
+            "child process has failed to execute fsfreeze hook: timed out after 1 s, its process \
+             group was killed"
+        );
+        assert!(
+            took >= Duration::from_secs(1) && took < Duration::from_secs(10),
+            "{took:?}"
+        );
+        for pid in std::fs::read_to_string(&pids).unwrap().split_whitespace() {
+            let pid: i32 = pid.parse().unwrap();
+            // Killed (the grandchild is reaped by init or is a zombie of nobody we know).
+            let gone = (0..100).any(|_| {
+                let stat = std::fs::read_to_string(format!("/proc/{pid}/stat"));
+                let dead = stat.map_or(true, |s| s.contains(") Z "));
+                if !dead {
+                    std::thread::sleep(Duration::from_millis(20));
+                }
+                dead
+            });
+            assert!(gone, "process {pid} of the hook's group survived");
+        }
+        // Within its time, a helper runs as before.
+        run_command_bounded(&sh("sleep 0.1; exit 0"), "x", Some(Duration::from_secs(5))).unwrap();
     }
 
     #[test]

@@ -7,6 +7,7 @@
 //!
 //! Add a check by writing a [`CheckFn`] and listing it in a suite ([`super::suite`]).
 
+pub mod autothaw;
 pub mod cli;
 pub mod files;
 pub mod hook;
