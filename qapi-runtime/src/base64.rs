@@ -2,6 +2,12 @@
 //!
 //! [`Base64Bytes`] serialises through `collect_str`, so with the streaming writer of this crate
 //! a large buffer goes to the socket without a base64 `String` ever existing.
+//!
+//! Two decoders, named for what they accept:
+//! - [`decode_strict`]: padded standard base64 (RFC 4648), line breaks skipped; for clients
+//!   reading what an agent wrote.
+//! - [`decode_lenient`]: what qemu-ga accepts (its alphabet check, then GLib's forgiving
+//!   decoder); for servers, and for [`Base64Bytes`], so input qemu-ga takes is never refused.
 
 use super::decode::{Decode, DecodeError, Decoder};
 use serde_json::Value;
@@ -49,7 +55,7 @@ impl Decode for Base64Bytes {
         let text = value
             .as_str()
             .ok_or_else(|| decoder.invalid_type("string"))?;
-        decode(text).map(Base64Bytes).map_err(|e| {
+        decode_lenient(text).map(Base64Bytes).map_err(|e| {
             DecodeError::new(format!(
                 "Parameter '{}' expects base64 data: {e}",
                 decoder.full_name()
@@ -209,7 +215,7 @@ fn sextet(c: u8) -> Option<u8> {
 }
 
 /// Decodes padded standard base64; line breaks are skipped (QEMU accepts them too).
-pub fn decode(text: &str) -> Result<Vec<u8>, Base64Error> {
+pub fn decode_strict(text: &str) -> Result<Vec<u8>, Base64Error> {
     let mut symbols = Vec::with_capacity(text.len());
     for (offset, &c) in text.as_bytes().iter().enumerate() {
         match c {
@@ -242,4 +248,75 @@ pub fn decode(text: &str) -> Result<Vec<u8>, Base64Error> {
         out.extend_from_slice(&bytes[..3 - pad]);
     }
     Ok(out)
+}
+
+/// Decodes base64 as qemu-ga decodes `buf-b64`, `input-data` and passwords.
+///
+/// Only `A-Z a-z 0-9 + / =` and `\n` are accepted (anything else is
+/// [`Base64Error::InvalidCharacter`]; qemu-ga's message for it is `Base64 data contains
+/// invalid characters`); the rest follows GLib's `g_base64_decode`: newlines are skipped,
+/// characters are taken in groups of four, `=` counts as a zero digit that suppresses output
+/// bytes, and an incomplete trailing group is dropped.
+pub fn decode_lenient(text: &str) -> Result<Vec<u8>, Base64Error> {
+    let allowed = |c: u8| c == b'=' || c == b'\n' || sextet(c).is_some();
+    if let Some(offset) = text.bytes().position(|c| !allowed(c)) {
+        let character = text[offset..].chars().next().unwrap_or('\u{fffd}');
+        return Err(Base64Error::InvalidCharacter { offset, character });
+    }
+    let mut out = Vec::with_capacity(text.len() / 4 * 3 + 3);
+    let mut value: u32 = 0;
+    let mut digits = 0;
+    // The last two characters seen, most recent first (GLib's `last[]`).
+    let mut last = [0u8; 2];
+    for c in text.bytes().filter(|&c| c != b'\n') {
+        last = [c, last[0]];
+        value = (value << 6) | u32::from(sextet(c).unwrap_or(0));
+        digits += 1;
+        if digits == 4 {
+            out.push((value >> 16) as u8);
+            if last[1] != b'=' {
+                out.push((value >> 8) as u8);
+            }
+            if last[0] != b'=' {
+                out.push(value as u8);
+            }
+            digits = 0;
+        }
+    }
+    Ok(out)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::decode_lenient as decode;
+
+    #[test]
+    fn decodes_padded_and_unpadded_groups() {
+        assert_eq!(decode("aGVsbG8=").unwrap(), b"hello");
+        assert_eq!(decode("aGk=").unwrap(), b"hi");
+        assert_eq!(decode("aA==").unwrap(), b"h");
+        assert_eq!(decode("Z3Vlc3QK").unwrap(), b"guest\n");
+        assert_eq!(decode("").unwrap(), b"");
+        assert_eq!(decode("+/+/").unwrap(), [0xfb, 0xff, 0xbf]);
+    }
+
+    #[test]
+    fn is_lenient_like_glib() {
+        // Newlines anywhere are skipped.
+        assert_eq!(decode("aGVs\nbG8=\n").unwrap(), b"hello");
+        // An incomplete trailing group is dropped.
+        assert_eq!(decode("aGVsbG8").unwrap(), b"hel");
+        assert_eq!(decode("aGk").unwrap(), b"");
+        // Padding in the middle ends a group early and decoding goes on.
+        assert_eq!(decode("aA==aGk=").unwrap(), b"hhi");
+        // `=` in the third place only drops the middle byte.
+        assert_eq!(decode("QQ=B").unwrap(), [0x41, 0x01]);
+    }
+
+    #[test]
+    fn rejects_characters_outside_the_alphabet() {
+        for text in ["aGVs bG8=", "aGVs-bG8=", "a\r\n", "é", "aGk=\0"] {
+            assert!(decode(text).is_err(), "{text:?}");
+        }
+    }
 }

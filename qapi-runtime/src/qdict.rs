@@ -15,12 +15,21 @@ pub const QDICT_BUCKETS: u32 = 512;
 
 /// QDict's key hash (the TDB hash), with 32-bit wraparound.
 pub fn qdict_hash(key: &str) -> u32 {
-    let bytes = key.as_bytes();
-    let mut value = 0x238F_13AFu32.wrapping_mul(bytes.len() as u32);
-    for (i, &b) in bytes.iter().enumerate() {
+    let len = stored_bytes(key).count();
+    let mut value = 0x238F_13AFu32.wrapping_mul(len as u32);
+    for (i, b) in stored_bytes(key).enumerate() {
         value = value.wrapping_add(u32::from(b) << ((i * 5) % 24));
     }
     1_103_515_243u32.wrapping_mul(value).wrapping_add(12345)
+}
+
+/// The bytes QEMU stores for `key`: U+0000 is kept as `C0 80` (modified UTF-8), as QEMU's
+/// JSON parser decodes it, so C strings never hold a NUL.
+fn stored_bytes(key: &str) -> impl Iterator<Item = u8> + '_ {
+    key.bytes().flat_map(|b| match b {
+        0 => [0xC0, 0x80].into_iter().take(2),
+        _ => [b, 0].into_iter().take(1),
+    })
 }
 
 /// The bucket a key lands in.
@@ -75,7 +84,7 @@ impl Serialize for Ordered<'_> {
 
 /// GLib's `g_str_hash` (djb2 over signed chars).
 fn g_str_hash(key: &str) -> u32 {
-    key.as_bytes().iter().fold(5381u32, |h, &b| {
+    stored_bytes(key).fold(5381u32, |h, b| {
         h.wrapping_mul(33).wrapping_add(b as i8 as i32 as u32)
     })
 }
@@ -251,5 +260,23 @@ impl Serialize for OrderedList<'_> {
             out.serialize_element(&Ordered(item))?;
         }
         out.end()
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn nul_in_a_key_hashes_as_qemu_stores_it() {
+        // QEMU keeps U+0000 as the two bytes C0 80 (modified UTF-8); qemu-ga 10.0.2 echoes
+        // this id's keys in this order (and names `argumen\u0000ts` before `a`).
+        let djb2 = [b'x', 0xC0, 0x80].iter().fold(5381u32, |h, &b| {
+            h.wrapping_mul(33).wrapping_add(b as i8 as u32)
+        });
+        assert_eq!(g_str_hash("x\0"), djb2);
+        let keys = ["a", "argumen\0ts", "b", "x\0", "\0"];
+        let order: Vec<&str> = qdict_order(keys).into_iter().map(|i| keys[i]).collect();
+        assert_eq!(order, ["argumen\0ts", "\0", "x\0", "a", "b"]);
     }
 }

@@ -22,7 +22,7 @@ use crate::{log, qlog, signal};
 pub const UNSUPPORTED: &[&str] = &[];
 
 /// What the agent needs to know from the configuration.
-#[derive(Debug, Clone, Default)]
+#[derive(Debug, Clone)]
 pub struct AgentOptions {
     pub policy: Policy,
     pub state_dir: String,
@@ -31,6 +31,21 @@ pub struct AgentOptions {
     pub deferred_log_file: Option<String>,
     /// Pid file to write when a frozen start ends (daemonized only).
     pub deferred_pid_file: Option<String>,
+    /// Bound on guest-exec's captured output and input (0: none).
+    pub exec_memory_limit: usize,
+}
+
+impl Default for AgentOptions {
+    fn default() -> Self {
+        AgentOptions {
+            policy: Policy::default(),
+            state_dir: String::new(),
+            fsfreeze_hook: None,
+            deferred_log_file: None,
+            deferred_pid_file: None,
+            exec_memory_limit: crate::sys::exec::DEFAULT_MEMORY_LIMIT,
+        }
+    }
 }
 
 /// Everything the frozen state touches; split from [`Agent`] so the freeze sequence can
@@ -123,7 +138,7 @@ impl Agent {
             },
             state,
             files: FileTable::new(),
-            exec: ExecTable::new(),
+            exec: ExecTable::with_memory_limit(options.exec_memory_limit),
             fsfreeze: FsFreeze {
                 hook: options.fsfreeze_hook.map(Into::into),
                 ..FsFreeze::default()

@@ -12,6 +12,10 @@ pub const DEFAULT_STATEDIR: &str = "/var/run";
 pub const DEFAULT_FSFREEZE_HOOK: &str = "/etc/qemu/fsfreeze-hook";
 pub const DEFAULT_VIRTIO_PATH: &str = "/dev/virtio-ports/org.qemu.guest_agent.0";
 pub const DEFAULT_ISA_PATH: &str = "/dev/ttyS0";
+pub const DEFAULT_EXEC_MEMORY_LIMIT: usize = crate::sys::exec::DEFAULT_MEMORY_LIMIT;
+
+/// The internal letter of `--exec-memory-limit`, which has no short form.
+const EXEC_MEMORY_LIMIT: char = '\u{1}';
 
 /// The effective configuration.
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -30,6 +34,9 @@ pub struct Config {
     /// If not empty, only these commands are enabled.
     pub allow_rpcs: Vec<String>,
     pub dump_conf: bool,
+    /// Bytes of captured exec output and pending input held at most (0: no bound); an
+    /// extension, `--exec-memory-limit` / `exec-memory-limit`.
+    pub exec_memory_limit: usize,
 }
 
 impl Default for Config {
@@ -47,6 +54,7 @@ impl Default for Config {
             block_rpcs: Vec::new(),
             allow_rpcs: Vec::new(),
             dump_conf: false,
+            exec_memory_limit: DEFAULT_EXEC_MEMORY_LIMIT,
         }
     }
 }
@@ -98,6 +106,7 @@ const LONG_OPTIONS: &[(&str, HasArg, char)] = &[
     ("allow-rpcs", HasArg::Required, 'a'),
     ("statedir", HasArg::Required, 't'),
     ("retry-path", HasArg::No, 'r'),
+    ("exec-memory-limit", HasArg::Required, EXEC_MEMORY_LIMIT),
 ];
 
 /// Short options; `-s` (a Windows service option) is accepted and ignored, as by qemu-ga.
@@ -282,6 +291,12 @@ pub fn parse(
             'b' => config.block_rpcs.extend(split_list(&value)),
             'a' => config.allow_rpcs.extend(split_list(&value)),
             'h' => return Outcome::exit(usage(argv0), String::new(), 0),
+            EXEC_MEMORY_LIMIT => match parse_size(&value) {
+                Ok(limit) => config.exec_memory_limit = limit,
+                Err(message) => {
+                    return Outcome::exit(String::new(), format!("{argv0}: {message}\n"), 1)
+                }
+            },
             _ => {} // -c was handled above; -s means nothing on Linux.
         }
     }
@@ -336,7 +351,39 @@ fn load_file(
     if let Some(list) = string("allow-rpcs") {
         config.allow_rpcs.extend(split_list(&list));
     }
+    if let Some(size) = string("exec-memory-limit") {
+        config.exec_memory_limit = parse_size(&size)?;
+    }
     Ok(())
+}
+
+/// A size as qemu's tools write it: a whole number of bytes, or with a suffix `K`, `M`, `G`
+/// or `T` (powers of 1024, either case); `0` means no bound.
+pub fn parse_size(text: &str) -> Result<usize, String> {
+    let invalid = || format!("invalid exec-memory-limit '{text}': expected a size such as 256M");
+    let trimmed = text.trim();
+    let (digits, shift) = match trimmed.char_indices().last() {
+        Some((at, c)) if c.is_ascii_alphabetic() => {
+            let shift = match c.to_ascii_uppercase() {
+                'B' => 0,
+                'K' => 10,
+                'M' => 20,
+                'G' => 30,
+                'T' => 40,
+                _ => return Err(invalid()),
+            };
+            (&trimmed[..at], shift)
+        }
+        _ => (trimmed, 0),
+    };
+    if digits.is_empty() || !digits.bytes().all(|b| b.is_ascii_digit()) {
+        return Err(invalid());
+    }
+    digits
+        .parse::<usize>()
+        .ok()
+        .and_then(|n| n.checked_mul(1usize << shift))
+        .ok_or_else(invalid)
 }
 
 impl Config {
@@ -362,6 +409,11 @@ impl Config {
         entry(&mut out, "retry-path", bool_text(self.retry_path));
         entry(&mut out, "block-rpcs", &self.block_rpcs.join(","));
         entry(&mut out, "allow-rpcs", &self.allow_rpcs.join(","));
+        // An extension: written only when set, so the default dump stays qemu-ga's.
+        if self.exec_memory_limit != DEFAULT_EXEC_MEMORY_LIMIT {
+            let limit = self.exec_memory_limit.to_string();
+            entry(&mut out, "exec-memory-limit", &limit);
+        }
         out
     }
 }
@@ -403,6 +455,9 @@ QEMU Guest Agent {QGA_VERSION} compatible agent (qga-agent {own})
                         (--allow-rpcs=help lists all commands)
   -D, --dump-conf       print the effective configuration as a config file and exit
   -r, --retry-path      keep trying to reopen the channel when it fails
+      --exec-memory-limit=SIZE
+                        most memory for guest-exec's captured output and input,
+                        all commands together (default 256M; 0: no bound)
   -h, --help            print this help and exit
 ",
         own = env!("CARGO_PKG_VERSION")
@@ -478,6 +533,51 @@ mod tests {
             config(&["-b", "a,b", "-b", "c,d"], &[]).block_rpcs,
             ["b", "a", "d", "c"]
         );
+    }
+
+    #[test]
+    fn exec_memory_limit() {
+        assert_eq!(config(&[], &[]).exec_memory_limit, 256 << 20);
+        assert_eq!(
+            config(&["--exec-memory-limit=64M"], &[]).exec_memory_limit,
+            64 << 20
+        );
+        assert_eq!(config(&["--exec-mem", "0"], &[]).exec_memory_limit, 0);
+        let file = config(
+            &["-c", "/c"],
+            &[("/c", "[general]\nexec-memory-limit=2g\n")],
+        );
+        assert_eq!(file.exec_memory_limit, 2 << 30);
+        assert!(file
+            .dump()
+            .ends_with("allow-rpcs=\nexec-memory-limit=2147483648\n"));
+        assert_eq!(parse_size("4096").unwrap(), 4096);
+        assert_eq!(parse_size("1k").unwrap(), 1024);
+        for bad in ["", "M", "-1", "1.5G", "12Q", "99999999999999999999"] {
+            assert_eq!(
+                parse_size(bad).unwrap_err(),
+                format!("invalid exec-memory-limit '{bad}': expected a size such as 256M")
+            );
+        }
+        match run(&["--exec-memory-limit=lots"], &[]) {
+            Outcome::Exit {
+                stderr, code: 1, ..
+            } => assert_eq!(
+                stderr,
+                "qga: invalid exec-memory-limit 'lots': expected a size such as 256M\n"
+            ),
+            other => panic!("{other:?}"),
+        }
+        match run(&["-c", "/c"], &[("/c", "[general]\nexec-memory-limit=x\n")]) {
+            Outcome::Exit {
+                stderr, code: 1, ..
+            } => assert_eq!(
+                stderr,
+                "error loading configuration from path: /c, invalid exec-memory-limit 'x': \
+                 expected a size such as 256M\n"
+            ),
+            other => panic!("{other:?}"),
+        }
     }
 
     #[test]
@@ -560,6 +660,10 @@ mod tests {
             ),
             other => panic!("{other:?}"),
         }
+        assert_eq!(
+            stderr_of(&["--exec-memory-limit"]),
+            "qga: option '--exec-memory-limit' requires an argument\n"
+        );
         // The default file may be missing; a bad one is an error.
         assert!(matches!(run(&[], &[]), Outcome::Run(_)));
         assert!(matches!(

@@ -116,6 +116,7 @@ fn start(config: Config, activation: Option<Activation>) -> Result<(), Vec<Strin
             None
         },
         deferred_pid_file: (frozen && config.daemonize).then(|| config.pid_file.clone()),
+        exec_memory_limit: config.exec_memory_limit,
     };
     let mut agent = Agent::new(options, frozen).map_err(|mut messages| {
         messages.push("failed to load persistent state".to_owned());

@@ -1,9 +1,9 @@
 //! The state directory: `qga.state` (the persistent file-handle counter, a key file) and
 //! `qga.state.isfrozen` (present while filesystems are frozen, so a restarted agent knows).
 
-use std::fs::{self, File, OpenOptions};
-use std::io::{self, Write};
-use std::os::unix::fs::OpenOptionsExt;
+use std::fs::{self, OpenOptions};
+use std::io::{self, Read, Write};
+use std::os::unix::fs::{FileTypeExt, OpenOptionsExt};
 use std::path::{Path, PathBuf};
 
 use crate::keyfile::KeyFile;
@@ -30,18 +30,24 @@ impl StatePaths {
         }
     }
 
+    /// The temporary the state file is written to before it is renamed over it.
+    pub fn temporary(&self) -> PathBuf {
+        temporary_of(&self.state)
+    }
+
     /// Whether a previous run left filesystems frozen.
     pub fn is_marked_frozen(&self) -> bool {
         self.frozen.exists()
     }
 
-    /// Records the frozen state on disk (an empty file, mode 0600).
+    /// Records the frozen state on disk (an empty file, mode 0600; never through a symlink).
     pub fn mark_frozen(&self) -> io::Result<()> {
         OpenOptions::new()
             .write(true)
             .create(true)
             .truncate(true)
             .mode(0o600)
+            .custom_flags(libc::O_NOFOLLOW)
             .open(&self.frozen)
             .map(drop)
     }
@@ -70,7 +76,11 @@ impl PersistentState {
             path: path.to_owned(),
             fd_counter: FIRST_HANDLE,
         };
-        let text = match fs::read_to_string(path) {
+        if !frozen {
+            // A temporary left by a crash; unlinking never follows a planted symlink.
+            let _ = fs::remove_file(temporary_of(path));
+        }
+        let text = match read_regular(path) {
             Ok(text) => text,
             Err(e) if e.kind() == io::ErrorKind::NotFound => {
                 if !frozen {
@@ -88,11 +98,14 @@ impl PersistentState {
                 return Ok(state);
             }
             Err(e) => {
+                let reason = match e.kind() {
+                    io::ErrorKind::InvalidInput => e.to_string(),
+                    _ => io_strerror(&e),
+                };
                 return Err(vec![format!(
-                    "unable to access state file at path {}: {}",
+                    "unable to access state file at path {}: {reason}",
                     path.display(),
-                    io_strerror(&e)
-                )])
+                )]);
             }
         };
         let file = KeyFile::parse(&text).map_err(|message| {
@@ -121,13 +134,26 @@ impl PersistentState {
         Ok(handle)
     }
 
-    /// Writes the file atomically: a temporary file, synced, renamed over the old one.
+    /// Writes the file atomically: a temporary file, synced, renamed over the old one. The
+    /// temporary is created exclusively and never through a symlink (one planted there is
+    /// unlinked first), so nothing outside the state directory gets written.
     fn save(&self) -> io::Result<()> {
-        let mut tmp = self.path.clone().into_os_string();
-        tmp.push(".tmp");
-        let tmp = PathBuf::from(tmp);
+        let tmp = temporary_of(&self.path);
+        let create = || {
+            OpenOptions::new()
+                .write(true)
+                .create_new(true)
+                .custom_flags(libc::O_NOFOLLOW)
+                .open(&tmp)
+        };
+        let mut file = match create() {
+            Err(e) if e.kind() == io::ErrorKind::AlreadyExists => {
+                fs::remove_file(&tmp)?;
+                create()?
+            }
+            other => other?,
+        };
         let result = (|| {
-            let mut file = File::create(&tmp)?;
             file.write_all(format!("[global]\nfd_counter={}\n", self.fd_counter).as_bytes())?;
             file.sync_all()?;
             fs::rename(&tmp, &self.path)
@@ -137,6 +163,53 @@ impl PersistentState {
         }
         result
     }
+}
+
+/// `<state>.tmp`.
+fn temporary_of(state: &Path) -> PathBuf {
+    let mut tmp = state.as_os_str().to_owned();
+    tmp.push(".tmp");
+    PathBuf::from(tmp)
+}
+
+/// Reads a state file, refusing anything but a regular file (a FIFO would block forever,
+/// a device could be anything): `InvalidInput` with `not a regular file (a <kind>)`.
+fn read_regular(path: &Path) -> io::Result<String> {
+    let not_regular = |kind: fs::FileType| {
+        let what = if kind.is_dir() {
+            "a directory"
+        } else if kind.is_fifo() {
+            "a FIFO"
+        } else if kind.is_socket() {
+            "a socket"
+        } else if kind.is_char_device() {
+            "a character device"
+        } else if kind.is_block_device() {
+            "a block device"
+        } else {
+            "unknown type"
+        };
+        io::Error::new(
+            io::ErrorKind::InvalidInput,
+            format!("not a regular file ({what})"),
+        )
+    };
+    let kind = fs::metadata(path)?.file_type();
+    if !kind.is_file() {
+        return Err(not_regular(kind));
+    }
+    // Non-blocking, in case it was swapped for a FIFO since; checked again on the open file.
+    let mut file = OpenOptions::new()
+        .read(true)
+        .custom_flags(libc::O_NONBLOCK)
+        .open(path)?;
+    let kind = file.metadata()?.file_type();
+    if !kind.is_file() {
+        return Err(not_regular(kind));
+    }
+    let mut text = String::new();
+    file.read_to_string(&mut text)?;
+    Ok(text)
 }
 
 #[cfg(test)]
@@ -186,6 +259,72 @@ mod tests {
     }
 
     #[test]
+    fn a_planted_symlink_at_the_temporary_is_not_followed() {
+        let dir = tempfile::tempdir().unwrap();
+        let paths = StatePaths::new(dir.path().to_str().unwrap());
+        let mut state = PersistentState::load(&paths.state, false).unwrap();
+        let victim = dir.path().join("victim");
+        fs::write(&victim, "precious").unwrap();
+        std::os::unix::fs::symlink(&victim, paths.temporary()).unwrap();
+        assert_eq!(state.next_handle().unwrap(), 1000);
+        assert_eq!(fs::read_to_string(&victim).unwrap(), "precious");
+        assert_eq!(
+            fs::read_to_string(&paths.state).unwrap(),
+            "[global]\nfd_counter=1001\n"
+        );
+        assert!(fs::symlink_metadata(paths.temporary()).is_err());
+    }
+
+    #[test]
+    fn a_stale_temporary_is_removed_at_start() {
+        let dir = tempfile::tempdir().unwrap();
+        let paths = StatePaths::new(dir.path().to_str().unwrap());
+        fs::write(&paths.state, "[global]\nfd_counter=5\n").unwrap();
+        fs::write(paths.temporary(), "[global]\nfd_counter=7\n").unwrap();
+        let mut state = PersistentState::load(&paths.state, false).unwrap();
+        assert!(fs::symlink_metadata(paths.temporary()).is_err());
+        assert_eq!(state.next_handle().unwrap(), 5);
+        // A frozen start writes nothing, so it leaves the temporary alone.
+        fs::write(paths.temporary(), "").unwrap();
+        PersistentState::load(&paths.state, true).unwrap();
+        assert!(paths.temporary().exists());
+    }
+
+    #[test]
+    fn a_state_path_that_is_not_a_regular_file_is_refused() {
+        let dir = tempfile::tempdir().unwrap();
+        let paths = StatePaths::new(dir.path().to_str().unwrap());
+        nix::unistd::mkfifo(
+            &paths.state,
+            nix::sys::stat::Mode::from_bits_truncate(0o600),
+        )
+        .unwrap();
+        // Before the fix, reading the FIFO blocked forever: give it a bounded time.
+        let (tx, rx) = std::sync::mpsc::channel();
+        let path = paths.state.clone();
+        std::thread::spawn(move || {
+            let _ = tx.send(PersistentState::load(&path, false).map(drop));
+        });
+        let result = rx
+            .recv_timeout(std::time::Duration::from_secs(5))
+            .expect("loading a FIFO state path must not hang");
+        assert_eq!(
+            result.unwrap_err(),
+            [format!(
+                "unable to access state file at path {}: not a regular file (a FIFO)",
+                paths.state.display()
+            )]
+        );
+        fs::remove_file(&paths.state).unwrap();
+        fs::create_dir(&paths.state).unwrap();
+        let err = PersistentState::load(&paths.state, false).unwrap_err();
+        assert!(
+            err[0].ends_with(": not a regular file (a directory)"),
+            "{err:?}"
+        );
+    }
+
+    #[test]
     fn frozen_mark() {
         let dir = tempfile::tempdir().unwrap();
         let paths = StatePaths::new(dir.path().to_str().unwrap());
@@ -195,5 +334,10 @@ mod tests {
         paths.clear_frozen().unwrap();
         paths.clear_frozen().unwrap();
         assert!(!paths.is_marked_frozen());
+        let victim = dir.path().join("victim");
+        fs::write(&victim, "precious").unwrap();
+        std::os::unix::fs::symlink(&victim, &paths.frozen).unwrap();
+        assert!(paths.mark_frozen().is_err());
+        assert_eq!(fs::read_to_string(&victim).unwrap(), "precious");
     }
 }

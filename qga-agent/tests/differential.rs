@@ -88,10 +88,24 @@ const CASES: &[(&str, Compare)] = &[
     (r#"{"execute":"guest-nope","id":"x"}"#, Exact),
     (r#"{"execute":"guest-get-devices"}"#, Exact),
     (r#"{"execute":"guest-ping\u0000"}"#, Exact),
+    // Keys with U+0000 are hashed as QEMU stores them (modified UTF-8, `C0 80`).
+    (r#"{"a": 1, "argumen\u0000ts": {}}"#, Exact),
+    (
+        r#"{"execute":"guest-ping","a": 1, "argumen\u0000ts": {}}"#,
+        Exact,
+    ),
+    (
+        r#"{"execute":"guest-ping","arguments":{"a":1,"b\u0000":2,"\u0000":3}}"#,
+        Exact,
+    ),
     // Ids of every type are echoed as sent.
     (r#"{"execute":"guest-ping","id":[1,{"a":null}]}"#, Exact),
     (
         r#"{"execute":"guest-ping","id":{"z":1,"a":2,"execute":3,"return":4}}"#,
+        Exact,
+    ),
+    (
+        r#"{"execute":"guest-ping","id":{"a":1,"argumen\u0000ts":2,"b":3,"x\u0000":4,"\u0000":5}}"#,
         Exact,
     ),
     (

@@ -6,10 +6,10 @@
 //! `tests/qapi-schema/test-qapi.py`, under `target/qemu-src/`. The parser and codegen benches
 //! look there (or in `$QEMU_SCRIPTS`).
 
-use crate::vm::host;
 use anyhow::{bail, Context, Result};
 use std::path::PathBuf;
 use std::process::Command;
+use testenv as host;
 
 const VERSION: &str = "10.0.2";
 const TARBALL_URL: &str =

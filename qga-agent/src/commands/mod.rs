@@ -1,7 +1,6 @@
 //! The generated `Commands` trait implemented for [`Agent`]: thin glue from decoded arguments
 //! to the system layer ([`crate::sys`]), which returns the protocol types itself.
 
-use nix::sys::signal::{pthread_sigmask, SigSet, SigmaskHow, Signal};
 use qga_types::qapi_runtime::{self, CommandInfo, Disabled, QapiError};
 use qga_types::{self as t, Commands};
 
@@ -16,24 +15,11 @@ use crate::sys::{self, SysError};
 type Result<T> = std::result::Result<T, QapiError>;
 
 /// System errors are `GenericError`s whose text is qemu-ga's.
-fn generic(e: SysError) -> QapiError {
-    QapiError::generic(e.desc())
-}
-
-/// Runs `f` with SIGTERM, SIGINT and SIGALRM blocked, so that threads it starts inherit a
-/// mask that leaves those signals to the main thread (whose blocking calls they interrupt).
-fn with_signals_blocked<R>(f: impl FnOnce() -> R) -> R {
-    let mut set = SigSet::empty();
-    set.add(Signal::SIGTERM);
-    set.add(Signal::SIGINT);
-    set.add(Signal::SIGALRM);
-    let mut old = SigSet::empty();
-    let blocked = pthread_sigmask(SigmaskHow::SIG_BLOCK, Some(&set), Some(&mut old)).is_ok();
-    let result = f();
-    if blocked {
-        let _ = pthread_sigmask(SigmaskHow::SIG_SETMASK, Some(&old), None);
+/// A failed system operation is a `GenericError` with qemu-ga's text.
+impl From<SysError> for QapiError {
+    fn from(e: SysError) -> Self {
+        QapiError::generic(e.desc())
     }
-    result
 }
 
 impl Commands for Agent {
@@ -55,11 +41,11 @@ impl Commands for Agent {
     }
 
     fn guest_get_time(&mut self) -> Result<i64> {
-        sys::time::get_time().map_err(generic)
+        sys::time::get_time().map_err(QapiError::from)
     }
 
     fn guest_set_time(&mut self, args: t::GuestSetTimeArgs) -> Result<()> {
-        sys::time::set_time(args.time).map_err(generic)
+        sys::time::set_time(args.time).map_err(QapiError::from)
     }
 
     fn guest_info(&mut self) -> Result<t::GuestAgentInfo> {
@@ -75,7 +61,7 @@ impl Commands for Agent {
             "guest-shutdown called, mode: {}",
             mode.unwrap_or("(null)")
         ));
-        sys::host::shutdown(mode).map_err(generic)
+        sys::host::shutdown(mode).map_err(QapiError::from)
     }
 
     fn guest_file_open(&mut self, args: t::GuestFileOpenArgs) -> Result<i64> {
@@ -86,32 +72,31 @@ impl Commands for Agent {
             mode.unwrap_or("r")
         ));
         let state = &mut self.state;
-        let handle = self
-            .files
-            .open(&args.path, mode, || {
-                state.next_handle().map_err(|e| {
-                    crate::qlog!(Critical, "failed to write persistent state: {e}");
-                    SysError::new("failed to commit persistent state to disk")
-                })
+        let handle = self.files.open(&args.path, mode, || {
+            state.next_handle().map_err(|e| {
+                crate::qlog!(Critical, "failed to write persistent state: {e}");
+                SysError::new("failed to commit persistent state to disk")
             })
-            .map_err(generic)?;
+        })?;
         log::syslog(&format!("guest-file-open, handle: {handle}"));
         Ok(handle)
     }
 
     fn guest_file_close(&mut self, args: t::GuestFileCloseArgs) -> Result<()> {
         log::syslog(&format!("guest-file-close called, handle: {}", args.handle));
-        self.files.close(args.handle).map_err(generic)
+        self.files.close(args.handle).map_err(QapiError::from)
     }
 
     fn guest_file_read(&mut self, args: t::GuestFileReadArgs) -> Result<t::GuestFileRead> {
-        self.files.read(args.handle, args.count).map_err(generic)
+        self.files
+            .read(args.handle, args.count)
+            .map_err(QapiError::from)
     }
 
     fn guest_file_write(&mut self, args: t::GuestFileWriteArgs) -> Result<t::GuestFileWrite> {
         self.files
             .write(args.handle, &args.buf_b64, args.count)
-            .map_err(generic)
+            .map_err(QapiError::from)
     }
 
     fn guest_file_seek(&mut self, args: t::GuestFileSeekArgs) -> Result<t::GuestFileSeek> {
@@ -128,11 +113,11 @@ impl Commands for Agent {
         };
         self.files
             .seek(args.handle, args.offset, whence)
-            .map_err(generic)
+            .map_err(QapiError::from)
     }
 
     fn guest_file_flush(&mut self, args: t::GuestFileFlushArgs) -> Result<()> {
-        self.files.flush(args.handle).map_err(generic)
+        self.files.flush(args.handle).map_err(QapiError::from)
     }
 
     fn guest_fsfreeze_status(&mut self) -> Result<t::GuestFsfreezeStatus> {
@@ -145,64 +130,66 @@ impl Commands for Agent {
 
     fn guest_fsfreeze_freeze(&mut self) -> Result<i64> {
         log::syslog("guest-fsfreeze called");
-        self.fsfreeze.freeze(None, &mut self.core).map_err(generic)
+        self.fsfreeze
+            .freeze(None, &mut self.core)
+            .map_err(QapiError::from)
     }
 
     fn guest_fsfreeze_freeze_list(&mut self, args: t::GuestFsfreezeFreezeListArgs) -> Result<i64> {
         log::syslog("guest-fsfreeze called");
         self.fsfreeze
             .freeze(args.mountpoints.as_deref(), &mut self.core)
-            .map_err(generic)
+            .map_err(QapiError::from)
     }
 
     fn guest_fsfreeze_thaw(&mut self) -> Result<i64> {
-        self.fsfreeze.thaw(&mut self.core).map_err(generic)
+        self.fsfreeze.thaw(&mut self.core).map_err(QapiError::from)
     }
 
     fn guest_fstrim(&mut self, args: t::GuestFstrimArgs) -> Result<t::GuestFilesystemTrimResponse> {
-        let paths = sys::fstrim::fstrim(args.minimum).map_err(generic)?;
+        let paths = sys::fstrim::fstrim(args.minimum)?;
         Ok(t::GuestFilesystemTrimResponse { paths })
     }
 
     fn guest_suspend_disk(&mut self) -> Result<()> {
-        sys::suspend::suspend(SuspendMode::Disk).map_err(generic)
+        sys::suspend::suspend(SuspendMode::Disk).map_err(QapiError::from)
     }
 
     fn guest_suspend_ram(&mut self) -> Result<()> {
-        sys::suspend::suspend(SuspendMode::Ram).map_err(generic)
+        sys::suspend::suspend(SuspendMode::Ram).map_err(QapiError::from)
     }
 
     fn guest_suspend_hybrid(&mut self) -> Result<()> {
-        sys::suspend::suspend(SuspendMode::Hybrid).map_err(generic)
+        sys::suspend::suspend(SuspendMode::Hybrid).map_err(QapiError::from)
     }
 
     fn guest_network_get_interfaces(&mut self) -> Result<Vec<t::GuestNetworkInterface>> {
-        sys::net::network_interfaces().map_err(generic)
+        sys::net::network_interfaces().map_err(QapiError::from)
     }
 
     fn guest_get_vcpus(&mut self) -> Result<Vec<t::GuestLogicalProcessor>> {
-        sys::vcpu::get_vcpus().map_err(generic)
+        sys::vcpu::get_vcpus().map_err(QapiError::from)
     }
 
     fn guest_set_vcpus(&mut self, args: t::GuestSetVcpusArgs) -> Result<i64> {
-        sys::vcpu::set_vcpus(&args.vcpus).map_err(generic)
+        sys::vcpu::set_vcpus(&args.vcpus).map_err(QapiError::from)
     }
 
     fn guest_get_disks(&mut self) -> Result<Vec<t::GuestDiskInfo>> {
-        sys::blockdev::get_disks().map_err(generic)
+        sys::blockdev::get_disks().map_err(QapiError::from)
     }
 
     fn guest_get_fsinfo(&mut self) -> Result<Vec<t::GuestFilesystemInfo>> {
-        sys::blockdev::get_fsinfo().map_err(generic)
+        sys::blockdev::get_fsinfo().map_err(QapiError::from)
     }
 
     fn guest_set_user_password(&mut self, args: t::GuestSetUserPasswordArgs) -> Result<()> {
         sys::password::set_user_password(&args.username, &args.password, args.crypted)
-            .map_err(generic)
+            .map_err(QapiError::from)
     }
 
     fn guest_get_memory_blocks(&mut self) -> Result<Vec<t::GuestMemoryBlock>> {
-        sys::memory::get_memory_blocks().map_err(generic)
+        sys::memory::get_memory_blocks().map_err(QapiError::from)
     }
 
     fn guest_set_memory_blocks(
@@ -213,11 +200,11 @@ impl Commands for Agent {
     }
 
     fn guest_get_memory_block_info(&mut self) -> Result<t::GuestMemoryBlockInfo> {
-        sys::memory::get_memory_block_info().map_err(generic)
+        sys::memory::get_memory_block_info().map_err(QapiError::from)
     }
 
     fn guest_exec_status(&mut self, args: t::GuestExecStatusArgs) -> Result<t::GuestExecStatus> {
-        let status = self.exec.status(args.pid).map_err(generic)?;
+        let status = self.exec.status(args.pid)?;
         let base64 = |data: Vec<u8>| qapi_runtime::base64::encode(&data);
         Ok(t::GuestExecStatus {
             exited: status.exited,
@@ -248,23 +235,18 @@ impl Commands for Agent {
                 }
             },
         };
-        let exec = &mut self.exec;
-        exec.reap();
-        let pid = with_signals_blocked(|| {
-            exec.exec(
-                &args.path,
-                args.arg.as_deref().unwrap_or_default(),
-                args.env.as_deref(),
-                args.input_data.as_deref(),
-                capture,
-            )
-        })
-        .map_err(generic)?;
+        let pid = self.exec.exec(
+            &args.path,
+            args.arg.as_deref().unwrap_or_default(),
+            args.env.as_deref(),
+            args.input_data.as_deref(),
+            capture,
+        )?;
         Ok(t::GuestExec { pid })
     }
 
     fn guest_get_host_name(&mut self) -> Result<t::GuestHostName> {
-        let host_name = sys::host::host_name().map_err(generic)?;
+        let host_name = sys::host::host_name()?;
         Ok(t::GuestHostName { host_name })
     }
 
@@ -284,7 +266,7 @@ impl Commands for Agent {
         &mut self,
         args: t::GuestSshGetAuthorizedKeysArgs,
     ) -> Result<t::GuestAuthorizedKeys> {
-        let keys = sys::ssh::get_authorized_keys(&args.username).map_err(generic)?;
+        let keys = sys::ssh::get_authorized_keys(&args.username)?;
         Ok(t::GuestAuthorizedKeys { keys })
     }
 
@@ -293,29 +275,29 @@ impl Commands for Agent {
         args: t::GuestSshAddAuthorizedKeysArgs,
     ) -> Result<()> {
         sys::ssh::add_authorized_keys(&args.username, &args.keys, args.reset.unwrap_or(false))
-            .map_err(generic)
+            .map_err(QapiError::from)
     }
 
     fn guest_ssh_remove_authorized_keys(
         &mut self,
         args: t::GuestSshRemoveAuthorizedKeysArgs,
     ) -> Result<()> {
-        sys::ssh::remove_authorized_keys(&args.username, &args.keys).map_err(generic)
+        sys::ssh::remove_authorized_keys(&args.username, &args.keys).map_err(QapiError::from)
     }
 
     fn guest_get_diskstats(&mut self) -> Result<Vec<t::GuestDiskStatsInfo>> {
-        sys::stats::disk_stats().map_err(generic)
+        sys::stats::disk_stats().map_err(QapiError::from)
     }
 
     fn guest_get_cpustats(&mut self) -> Result<Vec<t::GuestCpuStats>> {
-        sys::stats::cpu_stats().map_err(generic)
+        sys::stats::cpu_stats().map_err(QapiError::from)
     }
 
     fn guest_get_load(&mut self) -> Result<t::GuestLoadAverage> {
-        sys::host::load_average().map_err(generic)
+        sys::host::load_average().map_err(QapiError::from)
     }
 
     fn guest_network_get_route(&mut self) -> Result<Vec<t::GuestNetworkRoute>> {
-        sys::net::network_routes().map_err(generic)
+        sys::net::network_routes().map_err(QapiError::from)
     }
 }

@@ -81,7 +81,15 @@ pub fn run<S: AsRef<OsStr>>(
         // Feed stdin from a second thread so a child that writes before reading cannot
         // deadlock against us.
         let feeder = match (stdin, input) {
-            (Some(mut pipe), Some(data)) => Some(scope.spawn(move || pipe.write_all(data))),
+            (Some(mut pipe), Some(data)) => {
+                let feed = move || pipe.write_all(data);
+                // No task left for a thread (pids limit) is an error to report, not a panic;
+                // stdin is closed with the unused closure, so the child does not wait for it.
+                match std::thread::Builder::new().spawn_scoped(scope, feed) {
+                    Ok(feeder) => Some(feeder),
+                    Err(err) => return (Ok(0), Some(Ok(Err(err)))),
+                }
+            }
             _ => None,
         };
         let read = File::from(out_read).read_to_end(&mut output);

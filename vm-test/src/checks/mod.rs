@@ -259,7 +259,7 @@ pub fn shell_ok(client: &mut Client<UnixStream>, script: &str) -> Result<String>
 /// Decodes an optional base64 member into text ("" when absent).
 pub fn decode_text(data: Option<&str>) -> Result<String> {
     let bytes = match data {
-        Some(text) => base64::decode(text).context("bad base64 from the agent")?,
+        Some(text) => base64::decode_strict(text).context("bad base64 from the agent")?,
         None => Vec::new(),
     };
     String::from_utf8(bytes).context("output is not UTF-8")

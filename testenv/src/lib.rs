@@ -1,4 +1,9 @@
-//! Running host programs with errors that say what was run and what it printed.
+//! The test environment shared by xtask, the VM tests, integration tests and benches: running
+//! host programs with errors that say what was run and what it printed, and finding the
+//! external programs (QEMU, qemu-ga, python3) that some tests compare against.
+//!
+//! One rule for a missing external program: a test skips with a notice naming it, unless
+//! `QAPI_REQUIRE_EXTERNAL=1` is set (as `cargo xtask ci` does), which makes it a failure.
 
 use anyhow::{bail, Context, Result};
 use std::path::{Path, PathBuf};
@@ -72,4 +77,33 @@ pub fn is_root() -> bool {
                 .and_then(|ids| ids.split_whitespace().nth(1).map(|euid| euid == "0"))
         })
         .unwrap_or(false)
+}
+
+/// The variable that turns a missing external program from a skip into a failure.
+pub const REQUIRE_EXTERNAL: &str = "QAPI_REQUIRE_EXTERNAL";
+
+/// Whether `QAPI_REQUIRE_EXTERNAL=1` is set: missing external programs are failures.
+pub fn external_required() -> bool {
+    std::env::var(REQUIRE_EXTERNAL).is_ok_and(|v| v == "1")
+}
+
+/// Finds an external program a test needs. When it is missing: `None` with a notice on
+/// stderr, or a panic naming it when [`external_required`].
+pub fn external(program: &str) -> Option<PathBuf> {
+    let found = which(program);
+    if found.is_none() {
+        skip_or_fail(&format!(
+            "{program} is not installed (run `cargo xtask setup` as root)"
+        ));
+    }
+    found
+}
+
+/// Reports that something a test needs is missing: a notice when tests may skip, a panic when
+/// [`external_required`].
+pub fn skip_or_fail(what: &str) {
+    if external_required() {
+        panic!("{what}; it is required because {REQUIRE_EXTERNAL}=1");
+    }
+    eprintln!("skipping: {what} (set {REQUIRE_EXTERNAL}=1 to make this a failure)");
 }

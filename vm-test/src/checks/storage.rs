@@ -2,7 +2,7 @@
 //! guest-fsfreeze-* commands (without a hook; see [`super::hook`] for the hook).
 
 use super::{command_error, expect_error, read_file, read_text, shell_ok, write_file, Ctx};
-use crate::vm::guest;
+use crate::guest;
 use anyhow::{bail, ensure, Context, Result};
 use qga_types::qapi_runtime::ErrorClass;
 use qga_types::{

@@ -20,7 +20,7 @@ fn reply_after_send(ctx: &mut Ctx, wait: Duration) -> Result<Option<QapiError>> 
     let message = connection.read_message();
     connection
         .get_ref()
-        .set_read_timeout(Some(crate::vm::machine::COMMAND_TIMEOUT))?;
+        .set_read_timeout(Some(crate::machine::COMMAND_TIMEOUT))?;
     let message = match message {
         Ok(message) => message,
         Err(ClientError::Timeout | ClientError::Closed) => return Ok(None),

@@ -1,9 +1,12 @@
-//! End-to-end tests in a real VM: `cargo xtask vm-test` boots a Debian kernel under TCG with
+//! End-to-end tests in a real VM: `cargo xtask vm-test` (this binary) boots a Debian kernel under TCG with
 //! an initramfs that runs the guest agent on a virtio-serial port, and drives the agent from
 //! the host through that port with the generated typed client (`qga_types::Client`).
 //!
 //! Usage: `cargo xtask vm-test [--agent PATH | --reference | --all] [--suite NAME]
-//! [--vmlinuz] [--keep]`
+//! [--vmlinuz] [--keep]` (or `cargo run -p vm-test -- ...`)
+//!
+//! A crate of its own, not part of xtask: it uses the generated `qga-types`, and the tool that
+//! regenerates `qga-types` must build even when the checked-in generated code does not.
 //! - default: builds and tests this workspace's `qga-agent` (dev profile);
 //! - `--agent PATH`: tests that binary instead, expecting qga-agent's behaviour (its shared
 //!   libraries are copied along);
@@ -18,7 +21,6 @@ pub mod cpio;
 pub mod disk;
 pub mod elf;
 pub mod guest;
-pub mod host;
 pub mod initramfs;
 pub mod kernel;
 pub mod machine;
@@ -29,15 +31,30 @@ pub mod suite;
 
 use anyhow::{bail, Context, Result};
 use checks::Flavor;
+use clap::Parser;
 use kernel::Kernel;
 use machine::{Vm, VmConfig};
 use std::path::{Path, PathBuf};
 use std::time::{Duration, Instant};
 use suite::Suite;
+use testenv as host;
+
+/// The workspace root (this crate lives one level below it).
+pub fn workspace_root() -> PathBuf {
+    let manifest = PathBuf::from(env!("CARGO_MANIFEST_DIR"));
+    manifest.parent().map(PathBuf::from).unwrap_or(manifest)
+}
+
+/// The cargo target directory (`CARGO_TARGET_DIR`, or `target/` in the workspace).
+pub fn target_dir() -> PathBuf {
+    std::env::var_os("CARGO_TARGET_DIR")
+        .map(PathBuf::from)
+        .unwrap_or_else(|| workspace_root().join("target"))
+}
 
 /// Cache and work directories of the VM tests: `<workspace>/target/vm`.
 pub fn vm_dir() -> PathBuf {
-    crate::ci::workspace_root().join("target").join("vm")
+    target_dir().join("vm")
 }
 
 /// Where unpacked kernel packages are cached.
@@ -72,11 +89,13 @@ impl AgentUnderTest {
     /// checks spend their time in the guest, not in the agent).
     pub fn ours() -> Result<Self> {
         let start = Instant::now();
-        crate::ci::cargo(&["build", "--quiet", "-p", "qga-agent"])?;
-        let target = std::env::var_os("CARGO_TARGET_DIR")
-            .map(PathBuf::from)
-            .unwrap_or_else(|| crate::ci::workspace_root().join("target"));
-        let binary = target.join("debug").join("qga-agent");
+        let cargo = std::env::var("CARGO").unwrap_or_else(|_| "cargo".into());
+        host::run(
+            std::process::Command::new(cargo)
+                .args(["build", "--quiet", "-p", "qga-agent"])
+                .current_dir(workspace_root()),
+        )?;
+        let binary = target_dir().join("debug").join("qga-agent");
         if !binary.is_file() {
             bail!("built qga-agent but {} does not exist", binary.display());
         }
@@ -265,28 +284,47 @@ fn file_name(path: &Path) -> String {
         .into_owned()
 }
 
-/// `cargo xtask vm-test ...`
-pub fn run(args: &[String]) -> Result<()> {
-    let mut agent_path = None;
-    let mut reference = false;
-    let mut all = false;
-    let mut only_suite = None;
-    let mut options = SuiteOptions::default();
-    let mut args = args.iter();
-    while let Some(arg) = args.next() {
-        match arg.as_str() {
-            "--agent" => {
-                agent_path = Some(PathBuf::from(args.next().context("--agent needs a path")?))
-            }
-            "--reference" => reference = true,
-            "--all" => all = true,
-            "--suite" => only_suite = Some(args.next().context("--suite needs a name")?.clone()),
-            "--vmlinuz" => options.compressed_kernel = true,
-            "--keep" => options.keep = true,
-            other => bail!("vm-test: unknown argument {other:?} (see xtask/src/vm/mod.rs)"),
+/// `cargo xtask vm-test`: the guest agent, end to end, in real VMs under QEMU (TCG).
+#[derive(Debug, Parser)]
+#[command(name = "vm-test", version)]
+struct Args {
+    /// Test this agent binary (expecting qga-agent's behaviour) instead of building ours.
+    #[arg(long, value_name = "PATH", conflicts_with_all = ["reference", "all"])]
+    agent: Option<PathBuf>,
+    /// Test QEMU's own qemu-ga (installed by `cargo xtask setup`).
+    #[arg(long, conflicts_with = "all")]
+    reference: bool,
+    /// qga-agent, then qemu-ga, with the same checks (what CI runs).
+    #[arg(long)]
+    all: bool,
+    /// Run only this suite.
+    #[arg(long, value_name = "NAME")]
+    suite: Option<String>,
+    /// Boot the compressed kernel in every suite (slower).
+    #[arg(long)]
+    vmlinuz: bool,
+    /// Keep the work directories (initramfs, disk image, logs) after passing runs.
+    #[arg(long)]
+    keep: bool,
+}
+
+fn main() -> std::process::ExitCode {
+    // The error chain, plainly: a backtrace of the harness helps nobody.
+    match run(Args::parse()) {
+        Ok(()) => std::process::ExitCode::SUCCESS,
+        Err(err) => {
+            eprintln!("error: {err:#}");
+            std::process::ExitCode::FAILURE
         }
     }
-    let suites: Vec<&Suite> = match &only_suite {
+}
+
+fn run(args: Args) -> Result<()> {
+    let options = SuiteOptions {
+        compressed_kernel: args.vmlinuz,
+        keep: args.keep,
+    };
+    let suites: Vec<&Suite> = match &args.suite {
         None => suite::SUITES.to_vec(),
         Some(name) => {
             let found = suite::SUITES.iter().copied().filter(|s| s.name == name);
@@ -298,20 +336,20 @@ pub fn run(args: &[String]) -> Result<()> {
             found
         }
     };
-    let agents = match (agent_path, reference, all) {
-        (Some(binary), false, false) => {
-            let binary = std::fs::canonicalize(&binary)
-                .with_context(|| format!("agent {} not found", binary.display()))?;
-            vec![AgentUnderTest {
-                label: "custom".into(),
-                binary,
-                flavor: Flavor::Ours,
-            }]
-        }
-        (None, true, false) => vec![AgentUnderTest::reference()?],
-        (None, false, true) => vec![AgentUnderTest::ours()?, AgentUnderTest::reference()?],
-        (None, false, false) => vec![AgentUnderTest::ours()?],
-        _ => bail!("vm-test: give one of --agent PATH, --reference, --all"),
+    let agents = if let Some(binary) = args.agent {
+        let binary = std::fs::canonicalize(&binary)
+            .with_context(|| format!("agent {} not found", binary.display()))?;
+        vec![AgentUnderTest {
+            label: "custom".into(),
+            binary,
+            flavor: Flavor::Ours,
+        }]
+    } else if args.reference {
+        vec![AgentUnderTest::reference()?]
+    } else if args.all {
+        vec![AgentUnderTest::ours()?, AgentUnderTest::reference()?]
+    } else {
+        vec![AgentUnderTest::ours()?]
     };
     let kernel = kernel::ensure(&kernel_cache())?;
     // Every agent runs even if an earlier one failed: the differential needs both results.

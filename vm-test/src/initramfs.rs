@@ -10,10 +10,10 @@ use std::io::{BufWriter, Write};
 use std::path::{Path, PathBuf};
 use std::process::Command;
 
-const INIT: &str = include_str!("../../vm/init");
-const SHUTDOWN: &str = include_str!("../../vm/shutdown");
-const CHPASSWD: &str = include_str!("../../vm/chpasswd");
-const FSFREEZE_HOOK: &str = include_str!("../../vm/fsfreeze-hook");
+const INIT: &str = include_str!("../guest/init");
+const SHUTDOWN: &str = include_str!("../guest/shutdown");
+const CHPASSWD: &str = include_str!("../guest/chpasswd");
+const FSFREEZE_HOOK: &str = include_str!("../guest/fsfreeze-hook");
 
 /// Where the agent binary lands inside the guest: `/usr/bin/<file name on the host>`.
 pub fn agent_guest_path(agent: &Path) -> Result<String> {

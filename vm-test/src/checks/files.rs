@@ -5,7 +5,7 @@ use super::{
     command_error, decode_text, exec_wait, expect_error, read_file, read_file_in, read_text,
     shell_ok, write_file, Ctx, Flavor,
 };
-use crate::vm::guest;
+use crate::guest;
 use anyhow::{ensure, Context, Result};
 use qga_types::qapi_runtime::{base64, ErrorClass};
 use qga_types::{
@@ -267,7 +267,7 @@ pub fn exec(ctx: &mut Ctx) -> Result<()> {
     let got = exec_wait(client, &args)?;
     ensure!(
         got.exitcode == Some(0)
-            && base64::decode(got.out_data.as_deref().unwrap_or_default())?
+            && base64::decode_strict(got.out_data.as_deref().unwrap_or_default())?
                 == b"line one\nline two\n\x00\xff",
         "cat of input-data: {got:?}"
     );

@@ -2,7 +2,7 @@
 //! bytes on the wire, and hanging up and reconnecting on the virtio-serial port.
 
 use super::{command_error, expect_error, Ctx};
-use crate::vm::qga::RawConnection;
+use crate::qga::RawConnection;
 use anyhow::{ensure, Result};
 use qga_types::qapi_runtime::{Empty, ErrorClass};
 use qga_types::{
@@ -137,7 +137,7 @@ pub fn wire_framing(ctx: &mut Ctx) -> Result<()> {
 /// Hanging up mid-request and mid-reply: the agent keeps its sessions (an open file handle)
 /// and, after a new handshake, serves the next client.
 pub fn reconnect(ctx: &mut Ctx) -> Result<()> {
-    let path = format!("{}/hello.txt", crate::vm::guest::DATA_MOUNT);
+    let path = format!("{}/hello.txt", crate::guest::DATA_MOUNT);
     let handle = ctx.client.guest_file_open(&GuestFileOpenArgs {
         path: path.clone(),
         mode: None,

@@ -1,31 +1,37 @@
 //! guest-exec / guest-exec-status: programs started for the client, watched in the
 //! background until their status is reported.
 //!
-//! Designed for a single-threaded agent loop: [`ExecTable::exec`] returns at once; each
-//! captured stream is drained by its own thread (so a child never blocks on a full pipe),
-//! input is fed by another, and the child is reaped by `waitpid(pid)` when its status is
-//! asked for (or by [`ExecTable::reap`]). The agent must never reap with `waitpid(-1)` or
-//! ignore `SIGCHLD`, or these statuses are lost.
+//! [`ExecTable::exec`] starts the child and returns at once; one watcher thread for all
+//! children (module `watcher`) drains captured streams (so a child never blocks on a full pipe),
+//! feeds input, and reaps each child as it exits, keeping its status for
+//! [`ExecTable::status`]. Captured output and pending input together are bounded
+//! ([`DEFAULT_MEMORY_LIMIT`]). The agent must never reap with `waitpid(-1)` or ignore
+//! `SIGCHLD`, or these statuses are lost.
 
-use std::collections::HashMap;
+mod watcher;
+
 use std::ffi::OsString;
-use std::fs::File;
-use std::io::{Read, Write};
 use std::os::fd::OwnedFd;
 use std::os::unix::ffi::OsStringExt;
-use std::os::unix::process::{CommandExt, ExitStatusExt};
+use std::os::unix::process::CommandExt;
 use std::path::{Path, PathBuf};
-use std::process::{Child, Command, ExitStatus, Stdio};
-use std::thread::JoinHandle;
+use std::process::{Child, Command, Stdio};
 
 use nix::errno::Errno;
 use nix::unistd::{access, AccessFlags};
 
+use self::watcher::{Feeder, Record, Stream, Watcher};
 use super::error::errno_of;
 use super::{base64, strerror, SysError};
 
 /// Most output kept per stream (16 MiB); the rest is read and dropped.
 pub const MAX_OUTPUT: usize = 16 * 1024 * 1024;
+
+/// Default bound on the memory held for all children's captured output and pending input.
+pub const DEFAULT_MEMORY_LIMIT: usize = 256 * 1024 * 1024;
+
+/// Room a new capturing exec needs under the bound (besides its input): one pipe read.
+const MIN_ROOM: usize = 64 * 1024;
 
 /// QAPI `GuestExecCaptureOutputMode` (`true`/`false` map to `Separated`/`None`).
 #[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
@@ -63,38 +69,56 @@ pub struct ExecStatus {
     /// Captured stdout (or both streams when merged), present only if non-empty.
     pub out_data: Option<Vec<u8>>,
     pub err_data: Option<Vec<u8>>,
-    /// Present (and `true`) only when the stream went over [`MAX_OUTPUT`].
+    /// Present (and `true`) only when the stream went over [`MAX_OUTPUT`] (or the memory
+    /// bound cut it short).
     pub out_truncated: Option<bool>,
     pub err_truncated: Option<bool>,
 }
 
-/// What a stream's reader thread hands back at end of file.
-#[derive(Debug, Default)]
-struct Captured {
-    data: Vec<u8>,
-    truncated: bool,
-}
-
+/// The children started by `guest-exec` until their final status was reported.
 #[derive(Debug)]
-struct Running {
-    child: Child,
-    out: Option<JoinHandle<Captured>>,
-    err: Option<JoinHandle<Captured>>,
-    /// Collected results of finished readers.
-    out_done: Option<Captured>,
-    err_done: Option<Captured>,
+pub struct ExecTable {
+    limit: usize,
+    /// Created with the first exec.
+    watcher: Option<Watcher>,
 }
 
-/// The children started by `guest-exec`, by pid, until their final status was reported.
-#[derive(Debug, Default)]
-pub struct ExecTable {
-    children: HashMap<i64, Running>,
+impl Default for ExecTable {
+    fn default() -> Self {
+        ExecTable::new()
+    }
 }
 
 impl ExecTable {
-    /// An empty table.
+    /// An empty table with the [`DEFAULT_MEMORY_LIMIT`].
     pub fn new() -> Self {
-        ExecTable::default()
+        ExecTable::with_memory_limit(DEFAULT_MEMORY_LIMIT)
+    }
+
+    /// An empty table holding at most `limit` bytes of captured output and pending input
+    /// (0: no bound). The watcher thread starts with the first exec.
+    pub fn with_memory_limit(limit: usize) -> Self {
+        ExecTable {
+            limit,
+            watcher: None,
+        }
+    }
+
+    /// The running watcher, set up now if needed; failing (no descriptor or task left) is
+    /// this exec's error, and the next exec tries again.
+    fn watcher(&mut self) -> Result<&mut Watcher, SysError> {
+        let failed = |e: std::io::Error| {
+            SysError::new(format!(
+                "cannot start watching child processes: {}",
+                super::error::io_strerror(&e)
+            ))
+        };
+        let watcher = match &mut self.watcher {
+            Some(watcher) => watcher,
+            empty => empty.insert(Watcher::new(self.limit).map_err(failed)?),
+        };
+        watcher.ensure_running().map_err(failed)?;
+        Ok(watcher)
     }
 
     /// `guest-exec`: starts `path` with `args`; returns its pid.
@@ -104,7 +128,8 @@ impl ExecTable {
     /// `PATH`, else `/bin:/usr/bin:.`; a file that is not a valid executable is run by
     /// `/bin/sh`, as GLib does. `input_data` (base64) is fed to stdin, which is `/dev/null`
     /// otherwise; streams not captured go to `/dev/null`. Errors: `Base64 data contains invalid
-    /// characters`, `Failed to execute child process “<path>” (<strerror>)`.
+    /// characters`, `Failed to execute child process “<path>” (<strerror>)`, `Failed to fork
+    /// (<strerror>)` (no task left), and the memory bound's error.
     pub fn exec(
         &mut self,
         path: &str,
@@ -114,11 +139,30 @@ impl ExecTable {
         capture: CaptureMode,
     ) -> Result<i64, SysError> {
         let input = input_data.map(base64::decode).transpose()?;
+        let watcher = self.watcher()?;
+        let needs_memory = capture != CaptureMode::None || input.is_some();
+        let input_size = input.as_ref().map_or(0, Vec::capacity);
+        {
+            let state = watcher.shared.lock();
+            let wanted = state.held + input_size + MIN_ROOM;
+            if needs_memory && state.limit != 0 && wanted > state.limit {
+                return Err(SysError::new(format!(
+                    "Exec memory limit reached: captured output and input of earlier commands \
+                     hold {} of {} bytes (exec-memory-limit); collect finished commands with \
+                     guest-exec-status",
+                    state.held, state.limit
+                )));
+            }
+        }
         let spawn_error = |errno: Errno| {
-            SysError::new(format!(
-                "Failed to execute child process \u{201c}{path}\u{201d} ({})",
-                strerror(errno)
-            ))
+            SysError::new(match errno {
+                // GLib's text when fork() itself fails (no task left).
+                Errno::EAGAIN => format!("Failed to fork ({})", strerror(errno)),
+                _ => format!(
+                    "Failed to execute child process \u{201c}{path}\u{201d} ({})",
+                    strerror(errno)
+                ),
+            })
         };
         let program = resolve_program(path, env).map_err(spawn_error)?;
 
@@ -137,24 +181,51 @@ impl ExecTable {
             );
         }
         let (mut child, out_pipe, err_pipe) = spawned.map_err(|err| spawn_error(errno_of(&err)))?;
-
-        if let (Some(mut stdin), Some(data)) = (child.stdin.take(), input) {
-            // Errors (the child closed stdin or exited) just end the feeding.
-            std::thread::spawn(move || {
-                let _ = stdin.write_all(&data);
-            });
-        }
         let pid = i64::from(child.id());
-        self.children.insert(
-            pid,
-            Running {
-                child,
-                out: out_pipe.map(drain),
-                err: err_pipe.map(drain),
-                out_done: None,
-                err_done: None,
-            },
-        );
+        let pidfd = watcher::pidfd_open(pid);
+        let stream = |pipe: Option<OwnedFd>| {
+            pipe.map(|pipe| {
+                let _ = watcher::set_nonblocking(&pipe);
+                Stream {
+                    pipe: Some(pipe),
+                    ..Stream::default()
+                }
+            })
+        };
+        let (out, err) = (stream(out_pipe), stream(err_pipe));
+        // Empty input: stdin is closed at once, so the child sees end of file.
+        let input = match (child.stdin.take(), input) {
+            (Some(stdin), Some(data)) if !data.is_empty() => {
+                let pipe = OwnedFd::from(stdin);
+                let _ = watcher::set_nonblocking(&pipe);
+                Some(Feeder {
+                    pipe,
+                    data,
+                    written: 0,
+                })
+            }
+            _ => None,
+        };
+        // The Child is only a pid here: dropping it neither waits nor kills.
+        drop(child);
+        {
+            let mut state = watcher.shared.lock();
+            state.held += input.as_ref().map_or(0, |i| i.data.capacity());
+            let serial = state.next_serial;
+            state.next_serial += 1;
+            state.records.insert(
+                serial,
+                Record {
+                    pid,
+                    pidfd,
+                    status: None,
+                    out,
+                    err,
+                    input,
+                },
+            );
+        }
+        watcher.shared.wake();
         Ok(pid)
     }
 
@@ -162,89 +233,66 @@ impl ExecTable {
     /// streams reached end of file; the full status is then returned once and the record
     /// dropped, so a later query fails with `PID <pid> does not exist` (also for unknown pids).
     pub fn status(&mut self, pid: i64) -> Result<ExecStatus, SysError> {
-        let running = self
-            .children
-            .get_mut(&pid)
-            .ok_or_else(|| SysError::new(format!("PID {pid} does not exist")))?;
-        let status = running.child.try_wait().ok().flatten();
-        collect(&mut running.out, &mut running.out_done);
-        collect(&mut running.err, &mut running.err_done);
-        let (Some(status), true, true) = (status, running.out.is_none(), running.err.is_none())
-        else {
+        let missing = || SysError::new(format!("PID {pid} does not exist"));
+        let watcher = self.watcher.as_mut().ok_or_else(missing)?;
+        let mut state = watcher.shared.lock();
+        let (&serial, record) = state
+            .records
+            .iter()
+            .find(|(_, r)| r.pid == pid)
+            .ok_or_else(missing)?;
+        if !record.finished() {
             return Ok(ExecStatus::default());
+        }
+        let Some(mut record) = state.records.remove(&serial) else {
+            return Err(missing());
         };
-        let mut result = exit_status(status);
-        if let Some(out) = running.out_done.take().filter(|c| !c.data.is_empty()) {
-            result.out_truncated = out.truncated.then_some(true);
-            result.out_data = Some(out.data);
+        let (exitcode, signal) = record.status.unwrap_or_default();
+        let mut result = ExecStatus {
+            exited: true,
+            exitcode,
+            signal,
+            ..ExecStatus::default()
+        };
+        let mut freed = 0;
+        if let Some(out) = record.out.take() {
+            freed += out.data.capacity();
+            if !out.data.is_empty() {
+                result.out_truncated = out.truncated.then_some(true);
+                result.out_data = Some(out.data);
+            }
         }
-        if let Some(err) = running.err_done.take().filter(|c| !c.data.is_empty()) {
-            result.err_truncated = err.truncated.then_some(true);
-            result.err_data = Some(err.data);
+        if let Some(err) = record.err.take() {
+            freed += err.data.capacity();
+            if !err.data.is_empty() {
+                result.err_truncated = err.truncated.then_some(true);
+                result.err_data = Some(err.data);
+            }
         }
-        self.children.remove(&pid);
+        state.held = state.held.saturating_sub(freed);
+        if let Some(input) = record.input.take() {
+            // Only the watcher closes descriptors it may be polling.
+            state.orphans.push(input);
+        }
         Ok(result)
-    }
-
-    /// Reaps children that exited (without reporting them), so none stays a zombie while
-    /// the client has not asked. Optional; cheap to call from the agent loop.
-    pub fn reap(&mut self) {
-        for running in self.children.values_mut() {
-            let _ = running.child.try_wait();
-        }
     }
 
     /// Number of children whose status was not reported yet.
     pub fn len(&self) -> usize {
-        self.children.len()
+        self.watcher
+            .as_ref()
+            .map_or(0, |w| w.shared.lock().records.len())
     }
 
     /// Whether no child is pending.
     pub fn is_empty(&self) -> bool {
-        self.children.is_empty()
+        self.len() == 0
     }
-}
 
-fn exit_status(status: ExitStatus) -> ExecStatus {
-    ExecStatus {
-        exited: true,
-        exitcode: status.code().map(i64::from),
-        signal: status.signal().map(i64::from),
-        ..ExecStatus::default()
+    /// Bytes currently held for captured output and pending input.
+    pub fn memory_held(&self) -> usize {
+        self.watcher.as_ref().map_or(0, |w| w.shared.lock().held)
     }
-}
-
-/// Moves a finished reader's result into `done`.
-fn collect(reader: &mut Option<JoinHandle<Captured>>, done: &mut Option<Captured>) {
-    if reader.as_ref().is_some_and(JoinHandle::is_finished) {
-        if let Some(handle) = reader.take() {
-            *done = Some(handle.join().unwrap_or_default());
-        }
-    }
-}
-
-/// Reads a pipe to its end in a thread, keeping the first [`MAX_OUTPUT`] bytes.
-fn drain(pipe: OwnedFd) -> JoinHandle<Captured> {
-    std::thread::spawn(move || {
-        let mut file = File::from(pipe);
-        let mut captured = Captured::default();
-        let mut buf = vec![0u8; 64 * 1024];
-        loop {
-            match file.read(&mut buf) {
-                Ok(0) => break,
-                Ok(n) => {
-                    let room = MAX_OUTPUT - captured.data.len();
-                    if n > room {
-                        captured.truncated = true;
-                    }
-                    captured.data.extend_from_slice(&buf[..n.min(room)]);
-                }
-                Err(err) if err.kind() == std::io::ErrorKind::Interrupted => {}
-                Err(_) => break,
-            }
-        }
-        captured
-    })
 }
 
 type Spawned = (Child, Option<OwnedFd>, Option<OwnedFd>);
@@ -470,7 +518,6 @@ mod tests {
             .exec("sleep", &args(&["0.3"]), None, None, CaptureMode::None)
             .unwrap();
         assert_eq!(table.status(pid).unwrap(), ExecStatus::default());
-        table.reap();
         assert_eq!(wait(&mut table, pid).exitcode, Some(0));
     }
 
@@ -588,6 +635,89 @@ mod tests {
         assert_eq!(status.out_truncated, Some(true));
         assert_eq!(status.err_truncated, None);
         assert_eq!(status.exitcode, Some(0));
+    }
+
+    #[test]
+    fn large_input_and_output_at_once() {
+        // Input fed while output is drained, by one thread, without deadlock.
+        let mut table = ExecTable::new();
+        let data = vec![b'q'; 3 << 20];
+        let input = qapi_runtime_base64(&data);
+        let pid = table
+            .exec("cat", &[], None, Some(&input), CaptureMode::Merged)
+            .unwrap();
+        let status = wait(&mut table, pid);
+        assert_eq!(status.out_data.map(|d| d.len()), Some(data.len()));
+        assert_eq!(table.memory_held(), 0);
+        // A child that never reads its input: feeding ends when it exits.
+        let pid = table
+            .exec("true", &[], None, Some(&input), CaptureMode::None)
+            .unwrap();
+        assert_eq!(wait(&mut table, pid).exitcode, Some(0));
+        let deadline = Instant::now() + Duration::from_secs(10);
+        while table.memory_held() != 0 {
+            assert!(Instant::now() < deadline, "input still held");
+            std::thread::sleep(Duration::from_millis(10));
+        }
+    }
+
+    #[test]
+    fn memory_bound_refuses_new_captures_and_truncates() {
+        let mut table = ExecTable::with_memory_limit(256 * 1024);
+        let input = qapi_runtime_base64(&[b'x'; 300 * 1024]);
+        let refused = table
+            .exec("cat", &[], None, Some(&input), CaptureMode::None)
+            .unwrap_err()
+            .to_string();
+        assert!(
+            refused.starts_with("Exec memory limit reached: "),
+            "{refused}"
+        );
+        let pid = table
+            .exec(
+                "head",
+                &args(&["-c", "1000000", "/dev/zero"]),
+                None,
+                None,
+                CaptureMode::Stdout,
+            )
+            .unwrap();
+        let deadline = Instant::now() + Duration::from_secs(10);
+        while table.memory_held() < 256 * 1024 {
+            assert!(Instant::now() < deadline, "output not held");
+            std::thread::sleep(Duration::from_millis(10));
+        }
+        assert_eq!(
+            table
+                .exec("echo", &[], None, None, CaptureMode::Stderr)
+                .unwrap_err()
+                .to_string(),
+            "Exec memory limit reached: captured output and input of earlier commands hold \
+             262144 of 262144 bytes (exec-memory-limit); collect finished commands with \
+             guest-exec-status"
+        );
+        // Capturing nothing needs no memory.
+        let quiet = table
+            .exec("true", &[], None, None, CaptureMode::None)
+            .unwrap();
+        assert_eq!(wait(&mut table, quiet).exitcode, Some(0));
+        let status = wait(&mut table, pid);
+        assert_eq!(status.out_data.map(|d| d.len()), Some(256 * 1024));
+        assert_eq!(status.out_truncated, Some(true));
+        assert_eq!(table.memory_held(), 0);
+        // No bound at all with 0.
+        let mut table = ExecTable::with_memory_limit(0);
+        let pid = table
+            .exec("cat", &[], None, Some(&input), CaptureMode::Stdout)
+            .unwrap();
+        assert_eq!(
+            wait(&mut table, pid).out_data.map(|d| d.len()),
+            Some(300 * 1024)
+        );
+    }
+
+    fn qapi_runtime_base64(data: &[u8]) -> String {
+        qga_types::qapi_runtime::base64::encode(data)
     }
 
     #[test]

@@ -4,7 +4,7 @@
 
 use super::storage::status;
 use super::{expect_error, read_file, read_text, shell_ok, wait_for_console, write_file, Ctx};
-use crate::vm::guest;
+use crate::guest;
 use anyhow::{ensure, Result};
 use qga_types::qapi_runtime::ErrorClass;
 use qga_types::{GuestFsfreezeFreezeListArgs, GuestFsfreezeStatus};

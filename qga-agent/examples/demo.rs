@@ -1,5 +1,5 @@
-//! `cargo xtask demo`: builds qga-agent, starts it on a unix socket in a temporary directory,
-//! and runs a session with the generated typed client (`qga_types::Client`): handshake,
+//! `cargo xtask demo` (which builds qga-agent and runs this example with its path): starts the
+//! agent on a unix socket in a temporary directory, and runs a session with the generated typed client (`qga_types::Client`): handshake,
 //! agent info, OS, time, host name, time zone, a file round trip and the load average.
 //! Needs nothing but Rust: no VM, no qemu-ga.
 
@@ -14,14 +14,38 @@ use std::path::{Path, PathBuf};
 use std::process::{Child, Command, Stdio};
 use std::time::{Duration, Instant};
 
-use crate::ci::{cargo, workspace_root};
+fn main() -> std::process::ExitCode {
+    match run() {
+        Ok(()) => std::process::ExitCode::SUCCESS,
+        Err(err) => {
+            eprintln!("error: {err:#}");
+            std::process::ExitCode::FAILURE
+        }
+    }
+}
 
-pub fn run(_args: &[String]) -> Result<()> {
-    cargo(&["build", "-p", "qga-agent"])?;
-    let target = std::env::var_os("CARGO_TARGET_DIR")
-        .map(PathBuf::from)
-        .unwrap_or_else(|| workspace_root().join("target"));
-    let binary = target.join("debug").join("qga-agent");
+/// The agent binary: the first argument, or `qga-agent` beside the examples directory.
+fn agent_binary() -> Result<PathBuf> {
+    if let Some(path) = std::env::args_os().nth(1) {
+        return Ok(PathBuf::from(path));
+    }
+    let exe = std::env::current_exe().context("locating the demo binary")?;
+    let profile_dir = exe
+        .parent()
+        .and_then(Path::parent)
+        .context("no target directory")?;
+    let binary = profile_dir.join("qga-agent");
+    if !binary.is_file() {
+        bail!(
+            "{} not found: build it first (`cargo build -p qga-agent`) or pass its path",
+            binary.display()
+        );
+    }
+    Ok(binary)
+}
+
+fn run() -> Result<()> {
+    let binary = agent_binary()?;
 
     let dir = std::env::temp_dir().join(format!("qga-demo-{}", std::process::id()));
     std::fs::create_dir_all(dir.join("state"))

@@ -2,7 +2,7 @@
 //! CPU statistics, memory blocks, network interfaces and routes.
 
 use super::{expect_error, host_now_ns, read_text, shell_ok, Ctx, Flavor};
-use crate::vm::guest;
+use crate::guest;
 use anyhow::{bail, ensure, Context, Result};
 use qga_types::qapi_runtime::ErrorClass;
 use qga_types::{
