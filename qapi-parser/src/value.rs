@@ -90,7 +90,7 @@ pub(crate) fn from_pair<'a>(pair: Pair<'a, Rule>, len: usize) -> Result<Value<'a
     match pair.as_rule() {
         Rule::string => Ok(Value::Str(unquote(pair.as_str()))),
         Rule::boolean => Ok(Value::Bool(pair.as_str() == "true")),
-        Rule::list => {
+        Rule::list | Rule::legacy_list => {
             let inner = pair.into_inner();
             let mut items = Vec::with_capacity(inner.len());
             for item in inner {
@@ -98,7 +98,7 @@ pub(crate) fn from_pair<'a>(pair: Pair<'a, Rule>, len: usize) -> Result<Value<'a
             }
             Ok(Value::List(items))
         }
-        Rule::dict => {
+        Rule::dict | Rule::legacy_dict => {
             // Keys and values in turn; an error point in place of either ends the object.
             let mut parts = pair.into_inner();
             let mut dict = Dict {
