@@ -124,6 +124,9 @@ fn run_here(name: &str, text: Option<&str>, options: &Options) -> Result<Schema,
     } = loader;
     let items = expr::check_exprs(exprs, &mut docs, &pragmas, &mut diag, options.legacy)?;
     let mut built = build::build(items, &diag)?;
+    if options.legacy {
+        legacy::string_discriminators(&mut built, &diag)?;
+    }
     check::check(&mut built, &mut docs, &diag, &pragmas, options.legacy)?;
     let docs = docs.into_iter().map(|d| model_doc(d, &diag)).collect();
     Ok(Schema::new(
