@@ -7,9 +7,7 @@ use std::sync::Arc;
 
 use crate::diag::Diag;
 use crate::error::Error;
-use crate::expr::{
-    BranchDef, Data, Def, DefKind, Item, MemberDef, NestedDef, TypeRef, UnionBase,
-};
+use crate::expr::{BranchDef, Data, Def, DefKind, Item, MemberDef, NestedDef, TypeRef, UnionBase};
 use crate::model::*;
 use crate::source::{py_dirname, py_relpath, FileId, Loc};
 

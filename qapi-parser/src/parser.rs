@@ -469,7 +469,10 @@ impl<'l, 'a> FileParser<'l, 'a> {
         if first.starts_with('@') || first.starts_with('=') {
             return false;
         }
-        matches!(self.items.peek().map(Pair::as_rule), Some(Rule::dict | Rule::legacy_dict))
+        matches!(
+            self.items.peek().map(Pair::as_rule),
+            Some(Rule::dict | Rule::legacy_dict)
+        )
     }
 }
 

@@ -70,11 +70,9 @@ fn anonymous_nested_structs_become_implicit_types() {
     // The long form is still the long form; an empty object is neither.
     let s = legacy_ok("{ 'struct': 'S', 'data': { 'a': { 'type': 'int', 'if': 'X' } } }");
     assert!(dump_user(&s).contains("member a: int optional=False\n        if X\n"));
-    assert!(
-        legacy_err("{ 'struct': 'S', 'data': { 'a': {} } }")
-            .to_string()
-            .ends_with("'data' member 'a' misses key 'type'")
-    );
+    assert!(legacy_err("{ 'struct': 'S', 'data': { 'a': {} } }")
+        .to_string()
+        .ends_with("'data' member 'a' misses key 'type'"));
     assert!(err(src).ends_with("expression must have exactly one key 'enum', 'struct', 'union', 'alternate', 'command', 'event'"));
     assert!(
         err("{ 'struct': 'Foo', 'data': { 'q': { 'major': 'int' } } }")
@@ -139,7 +137,9 @@ fn string_discriminators_read_as_the_branch_enum() {
     assert!(err(&strict)
         .ends_with("discriminator member 'driver' of base type 'OptsBase' must be of enum type"));
     // A branch that is not a struct is still refused; so is a clash with a defined enum.
-    assert!(legacy_err(&format!("{src}\n{{ 'enum': 'OptsKind', 'data': [] }}"))
-        .to_string()
-        .contains("'OptsKind' is already defined"));
+    assert!(
+        legacy_err(&format!("{src}\n{{ 'enum': 'OptsKind', 'data': [] }}"))
+            .to_string()
+            .contains("'OptsKind' is already defined")
+    );
 }

@@ -217,7 +217,10 @@ fn debian_mirror() -> Result<String> {
             }
         }
     }
-    bail!("no Debian archive in the apt sources ({})", files.join(", "))
+    bail!(
+        "no Debian archive in the apt sources ({})",
+        files.join(", ")
+    )
 }
 
 /// `--build`: one crate per QMP and guest-agent schema, all members of one workspace, built
