@@ -450,7 +450,7 @@ impl<'s> Ctx<'s> {
                 let describe = |(m, o): (&str, &str)| format!("member '{m}' of '{o}'");
                 let this = (member.name.as_str(), object.common.name.as_str());
                 if let Some(previous) = taken.get(&field) {
-                    if same_c_name(previous.0, &member.name) {
+                    if !previous.0.eq_ignore_ascii_case(&member.name) {
                         return Err(names::clash(&describe(this), &describe(*previous), &field));
                     }
                     // Names only case tells apart (QEMU 1.x `PC` and `pc`): number the later.
@@ -663,9 +663,3 @@ pub fn feature_notes(features: &[Feature]) -> Vec<String> {
     notes
 }
 
-/// Whether two member names have the same C name in QEMU (every character outside
-/// `[A-Za-z0-9]` read as `_`): QEMU refuses such pairs, so they cannot be told apart.
-fn same_c_name(a: &str, b: &str) -> bool {
-    let c = |x: u8| if x.is_ascii_alphanumeric() { x } else { b'_' };
-    a.len() == b.len() && a.bytes().zip(b.bytes()).all(|(x, y)| c(x) == c(y))
-}
