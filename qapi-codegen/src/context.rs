@@ -662,4 +662,3 @@ pub fn feature_notes(features: &[Feature]) -> Vec<String> {
     }
     notes
 }
-

@@ -62,6 +62,8 @@ pub struct Options {
     /// Syntax
     /// * commas between members or list elements left out, or one after the last
     ///   (`{ 'a': 'int' 'b': 'str', }`): QEMU 0.15's tokenizer; dropped in 1.6 (new parser);
+    /// * `\'`, `\"` and `\/` in strings stand for the character escaped: 1.0; dropped in 5.0
+    ///   (only `\\` since); escapes whose meaning changed between eras stay errors;
     /// * `##...` lines other than a bare `##` are ordinary comments: 0.15-2.8 (2.9 made `##`
     ///   open doc blocks).
     ///

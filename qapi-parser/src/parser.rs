@@ -305,6 +305,7 @@ impl<'l, 'a> FileParser<'l, 'a> {
                 | Rule::legacy_dict
                 | Rule::legacy_list
                 | Rule::string
+                | Rule::legacy_string
                 | Rule::boolean => {
                     let span = item.as_span();
                     let (start, end) = (span.start() as u32, span.end() as u32);

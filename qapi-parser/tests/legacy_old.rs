@@ -143,3 +143,18 @@ fn string_discriminators_read_as_the_branch_enum() {
             .contains("'OptsKind' is already defined")
     );
 }
+
+#[test]
+fn quote_and_slash_escapes() {
+    // QEMU 1.0-4.x read `\'`, `\"` and `\/` as the character; `\n` changed meaning between
+    // eras and stays an error.
+    let src = "{ 'enum': 'E', 'data': [ 'a' ], 'prefix': 'x\\'y\\\"z\\/w' }";
+    match legacy_ok(src).get("E") {
+        Some(Entity::Enum(e)) => assert_eq!(e.prefix.as_deref(), Some("x'y\"z/w")),
+        other => panic!("{other:?}"),
+    }
+    assert!(err(src).ends_with("unknown escape \\'"), "{}", err(src));
+    assert!(legacy_err("{ 'enum': 'E', 'data': [ 'a\\nb' ] }")
+        .to_string()
+        .ends_with("unknown escape \\n"));
+}
