@@ -1,7 +1,8 @@
 //! `cargo xtask legacy-check [--build]`: legacy mode against the schemas of older QEMU
 //! releases.
 //!
-//! Releases checked: every folder of `../shared/legacy-schemas` (QEMU 0.15-6.1 as shipped;
+//! Releases checked: the small schemas of old constructs in `qapi-codegen/tests/legacy`,
+//! every folder of `../shared/legacy-schemas` (QEMU 0.15-6.1 as shipped;
 //! skipped with a message when the folder is absent) and QEMU 5.2 and 7.2, whose source
 //! tarballs come from the Debian archive named in the machine's apt sources.
 //!
@@ -34,13 +35,37 @@ const QMP_ROOTS: &[&str] = &["qapi/qapi-schema.json", "qapi-schema.json"];
 /// Where a release keeps its guest-agent schema (0.15-1.2: next to the QMP schema).
 const QGA_ROOTS: &[&str] = &["qga/qapi-schema.json", "qapi-schema-guest.json"];
 
+/// Old constructs in small schemas of the repository, checked and built like a release.
+const REPO_SCHEMAS: &[(&str, &str)] = &[
+    (
+        "old-constructs",
+        "qapi-codegen/tests/legacy/old-constructs.json",
+    ),
+    (
+        "simple-union",
+        "qapi-codegen/tests/legacy/simple-union.json",
+    ),
+];
+
 /// One release's schemas.
 struct Release {
     version: String,
-    qmp: Option<PathBuf>,
-    qga: Option<PathBuf>,
+    /// The schemas a crate is generated from: what (`qmp`, `qga`) and where.
+    schemas: Vec<(&'static str, PathBuf)>,
     /// Positive cases of its front-end test suite.
     cases: Vec<PathBuf>,
+}
+
+impl Release {
+    fn new(version: &str, dir: &Path, cases: Vec<PathBuf>) -> Release {
+        let qmp = find_root(dir, QMP_ROOTS).map(|p| ("qmp", p));
+        let qga = find_root(dir, QGA_ROOTS).map(|p| ("qga", p));
+        Release {
+            version: version.to_string(),
+            schemas: qmp.into_iter().chain(qga).collect(),
+            cases,
+        }
+    }
 }
 
 /// Passes and failures, each failure printed as it happens.
@@ -68,12 +93,21 @@ pub fn run(args: &[String]) -> Result<()> {
         _ => bail!("usage: cargo xtask legacy-check [--build]"),
     };
     let started = Instant::now();
-    let mut releases = shared_releases()?;
+    let root = workspace_root();
+    let mut releases = vec![Release {
+        version: "repo".into(),
+        schemas: REPO_SCHEMAS
+            .iter()
+            .map(|(name, path)| (*name, root.join(path)))
+            .collect(),
+        cases: Vec::new(),
+    }];
+    releases.extend(shared_releases()?);
     releases.extend(fetched_releases()?);
     let dump = crate::conformance::build_qapi_dump()?;
     let mut tally = Tally::default();
     for release in &releases {
-        let schemas = release.qmp.iter().chain(&release.qga).chain(&release.cases);
+        let schemas = release.schemas.iter().map(|(_, p)| p).chain(&release.cases);
         let mut accepted = 0usize;
         let mut total = 0usize;
         for schema in schemas {
@@ -145,17 +179,10 @@ fn shared_releases() -> Result<Vec<Release>> {
             .file_name()
             .map(|n| n.to_string_lossy().into_owned())
             .unwrap_or_default();
-        let qga = find_root(&path, QGA_ROOTS);
-        let qmp = find_root(&path, QMP_ROOTS);
-        if qmp.is_none() && qga.is_none() {
-            continue;
+        let release = Release::new(&version, &path, Vec::new());
+        if !release.schemas.is_empty() {
+            releases.push(release);
         }
-        releases.push(Release {
-            version,
-            qmp,
-            qga,
-            cases: Vec::new(),
-        });
     }
     releases.sort_by_key(|r| version_key(&r.version));
     if releases.is_empty() {
@@ -178,12 +205,8 @@ fn fetched_releases() -> Result<Vec<Release>> {
                 &["qapi", "qga/qapi-schema.json", "tests/qapi-schema"],
             )?;
         }
-        releases.push(Release {
-            version: version.to_string(),
-            qmp: find_root(&dir, QMP_ROOTS),
-            qga: find_root(&dir, QGA_ROOTS),
-            cases: crate::gen::positive_cases(&dir.join("tests/qapi-schema"))?,
-        });
+        let cases = crate::gen::positive_cases(&dir.join("tests/qapi-schema"))?;
+        releases.push(Release::new(version, &dir, cases));
     }
     Ok(releases)
 }
@@ -234,10 +257,7 @@ fn build_crates(releases: &[Release], tally: &mut Tally) -> Result<()> {
     let cargo = std::env::var("CARGO").unwrap_or_else(|_| "cargo".into());
     let mut members: Vec<(String, String)> = Vec::new();
     for release in releases {
-        for (kind, schema) in [("qmp", &release.qmp), ("qga", &release.qga)] {
-            let Some(schema) = schema else {
-                continue;
-            };
+        for (kind, schema) in &release.schemas {
             let member = format!("{}-{kind}", release.version);
             let out = dir.join(&member);
             match crate::gen::write_member_crate(schema, &out, true) {
