@@ -188,7 +188,9 @@ impl<'s> Ctx<'s> {
             Entity::Enum(en) => en.common.name != "QType" || self.referenced.contains("QType"),
             Entity::Object(o) => matches!(
                 o.common.implicit,
-                None | Some(Implicit::Arguments { .. } | Implicit::Wrapper { .. })
+                None | Some(
+                    Implicit::Arguments { .. } | Implicit::Wrapper { .. } | Implicit::Nested { .. }
+                )
             ),
             Entity::Alternate(_) => true,
             _ => false,
@@ -203,6 +205,13 @@ impl<'s> Ctx<'s> {
                 format!("{}Wrapper", names::type_name(wrapped)),
                 format!("the simple-union wrapper of '{wrapped}'"),
             )),
+            Implicit::Nested { of, member } => {
+                let path: String = member.split('.').map(names::type_name).collect();
+                Some((
+                    format!("{}{path}", names::type_name(of)),
+                    format!("the anonymous struct of member '{member}' of '{of}'"),
+                ))
+            }
             Implicit::Arguments { of } => {
                 let suffix = match self.schema.get(of) {
                     Some(Entity::Event(_)) => "Event",
@@ -437,11 +446,20 @@ impl<'s> Ctx<'s> {
         for object in self.base_chain(name) {
             let doc = self.doc_for_type(&object.common.name);
             for member in &object.members {
-                let field = names::field_name(&member.name);
+                let mut field = names::field_name(&member.name);
                 let describe = |(m, o): (&str, &str)| format!("member '{m}' of '{o}'");
                 let this = (member.name.as_str(), object.common.name.as_str());
                 if let Some(previous) = taken.get(&field) {
-                    return Err(names::clash(&describe(this), &describe(*previous), &field));
+                    if !previous.0.eq_ignore_ascii_case(&member.name) {
+                        return Err(names::clash(&describe(this), &describe(*previous), &field));
+                    }
+                    // Names only case tells apart (QEMU 1.x `PC` and `pc`): number the later.
+                    let stem = field.clone();
+                    let mut n = 2;
+                    while taken.contains_key(&field) {
+                        field = format!("{stem}_{n}");
+                        n += 1;
+                    }
                 }
                 let ident = names::ident(&field);
                 taken.insert(field, this);

@@ -43,6 +43,18 @@ fn members_that_clash_in_rust_are_reported_with_both_names() {
 }
 
 #[test]
+fn members_told_apart_only_by_case_get_numbered_fields() {
+    // QEMU 1.0-2.5's CpuInfo had both `PC` (x86) and `pc` (SPARC).
+    let schema = "{ 'pragma': { 'member-name-exceptions': [ 'CpuInfo' ] } }
+                  { 'struct': 'CpuInfo', 'data': { '*PC': 'int', '*pc': 'int' } }";
+    let code = gen(schema, &Options::default()).unwrap();
+    assert!(code.contains("    pub pc: Option<i64>,\n"), "{code}");
+    assert!(code.contains("    pub pc_2: Option<i64>,\n"), "{code}");
+    assert!(code.contains(r#"pc: members.optional("PC")?"#), "{code}");
+    assert!(code.contains(r#"pc_2: members.optional("pc")?"#), "{code}");
+}
+
+#[test]
 fn types_that_clash_in_rust_are_reported_with_both_names() {
     let schema = "{ 'struct': 'GuestPCIAddress', 'data': { 'a': 'int' } }
                   { 'struct': 'GuestPciAddress', 'data': { 'a': 'int' } }";

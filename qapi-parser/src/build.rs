@@ -7,7 +7,7 @@ use std::sync::Arc;
 
 use crate::diag::Diag;
 use crate::error::Error;
-use crate::expr::{BranchDef, Data, Def, DefKind, Item, MemberDef, TypeRef, UnionBase};
+use crate::expr::{BranchDef, Data, Def, DefKind, Item, MemberDef, NestedDef, TypeRef, UnionBase};
 use crate::model::*;
 use crate::source::{py_dirname, py_relpath, FileId, Loc};
 
@@ -248,6 +248,18 @@ impl Builder<'_, '_> {
         match ty {
             TypeRef::Name(n) => Ok(n),
             TypeRef::Array(e) => self.array_type(&e, Some(at)),
+            TypeRef::Nested(nested) => {
+                let NestedDef {
+                    of,
+                    member,
+                    members,
+                } = *nested;
+                let members = self.members(members, at)?;
+                let name = format!("q_obj_{of}-{member}-nested");
+                let made_by = Implicit::Nested { of, member };
+                let made = self.implicit_object(name.clone(), made_by, at, None, members)?;
+                Ok(made.unwrap_or(name))
+            }
         }
     }
 

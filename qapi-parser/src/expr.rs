@@ -50,10 +50,23 @@ impl Meta {
 pub(crate) enum TypeRef {
     Name(String),
     Array(String),
+    /// Legacy (QEMU 0.15-2.4): an anonymous struct written as a member's type.
+    Nested(Box<NestedDef>),
+}
+
+/// Legacy: the members of an anonymous struct, which becomes the implicit object type
+/// `q_obj_<of>-<member>-nested`.
+#[derive(Clone, Debug, PartialEq)]
+pub(crate) struct NestedDef {
+    /// The definition whose inline members hold it.
+    pub of: String,
+    /// The member's name; a dotted path when nested in another anonymous struct.
+    pub member: String,
+    pub members: Vec<MemberDef>,
 }
 
 /// A member of a struct, argument list or inline base (key still carries its `*`).
-#[derive(Clone, Debug)]
+#[derive(Clone, Debug, PartialEq)]
 pub(crate) struct MemberDef {
     pub key: String,
     pub ty: TypeRef,
@@ -216,6 +229,7 @@ fn check_expr<'a>(
         loc,
         pragmas,
         legacy,
+        defn: &name,
     };
     cx.defn_name(&name, meta)?;
 
@@ -400,6 +414,8 @@ struct Checker<'d, 'a> {
     loc: Loc,
     pragmas: &'d Pragmas,
     legacy: bool,
+    /// The definition's name.
+    defn: &'d str,
 }
 
 impl Checker<'_, '_> {
@@ -430,6 +446,10 @@ impl Checker<'_, '_> {
         upper: bool,
         underscore: bool,
     ) -> Result<(), Error> {
+        // Legacy members, values, branches and definitions: QEMU 2.4's shape will do.
+        if self.legacy && upper && underscore && crate::legacy::old_name(name) {
+            return Ok(());
+        }
         names::check_lower(name, upper, underscore)
             .map_err(|e| self.name_error(e, source, "must not use uppercase or '_'"))
     }
@@ -705,6 +725,18 @@ impl Checker<'_, '_> {
         source: &'static str,
         permissive: bool,
     ) -> Result<Option<Vec<MemberDef>>, Error> {
+        self.members_at(value, source, permissive, "")
+    }
+
+    /// [`Self::implicit_members`] of the definition, or (legacy) of the anonymous struct at
+    /// the member path `path`.
+    fn members_at(
+        &self,
+        value: Option<&Value<'_>>,
+        source: &'static str,
+        permissive: bool,
+        path: &str,
+    ) -> Result<Option<Vec<MemberDef>>, Error> {
         let Some(value) = value else {
             return Ok(None);
         };
@@ -728,6 +760,15 @@ impl Checker<'_, '_> {
             if name == "u" || (b.len() > 3 && &b[..3] == b"has" && !b[3].is_ascii_alphanumeric()) {
                 return Err(self.err(format!("{key_source} uses reserved name")));
             }
+            if let Some(nested) = self.legacy_nested(arg, name, source, path)? {
+                members.push(MemberDef {
+                    key: key.to_string(),
+                    ty: nested,
+                    ifcond: None,
+                    features: Vec::new(),
+                });
+                continue;
+            }
             let (long, ty) = self.long_form(arg, key_source, &["if", "features"])?;
             let (ifcond, features) = match long {
                 Some(d) => (
@@ -747,6 +788,38 @@ impl Checker<'_, '_> {
             });
         }
         Ok(Some(members))
+    }
+
+    /// Legacy (QEMU 0.15-2.4): a member whose value is an object that is not the long form
+    /// (it has no `type` key, and keys other than `if` and `features`) is an anonymous
+    /// struct of those members.
+    fn legacy_nested(
+        &self,
+        value: &Value<'_>,
+        member: &str,
+        source: &'static str,
+        path: &str,
+    ) -> Result<Option<TypeRef>, Error> {
+        let Value::Dict(d) = value else {
+            return Ok(None);
+        };
+        let long_form = d.contains("type") || d.keys().all(|k| k == "if" || k == "features");
+        if !self.legacy || long_form {
+            return Ok(None);
+        }
+        let path = if path.is_empty() {
+            member.to_string()
+        } else {
+            format!("{path}.{member}")
+        };
+        let members = self
+            .members_at(Some(value), source, true, &path)?
+            .unwrap_or_default();
+        Ok(Some(TypeRef::Nested(Box::new(NestedDef {
+            of: self.defn.to_string(),
+            member: path,
+            members,
+        }))))
     }
 
     /// QEMU's `check_enum`.

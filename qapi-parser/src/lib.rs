@@ -51,36 +51,69 @@ pub use model::*;
 /// How to read a schema.
 #[derive(Debug, Clone, Default, PartialEq, Eq)]
 pub struct Options {
-    /// Also accept the older dialect of QEMU 1.x-7.x schemas, giving the model its modern
-    /// spelling would. The default is strict: exactly what QEMU 10.0.2 accepts.
+    /// Also accept what the generators of QEMU 0.15 to 7.2 accepted, giving the model the
+    /// modern spelling of each old construct (implicit types are marked with what made them,
+    /// [`Implicit`]), so readers of the model need no legacy knowledge. The default is
+    /// strict: exactly what QEMU 10.0.2 accepts. Where two eras disagree, the union is
+    /// accepted when the meaning is the same; everything not listed stays strict.
     ///
-    /// Legacy mode relaxes specific checks; everything else stays strict:
+    /// Each construct, with the release that introduced it and the one that dropped it:
     ///
-    /// * expressions: `'type'` means `'struct'`; flag values `'yes'`/`'no'` mean
-    ///   `true`/`false`; members, enum values and branches may use upper case and `_`,
-    ///   commands `_`; definition names may use any case (only their shape and the `List`
-    ///   suffix are checked); command arguments may be conditional without `'boxed'`; any
-    ///   command may return any type; `'visitor'`, `'dict'` and `'**'`
-    ///   mean `'any'`; `'if'` may be a C preprocessor expression (`defined(X) && !Y`) or a
-    ///   list (all must hold); pragmas `returns-whitelist` and `name-case-whitelist` are the
-    ///   old names of `command-returns-exceptions` and `member-name-exceptions`;
-    /// * simple unions (no `base`/`discriminator`) are desugared as QEMU before 7.0 did: enum
-    ///   `<Union>Kind`, implicit base `q_obj_<Union>-base { type: <Union>Kind }`, each branch
-    ///   type wrapped in `q_obj_<Type>-wrapper { data: <Type> }`; a union with
-    ///   `'discriminator': {}` (QEMU 1.7-2.x) is an alternate;
-    /// * doc comments are read as before QEMU 2.9 checked them: `##...` lines other than `##`
-    ///   are plain comments; a block may end with `# ##` or run into the next expression; a
-    ///   symbol line needs no colon (`# @Name`); a block without symbol line right before a
-    ///   definition documents it; a doc whose symbol differs from its definition is still
-    ///   its doc; `Note:` and `Notes:` are plain paragraphs; an `Example:`/`Examples:`
-    ///   section (literal text up to the next tagged section) becomes a `.. qmp-example::`
-    ///   directive; section text may continue on unindented lines up to a blank line; `Since 1.5` is a Since
-    ///   section; `Returns:`/`Errors:` where QEMU 10.0.2 forbids them become plain text;
-    ///   undocumented members and features are accepted (members get empty descriptions);
+    /// Syntax
+    /// * commas between members or list elements left out, or one after the last
+    ///   (`{ 'a': 'int' 'b': 'str', }`): QEMU 0.15's tokenizer; dropped in 1.6 (new parser);
+    /// * `\'`, `\"` and `\/` in strings stand for the character escaped: 1.0; dropped in 5.0
+    ///   (only `\\` since); escapes whose meaning changed between eras stay errors;
+    /// * `##...` lines other than a bare `##` are ordinary comments: 0.15-2.8 (2.9 made `##`
+    ///   open doc blocks).
+    ///
+    /// Expressions and types
+    /// * `'type'` for `'struct'`: 0.15; dropped in 2.4 (renamed);
+    /// * flag values `'yes'`/`'no'` for `true`/`false` (`'gen': 'no'`): 0.15; dropped in 2.4;
+    /// * an anonymous struct as a member's type (`'qemu': { 'major': 'int' }`): 0.15;
+    ///   dropped in 2.4. Modelled as the implicit struct `q_obj_<definition>-<member>-nested`
+    ///   ([`Implicit::Nested`]; a dotted member path when nested deeper);
+    /// * simple unions (no `base`, no `discriminator`): 0.15; dropped in 7.0. Desugared as
+    ///   QEMU 2.x-6.x did: enum `<Union>Kind` ([`Implicit::UnionKind`]), implicit base
+    ///   `q_obj_<Union>-base { type: <Union>Kind }` ([`Implicit::UnionBase`]), each branch type
+    ///   wrapped in `q_obj_<Type>-wrapper { data: <Type> }` ([`Implicit::Wrapper`]);
+    /// * a flat union's discriminator of type `str` (its value names a branch): 1.7 (flat
+    ///   unions' first release); dropped in 2.0. Modelled as enum `<Union>Kind` of the branch
+    ///   names and the implicit base `q_obj_<Union>-base`: the named base's members, the
+    ///   discriminator typed by that enum (the named base itself is unchanged);
+    /// * a union with `'discriminator': {}` is an alternate: 1.7; dropped in 2.4 (`alternate`);
+    /// * `'visitor'`, `'dict'` and `'**'` mean `'any'`: 1.2; dropped in 2.5 (`any`);
+    /// * names of QEMU 2.4's shape `[A-Za-z_][A-Za-z0-9_.-]*` for members, enum values (also
+    ///   digit-led), branches and definitions (`'l1_grow.alloc_table'`): 0.15 (no checks
+    ///   before 2.4); dropped in 2.6 (`.` only in a downstream prefix);
+    /// * members, enum values and branches in upper case or with `_`: 0.15; checked from 2.9
+    ///   unless excepted by pragma;
+    /// * any command may return any type: 0.15; checked from 2.9 unless excepted by pragma;
+    /// * definition names in any case (only their shape and the `List` suffix are checked),
+    ///   commands with `_`: 0.15; case rules from 6.0;
+    /// * pragmas `returns-whitelist` and `name-case-whitelist`, the old names of
+    ///   `command-returns-exceptions` and `member-name-exceptions`: 2.9; renamed in 6.0;
+    /// * `'if'` as a C preprocessor expression (`'defined(X) && !Y'`): 2.12; dropped in 6.2;
+    ///   `'if'` as a list of conditions that must all hold: 3.0; dropped in 6.2;
+    /// * conditional command arguments without `'boxed'`: 2.12 (conditions' first
+    ///   release); refused from 9.1.
+    ///
+    /// Doc comments (checked from 2.9; older blocks are read as written)
+    /// * a block may end with `# ##` or run into the next expression; a symbol line needs no
+    ///   colon (`# @Name`); a block without symbol line right before a definition documents
+    ///   it; a doc whose symbol differs from its definition is still its doc: 0.15-2.8;
+    /// * a leading `#optional` marker is removed from member descriptions: 0.15; dropped in
+    ///   2.10;
+    /// * undocumented members and features are accepted (members get empty descriptions);
     ///   descriptions of members that do not exist are dropped, except that one such
     ///   description next to one undocumented member whose name contains it or is contained
-    ///   in it describes that member (`@filepath` for `path`); a leading `#optional` marker
-    ///   is removed from member descriptions.
+    ///   in it describes that member (`@filepath` for `path`): 0.15-2.8;
+    /// * section text continuing on unindented lines up to a blank line, `Since 1.5` (no
+    ///   colon) as a Since section: 0.15-2.8;
+    /// * `Note:` and `Notes:` are plain paragraphs, `Returns:`/`Errors:` where QEMU 10.0.2
+    ///   forbids them become plain text: 0.15; stricter sections in 8.x-9.x;
+    /// * an `Example:`/`Examples:` section (literal text up to the next tagged section)
+    ///   becomes a `.. qmp-example::` directive: 0.15; dropped in 8.0.
     pub legacy: bool,
 }
 
@@ -124,6 +157,9 @@ fn run_here(name: &str, text: Option<&str>, options: &Options) -> Result<Schema,
     } = loader;
     let items = expr::check_exprs(exprs, &mut docs, &pragmas, &mut diag, options.legacy)?;
     let mut built = build::build(items, &diag)?;
+    if options.legacy {
+        legacy::string_discriminators(&mut built, &diag)?;
+    }
     check::check(&mut built, &mut docs, &diag, &pragmas, options.legacy)?;
     let docs = docs.into_iter().map(|d| model_doc(d, &diag)).collect();
     Ok(Schema::new(

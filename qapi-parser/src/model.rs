@@ -81,6 +81,10 @@ pub enum Implicit {
     Wrapper { wrapped: String },
     /// `<Union>Kind` (legacy simple unions): the enum of a union's branch names.
     UnionKind { of: String },
+    /// `q_obj_<of>-<member>-nested` (legacy, QEMU 0.15-2.4): an anonymous struct written in
+    /// place of the type of member `member` of definition `of` (a dotted path of member names
+    /// when one anonymous struct holds another).
+    Nested { of: String, member: String },
     /// `<T>List`: the array of a type, made where it is first used.
     Array,
 }

@@ -300,7 +300,13 @@ impl<'l, 'a> FileParser<'l, 'a> {
                 }
                 // Before QEMU 2.9, `##...` lines were ordinary comments.
                 Rule::legacy_comment => {}
-                Rule::dict | Rule::list | Rule::string | Rule::boolean => {
+                Rule::dict
+                | Rule::list
+                | Rule::legacy_dict
+                | Rule::legacy_list
+                | Rule::string
+                | Rule::legacy_string
+                | Rule::boolean => {
                     let span = item.as_span();
                     let (start, end) = (span.start() as u32, span.end() as u32);
                     let info = self.loc_at(span.start());
@@ -464,7 +470,10 @@ impl<'l, 'a> FileParser<'l, 'a> {
         if first.starts_with('@') || first.starts_with('=') {
             return false;
         }
-        matches!(self.items.peek().map(Pair::as_rule), Some(Rule::dict))
+        matches!(
+            self.items.peek().map(Pair::as_rule),
+            Some(Rule::dict | Rule::legacy_dict)
+        )
     }
 }
 

@@ -60,7 +60,9 @@ pub(crate) fn token_span(pair: &Pair<'_, Rule>, len: usize) -> (u32, u32) {
     let span = pair.as_span();
     let eof = len.saturating_sub(1);
     let (start, end) = match pair.as_rule() {
-        Rule::dict | Rule::list => (span.start(), span.start() + 1),
+        Rule::dict | Rule::list | Rule::legacy_dict | Rule::legacy_list => {
+            (span.start(), span.start() + 1)
+        }
         r if is_error_point(r) => match error_token(pair) {
             Some(token) => (token.as_span().start(), token.as_span().end()),
             None => (eof, eof),

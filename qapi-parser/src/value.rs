@@ -89,8 +89,9 @@ impl<'a> Value<'a> {
 pub(crate) fn from_pair<'a>(pair: Pair<'a, Rule>, len: usize) -> Result<Value<'a>, SyntaxError> {
     match pair.as_rule() {
         Rule::string => Ok(Value::Str(unquote(pair.as_str()))),
+        Rule::legacy_string => Ok(Value::Str(unquote_legacy(pair.as_str()))),
         Rule::boolean => Ok(Value::Bool(pair.as_str() == "true")),
-        Rule::list => {
+        Rule::list | Rule::legacy_list => {
             let inner = pair.into_inner();
             let mut items = Vec::with_capacity(inner.len());
             for item in inner {
@@ -98,7 +99,7 @@ pub(crate) fn from_pair<'a>(pair: Pair<'a, Rule>, len: usize) -> Result<Value<'a
             }
             Ok(Value::List(items))
         }
-        Rule::dict => {
+        Rule::dict | Rule::legacy_dict => {
             // Keys and values in turn; an error point in place of either ends the object.
             let mut parts = pair.into_inner();
             let mut dict = Dict {
@@ -107,7 +108,7 @@ pub(crate) fn from_pair<'a>(pair: Pair<'a, Rule>, len: usize) -> Result<Value<'a
             // Big objects get a hash set for the duplicate check.
             let mut seen: Option<HashSet<Cow<'a, str>>> = None;
             while let Some(key) = parts.next() {
-                if key.as_rule() != Rule::string {
+                if !matches!(key.as_rule(), Rule::string | Rule::legacy_string) {
                     return Err(syntax::error_point(&key, len));
                 }
                 let Some(value) = parts.next() else {
@@ -120,7 +121,10 @@ pub(crate) fn from_pair<'a>(pair: Pair<'a, Rule>, len: usize) -> Result<Value<'a
                 if let Some(e) = syntax::lexical_error(&value) {
                     return Err(e);
                 }
-                let key = unquote(key.as_str());
+                let key = match key.as_rule() {
+                    Rule::legacy_string => unquote_legacy(key.as_str()),
+                    _ => unquote(key.as_str()),
+                };
                 let duplicate = match &mut seen {
                     Some(set) => !set.insert(key.clone()),
                     None => {
@@ -159,4 +163,21 @@ fn unquote(token: &str) -> Cow<'_, str> {
     } else {
         Cow::Borrowed(raw)
     }
+}
+
+/// The text of a legacy string token: each backslash escape read as the character escaped.
+fn unquote_legacy(token: &str) -> Cow<'_, str> {
+    let raw = token.get(1..token.len().saturating_sub(1)).unwrap_or("");
+    if !raw.contains('\\') {
+        return Cow::Borrowed(raw);
+    }
+    let mut out = String::with_capacity(raw.len());
+    let mut chars = raw.chars();
+    while let Some(c) = chars.next() {
+        match c {
+            '\\' => out.extend(chars.next()),
+            c => out.push(c),
+        }
+    }
+    Cow::Owned(out)
 }

@@ -46,6 +46,13 @@ pub fn generate_crate(schema: &Path, out_dir: &Path, legacy: bool) -> Result<()>
     write_crate(schema, out_dir, legacy, true)
 }
 
+/// Writes a crate for `schema` into `out_dir` as a member of an enclosing workspace; returns
+/// its package name.
+pub fn write_member_crate(schema: &Path, out_dir: &Path, legacy: bool) -> Result<String> {
+    write_crate(schema, out_dir, legacy, false)?;
+    Ok(crate_name(out_dir))
+}
+
 /// `standalone`: the crate is a workspace of its own (else a member of an enclosing one).
 fn write_crate(schema: &Path, out_dir: &Path, legacy: bool, standalone: bool) -> Result<()> {
     let output = Builder::new()

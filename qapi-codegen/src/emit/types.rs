@@ -481,7 +481,7 @@ pub fn union_type(ctx: &Ctx<'_>, o: &ObjectType, entity: &Entity) -> Result<Toke
             continue;
         };
         let fcfg = ctx.cfg.attr(f.cond.as_deref(), &what)?;
-        let var = format_ident!("v_{}", names::field_name(&m.name));
+        let var = format_ident!("v_{}", f.ident.to_string().trim_start_matches("r#"));
         let (field, read) = (&f.ident, member_read(&m.name, m.optional));
         inits.extend(quote!(#fcfg #field: #var,));
         lets.extend(quote!(#fcfg let #var = #read;));
