@@ -53,6 +53,19 @@ pub fn run(quick: bool) -> Result<()> {
         eprintln!("ci --quick: all checks passed (`cargo xtask ci` runs the rest as root)");
         return Ok(());
     }
+    // The async QMP client (feature `tokio`) against a real QEMU: clippy, then its tests.
+    cargo(&[
+        "clippy",
+        "-p",
+        "qmp-types",
+        "--features",
+        "tokio",
+        "--all-targets",
+        "--",
+        "-D",
+        "warnings",
+    ])?;
+    cargo(&["test", "-p", "qmp-types", "--features", "tokio"])?;
     // QEMU 10.0.2's scripts and front-end test cases (downloaded once into target/qemu-src).
     crate::reference::ensure()?;
     // QEMU's QAPI front-end regression cases against qapi-dump.
