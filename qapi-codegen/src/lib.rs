@@ -132,6 +132,28 @@ pub struct Output {
     pub features: Vec<String>,
 }
 
+impl Output {
+    /// Whether the file at `path` holds exactly this code, for freshness checks of checked-in
+    /// generated code. The error names the file and its first differing line.
+    pub fn check_fresh(&self, path: &Path) -> Result<(), String> {
+        let current = std::fs::read_to_string(path)
+            .map_err(|e| format!("cannot read {}: {e}", path.display()))?;
+        if current == self.code {
+            return Ok(());
+        }
+        let same = current
+            .lines()
+            .zip(self.code.lines())
+            .take_while(|(a, b)| a == b)
+            .count();
+        Err(format!(
+            "{} is stale (it differs from line {})",
+            path.display(),
+            same + 1
+        ))
+    }
+}
+
 /// Generates the Rust source for `schema`: its units (each generated type, the events, the
 /// commands) in schema order, printed one after the other.
 pub fn generate(schema: &Schema, options: &Options) -> Result<Output, Error> {

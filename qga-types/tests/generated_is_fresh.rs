@@ -10,23 +10,10 @@ fn generated_code_is_fresh() {
     let root = Path::new(env!("CARGO_MANIFEST_DIR"))
         .parent()
         .expect("qga-types lies in the workspace");
-    let output = match qga_types_builder(root).generate() {
-        Ok(output) => output,
-        Err(e) => panic!("generating qga-types failed: {e}"),
-    };
-    let path = root.join(GENERATED);
-    let current = std::fs::read_to_string(&path)
-        .unwrap_or_else(|e| panic!("reading {}: {e}", path.display()));
-    if current != output.code {
-        let same = current
-            .lines()
-            .zip(output.code.lines())
-            .take_while(|(a, b)| a == b)
-            .count();
-        panic!(
-            "{} is stale (it differs from line {}): run `cargo xtask codegen` and commit the result",
-            path.display(),
-            same + 1
-        );
+    let output = qga_types_builder(root)
+        .generate()
+        .unwrap_or_else(|e| panic!("generating qga-types failed: {e}"));
+    if let Err(stale) = output.check_fresh(&root.join(GENERATED)) {
+        panic!("{stale}: run `cargo xtask codegen` and commit the result");
     }
 }

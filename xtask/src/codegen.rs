@@ -19,11 +19,11 @@ pub fn run(check: bool) -> Result<()> {
     ] {
         let output = builder.generate()?;
         let path = root.join(file);
-        let current = std::fs::read_to_string(&path).unwrap_or_default();
-        if current == output.code {
+        let fresh = output.check_fresh(&path);
+        if fresh.is_ok() {
             eprintln!("codegen: {} is up to date", path.display());
-        } else if check {
-            stale.push(path.display().to_string());
+        } else if let (true, Err(why)) = (check, fresh) {
+            stale.push(why);
         } else {
             std::fs::write(&path, output.code)
                 .with_context(|| format!("writing {}", path.display()))?;
@@ -32,8 +32,8 @@ pub fn run(check: bool) -> Result<()> {
     }
     if !stale.is_empty() {
         bail!(
-            "{} stale: run `cargo xtask codegen` and commit the result",
-            stale.join(" and ")
+            "{}: run `cargo xtask codegen` and commit the result",
+            stale.join("; ")
         );
     }
     Ok(())
