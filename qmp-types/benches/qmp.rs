@@ -12,65 +12,31 @@ use qapi_runtime::Decoder;
 use qmp_types::{AsyncClient, Client, CommandReturn};
 use serde_json::Value;
 use std::path::{Path, PathBuf};
-use std::process::{Child, Command, Stdio};
+use std::process::{Command, Stdio};
 use std::time::{Duration, Instant};
 
 const LOCKSTEP: usize = 2_000;
 const IN_FLIGHT: usize = 64;
 const CONCURRENT_TOTAL: usize = 20_000;
 
-struct Qemu {
-    child: Child,
-    socket: PathBuf,
-}
-
-impl Drop for Qemu {
-    fn drop(&mut self) {
-        let _ = self.child.kill();
-        let _ = self.child.wait();
-        let _ = std::fs::remove_file(&self.socket);
-    }
-}
-
 /// A fresh QEMU for each client, so none inherits another's state.
-fn qemu(program: &Path, tag: &str) -> Qemu {
-    let socket = std::env::temp_dir().join(format!("qmp-bench-{tag}-{}.sock", std::process::id()));
-    let _ = std::fs::remove_file(&socket);
-    let child = Command::new(program)
-        .args([
-            "-M",
-            "none",
-            "-nodefaults",
-            "-display",
-            "none",
-            "-S",
-            "-qmp",
-        ])
-        .arg(format!("unix:{},server=on,wait=off", socket.display()))
-        .stdin(Stdio::null())
-        .spawn()
-        .expect("starting QEMU");
-    let started = Instant::now();
-    while !socket.exists() {
-        assert!(started.elapsed() < Duration::from_secs(30), "no QMP socket");
-        std::thread::sleep(Duration::from_millis(20));
-    }
-    Qemu { child, socket }
+fn qemu(tag: &str) -> testenv::Qemu {
+    testenv::Qemu::start(&format!("qmp-bench-{tag}"), &["qmp"], &[]).expect("QEMU is installed")
 }
 
 fn rate(calls: usize, elapsed: Duration) -> f64 {
     calls as f64 / elapsed.as_secs_f64()
 }
 
-fn async_rates(program: &Path) -> (f64, f64) {
+fn async_rates() -> (f64, f64) {
     let runtime = tokio::runtime::Builder::new_multi_thread()
         .worker_threads(2)
         .enable_all()
         .build()
         .expect("tokio runtime");
-    let qemu = qemu(program, "async");
+    let qemu = qemu("async");
     runtime.block_on(async {
-        let (connection, _) = AsyncConnection::connect_qmp_unix(&qemu.socket)
+        let (connection, _) = AsyncConnection::connect_qmp_unix(&qemu.socket("qmp"))
             .await
             .expect("handshake");
         let client = AsyncClient::new(connection);
@@ -97,9 +63,9 @@ fn async_rates(program: &Path) -> (f64, f64) {
     })
 }
 
-fn sync_rate(program: &Path) -> f64 {
-    let qemu = qemu(program, "sync");
-    let stream = std::os::unix::net::UnixStream::connect(&qemu.socket).expect("connect");
+fn sync_rate() -> f64 {
+    let qemu = qemu("sync");
+    let stream = std::os::unix::net::UnixStream::connect(qemu.socket("qmp")).expect("connect");
     let mut client = Client::new(stream);
     client.connection().qmp_handshake().expect("handshake");
     let started = Instant::now();
@@ -172,13 +138,13 @@ fn python_with_qemu_qmp() -> Option<PathBuf> {
     }
 }
 
-fn python_rates(program: &Path) -> Option<(f64, f64)> {
+fn python_rates() -> Option<(f64, f64)> {
     let python = python_with_qemu_qmp()?;
-    let qemu = qemu(program, "python");
+    let qemu = qemu("python");
     let output = Command::new(python)
         .arg("-c")
         .arg(PYTHON)
-        .arg(&qemu.socket)
+        .arg(qemu.socket("qmp"))
         .args([LOCKSTEP, IN_FLIGHT, CONCURRENT_TOTAL].map(|n| n.to_string()))
         .output()
         .expect("running python");
@@ -200,9 +166,9 @@ fn python_rates(program: &Path) -> Option<(f64, f64)> {
 }
 
 /// Decode time of `query-qmp-schema`'s reply (lenient, as a client decodes, and strict).
-fn schema_decode(program: &Path) {
-    let qemu = qemu(program, "schema");
-    let stream = std::os::unix::net::UnixStream::connect(&qemu.socket).expect("connect");
+fn schema_decode() {
+    let qemu = qemu("schema");
+    let stream = std::os::unix::net::UnixStream::connect(qemu.socket("qmp")).expect("connect");
     let mut client = Client::new(stream);
     client.connection().qmp_handshake().expect("handshake");
     let value: Value = client
@@ -246,15 +212,15 @@ fn main() {
     if !std::env::args().any(|a| a == "--bench") {
         return;
     }
-    let Some(program) = testenv::external("qemu-system-x86_64") else {
+    if testenv::external("qemu-system-x86_64").is_none() {
         return;
-    };
-    let (async_lockstep, async_concurrent) = async_rates(&program);
-    let sync_lockstep = sync_rate(&program);
+    }
+    let (async_lockstep, async_concurrent) = async_rates();
+    let sync_lockstep = sync_rate();
     println!("QMP round trips (query-name) against qemu-system-x86_64 -M none, calls/s:");
     println!("  async (qmp-types AsyncClient): lock-step {async_lockstep:.0}, {IN_FLIGHT} in flight {async_concurrent:.0}");
     println!("  sync  (qmp-types Client):      lock-step {sync_lockstep:.0}");
-    if let Some((py_lockstep, py_concurrent)) = python_rates(&program) {
+    if let Some((py_lockstep, py_concurrent)) = python_rates() {
         println!("  Python qemu.qmp:               lock-step {py_lockstep:.0}, {IN_FLIGHT} in flight {py_concurrent:.0}");
         println!(
             "  async / qemu.qmp: lock-step {:.1}x, {IN_FLIGHT} in flight {:.1}x (target >= 5x)",
@@ -262,5 +228,5 @@ fn main() {
             async_concurrent / py_concurrent
         );
     }
-    schema_decode(&program);
+    schema_decode();
 }

@@ -11,60 +11,25 @@ use qapi_runtime::{ClientError, Decoder};
 use qmp_types::{AsyncClient, Client, CommandReturn, Event, RunState};
 use serde_json::Value;
 use std::path::{Path, PathBuf};
-use std::process::{Child, Command, Stdio};
+use std::process::Command;
 use std::time::{Duration, Instant};
 
-/// QEMU with two QMP sockets (one client each); killed on drop.
-struct Qemu {
-    child: Child,
-    dir: PathBuf,
-}
-
-impl Drop for Qemu {
-    fn drop(&mut self) {
-        let _ = self.child.kill();
-        let _ = self.child.wait();
-        let _ = std::fs::remove_dir_all(&self.dir);
-    }
-}
+/// QEMU with two QMP sockets, `a` and `b` (one client each).
+struct Qemu(testenv::Qemu);
 
 impl Qemu {
     fn start(test: &str) -> Option<Qemu> {
-        let program = testenv::external("qemu-system-x86_64")?;
-        let dir = std::env::temp_dir().join(format!("qmp-types-{test}-{}", std::process::id()));
-        std::fs::create_dir_all(&dir).expect("creating the socket directory");
-        let mut command = Command::new(program);
-        command.args(["-M", "none", "-nodefaults", "-display", "none", "-S"]);
-        command.args(["-name", "qmp-types-test"]);
-        for socket in ["a.sock", "b.sock"] {
-            command.arg("-qmp").arg(format!(
-                "unix:{},server=on,wait=off",
-                dir.join(socket).display()
-            ));
-        }
-        let child = command
-            .stdin(Stdio::null())
-            .spawn()
-            .expect("cannot start QEMU");
-        let qemu = Qemu { child, dir };
-        let started = Instant::now();
-        while !qemu.socket("b").exists() {
-            assert!(
-                started.elapsed() < Duration::from_secs(30),
-                "QEMU's QMP sockets did not appear"
-            );
-            std::thread::sleep(Duration::from_millis(20));
-        }
-        Some(qemu)
+        let extra = ["-name", "qmp-types-test"];
+        testenv::Qemu::start(&format!("qmp-types-{test}"), &["a", "b"], &extra).map(Qemu)
     }
 
     fn socket(&self, name: &str) -> PathBuf {
-        self.dir.join(format!("{name}.sock"))
+        self.0.socket(name)
     }
 
     fn signal(&self, signal: &str) {
         let status = Command::new("kill")
-            .args([signal, &self.child.id().to_string()])
+            .args([signal, &self.0.pid().to_string()])
             .status()
             .expect("running kill");
         assert!(status.success(), "kill {signal} failed");

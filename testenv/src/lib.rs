@@ -5,6 +5,9 @@
 //! One rule for a missing external program: a test skips with a notice naming it, unless
 //! `QAPI_REQUIRE_EXTERNAL=1` is set (as `cargo xtask ci` does), which makes it a failure.
 
+mod qemu;
+pub use qemu::Qemu;
+
 use anyhow::{bail, Context, Result};
 use std::path::{Path, PathBuf};
 use std::process::{Command, Output};

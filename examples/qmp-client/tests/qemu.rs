@@ -9,72 +9,23 @@ use qapi_runtime::{ClientError, Decoder};
 use qmp_client::qmp;
 use serde_json::Value;
 use std::os::unix::net::UnixStream;
-use std::path::PathBuf;
-use std::process::{Child, Command, Stdio};
-use std::time::{Duration, Instant};
+use std::time::Duration;
 
-fn qemu() -> Option<PathBuf> {
-    testenv::external("qemu-system-x86_64")
-}
-
-/// QEMU with a QMP socket and nothing else; killed on drop.
-struct Qemu {
-    child: Child,
-    dir: PathBuf,
-}
-
-impl Drop for Qemu {
-    fn drop(&mut self) {
-        let _ = self.child.kill();
-        let _ = self.child.wait();
-        let _ = std::fs::remove_dir_all(&self.dir);
-    }
-}
-
-fn start(program: &PathBuf) -> (Qemu, UnixStream) {
-    let dir = std::env::temp_dir().join(format!("qmp-client-test-{}", std::process::id()));
-    std::fs::create_dir_all(&dir).unwrap();
-    let socket = dir.join("qmp.sock");
-    let child = Command::new(program)
-        .args([
-            "-M",
-            "none",
-            "-nodefaults",
-            "-display",
-            "none",
-            "-S",
-            "-qmp",
-        ])
-        .arg(format!("unix:{},server=on,wait=off", socket.display()))
-        .stdin(Stdio::null())
-        .spawn()
-        .expect("cannot start QEMU");
-    let qemu = Qemu { child, dir };
-    let started = Instant::now();
-    let stream = loop {
-        match UnixStream::connect(&socket) {
-            Ok(s) => break s,
-            Err(e) => {
-                assert!(
-                    started.elapsed() < Duration::from_secs(30),
-                    "QEMU's QMP socket: {e}"
-                );
-                std::thread::sleep(Duration::from_millis(50));
-            }
-        }
-    };
+/// QEMU with one QMP socket, and a connection to it.
+fn start() -> Option<(testenv::Qemu, UnixStream)> {
+    let qemu = testenv::Qemu::start("qmp-client-test", &["qmp"], &[])?;
+    let stream = UnixStream::connect(qemu.socket("qmp")).expect("connecting to QEMU's QMP socket");
     stream
         .set_read_timeout(Some(Duration::from_secs(60)))
-        .unwrap();
-    (qemu, stream)
+        .expect("setting a read timeout");
+    Some((qemu, stream))
 }
 
 #[test]
 fn generated_client_against_qemu() {
-    let Some(program) = qemu() else {
+    let Some((_qemu, stream)) = start() else {
         return;
     };
-    let (_qemu, stream) = start(&program);
     let mut client = qmp::Client::new(stream);
     let greeting = client.connection().qmp_handshake().unwrap();
     assert_eq!(greeting["QMP"]["version"]["qemu"]["major"], 10);
