@@ -180,14 +180,7 @@ pub fn positive_cases(dir: &Path) -> Result<Vec<PathBuf>> {
 
 /// Runs `cargo ARGS` in `dir` with the shared target directory `target`; fails if it fails.
 pub fn cargo_in(cargo: &str, dir: &Path, target: &Path, args: &[&str]) -> Result<()> {
-    eprintln!("$ (in {}) cargo {}", dir.display(), args.join(" "));
-    let status = Command::new(cargo)
-        .args(args)
-        .current_dir(dir)
-        .env("CARGO_TARGET_DIR", target)
-        .status()
-        .with_context(|| format!("running cargo in {}", dir.display()))?;
-    if !status.success() {
+    if !cargo_status(cargo, dir, target, args)? {
         bail!("cargo {} failed", args.join(" "));
     }
     Ok(())
@@ -240,4 +233,16 @@ fn check_cases(root: &Path, cases_dir: &Path, base: &Path, cargo: &str) -> Resul
         started.elapsed().as_secs_f64()
     );
     Ok(())
+}
+
+/// Runs `cargo ARGS` in `dir` with the target directory `target`; whether it succeeded.
+pub fn cargo_status(cargo: &str, dir: &Path, target: &Path, args: &[&str]) -> Result<bool> {
+    eprintln!("$ (in {}) cargo {}", dir.display(), args.join(" "));
+    let status = Command::new(cargo)
+        .args(args)
+        .current_dir(dir)
+        .env("CARGO_TARGET_DIR", target)
+        .status()
+        .with_context(|| format!("running cargo in {}", dir.display()))?;
+    Ok(status.success())
 }

@@ -296,7 +296,7 @@ fn build_crates(releases: &[Release], tally: &mut Tally) -> Result<()> {
                 if command == "clippy" {
                     args.extend(["--", "-D", "warnings"]);
                 }
-                cargo_status(&cargo, &dir, &target, &args)
+                crate::gen::cargo_status(&cargo, &dir, &target, &args)
             };
             if run(None, true)? {
                 continue;
@@ -327,16 +327,4 @@ fn build_crates(releases: &[Release], tally: &mut Tally) -> Result<()> {
         started.elapsed().as_secs_f64()
     );
     Ok(())
-}
-
-/// Runs `cargo ARGS` in `dir` with the target directory `target`; whether it succeeded.
-fn cargo_status(cargo: &str, dir: &Path, target: &Path, args: &[&str]) -> Result<bool> {
-    eprintln!("$ (in {}) cargo {}", dir.display(), args.join(" "));
-    let status = Command::new(cargo)
-        .args(args)
-        .current_dir(dir)
-        .env("CARGO_TARGET_DIR", target)
-        .status()
-        .with_context(|| format!("running cargo in {}", dir.display()))?;
-    Ok(status.success())
 }
