@@ -193,9 +193,8 @@ fn fetched_releases() -> Result<Vec<Release>> {
         let top = format!("qemu-{version}");
         let mut dir = crate::reference::source_dir(&top);
         if !dir.join("tests/qapi-schema").is_dir() {
-            let url = format!("{}/{pool_path}", debian_mirror()?);
             dir = crate::reference::fetch(
-                &url,
+                pool_path,
                 &top,
                 &["qapi", "qga/qapi-schema.json", "tests/qapi-schema"],
             )?;
@@ -204,41 +203,6 @@ fn fetched_releases() -> Result<Vec<Release>> {
         releases.push(Release::new(version, &dir, cases));
     }
     Ok(releases)
-}
-
-/// The Debian archive the machine's apt uses: the first `URIs:` (deb822) or `deb` line
-/// (one-line format) whose URI ends in `/debian`.
-fn debian_mirror() -> Result<String> {
-    let files = [
-        "/etc/apt/sources.list.d/debian.sources",
-        "/etc/apt/sources.list",
-    ];
-    for file in files {
-        let Ok(text) = std::fs::read_to_string(file) else {
-            continue;
-        };
-        for line in text.lines() {
-            let uris = if let Some(rest) = line.strip_prefix("URIs:") {
-                rest
-            } else if let Some(rest) = line.strip_prefix("deb ") {
-                rest
-            } else {
-                continue;
-            };
-            let found = uris
-                .split_whitespace()
-                .filter(|u| u.starts_with("http"))
-                .map(|u| u.trim_end_matches('/'))
-                .find(|u| u.ends_with("/debian"));
-            if let Some(uri) = found {
-                return Ok(uri.to_string());
-            }
-        }
-    }
-    bail!(
-        "no Debian archive in the apt sources ({})",
-        files.join(", ")
-    )
 }
 
 /// `--build`: one crate per QMP and guest-agent schema, all members of one workspace, built
