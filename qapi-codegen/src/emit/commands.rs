@@ -394,6 +394,41 @@ fn dispatch_items(
     })
 }
 
+/// What the sync and the async client's methods for one command share.
+struct ClientMethod {
+    /// A pointer to the trait method's docs (which have the schema's), and a note for a
+    /// command without success response.
+    docs: TokenStream,
+    ret: TokenStream,
+    parameter: Option<TokenStream>,
+    arguments: TokenStream,
+}
+
+/// The shared parts of a client method; `done` says when a command without success response
+/// returns ("sent", "queued").
+fn client_method(c: &Cmd<'_>, trait_ident: &syn::Ident, done: &str) -> ClientMethod {
+    let name = c.command.common.name.as_str();
+    let method = &c.method;
+    let see = format!(" Runs `{name}`; see [`{trait_ident}::{method}`].");
+    let mut docs = quote!(#[doc = #see]);
+    if !c.command.success_response {
+        let no_reply = format!(
+            " The server replies only on failure: this returns once the request is {done}."
+        );
+        docs.extend(note(&docs, &no_reply));
+    }
+    let (parameter, arguments) = match &c.args {
+        Some(ty) => (Some(quote!(arguments: &#ty)), quote!(Some(arguments))),
+        None => (None, quote!(None::<&qapi_runtime::Empty>)),
+    };
+    ClientMethod {
+        docs,
+        ret: returned(c),
+        parameter,
+        arguments,
+    }
+}
+
 /// The typed client; each method's doc points to the trait method's, which has the schema's.
 fn client_items(ctx: &Ctx<'_>, items: &ItemNames, cmds: &[Cmd<'_>]) -> TokenStream {
     let result = &ctx.std.result;
@@ -402,18 +437,12 @@ fn client_items(ctx: &Ctx<'_>, items: &ItemNames, cmds: &[Cmd<'_>]) -> TokenStre
     let methods = cmds.iter().map(|c| {
         let (method, cfg, deprecated) = (&c.method, &c.cfg, &c.deprecated);
         let name = c.command.common.name.as_str();
-        let see = format!(" Runs `{name}`; see [`{trait_ident}::{method}`].");
-        let mut docs = quote!(#[doc = #see]);
-        if !c.command.success_response {
-            let no_reply =
-                " The server replies only on failure: this returns once the request is sent.";
-            docs.extend(note(&docs, no_reply));
-        }
-        let ret = returned(c);
-        let (parameter, arguments) = match &c.args {
-            Some(ty) => (Some(quote!(arguments: &#ty)), quote!(Some(arguments))),
-            None => (None, quote!(None::<&qapi_runtime::Empty>)),
-        };
+        let ClientMethod {
+            docs,
+            ret,
+            parameter,
+            arguments,
+        } = client_method(c, trait_ident, "sent");
         let body = if !c.command.success_response {
             quote!(self.connection.send_only(#name, #arguments))
         } else if c.ret.is_some() {
@@ -468,18 +497,12 @@ fn async_client_items(ctx: &Ctx<'_>, items: &ItemNames, cmds: &[Cmd<'_>]) -> Tok
     let methods = cmds.iter().map(|c| {
         let (method, cfg, deprecated) = (&c.method, &c.cfg, &c.deprecated);
         let name = c.command.common.name.as_str();
-        let see = format!(" Runs `{name}`; see [`{trait_ident}::{method}`].");
-        let mut docs = quote!(#[doc = #see]);
-        if !c.command.success_response {
-            let no_reply =
-                " The server replies only on failure: this returns once the request is queued.";
-            docs.extend(note(&docs, no_reply));
-        }
-        let ret = returned(c);
-        let (parameter, arguments) = match &c.args {
-            Some(ty) => (Some(quote!(arguments: &#ty)), quote!(Some(arguments))),
-            None => (None, quote!(None::<&qapi_runtime::Empty>)),
-        };
+        let ClientMethod {
+            docs,
+            ret,
+            parameter,
+            arguments,
+        } = client_method(c, trait_ident, "queued");
         let body = if !c.command.success_response {
             quote!(self.connection.send_only(#name, #arguments).await)
         } else if c.ret.is_some() {
