@@ -42,61 +42,26 @@ fn main() {
 
     let remote = dir.path().join("remote.bin");
     let back = dir.path().join("back.bin");
-    let put = timed(SIZE, || {
-        qga(
-            &[
-                "-s",
-                s(&agent.socket),
-                "--timeout",
-                "120",
-                "put",
-                s(&source),
-                s(&remote),
-            ],
-            None,
-        )
-        .ok();
-    });
+    // One `qga put|get FROM TO` over the agent's socket, timed.
+    let transfer = |op: &str, from: &str, to: &str| {
+        timed(SIZE, || {
+            let args = ["-s", s(&agent.socket), "--timeout", "120", op, from, to];
+            qga(&args, None).ok();
+        })
+    };
+    let put = transfer("put", s(&source), s(&remote));
+    lines.push(("qga put", put));
     assert!(
         std::fs::read(&remote).expect("remote") == data,
         "put changed the data"
     );
-    lines.push(("qga put", put));
-    let get = timed(SIZE, || {
-        qga(
-            &[
-                "-s",
-                s(&agent.socket),
-                "--timeout",
-                "120",
-                "get",
-                s(&remote),
-                s(&back),
-            ],
-            None,
-        )
-        .ok();
-    });
+    let get = transfer("get", s(&remote), s(&back));
+    lines.push(("qga get", get));
     assert!(
         std::fs::read(&back).expect("copy") == data,
         "get changed the data"
     );
-    lines.push(("qga get", get));
-    let null = timed(SIZE, || {
-        qga(
-            &[
-                "-s",
-                s(&agent.socket),
-                "--timeout",
-                "120",
-                "get",
-                s(&remote),
-                "/dev/null",
-            ],
-            None,
-        )
-        .ok();
-    });
+    let null = transfer("get", s(&remote), "/dev/null");
     lines.push(("qga get to /dev/null", null));
 
     match which("python3") {
