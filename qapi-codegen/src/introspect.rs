@@ -122,7 +122,10 @@ impl Gen<'_, '_> {
             return name.to_owned();
         }
         let next = self.masked.len();
-        self.masked.entry(name.to_owned()).or_insert(next).to_string()
+        self.masked
+            .entry(name.to_owned())
+            .or_insert(next)
+            .to_string()
     }
 
     /// Queues `ty` (integers as `int`) and returns how the output refers to it.
@@ -177,7 +180,13 @@ impl Gen<'_, '_> {
             _ => return,
         };
         let common = entity.common();
-        self.tree(common.name.clone(), meta, obj, common.ifcond.as_ref(), &common.features);
+        self.tree(
+            common.name.clone(),
+            meta,
+            obj,
+            common.ifcond.as_ref(),
+            &common.features,
+        );
     }
 
     /// Appends the entry of a used type.

@@ -49,7 +49,13 @@ fn every_condition_on() {
     let names: Vec<String> = condition_names(&schema()).into_iter().collect();
     assert_eq!(
         names,
-        ["HAVE_EXTRA", "HAVE_FANCY", "HAVE_GREEN", "HAVE_P", "HAVE_SECRET"]
+        [
+            "HAVE_EXTRA",
+            "HAVE_FANCY",
+            "HAVE_GREEN",
+            "HAVE_P",
+            "HAVE_SECRET"
+        ]
     );
     let listed = Conditions::Only(names.into_iter().collect());
     assert_eq!(introspect(&schema(), &listed, false), value);
@@ -66,10 +72,7 @@ fn conditions_are_evaluated_one_by_one() {
     let value = introspect(&schema(), &only(&["HAVE_GREEN"]), false);
     let entries = value.as_array().unwrap();
     let color = entries.iter().find(|e| e["name"] == "7").unwrap();
-    assert_eq!(
-        color["values"],
-        serde_json::json!(["red", "green", "blue"])
-    );
+    assert_eq!(color["values"], serde_json::json!(["red", "green", "blue"]));
     // `not HAVE_SECRET`: ALARM is there, reveal is not.
     let names: Vec<&str> = entries
         .iter()
@@ -103,10 +106,7 @@ fn keys_in_qemu_order() {
         (&e[4]["members"][1], &["name", "default", "type"]),
         (&e[5]["members"][5], &["name", "type", "features"]),
         (&e[7], &["name", "element-type", "meta-type"]),
-        (
-            &e[9],
-            &["name", "tag", "variants", "members", "meta-type"],
-        ),
+        (&e[9], &["name", "tag", "variants", "members", "meta-type"]),
         (&e[9]["variants"][0], &["case", "type"]),
         (&e[13], &["name", "json-type", "meta-type"]),
         (&e[14], &["name", "members", "meta-type", "values"]),

@@ -66,8 +66,8 @@ fn first_difference(ours: &[Value], qemu: &[Value]) -> Option<String> {
     for i in 0..ours.len().max(qemu.len()) {
         let (a, b) = (ours.get(i), qemu.get(i));
         let same = match (a, b) {
-            // Keys in the same order too, so compare the texts.
-            (Some(a), Some(b)) => a.to_string() == b.to_string(),
+            // Keys in the same order too, so compare the texts (`Value`'s `==` ignores it).
+            (Some(a), Some(b)) => serde_json::to_string(a).ok() == serde_json::to_string(b).ok(),
             _ => false,
         };
         if !same {
