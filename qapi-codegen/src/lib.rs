@@ -8,7 +8,9 @@
 //! - `Event`, the enum of all events;
 //! - the server side: a trait with one method per command, `CommandReturn`, the table
 //!   `COMMANDS`, and `dispatch`/`call`, which answer exactly as QEMU does;
-//! - the client side: `Client`, one method per command over any byte stream.
+//! - the client side: `Client`, one method per command over any byte stream;
+//! - optionally `SCHEMA_INFO`, the schema's introspection as QEMU's `query-qmp-schema` returns
+//!   it ([`Builder::introspection`]; the value itself: [`introspect`]).
 //!
 //! The generated code calls the small `qapi-runtime` crate, either as a dependency or inlined
 //! as a module (for standalone crates).
