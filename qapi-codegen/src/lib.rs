@@ -8,7 +8,9 @@
 //! - `Event`, the enum of all events;
 //! - the server side: a trait with one method per command, `CommandReturn`, the table
 //!   `COMMANDS`, and `dispatch`/`call`, which answer exactly as QEMU does;
-//! - the client side: `Client`, one method per command over any byte stream.
+//! - the client side: `Client`, one method per command over any byte stream;
+//! - optionally `SCHEMA_INFO`, the schema's introspection as QEMU's `query-qmp-schema` returns
+//!   it ([`Builder::introspection`]; the value itself: [`introspect`]).
 //!
 //! The generated code calls the small `qapi-runtime` crate, either as a dependency or inlined
 //! as a module (for standalone crates).
@@ -46,11 +48,13 @@ mod docs;
 mod emit;
 mod error;
 mod inline;
+mod introspect;
 mod names;
 mod recursion;
 
 pub use cfg::UnmappedCfg;
 pub use error::Error;
+pub use introspect::{condition_names, introspect, Conditions};
 
 use qapi_parser::Schema;
 use std::collections::BTreeMap;
@@ -106,6 +110,8 @@ pub struct Options {
     /// Also emit `AsyncClient`, under `#[cfg(feature = "tokio")]`: the including crate declares
     /// a feature `tokio` that enables `qapi-runtime/tokio`.
     pub async_client: bool,
+    /// Also emit `SCHEMA_INFO`, the schema's introspection (see [`Builder::introspection`]).
+    pub introspection: bool,
 }
 
 impl Default for Options {
@@ -120,6 +126,7 @@ impl Default for Options {
             header: Header::Comment,
             generated_by: "qapi-codegen".to_owned(),
             async_client: false,
+            introspection: false,
         }
     }
 }
@@ -178,6 +185,10 @@ pub fn generate(schema: &Schema, options: &Options) -> Result<Output, Error> {
             code.push('\n');
         }
         emit::unit(&ctx, &names, unit, &mut code)?;
+    }
+    if options.introspection {
+        code.push('\n');
+        code.push_str(&emit::introspection(schema, options));
     }
     if options.runtime == Runtime::Inline {
         code.push('\n');
@@ -351,6 +362,20 @@ impl Builder {
     /// ```
     pub fn async_client(mut self, on: bool) -> Self {
         self.options.async_client = on;
+        self
+    }
+
+    /// Also emit `pub const SCHEMA_INFO: &str`: the compact JSON text of what QEMU's
+    /// `query-qmp-schema` returns for the schema (see [`introspect`]). It reflects one set of
+    /// conditions, fixed at generation time: every condition holds, except those left unmapped
+    /// under [`UnmappedCfg::Disabled`] and those mapped to the predicate `any()` (never true).
+    /// Off by default.
+    ///
+    /// ```
+    /// let b = qapi_codegen::Builder::new().introspection(true);
+    /// ```
+    pub fn introspection(mut self, on: bool) -> Self {
+        self.options.introspection = on;
         self
     }
 

@@ -8,6 +8,7 @@ mod conformance;
 mod differential;
 mod dist;
 mod gen;
+mod introspect;
 mod legacy;
 mod reference;
 mod setup;
@@ -64,6 +65,8 @@ enum Task {
         #[arg(long)]
         cases: Option<PathBuf>,
     },
+    /// Print the introspection (`query-qmp-schema`) of a schema for a set of conditions
+    Introspect(introspect::Args),
     /// Start the guest agent on a unix socket and run a typed client session against it
     Demo,
     /// Fetch QEMU 10.0.2's Python QAPI scripts and front-end tests into target/qemu-src
@@ -119,6 +122,7 @@ fn run(cli: Cli) -> Result<()> {
             legacy,
         } => gen::run(&schema, &out_dir, legacy),
         Task::GenCheck { cases } => gen::ci_check(cases),
+        Task::Introspect(args) => introspect::run(&args),
         Task::Demo => demo(),
         Task::QemuScripts => reference::run(),
         Task::Differential(args) => differential::run(&args),

@@ -6,10 +6,12 @@
 
 mod commands;
 mod events;
+mod introspect;
 mod serialize;
 mod types;
 
 pub use commands::ItemNames;
+pub use introspect::introspection;
 
 use crate::context::Ctx;
 use crate::Error;
