@@ -131,6 +131,32 @@ fn the_timeout_fires_while_an_idle_client_stays_connected_and_pings() {
 }
 
 #[test]
+fn the_timeout_fires_while_the_host_leaves_replies_unread() {
+    let _serial = serial();
+    let (agent, hook_log, _) = frozen_agent(&["--freeze-timeout=2"], "");
+    let mut c = agent.connect();
+    // A thousand guest-info replies (a few KB each) are far more than the socket holds: the
+    // agent's write would wait for a host that never reads them.
+    let count = 1000;
+    c.send(r#"{"execute":"guest-info","id":"n"}"#.repeat(count).as_bytes());
+    assert!(
+        eventually(Duration::from_secs(10), || read(&hook_log) == "thaw\n"),
+        "the thaw hook ran while the replies were unread: {:?}",
+        read(&hook_log)
+    );
+    // Nothing was lost: every reply arrives whole and in order once the host reads.
+    for line in c.lines(count) {
+        let reply: serde_json::Value = serde_json::from_slice(&line).expect("a JSON reply");
+        assert_eq!(reply["id"], "n", "{reply}");
+        assert!(reply["return"]["version"].is_string(), "{reply}");
+    }
+    assert_eq!(
+        c.call(r#"{"execute":"guest-fsfreeze-status"}"#),
+        json!({"return": "thawed"})
+    );
+}
+
+#[test]
 fn a_hanging_thaw_hook_is_killed_and_reported() {
     let _serial = serial();
     let (agent, hook_log, _) = frozen_agent(&["--freeze-hook-timeout=1"], "sleep 600");
