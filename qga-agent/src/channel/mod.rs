@@ -10,13 +10,16 @@ mod vsock;
 
 use std::io;
 use std::os::fd::BorrowedFd;
-use std::time::Instant;
+use std::time::{Duration, Instant};
 
 use nix::fcntl::{fcntl, FcntlArg, OFlag};
 use nix::poll::{poll, PollFd, PollFlags, PollTimeout};
 
 pub use activation::{activated_socket, Activation};
 pub use listener::Listener;
+
+/// How long a write waits before trying again on a channel that reports hang-up.
+const HUNG_UP_WAIT: Duration = Duration::from_millis(100);
 
 /// A byte channel to the host.
 pub trait Channel {
@@ -88,8 +91,17 @@ fn wait_writable(channel: &dyn Channel, until: Option<Instant>) -> io::Result<bo
         }
     };
     let mut fds = [PollFd::new(fd, PollFlags::POLLOUT)];
-    // Readiness includes an error or hang-up: the next write reports it.
-    Ok(poll(&mut fds, timeout)? > 0)
+    if poll(&mut fds, timeout)? == 0 {
+        return Ok(false);
+    }
+    let events = fds[0].revents().unwrap_or(PollFlags::empty());
+    if events.contains(PollFlags::POLLHUP) && !events.contains(PollFlags::POLLOUT) {
+        // A virtio-serial port whose host side is away reports hang-up, not room, until it is
+        // back (a hung-up socket fails the write instead): try again later rather than spin.
+        let left = until.map_or(HUNG_UP_WAIT, |u| u.saturating_duration_since(Instant::now()));
+        std::thread::sleep(left.min(HUNG_UP_WAIT));
+    }
+    Ok(true)
 }
 
 /// Opens the channel for `method` at `path`, or adopts a socket-activated listener. Errors
