@@ -187,6 +187,69 @@ fn a_hanging_thaw_hook_is_killed_and_reported() {
 #[test]
 fn privileged_a_write_on_a_frozen_loop_mount_completes_after_the_timeout() {
     let _serial = serial();
+    with_loop_mount(|mnt| {
+        let agent = Agent::start(&["--freeze-timeout=3"]);
+        let mut c = agent.connect();
+        freeze(&mut c, mnt);
+        drop(c);
+        assert_write_completes_after_the_timeout(mnt);
+        let mut c = agent.connect();
+        assert_eq!(
+            c.call(r#"{"execute":"guest-fsfreeze-status"}"#),
+            json!({"return": "thawed"})
+        );
+    });
+}
+
+/// As above, but the host stays connected and leaves a pile of replies unread, so the
+/// agent's write to it cannot complete: the timer must fire all the same.
+#[test]
+fn privileged_a_host_that_stops_reading_does_not_keep_the_loop_mount_frozen() {
+    let _serial = serial();
+    with_loop_mount(|mnt| {
+        let agent = Agent::start(&["--freeze-timeout=3"]);
+        let mut c = agent.connect();
+        freeze(&mut c, mnt);
+        let count = 1000;
+        c.send(r#"{"execute":"guest-info"}"#.repeat(count).as_bytes());
+        assert_write_completes_after_the_timeout(mnt);
+        assert_eq!(c.lines(count).len(), count);
+        assert_eq!(
+            c.call(r#"{"execute":"guest-fsfreeze-status"}"#),
+            json!({"return": "thawed"})
+        );
+    });
+}
+
+fn freeze(c: &mut common::Client, mnt: &Path) {
+    let request = json!({"execute": "guest-fsfreeze-freeze-list",
+                         "arguments": {"mountpoints": [mnt]}});
+    assert_eq!(c.call(&request.to_string()), json!({"return": 1}));
+}
+
+/// A write on the frozen `mnt` blocks, then completes once the agent's timeout (3 s) thaws it.
+fn assert_write_completes_after_the_timeout(mnt: &Path) {
+    let file = mnt.join("written");
+    let started = Instant::now();
+    let (sent, finished) = std::sync::mpsc::channel();
+    // Not joined: if the agent never thaws, the cleanup of `with_loop_mount` unblocks it.
+    std::thread::spawn(move || {
+        let _ = sent.send(std::fs::write(&file, b"after the thaw").map(|()| Instant::now()));
+    });
+    let done = finished
+        .recv_timeout(Duration::from_secs(30))
+        .expect("the write completes within 30 s")
+        .expect("write");
+    let took = done - started;
+    assert!(
+        took >= Duration::from_secs(2) && took < Duration::from_secs(20),
+        "the write completed after {took:?}"
+    );
+}
+
+/// Runs `test` on a fresh ext4 loop mount (skipped without `QGA_PRIVILEGED_TESTS=1`), and
+/// never leaves it frozen or mounted.
+fn with_loop_mount(test: impl FnOnce(&Path) + std::panic::UnwindSafe) {
     use std::process::Command;
     if std::env::var_os("QGA_PRIVILEGED_TESTS").is_none() {
         eprintln!("skipped: set QGA_PRIVILEGED_TESTS=1 (root, mkfs.ext4, losetup, mount)");
@@ -211,36 +274,7 @@ fn privileged_a_write_on_a_frozen_loop_mount_completes_after_the_timeout() {
     run(&["mkfs.ext4", "-q", image_s]);
     let loopdev = run(&["losetup", "--find", "--show", image_s]);
     run(&["mount", &loopdev, mnt_s]);
-    let result = std::panic::catch_unwind(|| {
-        let agent = Agent::start(&["--freeze-timeout=3"]);
-        let mut c = agent.connect();
-        let request = json!({"execute": "guest-fsfreeze-freeze-list",
-                             "arguments": {"mountpoints": [mnt_s]}});
-        assert_eq!(c.call(&request.to_string()), json!({"return": 1}));
-        drop(c);
-        let file = mnt.join("written");
-        let started = Instant::now();
-        let (sent, finished) = std::sync::mpsc::channel();
-        // Not joined: if the agent never thaws, the cleanup below unblocks the write.
-        std::thread::spawn(move || {
-            let _ = sent.send(std::fs::write(&file, b"after the thaw").map(|()| Instant::now()));
-        });
-        let done = finished
-            .recv_timeout(Duration::from_secs(30))
-            .expect("the write completes within 30 s")
-            .expect("write");
-        let took = done - started;
-        assert!(
-            took >= Duration::from_secs(2) && took < Duration::from_secs(20),
-            "the write completed after {took:?}"
-        );
-        let mut c = agent.connect();
-        assert_eq!(
-            c.call(r#"{"execute":"guest-fsfreeze-status"}"#),
-            json!({"return": "thawed"})
-        );
-    });
-    // Whatever happened, never leave the filesystem frozen or mounted.
+    let result = std::panic::catch_unwind(|| test(&mnt));
     let _ = Command::new("fsfreeze").args(["-u", mnt_s]).output();
     run(&["umount", mnt_s]);
     run(&["losetup", "-d", &loopdev]);

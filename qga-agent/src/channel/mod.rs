@@ -98,7 +98,9 @@ fn wait_writable(channel: &dyn Channel, until: Option<Instant>) -> io::Result<bo
     if events.contains(PollFlags::POLLHUP) && !events.contains(PollFlags::POLLOUT) {
         // A virtio-serial port whose host side is away reports hang-up, not room, until it is
         // back (a hung-up socket fails the write instead): try again later rather than spin.
-        let left = until.map_or(HUNG_UP_WAIT, |u| u.saturating_duration_since(Instant::now()));
+        let left = until.map_or(HUNG_UP_WAIT, |u| {
+            u.saturating_duration_since(Instant::now())
+        });
         std::thread::sleep(left.min(HUNG_UP_WAIT));
     }
     Ok(true)
