@@ -276,7 +276,14 @@ fn with_loop_mount(test: impl FnOnce(&Path) + std::panic::UnwindSafe) {
     run(&["mount", &loopdev, mnt_s]);
     let result = std::panic::catch_unwind(|| test(&mnt));
     let _ = Command::new("fsfreeze").args(["-u", mnt_s]).output();
-    run(&["umount", mnt_s]);
+    // A write left blocked by a failed test may still hold the filesystem for a moment.
+    for _ in 0..50 {
+        let unmounted = Command::new("umount").arg(mnt_s).status();
+        if unmounted.is_ok_and(|s| s.success()) {
+            break;
+        }
+        std::thread::sleep(Duration::from_millis(100));
+    }
     run(&["losetup", "-d", &loopdev]);
     if let Err(panic) = result {
         std::panic::resume_unwind(panic);
