@@ -1,7 +1,9 @@
 //! The main loop: one blocking read, every complete value handled in order, all replies of that
 //! read sent in one write. A lock-step client costs one read and one write per request; a
 //! pipelining client gets its replies batched. Timed work (the freeze timeout) is done between
-//! reads: while it is pending, the loop waits for input with `poll(2)` until it is due.
+//! reads: while it is pending, the loop waits for input with `poll(2)` until it is due. A write
+//! to a host that does not read waits only until then too: the rest of the replies is kept
+//! (up to [`MAX_PENDING`] bytes) and sent after the timed work, before anything more is read.
 
 use std::io::{self, Write};
 use std::time::Instant;
@@ -18,6 +20,10 @@ use crate::signal;
 const READ_SIZE: usize = 64 * 1024;
 /// Replies are sent once this much has accumulated (and at the end of every read).
 const FLUSH_AT: usize = 256 * 1024;
+/// Most reply bytes kept for a host that stopped reading while timed work was due: one
+/// full-size guest-file-read reply (48 MiB as 64 MiB of base64) and then some. Past it the
+/// client is hung up on.
+pub const MAX_PENDING: usize = 80 << 20;
 
 /// What handles the values read from the channel.
 pub trait Handler {
@@ -53,7 +59,20 @@ pub fn serve(
         if signal::quit_requested() {
             return Stop::Quit;
         }
-        if let Some(due) = handler.tick() {
+        let due = handler.tick();
+        if !pending.is_empty() {
+            // Replies the host has not taken yet: send them (doing timed work as it comes due)
+            // before reading more, so a host that does not read is not read from either.
+            match channel::write_until(&mut *channel, &pending, due, &signal::quit_requested) {
+                Ok(n) => drop(pending.drain(..n)),
+                Err(e) => {
+                    crate::qdebug!("error sending data: {e}");
+                    pending.clear();
+                }
+            }
+            continue;
+        }
+        if let Some(due) = due {
             match wait_readable(&*channel, due) {
                 Ok(true) => {}
                 Ok(false) => continue,
@@ -76,12 +95,13 @@ pub fn serve(
             buf: &mut pending,
             failed: false,
             written: 0,
+            due,
         };
         streamer.feed(&input[..n], &mut |value| handler.handle(value, &mut out));
         if let Err(e) = out.flush() {
             crate::qdebug!("error sending data: {e}");
         }
-        if pending.capacity() > 4 * FLUSH_AT {
+        if pending.is_empty() && pending.capacity() > 4 * FLUSH_AT {
             pending = Vec::new();
         }
     }
@@ -115,6 +135,8 @@ pub struct Output<'a> {
     failed: bool,
     /// Bytes handed to this output so far (for `-v`'s reply sizes).
     written: usize,
+    /// When timed work is due: a write still waiting then leaves the rest in `buf`.
+    due: Option<Instant>,
 }
 
 impl std::fmt::Debug for Output<'_> {
@@ -132,16 +154,44 @@ impl Output<'_> {
         self.written
     }
 
+    /// Sends `data` until timed work is due; returns how much went out.
+    fn send_until_due(&mut self, data: &[u8]) -> io::Result<usize> {
+        let result =
+            channel::write_until(&mut *self.channel, data, self.due, &signal::quit_requested);
+        if result.is_err() {
+            self.failed = true;
+            self.buf.clear();
+        }
+        result
+    }
+
     fn send(&mut self) -> io::Result<()> {
         if self.buf.is_empty() {
             return Ok(());
         }
-        let result = channel::write_all_with(&mut *self.channel, self.buf, &signal::quit_requested);
-        self.buf.clear();
-        if result.is_err() {
-            self.failed = true;
+        let mut buf = std::mem::take(self.buf);
+        let sent = self.send_until_due(&buf);
+        if let Ok(n) = sent {
+            buf.drain(..n);
+            *self.buf = buf;
         }
-        result
+        sent.map(drop)
+    }
+
+    /// Keeps `data` for later; a host that leaves more than [`MAX_PENDING`] unread is hung up on.
+    fn keep(&mut self, data: &[u8]) -> io::Result<()> {
+        if self.buf.len() + data.len() > MAX_PENDING {
+            crate::qlog!(
+                Warning,
+                "the host left more than {MAX_PENDING} bytes of replies unread: disconnecting"
+            );
+            self.channel.hang_up();
+            self.failed = true;
+            self.buf.clear();
+            return Err(io::ErrorKind::BrokenPipe.into());
+        }
+        self.buf.extend_from_slice(data);
+        Ok(())
     }
 }
 
@@ -151,19 +201,16 @@ impl Write for Output<'_> {
             return Err(io::ErrorKind::BrokenPipe.into());
         }
         self.written += data.len();
+        let mut rest = data;
         if self.buf.len() + data.len() > FLUSH_AT {
             self.send()?;
-            if data.len() >= FLUSH_AT / 2 {
+            if self.buf.is_empty() && data.len() >= FLUSH_AT / 2 {
                 // Large pieces (base64 of a big file read) go out without a copy.
-                let give_up = &signal::quit_requested;
-                if let Err(e) = channel::write_all_with(&mut *self.channel, data, give_up) {
-                    self.failed = true;
-                    return Err(e);
-                }
-                return Ok(data.len());
+                let sent = self.send_until_due(data)?;
+                rest = &data[sent..];
             }
         }
-        self.buf.extend_from_slice(data);
+        self.keep(rest)?;
         Ok(data.len())
     }
 
@@ -229,5 +276,53 @@ mod tests {
                 b"{\"a\":1}\n".to_vec()
             ]
         );
+    }
+
+    /// A peer that never reads: every write would block; records a hang-up.
+    struct Stuck {
+        fd: std::os::unix::net::UnixStream,
+        hung_up: bool,
+    }
+
+    impl Channel for Stuck {
+        fn read(&mut self, _: &mut [u8]) -> io::Result<usize> {
+            Err(io::ErrorKind::UnexpectedEof.into())
+        }
+
+        fn write(&mut self, _: &[u8]) -> io::Result<usize> {
+            Err(io::ErrorKind::WouldBlock.into())
+        }
+
+        fn wait_fd(&self) -> Option<std::os::fd::BorrowedFd<'_>> {
+            use std::os::fd::AsFd;
+            Some(self.fd.as_fd())
+        }
+
+        fn hang_up(&mut self) {
+            self.hung_up = true;
+        }
+    }
+
+    #[test]
+    fn replies_past_the_due_time_are_kept_up_to_the_cap() {
+        let (fd, _peer) = std::os::unix::net::UnixStream::pair().expect("socket pair");
+        let mut channel = Stuck { fd, hung_up: false };
+        let mut pending = Vec::new();
+        let mut out = Output {
+            channel: &mut channel,
+            buf: &mut pending,
+            failed: false,
+            written: 0,
+            due: Some(Instant::now()),
+        };
+        let piece = vec![b'x'; FLUSH_AT];
+        // Kept without waiting: timed work is due.
+        for _ in 0..MAX_PENDING / FLUSH_AT {
+            out.write_all(&piece).expect("kept");
+        }
+        assert_eq!(out.buf.len(), MAX_PENDING);
+        assert!(out.write_all(b"y").is_err(), "past the cap");
+        assert!(out.buf.is_empty() && out.failed);
+        assert!(channel.hung_up);
     }
 }

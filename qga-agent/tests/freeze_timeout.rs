@@ -131,6 +131,32 @@ fn the_timeout_fires_while_an_idle_client_stays_connected_and_pings() {
 }
 
 #[test]
+fn the_timeout_fires_while_the_host_leaves_replies_unread() {
+    let _serial = serial();
+    let (agent, hook_log, _) = frozen_agent(&["--freeze-timeout=2"], "");
+    let mut c = agent.connect();
+    // A thousand guest-info replies (a few KB each) are far more than the socket holds: the
+    // agent's write would wait for a host that never reads them.
+    let count = 1000;
+    c.send(r#"{"execute":"guest-info","id":"n"}"#.repeat(count).as_bytes());
+    assert!(
+        eventually(Duration::from_secs(10), || read(&hook_log) == "thaw\n"),
+        "the thaw hook ran while the replies were unread: {:?}",
+        read(&hook_log)
+    );
+    // Nothing was lost: every reply arrives whole and in order once the host reads.
+    for line in c.lines(count) {
+        let reply: serde_json::Value = serde_json::from_slice(&line).expect("a JSON reply");
+        assert_eq!(reply["id"], "n", "{reply}");
+        assert!(reply["return"]["version"].is_string(), "{reply}");
+    }
+    assert_eq!(
+        c.call(r#"{"execute":"guest-fsfreeze-status"}"#),
+        json!({"return": "thawed"})
+    );
+}
+
+#[test]
 fn a_hanging_thaw_hook_is_killed_and_reported() {
     let _serial = serial();
     let (agent, hook_log, _) = frozen_agent(&["--freeze-hook-timeout=1"], "sleep 600");
@@ -161,6 +187,69 @@ fn a_hanging_thaw_hook_is_killed_and_reported() {
 #[test]
 fn privileged_a_write_on_a_frozen_loop_mount_completes_after_the_timeout() {
     let _serial = serial();
+    with_loop_mount(|mnt| {
+        let agent = Agent::start(&["--freeze-timeout=3"]);
+        let mut c = agent.connect();
+        freeze(&mut c, mnt);
+        drop(c);
+        assert_write_completes_after_the_timeout(mnt);
+        let mut c = agent.connect();
+        assert_eq!(
+            c.call(r#"{"execute":"guest-fsfreeze-status"}"#),
+            json!({"return": "thawed"})
+        );
+    });
+}
+
+/// As above, but the host stays connected and leaves a pile of replies unread, so the
+/// agent's write to it cannot complete: the timer must fire all the same.
+#[test]
+fn privileged_a_host_that_stops_reading_does_not_keep_the_loop_mount_frozen() {
+    let _serial = serial();
+    with_loop_mount(|mnt| {
+        let agent = Agent::start(&["--freeze-timeout=3"]);
+        let mut c = agent.connect();
+        freeze(&mut c, mnt);
+        let count = 1000;
+        c.send(r#"{"execute":"guest-info"}"#.repeat(count).as_bytes());
+        assert_write_completes_after_the_timeout(mnt);
+        assert_eq!(c.lines(count).len(), count);
+        assert_eq!(
+            c.call(r#"{"execute":"guest-fsfreeze-status"}"#),
+            json!({"return": "thawed"})
+        );
+    });
+}
+
+fn freeze(c: &mut common::Client, mnt: &Path) {
+    let request = json!({"execute": "guest-fsfreeze-freeze-list",
+                         "arguments": {"mountpoints": [mnt]}});
+    assert_eq!(c.call(&request.to_string()), json!({"return": 1}));
+}
+
+/// A write on the frozen `mnt` blocks, then completes once the agent's timeout (3 s) thaws it.
+fn assert_write_completes_after_the_timeout(mnt: &Path) {
+    let file = mnt.join("written");
+    let started = Instant::now();
+    let (sent, finished) = std::sync::mpsc::channel();
+    // Not joined: if the agent never thaws, the cleanup of `with_loop_mount` unblocks it.
+    std::thread::spawn(move || {
+        let _ = sent.send(std::fs::write(&file, b"after the thaw").map(|()| Instant::now()));
+    });
+    let done = finished
+        .recv_timeout(Duration::from_secs(30))
+        .expect("the write completes within 30 s")
+        .expect("write");
+    let took = done - started;
+    assert!(
+        took >= Duration::from_secs(2) && took < Duration::from_secs(20),
+        "the write completed after {took:?}"
+    );
+}
+
+/// Runs `test` on a fresh ext4 loop mount (skipped without `QGA_PRIVILEGED_TESTS=1`), and
+/// never leaves it frozen or mounted.
+fn with_loop_mount(test: impl FnOnce(&Path) + std::panic::UnwindSafe) {
     use std::process::Command;
     if std::env::var_os("QGA_PRIVILEGED_TESTS").is_none() {
         eprintln!("skipped: set QGA_PRIVILEGED_TESTS=1 (root, mkfs.ext4, losetup, mount)");
@@ -185,38 +274,16 @@ fn privileged_a_write_on_a_frozen_loop_mount_completes_after_the_timeout() {
     run(&["mkfs.ext4", "-q", image_s]);
     let loopdev = run(&["losetup", "--find", "--show", image_s]);
     run(&["mount", &loopdev, mnt_s]);
-    let result = std::panic::catch_unwind(|| {
-        let agent = Agent::start(&["--freeze-timeout=3"]);
-        let mut c = agent.connect();
-        let request = json!({"execute": "guest-fsfreeze-freeze-list",
-                             "arguments": {"mountpoints": [mnt_s]}});
-        assert_eq!(c.call(&request.to_string()), json!({"return": 1}));
-        drop(c);
-        let file = mnt.join("written");
-        let started = Instant::now();
-        let (sent, finished) = std::sync::mpsc::channel();
-        // Not joined: if the agent never thaws, the cleanup below unblocks the write.
-        std::thread::spawn(move || {
-            let _ = sent.send(std::fs::write(&file, b"after the thaw").map(|()| Instant::now()));
-        });
-        let done = finished
-            .recv_timeout(Duration::from_secs(30))
-            .expect("the write completes within 30 s")
-            .expect("write");
-        let took = done - started;
-        assert!(
-            took >= Duration::from_secs(2) && took < Duration::from_secs(20),
-            "the write completed after {took:?}"
-        );
-        let mut c = agent.connect();
-        assert_eq!(
-            c.call(r#"{"execute":"guest-fsfreeze-status"}"#),
-            json!({"return": "thawed"})
-        );
-    });
-    // Whatever happened, never leave the filesystem frozen or mounted.
+    let result = std::panic::catch_unwind(|| test(&mnt));
     let _ = Command::new("fsfreeze").args(["-u", mnt_s]).output();
-    run(&["umount", mnt_s]);
+    // A write left blocked by a failed test may still hold the filesystem for a moment.
+    for _ in 0..50 {
+        let unmounted = Command::new("umount").arg(mnt_s).status();
+        if unmounted.is_ok_and(|s| s.success()) {
+            break;
+        }
+        std::thread::sleep(Duration::from_millis(100));
+    }
     run(&["losetup", "-d", &loopdev]);
     if let Err(panic) = result {
         std::panic::resume_unwind(panic);

@@ -7,7 +7,7 @@ use std::os::fd::{AsFd, AsRawFd, FromRawFd, OwnedFd};
 
 use nix::sys::socket::{self, SockFlag};
 
-use super::{read_fd, write_fd, Channel};
+use super::{read_fd, Channel};
 
 #[derive(Debug)]
 pub struct Listener {
@@ -88,13 +88,23 @@ impl Channel for Listener {
         let Some(client) = &self.client else {
             return Err(io::ErrorKind::NotConnected.into());
         };
-        match write_fd(client, data) {
-            Err(e) if e.kind() != io::ErrorKind::Interrupted => {
+        let flags = socket::MsgFlags::MSG_DONTWAIT | socket::MsgFlags::MSG_NOSIGNAL;
+        match socket::send(client.as_raw_fd(), data, flags).map_err(io::Error::from) {
+            Err(e)
+                if !matches!(
+                    e.kind(),
+                    io::ErrorKind::Interrupted | io::ErrorKind::WouldBlock
+                ) =>
+            {
                 // The client is gone; whatever else was meant for it is dropped.
                 self.drop_client();
                 Err(e)
             }
             result => result,
         }
+    }
+
+    fn hang_up(&mut self) {
+        self.client = None;
     }
 }

@@ -7,7 +7,7 @@ use nix::fcntl::{self, FcntlArg, OFlag};
 use nix::sys::stat::Mode;
 use nix::sys::termios::{self, FlushArg, InputFlags, OutputFlags, SetArg, SpecialCharacterIndices};
 
-use super::{read_fd, write_fd, Channel};
+use super::{read_fd, write_fd_nonblocking, Channel};
 use crate::sys::strerror;
 
 #[derive(Debug)]
@@ -67,7 +67,7 @@ impl Channel for IsaSerial {
     }
 
     fn write(&mut self, data: &[u8]) -> io::Result<usize> {
-        write_fd(&self.fd, data)
+        write_fd_nonblocking(self.fd.as_fd(), data)
     }
 
     fn wait_fd(&self) -> Option<std::os::fd::BorrowedFd<'_>> {

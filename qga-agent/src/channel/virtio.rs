@@ -9,7 +9,7 @@ use std::time::Duration;
 use nix::fcntl::{self, OFlag};
 use nix::sys::stat::Mode;
 
-use super::{read_fd, write_fd, Channel};
+use super::{read_fd, write_fd_nonblocking, Channel};
 use crate::sys::strerror;
 
 /// How long to wait before reading again while the host side is away.
@@ -21,8 +21,8 @@ pub struct VirtioSerial {
 }
 
 impl VirtioSerial {
-    /// Opens the port. Blocking mode: a read waits for data instead of polling, and a write
-    /// waits while the host is not draining the port (qemu-ga retries in a busy loop).
+    /// Opens the port. Blocking mode: a read waits for data instead of polling; a write waits
+    /// in poll(2) while the host is not draining the port (qemu-ga retries in a busy loop).
     pub fn open(path: &str) -> Result<VirtioSerial, String> {
         let flags = OFlag::O_RDWR | OFlag::O_CLOEXEC;
         match fcntl::open(path, flags, Mode::empty()) {
@@ -46,7 +46,7 @@ impl Channel for VirtioSerial {
     }
 
     fn write(&mut self, data: &[u8]) -> io::Result<usize> {
-        write_fd(&self.fd, data)
+        write_fd_nonblocking(self.fd.as_fd(), data)
     }
 
     fn wait_fd(&self) -> Option<std::os::fd::BorrowedFd<'_>> {

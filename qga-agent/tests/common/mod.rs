@@ -11,6 +11,8 @@ use std::time::{Duration, Instant};
 
 use serde_json::Value;
 
+pub mod hostile;
+
 /// Our agent binary.
 pub fn agent_binary() -> PathBuf {
     PathBuf::from(env!("CARGO_BIN_EXE_qga-agent"))
