@@ -66,6 +66,10 @@ pub fn run(quick: bool) -> Result<()> {
         "warnings",
     ])?;
     cargo(&["test", "-p", "qmp-types", "--features", "tokio"])?;
+    // Real freezes of ext4 loop mounts (root, losetup, mkfs.ext4), skipped by `test --workspace`.
+    std::env::set_var("QGA_PRIVILEGED_TESTS", "1");
+    cargo(&["test", "-p", "qga-agent", "--lib", "--test", "freeze_timeout"])?;
+    std::env::remove_var("QGA_PRIVILEGED_TESTS");
     // QEMU 10.0.2's scripts and front-end test cases (downloaded once into target/qemu-src).
     crate::reference::ensure()?;
     // QEMU's QAPI front-end regression cases against qapi-dump.
