@@ -256,13 +256,16 @@ impl Walker<'_> {
                 self.pair(be, le, &format!("{path}/*"));
             }
             (MetaType::Alternate { members: bm }, MetaType::Alternate { members: lm }) => {
-                // Branches pair up by meta-type (an alternate has at most one of each).
+                // Branches pair up by built-in name or else meta-type (an alternate has at
+                // most one branch of each JSON type).
+                let key = |schema: &SchemaInfo, ty: &str| match schema.get(ty) {
+                    Some(e) if matches!(e.meta, MetaType::Builtin { .. }) => e.name.clone(),
+                    Some(e) => e.meta.name().to_owned(),
+                    None => String::new(),
+                };
                 for b in bm {
-                    let kind = self.bindings.get(b).map(|e| e.meta.name());
-                    if let Some(l) = lm
-                        .iter()
-                        .find(|l| self.live.get(l).map(|e| e.meta.name()) == kind)
-                    {
+                    let wanted = key(self.bindings, b);
+                    if let Some(l) = lm.iter().find(|l| key(self.live, l) == wanted) {
                         self.pair(b, l, path);
                     }
                 }
