@@ -578,3 +578,27 @@ mod string_run_tests {
         }
     }
 }
+
+#[cfg(test)]
+mod greeting_tests {
+    use super::{ClientError, Greeting};
+    use serde_json::json;
+
+    #[test]
+    fn reads_the_greeting_and_decodes_its_version() {
+        let message = json!({"QMP": {"version": {"qemu": {"micro": 2, "minor": 0, "major": 10},
+                                                 "package": ""}, "capabilities": ["oob"]}});
+        let greeting = Greeting::from_message(&message).expect("a greeting");
+        assert_eq!(greeting.capabilities, ["oob"]);
+        let version: serde_json::Value = greeting.version().expect("decodes");
+        assert_eq!(version["qemu"]["major"], 10);
+        assert!(
+            greeting.version::<String>().is_err(),
+            "an object is not a string"
+        );
+        assert!(matches!(
+            Greeting::from_message(&json!({"return": {}})),
+            Err(ClientError::Protocol(_))
+        ));
+    }
+}
