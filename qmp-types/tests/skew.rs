@@ -275,3 +275,29 @@ fn against_10_0_2_only_conditional_parts_remain() {
     assert!(outcome.failed.is_empty(), "{outcome:?}");
     assert!(outcome.passed.len() >= 50, "{outcome:?}");
 }
+
+#[test]
+fn since_comes_from_the_schema_docs() {
+    let table = since_table();
+    for (path, since) in [
+        ("query-audiodevs", Some("8.0")),
+        ("NETDEV_VHOST_USER_CONNECTED", Some("10.0")),
+        // `(since X)` broken over two lines, and followed by more text.
+        ("query-block-jobs/ret-type/*/+amend", Some("5.1")),
+        (
+            "nbd-server-start/arg-type/handshake-max-seconds",
+            Some("10.0"),
+        ),
+        // `Since X` without parentheses, through an array and a union's base.
+        (
+            "query-block/ret-type/*/inserted/image/format-specific/type/^file",
+            Some("8.0"),
+        ),
+        ("blockdev-add/arg-type/+file/aio/^io_uring", Some("5.0")),
+        // Documented without a release.
+        ("block-latency-histogram-set/arg-type/boundaries-zap", None),
+        ("no-such-command", None),
+    ] {
+        assert_eq!(table.since(path).as_deref(), since, "{path}");
+    }
+}

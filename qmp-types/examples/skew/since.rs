@@ -1,7 +1,7 @@
 //! When the bindings' schema says a skew item appeared: read from the doc comments of
 //! `schema/qmp` (the schema the bindings were generated from) with qapi-parser. Commands and
-//! events: their `Since:` section; members, branches and enum values: the `(since X)` their
-//! description carries (QEMU's convention), and nothing when it has none.
+//! events: their `Since:` section; members, branches and enum values: the `(since X)` or
+//! `Since X` their description carries (QEMU's conventions), and nothing when it has none.
 
 use qapi_parser::{Doc, Entity, Schema, SectionKind};
 use std::path::PathBuf;
@@ -130,12 +130,24 @@ fn section_since(doc: &Doc) -> Option<String> {
         .map(|s| s.text.trim().to_owned())
 }
 
-/// The `(since X)` in the description of `name` in `doc`.
+/// The release in the description of `name` in `doc`: QEMU writes `(since X)` or `Since X`.
 fn description_since(doc: &Doc, name: &str) -> Option<String> {
-    let text = &doc.args.iter().find(|a| a.name == name)?.text;
-    let lower = text.to_lowercase();
-    let start = lower.find("(since")? + "(since".len();
-    let rest = &text[start..];
-    let end = rest.find(')')?;
-    Some(rest[..end].trim().trim_start_matches(':').trim().to_owned())
+    let text = doc
+        .args
+        .iter()
+        .find(|a| a.name == name)?
+        .text
+        .to_lowercase();
+    text.match_indices("since").find_map(|(at, word)| {
+        let rest =
+            text[at + word.len()..].trim_start_matches(|c: char| c == ':' || c.is_whitespace());
+        let version: String = rest
+            .chars()
+            .take_while(|c| c.is_ascii_digit() || *c == '.')
+            .collect();
+        let version = version.trim_end_matches('.');
+        version
+            .starts_with(|c: char| c.is_ascii_digit())
+            .then(|| version.to_owned())
+    })
 }
