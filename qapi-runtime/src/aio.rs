@@ -7,6 +7,8 @@
 //! waiting for its `id` and each event to every subscriber. When the connection ends, every
 //! waiting call gets the error once and every event stream ends.
 
+use super::capabilities::Capabilities;
+pub use super::client::Greeting;
 use super::client::{error_of, ClientError, RequestOut, SENTINEL};
 use super::decode::{Decode, Decoder, Empty};
 use super::event::{EventMessage, EventSet};
@@ -47,14 +49,6 @@ impl<E> Shared<E> {
         // A panic elsewhere while holding the lock leaves consistent data: keep going.
         self.pending.lock().unwrap_or_else(|p| p.into_inner())
     }
-}
-
-/// The QMP greeting: the server's version (raw, as the schema's `VersionInfo` decodes it) and
-/// the capabilities it offers.
-#[derive(Debug, Clone, PartialEq)]
-pub struct Greeting {
-    pub version: Value,
-    pub capabilities: Vec<String>,
 }
 
 /// A handle to an async connection; clones share it. `E` is the schema's event type.
@@ -109,20 +103,8 @@ impl<E: EventSet + Clone + Send + 'static> AsyncConnection<E> {
         let mut read = BufReader::new(read);
         let greeting = loop {
             let message = read_message(&mut read).await?.ok_or(ClientError::Closed)?;
-            if let Some(qmp) = message.get("QMP") {
-                break Greeting {
-                    version: qmp.get("version").cloned().unwrap_or(Value::Null),
-                    capabilities: qmp
-                        .get("capabilities")
-                        .and_then(Value::as_array)
-                        .map(|c| {
-                            c.iter()
-                                .filter_map(Value::as_str)
-                                .map(str::to_owned)
-                                .collect()
-                        })
-                        .unwrap_or_default(),
-                };
+            if message.get("QMP").is_some() {
+                break Greeting::from_message(&message)?;
             }
             if message.get("event").is_none() {
                 return Err(ClientError::Protocol(format!(
@@ -240,6 +222,14 @@ impl<E: EventSet + Clone + Send + 'static> AsyncConnection<E> {
             pending.subscribers.push(sender);
         }
         Events { receiver }
+    }
+
+    /// What this QEMU supports: its `query-qmp-schema`, ready for questions.
+    pub async fn capabilities(&self) -> Result<Capabilities, ClientError> {
+        let schema = self
+            .execute_value("query-qmp-schema", None::<&Empty>, None)
+            .await?;
+        Capabilities::from_value(&schema).map_err(|e| ClientError::Protocol(e.to_string()))
     }
 
     /// Runs a command and decodes its return value as `R`.

@@ -5,6 +5,7 @@
 //! are the stream's (e.g. `UnixStream::set_read_timeout`); a timed-out read surfaces as
 //! [`ClientError::Timeout`].
 
+use super::capabilities::Capabilities;
 use super::decode::{Decode, DecodeError, Decoder, Empty};
 use super::error::{ErrorClass, QapiError};
 use super::event::{EventMessage, EventSet};
@@ -110,6 +111,41 @@ impl<A: Serialize + ?Sized> Serialize for RequestOut<'_, A> {
             map.serialize_entry("id", &id)?;
         }
         map.end()
+    }
+}
+
+/// The QMP greeting: the server's version (raw; [`Greeting::version`] decodes it into the
+/// schema's `VersionInfo`) and the capabilities it offers.
+#[derive(Debug, Clone, PartialEq)]
+pub struct Greeting {
+    pub version: Value,
+    pub capabilities: Vec<String>,
+}
+
+impl Greeting {
+    /// Reads the greeting message `{"QMP": {"version": .., "capabilities": [..]}}`.
+    pub fn from_message(message: &Value) -> Result<Greeting, ClientError> {
+        let qmp = message
+            .get("QMP")
+            .ok_or_else(|| ClientError::Protocol(format!("not a QMP greeting: {message}")))?;
+        Ok(Greeting {
+            version: qmp.get("version").cloned().unwrap_or(Value::Null),
+            capabilities: qmp
+                .get("capabilities")
+                .and_then(Value::as_array)
+                .map(|c| {
+                    c.iter()
+                        .filter_map(Value::as_str)
+                        .map(str::to_owned)
+                        .collect()
+                })
+                .unwrap_or_default(),
+        })
+    }
+
+    /// The version decoded (leniently) as `V`, e.g. qmp-types' `VersionInfo`.
+    pub fn version<V: Decode>(&self) -> Result<V, DecodeError> {
+        V::decode(&self.version, &mut Decoder::lenient())
     }
 }
 
@@ -231,6 +267,12 @@ impl<S: Read + Write, E: EventSet> Connection<S, E> {
         };
         self.execute::<Empty, Empty>("qmp_capabilities", None)?;
         Ok(greeting)
+    }
+
+    /// What this QEMU supports: its `query-qmp-schema`, ready for questions.
+    pub fn capabilities(&mut self) -> Result<Capabilities, ClientError> {
+        let schema = self.execute_value("query-qmp-schema", None::<&Empty>)?;
+        Capabilities::from_value(&schema).map_err(|e| ClientError::Protocol(e.to_string()))
     }
 
     /// Runs a command and decodes its return value as `R`.
@@ -534,5 +576,29 @@ mod string_run_tests {
                 }
             }
         }
+    }
+}
+
+#[cfg(test)]
+mod greeting_tests {
+    use super::{ClientError, Greeting};
+    use serde_json::json;
+
+    #[test]
+    fn reads_the_greeting_and_decodes_its_version() {
+        let message = json!({"QMP": {"version": {"qemu": {"micro": 2, "minor": 0, "major": 10},
+                                                 "package": ""}, "capabilities": ["oob"]}});
+        let greeting = Greeting::from_message(&message).expect("a greeting");
+        assert_eq!(greeting.capabilities, ["oob"]);
+        let version: serde_json::Value = greeting.version().expect("decodes");
+        assert_eq!(version["qemu"]["major"], 10);
+        assert!(
+            greeting.version::<String>().is_err(),
+            "an object is not a string"
+        );
+        assert!(matches!(
+            Greeting::from_message(&json!({"return": {}})),
+            Err(ClientError::Protocol(_))
+        ));
     }
 }

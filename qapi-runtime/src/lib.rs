@@ -7,6 +7,8 @@
 //! - [`client`], [`event`]: the client side, with the guest-agent and QMP handshakes; with
 //!   the cargo feature `tokio`, `aio`: the async client (concurrent calls, event streams).
 //! - [`base64`]: bytes carried as base64, encoded on the fly.
+//! - [`introspect`], [`capabilities`], [`skew`]: a live `query-qmp-schema` as a typed model,
+//!   questions about what the running QEMU supports, and version skew against the bindings.
 //!
 //! The modules refer to each other only through `super::`, so a generator can also paste this
 //! crate into a generated file as a module (a standalone crate needs only serde and
@@ -15,25 +17,31 @@
 #[cfg(feature = "tokio")]
 pub mod aio;
 pub mod base64;
+pub mod capabilities;
 pub mod client;
 pub mod decode;
 pub mod error;
 pub mod event;
+pub mod introspect;
 mod macros;
 pub mod qdict;
 pub mod reply;
 pub mod request;
 pub mod ser;
+pub mod skew;
 pub mod writer;
 
 pub use base64::Base64Bytes;
-pub use client::{ClientError, Connection};
+pub use capabilities::{Capabilities, PathError, Recorder, Unsupported};
+pub use client::{ClientError, Connection, Greeting};
 pub use decode::{Decode, DecodeError, DecodeMembers, DecodeResult, Decoder, Empty, Members, Null};
 pub use error::{ErrorClass, QapiError};
 pub use event::{EventMessage, EventSet, Timestamp};
+pub use introspect::{SchemaError, SchemaInfo};
 pub use reply::Reply;
 pub use request::{CommandInfo, Disabled, Request};
 pub use ser::SerializeMembers;
+pub use skew::Skew;
 
 // Generated code reaches serde and serde_json through these, so a crate using it depends on
 // this crate alone (and gets serde_json's `preserve_order`, which QEMU's member order needs).
@@ -48,14 +56,17 @@ pub const LIB_SOURCE: &str = include_str!("lib.rs");
 #[doc(hidden)]
 pub const MODULE_SOURCES: &[(&str, &str)] = &[
     ("base64", include_str!("base64.rs")),
+    ("capabilities", include_str!("capabilities.rs")),
     ("client", include_str!("client.rs")),
     ("decode", include_str!("decode.rs")),
     ("error", include_str!("error.rs")),
     ("event", include_str!("event.rs")),
+    ("introspect", include_str!("introspect.rs")),
     ("macros", include_str!("macros.rs")),
     ("qdict", include_str!("qdict.rs")),
     ("reply", include_str!("reply.rs")),
     ("request", include_str!("request.rs")),
     ("ser", include_str!("ser.rs")),
+    ("skew", include_str!("skew.rs")),
     ("writer", include_str!("writer.rs")),
 ];

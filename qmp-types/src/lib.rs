@@ -26,3 +26,36 @@
 mod generated;
 
 pub use generated::*;
+
+/// The bindings' own `query-qmp-schema` ([`SCHEMA_INFO`]) as a model, to compare with a live
+/// QEMU's ([`qapi_runtime::Skew::compare`]).
+pub fn schema_info() -> qapi_runtime::SchemaInfo {
+    // Generated from the same schema as the types; a parse failure is a generator bug.
+    qapi_runtime::SchemaInfo::from_json(SCHEMA_INFO)
+        .unwrap_or_else(|e| panic!("the generated SCHEMA_INFO does not parse: {e}"))
+}
+
+/// The request a typed client call would send, recorded instead of sent, for
+/// [`qapi_runtime::Capabilities::supports`]: no command or member name is written as a string.
+///
+/// ```
+/// # let caps = qapi_runtime::Capabilities::from(qmp_types::schema_info());
+/// let request = qmp_types::request(|c| c.query_status());
+/// assert_eq!(caps.supports(&request), Ok(()));
+/// ```
+pub fn request<R>(
+    call: impl FnOnce(&mut Client<qapi_runtime::Recorder>) -> R,
+) -> qapi_runtime::Recorder {
+    let mut client = Client::new(qapi_runtime::Recorder::default());
+    // The recorder reads as closed, so the call's result is always that error.
+    let _ = call(&mut client);
+    client.into_connection().into_inner()
+}
+
+/// The QEMU version a QMP greeting announces, as the schema's [`VersionInfo`] (decoded
+/// leniently).
+pub fn greeting_version(
+    greeting: &qapi_runtime::Greeting,
+) -> Result<VersionInfo, qapi_runtime::DecodeError> {
+    greeting.version()
+}

@@ -120,6 +120,19 @@ pub fn qemu_scripts() -> Option<PathBuf> {
     }
 }
 
+/// Where `cargo xtask old-qemu` unpacks Debian bookworm's QEMU 7.2.
+pub fn old_qemu_root() -> PathBuf {
+    target_dir().join("old-qemu/7.2")
+}
+
+/// QEMU 7.2's `qemu-system-x86_64` and its firmware directory (for `-L`), if
+/// `cargo xtask old-qemu` has unpacked them.
+pub fn old_qemu() -> Option<(PathBuf, PathBuf)> {
+    let root = old_qemu_root();
+    let binary = root.join("usr/bin/qemu-system-x86_64");
+    is_executable(&binary).then(|| (binary, root.join("usr/share/qemu")))
+}
+
 /// The variable that turns a missing external program from a skip into a failure.
 pub const REQUIRE_EXTERNAL: &str = "QAPI_REQUIRE_EXTERNAL";
 

@@ -17,6 +17,35 @@ impl Qemu {
     /// missing programs are failures (see [`crate::external`]).
     pub fn start(tag: &str, sockets: &[&str], extra: &[&str]) -> Option<Qemu> {
         let program = crate::external("qemu-system-x86_64")?;
+        Some(Qemu::start_program(&program, tag, sockets, extra))
+    }
+
+    /// [`Qemu::start`] with Debian bookworm's QEMU 7.2 (see [`crate::old_qemu`]); `None`
+    /// (with a notice) when `cargo xtask old-qemu` has not fetched it, unless missing
+    /// programs are failures.
+    pub fn start_old(tag: &str, sockets: &[&str]) -> Option<Qemu> {
+        let Some((program, firmware)) = crate::old_qemu() else {
+            crate::skip_or_fail(&format!(
+                "QEMU 7.2 is not in {} (run `cargo xtask old-qemu`)",
+                crate::old_qemu_root().display()
+            ));
+            return None;
+        };
+        let firmware = firmware.to_string_lossy().into_owned();
+        Some(Qemu::start_program(
+            &program,
+            tag,
+            sockets,
+            &["-L", &firmware],
+        ))
+    }
+
+    fn start_program(
+        program: &std::path::Path,
+        tag: &str,
+        sockets: &[&str],
+        extra: &[&str],
+    ) -> Qemu {
         let dir = std::env::temp_dir().join(format!("qemu-{tag}-{}", std::process::id()));
         std::fs::create_dir_all(&dir).unwrap_or_else(|e| panic!("creating {}: {e}", dir.display()));
         let mut command = Command::new(program);
@@ -42,7 +71,7 @@ impl Qemu {
             );
             std::thread::sleep(Duration::from_millis(20));
         }
-        Some(qemu)
+        qemu
     }
 
     /// The path of QMP socket `name`.

@@ -53,7 +53,10 @@ pub fn run(quick: bool) -> Result<()> {
         eprintln!("ci --quick: all checks passed (`cargo xtask ci` runs the rest as root)");
         return Ok(());
     }
-    // The async QMP client (feature `tokio`) against a real QEMU: clippy, then its tests.
+    // Debian bookworm's QEMU 7.2 (downloaded once into target/old-qemu) for the skew tests.
+    crate::oldqemu::ensure()?;
+    // The async QMP client (feature `tokio`) against a real QEMU (10.0.2 and 7.2): clippy,
+    // then its tests.
     cargo(&[
         "clippy",
         "-p",

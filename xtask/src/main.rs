@@ -10,6 +10,7 @@ mod dist;
 mod gen;
 mod introspect;
 mod legacy;
+mod oldqemu;
 mod reference;
 mod setup;
 
@@ -69,6 +70,8 @@ enum Task {
     Introspect(introspect::Args),
     /// Start the guest agent on a unix socket and run a typed client session against it
     Demo,
+    /// Download Debian bookworm's QEMU 7.2 and unpack it into target/old-qemu (skew tests)
+    OldQemu,
     /// Fetch QEMU 10.0.2's Python QAPI scripts and front-end tests into target/qemu-src
     QemuScripts,
     /// Compare qapi-dump with QEMU's own front end on mutated and generated schemas
@@ -124,6 +127,7 @@ fn run(cli: Cli) -> Result<()> {
         Task::GenCheck { cases } => gen::ci_check(cases),
         Task::Introspect(args) => introspect::run(&args),
         Task::Demo => demo(),
+        Task::OldQemu => oldqemu::run(),
         Task::QemuScripts => reference::run(),
         Task::Differential(args) => differential::run(&args),
         Task::LegacyCheck { build } => legacy::run(build),
