@@ -9,6 +9,9 @@
 //! A [`Decoder`] reads a request (a server: strict, QEMU's messages about parameters) or a
 //! reply (a client). A reply decoder is lenient by default, since the peer may be newer: it
 //! ignores unknown members and keeps unknown enum values in the enum's `Unrecognized` variant.
+//! A required member the peer does not send (an older peer, from before the member was added)
+//! takes its type's zero value ([`Decode::absent`]): `false`, `0`, `""`, `[]`, `null`, an
+//! enum's `Unrecognized("")`, an object of zero values.
 //! A strict reply decoder ([`Decoder::strict_reply`]) fails instead, naming the type, the member
 //! and the value; its messages speak of the reply, not of parameters.
 
@@ -55,6 +58,12 @@ pub type DecodeResult<T> = Result<T, DecodeError>;
 /// A type that decodes from a JSON value.
 pub trait Decode: Sized {
     fn decode(value: &Value, decoder: &mut Decoder) -> Result<Self, DecodeError>;
+
+    /// What a lenient reply decoder gives a required member that an older peer does not send;
+    /// `None` when the type has no zero value, and the member's absence stays an error.
+    fn absent() -> Option<Self> {
+        None
+    }
 }
 
 /// An object type, whose members can be read from an object shared with other types (a union's
@@ -343,7 +352,8 @@ pub struct Members<'v, 'd> {
 }
 
 impl Members<'_, '_> {
-    /// A required member: QEMU's "is missing" error when absent.
+    /// A required member: QEMU's "is missing" error when absent (its zero value in a lenient
+    /// reply, where the peer may predate it).
     pub fn required<T: Decode>(&mut self, name: &'static str) -> Result<T, DecodeError> {
         match self.map.get(name) {
             Some(value) => {
@@ -351,6 +361,9 @@ impl Members<'_, '_> {
                 self.decoder.member(name, value)
             }
             None => {
+                if let Some(zero) = self.decoder.lenient.then(T::absent).flatten() {
+                    return Ok(zero);
+                }
                 self.decoder.path.push(Segment::Key(name));
                 let error = if self.decoder.reply {
                     DecodeError::new(format!(
@@ -441,6 +454,10 @@ impl Decode for Null {
             Err(decoder.invalid_type("null"))
         }
     }
+
+    fn absent() -> Option<Self> {
+        Some(Null)
+    }
 }
 
 /// The empty object, what commands without `returns` return.
@@ -463,6 +480,10 @@ impl Decode for Empty {
     fn decode(value: &Value, decoder: &mut Decoder) -> Result<Self, DecodeError> {
         decode_object(value, decoder)
     }
+
+    fn absent() -> Option<Self> {
+        Some(Empty)
+    }
 }
 
 impl Decode for String {
@@ -472,6 +493,10 @@ impl Decode for String {
             None => Err(decoder.invalid_type("string")),
         }
     }
+
+    fn absent() -> Option<Self> {
+        Some(String::new())
+    }
 }
 
 impl Decode for bool {
@@ -480,12 +505,20 @@ impl Decode for bool {
             .as_bool()
             .ok_or_else(|| decoder.invalid_type("boolean"))
     }
+
+    fn absent() -> Option<Self> {
+        Some(false)
+    }
 }
 
 impl Decode for f64 {
     /// `number` takes integers too.
     fn decode(value: &Value, decoder: &mut Decoder) -> Result<Self, DecodeError> {
         value.as_f64().ok_or_else(|| decoder.invalid_type("number"))
+    }
+
+    fn absent() -> Option<Self> {
+        Some(0.0)
     }
 }
 
@@ -494,6 +527,10 @@ impl Decode for i64 {
         value
             .as_i64()
             .ok_or_else(|| decoder.invalid_type("integer"))
+    }
+
+    fn absent() -> Option<Self> {
+        Some(0)
     }
 }
 
@@ -511,6 +548,10 @@ impl Decode for u64 {
             decoder.full_name()
         )))
     }
+
+    fn absent() -> Option<Self> {
+        Some(0)
+    }
 }
 
 macro_rules! decode_sized_int {
@@ -519,6 +560,10 @@ macro_rules! decode_sized_int {
             fn decode(value: &Value, decoder: &mut Decoder) -> Result<Self, DecodeError> {
                 let wide = <$wide>::decode(value, decoder)?;
                 <$ty>::try_from(wide).map_err(|_| decoder.out_of_range($c_name))
+            }
+
+            fn absent() -> Option<Self> {
+                Some(0)
             }
         }
     )*};
@@ -537,6 +582,10 @@ impl Decode for Value {
     fn decode(value: &Value, _decoder: &mut Decoder) -> Result<Self, DecodeError> {
         Ok(value.clone())
     }
+
+    fn absent() -> Option<Self> {
+        Some(Value::Null)
+    }
 }
 
 impl<T: Decode> Decode for Vec<T> {
@@ -550,10 +599,18 @@ impl<T: Decode> Decode for Vec<T> {
             .map(|(i, item)| decoder.element(i, item))
             .collect()
     }
+
+    fn absent() -> Option<Self> {
+        Some(Vec::new())
+    }
 }
 
 impl<T: Decode> Decode for Box<T> {
     fn decode(value: &Value, decoder: &mut Decoder) -> Result<Self, DecodeError> {
         T::decode(value, decoder).map(Box::new)
+    }
+
+    fn absent() -> Option<Self> {
+        T::absent().map(Box::new)
     }
 }

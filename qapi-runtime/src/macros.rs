@@ -15,6 +15,12 @@ macro_rules! object {
             ) -> $crate::DecodeResult<Self> {
                 $crate::decode::decode_object(value, decoder)
             }
+
+            /// An object whose members all have zero values (none for a union's tag).
+            fn absent() -> ::std::option::Option<Self> {
+                let empty = $crate::serde_json::Value::Object(::std::default::Default::default());
+                $crate::decode::decode_object(&empty, &mut $crate::Decoder::lenient()).ok()
+            }
         }
         impl $crate::serde::Serialize for $t {
             fn serialize<S: $crate::serde::Serializer>(
@@ -58,6 +64,10 @@ macro_rules! enumeration {
                         .unknown_enum_value(::std::stringify!($t), text)
                         .map($t::$unknown),
                 }
+            }
+
+            fn absent() -> ::std::option::Option<Self> {
+                ::std::option::Option::Some($t::$unknown(::std::string::String::new()))
             }
         }
         $crate::deserialize!($t);

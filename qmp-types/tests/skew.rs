@@ -1,6 +1,6 @@
 //! The 10.0.2 bindings against two real QEMUs: Debian bookworm's 7.2 (`cargo xtask old-qemu`)
-//! and the installed 10.0.2. Every argument-less query decodes leniently (or fails only where
-//! the skew report predicts it); the skew report lists exactly the commands 7.2 lacks (by
+//! and the installed 10.0.2. Every argument-less query decodes leniently, and strictly fails
+//! only where the skew report predicts it; the skew report lists exactly the commands 7.2 lacks (by
 //! 7.2's own `query-commands`); capability queries answer known differences right on both;
 //! against 10.0.2 only conditional parts of the schema remain.
 //!
@@ -47,25 +47,25 @@ fn new(test: &str) -> Option<testenv::Qemu> {
 }
 
 #[test]
-fn queries_on_7_2_decode_or_fail_only_where_the_skew_report_says() {
+fn queries_on_7_2_decode_leniently_and_fail_strictly_only_where_the_skew_report_says() {
     let Some(qemu) = old("t1") else { return };
     let (mut client, major, live) = connect(&qemu);
     assert_eq!(major, 7);
     let bindings = qmp_types::schema_info();
     let skew = Skew::compare(&bindings, live.schema());
-    let outcome = queries::run(
-        &mut client,
-        &live,
-        &queries::argumentless_queries(&bindings),
-    )
-    .expect("running the queries");
+    let queries = queries::argumentless_queries(&bindings);
+    let outcome = queries::run(&mut client, &live, &queries, false).expect("running the queries");
     assert!(outcome.passed.len() >= 40, "{outcome:?}");
+    assert!(outcome.failed.is_empty(), "{outcome:?}");
     assert!(
         outcome.skipped.iter().any(|q| q == "query-audiodevs"),
         "{outcome:?}"
     );
-    // A failure is a reply member the 10.0.2 bindings require and 7.2 does not send; the
-    // skew report must list it among what 7.2 lacks, under that query's return type.
+    let outcome = queries::run(&mut client, &live, &queries, true).expect("running the queries");
+    // Strictly, a failure is a reply member the 10.0.2 bindings require and 7.2 does not send
+    // (leniently its zero value); the skew report must list it among what 7.2 lacks, under
+    // that query's return type.
+    assert!(!outcome.failed.is_empty(), "{outcome:?}");
     for failure in &outcome.failed {
         let (query, error) = failure.split_once(": ").expect("query: error");
         let member = error
@@ -73,15 +73,22 @@ fn queries_on_7_2_decode_or_fail_only_where_the_skew_report_says() {
             .and_then(|rest| rest.split('\'').next())
             .and_then(|path| path.rsplit('.').next())
             .unwrap_or_else(|| panic!("not a missing member: {failure}"));
+        // A missing member is one 7.2 lacks; an unknown member or value one it has extra.
+        let side = if error.contains("is missing") {
+            Side::Lacks
+        } else {
+            Side::Extra
+        };
         assert!(
-            skew.side(Side::Lacks).any(|i| i.kind == ItemKind::Member
-                && i.path.starts_with(&format!("{query}/ret-type/"))
-                && i.path.ends_with(&format!("/{member}"))),
+            skew.side(side)
+                .any(|i| i.path.starts_with(&format!("{query}/ret-type/"))
+                    && (i.kind == ItemKind::Member && i.path.ends_with(&format!("/{member}"))
+                        || i.kind != ItemKind::Member)),
             "the skew report does not predict {failure}"
         );
     }
     eprintln!(
-        "QEMU 7.2: {} passed, {} failed (each predicted by the skew report): {:?}",
+        "QEMU 7.2, strict: {} passed, {} failed (each predicted by the skew report): {:?}",
         outcome.passed.len(),
         outcome.failed.len(),
         outcome.failed
@@ -266,14 +273,14 @@ fn against_10_0_2_only_conditional_parts_remain() {
     ] {
         assert!(lacks.contains(&conditional), "{conditional}: {skew}");
     }
-    let outcome = queries::run(
-        &mut client,
-        &live,
-        &queries::argumentless_queries(&bindings),
-    )
-    .expect("running the queries");
-    assert!(outcome.failed.is_empty(), "{outcome:?}");
-    assert!(outcome.passed.len() >= 50, "{outcome:?}");
+    // Strict, too: 10.0.2 sends exactly what the bindings know.
+    let queries = queries::argumentless_queries(&bindings);
+    for strict in [false, true] {
+        let outcome =
+            queries::run(&mut client, &live, &queries, strict).expect("running the queries");
+        assert!(outcome.failed.is_empty(), "strict {strict}: {outcome:?}");
+        assert!(outcome.passed.len() >= 50, "{outcome:?}");
+    }
 }
 
 #[test]

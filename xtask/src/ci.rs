@@ -71,7 +71,14 @@ pub fn run(quick: bool) -> Result<()> {
     cargo(&["test", "-p", "qmp-types", "--features", "tokio"])?;
     // Real freezes of ext4 loop mounts (root, losetup, mkfs.ext4), skipped by `test --workspace`.
     std::env::set_var("QGA_PRIVILEGED_TESTS", "1");
-    cargo(&["test", "-p", "qga-agent", "--lib", "--test", "freeze_timeout"])?;
+    cargo(&[
+        "test",
+        "-p",
+        "qga-agent",
+        "--lib",
+        "--test",
+        "freeze_timeout",
+    ])?;
     std::env::remove_var("QGA_PRIVILEGED_TESTS");
     // QEMU 10.0.2's scripts and front-end test cases (downloaded once into target/qemu-src).
     crate::reference::ensure()?;

@@ -64,7 +64,7 @@ fn run(socket: &str) -> Result<bool, Box<dyn std::error::Error>> {
     }
 
     let queries = queries::argumentless_queries(&bindings);
-    let outcome = queries::run(&mut client, &live, &queries)?;
+    let outcome = queries::run(&mut client, &live, &queries, false)?;
     if !outcome.skipped.is_empty() {
         println!("Skipped (not in this QEMU): {}", outcome.skipped.join(", "));
     }

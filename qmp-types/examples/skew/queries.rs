@@ -40,11 +40,13 @@ pub struct Outcome {
     pub skipped: Vec<String>,
 }
 
-/// Runs each query of `queries` that `live` has through `client`.
+/// Runs each query of `queries` that `live` has through `client`, decoding the replies
+/// leniently (the default) or strictly.
 pub fn run<S: Read + Write>(
     client: &mut Client<S>,
     live: &Capabilities,
     queries: &[String],
+    strict: bool,
 ) -> Result<Outcome, ClientError> {
     let mut outcome = Outcome::default();
     for name in queries {
@@ -53,7 +55,7 @@ pub fn run<S: Read + Write>(
             continue;
         }
         match client.connection().execute_value::<Value>(name, None) {
-            Ok(value) => match CommandReturn::decode(name, &value, &mut Decoder::lenient()) {
+            Ok(value) => match CommandReturn::decode(name, &value, &mut decoder(strict)) {
                 Ok(Some(_)) => outcome.passed.push(name.clone()),
                 Ok(None) => outcome
                     .failed
@@ -65,4 +67,12 @@ pub fn run<S: Read + Write>(
         }
     }
     Ok(outcome)
+}
+
+fn decoder(strict: bool) -> Decoder {
+    if strict {
+        Decoder::strict_reply()
+    } else {
+        Decoder::lenient()
+    }
 }
