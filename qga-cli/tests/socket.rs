@@ -347,6 +347,19 @@ fn bad_use(agent: &Agent, blocked: &Agent) {
     let run = agent.qga_input(&["password", "qga-no-such-user"], b"secret\n");
     run.one_line_error();
 
+    // freeze's hold time is --hold; --timeout alone (once the hold time) is refused before
+    // anything is frozen, and so is a hold that is not positive.
+    for args in [
+        &["--timeout", "2", "freeze"][..],
+        &["freeze", "--timeout", "2"],
+        &["freeze", "--hold", "0"],
+    ] {
+        let run = agent.qga(args);
+        assert_eq!(run.code, 2, "{args:?}");
+        assert!(run.one_line_error().contains("--hold"), "{args:?}: {run:?}");
+    }
+    assert_eq!(agent.json(&["fsfreeze-status"]), "thawed");
+
     // No target at all.
     let run = qga(&["ping"], None);
     assert_eq!(run.code, 2);

@@ -73,18 +73,18 @@ impl Run {
     }
 }
 
-/// Runs `qga -s <agent port> <args>` with optional standard input.
+/// Runs `qga -s <agent port> --timeout 30 <args>` with optional standard input.
 fn qga(ctx: &Ctx, args: &[&str], input: Option<&[u8]>) -> Result<Run> {
-    // For freeze, --timeout is the hold time: only where the caller says so.
-    let timeout: &[&str] = if args.contains(&"freeze") {
-        &[]
-    } else {
-        &["--timeout", "30"]
-    };
+    let mut all = vec!["--timeout", "30"];
+    all.extend_from_slice(args);
+    qga_as_given(ctx, &all, input)
+}
+
+/// Runs `qga -s <agent port> <args>`: no --timeout unless given.
+fn qga_as_given(ctx: &Ctx, args: &[&str], input: Option<&[u8]>) -> Result<Run> {
     let mut child = Command::new(qga_binary()?)
         .arg("-s")
         .arg(ctx.vm.agent_socket())
-        .args(timeout)
         .args(args)
         .stdin(if input.is_some() {
             Stdio::piped()
@@ -177,7 +177,17 @@ pub fn freeze(ctx: &mut Ctx) -> Result<()> {
         let status = |ctx: &Ctx| -> Result<Value> {
             qga(ctx, &["--json", "fsfreeze-status"], None)?.json("fsfreeze-status")
         };
-        let frozen = qga(ctx, &["freeze"], None)?;
+        // --timeout without --hold is refused: it used to be the hold time.
+        let refused = qga(ctx, &["freeze"], None)?;
+        ensure!(
+            refused
+                .one_line_error("freeze --timeout")?
+                .contains("--hold"),
+            "{:?}",
+            refused.stderr
+        );
+        ensure!(status(ctx)? == "thawed", "status after the refused freeze");
+        let frozen = qga_as_given(ctx, &["freeze"], None)?;
         ensure!(
             frozen.ok("freeze")?.starts_with("1 filesystems frozen"),
             "{:?}",
@@ -188,8 +198,8 @@ pub fn freeze(ctx: &mut Ctx) -> Result<()> {
         ensure!(thawed.ok("thaw")?.trim() == "1 filesystems thawed");
         ensure!(status(ctx)? == "thawed", "status after thaw");
 
-        // Hold for 2 s (the global --timeout given last wins), then thaw.
-        let held = qga(ctx, &["--json", "freeze", "--timeout", "2"], None)?.json("freeze hold")?;
+        // Hold for 2 s, then thaw; the global --timeout (30 s) is the request timeout.
+        let held = qga(ctx, &["--json", "freeze", "--hold", "2"], None)?.json("freeze hold")?;
         ensure!(
             held["frozen"] == 1 && held["thawed"] == 1 && held["reason"] == "time is up",
             "{held}"
@@ -205,7 +215,7 @@ pub fn freeze(ctx: &mut Ctx) -> Result<()> {
         let mut child = Command::new(qga_binary()?)
             .arg("-s")
             .arg(ctx.vm.agent_socket())
-            .args(["--timeout", "120", "freeze"])
+            .args(["freeze", "--hold", "120"])
             .stdin(Stdio::null())
             .stdout(Stdio::piped())
             .stderr(Stdio::piped())
