@@ -187,6 +187,11 @@ fn every_safe_subcommand(agent: &Agent) {
     // cat: the bytes of a file, unchanged.
     let cat = agent.qga(&["cat", "/proc/sys/kernel/hostname"]);
     assert_eq!(cat.ok(), host_name, "{name}");
+    // A sysfs file, whose size (4096) is not its length.
+    let online = "/sys/devices/system/cpu/online";
+    let cat = agent.qga(&["cat", online]);
+    let want = std::fs::read_to_string(online).expect("sysfs cpu/online");
+    assert_eq!(cat.ok(), want, "{name}");
 
     // call: a raw command with checked arguments.
     let time = agent.qga(&["--json", "call", "guest-get-time"]);

@@ -95,7 +95,8 @@ pub const HOOK_AND_POWER: Suite = Suite {
 pub const CLI: Suite = Suite {
     name: "cli",
     agent_args: &[],
-    compressed_kernel: false,
+    // S3 wake-up resumes only with the bzImage (see compressed_kernel).
+    compressed_kernel: true,
     // For `qga suspend ram`: the run state and the wake-up.
     qmp: true,
     memory_slots: 0,

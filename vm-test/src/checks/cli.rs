@@ -16,7 +16,7 @@ use std::sync::OnceLock;
 use std::time::Duration;
 
 /// The qga binary, built once (dev profile, like the agent under test).
-fn qga_binary() -> Result<PathBuf> {
+pub fn qga_binary() -> Result<PathBuf> {
     static BUILT: OnceLock<Result<PathBuf, String>> = OnceLock::new();
     BUILT
         .get_or_init(|| {
@@ -263,7 +263,8 @@ pub fn suspend(ctx: &mut Ctx) -> Result<()> {
                     .ok("ping after the wake-up")
                     .context("the agent does not answer after the wake-up")?;
                 let count = qga(ctx, &["cat", "/sys/power/suspend_stats/success"], None)?;
-                ensure!(count.ok("cat suspend_stats")?.trim() == "1", "{count:?}");
+                let count = count.ok("cat suspend_stats")?.trim();
+                ensure!(count == "1", "{count:?} suspends completed, expected 1");
             }
             Flavor::Reference => {
                 if run.code != 0 {
