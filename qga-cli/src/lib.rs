@@ -224,7 +224,7 @@ pub fn execute(
 }
 
 /// Whether a subcommand may run on several agents at once.
-pub fn fleet_safe(command: &Cmd, global: &Global) -> Result<(), Failure> {
+pub fn fleet_safe(command: &Cmd) -> Result<(), Failure> {
     match command {
         Cmd::Get { .. } | Cmd::Put { .. } => Err(Failure::usage(
             "get and put work on one agent at a time".into(),

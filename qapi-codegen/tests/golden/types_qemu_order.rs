@@ -756,12 +756,8 @@ pub fn check_arguments(
         &qapi_runtime::serde_json::Map<String, qapi_runtime::serde_json::Value>,
     >,
 ) -> Result<(), qapi_runtime::QapiError> {
-    match name {
-        _ => {
-            let _ = arguments;
-            Err(qapi_runtime::QapiError::command_not_found(name))
-        }
-    }
+    let _ = arguments;
+    Err(qapi_runtime::QapiError::command_not_found(name))
 }
 /// A typed client: one method per command over any byte stream. Do the handshake
 /// first ([`qapi_runtime::Connection::guest_agent_handshake`] or
