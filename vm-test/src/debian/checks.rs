@@ -51,9 +51,10 @@ fn qga_vsock(ctx: &mut DebCtx) -> Result<()> {
     shell_ok(
         client,
         &format!(
-            "mkdir -p /run/qga-vsock && QGA_CONF=/nonexistent setsid /usr/sbin/qga-agent \
-             -m vsock-listen -p 1:{VSOCK_PORT} -t /run/qga-vsock -l /run/qga-vsock/log \
-             </dev/null >/dev/null 2>&1 & echo $! > /run/qga-vsock/pid"
+            "mkdir -p /run/qga-vsock
+             QGA_CONF=/nonexistent setsid /usr/sbin/qga-agent -m vsock-listen \
+             -p 1:{VSOCK_PORT} -t /run/qga-vsock -l /run/qga-vsock/log </dev/null >/dev/null 2>&1 &
+             echo $! > /run/qga-vsock/pid"
         ),
     )?;
     let result = (|| -> Result<()> {
