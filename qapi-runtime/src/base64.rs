@@ -228,6 +228,24 @@ static SEXTETS: [u8; 256] = {
     table
 };
 
+/// Each character's sextet shifted into its place in a group of four (`[position][byte]`);
+/// bytes outside the alphabet (and `=`) set bit 31 in every position.
+static SHIFTED: [[u32; 256]; 4] = {
+    let mut table = [[1u32 << 31; 256]; 4];
+    let mut c = 0;
+    while c < 256 {
+        if let Some(v) = sextet(c as u8) {
+            let v = v as u32;
+            table[0][c] = v << 18;
+            table[1][c] = v << 12;
+            table[2][c] = v << 6;
+            table[3][c] = v;
+        }
+        c += 1;
+    }
+    table
+};
+
 /// The common case in one pass: no line breaks, padding only at the end. `None` sends
 /// anything else to the full decoders, which finds the exact error.
 fn decode_plain(text: &[u8]) -> Option<Vec<u8>> {
@@ -238,17 +256,21 @@ fn decode_plain(text: &[u8]) -> Option<Vec<u8>> {
     // Room for the last group too, so it never reallocates.
     let mut out = Vec::with_capacity(body.len() / 4 * 3 + 3);
     out.resize(body.len() / 4 * 3, 0);
-    for (group, bytes) in body.chunks_exact(4).zip(out.chunks_exact_mut(3)) {
-        let s = [0, 1, 2, 3].map(|i| SEXTETS[usize::from(group[i])]);
-        // Valid sextets have the top two bits clear; INVALID has them set.
-        if (s[0] | s[1] | s[2] | s[3]) > 63 {
-            return None;
-        }
-        let n = (u32::from(s[0]) << 18)
-            | (u32::from(s[1]) << 12)
-            | (u32::from(s[2]) << 6)
-            | u32::from(s[3]);
-        bytes.copy_from_slice(&[(n >> 16) as u8, (n >> 8) as u8, n as u8]);
+    let group = |g: &[u8]| {
+        SHIFTED[0][usize::from(g[0])]
+            | SHIFTED[1][usize::from(g[1])]
+            | SHIFTED[2][usize::from(g[2])]
+            | SHIFTED[3][usize::from(g[3])]
+    };
+    // Invalid bytes are collected and checked once at the end: no branch per group.
+    let mut bad = 0u32;
+    for (group_text, bytes) in body.chunks_exact(4).zip(out.chunks_exact_mut(3)) {
+        let n = group(group_text);
+        bad |= n;
+        bytes.copy_from_slice(&n.to_be_bytes()[1..]);
+    }
+    if bad >> 24 != 0 {
+        return None;
     }
     if !last.is_empty() {
         let pad = last.iter().rev().take_while(|&&c| c == b'=').count();

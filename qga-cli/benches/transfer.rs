@@ -6,6 +6,7 @@
 //!   smaller file since 1 KiB requests would take many minutes for 256 MiB.
 //!
 //! Run: `cargo bench -p qga-cli --bench transfer`. MB/s are 10^6 bytes per second.
+//! `QGA_BENCH_BASELINE=/path/to/an/older/qga` times that binary's `get` in the same run.
 
 #[path = "../tests/common/mod.rs"]
 mod common;
@@ -61,8 +62,27 @@ fn main() {
         std::fs::read(&back).expect("copy") == data,
         "get changed the data"
     );
+    let cpu_before = children_cpu();
     let null = transfer("get", s(&remote), "/dev/null");
     lines.push(("qga get to /dev/null", null));
+    // What decides the rate when the agent and qga share a busy CPU.
+    let get_cpu = children_cpu() - cpu_before;
+    if let Some(baseline) = std::env::var_os("QGA_BENCH_BASELINE") {
+        let cpu_before = children_cpu();
+        let rate = timed(SIZE, || {
+            let status = Command::new(&baseline)
+                .args(["-s", s(&agent.socket), "get", s(&remote), "/dev/null"])
+                .stdout(std::process::Stdio::null())
+                .status()
+                .expect("baseline qga runs");
+            assert!(status.success(), "the baseline qga failed");
+        });
+        lines.push(("baseline qga get to /dev/null", rate));
+        println!(
+            "baseline qga get: {:.2} s of CPU",
+            children_cpu() - cpu_before
+        );
+    }
 
     match which("python3") {
         Some(python) => {
@@ -91,6 +111,25 @@ fn main() {
         get / floor * 100.0,
         null / floor * 100.0
     );
+    println!("  qga get to /dev/null used {get_cpu:.2} s of CPU (user + system)");
+}
+
+/// User + system seconds of the children waited for so far (/proc/self/stat fields 16, 17).
+fn children_cpu() -> f64 {
+    let stat = std::fs::read_to_string("/proc/self/stat").expect("/proc/self/stat");
+    // Fields after the command name, which is in parentheses and may hold spaces.
+    let rest = stat.rsplit_once(')').map(|(_, r)| r).unwrap_or("");
+    let field = |n: usize| -> f64 {
+        rest.split_whitespace()
+            .nth(n - 3)
+            .and_then(|v| v.parse().ok())
+            .expect("numeric /proc/self/stat field")
+    };
+    let ticks = nix::unistd::sysconf(nix::unistd::SysconfVar::CLK_TCK)
+        .ok()
+        .flatten()
+        .unwrap_or(100) as f64;
+    (field(16) + field(17)) / ticks
 }
 
 fn s(path: &Path) -> &str {

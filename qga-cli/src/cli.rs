@@ -39,7 +39,7 @@ pub struct Global {
     #[arg(long, global = true)]
     pub json: bool,
     /// Seconds allowed for connecting and the handshake together, and for each reply
-    /// (default 10); for `exec` the wait for the process, for `freeze` how long to hold
+    /// (default 10); for `exec` the wait for the process
     #[arg(long, value_name = "SECS", global = true)]
     pub timeout: Option<f64>,
 }
@@ -103,7 +103,7 @@ pub enum Cmd {
         /// Path in the guest
         remote: String,
     },
-    /// Freeze guest filesystems; with --timeout or a command, thaw again afterwards
+    /// Freeze guest filesystems; with --hold or a command, thaw again afterwards
     Freeze(FreezeArgs),
     /// Thaw frozen guest filesystems
     Thaw,
@@ -208,6 +208,10 @@ pub struct FreezeArgs {
     /// Freeze only this mountpoint; may repeat
     #[arg(long = "mountpoint", value_name = "M")]
     pub mountpoints: Vec<String>,
+    /// Thaw after SECS (or on Ctrl-C); with a command, the longest it may run (default 10).
+    /// Not `--timeout`, which is the global request timeout
+    #[arg(long, value_name = "SECS")]
+    pub hold: Option<f64>,
     /// A local command to run while frozen (e.g. taking a snapshot); thawed when it ends
     #[arg(last = true, value_name = "CMD")]
     pub command: Vec<String>,

@@ -19,7 +19,7 @@ pub fn run(
     timeout: Duration,
     inputs: &Inputs,
 ) -> Result<i32, Failure> {
-    crate::fleet_safe(command, global)?;
+    crate::fleet_safe(command)?;
     if targets.is_empty() {
         return Err(Failure::new("no running domains".into()));
     }

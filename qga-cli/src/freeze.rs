@@ -1,7 +1,7 @@
-//! freeze: freeze the guest's filesystems; when a hold time (--timeout) or a local command is
+//! freeze: freeze the guest's filesystems; when a hold time (--hold) or a local command is
 //! given, thaw again when the command ends, the time runs out or Ctrl-C is pressed.
 
-use crate::cli::FreezeArgs;
+use crate::cli::{FreezeArgs, Global};
 use crate::output::Report;
 use crate::transport::{secs, Agent};
 use crate::Failure;
@@ -33,13 +33,35 @@ fn catch_signals() -> Result<(), Failure> {
     Ok(())
 }
 
-/// `hold`: how long to keep the filesystems frozen (`None`: freeze and return).
-pub fn freeze(
-    agent: &mut Agent,
-    args: &FreezeArgs,
-    hold: Option<Duration>,
-) -> Result<Report, Failure> {
-    let hold = hold.or_else(|| (!args.command.is_empty()).then_some(agent.timeout));
+/// How long a local command may keep the filesystems frozen without --hold.
+const DEFAULT_HOLD: Duration = Duration::from_secs(10);
+
+/// Refuses a bad --hold, and --timeout where --hold was surely meant (before --hold existed,
+/// `freeze --timeout S` held for S; silently freezing for good instead would be dangerous).
+pub fn check(args: &FreezeArgs, global: &Global) -> Result<(), Failure> {
+    if let Some(s) = args.hold {
+        if !(s.is_finite() && s > 0.0 && s < 1e9) {
+            return Err(Failure::usage(format!(
+                "--hold wants positive seconds, not {s}"
+            )));
+        }
+    }
+    if global.timeout.is_some() && args.hold.is_none() && args.command.is_empty() {
+        return Err(Failure::usage(
+            "freeze: the hold time is --hold SECS (--timeout only bounds each request); \
+             leave both out to freeze until `qga thaw`"
+                .into(),
+        ));
+    }
+    Ok(())
+}
+
+/// Freezes; with --hold or a command, holds and thaws again (`None` hold: freeze and return).
+pub fn freeze(agent: &mut Agent, args: &FreezeArgs) -> Result<Report, Failure> {
+    let hold = args
+        .hold
+        .map(Duration::from_secs_f64)
+        .or_else(|| (!args.command.is_empty()).then_some(DEFAULT_HOLD));
     if hold.is_some() {
         catch_signals()?;
     }

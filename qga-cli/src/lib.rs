@@ -95,6 +95,9 @@ fn run(cli: Cli) -> Result<i32, Failure> {
             )))
         }
     };
+    if let Cmd::Freeze(args) = &cli.command {
+        freeze::check(args, global)?;
+    }
     let targets = targets(global)?;
     let inputs = input::gather(&cli.command)?;
     if targets.len() == 1 && !global.all {
@@ -204,10 +207,7 @@ pub fn execute(
         }
         Cmd::Get { remote, local } => files::get(agent, remote, local, global.json),
         Cmd::Put { local, remote } => files::put(agent, local, remote, global.json),
-        Cmd::Freeze(args) => {
-            let hold = global.timeout.map(Duration::from_secs_f64);
-            freeze::freeze(agent, args, hold)
-        }
+        Cmd::Freeze(args) => freeze::freeze(agent, args),
         Cmd::Thaw => query::thaw(agent),
         Cmd::FsfreezeStatus => query::fsfreeze_status(agent),
         Cmd::Fstrim { minimum } => query::fstrim(agent, *minimum),
@@ -224,12 +224,12 @@ pub fn execute(
 }
 
 /// Whether a subcommand may run on several agents at once.
-pub fn fleet_safe(command: &Cmd, global: &Global) -> Result<(), Failure> {
+pub fn fleet_safe(command: &Cmd) -> Result<(), Failure> {
     match command {
         Cmd::Get { .. } | Cmd::Put { .. } => Err(Failure::usage(
             "get and put work on one agent at a time".into(),
         )),
-        Cmd::Freeze(args) if !args.command.is_empty() || global.timeout.is_some() => {
+        Cmd::Freeze(args) if !args.command.is_empty() || args.hold.is_some() => {
             Err(Failure::usage(
                 "freeze with a hold time or a command works on one agent at a time".into(),
             ))

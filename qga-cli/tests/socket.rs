@@ -187,6 +187,11 @@ fn every_safe_subcommand(agent: &Agent) {
     // cat: the bytes of a file, unchanged.
     let cat = agent.qga(&["cat", "/proc/sys/kernel/hostname"]);
     assert_eq!(cat.ok(), host_name, "{name}");
+    // A sysfs file, whose size (4096) is not its length.
+    let online = "/sys/devices/system/cpu/online";
+    let cat = agent.qga(&["cat", online]);
+    let want = std::fs::read_to_string(online).expect("sysfs cpu/online");
+    assert_eq!(cat.ok(), want, "{name}");
 
     // call: a raw command with checked arguments.
     let time = agent.qga(&["--json", "call", "guest-get-time"]);
@@ -346,6 +351,19 @@ fn bad_use(agent: &Agent, blocked: &Agent) {
     // A password for a user that does not exist: read from stdin, refused by the guest.
     let run = agent.qga_input(&["password", "qga-no-such-user"], b"secret\n");
     run.one_line_error();
+
+    // freeze's hold time is --hold; --timeout alone (once the hold time) is refused before
+    // anything is frozen, and so is a hold that is not positive.
+    for args in [
+        &["--timeout", "2", "freeze"][..],
+        &["freeze", "--timeout", "2"],
+        &["freeze", "--hold", "0"],
+    ] {
+        let run = agent.qga(args);
+        assert_eq!(run.code, 2, "{args:?}");
+        assert!(run.one_line_error().contains("--hold"), "{args:?}: {run:?}");
+    }
+    assert_eq!(agent.json(&["fsfreeze-status"]), "thawed");
 
     // No target at all.
     let run = qga(&["ping"], None);

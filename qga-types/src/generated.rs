@@ -5167,6 +5167,151 @@ pub fn call<C: Commands + ?Sized>(
         _ => Err(qapi_runtime::QapiError::command_not_found(name)),
     }
 }
+/// Checks `arguments` of command `name` (`None` = `{}`) as [`call`] decodes them,
+/// running nothing: the error names the member and the type it expects, or says that
+/// the command does not exist.
+pub fn check_arguments(
+    name: &str,
+    arguments: Option<
+        &qapi_runtime::serde_json::Map<String, qapi_runtime::serde_json::Value>,
+    >,
+) -> Result<(), qapi_runtime::QapiError> {
+    match name {
+        "guest-sync-delimited" => {
+            qapi_runtime::request::decode_args::<GuestSyncDelimitedArgs>(arguments)
+                .map(|_| ())
+        }
+        "guest-sync" => {
+            qapi_runtime::request::decode_args::<GuestSyncArgs>(arguments).map(|_| ())
+        }
+        "guest-ping" => qapi_runtime::request::no_args(arguments),
+        "guest-get-time" => qapi_runtime::request::no_args(arguments),
+        "guest-set-time" => {
+            qapi_runtime::request::decode_args::<GuestSetTimeArgs>(arguments).map(|_| ())
+        }
+        "guest-info" => qapi_runtime::request::no_args(arguments),
+        "guest-shutdown" => {
+            qapi_runtime::request::decode_args::<GuestShutdownArgs>(arguments)
+                .map(|_| ())
+        }
+        "guest-file-open" => {
+            qapi_runtime::request::decode_args::<GuestFileOpenArgs>(arguments)
+                .map(|_| ())
+        }
+        "guest-file-close" => {
+            qapi_runtime::request::decode_args::<GuestFileCloseArgs>(arguments)
+                .map(|_| ())
+        }
+        "guest-file-read" => {
+            qapi_runtime::request::decode_args::<GuestFileReadArgs>(arguments)
+                .map(|_| ())
+        }
+        "guest-file-write" => {
+            qapi_runtime::request::decode_args::<GuestFileWriteArgs>(arguments)
+                .map(|_| ())
+        }
+        "guest-file-seek" => {
+            qapi_runtime::request::decode_args::<GuestFileSeekArgs>(arguments)
+                .map(|_| ())
+        }
+        "guest-file-flush" => {
+            qapi_runtime::request::decode_args::<GuestFileFlushArgs>(arguments)
+                .map(|_| ())
+        }
+        #[cfg(any(windows, target_os = "linux", target_os = "freebsd"))]
+        "guest-fsfreeze-status" => qapi_runtime::request::no_args(arguments),
+        #[cfg(any(windows, target_os = "linux", target_os = "freebsd"))]
+        "guest-fsfreeze-freeze" => qapi_runtime::request::no_args(arguments),
+        #[cfg(any(windows, target_os = "linux", target_os = "freebsd"))]
+        "guest-fsfreeze-freeze-list" => {
+            qapi_runtime::request::decode_args::<GuestFsfreezeFreezeListArgs>(arguments)
+                .map(|_| ())
+        }
+        #[cfg(any(windows, target_os = "linux", target_os = "freebsd"))]
+        "guest-fsfreeze-thaw" => qapi_runtime::request::no_args(arguments),
+        #[cfg(any(windows, target_os = "linux"))]
+        "guest-fstrim" => {
+            qapi_runtime::request::decode_args::<GuestFstrimArgs>(arguments).map(|_| ())
+        }
+        #[cfg(any(target_os = "linux", windows))]
+        "guest-suspend-disk" => qapi_runtime::request::no_args(arguments),
+        #[cfg(any(target_os = "linux", windows))]
+        "guest-suspend-ram" => qapi_runtime::request::no_args(arguments),
+        #[cfg(target_os = "linux")]
+        "guest-suspend-hybrid" => qapi_runtime::request::no_args(arguments),
+        #[cfg(any(windows, unix))]
+        "guest-network-get-interfaces" => qapi_runtime::request::no_args(arguments),
+        #[cfg(any(target_os = "linux", windows))]
+        "guest-get-vcpus" => qapi_runtime::request::no_args(arguments),
+        #[cfg(target_os = "linux")]
+        "guest-set-vcpus" => {
+            qapi_runtime::request::decode_args::<GuestSetVcpusArgs>(arguments)
+                .map(|_| ())
+        }
+        #[cfg(any(windows, target_os = "linux"))]
+        "guest-get-disks" => qapi_runtime::request::no_args(arguments),
+        #[cfg(any(windows, target_os = "linux"))]
+        "guest-get-fsinfo" => qapi_runtime::request::no_args(arguments),
+        #[cfg(any(windows, target_os = "linux", target_os = "freebsd"))]
+        "guest-set-user-password" => {
+            qapi_runtime::request::decode_args::<GuestSetUserPasswordArgs>(arguments)
+                .map(|_| ())
+        }
+        #[cfg(target_os = "linux")]
+        "guest-get-memory-blocks" => qapi_runtime::request::no_args(arguments),
+        #[cfg(target_os = "linux")]
+        "guest-set-memory-blocks" => {
+            qapi_runtime::request::decode_args::<GuestSetMemoryBlocksArgs>(arguments)
+                .map(|_| ())
+        }
+        #[cfg(target_os = "linux")]
+        "guest-get-memory-block-info" => qapi_runtime::request::no_args(arguments),
+        "guest-exec-status" => {
+            qapi_runtime::request::decode_args::<GuestExecStatusArgs>(arguments)
+                .map(|_| ())
+        }
+        "guest-exec" => {
+            qapi_runtime::request::decode_args::<GuestExecArgs>(arguments).map(|_| ())
+        }
+        "guest-get-host-name" => qapi_runtime::request::no_args(arguments),
+        #[cfg(any(windows, unix))]
+        "guest-get-users" => qapi_runtime::request::no_args(arguments),
+        "guest-get-timezone" => qapi_runtime::request::no_args(arguments),
+        "guest-get-osinfo" => qapi_runtime::request::no_args(arguments),
+        #[cfg(windows)]
+        "guest-get-devices" => qapi_runtime::request::no_args(arguments),
+        "guest-ssh-get-authorized-keys" => {
+            qapi_runtime::request::decode_args::<
+                GuestSshGetAuthorizedKeysArgs,
+            >(arguments)
+                .map(|_| ())
+        }
+        "guest-ssh-add-authorized-keys" => {
+            qapi_runtime::request::decode_args::<
+                GuestSshAddAuthorizedKeysArgs,
+            >(arguments)
+                .map(|_| ())
+        }
+        "guest-ssh-remove-authorized-keys" => {
+            qapi_runtime::request::decode_args::<
+                GuestSshRemoveAuthorizedKeysArgs,
+            >(arguments)
+                .map(|_| ())
+        }
+        #[cfg(target_os = "linux")]
+        "guest-get-diskstats" => qapi_runtime::request::no_args(arguments),
+        #[cfg(target_os = "linux")]
+        "guest-get-cpustats" => qapi_runtime::request::no_args(arguments),
+        #[cfg(unix)]
+        "guest-get-load" => qapi_runtime::request::no_args(arguments),
+        #[cfg(target_os = "linux")]
+        "guest-network-get-route" => qapi_runtime::request::no_args(arguments),
+        _ => {
+            let _ = arguments;
+            Err(qapi_runtime::QapiError::command_not_found(name))
+        }
+    }
+}
 /// A typed client: one method per command over any byte stream. Do the handshake
 /// first ([`qapi_runtime::Connection::guest_agent_handshake`] or
 /// [`qapi_runtime::Connection::qmp_handshake`], through [`Self::connection`]).

@@ -62617,6 +62617,682 @@ pub fn call<C: Commands + ?Sized>(
         _ => Err(qapi_runtime::QapiError::command_not_found(name)),
     }
 }
+/// Checks `arguments` of command `name` (`None` = `{}`) as [`call`] decodes them,
+/// running nothing: the error names the member and the type it expects, or says that
+/// the command does not exist.
+#[allow(deprecated)]
+pub fn check_arguments(
+    name: &str,
+    arguments: Option<
+        &qapi_runtime::serde_json::Map<
+            ::std::string::String,
+            qapi_runtime::serde_json::Value,
+        >,
+    >,
+) -> Result<(), qapi_runtime::QapiError> {
+    match name {
+        "query-status" => qapi_runtime::request::no_args(arguments),
+        "watchdog-set-action" => {
+            qapi_runtime::request::decode_args::<WatchdogSetActionArgs>(arguments)
+                .map(|_| ())
+        }
+        "set-action" => {
+            qapi_runtime::request::decode_args::<SetActionArgs>(arguments).map(|_| ())
+        }
+        "job-pause" => {
+            qapi_runtime::request::decode_args::<JobPauseArgs>(arguments).map(|_| ())
+        }
+        "job-resume" => {
+            qapi_runtime::request::decode_args::<JobResumeArgs>(arguments).map(|_| ())
+        }
+        "job-cancel" => {
+            qapi_runtime::request::decode_args::<JobCancelArgs>(arguments).map(|_| ())
+        }
+        "job-complete" => {
+            qapi_runtime::request::decode_args::<JobCompleteArgs>(arguments).map(|_| ())
+        }
+        "job-dismiss" => {
+            qapi_runtime::request::decode_args::<JobDismissArgs>(arguments).map(|_| ())
+        }
+        "job-finalize" => {
+            qapi_runtime::request::decode_args::<JobFinalizeArgs>(arguments).map(|_| ())
+        }
+        "query-jobs" => qapi_runtime::request::no_args(arguments),
+        "query-block" => qapi_runtime::request::no_args(arguments),
+        "query-blockstats" => {
+            qapi_runtime::request::decode_args::<QueryBlockstatsArgs>(arguments)
+                .map(|_| ())
+        }
+        "query-block-jobs" => qapi_runtime::request::no_args(arguments),
+        "block_resize" => {
+            qapi_runtime::request::decode_args::<BlockResizeArgs>(arguments).map(|_| ())
+        }
+        "blockdev-snapshot-sync" => {
+            qapi_runtime::request::decode_args::<BlockdevSnapshotSync>(arguments)
+                .map(|_| ())
+        }
+        "blockdev-snapshot" => {
+            qapi_runtime::request::decode_args::<BlockdevSnapshot>(arguments).map(|_| ())
+        }
+        "change-backing-file" => {
+            qapi_runtime::request::decode_args::<ChangeBackingFileArgs>(arguments)
+                .map(|_| ())
+        }
+        "block-commit" => {
+            qapi_runtime::request::decode_args::<BlockCommitArgs>(arguments).map(|_| ())
+        }
+        "drive-backup" => {
+            qapi_runtime::request::decode_args::<DriveBackup>(arguments).map(|_| ())
+        }
+        "blockdev-backup" => {
+            qapi_runtime::request::decode_args::<BlockdevBackup>(arguments).map(|_| ())
+        }
+        "query-named-block-nodes" => {
+            qapi_runtime::request::decode_args::<QueryNamedBlockNodesArgs>(arguments)
+                .map(|_| ())
+        }
+        "x-debug-query-block-graph" => qapi_runtime::request::no_args(arguments),
+        "drive-mirror" => {
+            qapi_runtime::request::decode_args::<DriveMirror>(arguments).map(|_| ())
+        }
+        "block-dirty-bitmap-add" => {
+            qapi_runtime::request::decode_args::<BlockDirtyBitmapAdd>(arguments)
+                .map(|_| ())
+        }
+        "block-dirty-bitmap-remove" => {
+            qapi_runtime::request::decode_args::<BlockDirtyBitmap>(arguments).map(|_| ())
+        }
+        "block-dirty-bitmap-clear" => {
+            qapi_runtime::request::decode_args::<BlockDirtyBitmap>(arguments).map(|_| ())
+        }
+        "block-dirty-bitmap-enable" => {
+            qapi_runtime::request::decode_args::<BlockDirtyBitmap>(arguments).map(|_| ())
+        }
+        "block-dirty-bitmap-disable" => {
+            qapi_runtime::request::decode_args::<BlockDirtyBitmap>(arguments).map(|_| ())
+        }
+        "block-dirty-bitmap-merge" => {
+            qapi_runtime::request::decode_args::<BlockDirtyBitmapMerge>(arguments)
+                .map(|_| ())
+        }
+        "x-debug-block-dirty-bitmap-sha256" => {
+            qapi_runtime::request::decode_args::<BlockDirtyBitmap>(arguments).map(|_| ())
+        }
+        "blockdev-mirror" => {
+            qapi_runtime::request::decode_args::<BlockdevMirrorArgs>(arguments)
+                .map(|_| ())
+        }
+        "block-stream" => {
+            qapi_runtime::request::decode_args::<BlockStreamArgs>(arguments).map(|_| ())
+        }
+        "block-job-set-speed" => {
+            qapi_runtime::request::decode_args::<BlockJobSetSpeedArgs>(arguments)
+                .map(|_| ())
+        }
+        "block-job-cancel" => {
+            qapi_runtime::request::decode_args::<BlockJobCancelArgs>(arguments)
+                .map(|_| ())
+        }
+        "block-job-pause" => {
+            qapi_runtime::request::decode_args::<BlockJobPauseArgs>(arguments)
+                .map(|_| ())
+        }
+        "block-job-resume" => {
+            qapi_runtime::request::decode_args::<BlockJobResumeArgs>(arguments)
+                .map(|_| ())
+        }
+        "block-job-complete" => {
+            qapi_runtime::request::decode_args::<BlockJobCompleteArgs>(arguments)
+                .map(|_| ())
+        }
+        "block-job-dismiss" => {
+            qapi_runtime::request::decode_args::<BlockJobDismissArgs>(arguments)
+                .map(|_| ())
+        }
+        "block-job-finalize" => {
+            qapi_runtime::request::decode_args::<BlockJobFinalizeArgs>(arguments)
+                .map(|_| ())
+        }
+        "block-job-change" => {
+            qapi_runtime::request::decode_args::<BlockJobChangeOptions>(arguments)
+                .map(|_| ())
+        }
+        "blockdev-add" => {
+            qapi_runtime::request::decode_args::<BlockdevOptions>(arguments).map(|_| ())
+        }
+        "blockdev-reopen" => {
+            qapi_runtime::request::decode_args::<BlockdevReopenArgs>(arguments)
+                .map(|_| ())
+        }
+        "blockdev-del" => {
+            qapi_runtime::request::decode_args::<BlockdevDelArgs>(arguments).map(|_| ())
+        }
+        "blockdev-set-active" => {
+            qapi_runtime::request::decode_args::<BlockdevSetActiveArgs>(arguments)
+                .map(|_| ())
+        }
+        "blockdev-create" => {
+            qapi_runtime::request::decode_args::<BlockdevCreateArgs>(arguments)
+                .map(|_| ())
+        }
+        "x-blockdev-amend" => {
+            qapi_runtime::request::decode_args::<XBlockdevAmendArgs>(arguments)
+                .map(|_| ())
+        }
+        "block-set-write-threshold" => {
+            qapi_runtime::request::decode_args::<BlockSetWriteThresholdArgs>(arguments)
+                .map(|_| ())
+        }
+        "x-blockdev-change" => {
+            qapi_runtime::request::decode_args::<XBlockdevChangeArgs>(arguments)
+                .map(|_| ())
+        }
+        "x-blockdev-set-iothread" => {
+            qapi_runtime::request::decode_args::<XBlockdevSetIothreadArgs>(arguments)
+                .map(|_| ())
+        }
+        "blockdev-snapshot-internal-sync" => {
+            qapi_runtime::request::decode_args::<BlockdevSnapshotInternal>(arguments)
+                .map(|_| ())
+        }
+        "blockdev-snapshot-delete-internal-sync" => {
+            qapi_runtime::request::decode_args::<
+                BlockdevSnapshotDeleteInternalSyncArgs,
+            >(arguments)
+                .map(|_| ())
+        }
+        "query-pr-managers" => qapi_runtime::request::no_args(arguments),
+        "eject" => qapi_runtime::request::decode_args::<EjectArgs>(arguments).map(|_| ()),
+        "blockdev-open-tray" => {
+            qapi_runtime::request::decode_args::<BlockdevOpenTrayArgs>(arguments)
+                .map(|_| ())
+        }
+        "blockdev-close-tray" => {
+            qapi_runtime::request::decode_args::<BlockdevCloseTrayArgs>(arguments)
+                .map(|_| ())
+        }
+        "blockdev-remove-medium" => {
+            qapi_runtime::request::decode_args::<BlockdevRemoveMediumArgs>(arguments)
+                .map(|_| ())
+        }
+        "blockdev-insert-medium" => {
+            qapi_runtime::request::decode_args::<BlockdevInsertMediumArgs>(arguments)
+                .map(|_| ())
+        }
+        "blockdev-change-medium" => {
+            qapi_runtime::request::decode_args::<BlockdevChangeMediumArgs>(arguments)
+                .map(|_| ())
+        }
+        "block_set_io_throttle" => {
+            qapi_runtime::request::decode_args::<BlockIoThrottle>(arguments).map(|_| ())
+        }
+        "block-latency-histogram-set" => {
+            qapi_runtime::request::decode_args::<BlockLatencyHistogramSetArgs>(arguments)
+                .map(|_| ())
+        }
+        "nbd-server-start" => {
+            qapi_runtime::request::decode_args::<NbdServerOptionsLegacy>(arguments)
+                .map(|_| ())
+        }
+        "nbd-server-add" => {
+            qapi_runtime::request::decode_args::<NbdServerAddOptions>(arguments)
+                .map(|_| ())
+        }
+        "nbd-server-remove" => {
+            qapi_runtime::request::decode_args::<NbdServerRemoveArgs>(arguments)
+                .map(|_| ())
+        }
+        "nbd-server-stop" => qapi_runtime::request::no_args(arguments),
+        "block-export-add" => {
+            qapi_runtime::request::decode_args::<BlockExportOptions>(arguments)
+                .map(|_| ())
+        }
+        "block-export-del" => {
+            qapi_runtime::request::decode_args::<BlockExportDelArgs>(arguments)
+                .map(|_| ())
+        }
+        "query-block-exports" => qapi_runtime::request::no_args(arguments),
+        "query-chardev" => qapi_runtime::request::no_args(arguments),
+        "query-chardev-backends" => qapi_runtime::request::no_args(arguments),
+        "ringbuf-write" => {
+            qapi_runtime::request::decode_args::<RingbufWriteArgs>(arguments).map(|_| ())
+        }
+        "ringbuf-read" => {
+            qapi_runtime::request::decode_args::<RingbufReadArgs>(arguments).map(|_| ())
+        }
+        "chardev-add" => {
+            qapi_runtime::request::decode_args::<ChardevAddArgs>(arguments).map(|_| ())
+        }
+        "chardev-change" => {
+            qapi_runtime::request::decode_args::<ChardevChangeArgs>(arguments)
+                .map(|_| ())
+        }
+        "chardev-remove" => {
+            qapi_runtime::request::decode_args::<ChardevRemoveArgs>(arguments)
+                .map(|_| ())
+        }
+        "chardev-send-break" => {
+            qapi_runtime::request::decode_args::<ChardevSendBreakArgs>(arguments)
+                .map(|_| ())
+        }
+        "dump-guest-memory" => {
+            qapi_runtime::request::decode_args::<DumpGuestMemoryArgs>(arguments)
+                .map(|_| ())
+        }
+        "query-dump" => qapi_runtime::request::no_args(arguments),
+        "query-dump-guest-memory-capability" => qapi_runtime::request::no_args(arguments),
+        "set_link" => {
+            qapi_runtime::request::decode_args::<SetLinkArgs>(arguments).map(|_| ())
+        }
+        "netdev_add" => {
+            qapi_runtime::request::decode_args::<Netdev>(arguments).map(|_| ())
+        }
+        "netdev_del" => {
+            qapi_runtime::request::decode_args::<NetdevDelArgs>(arguments).map(|_| ())
+        }
+        "query-rx-filter" => {
+            qapi_runtime::request::decode_args::<QueryRxFilterArgs>(arguments)
+                .map(|_| ())
+        }
+        "announce-self" => {
+            qapi_runtime::request::decode_args::<AnnounceParameters>(arguments)
+                .map(|_| ())
+        }
+        "request-ebpf" => {
+            qapi_runtime::request::decode_args::<RequestEbpfArgs>(arguments).map(|_| ())
+        }
+        "query-rocker" => {
+            qapi_runtime::request::decode_args::<QueryRockerArgs>(arguments).map(|_| ())
+        }
+        "query-rocker-ports" => {
+            qapi_runtime::request::decode_args::<QueryRockerPortsArgs>(arguments)
+                .map(|_| ())
+        }
+        "query-rocker-of-dpa-flows" => {
+            qapi_runtime::request::decode_args::<QueryRockerOfDpaFlowsArgs>(arguments)
+                .map(|_| ())
+        }
+        "query-rocker-of-dpa-groups" => {
+            qapi_runtime::request::decode_args::<QueryRockerOfDpaGroupsArgs>(arguments)
+                .map(|_| ())
+        }
+        "query-tpm-models" => qapi_runtime::request::no_args(arguments),
+        "query-tpm-types" => qapi_runtime::request::no_args(arguments),
+        "query-tpm" => qapi_runtime::request::no_args(arguments),
+        "set_password" => {
+            qapi_runtime::request::decode_args::<SetPasswordOptions>(arguments)
+                .map(|_| ())
+        }
+        "expire_password" => {
+            qapi_runtime::request::decode_args::<ExpirePasswordOptions>(arguments)
+                .map(|_| ())
+        }
+        "screendump" => {
+            qapi_runtime::request::decode_args::<ScreendumpArgs>(arguments).map(|_| ())
+        }
+        "query-spice" => qapi_runtime::request::no_args(arguments),
+        "query-vnc" => qapi_runtime::request::no_args(arguments),
+        "query-vnc-servers" => qapi_runtime::request::no_args(arguments),
+        "change-vnc-password" => {
+            qapi_runtime::request::decode_args::<ChangeVncPasswordArgs>(arguments)
+                .map(|_| ())
+        }
+        "query-mice" => qapi_runtime::request::no_args(arguments),
+        "send-key" => {
+            qapi_runtime::request::decode_args::<SendKeyArgs>(arguments).map(|_| ())
+        }
+        "input-send-event" => {
+            qapi_runtime::request::decode_args::<InputSendEventArgs>(arguments)
+                .map(|_| ())
+        }
+        "query-display-options" => qapi_runtime::request::no_args(arguments),
+        "display-reload" => {
+            qapi_runtime::request::decode_args::<DisplayReloadOptions>(arguments)
+                .map(|_| ())
+        }
+        "display-update" => {
+            qapi_runtime::request::decode_args::<DisplayUpdateOptions>(arguments)
+                .map(|_| ())
+        }
+        "client_migrate_info" => {
+            qapi_runtime::request::decode_args::<ClientMigrateInfoArgs>(arguments)
+                .map(|_| ())
+        }
+        "query-migrate" => qapi_runtime::request::no_args(arguments),
+        "migrate-set-capabilities" => {
+            qapi_runtime::request::decode_args::<MigrateSetCapabilitiesArgs>(arguments)
+                .map(|_| ())
+        }
+        "query-migrate-capabilities" => qapi_runtime::request::no_args(arguments),
+        "migrate-set-parameters" => {
+            qapi_runtime::request::decode_args::<MigrateSetParameters>(arguments)
+                .map(|_| ())
+        }
+        "query-migrate-parameters" => qapi_runtime::request::no_args(arguments),
+        "migrate-start-postcopy" => qapi_runtime::request::no_args(arguments),
+        "x-colo-lost-heartbeat" => qapi_runtime::request::no_args(arguments),
+        "migrate_cancel" => qapi_runtime::request::no_args(arguments),
+        "migrate-continue" => {
+            qapi_runtime::request::decode_args::<MigrateContinueArgs>(arguments)
+                .map(|_| ())
+        }
+        "migrate" => {
+            qapi_runtime::request::decode_args::<MigrateArgs>(arguments).map(|_| ())
+        }
+        "migrate-incoming" => {
+            qapi_runtime::request::decode_args::<MigrateIncomingArgs>(arguments)
+                .map(|_| ())
+        }
+        "xen-save-devices-state" => {
+            qapi_runtime::request::decode_args::<XenSaveDevicesStateArgs>(arguments)
+                .map(|_| ())
+        }
+        "xen-set-global-dirty-log" => {
+            qapi_runtime::request::decode_args::<XenSetGlobalDirtyLogArgs>(arguments)
+                .map(|_| ())
+        }
+        "xen-load-devices-state" => {
+            qapi_runtime::request::decode_args::<XenLoadDevicesStateArgs>(arguments)
+                .map(|_| ())
+        }
+        "xen-set-replication" => {
+            qapi_runtime::request::decode_args::<XenSetReplicationArgs>(arguments)
+                .map(|_| ())
+        }
+        "query-xen-replication-status" => qapi_runtime::request::no_args(arguments),
+        "xen-colo-do-checkpoint" => qapi_runtime::request::no_args(arguments),
+        "query-colo-status" => qapi_runtime::request::no_args(arguments),
+        "migrate-recover" => {
+            qapi_runtime::request::decode_args::<MigrateRecoverArgs>(arguments)
+                .map(|_| ())
+        }
+        "migrate-pause" => qapi_runtime::request::no_args(arguments),
+        "calc-dirty-rate" => {
+            qapi_runtime::request::decode_args::<CalcDirtyRateArgs>(arguments)
+                .map(|_| ())
+        }
+        "query-dirty-rate" => {
+            qapi_runtime::request::decode_args::<QueryDirtyRateArgs>(arguments)
+                .map(|_| ())
+        }
+        "set-vcpu-dirty-limit" => {
+            qapi_runtime::request::decode_args::<SetVcpuDirtyLimitArgs>(arguments)
+                .map(|_| ())
+        }
+        "cancel-vcpu-dirty-limit" => {
+            qapi_runtime::request::decode_args::<CancelVcpuDirtyLimitArgs>(arguments)
+                .map(|_| ())
+        }
+        "query-vcpu-dirty-limit" => qapi_runtime::request::no_args(arguments),
+        "query-migrationthreads" => qapi_runtime::request::no_args(arguments),
+        "snapshot-save" => {
+            qapi_runtime::request::decode_args::<SnapshotSaveArgs>(arguments).map(|_| ())
+        }
+        "snapshot-load" => {
+            qapi_runtime::request::decode_args::<SnapshotLoadArgs>(arguments).map(|_| ())
+        }
+        "snapshot-delete" => {
+            qapi_runtime::request::decode_args::<SnapshotDeleteArgs>(arguments)
+                .map(|_| ())
+        }
+        "transaction" => {
+            qapi_runtime::request::decode_args::<TransactionArgs>(arguments).map(|_| ())
+        }
+        "trace-event-get-state" => {
+            qapi_runtime::request::decode_args::<TraceEventGetStateArgs>(arguments)
+                .map(|_| ())
+        }
+        "trace-event-set-state" => {
+            qapi_runtime::request::decode_args::<TraceEventSetStateArgs>(arguments)
+                .map(|_| ())
+        }
+        "qmp_capabilities" => {
+            qapi_runtime::request::decode_args::<QmpCapabilitiesArgs>(arguments)
+                .map(|_| ())
+        }
+        "query-version" => qapi_runtime::request::no_args(arguments),
+        "query-commands" => qapi_runtime::request::no_args(arguments),
+        "quit" => qapi_runtime::request::no_args(arguments),
+        "query-qmp-schema" => qapi_runtime::request::no_args(arguments),
+        "qom-list" => {
+            qapi_runtime::request::decode_args::<QomListArgs>(arguments).map(|_| ())
+        }
+        "qom-get" => {
+            qapi_runtime::request::decode_args::<QomGetArgs>(arguments).map(|_| ())
+        }
+        "qom-set" => {
+            qapi_runtime::request::decode_args::<QomSetArgs>(arguments).map(|_| ())
+        }
+        "qom-list-types" => {
+            qapi_runtime::request::decode_args::<QomListTypesArgs>(arguments).map(|_| ())
+        }
+        "qom-list-properties" => {
+            qapi_runtime::request::decode_args::<QomListPropertiesArgs>(arguments)
+                .map(|_| ())
+        }
+        "object-add" => {
+            qapi_runtime::request::decode_args::<ObjectOptions>(arguments).map(|_| ())
+        }
+        "object-del" => {
+            qapi_runtime::request::decode_args::<ObjectDelArgs>(arguments).map(|_| ())
+        }
+        "device-list-properties" => {
+            qapi_runtime::request::decode_args::<DeviceListPropertiesArgs>(arguments)
+                .map(|_| ())
+        }
+        "device_add" => Ok(()),
+        "device_del" => {
+            qapi_runtime::request::decode_args::<DeviceDelArgs>(arguments).map(|_| ())
+        }
+        "device-sync-config" => {
+            qapi_runtime::request::decode_args::<DeviceSyncConfigArgs>(arguments)
+                .map(|_| ())
+        }
+        "query-cpus-fast" => qapi_runtime::request::no_args(arguments),
+        "query-machines" => {
+            qapi_runtime::request::decode_args::<QueryMachinesArgs>(arguments)
+                .map(|_| ())
+        }
+        "query-current-machine" => qapi_runtime::request::no_args(arguments),
+        "query-target" => qapi_runtime::request::no_args(arguments),
+        "query-uuid" => qapi_runtime::request::no_args(arguments),
+        "query-vm-generation-id" => qapi_runtime::request::no_args(arguments),
+        "system_reset" => qapi_runtime::request::no_args(arguments),
+        "system_powerdown" => qapi_runtime::request::no_args(arguments),
+        "system_wakeup" => qapi_runtime::request::no_args(arguments),
+        "inject-nmi" => qapi_runtime::request::no_args(arguments),
+        "query-kvm" => qapi_runtime::request::no_args(arguments),
+        "memsave" => {
+            qapi_runtime::request::decode_args::<MemsaveArgs>(arguments).map(|_| ())
+        }
+        "pmemsave" => {
+            qapi_runtime::request::decode_args::<PmemsaveArgs>(arguments).map(|_| ())
+        }
+        "query-memdev" => qapi_runtime::request::no_args(arguments),
+        "query-hotpluggable-cpus" => qapi_runtime::request::no_args(arguments),
+        "set-numa-node" => {
+            qapi_runtime::request::decode_args::<NumaOptions>(arguments).map(|_| ())
+        }
+        "balloon" => {
+            qapi_runtime::request::decode_args::<BalloonArgs>(arguments).map(|_| ())
+        }
+        "query-balloon" => qapi_runtime::request::no_args(arguments),
+        "query-hv-balloon-status-report" => qapi_runtime::request::no_args(arguments),
+        "query-memory-size-summary" => qapi_runtime::request::no_args(arguments),
+        "query-memory-devices" => qapi_runtime::request::no_args(arguments),
+        "x-query-irq" => qapi_runtime::request::no_args(arguments),
+        "x-query-jit" => qapi_runtime::request::no_args(arguments),
+        "x-query-numa" => qapi_runtime::request::no_args(arguments),
+        "x-query-opcount" => qapi_runtime::request::no_args(arguments),
+        "x-query-ramblock" => qapi_runtime::request::no_args(arguments),
+        "x-query-roms" => qapi_runtime::request::no_args(arguments),
+        "x-query-usb" => qapi_runtime::request::no_args(arguments),
+        "dumpdtb" => {
+            qapi_runtime::request::decode_args::<DumpdtbArgs>(arguments).map(|_| ())
+        }
+        "x-query-interrupt-controllers" => qapi_runtime::request::no_args(arguments),
+        "query-cpu-model-comparison" => {
+            qapi_runtime::request::decode_args::<QueryCpuModelComparisonArgs>(arguments)
+                .map(|_| ())
+        }
+        "query-cpu-model-baseline" => {
+            qapi_runtime::request::decode_args::<QueryCpuModelBaselineArgs>(arguments)
+                .map(|_| ())
+        }
+        "query-cpu-model-expansion" => {
+            qapi_runtime::request::decode_args::<QueryCpuModelExpansionArgs>(arguments)
+                .map(|_| ())
+        }
+        "query-cpu-definitions" => qapi_runtime::request::no_args(arguments),
+        "set-cpu-topology" => {
+            qapi_runtime::request::decode_args::<SetCpuTopologyArgs>(arguments)
+                .map(|_| ())
+        }
+        "query-s390x-cpu-polarization" => qapi_runtime::request::no_args(arguments),
+        "query-replay" => qapi_runtime::request::no_args(arguments),
+        "replay-break" => {
+            qapi_runtime::request::decode_args::<ReplayBreakArgs>(arguments).map(|_| ())
+        }
+        "replay-delete-break" => qapi_runtime::request::no_args(arguments),
+        "replay-seek" => {
+            qapi_runtime::request::decode_args::<ReplaySeekArgs>(arguments).map(|_| ())
+        }
+        "yank" => qapi_runtime::request::decode_args::<YankArgs>(arguments).map(|_| ()),
+        "query-yank" => qapi_runtime::request::no_args(arguments),
+        "add_client" => {
+            qapi_runtime::request::decode_args::<AddClientArgs>(arguments).map(|_| ())
+        }
+        "query-name" => qapi_runtime::request::no_args(arguments),
+        "query-iothreads" => qapi_runtime::request::no_args(arguments),
+        "stop" => qapi_runtime::request::no_args(arguments),
+        "cont" => qapi_runtime::request::no_args(arguments),
+        "x-exit-preconfig" => qapi_runtime::request::no_args(arguments),
+        "human-monitor-command" => {
+            qapi_runtime::request::decode_args::<HumanMonitorCommandArgs>(arguments)
+                .map(|_| ())
+        }
+        "getfd" => qapi_runtime::request::decode_args::<GetfdArgs>(arguments).map(|_| ()),
+        "get-win32-socket" => {
+            qapi_runtime::request::decode_args::<GetWin32SocketArgs>(arguments)
+                .map(|_| ())
+        }
+        "closefd" => {
+            qapi_runtime::request::decode_args::<ClosefdArgs>(arguments).map(|_| ())
+        }
+        "add-fd" => {
+            qapi_runtime::request::decode_args::<AddFdArgs>(arguments).map(|_| ())
+        }
+        "remove-fd" => {
+            qapi_runtime::request::decode_args::<RemoveFdArgs>(arguments).map(|_| ())
+        }
+        "query-fdsets" => qapi_runtime::request::no_args(arguments),
+        "query-command-line-options" => {
+            qapi_runtime::request::decode_args::<QueryCommandLineOptionsArgs>(arguments)
+                .map(|_| ())
+        }
+        "rtc-reset-reinjection" => qapi_runtime::request::no_args(arguments),
+        "query-sev" => qapi_runtime::request::no_args(arguments),
+        "query-sev-launch-measure" => qapi_runtime::request::no_args(arguments),
+        "query-sev-capabilities" => qapi_runtime::request::no_args(arguments),
+        "sev-inject-launch-secret" => {
+            qapi_runtime::request::decode_args::<SevInjectLaunchSecretArgs>(arguments)
+                .map(|_| ())
+        }
+        "query-sev-attestation-report" => {
+            qapi_runtime::request::decode_args::<
+                QuerySevAttestationReportArgs,
+            >(arguments)
+                .map(|_| ())
+        }
+        "dump-skeys" => {
+            qapi_runtime::request::decode_args::<DumpSkeysArgs>(arguments).map(|_| ())
+        }
+        "query-gic-capabilities" => qapi_runtime::request::no_args(arguments),
+        "query-sgx" => qapi_runtime::request::no_args(arguments),
+        "query-sgx-capabilities" => qapi_runtime::request::no_args(arguments),
+        "xen-event-list" => qapi_runtime::request::no_args(arguments),
+        "xen-event-inject" => {
+            qapi_runtime::request::decode_args::<XenEventInjectArgs>(arguments)
+                .map(|_| ())
+        }
+        "query-audiodevs" => qapi_runtime::request::no_args(arguments),
+        "query-acpi-ospm-status" => qapi_runtime::request::no_args(arguments),
+        "query-pci" => qapi_runtime::request::no_args(arguments),
+        "query-stats" => {
+            qapi_runtime::request::decode_args::<StatsFilter>(arguments).map(|_| ())
+        }
+        "query-stats-schemas" => {
+            qapi_runtime::request::decode_args::<QueryStatsSchemasArgs>(arguments)
+                .map(|_| ())
+        }
+        "x-query-virtio" => qapi_runtime::request::no_args(arguments),
+        "x-query-virtio-status" => {
+            qapi_runtime::request::decode_args::<XQueryVirtioStatusArgs>(arguments)
+                .map(|_| ())
+        }
+        "x-query-virtio-queue-status" => {
+            qapi_runtime::request::decode_args::<XQueryVirtioQueueStatusArgs>(arguments)
+                .map(|_| ())
+        }
+        "x-query-virtio-vhost-queue-status" => {
+            qapi_runtime::request::decode_args::<
+                XQueryVirtioVhostQueueStatusArgs,
+            >(arguments)
+                .map(|_| ())
+        }
+        "x-query-virtio-queue-element" => {
+            qapi_runtime::request::decode_args::<XQueryVirtioQueueElementArgs>(arguments)
+                .map(|_| ())
+        }
+        "query-cryptodev" => qapi_runtime::request::no_args(arguments),
+        "cxl-inject-general-media-event" => {
+            qapi_runtime::request::decode_args::<
+                CxlInjectGeneralMediaEventArgs,
+            >(arguments)
+                .map(|_| ())
+        }
+        "cxl-inject-dram-event" => {
+            qapi_runtime::request::decode_args::<CxlInjectDramEventArgs>(arguments)
+                .map(|_| ())
+        }
+        "cxl-inject-memory-module-event" => {
+            qapi_runtime::request::decode_args::<
+                CxlInjectMemoryModuleEventArgs,
+            >(arguments)
+                .map(|_| ())
+        }
+        "cxl-inject-poison" => {
+            qapi_runtime::request::decode_args::<CxlInjectPoisonArgs>(arguments)
+                .map(|_| ())
+        }
+        "cxl-inject-uncorrectable-errors" => {
+            qapi_runtime::request::decode_args::<
+                CxlInjectUncorrectableErrorsArgs,
+            >(arguments)
+                .map(|_| ())
+        }
+        "cxl-inject-correctable-error" => {
+            qapi_runtime::request::decode_args::<
+                CxlInjectCorrectableErrorArgs,
+            >(arguments)
+                .map(|_| ())
+        }
+        "cxl-add-dynamic-capacity" => {
+            qapi_runtime::request::decode_args::<CxlAddDynamicCapacityArgs>(arguments)
+                .map(|_| ())
+        }
+        "cxl-release-dynamic-capacity" => {
+            qapi_runtime::request::decode_args::<
+                CxlReleaseDynamicCapacityArgs,
+            >(arguments)
+                .map(|_| ())
+        }
+        _ => {
+            let _ = arguments;
+            Err(qapi_runtime::QapiError::command_not_found(name))
+        }
+    }
+}
 /// A typed client: one method per command over any byte stream. Do the handshake
 /// first ([`qapi_runtime::Connection::guest_agent_handshake`] or
 /// [`qapi_runtime::Connection::qmp_handshake`], through [`Self::connection`]).

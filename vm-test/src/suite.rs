@@ -91,12 +91,14 @@ pub const HOOK_AND_POWER: Suite = Suite {
 };
 
 /// The host command line `qga` (qga-cli) on the agent's port: the subcommands that change
-/// the machine. Ends with `qga shutdown`.
+/// the machine, a QMP monitor for the wake-up after `qga suspend ram`. Ends with `qga shutdown`.
 pub const CLI: Suite = Suite {
     name: "cli",
     agent_args: &[],
-    compressed_kernel: false,
-    qmp: false,
+    // S3 wake-up resumes only with the bzImage (see compressed_kernel).
+    compressed_kernel: true,
+    // For `qga suspend ram`: the run state and the wake-up.
+    qmp: true,
     memory_slots: 0,
     kernel_args: "",
     extension: false,
@@ -106,6 +108,7 @@ pub const CLI: Suite = Suite {
         ("qga vcpus on/off", cli::vcpus),
         ("qga freeze/thaw, hold, command, Ctrl-C", cli::freeze),
         ("qga fstrim", cli::fstrim),
+        ("qga suspend ram, QMP wake-up", cli::suspend),
         ("qga password, ssh-keys", cli::password_and_keys),
         ("qga put/get, exec", cli::files_and_exec),
         ("qga shutdown", cli::shutdown),

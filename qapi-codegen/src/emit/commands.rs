@@ -11,6 +11,8 @@ use qapi_parser::{Command, Entity};
 use quote::quote;
 use syn::Type;
 
+mod check;
+
 /// What emission needs per command.
 struct Cmd<'s> {
     command: &'s Command,
@@ -33,6 +35,7 @@ pub struct ItemNames {
     pub lookup_ident: Ident,
     pub dispatch_ident: Ident,
     pub call_ident: Ident,
+    pub check_ident: Ident,
     pub client_ident: Ident,
     pub event_ident: Ident,
     /// The async client's name, when [`crate::Options::async_client`] asks for one.
@@ -49,6 +52,7 @@ impl ItemNames {
             lookup_ident: ctx.item_name("command_info", "the command lookup"),
             dispatch_ident: ctx.item_name("dispatch", "the dispatcher"),
             call_ident: ctx.item_name("call", "the command caller"),
+            check_ident: ctx.item_name("check_arguments", "the argument checker"),
             client_ident: ctx.item_name("Client", "the client"),
             event_ident: ctx.item_name("Event", "the event enum"),
             async_client_ident: ctx
@@ -109,6 +113,7 @@ pub fn emit(ctx: &Ctx<'_>, items: &ItemNames) -> Result<TokenStream, Error> {
     let mut out = commands_trait(ctx, items, &cmds);
     out.extend(return_items(ctx, items, &cmds));
     out.extend(dispatch_items(ctx, items, &cmds)?);
+    out.extend(check::check_items(ctx, items, &cmds));
     out.extend(client_items(ctx, items, &cmds));
     out.extend(async_client_items(ctx, items, &cmds));
     Ok(out)

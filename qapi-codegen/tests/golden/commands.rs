@@ -547,6 +547,35 @@ pub fn call<C: Commands + ?Sized>(
         _ => Err(qapi_runtime::QapiError::command_not_found(name)),
     }
 }
+/// Checks `arguments` of command `name` (`None` = `{}`) as [`call`] decodes them,
+/// running nothing: the error names the member and the type it expects, or says that
+/// the command does not exist.
+#[allow(deprecated)]
+pub fn check_arguments(
+    name: &str,
+    arguments: Option<
+        &qapi_runtime::serde_json::Map<String, qapi_runtime::serde_json::Value>,
+    >,
+) -> Result<(), qapi_runtime::QapiError> {
+    match name {
+        "echo" => qapi_runtime::request::decode_args::<EchoArgs>(arguments).map(|_| ()),
+        "ping" => qapi_runtime::request::no_args(arguments),
+        "get-info" => qapi_runtime::request::no_args(arguments),
+        "list-info" => qapi_runtime::request::no_args(arguments),
+        "set-info" => qapi_runtime::request::decode_args::<Info>(arguments).map(|_| ()),
+        "shutdown" => {
+            qapi_runtime::request::decode_args::<ShutdownArgs>(arguments).map(|_| ())
+        }
+        #[cfg(windows)]
+        "windows-only" => qapi_runtime::request::no_args(arguments),
+        "old-command" => qapi_runtime::request::no_args(arguments),
+        "raw" => Ok(()),
+        _ => {
+            let _ = arguments;
+            Err(qapi_runtime::QapiError::command_not_found(name))
+        }
+    }
+}
 /// A typed client: one method per command over any byte stream. Do the handshake
 /// first ([`qapi_runtime::Connection::guest_agent_handshake`] or
 /// [`qapi_runtime::Connection::qmp_handshake`], through [`Self::connection`]).

@@ -881,6 +881,32 @@ pub fn call<C: Commands + ?Sized>(
         _ => Err(qapi_runtime::QapiError::command_not_found(name)),
     }
 }
+/// Checks `arguments` of command `name` (`None` = `{}`) as [`call`] decodes them,
+/// running nothing: the error names the member and the type it expects, or says that
+/// the command does not exist.
+pub fn check_arguments(
+    name: &str,
+    arguments: Option<
+        &qapi_runtime::serde_json::Map<String, qapi_runtime::serde_json::Value>,
+    >,
+) -> Result<(), qapi_runtime::QapiError> {
+    match name {
+        #[cfg(windows)]
+        "get-paint" => qapi_runtime::request::no_args(arguments),
+        #[cfg(windows)]
+        "paint" => qapi_runtime::request::decode_args::<PaintArgs>(arguments).map(|_| ()),
+        #[cfg(target_os = "linux")]
+        "get-thing" => qapi_runtime::request::no_args(arguments),
+        "get-label" => qapi_runtime::request::no_args(arguments),
+        #[cfg(windows)]
+        "grow" => qapi_runtime::request::decode_args::<GrowArgs>(arguments).map(|_| ()),
+        "ping" => qapi_runtime::request::no_args(arguments),
+        _ => {
+            let _ = arguments;
+            Err(qapi_runtime::QapiError::command_not_found(name))
+        }
+    }
+}
 /// A typed client: one method per command over any byte stream. Do the handshake
 /// first ([`qapi_runtime::Connection::guest_agent_handshake`] or
 /// [`qapi_runtime::Connection::qmp_handshake`], through [`Self::connection`]).

@@ -747,6 +747,18 @@ pub fn call<C: Commands + ?Sized>(
     let _ = arguments;
     Err(qapi_runtime::QapiError::command_not_found(name))
 }
+/// Checks `arguments` of command `name` (`None` = `{}`) as [`call`] decodes them,
+/// running nothing: the error names the member and the type it expects, or says that
+/// the command does not exist.
+pub fn check_arguments(
+    name: &str,
+    arguments: Option<
+        &qapi_runtime::serde_json::Map<String, qapi_runtime::serde_json::Value>,
+    >,
+) -> Result<(), qapi_runtime::QapiError> {
+    let _ = arguments;
+    Err(qapi_runtime::QapiError::command_not_found(name))
+}
 /// A typed client: one method per command over any byte stream. Do the handshake
 /// first ([`qapi_runtime::Connection::guest_agent_handshake`] or
 /// [`qapi_runtime::Connection::qmp_handshake`], through [`Self::connection`]).

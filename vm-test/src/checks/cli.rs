@@ -1,11 +1,12 @@
 //! The `qga` command line (qga-cli) on the VM's agent port: the subcommands that change the
 //! machine (time set, vcpus, freeze with its self-thaw on timeout and on Ctrl-C, fstrim,
-//! password, ssh keys, shutdown), plus a file round trip and exec over virtio-serial.
+//! password, ssh keys, suspend to RAM and wake-up, shutdown), plus a file round trip and exec
+//! over virtio-serial.
 //!
 //! The agent's port takes one client at a time, so each check hangs up the harness's own
 //! connection first and connects again at the end.
 
-use super::Ctx;
+use super::{Ctx, Flavor};
 use anyhow::{bail, ensure, Context, Result};
 use serde_json::Value;
 use std::io::{BufRead, BufReader, Write};
@@ -15,7 +16,7 @@ use std::sync::OnceLock;
 use std::time::Duration;
 
 /// The qga binary, built once (dev profile, like the agent under test).
-fn qga_binary() -> Result<PathBuf> {
+pub fn qga_binary() -> Result<PathBuf> {
     static BUILT: OnceLock<Result<PathBuf, String>> = OnceLock::new();
     BUILT
         .get_or_init(|| {
@@ -73,18 +74,18 @@ impl Run {
     }
 }
 
-/// Runs `qga -s <agent port> <args>` with optional standard input.
+/// Runs `qga -s <agent port> --timeout 30 <args>` with optional standard input.
 fn qga(ctx: &Ctx, args: &[&str], input: Option<&[u8]>) -> Result<Run> {
-    // For freeze, --timeout is the hold time: only where the caller says so.
-    let timeout: &[&str] = if args.contains(&"freeze") {
-        &[]
-    } else {
-        &["--timeout", "30"]
-    };
+    let mut all = vec!["--timeout", "30"];
+    all.extend_from_slice(args);
+    qga_as_given(ctx, &all, input)
+}
+
+/// Runs `qga -s <agent port> <args>`: no --timeout unless given.
+fn qga_as_given(ctx: &Ctx, args: &[&str], input: Option<&[u8]>) -> Result<Run> {
     let mut child = Command::new(qga_binary()?)
         .arg("-s")
         .arg(ctx.vm.agent_socket())
-        .args(timeout)
         .args(args)
         .stdin(if input.is_some() {
             Stdio::piped()
@@ -177,7 +178,17 @@ pub fn freeze(ctx: &mut Ctx) -> Result<()> {
         let status = |ctx: &Ctx| -> Result<Value> {
             qga(ctx, &["--json", "fsfreeze-status"], None)?.json("fsfreeze-status")
         };
-        let frozen = qga(ctx, &["freeze"], None)?;
+        // --timeout without --hold is refused: it used to be the hold time.
+        let refused = qga(ctx, &["freeze"], None)?;
+        ensure!(
+            refused
+                .one_line_error("freeze --timeout")?
+                .contains("--hold"),
+            "{:?}",
+            refused.stderr
+        );
+        ensure!(status(ctx)? == "thawed", "status after the refused freeze");
+        let frozen = qga_as_given(ctx, &["freeze"], None)?;
         ensure!(
             frozen.ok("freeze")?.starts_with("1 filesystems frozen"),
             "{:?}",
@@ -188,8 +199,8 @@ pub fn freeze(ctx: &mut Ctx) -> Result<()> {
         ensure!(thawed.ok("thaw")?.trim() == "1 filesystems thawed");
         ensure!(status(ctx)? == "thawed", "status after thaw");
 
-        // Hold for 2 s (the global --timeout given last wins), then thaw.
-        let held = qga(ctx, &["--json", "freeze", "--timeout", "2"], None)?.json("freeze hold")?;
+        // Hold for 2 s, then thaw; the global --timeout (30 s) is the request timeout.
+        let held = qga(ctx, &["--json", "freeze", "--hold", "2"], None)?.json("freeze hold")?;
         ensure!(
             held["frozen"] == 1 && held["thawed"] == 1 && held["reason"] == "time is up",
             "{held}"
@@ -205,7 +216,7 @@ pub fn freeze(ctx: &mut Ctx) -> Result<()> {
         let mut child = Command::new(qga_binary()?)
             .arg("-s")
             .arg(ctx.vm.agent_socket())
-            .args(["--timeout", "120", "freeze"])
+            .args(["freeze", "--hold", "120"])
             .stdin(Stdio::null())
             .stdout(Stdio::piped())
             .stderr(Stdio::piped())
@@ -224,6 +235,50 @@ pub fn freeze(ctx: &mut Ctx) -> Result<()> {
         let text = String::from_utf8_lossy(&out.stdout);
         ensure!(text.contains("1 thawed (interrupted)"), "{text:?}");
         ensure!(status(ctx)? == "thawed", "status after Ctrl-C");
+        Ok(())
+    })
+}
+
+/// `qga suspend ram`: our agent really suspends (QMP says `suspended`), QMP's `system_wakeup`
+/// wakes the guest and `qga ping` gets an answer again; the kernel counts one suspend.
+/// qemu-ga cannot write /sys/power/state in this guest (no pm-utils or systemd; its sysfs
+/// write goes through a temporary file, see power.rs), so there the VM keeps running and an
+/// error, if it arrives within qga's wait, names the file.
+pub fn suspend(ctx: &mut Ctx) -> Result<()> {
+    with_port(ctx, |ctx| {
+        let mut qmp = ctx.vm.qmp()?;
+        ensure!(qmp.status()? == "running", "the VM is not running");
+        let run = qga(ctx, &["suspend", "ram"], None)?;
+        match ctx.flavor {
+            Flavor::Ours => {
+                ensure!(
+                    run.ok("suspend ram")?.contains("suspend to RAM requested"),
+                    "{:?}",
+                    run.stdout
+                );
+                qmp.wait_for_status("suspended", Duration::from_secs(20))?;
+                qmp.execute("system_wakeup", None)?;
+                qmp.wait_for_status("running", Duration::from_secs(10))?;
+                qga(ctx, &["ping"], None)?
+                    .ok("ping after the wake-up")
+                    .context("the agent does not answer after the wake-up")?;
+                let count = qga(ctx, &["cat", "/sys/power/suspend_stats/success"], None)?;
+                let count = count.ok("cat suspend_stats")?.trim();
+                ensure!(count == "1", "{count:?} suspends completed, expected 1");
+            }
+            Flavor::Reference => {
+                if run.code != 0 {
+                    let line = run.one_line_error("suspend ram")?;
+                    ensure!(line.contains("/sys/power/state"), "{line}");
+                }
+                std::thread::sleep(Duration::from_secs(3));
+                ensure!(
+                    qmp.status()? == "running",
+                    "qemu-ga suspended although its sysfs write cannot work"
+                );
+                qga(ctx, &["ping"], None)?.ok("ping")?;
+            }
+        }
         Ok(())
     })
 }

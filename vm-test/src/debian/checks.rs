@@ -1,7 +1,7 @@
 //! The checks of the Debian suite: what a real distribution answers better than the busybox
 //! image (systemd, udev, chpasswd, logins, os-release, NSS, the packaged hook).
 
-use super::image::{GUEST_DEB, HOOK_LOG, NSS_UID, NSS_USER, USER};
+use super::image::{GUEST_DEB, GUEST_QGA, HOOK_LOG, NSS_UID, NSS_USER, USER};
 use crate::checks::{exec_wait, expect_error, read_text, shell, shell_ok};
 use crate::machine::Vm;
 use anyhow::{bail, ensure, Context, Result};
@@ -31,10 +31,72 @@ pub const CHECKS: &[(&str, DebCheck)] = &[
     ("guest-ssh-* for a real user", ssh_keys),
     ("guest-ssh-* for an NSS-only user", ssh_keys_nss),
     ("guest-fsfreeze-* with the packaged hook", fsfreeze_hook),
+    ("qga --vsock over the guest's vsock loopback", qga_vsock),
     ("restart by systemd after kill -9", restart_after_kill),
     ("dpkg purge, install, upgrade", purge_install_upgrade),
     ("guest-shutdown powers off", shutdown),
 ];
+
+/// The vsock port of the second agent [`qga_vsock`] starts.
+const VSOCK_PORT: u32 = 4242;
+
+/// `qga --vsock 1:PORT` (ping, info, nobody listening) run in the guest against a second
+/// qga-agent listening on vsock: the host's vsock has no loopback, Debian's kernel has
+/// `vsock_loopback` (CID 1 is the local machine).
+fn qga_vsock(ctx: &mut DebCtx) -> Result<()> {
+    let client = &mut ctx.client;
+    shell_ok(client, "modprobe vsock_loopback")?;
+    // Output to files, so guest-exec's capture does not wait for the agent to end; no
+    // config file (the packaged one names the virtio-serial port).
+    shell_ok(
+        client,
+        &format!(
+            "mkdir -p /run/qga-vsock
+             QGA_CONF=/nonexistent setsid /usr/sbin/qga-agent -m vsock-listen \
+             -p 1:{VSOCK_PORT} -t /run/qga-vsock -l /run/qga-vsock/log </dev/null >/dev/null 2>&1 &
+             echo $! > /run/qga-vsock/pid"
+        ),
+    )?;
+    let result = (|| -> Result<()> {
+        let target = format!("1:{VSOCK_PORT}");
+        // Until it listens (a few seconds under TCG at most).
+        let ping = shell(
+            client,
+            &format!(
+                "for i in $(seq 100); do {GUEST_QGA} --vsock {target} --timeout 5 ping && exit 0; \
+                 sleep 0.1; done; exit 1"
+            ),
+        )?;
+        ensure!(
+            ping.exitcode == Some(0),
+            "qga --vsock {target} ping: {ping:?}"
+        );
+        let info = shell_ok(client, &format!("{GUEST_QGA} --vsock {target} --json info"))?;
+        let info: serde_json::Value = serde_json::from_str(info.trim())
+            .with_context(|| format!("qga --json info printed {info:?}"))?;
+        let commands = info["supported_commands"].as_array().context("commands")?;
+        ensure!(
+            info["version"].as_str().is_some_and(|v| !v.is_empty())
+                && commands.iter().any(|c| c["name"] == "guest-ping"),
+            "info: {info}"
+        );
+        // A port nobody listens on: one line, non-zero exit.
+        let none = shell(
+            client,
+            &format!("{GUEST_QGA} --vsock 1:{} ping", VSOCK_PORT + 1),
+        )?;
+        let stderr = &none.stderr;
+        ensure!(
+            none.exitcode == Some(1)
+                && stderr.trim_end().lines().count() == 1
+                && stderr.contains("nobody is listening"),
+            "qga --vsock to a closed port: {none:?}"
+        );
+        Ok(())
+    })();
+    shell_ok(client, "kill $(cat /run/qga-vsock/pid)")?;
+    result
+}
 
 /// `systemctl show` properties of the agent's unit.
 fn unit_properties(client: &mut Client<UnixStream>) -> Result<BTreeMap<String, String>> {

@@ -23,6 +23,8 @@ pub const NSS_USER: &str = "nssuser";
 pub const NSS_UID: u32 = 5001;
 /// Where the guest keeps a copy of the package under test.
 pub const GUEST_DEB: &str = "/var/cache/vm-test/qga-agent.deb";
+/// Where the host's `qga` goes in the guest, for `qga --vsock` over the guest's vsock loopback.
+pub const GUEST_QGA: &str = "/usr/local/bin/qga";
 /// What the test hook in fsfreeze-hook.d appends its argument to.
 pub const HOOK_LOG: &str = "/run/vm-test-hook.log";
 
@@ -154,7 +156,9 @@ pub struct BootFiles {
 
 /// Unpacks the cached tar into `work/root`, installs `deb` there with the guest's dpkg
 /// (chroot), copies the kernel and initramfs out and makes `work/disk.img` (3 GB, sparse).
-pub fn prepare(tar: &Path, deb: &Path, work: &Path) -> Result<BootFiles> {
+/// `qga`: the host command line, copied in as [`GUEST_QGA`] (host and guest are bookworm, so
+/// its glibc matches).
+pub fn prepare(tar: &Path, deb: &Path, qga: &Path, work: &Path) -> Result<BootFiles> {
     let root = work.join("root");
     if root.exists() {
         fs::remove_dir_all(&root)?;
@@ -183,6 +187,7 @@ pub fn prepare(tar: &Path, deb: &Path, work: &Path) -> Result<BootFiles> {
     let kept = root.join(GUEST_DEB.trim_start_matches('/'));
     fs::create_dir_all(kept.parent().context("GUEST_DEB has a directory")?)?;
     fs::rename(&staged, &kept)?;
+    fs::copy(qga, root.join(GUEST_QGA.trim_start_matches('/')))?;
 
     let boot = root.join("boot");
     let find = |prefix: &str| -> Result<PathBuf> {

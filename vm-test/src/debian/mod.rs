@@ -63,7 +63,8 @@ pub fn run(options: &SuiteOptions) -> Result<()> {
     let work = vm_dir().join(format!("run-debian-{}", std::process::id()));
     std::fs::create_dir_all(&work)?;
     let step = Instant::now();
-    let files = image::prepare(&tar, &deb, &work)?;
+    let qga = crate::checks::cli::qga_binary()?;
+    let files = image::prepare(&tar, &deb, &qga, &work)?;
     eprintln!(
         "vm-test [debian]: disk image with the package in {} ms",
         step.elapsed().as_millis()
