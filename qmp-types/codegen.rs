@@ -8,7 +8,8 @@ pub const QMP_GENERATED: &str = "qmp-types/src/generated.rs";
 
 /// The builder that produces `src/generated.rs`, for the workspace at `root`: every `if`
 /// condition on, since a client talks to QEMUs of every target and configuration; with
-/// `SCHEMA_INFO`, the introspection of that schema (what the bindings know).
+/// `SCHEMA_INFO`, the introspection of that schema (what the bindings know), type names
+/// unmasked so that a generated type can be found in it.
 pub fn qmp_types_builder(root: &std::path::Path) -> qapi_codegen::Builder {
     qapi_codegen::Builder::new()
         .schema(root.join("schema/qmp/qapi-schema.json"))
@@ -17,5 +18,6 @@ pub fn qmp_types_builder(root: &std::path::Path) -> qapi_codegen::Builder {
         .generated_by("`cargo xtask codegen`")
         .async_client(true)
         .introspection(true)
+        .unmask_introspection(true)
         .emit_rerun_if_changed(false)
 }

@@ -112,6 +112,8 @@ pub struct Options {
     pub async_client: bool,
     /// Also emit `SCHEMA_INFO`, the schema's introspection (see [`Builder::introspection`]).
     pub introspection: bool,
+    /// Keep the schema's type names in `SCHEMA_INFO` (see [`Builder::unmask_introspection`]).
+    pub unmask_introspection: bool,
 }
 
 impl Default for Options {
@@ -127,6 +129,7 @@ impl Default for Options {
             generated_by: "qapi-codegen".to_owned(),
             async_client: false,
             introspection: false,
+            unmask_introspection: false,
         }
     }
 }
@@ -376,6 +379,18 @@ impl Builder {
     /// ```
     pub fn introspection(mut self, on: bool) -> Self {
         self.options.introspection = on;
+        self
+    }
+
+    /// Keep the schema's type names in `SCHEMA_INFO` instead of QEMU's numbers, as QEMU's
+    /// `--unmask-non-abi-names` does: what a client needs to find a generated type in it
+    /// (`Capabilities::has_value`); a server answering `query-qmp-schema` keeps them masked.
+    ///
+    /// ```
+    /// let b = qapi_codegen::Builder::new().introspection(true).unmask_introspection(true);
+    /// ```
+    pub fn unmask_introspection(mut self, on: bool) -> Self {
+        self.options.unmask_introspection = on;
         self
     }
 

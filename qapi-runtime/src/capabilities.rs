@@ -27,6 +27,7 @@
 //! has a member `aio` whose enum has the value `io_uring`. A path is `false` when anything
 //! on the way does not exist; it is an error ([`PathError`]) only when it is malformed.
 
+use super::decode::Enumeration;
 use super::introspect::{MetaType, ObjectMember, SchemaError, SchemaInfo};
 use serde::Serialize;
 use serde_json::{Map, Value};
@@ -204,6 +205,16 @@ impl Capabilities {
             }
             _ => false,
         }
+    }
+
+    /// Whether this QEMU knows the enum value `value`, with no name written as a string: some
+    /// command or event of this QEMU reaches the enum along a path that `bindings` (the schema
+    /// the enum was generated from, type names unmasked) has, and the value is there.
+    pub fn has_value<E: Enumeration>(&self, bindings: &SchemaInfo, value: &E) -> bool {
+        bindings.paths_to(E::SCHEMA_NAME).iter().any(|path| {
+            self.query(&format!("{path}/^{}", value.wire_name()))
+                .unwrap_or(false)
+        })
     }
 
     /// Whether this QEMU understands `arguments` for `command`: the command exists, and every

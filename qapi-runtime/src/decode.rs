@@ -66,6 +66,17 @@ pub trait Decode: Sized {
     }
 }
 
+/// A generated enum: its name in the schema and each value's name on the wire, so a value can
+/// be looked up in a schema without writing either as a string
+/// ([`Capabilities::has_value`](crate::Capabilities::has_value)).
+pub trait Enumeration {
+    /// The enum's name in the schema (`RunState`).
+    const SCHEMA_NAME: &'static str;
+
+    /// This value's name on the wire (`inmigrate`).
+    fn wire_name(&self) -> &str;
+}
+
 /// An object type, whose members can be read from an object shared with other types (a union's
 /// base and branch members live in one JSON object).
 pub trait DecodeMembers: Sized {

@@ -5,7 +5,7 @@
 //! is entered from its commands and events; [`super::capabilities`] and [`super::skew`] walk it.
 
 use serde_json::Value;
-use std::collections::HashMap;
+use std::collections::{HashMap, HashSet, VecDeque};
 use std::fmt;
 
 /// A `query-qmp-schema` value that did not have the documented shape.
@@ -166,6 +166,57 @@ impl SchemaInfo {
     pub fn event(&self, name: &str) -> Option<&SchemaEntity> {
         self.get(name)
             .filter(|e| matches!(e.meta, MetaType::Event { .. }))
+    }
+
+    /// Paths (in the grammar of [`Capabilities::query`](crate::Capabilities::query)) from
+    /// commands and events to the type called `type_name`: a shortest one for each command or
+    /// event that reaches it, in schema order. Meant for a schema whose type names are not
+    /// masked, such as a generated crate's own.
+    pub fn paths_to(&self, type_name: &str) -> Vec<String> {
+        let mut paths = Vec::new();
+        for top in &self.entities {
+            let roots = match &top.meta {
+                MetaType::Command {
+                    arg_type, ret_type, ..
+                } => vec![("arg-type", arg_type), ("ret-type", ret_type)],
+                MetaType::Event { arg_type } => vec![("arg-type", arg_type)],
+                _ => continue,
+            };
+            // Breadth first, so the path found is a shortest one.
+            let mut queue: VecDeque<(&str, String)> = roots
+                .into_iter()
+                .map(|(step, ty)| (ty.as_str(), format!("{}/{step}", top.name)))
+                .collect();
+            let mut seen = HashSet::new();
+            while let Some((ty, path)) = queue.pop_front() {
+                if ty == type_name {
+                    paths.push(path);
+                    break;
+                }
+                if !seen.insert(ty) {
+                    continue;
+                }
+                match self.get(ty).map(|e| &e.meta) {
+                    // Arrays and alternates are entered implicitly by the next step.
+                    Some(MetaType::Array { element_type }) => queue.push_back((element_type, path)),
+                    Some(MetaType::Alternate { members }) => {
+                        queue.extend(members.iter().map(|m| (m.as_str(), path.clone())))
+                    }
+                    Some(MetaType::Object {
+                        members, variants, ..
+                    }) => {
+                        for m in members {
+                            queue.push_back((&m.ty, format!("{path}/{}", m.name)));
+                        }
+                        for v in variants {
+                            queue.push_back((&v.ty, format!("{path}/+{}", v.case)));
+                        }
+                    }
+                    _ => {}
+                }
+            }
+        }
+        paths
     }
 }
 

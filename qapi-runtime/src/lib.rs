@@ -34,7 +34,9 @@ pub mod writer;
 pub use base64::Base64Bytes;
 pub use capabilities::{Capabilities, PathError, Recorder, Unsupported};
 pub use client::{ClientError, Connection, Greeting};
-pub use decode::{Decode, DecodeError, DecodeMembers, DecodeResult, Decoder, Empty, Members, Null};
+pub use decode::{
+    Decode, DecodeError, DecodeMembers, DecodeResult, Decoder, Empty, Enumeration, Members, Null,
+};
 pub use error::{ErrorClass, QapiError};
 pub use event::{EventMessage, EventSet, Timestamp};
 pub use introspect::{SchemaError, SchemaInfo};

@@ -34,11 +34,19 @@ macro_rules! object {
     };
 }
 
-/// `Display`, `Serialize`, `Decode` and `Deserialize` for enums, through their inherent
-/// `as_str` and `from_wire`; `$unknown` is the variant keeping unknown values.
+/// `Display`, `Serialize`, `Decode`, `Deserialize` and `Enumeration` for enums, through their
+/// inherent `as_str` and `from_wire`; `$unknown` is the variant keeping unknown values,
+/// `$schema_name` the enum's name in the schema.
 #[macro_export]
 macro_rules! enumeration {
-    ($t:ident, $unknown:ident) => {
+    ($t:ident, $unknown:ident, $schema_name:literal) => {
+        impl $crate::Enumeration for $t {
+            const SCHEMA_NAME: &'static str = $schema_name;
+
+            fn wire_name(&self) -> &str {
+                self.as_str()
+            }
+        }
         impl ::std::fmt::Display for $t {
             fn fmt(&self, f: &mut ::std::fmt::Formatter<'_>) -> ::std::fmt::Result {
                 f.write_str(self.as_str())

@@ -445,7 +445,7 @@ impl QgaSeek {
         )
     }
 }
-qapi_runtime::enumeration!(QgaSeek, Unrecognized);
+qapi_runtime::enumeration!(QgaSeek, Unrecognized, "QGASeek");
 
 /// Controls the meaning of offset to `guest-file-seek`.
 ///
@@ -594,7 +594,7 @@ impl GuestFsfreezeStatus {
     }
 }
 #[cfg(any(windows, target_os = "linux", target_os = "freebsd"))]
-qapi_runtime::enumeration!(GuestFsfreezeStatus, Unrecognized);
+qapi_runtime::enumeration!(GuestFsfreezeStatus, Unrecognized, "GuestFsfreezeStatus");
 
 /// Arguments of command `guest-fsfreeze-freeze-list`.
 #[cfg(any(windows, target_os = "linux", target_os = "freebsd"))]
@@ -777,7 +777,7 @@ impl GuestIpAddressType {
     }
 }
 #[cfg(any(windows, unix))]
-qapi_runtime::enumeration!(GuestIpAddressType, Unrecognized);
+qapi_runtime::enumeration!(GuestIpAddressType, Unrecognized, "GuestIpAddressType");
 
 /// # Since
 ///
@@ -1118,7 +1118,7 @@ impl GuestDiskBusType {
     }
 }
 #[cfg(any(windows, target_os = "linux"))]
-qapi_runtime::enumeration!(GuestDiskBusType, Unrecognized);
+qapi_runtime::enumeration!(GuestDiskBusType, Unrecognized, "GuestDiskBusType");
 
 /// # Since
 ///
@@ -1866,7 +1866,9 @@ impl GuestMemoryBlockResponseType {
     }
 }
 #[cfg(target_os = "linux")]
-qapi_runtime::enumeration!(GuestMemoryBlockResponseType, Unrecognized);
+qapi_runtime::enumeration!(
+    GuestMemoryBlockResponseType, Unrecognized, "GuestMemoryBlockResponseType"
+);
 
 /// # Since
 ///
@@ -2147,7 +2149,9 @@ impl GuestExecCaptureOutputMode {
         )
     }
 }
-qapi_runtime::enumeration!(GuestExecCaptureOutputMode, Unrecognized);
+qapi_runtime::enumeration!(
+    GuestExecCaptureOutputMode, Unrecognized, "GuestExecCaptureOutputMode"
+);
 
 /// Controls what guest-exec output gets captures.
 ///
@@ -2472,7 +2476,7 @@ impl GuestDeviceType {
     }
 }
 #[cfg(windows)]
-qapi_runtime::enumeration!(GuestDeviceType, Unrecognized);
+qapi_runtime::enumeration!(GuestDeviceType, Unrecognized, "GuestDeviceType");
 
 /// # Since
 ///
@@ -2909,7 +2913,7 @@ impl GuestCpuStatsType {
     }
 }
 #[cfg(target_os = "linux")]
-qapi_runtime::enumeration!(GuestCpuStatsType, Unrecognized);
+qapi_runtime::enumeration!(GuestCpuStatsType, Unrecognized, "GuestCpuStatsType");
 
 /// CPU statistics of Linux
 ///

@@ -35,6 +35,22 @@ pub fn schema_info() -> qapi_runtime::SchemaInfo {
         .unwrap_or_else(|e| panic!("the generated SCHEMA_INFO does not parse: {e}"))
 }
 
+/// Whether the QEMU behind `caps` knows the enum value `value`, found through these bindings'
+/// schema ([`qapi_runtime::Capabilities::has_value`]): no type or value name is written as a
+/// string.
+///
+/// ```
+/// # let caps = qapi_runtime::Capabilities::from(qmp_types::schema_info());
+/// assert!(qmp_types::has_value(&caps, &qmp_types::DumpGuestMemoryFormat::KdumpRawZlib));
+/// ```
+pub fn has_value<E: qapi_runtime::Enumeration>(
+    caps: &qapi_runtime::Capabilities,
+    value: &E,
+) -> bool {
+    static BINDINGS: std::sync::OnceLock<qapi_runtime::SchemaInfo> = std::sync::OnceLock::new();
+    caps.has_value(BINDINGS.get_or_init(schema_info), value)
+}
+
 /// The request a typed client call would send, recorded instead of sent, for
 /// [`qapi_runtime::Capabilities::supports`]: no command or member name is written as a string.
 ///

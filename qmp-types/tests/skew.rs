@@ -12,7 +12,9 @@ mod queries;
 use qapi_runtime::aio::AsyncConnection;
 use qapi_runtime::skew::{ItemKind, Side};
 use qapi_runtime::{Capabilities, Greeting, Skew, Unsupported};
-use qmp_types::{AsyncClient, Client, DumpGuestMemoryArgs, DumpGuestMemoryFormat};
+use qmp_types::{
+    AsyncClient, Client, DumpGuestMemoryArgs, DumpGuestMemoryFormat, QCryptoCipherAlgo,
+};
 use std::collections::BTreeSet;
 use std::os::unix::net::UnixStream;
 use std::time::Duration;
@@ -177,6 +179,18 @@ fn check_known(caps: &Capabilities, on_new: bool) {
     }
     assert_eq!(caps.has_event("NETDEV_VHOST_USER_CONNECTED"), on_new);
     assert_eq!(caps.has_command("query-audiodevs"), on_new);
+    // Typed enum values, found through the bindings' schema: one added in 8.2, one in 9.0,
+    // and two both have.
+    assert_eq!(
+        qmp_types::has_value(caps, &DumpGuestMemoryFormat::KdumpRawZlib),
+        on_new
+    );
+    assert_eq!(qmp_types::has_value(caps, &QCryptoCipherAlgo::Sm4), on_new);
+    assert!(qmp_types::has_value(
+        caps,
+        &DumpGuestMemoryFormat::KdumpZlib
+    ));
+    assert!(qmp_types::has_value(caps, &QCryptoCipherAlgo::Aes128));
     // Typed: the request a generated client call would send, checked without strings.
     let audiodevs = qmp_types::request(|c| c.query_audiodevs());
     let dump = |format| {

@@ -18,7 +18,13 @@ pub fn introspection(schema: &Schema, options: &Options) -> String {
         .into_iter()
         .filter(|name| !off.contains(name))
         .collect();
-    let json = introspect(schema, &Conditions::Only(on), false).to_string();
+    let unmask = options.unmask_introspection;
+    let json = introspect(schema, &Conditions::Only(on), unmask).to_string();
+    let names = if unmask {
+        "type names unmasked, as QEMU's `--unmask-non-abi-names` leaves them"
+    } else {
+        "type names masked"
+    };
     let reflects = if off.is_empty() {
         "every `if` condition on".to_owned()
     } else {
@@ -29,7 +35,7 @@ pub fn introspection(schema: &Schema, options: &Options) -> String {
         hashes.push('#');
     }
     format!(
-        "/// The schema's introspection: the JSON text (compact, type names masked) that QEMU's\n\
+        "/// The schema's introspection: the JSON text (compact, {names}) that QEMU's\n\
          /// `query-qmp-schema` returns for a build of this schema with {reflects}.\n\
          pub const SCHEMA_INFO: &str = r{hashes}\"{json}\"{hashes};\n"
     )

@@ -35,6 +35,7 @@ pub fn definition_docs(ctx: &Ctx<'_>, e: &Entity, extra: &[String]) -> TokenStre
 
 pub fn enum_type(ctx: &Ctx<'_>, e: &EnumType, entity: &Entity) -> Result<TokenStream, Error> {
     let ident = ctx.type_ident(&e.common.name)?;
+    let schema_name = e.common.name.as_str();
     let what = describe(entity);
     let cfg = ctx.entity_cfg(entity)?;
     let schema_doc = ctx.schema.doc_of(entity);
@@ -108,7 +109,7 @@ pub fn enum_type(ctx: &Ctx<'_>, e: &EnumType, entity: &Entity) -> Result<TokenSt
         }
 
         #cfg
-        qapi_runtime::enumeration!(#ident, #unknown);
+        qapi_runtime::enumeration!(#ident, #unknown, #schema_name);
     })
 }
 

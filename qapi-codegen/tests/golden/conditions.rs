@@ -30,7 +30,7 @@ impl Color {
     }
 }
 #[cfg(windows)]
-qapi_runtime::enumeration!(Color, Unrecognized);
+qapi_runtime::enumeration!(Color, Unrecognized, "Color");
 
 #[cfg(any(windows, target_os = "linux"))]
 #[derive(Debug, Clone, PartialEq, Eq, Hash, PartialOrd, Ord)]
@@ -62,7 +62,7 @@ impl Shape {
     }
 }
 #[cfg(any(windows, target_os = "linux"))]
-qapi_runtime::enumeration!(Shape, Unrecognized);
+qapi_runtime::enumeration!(Shape, Unrecognized, "Shape");
 
 /// Its condition includes those of the types it uses.
 #[cfg(windows)]

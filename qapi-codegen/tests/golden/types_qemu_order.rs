@@ -54,7 +54,7 @@ impl Level {
         )
     }
 }
-qapi_runtime::enumeration!(Level, Unrecognized);
+qapi_runtime::enumeration!(Level, Unrecognized, "Level");
 
 /// Every built-in type, required and optional.
 ///
@@ -563,7 +563,7 @@ impl Color {
         )
     }
 }
-qapi_runtime::enumeration!(Color, Unrecognized);
+qapi_runtime::enumeration!(Color, Unrecognized, "Color");
 
 /// An alternate: decoded by JSON type.
 #[derive(Debug, Clone, PartialEq)]
