@@ -44,7 +44,7 @@ enum Task {
         /// tests/qapi-schema, fetched by `qemu-scripts` when missing
         dir: Option<PathBuf>,
     },
-    /// Regenerate qga-types/src/generated.rs from schema/qga
+    /// Regenerate qga-types' and qmp-types' src/generated.rs from schema/qga and schema/qmp
     Codegen {
         /// Fail if the checked-in file is stale instead of rewriting it
         #[arg(long)]
