@@ -3,7 +3,7 @@
 //! events: their `Since:` section; members, branches and enum values: the `(since X)` or
 //! `Since X` their description carries (QEMU's conventions), and nothing when it has none.
 
-use qapi_parser::{Doc, Entity, Schema, SectionKind};
+use qapi_parser::{Doc, Entity, Implicit, Schema, SectionKind};
 use std::path::PathBuf;
 
 pub struct SinceTable {
@@ -107,18 +107,11 @@ impl SinceTable {
     /// base type, that of the command, event or union that made it.
     fn doc_of_type(&self, name: &str) -> Option<&Doc> {
         let entity = self.schema.get(name)?;
-        if let Some(doc) = self.schema.doc_of(entity) {
-            return Some(doc);
-        }
-        self.schema.entities().iter().find_map(|e| {
-            let made_it = match e {
-                Entity::Command(c) => c.arg_type.as_deref() == Some(name),
-                Entity::Event(ev) => ev.arg_type.as_deref() == Some(name),
-                Entity::Object(o) => o.variants.is_some() && o.base.as_deref() == Some(name),
-                _ => false,
-            };
-            made_it.then(|| self.schema.doc_of(e)).flatten()
-        })
+        let owner = match entity.implicit() {
+            Some(Implicit::Arguments { of } | Implicit::UnionBase { of }) => self.schema.get(of)?,
+            _ => entity,
+        };
+        self.schema.doc_of(owner)
     }
 }
 
