@@ -46,6 +46,32 @@ fn raw_output(cmd: &mut Command) -> Result<Output> {
         .with_context(|| format!("cannot run `{}`", describe(cmd)))
 }
 
+/// Downloads the Debian packages `specs` (`name=version`) with `apt-get download` and unpacks
+/// each into `root` with `dpkg -x`: nothing is installed. The `.deb` files are removed after.
+pub fn unpack_debs(specs: &[String], root: &Path) -> Result<()> {
+    let download = root.with_extension("download");
+    if download.exists() {
+        std::fs::remove_dir_all(&download)
+            .with_context(|| format!("cannot clear {}", download.display()))?;
+    }
+    std::fs::create_dir_all(&download)
+        .with_context(|| format!("cannot create {}", download.display()))?;
+    run(Command::new("apt-get")
+        .current_dir(&download)
+        .args(["-q", "-o", "APT::Sandbox::User=root", "download"])
+        .args(specs))?;
+    let debs = std::fs::read_dir(&download)
+        .with_context(|| format!("cannot read {}", download.display()))?
+        .flatten()
+        .map(|e| e.path())
+        .filter(|p| p.extension().is_some_and(|e| e == "deb"));
+    for deb in debs {
+        run(Command::new("dpkg").arg("-x").arg(&deb).arg(root))?;
+    }
+    std::fs::remove_dir_all(&download)
+        .with_context(|| format!("cannot remove {}", download.display()))
+}
+
 /// The command line as a person would type it, for messages.
 pub fn describe(cmd: &Command) -> String {
     let mut words = vec![cmd.get_program().to_string_lossy().into_owned()];

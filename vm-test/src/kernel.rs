@@ -146,25 +146,7 @@ fn unpack(package: &str, version: &str, dir: &Path) -> Result<()> {
     if dir.exists() {
         fs::remove_dir_all(dir).with_context(|| format!("cannot clear {}", dir.display()))?;
     }
-    let download = dir.join("download");
-    fs::create_dir_all(&download)?;
-    host::run(
-        Command::new("apt-get")
-            .args(["download", "-q", &format!("{package}={version}")])
-            .current_dir(&download),
-    )?;
-    let deb = fs::read_dir(&download)?
-        .flatten()
-        .map(|e| e.path())
-        .find(|p| p.extension().is_some_and(|e| e == "deb"))
-        .context("apt-get download left no .deb")?;
-    host::run(
-        Command::new("dpkg")
-            .arg("-x")
-            .arg(&deb)
-            .arg(dir.join("root")),
-    )?;
-    fs::remove_dir_all(&download)?;
+    host::unpack_debs(&[format!("{package}={version}")], &dir.join("root"))?;
     fs::write(dir.join(UNPACKED), "")?;
     Ok(())
 }

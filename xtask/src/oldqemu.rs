@@ -25,8 +25,6 @@ pub fn ensure() -> Result<()> {
         eprintln!("old-qemu: QEMU 7.2 already in {}", root.display());
         return Ok(());
     }
-    let debs = root.with_file_name("debs");
-    std::fs::create_dir_all(&debs).with_context(|| format!("creating {}", debs.display()))?;
     let mut wanted = Vec::new();
     for package in PACKAGES {
         wanted.push(format!("{package}={}", bookworm_version(package)?));
@@ -35,28 +33,10 @@ pub fn ensure() -> Result<()> {
         "old-qemu: downloading {} from Debian bookworm (apt-get download)",
         wanted.join(" ")
     );
-    host::run(
-        Command::new("apt-get")
-            .current_dir(&debs)
-            .args(["-q", "-o", "APT::Sandbox::User=root", "download"])
-            .args(&wanted),
-    )?;
     if root.exists() {
         std::fs::remove_dir_all(&root).with_context(|| format!("removing {}", root.display()))?;
     }
-    for entry in std::fs::read_dir(&debs).with_context(|| format!("reading {}", debs.display()))? {
-        let deb = entry?.path();
-        let name = deb.file_name().map(|n| n.to_string_lossy().into_owned());
-        let wanted_deb = name.as_deref().is_some_and(|n| {
-            PACKAGES
-                .iter()
-                .any(|p| n.starts_with(&format!("{p}_")) && n.contains("7.2"))
-        });
-        if wanted_deb {
-            eprintln!("old-qemu: unpacking {}", deb.display());
-            host::run(Command::new("dpkg").arg("-x").arg(&deb).arg(&root))?;
-        }
-    }
+    host::unpack_debs(&wanted, &root)?;
     let Some((binary, firmware)) = host::old_qemu() else {
         bail!(
             "no qemu-system-x86_64 in {} after unpacking",
