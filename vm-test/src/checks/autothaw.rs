@@ -3,10 +3,10 @@
 //! timeout has passed, with no host connected, runs the hook's thaw and says why.
 
 use super::storage::status;
-use super::{read_text, wait_for_console, write_file, Ctx};
+use super::{read_text, shell_detached, wait_for_console, write_file, Ctx};
 use crate::guest;
 use anyhow::{ensure, Result};
-use qga_types::{GuestExecArgs, GuestFsfreezeStatus};
+use qga_types::GuestFsfreezeStatus;
 use std::time::{Duration, Instant};
 
 /// The suite's `--freeze-timeout` (see [`crate::suite::AUTOTHAW`]), in seconds.
@@ -28,13 +28,7 @@ pub fn thaw_after_host_left(ctx: &mut Ctx) -> Result<()> {
          echo written > {path}; sync; echo '{done}' > /dev/console",
         marker = guest::FROZEN_MARKER,
     );
-    ctx.client.guest_exec(&GuestExecArgs {
-        path: "/bin/sh".into(),
-        arg: Some(vec!["-c".into(), script]),
-        env: None,
-        input_data: None,
-        capture_output: None,
-    })?;
+    shell_detached(&mut ctx.client, script)?;
     let frozen = ctx.client.guest_fsfreeze_freeze()?;
     let frozen_at = Instant::now();
     ensure!(frozen == 1, "froze {frozen} filesystems, expected 1");

@@ -3,7 +3,9 @@
 //! frozen, a failing thaw hook is reported after the filesystems are thawed.
 
 use super::storage::status;
-use super::{expect_error, read_file, read_text, shell_ok, wait_for_console, write_file, Ctx};
+use super::{
+    expect_error, read_file, read_text, shell_detached, shell_ok, wait_for_console, write_file, Ctx,
+};
 use crate::guest;
 use anyhow::{ensure, Result};
 use qga_types::qapi_runtime::ErrorClass;
@@ -83,13 +85,7 @@ pub fn hook_failures(ctx: &mut Ctx) -> Result<()> {
         marker = guest::FROZEN_MARKER,
         fail = guest::FSFREEZE_HOOK_FAIL,
     );
-    ctx.client.guest_exec(&qga_types::GuestExecArgs {
-        path: "/bin/sh".into(),
-        arg: Some(vec!["-c".into(), script]),
-        env: None,
-        input_data: None,
-        capture_output: None,
-    })?;
+    shell_detached(&mut ctx.client, script)?;
     ensure!(ctx.client.guest_fsfreeze_freeze()? == 1, "freeze count");
     wait_for_console(ctx.vm, armed, Duration::from_secs(10))?;
     expect_error(

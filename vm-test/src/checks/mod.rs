@@ -248,6 +248,18 @@ pub fn shell(client: &mut Client<UnixStream>, script: &str) -> Result<ShellResul
     })
 }
 
+/// Starts `/bin/sh -c script` in the guest without waiting for it or capturing its output.
+pub fn shell_detached(client: &mut Client<UnixStream>, script: String) -> Result<()> {
+    client.guest_exec(&GuestExecArgs {
+        path: "/bin/sh".into(),
+        arg: Some(vec!["-c".into(), script]),
+        env: None,
+        input_data: None,
+        capture_output: None,
+    })?;
+    Ok(())
+}
+
 /// Runs a shell command that must succeed silently on stderr; returns its stdout.
 pub fn shell_ok(client: &mut Client<UnixStream>, script: &str) -> Result<String> {
     let result = shell(client, script)?;

@@ -2,7 +2,7 @@
 //! image (systemd, udev, chpasswd, logins, os-release, NSS, the packaged hook).
 
 use super::image::{GUEST_DEB, GUEST_QGA, HOOK_LOG, NSS_UID, NSS_USER, USER};
-use crate::checks::{exec_wait, expect_error, read_text, shell, shell_ok};
+use crate::checks::{exec_wait, expect_error, read_text, shell, shell_detached, shell_ok};
 use crate::machine::Vm;
 use anyhow::{bail, ensure, Context, Result};
 use qga_types::qapi_runtime::{base64, ErrorClass};
@@ -445,13 +445,7 @@ fn restart_after_kill(ctx: &mut DebCtx) -> Result<()> {
     let pid = property(&before, "MainPID")?.to_owned();
     let restarts: u32 = property(&before, "NRestarts")?.parse()?;
     // The agent starts kill and answers; then it dies and the connection with it.
-    ctx.client.guest_exec(&GuestExecArgs {
-        path: "/bin/sh".into(),
-        arg: Some(vec!["-c".into(), format!("sleep 0.5; kill -9 {pid}")]),
-        env: None,
-        input_data: None,
-        capture_output: None,
-    })?;
+    shell_detached(&mut ctx.client, format!("sleep 0.5; kill -9 {pid}"))?;
     std::thread::sleep(Duration::from_secs(1));
     let _ = ctx
         .client
